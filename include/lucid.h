@@ -1,0 +1,229 @@
+/* lucid.h - the public C API of lucid, an open neural-network inference engine.
+ *
+ * Usage:
+ *
+ *     lucid_error err;
+ *     lucid_model_t *model = NULL;
+ *     if (lucid_model_load("resnet18.onnx", &model, &err) != LUCID_STATUS_OK) {
+ *         fprintf(stderr, "%s\n", err.message);
+ *         return 1;
+ *     }
+ *     lucid_context_t *ctx = NULL;
+ *     if (lucid_context_create(model, NULL, &ctx, &err) != LUCID_STATUS_OK) { ... }
+ *     int64_t dims[4] = {1, 3, 224, 224};
+ *     lucid_context_set_input(ctx, "input", LUCID_DTYPE_FLOAT, 4, dims, pixels);
+ *     if (lucid_context_run(ctx) != LUCID_STATUS_OK)
+ *         fprintf(stderr, "%s\n", lucid_context_error(ctx));
+ *     lucid_array out;
+ *     lucid_context_output(ctx, 0, &out);   // a view, valid until the next run
+ *     lucid_context_destroy(ctx);
+ *     lucid_model_destroy(model);
+ *
+ * Conventions: every call that can fail returns lucid_status; LUCID_STATUS_OK is 0.
+ * Calls that create an object take an optional lucid_error* (may be NULL) that receives
+ * a message naming the file, node, op and opset involved. Objects keep the message of
+ * their last failed call (lucid_context_error). destroy(NULL) is a no-op. A failed call
+ * leaves its objects as they were.
+ */
+#ifndef LUCID_H
+#define LUCID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status ---------------------------------------------------------------------- */
+
+typedef enum lucid_status {
+    LUCID_STATUS_OK = 0,
+    LUCID_STATUS_INVALID_ARGUMENT = 1, /* a bad argument or flag from the caller */
+    LUCID_STATUS_INVALID_MODEL = 2,    /* malformed, inconsistent or hostile model/plan/data */
+    LUCID_STATUS_UNSUPPORTED = 3,      /* well-formed, but an op, dtype or feature lucid lacks */
+    LUCID_STATUS_OUT_OF_MEMORY = 4,
+    LUCID_STATUS_IO_ERROR = 5,        /* a file could not be opened, read or written */
+    LUCID_STATUS_LIMIT_EXCEEDED = 6,  /* a documented limit (rank, elements, sizes) was hit */
+    LUCID_STATUS_INTERNAL = 7,        /* a bug in lucid */
+} lucid_status;
+
+/* A short, static name for a status ("invalid model"). */
+const char *lucid_status_string(lucid_status status);
+
+/* The message buffer filled by calls that create objects. */
+typedef struct lucid_error {
+    lucid_status status;
+    char message[1024];
+} lucid_error;
+
+/* ---- data types and arrays ------------------------------------------------------- */
+
+/* Values match ONNX TensorProto.DataType. */
+typedef enum lucid_dtype {
+    LUCID_DTYPE_UNDEFINED = 0,
+    LUCID_DTYPE_FLOAT = 1,
+    LUCID_DTYPE_UINT8 = 2,
+    LUCID_DTYPE_INT8 = 3,
+    LUCID_DTYPE_UINT16 = 4,
+    LUCID_DTYPE_INT16 = 5,
+    LUCID_DTYPE_INT32 = 6,
+    LUCID_DTYPE_INT64 = 7,
+    LUCID_DTYPE_STRING = 8,
+    LUCID_DTYPE_BOOL = 9,
+    LUCID_DTYPE_FLOAT16 = 10,
+    LUCID_DTYPE_DOUBLE = 11,
+    LUCID_DTYPE_UINT32 = 12,
+    LUCID_DTYPE_UINT64 = 13,
+    LUCID_DTYPE_BFLOAT16 = 16,
+} lucid_dtype;
+
+/* "float32", "int64", ...; "undefined" for unknown values. */
+const char *lucid_dtype_name(lucid_dtype dtype);
+/* Bytes per element; 0 for STRING, UNDEFINED and unknown values. */
+size_t lucid_dtype_size(lucid_dtype dtype);
+
+/* Documented limits on what lucid accepts from files. */
+#define LUCID_MAX_RANK 8
+#define LUCID_MAX_ELEMENTS ((int64_t)1 << 32) /* per tensor */
+#define LUCID_MAX_NAME 256
+
+/* A dense, row-major array. Arrays from loaders own `data` (release with lucid_array_free);
+ * arrays from lucid_context_output are views owned by the context. */
+typedef struct lucid_array {
+    char name[LUCID_MAX_NAME];
+    lucid_dtype dtype;
+    int rank;
+    int64_t dims[LUCID_MAX_RANK];
+    void *data;
+    size_t nbytes;
+} lucid_array;
+
+/* Number of elements of an array (1 for rank 0). */
+int64_t lucid_array_numel(const lucid_array *a);
+/* Frees data owned by an array from a loader and zeroes the struct. NULL is a no-op. */
+void lucid_array_free(lucid_array *a);
+
+/* Reads a NumPy .npy file (format 1.0-3.0, little-endian, C order; bool, int8-64, uint8-64,
+ * float16/32/64). The array name is left empty. */
+lucid_status lucid_array_load_npy(const char *path, lucid_array *out, lucid_error *err);
+/* Writes an array as a NumPy .npy file (format 1.0). */
+lucid_status lucid_array_save_npy(const char *path, const lucid_array *a, lucid_error *err);
+/* Reads a serialized ONNX TensorProto (.pb, as in ONNX's test_data_set_* folders). */
+lucid_status lucid_array_load_pb(const char *path, lucid_array *out, lucid_error *err);
+
+/* ---- models ---------------------------------------------------------------------- */
+
+typedef struct lucid_model lucid_model_t;
+
+/* Imports an ONNX model file: decodes it, builds the graph, checks it, and infers every
+ * tensor's dtype and shape (symbolic input dimensions stay unknown until fixed with
+ * lucid_model_set_input_shape). External data files are read relative to the model's
+ * folder. On failure *out is NULL and err names the file and, where it applies, the node,
+ * op and opset. */
+lucid_status lucid_model_load(const char *path, lucid_model_t **out, lucid_error *err);
+void lucid_model_destroy(lucid_model_t *model);
+
+/* The description of a graph input or output. dims[i] is -1 where the dimension is symbolic
+ * or unknown; dim_params[i] is then its name ("" if none). */
+typedef struct lucid_tensor_desc {
+    const char *name;
+    lucid_dtype dtype;
+    int rank; /* -1 if unknown */
+    int64_t dims[LUCID_MAX_RANK];
+    const char *dim_params[LUCID_MAX_RANK];
+} lucid_tensor_desc;
+
+size_t lucid_model_num_inputs(const lucid_model_t *model);
+size_t lucid_model_num_outputs(const lucid_model_t *model);
+/* Fills *out for input/output i; the strings live as long as the model. */
+lucid_status lucid_model_input(const lucid_model_t *model, size_t i, lucid_tensor_desc *out);
+lucid_status lucid_model_output(const lucid_model_t *model, size_t i, lucid_tensor_desc *out);
+
+/* Fixes the shape of a graph input (its rank and all known dimensions must agree) and
+ * infers all shapes again. On failure the model is unchanged. */
+lucid_status lucid_model_set_input_shape(lucid_model_t *model, const char *name, int rank,
+                                         const int64_t *dims, lucid_error *err);
+
+/* Whole-model facts. Costs of nodes whose shapes are not yet known count as 0. */
+typedef struct lucid_model_info {
+    const char *path;
+    const char *producer; /* producer_name and version from the file, "" if absent */
+    const char *graph_name;
+    int64_t ir_version;
+    int64_t opset;        /* of the default domain */
+    size_t num_nodes;
+    size_t num_tensors;
+    int64_t param_count;  /* elements of initializers and Constant outputs */
+    uint64_t param_bytes;
+    double macs;          /* multiply-accumulates of all nodes */
+    double flops;         /* other arithmetic of all nodes (not counting MACs twice) */
+    uint64_t activation_bytes; /* sum of every non-constant tensor's size, graph inputs included */
+    int shapes_known;     /* 1 when every tensor's shape is static */
+} lucid_model_info;
+
+lucid_status lucid_model_get_info(const lucid_model_t *model, lucid_model_info *out);
+
+/* One node's description and cost (in topological order, 0 <= i < num_nodes). */
+typedef struct lucid_node_info {
+    const char *name;
+    const char *op_type;
+    int opset;
+    size_t num_inputs, num_outputs;
+    double macs, flops;
+    uint64_t param_bytes;      /* bytes of constant inputs */
+    uint64_t read_bytes;       /* activation bytes read */
+    uint64_t write_bytes;      /* activation bytes written */
+} lucid_node_info;
+
+lucid_status lucid_model_node(const lucid_model_t *model, size_t i, lucid_node_info *out);
+
+/* ---- execution ------------------------------------------------------------------- */
+
+typedef struct lucid_context lucid_context_t;
+
+typedef struct lucid_context_options {
+    int threads; /* 0: all cores */
+} lucid_context_options;
+
+/* Creates an execution context for a model whose input shapes are all known; allocates
+ * every buffer up front, so runs allocate nothing. The model must outlive the context and
+ * must not change while it exists. opts may be NULL. */
+lucid_status lucid_context_create(const lucid_model_t *model, const lucid_context_options *opts,
+                                  lucid_context_t **out, lucid_error *err);
+void lucid_context_destroy(lucid_context_t *ctx);
+
+/* Copies an input's data into the context. dtype, rank and dims must match the model's. */
+lucid_status lucid_context_set_input(lucid_context_t *ctx, const char *name, lucid_dtype dtype,
+                                     int rank, const int64_t *dims, const void *data);
+/* Runs the graph once. */
+lucid_status lucid_context_run(lucid_context_t *ctx);
+size_t lucid_context_num_outputs(const lucid_context_t *ctx);
+/* A view of output i (name, dtype, shape, data), valid until the next run or destroy. */
+lucid_status lucid_context_output(const lucid_context_t *ctx, size_t i, lucid_array *out);
+/* The message of the context's last failed call, "" if none. */
+const char *lucid_context_error(const lucid_context_t *ctx);
+
+/* ---- measurement ----------------------------------------------------------------- */
+
+/* Latency statistics over n samples, in the samples' unit. Percentiles use the
+ * nearest-rank definition (the smallest sample with at least p% of samples at or below
+ * it), as trtexec and MLPerf LoadGen report them. */
+typedef struct lucid_stats {
+    size_t n;
+    double min, max, mean, median, p90, p95, p99, stddev;
+    double cv; /* stddev / mean */
+} lucid_stats;
+
+lucid_status lucid_stats_compute(const double *samples, size_t n, lucid_stats *out);
+
+/* Monotonic time in seconds. */
+double lucid_time_now(void);
+
+/* The library's version string. */
+const char *lucid_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LUCID_H */

@@ -1,0 +1,88 @@
+/* op.h - the op definition interface: attributes, shape inference, cost, reference kernel. */
+#ifndef LUCID_OPS_OP_H
+#define LUCID_OPS_OP_H
+
+#include "ir/graph.h"
+#include "ops/op_list.h"
+
+typedef enum lucid_op {
+#define LUCID_OP_ENUM(E, N, S) LUCID_OP_##E,
+    LUCID_OP_LIST(LUCID_OP_ENUM)
+#undef LUCID_OP_ENUM
+    LUCID_OP_COUNT
+} lucid_op;
+
+/* One op. All callbacks receive a node whose op has been resolved; params points to a
+ * zeroed block of params_size bytes that parse fills (NULL when params_size is 0).
+ *
+ * parse: validates attributes (and anything else that does not need shapes) and fills
+ *   params. NULL if the op has no attributes.
+ * infer: called only when every present input has a known dtype and static shape; checks
+ *   input count, dtypes and shapes, and sets every output's dtype and shape with
+ *   lucid_op_set_output. Inputs that must be constant (a Reshape's shape) are read with
+ *   lucid_op_const_input. May set an output's value directly (Shape does).
+ * cost: multiply-accumulates and other arithmetic operations of one run; NULL means one
+ *   flop per output element. Bytes are counted by the caller from shapes.
+ * run: the reference kernel: plain, obviously correct C. in[i].data is NULL for an omitted
+ *   optional input; outputs are allocated with the inferred dtype and shape. Returns an
+ *   error (never crashes) on data-dependent failures such as out-of-range indices. */
+typedef struct lucid_op_def {
+    const char *name;
+    int min_inputs, max_inputs;   /* max_inputs -1: variadic */
+    int min_outputs, max_outputs;
+    size_t params_size;
+    lucid_status (*parse)(const lucid_graph *g, const lucid_node *n, void *params,
+                          lucid_error *err);
+    lucid_status (*infer)(lucid_graph *g, lucid_node *n, lucid_error *err);
+    void (*cost)(const lucid_graph *g, const lucid_node *n, double *macs, double *flops);
+    lucid_status (*run)(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                        int n_out, lucid_error *err);
+} lucid_op_def;
+
+#define LUCID_OP_EXTERN(E, N, S) extern const lucid_op_def lucid_op_def_##S;
+LUCID_OP_LIST(LUCID_OP_EXTERN)
+#undef LUCID_OP_EXTERN
+
+/* The definition of op (0 <= op < LUCID_OP_COUNT). */
+const lucid_op_def *lucid_op_get(lucid_op op);
+/* Looks up an op of the default ONNX domain by name; -1 if unknown. */
+int lucid_op_find(const char *name);
+
+/* The opset range lucid accepts for the default domain. */
+#define LUCID_MIN_OPSET 7
+#define LUCID_MAX_OPSET 21
+
+/* ---- helpers for op implementations (ops/op_util.c) ---- */
+
+/* Input/output tensor i of n, or NULL if omitted or out of range. */
+lucid_ir_tensor *lucid_op_input(const lucid_graph *g, const lucid_node *n, int i);
+lucid_ir_tensor *lucid_op_output(const lucid_graph *g, const lucid_node *n, int i);
+/* Sets output i's dtype and shape, checking rank and element limits. */
+lucid_status lucid_op_set_output(lucid_graph *g, const lucid_node *n, int i, lucid_dtype dtype,
+                                 int rank, const int64_t *dims, lucid_error *err);
+/* The known value of input i (an initializer or propagated constant), or an UNSUPPORTED
+ * error naming the input when it is computed at run time. */
+lucid_status lucid_op_const_input(const lucid_graph *g, const lucid_node *n, int i,
+                                  const lucid_ir_tensor **out, lucid_error *err);
+/* Reads a 1-D int32/int64 tensor value as int64s into out (at most max). */
+lucid_status lucid_op_read_ints(const lucid_node *n, const lucid_ir_tensor *t, int64_t *out,
+                                size_t max, size_t *count, lucid_error *err);
+/* Multidirectional (NumPy) broadcasting of two shapes. */
+lucid_status lucid_op_broadcast(const lucid_node *n, int ra, const int64_t *a, int rb,
+                                const int64_t *b, int *rank, int64_t *dims, lucid_error *err);
+/* Normalizes a possibly negative axis into [0, rank); error if out of range. */
+lucid_status lucid_op_axis(const lucid_node *n, int64_t axis, int rank, int *out,
+                           lucid_error *err);
+/* Requires input i's dtype to be one of the listed (terminated by UNDEFINED). */
+lucid_status lucid_op_check_dtype(const lucid_graph *g, const lucid_node *n, int i,
+                                  const lucid_dtype *allowed, lucid_error *err);
+/* Element access of any numeric dtype as double (for generic, non-hot kernels). */
+double lucid_load_f64(lucid_dtype dtype, const void *data, int64_t i);
+void lucid_store_f64(lucid_dtype dtype, void *data, int64_t i, double v);
+/* Element access of integer dtypes exactly. */
+int64_t lucid_load_i64(lucid_dtype dtype, const void *data, int64_t i);
+void lucid_store_i64(lucid_dtype dtype, void *data, int64_t i, int64_t v);
+/* Row-major strides (in elements) of dims. */
+void lucid_strides(int rank, const int64_t *dims, int64_t *strides);
+
+#endif

@@ -1,0 +1,204 @@
+/* context.c - execution contexts running a model's graph with the reference kernels. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "ir/model.h"
+#include "ops/op.h"
+
+#define LUCID_ALIGN 64
+
+struct lucid_context {
+    const lucid_model_t *model;
+    const lucid_graph *g;
+    void **bufs;          /* per tensor: its data (arena slice or the graph's constant) */
+    unsigned char *arena; /* every non-constant tensor, allocated once */
+    lucid_array *io;      /* per node: its input arrays, then its output arrays */
+    int *io_offset;       /* per node: index of its first array in io */
+    bool *skip;           /* per node: outputs are all constants known at inference */
+    int threads;
+    lucid_error err;
+};
+
+static void fill_array(const lucid_ir_tensor *t, void *data, lucid_array *a)
+{
+    memset(a, 0, sizeof *a);
+    if (!t) return;
+    snprintf(a->name, sizeof a->name, "%s", t->name);
+    a->dtype = t->dtype;
+    a->rank = t->rank;
+    for (int i = 0; i < t->rank; i++) a->dims[i] = t->dims[i];
+    a->data = data;
+    a->nbytes = lucid_tensor_nbytes(t);
+}
+
+lucid_status lucid_context_create(const lucid_model_t *model, const lucid_context_options *opts,
+                                  lucid_context_t **out, lucid_error *err)
+{
+    if (!model || !out)
+        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "context_create: NULL argument");
+    *out = NULL;
+    const lucid_graph *g = model->graph;
+    if (opts && opts->threads < 0)
+        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
+                            "threads must be 0 (all cores) or positive, not %d", opts->threads);
+    for (int i = 0; i < g->n_inputs; i++) {
+        const lucid_ir_tensor *t = &g->tensors[g->inputs[i]];
+        if (!lucid_tensor_shape_known(t)) {
+            char s[160];
+            return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
+                                "input '%s' has shape %s with unknown dimensions: fix it first "
+                                "(lucid_model_set_input_shape, or --shape on the command line)",
+                                t->name, lucid_shape_str(t->rank, t->dims, s, sizeof s));
+        }
+    }
+    if (!g->shapes_known)
+        return lucid_errorf(err, LUCID_STATUS_INTERNAL, "some tensor shapes are still unknown");
+
+    lucid_context_t *c = calloc(1, sizeof *c);
+    if (!c) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    c->model = model;
+    c->g = g;
+    c->threads = opts ? opts->threads : 0;
+    c->bufs = calloc((size_t)g->n_tensors + 1, sizeof *c->bufs);
+    c->io_offset = calloc((size_t)g->n_nodes + 1, sizeof *c->io_offset);
+    c->skip = calloc((size_t)g->n_nodes + 1, sizeof *c->skip);
+    if (!c->bufs || !c->io_offset || !c->skip) goto oom;
+
+    /* one arena for every tensor whose value is not known ahead of time */
+    size_t total = 0;
+    size_t *offsets = calloc((size_t)g->n_tensors + 1, sizeof *offsets);
+    if (!offsets) goto oom;
+    for (int t = 0; t < g->n_tensors; t++) {
+        const lucid_ir_tensor *x = &g->tensors[t];
+        if (x->data || (x->producer < 0 && !x->is_input)) continue;
+        size_t nb = lucid_tensor_nbytes(x);
+        size_t padded = (nb + LUCID_ALIGN - 1) / LUCID_ALIGN * LUCID_ALIGN;
+        offsets[t] = total;
+        if (!lucid_add_size(total, padded, &total)) {
+            free(offsets);
+            lucid_context_destroy(c);
+            return lucid_errorf(err, LUCID_STATUS_LIMIT_EXCEEDED, "activation memory overflows");
+        }
+    }
+    c->arena = aligned_alloc(LUCID_ALIGN, total ? total : LUCID_ALIGN);
+    if (!c->arena) {
+        free(offsets);
+        lucid_context_destroy(c);
+        return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY,
+                            "out of memory allocating %zu bytes of activations", total);
+    }
+    memset(c->arena, 0, total);
+    for (int t = 0; t < g->n_tensors; t++) {
+        const lucid_ir_tensor *x = &g->tensors[t];
+        if (x->data)
+            c->bufs[t] = x->data;
+        else if (x->producer >= 0 || x->is_input)
+            c->bufs[t] = c->arena + offsets[t];
+    }
+    free(offsets);
+
+    int n_io = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        c->io_offset[i] = n_io;
+        n_io += g->nodes[i].n_inputs + g->nodes[i].n_outputs;
+    }
+    c->io = calloc((size_t)n_io + 1, sizeof *c->io);
+    if (!c->io) goto oom;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const lucid_node *n = &g->nodes[i];
+        lucid_array *a = c->io + c->io_offset[i];
+        bool all_known = true;
+        for (int k = 0; k < n->n_inputs; k++) {
+            const lucid_ir_tensor *t = lucid_op_input(g, n, k);
+            fill_array(t, t ? c->bufs[n->inputs[k]] : NULL, &a[k]);
+        }
+        for (int k = 0; k < n->n_outputs; k++) {
+            const lucid_ir_tensor *t = lucid_op_output(g, n, k);
+            fill_array(t, t ? c->bufs[n->outputs[k]] : NULL, &a[n->n_inputs + k]);
+            if (t && !t->data) all_known = false;
+        }
+        c->skip[i] = all_known;
+    }
+    *out = c;
+    return LUCID_STATUS_OK;
+oom:
+    lucid_context_destroy(c);
+    return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+}
+
+void lucid_context_destroy(lucid_context_t *ctx)
+{
+    if (!ctx) return;
+    free(ctx->bufs);
+    free(ctx->arena);
+    free(ctx->io);
+    free(ctx->io_offset);
+    free(ctx->skip);
+    free(ctx);
+}
+
+lucid_status lucid_context_set_input(lucid_context_t *ctx, const char *name, lucid_dtype dtype,
+                                     int rank, const int64_t *dims, const void *data)
+{
+    if (!ctx) return LUCID_STATUS_INVALID_ARGUMENT;
+    if (!name || (!data && rank >= 0) || (rank > 0 && !dims))
+        return lucid_errorf(&ctx->err, LUCID_STATUS_INVALID_ARGUMENT,
+                            "set_input: NULL argument");
+    const lucid_graph *g = ctx->g;
+    for (int i = 0; i < g->n_inputs; i++) {
+        int t = g->inputs[i];
+        const lucid_ir_tensor *x = &g->tensors[t];
+        if (strcmp(x->name, name) != 0) continue;
+        bool same = rank == x->rank;
+        for (int k = 0; same && k < rank; k++) same = dims[k] == x->dims[k];
+        if (dtype != x->dtype || !same) {
+            char want[160], got[160];
+            return lucid_errorf(&ctx->err, LUCID_STATUS_INVALID_ARGUMENT,
+                                "input '%s' must be %s %s, not %s %s", name,
+                                lucid_dtype_name(x->dtype),
+                                lucid_shape_str(x->rank, x->dims, want, sizeof want),
+                                lucid_dtype_name(dtype),
+                                lucid_shape_str(rank, dims, got, sizeof got));
+        }
+        memcpy(ctx->bufs[t], data, lucid_tensor_nbytes(x));
+        return LUCID_STATUS_OK;
+    }
+    return lucid_errorf(&ctx->err, LUCID_STATUS_INVALID_ARGUMENT, "the model has no input '%s'",
+                        name);
+}
+
+lucid_status lucid_context_run(lucid_context_t *ctx)
+{
+    if (!ctx) return LUCID_STATUS_INVALID_ARGUMENT;
+    const lucid_graph *g = ctx->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (ctx->skip[i]) continue;
+        const lucid_node *n = &g->nodes[i];
+        lucid_array *a = ctx->io + ctx->io_offset[i];
+        lucid_status st = lucid_op_get(n->op)->run(n, a, n->n_inputs, a + n->n_inputs,
+                                                   n->n_outputs, &ctx->err);
+        if (st) return st;
+    }
+    lucid_error_clear(&ctx->err);
+    return LUCID_STATUS_OK;
+}
+
+size_t lucid_context_num_outputs(const lucid_context_t *ctx)
+{
+    return ctx ? (size_t)ctx->g->n_outputs : 0;
+}
+
+lucid_status lucid_context_output(const lucid_context_t *ctx, size_t i, lucid_array *out)
+{
+    if (!ctx || !out || i >= (size_t)ctx->g->n_outputs) return LUCID_STATUS_INVALID_ARGUMENT;
+    int t = ctx->g->outputs[i];
+    fill_array(&ctx->g->tensors[t], ctx->bufs[t], out);
+    return LUCID_STATUS_OK;
+}
+
+const char *lucid_context_error(const lucid_context_t *ctx)
+{
+    return ctx ? ctx->err.message : "";
+}
