@@ -217,6 +217,41 @@ typedef struct lucid_stats {
 
 lucid_status lucid_stats_compute(const double *samples, size_t n, lucid_stats *out);
 
+/* How lucid_bench_run measures, with trtexec's semantics: run untimed until warmup_ms has
+ * passed, then time runs until at least min_iterations AND at least min_duration_s seconds
+ * are done. Both phases also stop at LUCID_BENCH_MAX_ITERATIONS runs, so no setting can make a
+ * benchmark allocate or run without bound (a fast model with a huge duration stops there). */
+typedef struct lucid_bench_options {
+    double warmup_ms;       /* >= 0; trtexec's default is 200 */
+    int64_t min_iterations; /* 1 .. LUCID_BENCH_MAX_ITERATIONS; trtexec's default is 10 */
+    double min_duration_s;  /* >= 0; trtexec's default is 3 */
+} lucid_bench_options;
+
+#define LUCID_BENCH_MAX_ITERATIONS 1000000
+
+typedef struct lucid_bench_result {
+    lucid_stats latency_ms;    /* per-run latency statistics, in milliseconds */
+    int64_t iterations;        /* timed runs */
+    int64_t warmup_iterations; /* untimed runs */
+    double warmup_s;           /* wall time of the warm-up */
+    double total_s;            /* wall time of the timed phase, loop overhead included */
+    double throughput;         /* inferences per second: iterations / total_s */
+    int capped;                /* 1 when a phase stopped at LUCID_BENCH_MAX_ITERATIONS or at the
+                                  caller's sample capacity before its goal was met */
+} lucid_bench_result;
+
+/* Fills opts with trtexec's defaults: 200 ms warm-up, 10 iterations, 3 seconds. */
+void lucid_bench_options_default(lucid_bench_options *opts);
+
+/* Benchmarks ctx, whose inputs the caller has set: warm-up, then timed runs (see
+ * lucid_bench_options; opts NULL means the defaults). Each run's latency in ms is written to
+ * samples[0 .. out->iterations) when samples is not NULL; the timed phase then also stops at
+ * `capacity` runs. With samples NULL the library keeps the samples itself (at most
+ * LUCID_BENCH_MAX_ITERATIONS doubles) and frees them before returning. A failed run stops the
+ * benchmark and returns its status; lucid_context_error(ctx) has the message. */
+lucid_status lucid_bench_run(lucid_context_t *ctx, const lucid_bench_options *opts,
+                             double *samples, size_t capacity, lucid_bench_result *out);
+
 /* Monotonic time in seconds. */
 double lucid_time_now(void);
 
