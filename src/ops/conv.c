@@ -1,5 +1,547 @@
-/* conv.c - (in progress) */
+/* conv.c - Conv and ConvTranspose: attributes, output geometry, MAC counts, reference kernels. */
+#include <string.h>
+
+#include "core/util.h"
 #include "ops/op.h"
 
-const lucid_op_def lucid_op_def_conv = {.name = "Conv"};
-const lucid_op_def lucid_op_def_conv_transpose = {.name = "ConvTranspose"};
+#define CONV_MAX_SPATIAL (LUCID_MAX_RANK - 2)
+/* Attribute values above this are refused so that window arithmetic stays far from int64
+ * overflow: every product below is of at most two such values and a tensor dimension. */
+#define CONV_MAX_ATTR ((int64_t)1 << 30)
+
+typedef enum conv_auto_pad {
+    CONV_PAD_NOTSET,
+    CONV_PAD_SAME_UPPER,
+    CONV_PAD_SAME_LOWER,
+    CONV_PAD_VALID,
+} conv_auto_pad;
+
+typedef struct conv_params {
+    conv_auto_pad auto_pad;
+    int64_t group;
+    size_t n_kernel, n_strides, n_dilations, n_pads, n_out_pad, n_out_shape;
+    int64_t kernel[CONV_MAX_SPATIAL];
+    int64_t strides[CONV_MAX_SPATIAL];
+    int64_t dilations[CONV_MAX_SPATIAL];
+    int64_t pads[2 * CONV_MAX_SPATIAL];
+    int64_t out_pad[CONV_MAX_SPATIAL];   /* ConvTranspose output_padding */
+    int64_t out_shape[LUCID_MAX_RANK];   /* ConvTranspose output_shape */
+} conv_params;
+
+/* Everything a kernel needs, resolved from attributes and the actual shapes. */
+typedef struct conv_geom {
+    int nsp; /* spatial dims */
+    int64_t batch, in_c, out_c, group;
+    int64_t in[CONV_MAX_SPATIAL], out[CONV_MAX_SPATIAL], k[CONV_MAX_SPATIAL];
+    int64_t s[CONV_MAX_SPATIAL], d[CONV_MAX_SPATIAL];
+    int64_t pb[CONV_MAX_SPATIAL], pe[CONV_MAX_SPATIAL]; /* pads at begin and end */
+    int64_t in_size, out_size, k_size;                   /* spatial element counts */
+} conv_geom;
+
+/* ceil(a / b) for b > 0 and any sign of a. */
+static int64_t conv_ceil_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
+static lucid_status conv_read_ints(const lucid_node *n, const char *name, int64_t *dst,
+                                   size_t max, size_t *count, int64_t min_value,
+                                   lucid_error *err)
+{
+    const int64_t *v;
+    size_t c;
+    lucid_status st = lucid_attr_ints(n, name, &v, &c, err);
+    if (st) return st;
+    if (c > max)
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                 "attribute '%s' has %zu values (at most %zu)", name, c, max);
+    for (size_t i = 0; i < c; i++) {
+        if (v[i] < min_value || v[i] > CONV_MAX_ATTR)
+            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                     "attribute '%s' value %lld is out of range [%lld, %lld]",
+                                     name, (long long)v[i], (long long)min_value,
+                                     (long long)CONV_MAX_ATTR);
+        dst[i] = v[i];
+    }
+    *count = c;
+    return LUCID_STATUS_OK;
+}
+
+static lucid_status conv_parse_common(const lucid_node *n, conv_params *p, bool transpose,
+                                      lucid_error *err)
+{
+    const char *ap;
+    lucid_status st = lucid_attr_string(n, "auto_pad", "NOTSET", &ap, err);
+    if (st) return st;
+    if (strcmp(ap, "NOTSET") == 0 || ap[0] == '\0')
+        p->auto_pad = CONV_PAD_NOTSET;
+    else if (strcmp(ap, "SAME_UPPER") == 0)
+        p->auto_pad = CONV_PAD_SAME_UPPER;
+    else if (strcmp(ap, "SAME_LOWER") == 0)
+        p->auto_pad = CONV_PAD_SAME_LOWER;
+    else if (strcmp(ap, "VALID") == 0)
+        p->auto_pad = CONV_PAD_VALID;
+    else
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                 "auto_pad '%s' is not one of NOTSET, SAME_UPPER, SAME_LOWER, "
+                                 "VALID",
+                                 ap);
+    if ((st = lucid_attr_int(n, "group", 1, &p->group, err))) return st;
+    if (p->group < 1 || p->group > CONV_MAX_ATTR)
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                 "group %lld must be positive", (long long)p->group);
+    if ((st = conv_read_ints(n, "kernel_shape", p->kernel, CONV_MAX_SPATIAL, &p->n_kernel, 1,
+                             err)) ||
+        (st = conv_read_ints(n, "strides", p->strides, CONV_MAX_SPATIAL, &p->n_strides, 1,
+                             err)) ||
+        (st = conv_read_ints(n, "dilations", p->dilations, CONV_MAX_SPATIAL, &p->n_dilations, 1,
+                             err)) ||
+        (st = conv_read_ints(n, "pads", p->pads, 2 * CONV_MAX_SPATIAL, &p->n_pads, 0, err)))
+        return st;
+    if (p->n_pads % 2)
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                 "attribute 'pads' has %zu values (must be even: begins, then "
+                                 "ends)",
+                                 p->n_pads);
+    if (transpose) {
+        if ((st = conv_read_ints(n, "output_padding", p->out_pad, CONV_MAX_SPATIAL,
+                                 &p->n_out_pad, 0, err)) ||
+            (st = conv_read_ints(n, "output_shape", p->out_shape, LUCID_MAX_RANK,
+                                 &p->n_out_shape, 0, err)))
+            return st;
+    }
+    return LUCID_STATUS_OK;
+}
+
+static lucid_status conv_parse(const lucid_graph *g, const lucid_node *n, void *params,
+                               lucid_error *err)
+{
+    return conv_parse_common(n, params, false, err);
+}
+
+static lucid_status conv_transpose_parse(const lucid_graph *g, const lucid_node *n,
+                                         void *params, lucid_error *err)
+{
+    return conv_parse_common(n, params, true, err);
+}
+
+static lucid_status conv_check_len(const lucid_node *n, const char *name, size_t count,
+                                   size_t want, lucid_error *err)
+{
+    if (count == 0 || count == want) return LUCID_STATUS_OK;
+    return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                             "attribute '%s' has %zu values, the input has %zu spatial "
+                             "dimensions (needs %zu)",
+                             name, count, want / (strcmp(name, "pads") == 0 ? 2 : 1), want);
+}
+
+/* Resolves the geometry of a Conv (transpose false) or ConvTranspose from the input shapes
+ * (b_rank -1 when there is no bias), checking every attribute against them. */
+static lucid_status conv_geometry(const lucid_node *n, const conv_params *p, bool transpose,
+                                  int x_rank, const int64_t *xd, int w_rank, const int64_t *wd,
+                                  int b_rank, const int64_t *bd, conv_geom *g,
+                                  lucid_error *err)
+{
+    char sx[128], sw[128];
+    memset(g, 0, sizeof *g);
+    if (x_rank < 3)
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                 "input X has shape %s; it needs rank 3 or more (N x C x "
+                                 "spatial dims)",
+                                 lucid_shape_str(x_rank, xd, sx, sizeof sx));
+    if (w_rank != x_rank)
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                 "weight W has shape %s, which does not match the rank of input "
+                                 "X %s",
+                                 lucid_shape_str(w_rank, wd, sw, sizeof sw),
+                                 lucid_shape_str(x_rank, xd, sx, sizeof sx));
+    int nsp = x_rank - 2;
+    size_t un = (size_t)nsp;
+    lucid_status st;
+    if ((st = conv_check_len(n, "kernel_shape", p->n_kernel, un, err)) ||
+        (st = conv_check_len(n, "strides", p->n_strides, un, err)) ||
+        (st = conv_check_len(n, "dilations", p->n_dilations, un, err)) ||
+        (st = conv_check_len(n, "pads", p->n_pads, 2 * un, err)) ||
+        (st = conv_check_len(n, "output_padding", p->n_out_pad, un, err)))
+        return st;
+    if (p->n_out_shape != 0 && p->n_out_shape != un && p->n_out_shape != un + 2)
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                 "attribute 'output_shape' has %zu values (needs %d spatial "
+                                 "sizes, or %d with N and C)",
+                                 p->n_out_shape, nsp, nsp + 2);
+    g->nsp = nsp;
+    g->batch = xd[0];
+    g->in_c = xd[1];
+    g->group = p->group;
+    if (!transpose) {
+        if (wd[0] % g->group != 0 || wd[1] * g->group != g->in_c)
+            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                     "weight W %s does not fit input X %s with group %lld (W "
+                                     "must be M x C/group x kernel, M a multiple of group)",
+                                     lucid_shape_str(w_rank, wd, sw, sizeof sw),
+                                     lucid_shape_str(x_rank, xd, sx, sizeof sx),
+                                     (long long)g->group);
+        g->out_c = wd[0];
+    } else {
+        if (wd[0] != g->in_c || g->in_c % g->group != 0)
+            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                     "weight W %s does not fit input X %s with group %lld (W "
+                                     "must be C x M/group x kernel, C a multiple of group)",
+                                     lucid_shape_str(w_rank, wd, sw, sizeof sw),
+                                     lucid_shape_str(x_rank, xd, sx, sizeof sx),
+                                     (long long)g->group);
+        if (!lucid_mul_i64(wd[1], g->group, &g->out_c) || g->out_c > LUCID_MAX_ELEMENTS)
+            return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED,
+                                     "output channels overflow");
+    }
+    if (b_rank >= 0 && (b_rank != 1 || bd[0] != g->out_c))
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                 "bias B has shape %s; it must be 1-D with %lld values",
+                                 lucid_shape_str(b_rank, bd, sx, sizeof sx),
+                                 (long long)g->out_c);
+    g->in_size = g->out_size = g->k_size = 1;
+    for (int i = 0; i < nsp; i++) {
+        int64_t in = xd[2 + i], k = wd[2 + i];
+        int64_t s = p->n_strides ? p->strides[i] : 1;
+        int64_t d = p->n_dilations ? p->dilations[i] : 1;
+        if (k < 1)
+            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                     "weight W %s has an empty kernel",
+                                     lucid_shape_str(w_rank, wd, sw, sizeof sw));
+        if (p->n_kernel && p->kernel[i] != k)
+            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                     "kernel_shape[%d] = %lld disagrees with weight W %s", i,
+                                     (long long)p->kernel[i],
+                                     lucid_shape_str(w_rank, wd, sw, sizeof sw));
+        if (k > CONV_MAX_ATTR || in > CONV_MAX_ATTR)
+            return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED,
+                                     "spatial size too large");
+        int64_t dk = (k - 1) * d + 1; /* extent of the dilated kernel */
+        int64_t pb = p->n_pads ? p->pads[i] : 0, pe = p->n_pads ? p->pads[nsp + i] : 0;
+        int64_t out;
+        if (!transpose) {
+            if (p->auto_pad == CONV_PAD_SAME_UPPER || p->auto_pad == CONV_PAD_SAME_LOWER) {
+                out = conv_ceil_div(in, s);
+                int64_t total = (out - 1) * s + dk - in;
+                if (total < 0) total = 0;
+                pb = p->auto_pad == CONV_PAD_SAME_UPPER ? total / 2 : total - total / 2;
+                pe = total - pb;
+            } else {
+                if (p->auto_pad == CONV_PAD_VALID) pb = pe = 0;
+                int64_t span = in + pb + pe - dk;
+                if (span < 0)
+                    return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                             "the kernel (extent %lld with dilation) is larger "
+                                             "than the padded input (%lld) in spatial dim %d",
+                                             (long long)dk, (long long)(in + pb + pe), i);
+                out = span / s + 1;
+            }
+        } else {
+            int64_t op = p->n_out_pad ? p->out_pad[i] : 0;
+            int64_t full = s * (in - 1) + op + dk; /* output size before padding */
+            if (in < 1)
+                return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                         "input X %s has an empty spatial dimension",
+                                         lucid_shape_str(x_rank, xd, sx, sizeof sx));
+            if (p->n_out_shape || p->auto_pad == CONV_PAD_SAME_UPPER ||
+                p->auto_pad == CONV_PAD_SAME_LOWER) {
+                out = p->n_out_shape ? p->out_shape[p->n_out_shape - un + (size_t)i] : in * s;
+                int64_t total = full - out;
+                /* the split ONNX specifies: the extra pixel goes to the end for SAME_UPPER */
+                if (p->auto_pad == CONV_PAD_SAME_UPPER) {
+                    pb = total / 2;
+                    pe = total - total / 2;
+                } else {
+                    pb = total - total / 2;
+                    pe = total / 2;
+                }
+            } else {
+                if (p->auto_pad == CONV_PAD_VALID) pb = pe = 0;
+                out = full - pb - pe;
+            }
+            if (out < 1)
+                return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                         "the output would have size %lld in spatial dim %d",
+                                         (long long)out, i);
+        }
+        g->in[i] = in;
+        g->out[i] = out;
+        g->k[i] = k;
+        g->s[i] = s;
+        g->d[i] = d;
+        g->pb[i] = pb;
+        g->pe[i] = pe;
+        g->in_size *= in;
+        g->k_size *= k;
+        if (!lucid_mul_i64(g->out_size, out, &g->out_size) || g->out_size > LUCID_MAX_ELEMENTS)
+            return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED,
+                                     "the output is too large");
+    }
+    return LUCID_STATUS_OK;
+}
+
+static lucid_status conv_infer_common(lucid_graph *gr, lucid_node *n, bool transpose,
+                                      lucid_error *err)
+{
+    static const lucid_dtype types[] = {LUCID_DTYPE_FLOAT, LUCID_DTYPE_UNDEFINED};
+    const lucid_ir_tensor *x = lucid_op_input(gr, n, 0), *w = lucid_op_input(gr, n, 1),
+                          *b = lucid_op_input(gr, n, 2);
+    lucid_status st;
+    for (int i = 0; i < 3; i++)
+        if ((st = lucid_op_check_dtype(gr, n, i, types, err))) return st;
+    conv_geom g;
+    st = conv_geometry(n, n->params, transpose, x->rank, x->dims, w->rank, w->dims,
+                       b ? b->rank : -1, b ? b->dims : NULL, &g, err);
+    if (st) return st;
+    int64_t dims[LUCID_MAX_RANK] = {g.batch, g.out_c};
+    for (int i = 0; i < g.nsp; i++) dims[2 + i] = g.out[i];
+    if (transpose && ((const conv_params *)n->params)->n_out_shape == (size_t)g.nsp + 2) {
+        const conv_params *p = n->params;
+        if (p->out_shape[0] != g.batch || p->out_shape[1] != g.out_c)
+            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                     "output_shape N x C (%lld x %lld) disagrees with the "
+                                     "inputs (%lld x %lld)",
+                                     (long long)p->out_shape[0], (long long)p->out_shape[1],
+                                     (long long)g.batch, (long long)g.out_c);
+    }
+    return lucid_op_set_output(gr, n, 0, x->dtype, x->rank, dims, err);
+}
+
+static lucid_status conv_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
+{
+    return conv_infer_common(g, n, false, err);
+}
+
+static lucid_status conv_transpose_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
+{
+    return conv_infer_common(g, n, true, err);
+}
+
+static void conv_cost_common(const lucid_graph *gr, const lucid_node *n, bool transpose,
+                             double *macs, double *flops)
+{
+    const lucid_ir_tensor *x = lucid_op_input(gr, n, 0), *w = lucid_op_input(gr, n, 1),
+                          *b = lucid_op_input(gr, n, 2);
+    conv_geom g;
+    if (conv_geometry(n, n->params, transpose, x->rank, x->dims, w->rank, w->dims,
+                      b ? b->rank : -1, b ? b->dims : NULL, &g, NULL))
+        return;
+    double k = (double)g.k_size;
+    if (!transpose)
+        *macs = (double)g.batch * (double)g.out_c * (double)g.out_size *
+                (double)(g.in_c / g.group) * k;
+    else
+        *macs = (double)g.batch * (double)g.in_c * (double)g.in_size *
+                (double)(g.out_c / g.group) * k;
+    if (b) *flops = (double)g.batch * (double)g.out_c * (double)g.out_size;
+}
+
+static void conv_cost(const lucid_graph *g, const lucid_node *n, double *macs, double *flops)
+{
+    conv_cost_common(g, n, false, macs, flops);
+}
+
+static void conv_transpose_cost(const lucid_graph *g, const lucid_node *n, double *macs,
+                                double *flops)
+{
+    conv_cost_common(g, n, true, macs, flops);
+}
+
+static lucid_status conv_run_geometry(const lucid_node *n, bool transpose, const lucid_array *in,
+                                      int n_in, const lucid_array *out, conv_geom *g,
+                                      lucid_error *err)
+{
+    bool has_b = n_in > 2 && in[2].data;
+    lucid_status st = conv_geometry(n, n->params, transpose, in[0].rank, in[0].dims,
+                                    in[1].rank, in[1].dims, has_b ? in[2].rank : -1,
+                                    has_b ? in[2].dims : NULL, g, err);
+    if (st) return st;
+    for (int i = 0; i < n_in && i < 3; i++)
+        if (in[i].data && in[i].dtype != LUCID_DTYPE_FLOAT)
+            return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
+                                     "input %d has dtype %s; only float32 is supported", i,
+                                     lucid_dtype_name(in[i].dtype));
+    if (out[0].dtype != LUCID_DTYPE_FLOAT || out[0].rank != in[0].rank)
+        return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL, "output array mismatch");
+    return LUCID_STATUS_OK;
+}
+
+/* Splits a flat kernel position into per-dimension kernel coordinates (row-major). */
+static void conv_unflatten(const conv_geom *g, int64_t pos, int64_t *kc)
+{
+    for (int j = g->nsp - 1; j >= 0; j--) {
+        kc[j] = pos % g->k[j];
+        pos /= g->k[j];
+    }
+}
+
+/* Conv: each output plane starts at its bias and accumulates, in the fixed order (input
+ * channel, kernel position, output row), one weight times a shifted input row. The innermost
+ * loop runs along the output width so that it streams through memory. */
+static lucid_status conv_run(const lucid_node *n, const lucid_array *in, int n_in,
+                             lucid_array *out, int n_out, lucid_error *err)
+{
+    conv_geom g;
+    lucid_status st = conv_run_geometry(n, false, in, n_in, out, &g, err);
+    if (st) return st;
+    const float *x = in[0].data, *w = in[1].data;
+    const float *b = n_in > 2 && in[2].data ? in[2].data : NULL;
+    float *y = out[0].data;
+    if (g.out_size == 0 || g.batch == 0 || g.out_c == 0) return LUCID_STATUS_OK;
+    const int last = g.nsp - 1;
+    const int64_t cg = g.in_c / g.group, mg = g.out_c / g.group;
+    const int64_t iw = g.in[last], ow = g.out[last], sl = g.s[last];
+    const int64_t rows = g.out_size / ow; /* output positions over all but the last dim */
+    bool pointwise = true;
+    for (int j = 0; j < g.nsp; j++)
+        pointwise &= g.k[j] == 1 && g.s[j] == 1 && g.pb[j] == 0 && g.pe[j] == 0;
+
+    for (int64_t nb = 0; nb < g.batch; nb++) {
+        for (int64_t oc = 0; oc < g.out_c; oc++) {
+            const int64_t grp = oc / mg;
+            float *yo = y + (nb * g.out_c + oc) * g.out_size;
+            const float bv = b ? b[oc] : 0.0f;
+            for (int64_t i = 0; i < g.out_size; i++) yo[i] = bv;
+            for (int64_t icg = 0; icg < cg; icg++) {
+                const float *xc = x + (nb * g.in_c + grp * cg + icg) * g.in_size;
+                const float *wk = w + (oc * cg + icg) * g.k_size;
+                if (pointwise) {
+                    const float wv = wk[0];
+                    for (int64_t i = 0; i < g.out_size; i++) yo[i] += wv * xc[i];
+                    continue;
+                }
+                for (int64_t kp = 0; kp < g.k_size; kp++) {
+                    const float wv = wk[kp];
+                    int64_t kc[CONV_MAX_SPATIAL];
+                    conv_unflatten(&g, kp, kc);
+                    /* input column = output column * stride + off; keep it in [0, iw) */
+                    const int64_t off = kc[last] * g.d[last] - g.pb[last];
+                    int64_t lo = off < 0 ? conv_ceil_div(-off, sl) : 0;
+                    int64_t hi = conv_ceil_div(iw - off, sl);
+                    if (hi > ow) hi = ow;
+                    if (lo >= hi) continue;
+                    int64_t oi[CONV_MAX_SPATIAL] = {0}; /* output coords of the row */
+                    for (int64_t r = 0; r < rows; r++) {
+                        int64_t xoff = 0;
+                        bool inside = true;
+                        for (int j = 0; j < last; j++) {
+                            int64_t ij = oi[j] * g.s[j] - g.pb[j] + kc[j] * g.d[j];
+                            if (ij < 0 || ij >= g.in[j]) {
+                                inside = false;
+                                break;
+                            }
+                            xoff = xoff * g.in[j] + ij;
+                        }
+                        if (inside) {
+                            float *yr = yo + r * ow;
+                            const float *xr = xc + xoff * iw;
+                            if (sl == 1)
+                                for (int64_t o = lo; o < hi; o++) yr[o] += wv * xr[o + off];
+                            else
+                                for (int64_t o = lo; o < hi; o++)
+                                    yr[o] += wv * xr[o * sl + off];
+                        }
+                        for (int j = last - 1; j >= 0; j--) {
+                            if (++oi[j] < g.out[j]) break;
+                            oi[j] = 0;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return LUCID_STATUS_OK;
+}
+
+/* ConvTranspose: the adjoint of Conv. Each output plane starts at its bias; every input
+ * row, times one weight, is scattered into the output row it maps to, in the fixed order
+ * (input channel, kernel position, input row). */
+static lucid_status conv_transpose_run(const lucid_node *n, const lucid_array *in, int n_in,
+                                       lucid_array *out, int n_out, lucid_error *err)
+{
+    conv_geom g;
+    lucid_status st = conv_run_geometry(n, true, in, n_in, out, &g, err);
+    if (st) return st;
+    const float *x = in[0].data, *w = in[1].data;
+    const float *b = n_in > 2 && in[2].data ? in[2].data : NULL;
+    float *y = out[0].data;
+    if (g.out_size == 0 || g.batch == 0 || g.out_c == 0) return LUCID_STATUS_OK;
+    const int last = g.nsp - 1;
+    const int64_t cg = g.in_c / g.group, mg = g.out_c / g.group;
+    const int64_t iw = g.in[last], ow = g.out[last], sl = g.s[last];
+    const int64_t rows = g.in_size / iw; /* input positions over all but the last dim */
+
+    for (int64_t nb = 0; nb < g.batch; nb++) {
+        for (int64_t oc = 0; oc < g.out_c; oc++) {
+            const int64_t grp = oc / mg, ocg = oc % mg;
+            float *yo = y + (nb * g.out_c + oc) * g.out_size;
+            const float bv = b ? b[oc] : 0.0f;
+            for (int64_t i = 0; i < g.out_size; i++) yo[i] = bv;
+            for (int64_t icg = 0; icg < cg; icg++) {
+                const int64_t ic = grp * cg + icg;
+                const float *xc = x + (nb * g.in_c + ic) * g.in_size;
+                const float *wk = w + (ic * mg + ocg) * g.k_size;
+                for (int64_t kp = 0; kp < g.k_size; kp++) {
+                    const float wv = wk[kp];
+                    int64_t kc[CONV_MAX_SPATIAL];
+                    conv_unflatten(&g, kp, kc);
+                    /* output column = input column * stride + off; keep it in [0, ow) */
+                    const int64_t off = kc[last] * g.d[last] - g.pb[last];
+                    int64_t lo = off < 0 ? conv_ceil_div(-off, sl) : 0;
+                    int64_t hi = conv_ceil_div(ow - off, sl);
+                    if (hi > iw) hi = iw;
+                    if (lo >= hi) continue;
+                    int64_t ii[CONV_MAX_SPATIAL] = {0}; /* input coords of the row */
+                    for (int64_t r = 0; r < rows; r++) {
+                        int64_t yoff = 0;
+                        bool inside = true;
+                        for (int j = 0; j < last; j++) {
+                            int64_t oj = ii[j] * g.s[j] - g.pb[j] + kc[j] * g.d[j];
+                            if (oj < 0 || oj >= g.out[j]) {
+                                inside = false;
+                                break;
+                            }
+                            yoff = yoff * g.out[j] + oj;
+                        }
+                        if (inside) {
+                            float *yr = yo + yoff * ow;
+                            const float *xr = xc + r * iw;
+                            for (int64_t i = lo; i < hi; i++) yr[i * sl + off] += wv * xr[i];
+                        }
+                        for (int j = last - 1; j >= 0; j--) {
+                            if (++ii[j] < g.in[j]) break;
+                            ii[j] = 0;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return LUCID_STATUS_OK;
+}
+
+const lucid_op_def lucid_op_def_conv = {
+    .name = "Conv",
+    .min_inputs = 2,
+    .max_inputs = 3,
+    .min_outputs = 1,
+    .max_outputs = 1,
+    .params_size = sizeof(conv_params),
+    .parse = conv_parse,
+    .infer = conv_infer,
+    .cost = conv_cost,
+    .run = conv_run,
+};
+
+const lucid_op_def lucid_op_def_conv_transpose = {
+    .name = "ConvTranspose",
+    .min_inputs = 2,
+    .max_inputs = 3,
+    .min_outputs = 1,
+    .max_outputs = 1,
+    .params_size = sizeof(conv_params),
+    .parse = conv_transpose_parse,
+    .infer = conv_transpose_infer,
+    .cost = conv_transpose_cost,
+    .run = conv_transpose_run,
+};
