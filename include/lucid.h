@@ -177,6 +177,11 @@ typedef struct lucid_node_info {
 } lucid_node_info;
 
 lucid_status lucid_model_node(const lucid_model_t *model, size_t i, lucid_node_info *out);
+/* Describes output k (0 <= k < num_outputs) of node i, as inferred so far (rank -1 or dims -1
+ * where still unknown); an omitted optional output has name "" and rank -1. The strings live
+ * as long as the model. */
+lucid_status lucid_model_node_output(const lucid_model_t *model, size_t i, size_t k,
+                                     lucid_tensor_desc *out);
 
 /* ---- execution ------------------------------------------------------------------- */
 

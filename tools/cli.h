@@ -1,0 +1,116 @@
+/* cli.h - shared pieces of the lucid command-line tool: arguments, exit codes, model setup. */
+#ifndef LUCID_TOOLS_CLI_H
+#define LUCID_TOOLS_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "lucid.h"
+
+/* Exit codes, documented in `lucid --help` and docs/cli.md. */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_USAGE = 1,   /* bad or unknown flag, missing or malformed value, unknown command */
+    CLI_EXIT_DATA = 2,    /* invalid or unsupported model or input data */
+    CLI_EXIT_IO = 3,      /* a file could not be opened, read or written */
+    CLI_EXIT_RUNTIME = 4, /* out of memory, a failed run, an internal error */
+};
+
+/* Which flags a command accepts. */
+enum {
+    CLI_F_SHAPE = 1 << 0,
+    CLI_F_INPUT = 1 << 1,
+    CLI_F_OUTPUT_DIR = 1 << 2,
+    CLI_F_SEED = 1 << 3,
+    CLI_F_JSON = 1 << 4,
+    CLI_F_NODES = 1 << 5,
+    CLI_F_WARMUP = 1 << 6,
+    CLI_F_ITERATIONS = 1 << 7,
+    CLI_F_DURATION = 1 << 8,
+    CLI_F_THREADS = 1 << 9,
+};
+
+typedef struct cli_args {
+    const char *command;
+    const char *model;
+    bool json, nodes, help;
+    const char **shapes; /* raw NAME=DIMS values, in order */
+    int n_shapes;
+    const char **inputs; /* raw NAME=FILE values, in order */
+    int n_inputs;
+    const char *output_dir;
+    uint64_t seed;
+    double warmup_ms;
+    int64_t iterations;
+    double duration_s;
+    int threads;
+    bool threads_given;
+} cli_args;
+
+/* Parses argv[first..argc) for a command accepting `flags`. Prints one error line and returns
+ * CLI_EXIT_USAGE on a bad command line, else CLI_EXIT_OK (a->help set for --help). */
+int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a);
+void cli_args_free(cli_args *a);
+
+/* Prints "lucid: <subject>: <message>" as one line, without repeating the subject when the
+ * message already starts with it (library messages often name the file themselves). */
+void cli_fail(const char *subject, const char *message);
+void cli_failf(const char *subject, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The exit code for a library status outside of a run. */
+int cli_exit_for(lucid_status st);
+
+/* One graph input as the CLI prepares it. */
+typedef struct cli_input {
+    char name[LUCID_MAX_NAME];
+    lucid_dtype dtype;
+    int declared_rank;                           /* as in the file, -1 if unknown */
+    int64_t declared_dims[LUCID_MAX_RANK];       /* -1 where symbolic or unknown */
+    char declared_params[LUCID_MAX_RANK][64];    /* symbolic names, "" if none */
+    const char *file;                            /* the --input file, or NULL for random data */
+    lucid_array data;                            /* owned: loaded or generated values */
+} cli_input;
+
+typedef struct cli_output_decl {
+    int rank;
+    int64_t dims[LUCID_MAX_RANK];
+    char params[LUCID_MAX_RANK][64];
+} cli_output_decl;
+
+typedef struct cli_session {
+    lucid_model_t *model;
+    cli_input *inputs;
+    size_t n_inputs;
+    cli_output_decl *outputs; /* declared output shapes, before any shape was fixed */
+    size_t n_outputs;
+} cli_session;
+
+/* Loads the model, applies --shape and --input, defaults the remaining symbolic dimensions to
+ * 1 (with a note on stderr) and, when want_data is set, fills every input without a file with
+ * seeded random values. Returns an exit code; on failure one error line has been printed. */
+int cli_session_open(const cli_args *a, bool want_data, cli_session *s);
+void cli_session_close(cli_session *s);
+
+/* Creates a context for the session's model and sets every input. */
+int cli_session_context(const cli_session *s, const cli_args *a, lucid_context_t **out);
+
+/* Shapes: "[batch, 3, 224, 224]" with symbolic names, "[]" for scalars, "unknown" rank. */
+const char *cli_shape_decl_str(int rank, const int64_t *dims, char params[][64], char *buf,
+                               size_t len);
+/* JSON arrays of the same: integers, names as strings, null where unknown. */
+cJSON *cli_shape_json(int rank, const int64_t *dims, char params[][64]);
+
+/* Prints a cJSON document to stdout followed by a newline; frees it. */
+int cli_json_print(cJSON *doc);
+
+/* Help texts. */
+void cli_help_main(void);
+int cli_help_command(const char *command); /* CLI_EXIT_USAGE for an unknown command */
+
+int cli_cmd_info(int argc, char **argv);
+int cli_cmd_run(int argc, char **argv);
+int cli_cmd_bench(int argc, char **argv);
+
+#endif

@@ -1,0 +1,670 @@
+/* cli_common.c - the CLI's flag parsing, error lines, exit codes and model/input setup. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* ---- error lines and exit codes ------------------------------------------------------ */
+
+void cli_fail(const char *subject, const char *message)
+{
+    char line[1400];
+    size_t sl = subject ? strlen(subject) : 0;
+    if (!subject || (strncmp(message, subject, sl) == 0 && message[sl] == ':'))
+        snprintf(line, sizeof line, "lucid: %s", message);
+    else
+        snprintf(line, sizeof line, "lucid: %s: %s", subject, message);
+    /* one error, one line: library messages never should, but must not, break it */
+    for (char *p = line; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    fprintf(stderr, "%s\n", line);
+}
+
+void cli_failf(const char *subject, const char *fmt, ...)
+{
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cli_fail(subject, msg);
+}
+
+int cli_exit_for(lucid_status st)
+{
+    switch (st) {
+    case LUCID_STATUS_OK: return CLI_EXIT_OK;
+    case LUCID_STATUS_INVALID_ARGUMENT: return CLI_EXIT_USAGE;
+    case LUCID_STATUS_INVALID_MODEL:
+    case LUCID_STATUS_UNSUPPORTED:
+    case LUCID_STATUS_LIMIT_EXCEEDED: return CLI_EXIT_DATA;
+    case LUCID_STATUS_IO_ERROR: return CLI_EXIT_IO;
+    case LUCID_STATUS_OUT_OF_MEMORY:
+    case LUCID_STATUS_INTERNAL: return CLI_EXIT_RUNTIME;
+    }
+    return CLI_EXIT_RUNTIME;
+}
+
+/* ---- flag values --------------------------------------------------------------------- */
+
+static bool all_digits(const char *s)
+{
+    if (!*s) return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return false;
+    return true;
+}
+
+static int parse_i64(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    const char *digits = s[0] == '-' ? s + 1 : s;
+    if (!all_digits(digits)) {
+        cli_failf(flag, "'%s' is not an integer", s);
+        return CLI_EXIT_USAGE;
+    }
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    if (errno == ERANGE || v < lo || v > hi) {
+        cli_failf(flag, "%s is out of range (%lld to %lld)", s, (long long)lo, (long long)hi);
+        return CLI_EXIT_USAGE;
+    }
+    *out = v;
+    return CLI_EXIT_OK;
+}
+
+static int parse_u64(const char *flag, const char *s, uint64_t *out)
+{
+    if (!all_digits(s)) {
+        cli_failf(flag, "'%s' is not a non-negative integer", s);
+        return CLI_EXIT_USAGE;
+    }
+    errno = 0;
+    unsigned long long v = strtoull(s, NULL, 10);
+    if (errno == ERANGE) {
+        cli_failf(flag, "%s is out of range (0 to %llu)", s, (unsigned long long)UINT64_MAX);
+        return CLI_EXIT_USAGE;
+    }
+    *out = v;
+    return CLI_EXIT_OK;
+}
+
+static int parse_double(const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = (s[0] == '-' || s[0] == '+' || s[0] == '.' || (s[0] >= '0' && s[0] <= '9'))
+                   ? strtod(s, &end)
+                   : NAN;
+    if (!end || end == s || *end != '\0' || !isfinite(v)) {
+        cli_failf(flag, "'%s' is not a number", s);
+        return CLI_EXIT_USAGE;
+    }
+    if (errno == ERANGE || v < lo || v > hi) {
+        cli_failf(flag, "%s is out of range (%g to %g)", s, lo, hi);
+        return CLI_EXIT_USAGE;
+    }
+    *out = v;
+    return CLI_EXIT_OK;
+}
+
+/* "1x3x224x224" (or with commas); "scalar" for rank 0. */
+static int parse_dims(const char *flag, const char *s, int *rank, int64_t *dims)
+{
+    if (strcmp(s, "scalar") == 0) {
+        *rank = 0;
+        return CLI_EXIT_OK;
+    }
+    int r = 0;
+    const char *p = s;
+    for (;;) {
+        const char *start = p;
+        int64_t v = 0;
+        while (*p >= '0' && *p <= '9') {
+            v = v * 10 + (*p++ - '0');
+            if (v > LUCID_MAX_ELEMENTS) {
+                cli_failf(flag, "dimension in '%s' exceeds %lld", s, (long long)LUCID_MAX_ELEMENTS);
+                return CLI_EXIT_USAGE;
+            }
+        }
+        if (p == start) {
+            cli_failf(flag, "'%s' is not a shape like 1x3x224x224", s);
+            return CLI_EXIT_USAGE;
+        }
+        if (r == LUCID_MAX_RANK) {
+            cli_failf(flag, "'%s' has more than %d dimensions", s, LUCID_MAX_RANK);
+            return CLI_EXIT_USAGE;
+        }
+        dims[r++] = v;
+        if (*p == '\0') break;
+        if (*p != 'x' && *p != ',') {
+            cli_failf(flag, "'%s' is not a shape like 1x3x224x224", s);
+            return CLI_EXIT_USAGE;
+        }
+        p++;
+    }
+    *rank = r;
+    return CLI_EXIT_OK;
+}
+
+/* ---- the command line ---------------------------------------------------------------- */
+
+typedef struct flag_def {
+    const char *name;
+    int bit;
+    bool takes_value;
+} flag_def;
+
+static const flag_def flag_defs[] = {
+    {"--shape", CLI_F_SHAPE, true},         {"--input", CLI_F_INPUT, true},
+    {"--output-dir", CLI_F_OUTPUT_DIR, true}, {"--seed", CLI_F_SEED, true},
+    {"--json", CLI_F_JSON, false},          {"--nodes", CLI_F_NODES, false},
+    {"--warmup", CLI_F_WARMUP, true},       {"--iterations", CLI_F_ITERATIONS, true},
+    {"--duration", CLI_F_DURATION, true},   {"--threads", CLI_F_THREADS, true},
+};
+
+int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a)
+{
+    /* every flag value is one argv entry, so argc bounds both lists */
+    a->shapes = calloc((size_t)argc + 1, sizeof *a->shapes);
+    a->inputs = calloc((size_t)argc + 1, sizeof *a->inputs);
+    if (!a->shapes || !a->inputs) {
+        cli_fail(a->command, "out of memory");
+        return CLI_EXIT_RUNTIME;
+    }
+    bool only_positional = false;
+    for (int i = first; i < argc; i++) {
+        const char *arg = argv[i];
+        if (only_positional || arg[0] != '-' || strcmp(arg, "-") == 0) {
+            if (a->model) {
+                cli_failf(arg, "unexpected argument: 'lucid %s' takes one MODEL (already '%s')",
+                          a->command, a->model);
+                return CLI_EXIT_USAGE;
+            }
+            a->model = arg;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            only_positional = true;
+            continue;
+        }
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            a->help = true;
+            continue;
+        }
+        /* --flag=value or --flag value */
+        char name[64];
+        const char *eq = strchr(arg, '=');
+        size_t nl = eq ? (size_t)(eq - arg) : strlen(arg);
+        if (nl >= sizeof name) nl = sizeof name - 1;
+        memcpy(name, arg, nl);
+        name[nl] = '\0';
+        const flag_def *d = NULL;
+        for (size_t k = 0; k < sizeof flag_defs / sizeof flag_defs[0]; k++)
+            if (strcmp(flag_defs[k].name, name) == 0 && (flags & flag_defs[k].bit))
+                d = &flag_defs[k];
+        if (!d) {
+            cli_failf(name, "unknown flag for 'lucid %s' (see 'lucid help %s')", a->command,
+                      a->command);
+            return CLI_EXIT_USAGE;
+        }
+        const char *val = NULL;
+        if (d->takes_value) {
+            if (eq) {
+                val = eq + 1;
+            } else if (i + 1 < argc) {
+                val = argv[++i];
+            } else {
+                cli_fail(d->name, "missing value");
+                return CLI_EXIT_USAGE;
+            }
+        } else if (eq) {
+            cli_fail(d->name, "takes no value");
+            return CLI_EXIT_USAGE;
+        }
+        int rc = CLI_EXIT_OK;
+        int64_t iv;
+        switch (d->bit) {
+        case CLI_F_JSON: a->json = true; break;
+        case CLI_F_NODES: a->nodes = true; break;
+        case CLI_F_SEED: rc = parse_u64(d->name, val, &a->seed); break;
+        case CLI_F_WARMUP: rc = parse_double(d->name, val, 0, 3.6e6, &a->warmup_ms); break;
+        case CLI_F_DURATION: rc = parse_double(d->name, val, 0, 86400, &a->duration_s); break;
+        case CLI_F_ITERATIONS:
+            rc = parse_i64(d->name, val, 1, LUCID_BENCH_MAX_ITERATIONS, &a->iterations);
+            break;
+        case CLI_F_THREADS:
+            rc = parse_i64(d->name, val, 0, 4096, &iv);
+            a->threads = (int)iv;
+            a->threads_given = true;
+            break;
+        case CLI_F_OUTPUT_DIR:
+            if (!*val) {
+                cli_fail(d->name, "empty directory name");
+                rc = CLI_EXIT_USAGE;
+            }
+            a->output_dir = val;
+            break;
+        case CLI_F_SHAPE: {
+            const char *e = strrchr(val, '=');
+            int rank;
+            int64_t dims[LUCID_MAX_RANK];
+            if (!e || e == val) {
+                cli_failf(d->name, "expected NAME=DIMS (like input=1x3x224x224), got '%s'", val);
+                rc = CLI_EXIT_USAGE;
+            } else {
+                rc = parse_dims(d->name, e + 1, &rank, dims);
+            }
+            a->shapes[a->n_shapes++] = val;
+            break;
+        }
+        case CLI_F_INPUT: {
+            const char *e = strchr(val, '=');
+            if (!e || e == val || e[1] == '\0') {
+                cli_failf(d->name, "expected NAME=FILE.npy, got '%s'", val);
+                rc = CLI_EXIT_USAGE;
+            }
+            a->inputs[a->n_inputs++] = val;
+            break;
+        }
+        }
+        if (rc) return rc;
+    }
+    if (!a->help && !a->model) {
+        cli_failf(a->command, "missing MODEL (usage: lucid %s MODEL [flags]; see 'lucid help %s')",
+                  a->command, a->command);
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
+}
+
+void cli_args_free(cli_args *a)
+{
+    free(a->shapes);
+    free(a->inputs);
+    a->shapes = a->inputs = NULL;
+}
+
+/* ---- shapes as text and JSON --------------------------------------------------------- */
+
+const char *cli_shape_decl_str(int rank, const int64_t *dims, char params[][64], char *buf,
+                               size_t len)
+{
+    if (rank < 0) {
+        snprintf(buf, len, "unknown");
+        return buf;
+    }
+    size_t pos = 0;
+    buf[0] = '\0';
+    for (int i = 0; i <= rank && pos < len; i++) {
+        const char *open = i ? ", " : "[";
+        int w;
+        if (i == rank)
+            w = snprintf(buf + pos, len - pos, "%s]", rank ? "" : "[");
+        else if (dims[i] >= 0)
+            w = snprintf(buf + pos, len - pos, "%s%lld", open, (long long)dims[i]);
+        else if (params && params[i][0])
+            w = snprintf(buf + pos, len - pos, "%s%s", open, params[i]);
+        else
+            w = snprintf(buf + pos, len - pos, "%s?", open);
+        if (w < 0) break;
+        pos += (size_t)w;
+    }
+    return buf;
+}
+
+cJSON *cli_shape_json(int rank, const int64_t *dims, char params[][64])
+{
+    if (rank < 0) return cJSON_CreateNull();
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; arr && i < rank; i++) {
+        cJSON *v;
+        if (dims[i] >= 0)
+            v = cJSON_CreateNumber((double)dims[i]);
+        else if (params && params[i][0])
+            v = cJSON_CreateString(params[i]);
+        else
+            v = cJSON_CreateNull();
+        cJSON_AddItemToArray(arr, v);
+    }
+    return arr;
+}
+
+int cli_json_print(cJSON *doc)
+{
+    char *text = doc ? cJSON_Print(doc) : NULL;
+    cJSON_Delete(doc);
+    if (!text) {
+        cli_fail("json", "out of memory formatting the JSON document");
+        return CLI_EXIT_RUNTIME;
+    }
+    fputs(text, stdout);
+    fputc('\n', stdout);
+    free(text);
+    return CLI_EXIT_OK;
+}
+
+/* ---- model and inputs ---------------------------------------------------------------- */
+
+static uint64_t fnv1a64_str(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): tiny, fast, and fully specified by its seed. */
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* m / 1024 for -1024 <= m < 1024 as IEEE half bits; exact, since |m| < 2^11. */
+static uint16_t half_of_1024ths(int m)
+{
+    if (m == 0) return 0;
+    uint16_t sign = m < 0 ? 0x8000 : 0;
+    unsigned a = (unsigned)(m < 0 ? -m : m);
+    int e = 0;
+    while ((a >> (e + 1)) != 0) e++;
+    unsigned mant = (a << (10 - e)) & 0x3ff;
+    return (uint16_t)(sign | (unsigned)((e - 10 + 15) << 10) | mant);
+}
+
+/* Fills an input with values from splitmix64 seeded by seed ^ FNV-1a(name), so each input's
+ * values depend only on the seed and its own name. Floats: uniform in [-1, 1) (float16 and
+ * bfloat16 on their exactly representable grids); integers: 0..3; bool: 0 or 1. */
+static bool fill_random(lucid_array *a, uint64_t seed)
+{
+    uint64_t st = seed ^ fnv1a64_str(a->name);
+    int64_t n = lucid_array_numel(a);
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t x = splitmix64(&st);
+        switch (a->dtype) {
+        case LUCID_DTYPE_FLOAT:
+            ((float *)a->data)[i] = (float)(x >> 40) * (2.0f / 16777216.0f) - 1.0f;
+            break;
+        case LUCID_DTYPE_DOUBLE:
+            ((double *)a->data)[i] = (double)(x >> 11) * (2.0 / 9007199254740992.0) - 1.0;
+            break;
+        case LUCID_DTYPE_FLOAT16:
+            ((uint16_t *)a->data)[i] = half_of_1024ths((int)(x >> 53) - 1024);
+            break;
+        case LUCID_DTYPE_BFLOAT16: {
+            float f = (float)((int)(x >> 56) - 128) / 128.0f; /* 8 significant bits: exact */
+            uint32_t bits;
+            memcpy(&bits, &f, 4);
+            ((uint16_t *)a->data)[i] = (uint16_t)(bits >> 16);
+            break;
+        }
+        case LUCID_DTYPE_BOOL: ((uint8_t *)a->data)[i] = (uint8_t)(x >> 63); break;
+        case LUCID_DTYPE_INT8:
+        case LUCID_DTYPE_UINT8: ((uint8_t *)a->data)[i] = (uint8_t)(x >> 62); break;
+        case LUCID_DTYPE_INT16:
+        case LUCID_DTYPE_UINT16: ((uint16_t *)a->data)[i] = (uint16_t)(x >> 62); break;
+        case LUCID_DTYPE_INT32:
+        case LUCID_DTYPE_UINT32: ((uint32_t *)a->data)[i] = (uint32_t)(x >> 62); break;
+        case LUCID_DTYPE_INT64:
+        case LUCID_DTYPE_UINT64: ((uint64_t *)a->data)[i] = x >> 62; break;
+        default: return false;
+        }
+    }
+    return true;
+}
+
+static void copy_decl(const lucid_tensor_desc *d, int *rank, int64_t *dims, char params[][64])
+{
+    *rank = d->rank;
+    for (int k = 0; k < LUCID_MAX_RANK; k++) {
+        dims[k] = k < d->rank ? d->dims[k] : -1;
+        snprintf(params[k], 64, "%s", k < d->rank && d->dim_params[k] ? d->dim_params[k] : "");
+    }
+}
+
+static cli_input *find_input(cli_session *s, const char *name, size_t len)
+{
+    for (size_t i = 0; i < s->n_inputs; i++)
+        if (strlen(s->inputs[i].name) == len && strncmp(s->inputs[i].name, name, len) == 0)
+            return &s->inputs[i];
+    return NULL;
+}
+
+static int set_shape(cli_session *s, const char *subject, cli_input *in, int rank,
+                     const int64_t *dims, int usage_code)
+{
+    lucid_error err;
+    lucid_status st = lucid_model_set_input_shape(s->model, in->name, rank, dims, &err);
+    if (st) {
+        cli_fail(subject, err.message);
+        return st == LUCID_STATUS_INVALID_ARGUMENT ? usage_code : cli_exit_for(st);
+    }
+    return CLI_EXIT_OK;
+}
+
+static int apply_shapes(const cli_args *a, cli_session *s)
+{
+    for (int i = 0; i < a->n_shapes; i++) {
+        const char *val = a->shapes[i];
+        const char *e = strrchr(val, '=');
+        cli_input *in = find_input(s, val, (size_t)(e - val));
+        if (!in) {
+            cli_failf("--shape", "the model has no input '%.*s'", (int)(e - val), val);
+            return CLI_EXIT_USAGE;
+        }
+        for (int j = 0; j < i; j++) {
+            const char *o = a->shapes[j], *oe = strrchr(o, '=');
+            if (oe - o == e - val && strncmp(o, val, (size_t)(e - val)) == 0) {
+                cli_failf("--shape", "input '%s' is given twice", in->name);
+                return CLI_EXIT_USAGE;
+            }
+        }
+        int rank;
+        int64_t dims[LUCID_MAX_RANK];
+        int rc = parse_dims("--shape", e + 1, &rank, dims);
+        if (!rc) rc = set_shape(s, "--shape", in, rank, dims, CLI_EXIT_USAGE);
+        if (rc) return rc;
+    }
+    return CLI_EXIT_OK;
+}
+
+static int apply_inputs(const cli_args *a, cli_session *s)
+{
+    for (int i = 0; i < a->n_inputs; i++) {
+        const char *val = a->inputs[i];
+        /* names and paths may both contain '=': take the first split naming a model input */
+        cli_input *in = NULL;
+        const char *e = strchr(val, '=');
+        for (const char *p = e; p && !in; p = strchr(p + 1, '='))
+            if ((in = find_input(s, val, (size_t)(p - val)))) e = p;
+        if (!in) {
+            cli_failf("--input", "the model has no input '%.*s'", (int)(e - val), val);
+            return CLI_EXIT_USAGE;
+        }
+        if (in->file) {
+            cli_failf("--input", "input '%s' is given twice", in->name);
+            return CLI_EXIT_USAGE;
+        }
+        in->file = e + 1;
+        lucid_error err;
+        lucid_status st = lucid_array_load_npy(in->file, &in->data, &err);
+        if (st) {
+            cli_fail(in->file, err.message);
+            return cli_exit_for(st);
+        }
+        snprintf(in->data.name, sizeof in->data.name, "%s", in->name);
+        lucid_tensor_desc d;
+        lucid_model_input(s->model, (size_t)(in - s->inputs), &d);
+        char want[300], got[300];
+        if (in->data.dtype != d.dtype) {
+            cli_failf(in->file, "input '%s' is %s in the model, but the file holds %s", in->name,
+                      lucid_dtype_name(d.dtype), lucid_dtype_name(in->data.dtype));
+            return CLI_EXIT_DATA;
+        }
+        bool fits = d.rank < 0 || d.rank == in->data.rank;
+        bool all_known = d.rank >= 0;
+        for (int k = 0; fits && k < d.rank; k++) {
+            if (d.dims[k] < 0) all_known = false;
+            else if (d.dims[k] != in->data.dims[k]) fits = false;
+        }
+        if (!fits) {
+            char params[LUCID_MAX_RANK][64];
+            int r;
+            int64_t dims[LUCID_MAX_RANK];
+            copy_decl(&d, &r, dims, params);
+            cli_failf(in->file, "input '%s' has shape %s in the model, but the file holds %s",
+                      in->name, cli_shape_decl_str(r, dims, params, want, sizeof want),
+                      cli_shape_decl_str(in->data.rank, in->data.dims, NULL, got, sizeof got));
+            return CLI_EXIT_DATA;
+        }
+        if (!all_known) {
+            int rc = set_shape(s, in->file, in, in->data.rank, in->data.dims, CLI_EXIT_DATA);
+            if (rc) return rc;
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+static int apply_defaults(const cli_args *a, cli_session *s)
+{
+    for (size_t i = 0; i < s->n_inputs; i++) {
+        cli_input *in = &s->inputs[i];
+        lucid_tensor_desc d;
+        lucid_model_input(s->model, i, &d);
+        if (d.rank < 0) {
+            cli_failf(a->model, "input '%s' has an unknown rank; give its shape with --shape %s=DIMS",
+                      in->name, in->name);
+            return CLI_EXIT_DATA;
+        }
+        int64_t dims[LUCID_MAX_RANK];
+        char names[400] = "";
+        size_t pos = 0;
+        bool changed = false;
+        for (int k = 0; k < d.rank; k++) {
+            dims[k] = d.dims[k];
+            if (dims[k] >= 0) continue;
+            dims[k] = 1;
+            changed = true;
+            int w = snprintf(names + pos, sizeof names - pos, "%s%s", pos ? ", " : "",
+                             in->declared_params[k][0] ? in->declared_params[k] : "?");
+            if (w > 0 && pos + (size_t)w < sizeof names) pos += (size_t)w;
+        }
+        if (!changed) continue;
+        fprintf(stderr,
+                "lucid: note: input '%s': symbolic dimension(s) %s set to 1 (choose with "
+                "--shape %s=DIMS)\n",
+                in->name, names, in->name);
+        int rc = set_shape(s, a->model, in, d.rank, dims, CLI_EXIT_DATA);
+        if (rc) return rc;
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_session_open(const cli_args *a, bool want_data, cli_session *s)
+{
+    memset(s, 0, sizeof *s);
+    lucid_error err;
+    lucid_status st = lucid_model_load(a->model, &s->model, &err);
+    if (st) {
+        cli_fail(a->model, err.message);
+        return cli_exit_for(st) == CLI_EXIT_USAGE ? CLI_EXIT_DATA : cli_exit_for(st);
+    }
+    s->n_inputs = lucid_model_num_inputs(s->model);
+    s->n_outputs = lucid_model_num_outputs(s->model);
+    s->inputs = calloc(s->n_inputs + 1, sizeof *s->inputs);
+    s->outputs = calloc(s->n_outputs + 1, sizeof *s->outputs);
+    if (!s->inputs || !s->outputs) {
+        cli_fail(a->model, "out of memory");
+        return CLI_EXIT_RUNTIME;
+    }
+    for (size_t i = 0; i < s->n_inputs; i++) {
+        lucid_tensor_desc d;
+        lucid_model_input(s->model, i, &d);
+        cli_input *in = &s->inputs[i];
+        snprintf(in->name, sizeof in->name, "%s", d.name);
+        in->dtype = d.dtype;
+        copy_decl(&d, &in->declared_rank, in->declared_dims, in->declared_params);
+    }
+    for (size_t i = 0; i < s->n_outputs; i++) {
+        lucid_tensor_desc d;
+        lucid_model_output(s->model, i, &d);
+        copy_decl(&d, &s->outputs[i].rank, s->outputs[i].dims, s->outputs[i].params);
+    }
+    int rc = apply_shapes(a, s);
+    if (!rc) rc = apply_inputs(a, s);
+    if (!rc) rc = apply_defaults(a, s);
+    if (rc || !want_data) return rc;
+
+    for (size_t i = 0; i < s->n_inputs; i++) {
+        cli_input *in = &s->inputs[i];
+        if (in->file) continue;
+        lucid_tensor_desc d;
+        lucid_model_input(s->model, i, &d);
+        size_t size = lucid_dtype_size(d.dtype);
+        if (size == 0) {
+            cli_failf(a->model, "input '%s' has dtype %s, for which lucid cannot make data",
+                      in->name, lucid_dtype_name(d.dtype));
+            return CLI_EXIT_DATA;
+        }
+        lucid_array *x = &in->data;
+        snprintf(x->name, sizeof x->name, "%s", in->name);
+        x->dtype = d.dtype;
+        x->rank = d.rank;
+        for (int k = 0; k < d.rank; k++) x->dims[k] = d.dims[k];
+        int64_t n = lucid_array_numel(x);
+        if (n < 0) {
+            cli_failf(a->model, "input '%s' is too large", in->name);
+            return CLI_EXIT_DATA;
+        }
+        x->nbytes = (size_t)n * size;
+        x->data = malloc(x->nbytes ? x->nbytes : 1);
+        if (!x->data) {
+            cli_failf(a->model, "out of memory making %zu bytes of data for input '%s'",
+                      x->nbytes, in->name);
+            return CLI_EXIT_RUNTIME;
+        }
+        if (!fill_random(x, a->seed)) {
+            cli_failf(a->model, "input '%s' has dtype %s, for which lucid cannot make data",
+                      in->name, lucid_dtype_name(d.dtype));
+            return CLI_EXIT_DATA;
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+void cli_session_close(cli_session *s)
+{
+    for (size_t i = 0; s->inputs && i < s->n_inputs; i++) lucid_array_free(&s->inputs[i].data);
+    free(s->inputs);
+    free(s->outputs);
+    lucid_model_destroy(s->model);
+    memset(s, 0, sizeof *s);
+}
+
+int cli_session_context(const cli_session *s, const cli_args *a, lucid_context_t **out)
+{
+    lucid_context_options opts = {.threads = a->threads};
+    lucid_error err;
+    lucid_status st = lucid_context_create(s->model, &opts, out, &err);
+    if (st) {
+        cli_fail(a->model, err.message);
+        return st == LUCID_STATUS_INVALID_ARGUMENT ? CLI_EXIT_DATA : cli_exit_for(st);
+    }
+    for (size_t i = 0; i < s->n_inputs; i++) {
+        const cli_input *in = &s->inputs[i];
+        const lucid_array *x = &in->data;
+        st = lucid_context_set_input(*out, in->name, x->dtype, x->rank, x->dims, x->data);
+        if (st) {
+            cli_fail(in->file ? in->file : a->model, lucid_context_error(*out));
+            lucid_context_destroy(*out);
+            *out = NULL;
+            return st == LUCID_STATUS_INVALID_ARGUMENT ? CLI_EXIT_DATA : cli_exit_for(st);
+        }
+    }
+    return CLI_EXIT_OK;
+}
