@@ -257,6 +257,47 @@ void lucid_bench_options_default(lucid_bench_options *opts);
 lucid_status lucid_bench_run(lucid_context_t *ctx, const lucid_bench_options *opts,
                              double *samples, size_t capacity, lucid_bench_result *out);
 
+/* ---- datasets -------------------------------------------------------------------- */
+
+typedef struct lucid_dataset lucid_dataset_t;
+
+/* How samples are shaped and normalized. channels/height/width: the sample shape the model
+ * takes (its input's dims without the batch). mean/std: per-channel normalization applied
+ * after scaling pixels to [0, 1]; set has_norm to override a source's default
+ * (Fashion-MNIST: mean 0.2860, std 0.3530; photos: ImageNet's 0.485/0.456/0.406 and
+ * 0.229/0.224/0.225). crop_fraction: photos are resized so that the crop is this fraction of
+ * the shorter side (0 means 0.875, i.e. 256 -> 224). */
+typedef struct lucid_dataset_options {
+    int channels, height, width;
+    int has_norm;
+    float mean[3], std[3];
+    float crop_fraction;
+} lucid_dataset_options;
+
+/* Opens a dataset named by spec:
+ *   fashion-mnist[:test|:train][@DIR]  Fashion-MNIST IDX files (gzip), default split test,
+ *                                      default DIR /usr/share/datasets/fashion-mnist
+ *   images:DIR                         JPEG/PNG photos in DIR (sorted by name), unlabelled;
+ *                                      or in class sub-folders of DIR (label = the folder's
+ *                                      index in sorted order)
+ *   npy:FILE.npy[,LABELS.npy]          N samples stacked in one float32 array (N x sample
+ *                                      shape), labels optional (int32/int64, N values)
+ *   npy:DIR                            one float32 sample per .npy file (sorted by name);
+ *                                      labels from DIR/labels.npy when present
+ * Samples must fit opts' shape; errors name the file. */
+lucid_status lucid_dataset_open(const char *spec, const lucid_dataset_options *opts,
+                                lucid_dataset_t **out, lucid_error *err);
+void lucid_dataset_destroy(lucid_dataset_t *ds);
+size_t lucid_dataset_size(const lucid_dataset_t *ds);
+/* 1 when every sample has a label. */
+int lucid_dataset_has_labels(const lucid_dataset_t *ds);
+/* One line: source, split, count, sample shape. */
+const char *lucid_dataset_describe(const lucid_dataset_t *ds);
+/* Loads sample i (0 <= i < size) as float32 channels x height x width into dst and its
+ * label (-1 when unlabelled) into *label (may be NULL). */
+lucid_status lucid_dataset_load(lucid_dataset_t *ds, size_t i, float *dst, int64_t *label,
+                                lucid_error *err);
+
 /* Monotonic time in seconds. */
 double lucid_time_now(void);
 
