@@ -247,13 +247,15 @@ static lucid_status conv_geometry(const lucid_node *n, const conv_params *p, boo
                 p->auto_pad == CONV_PAD_SAME_LOWER) {
                 out = p->n_out_shape ? p->out_shape[p->n_out_shape - un + (size_t)i] : in * s;
                 int64_t total = full - out;
-                /* the split ONNX specifies: the extra pixel goes to the end for SAME_UPPER */
+                /* the split ONNX specifies, with floor division: total is negative when the
+                 * requested output is larger, and the extra positions then go to the end */
+                int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
                 if (p->auto_pad == CONV_PAD_SAME_UPPER) {
-                    pb = total / 2;
-                    pe = total - total / 2;
+                    pb = half;
+                    pe = total - half;
                 } else {
-                    pb = total - total / 2;
-                    pe = total / 2;
+                    pb = total - half;
+                    pe = half;
                 }
             } else {
                 if (p->auto_pad == CONV_PAD_VALID) pb = pe = 0;
