@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# test_cli.sh - end-to-end checks of the lucid CLI: commands, JSON, npy I/O, seeds, exit codes.
+# Usage: test_cli.sh PATH/TO/lucid
+# Models and data are made with the system Python's onnx and numpy (Debian python3-onnx).
+set -u
+
+LUCID=${1:?usage: test_cli.sh PATH/TO/lucid}
+PY=/usr/bin/python3
+pass=0
+fail=0
+T=$(mktemp -d /tmp/lucid_cli_test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# run_cli: runs lucid with the given args; leaves $rc, $T/out, $T/err
+run_cli() {
+    "$LUCID" "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+}
+
+# expect_ok DESC ARGS...: exit 0
+expect_ok() {
+    local desc=$1; shift
+    run_cli "$@"
+    if [ "$rc" -eq 0 ]; then ok; else bad "$desc: exit $rc, stderr: $(cat "$T/err")"; fi
+}
+
+# expect_err DESC CODE SUBJECT ARGS...: exit CODE, nothing on stdout, exactly one stderr line
+# of the form 'lucid: SUBJECT: ...'
+expect_err() {
+    local desc=$1 code=$2 subject=$3; shift 3
+    run_cli "$@"
+    local lines
+    lines=$(wc -l <"$T/err")
+    if [ "$rc" -ne "$code" ]; then
+        bad "$desc: exit $rc, want $code; stderr: $(cat "$T/err")"
+    elif [ "$lines" -ne 1 ]; then
+        bad "$desc: $lines stderr lines, want 1: $(cat "$T/err")"
+    elif ! grep -qF "lucid: $subject: " "$T/err"; then
+        bad "$desc: stderr does not start with 'lucid: $subject: ': $(cat "$T/err")"
+    elif [ -s "$T/out" ]; then
+        bad "$desc: stdout not empty: $(head -c 200 "$T/out")"
+    else
+        ok
+    fi
+}
+
+# expect_out DESC PATTERN: the last command's stdout contains PATTERN (grep -E)
+expect_out() {
+    if grep -qE "$2" "$T/out"; then ok; else bad "$1: stdout lacks /$2/: $(head -c 400 "$T/out")"; fi
+}
+
+# json_check DESC PYTHON-EXPR: stdout parses as JSON and EXPR (over d) is true
+json_check() {
+    if "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" \
+        "$T/out" 2>"$T/pyerr"; then
+        ok
+    else
+        bad "$1: JSON check failed ($2): $(cat "$T/pyerr") $(head -c 400 "$T/out")"
+    fi
+}
+
+# ---- fixtures --------------------------------------------------------------------------
+if ! "$PY" - "$T" <<'EOF'
+import sys, os
+import numpy as np
+import onnx
+from onnx import helper, TensorProto as TP
+t = sys.argv[1]
+op = [helper.make_opsetid("", 17)]
+def save(g, name):
+    m = helper.make_model(g, producer_name="lucid-test", producer_version="1.0", opset_imports=op)
+    m.ir_version = 8
+    onnx.save(m, os.path.join(t, name))
+save(helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu1")], "relu",
+     [helper.make_tensor_value_info("x", TP.FLOAT, [2, 3])],
+     [helper.make_tensor_value_info("y", TP.FLOAT, [2, 3])]), "relu.onnx")
+save(helper.make_graph([helper.make_node("Add", ["a", "b"], ["out/sum"], name="add1")], "add",
+     [helper.make_tensor_value_info("a", TP.FLOAT, ["batch", 4]),
+      helper.make_tensor_value_info("b", TP.FLOAT, ["batch", 4])],
+     [helper.make_tensor_value_info("out/sum", TP.FLOAT, ["batch", 4])]), "add.onnx")
+rng = np.random.default_rng(1)
+x = rng.standard_normal((2, 3)).astype(np.float32)
+np.save(os.path.join(t, "x.npy"), x)
+np.save(os.path.join(t, "relu_ref.npy"), np.maximum(x, 0))
+# the same data written as format 2.0
+with open(os.path.join(t, "x_v2.npy"), "wb") as f:
+    np.lib.format.write_array(f, x, version=(2, 0))
+np.save(os.path.join(t, "x_int.npy"), np.zeros((2, 3), dtype=np.int64))
+np.save(os.path.join(t, "x_shape.npy"), np.zeros((3, 2), dtype=np.float32))
+np.save(os.path.join(t, "x_be.npy"), x.astype(">f4"))
+a = rng.standard_normal((5, 4)).astype(np.float32)
+b = rng.standard_normal((5, 4)).astype(np.float32)
+np.save(os.path.join(t, "a5.npy"), a)
+np.save(os.path.join(t, "b5.npy"), b)
+np.save(os.path.join(t, "add_ref.npy"), a + b)
+with open(os.path.join(t, "x.npy"), "rb") as f:
+    data = f.read()
+with open(os.path.join(t, "trunc.npy"), "wb") as f:
+    f.write(data[:-3])
+with open(os.path.join(t, "notnpy.npy"), "wb") as f:
+    f.write(b"hello, world, this is not numpy")
+with open(os.path.join(t, "bad.onnx"), "wb") as f:
+    f.write(b"\x08\x07\x12\xff\xff\xff\xff\x0fgarbage")
+EOF
+then
+    echo "FAIL: could not make the test models with $PY (needs python3-onnx and numpy)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+# ---- top level -------------------------------------------------------------------------
+expect_ok "--help" --help
+expect_out "--help lists commands" "info.*run.*bench|Commands"
+expect_out "--help lists exit codes" "Exit codes"
+expect_ok "--version" --version
+expect_out "--version" "^lucid [0-9]+\.[0-9]+"
+for c in info run bench; do
+    expect_ok "help $c" help "$c"
+    expect_out "help $c" "Usage: lucid $c MODEL"
+    expect_ok "$c --help" "$c" --help
+    expect_out "$c --help" "Usage: lucid $c MODEL"
+done
+expect_err "unknown command" 1 frobnicate frobnicate x.onnx
+expect_err "help for an unknown command" 1 frobnicate help frobnicate
+expect_err "unknown top-level flag" 1 --frob --frob
+
+# ---- info --------------------------------------------------------------------------------
+expect_ok "info relu" info "$T/relu.onnx"
+expect_out "info: producer" "producer: +lucid-test 1.0"
+expect_out "info: IR version" "IR version: +8"
+expect_out "info: opset" "opset: +17"
+expect_out "info: input" "x +float32 +\[2, 3\]"
+expect_out "info: op histogram" "Relu: 1"
+expect_out "info: parameters" "parameters:"
+expect_out "info: MACs" "MACs:.*GMACs"
+expect_out "info: activation memory" "activation memory: +48 bytes"
+expect_out "info: nodes" "nodes: +1"
+
+expect_ok "info add (symbolic)" info "$T/add.onnx"
+expect_out "info: symbolic dim name" "a +float32 +\[batch, 4\]"
+if grep -q "lucid: note: input 'a'.*batch" "$T/err"; then ok; else bad "note for symbolic dims: $(cat "$T/err")"; fi
+
+expect_ok "info --json" info "$T/add.onnx" --json --nodes --shape a=3x4 --shape b=3x4
+json_check "info json fields" "d['file'].endswith('add.onnx') and d['opset']==17 and d['ir_version']==8 and d['producer'].startswith('lucid-test')"
+json_check "info json inputs" "d['inputs'][0]['name']=='a' and d['inputs'][0]['shape']==['batch',4] and d['inputs'][0]['resolved_shape']==[3,4]"
+json_check "info json ops" "d['ops']==[{'op':'Add','count':1}] and d['num_nodes']==1"
+json_check "info json costs" "d['activation_bytes']==3*4*4*3 and d['param_count']==0 and 'macs' in d and 'gmacs' in d"
+json_check "info json nodes" "d['nodes'][0]['op']=='Add' and d['nodes'][0]['outputs'][0]['shape']==[3,4]"
+if [ ! -s "$T/err" ]; then ok; else bad "info with all shapes given prints no note: $(cat "$T/err")"; fi
+expect_ok "info --nodes" info "$T/relu.onnx" --nodes
+expect_out "info --nodes table" "relu1 +Relu +\[2, 3\]"
+
+# ---- run ---------------------------------------------------------------------------------
+expect_ok "run relu with --input" run "$T/relu.onnx" --input "x=$T/x.npy" --output-dir "$T/o1"
+expect_out "run: output summary" "output y +float32 +\[2, 3\] +min .* max .* mean .* argmax [0-9]+ fnv1a64 [0-9a-f]{16}"
+if "$PY" -c "import numpy as np,sys; a=np.load(sys.argv[1]); b=np.load(sys.argv[2]); sys.exit(0 if a.dtype==b.dtype and a.shape==b.shape and (a==b).all() else 1)" \
+    "$T/o1/y.npy" "$T/relu_ref.npy"; then ok; else bad "Relu output differs from numpy"; fi
+
+expect_ok "run relu with a format 2.0 npy" run "$T/relu.onnx" --input "x=$T/x_v2.npy" --json
+json_check "v2 input gives the same digest" "True"
+d1=$(grep -o '[0-9a-f]\{16\}' "$T/out" | head -1)
+run_cli run "$T/relu.onnx" --input "x=$T/x.npy" --json
+d2=$(grep -o '[0-9a-f]\{16\}' "$T/out" | head -1)
+if [ -n "$d1" ] && [ "$d1" = "$d2" ]; then ok; else bad "digests differ for the same data: '$d1' '$d2'"; fi
+
+expect_ok "run add with both inputs" run "$T/add.onnx" --input "a=$T/a5.npy" --input "b=$T/b5.npy" --output-dir "$T/o2" --json
+json_check "run json" "d['outputs'][0]['name']=='out/sum' and d['outputs'][0]['shape']==[5,4] and len(d['outputs'][0]['fnv1a64'])==16 and d['inputs'][0]['source'].endswith('a5.npy')"
+if [ -f "$T/o2/out_sum.npy" ]; then ok; else bad "sanitized output file out_sum.npy missing: $(ls "$T/o2")"; fi
+if "$PY" -c "import numpy as np,sys; a=np.load(sys.argv[1]); b=np.load(sys.argv[2]); sys.exit(0 if np.allclose(a,b,rtol=0,atol=1e-6) else 1)" \
+    "$T/o2/out_sum.npy" "$T/add_ref.npy" 2>/dev/null; then ok; else bad "Add output differs from numpy"; fi
+
+expect_ok "run seeded 7" run "$T/add.onnx" --shape a=2x4 --shape b=2x4 --seed 7 --json
+cp "$T/out" "$T/seed7a"
+expect_ok "run seeded 7 again" run "$T/add.onnx" --shape a=2x4 --shape b=2x4 --seed 7 --json
+if "$PY" -c "import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); sys.exit(0 if a['outputs']==b['outputs'] else 1)" \
+    "$T/seed7a" "$T/out"; then ok; else bad "the same seed gives different outputs"; fi
+expect_ok "run seeded 8" run "$T/add.onnx" --shape a=2x4 --shape b=2x4 --seed 8 --json
+if "$PY" -c "import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); sys.exit(0 if a['outputs'][0]['fnv1a64']!=b['outputs'][0]['fnv1a64'] else 1)" \
+    "$T/seed7a" "$T/out"; then ok; else bad "different seeds give the same outputs"; fi
+json_check "random floats lie in [-2, 2) for a sum of two" "-2 <= d['outputs'][0]['min'] and d['outputs'][0]['max'] < 2"
+
+expect_ok "run: default symbolic dims" run "$T/add.onnx"
+if grep -q "lucid: note: input 'b'" "$T/err"; then ok; else bad "run note for symbolic dims"; fi
+expect_out "run defaults batch to 1" "output out/sum +float32 +\[1, 4\]"
+
+# ---- bench -------------------------------------------------------------------------------
+expect_ok "bench" bench "$T/relu.onnx" --warmup 5 --iterations 20 --duration 0.05 --threads 2
+for f in min mean median p90 p95 p99 max stddev CV throughput; do expect_out "bench prints $f" "$f"; done
+expect_out "bench records threads" "2 requested"
+expect_ok "bench --json" bench "$T/add.onnx" --warmup 0 --iterations 15 --duration 0 --shape a=2x4 --shape b=2x4 --json
+json_check "bench json" "d['iterations']>=15 and d['threads_requested']==0 and all(k in d['latency_ms'] for k in ['min','mean','median','p90','p95','p99','max','stddev','cv']) and d['throughput']>0 and d['config']['min_iterations']==15"
+json_check "bench json order" "d['latency_ms']['min']<=d['latency_ms']['median']<=d['latency_ms']['p99']<=d['latency_ms']['max']"
+
+# ---- usage errors (exit 1) -----------------------------------------------------------------
+expect_err "--iterations abc" 1 --iterations bench "$T/relu.onnx" --iterations abc
+expect_err "--iterations -5" 1 --iterations bench "$T/relu.onnx" --iterations -5
+expect_err "--iterations 0" 1 --iterations bench "$T/relu.onnx" --iterations 0
+expect_err "--iterations overflow" 1 --iterations bench "$T/relu.onnx" --iterations 99999999999999999999999
+expect_err "--iterations=1x" 1 --iterations bench "$T/relu.onnx" --iterations=1x
+expect_err "--warmup nan" 1 --warmup bench "$T/relu.onnx" --warmup nan
+expect_err "--warmup -1" 1 --warmup bench "$T/relu.onnx" --warmup -1
+expect_err "--duration 1e400" 1 --duration bench "$T/relu.onnx" --duration 1e400
+expect_err "--threads x" 1 --threads bench "$T/relu.onnx" --threads x
+expect_err "--seed -1" 1 --seed run "$T/relu.onnx" --seed -1
+expect_err "--seed overflow" 1 --seed run "$T/relu.onnx" --seed 18446744073709551616
+expect_err "missing value" 1 --iterations bench "$T/relu.onnx" --iterations
+expect_err "unknown flag" 1 --frob run "$T/relu.onnx" --frob
+expect_err "flag of another command" 1 --iterations run "$T/relu.onnx" --iterations 3
+expect_err "--json with a value" 1 --json info "$T/relu.onnx" --json=yes
+expect_err "missing model" 1 run run
+expect_err "two models" 1 "$T/add.onnx" info "$T/relu.onnx" "$T/add.onnx"
+expect_err "bad --shape syntax" 1 --shape info "$T/add.onnx" --shape a
+expect_err "bad --shape dims" 1 --shape info "$T/add.onnx" --shape a=2xq
+expect_err "--shape rank 9" 1 --shape info "$T/add.onnx" --shape a=1x1x1x1x1x1x1x1x1
+expect_err "--shape unknown input" 1 --shape info "$T/add.onnx" --shape nope=2x4
+expect_err "--shape does not fit" 1 --shape info "$T/add.onnx" --shape a=2x5
+expect_err "--shape wrong rank" 1 --shape info "$T/relu.onnx" --shape x=2x3x1
+expect_err "--input syntax" 1 --input run "$T/relu.onnx" --input "$T/x.npy"
+expect_err "--input unknown input" 1 --input run "$T/relu.onnx" --input "nope=$T/x.npy"
+expect_err "--input twice" 1 --input run "$T/relu.onnx" --input "x=$T/x.npy" --input "x=$T/x.npy"
+
+# ---- bad models and data (exit 2) and I/O (exit 3) -------------------------------------------
+expect_err "missing model file" 3 "$T/none.onnx" info "$T/none.onnx"
+expect_err "garbage model" 2 "$T/bad.onnx" info "$T/bad.onnx"
+expect_err "missing npy" 3 "$T/none.npy" run "$T/relu.onnx" --input "x=$T/none.npy"
+expect_err "not an npy" 2 "$T/notnpy.npy" run "$T/relu.onnx" --input "x=$T/notnpy.npy"
+expect_err "truncated npy" 2 "$T/trunc.npy" run "$T/relu.onnx" --input "x=$T/trunc.npy"
+expect_err "big-endian npy" 2 "$T/x_be.npy" run "$T/relu.onnx" --input "x=$T/x_be.npy"
+expect_err "npy dtype mismatch" 2 "$T/x_int.npy" run "$T/relu.onnx" --input "x=$T/x_int.npy"
+if grep -q "'x'" "$T/err"; then ok; else bad "dtype mismatch names the input: $(cat "$T/err")"; fi
+expect_err "npy shape mismatch" 2 "$T/x_shape.npy" run "$T/relu.onnx" --input "x=$T/x_shape.npy"
+if grep -q "'x'" "$T/err"; then ok; else bad "shape mismatch names the input: $(cat "$T/err")"; fi
+expect_err "npy conflicts with --shape" 2 "$T/a5.npy" run "$T/add.onnx" --shape a=2x4 --input "a=$T/a5.npy"
+touch "$T/file"
+expect_err "--output-dir is a file" 3 "$T/file" run "$T/relu.onnx" --output-dir "$T/file"
+expect_err "--output-dir under a file" 3 "$T/file/sub" run "$T/relu.onnx" --output-dir "$T/file/sub"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
