@@ -406,7 +406,8 @@ static lucid_status slice_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
             s = s < 0 ? 0 : (s > dim ? dim : s);
             e = e < 0 ? 0 : (e > dim ? dim : e);
         } else {
-            s = s < 0 ? 0 : (s > dim - 1 ? dim - 1 : s);
+            /* as NumPy (the reference): a start still before 0 selects nothing */
+            s = s < -1 ? -1 : (s > dim - 1 ? dim - 1 : s);
             e = e < -1 ? -1 : (e > dim - 1 ? dim - 1 : e);
         }
         /* ceil(diff / |step|) written so that huge steps (INT64_MIN too) cannot overflow */
