@@ -145,6 +145,13 @@ lucid_status lucid_model_output(const lucid_model_t *model, size_t i, lucid_tens
 lucid_status lucid_model_set_input_shape(lucid_model_t *model, const char *name, int rank,
                                          const int64_t *dims, lucid_error *err);
 
+/* Fixes the value of a graph input when the engine is built, as engines do for shape
+ * tensors (the `shape` of a Reshape, the `sizes` of a Resize fed as inputs): the input becomes
+ * a constant and is no longer fed at run time. The value's dtype must be the input's, its
+ * shape must fit the declared one. The data is copied. On failure the model is unchanged. */
+lucid_status lucid_model_set_input_value(lucid_model_t *model, const char *name,
+                                         const lucid_array *value, lucid_error *err);
+
 /* Whole-model facts. Costs of nodes whose shapes are not yet known count as 0. */
 typedef struct lucid_model_info {
     const char *path;

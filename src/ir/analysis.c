@@ -1,4 +1,5 @@
 /* analysis.c - op resolution, topological sort, validation and shape/value inference. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -323,6 +324,7 @@ lucid_status lucid_graph_infer(lucid_graph *g, lucid_error *err)
         for (int i = 0; i < LUCID_MAX_RANK; i++) x->dims[i] = -1;
     }
     g->shapes_known = true;
+    g->deferred[0] = '\0';
     for (int t = 0; t < g->n_tensors; t++) {
         lucid_ir_tensor *x = &g->tensors[t];
         if (x->is_input && !lucid_tensor_shape_known(x)) g->shapes_known = false;
@@ -339,6 +341,19 @@ lucid_status lucid_graph_infer(lucid_graph *g, lucid_error *err)
         }
         const lucid_op_def *def = lucid_op_get(n->op);
         lucid_status st = def->infer(g, n, err);
+        if (st == LUCID_STATUS_DEFERRED) {
+            /* a shape-determining value is still a graph input: leave the outputs unknown */
+            if (!g->deferred[0] && err) snprintf(g->deferred, sizeof g->deferred, "%s", err->message);
+            for (int k = 0; k < n->n_outputs; k++) {
+                lucid_ir_tensor *o = lucid_op_output(g, n, k);
+                if (!o) continue;
+                o->dtype = LUCID_DTYPE_UNDEFINED;
+                o->rank = -1;
+            }
+            g->shapes_known = false;
+            lucid_error_clear(err);
+            continue;
+        }
         if (st) return st;
         for (int k = 0; k < n->n_outputs; k++) {
             int t = n->outputs[k];

@@ -84,6 +84,7 @@ typedef struct lucid_graph {
     int n_outputs;
     lucid_strmap by_name; /* tensor name -> index */
     bool shapes_known;    /* every tensor has a static shape */
+    char deferred[512];   /* why the first shape left unknown is unknown ("" if none) */
 } lucid_graph;
 
 lucid_graph *lucid_graph_create(void);

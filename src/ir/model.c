@@ -107,6 +107,65 @@ lucid_status lucid_model_set_input_shape(lucid_model_t *model, const char *name,
     return st;
 }
 
+lucid_status lucid_model_set_input_value(lucid_model_t *model, const char *name,
+                                         const lucid_array *value, lucid_error *err)
+{
+    if (!model || !name || !value || (!value->data && value->nbytes))
+        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "set_input_value: NULL argument");
+    lucid_graph *g = model->graph;
+    int pos = -1;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (strcmp(g->tensors[g->inputs[i]].name, name) == 0) pos = i;
+    if (pos < 0)
+        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "the model has no input '%s'",
+                            name);
+    int t = g->inputs[pos];
+    lucid_ir_tensor *x = &g->tensors[t];
+    char want[160], got[160];
+    lucid_shape_str(x->rank, x->dims, want, sizeof want);
+    lucid_shape_str(value->rank, value->dims, got, sizeof got);
+    bool fits = value->dtype == x->dtype && value->rank >= 0 && value->rank <= LUCID_MAX_RANK &&
+                (x->rank < 0 || x->rank == value->rank);
+    for (int i = 0; fits && x->rank >= 0 && i < x->rank; i++)
+        fits = x->dims[i] < 0 || x->dims[i] == value->dims[i];
+    int64_t numel = fits ? lucid_shape_numel(value->rank, value->dims) : -1;
+    if (!fits || numel < 0 || (size_t)numel * lucid_dtype_size(value->dtype) != value->nbytes)
+        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
+                            "input '%s' is %s %s; the value given is %s %s", name,
+                            lucid_dtype_name(x->dtype), want, lucid_dtype_name(value->dtype), got);
+    void *data = malloc(value->nbytes ? value->nbytes : 1);
+    if (!data) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    if (value->nbytes) memcpy(data, value->data, value->nbytes);
+    lucid_ir_tensor saved = *x;
+    x->rank = value->rank;
+    for (int i = 0; i < value->rank; i++) x->dims[i] = value->dims[i];
+    x->data = data;
+    x->nbytes = value->nbytes;
+    x->is_initializer = true;
+    x->is_input = false;
+    memmove(g->inputs + pos, g->inputs + pos + 1, sizeof(int) * (size_t)(g->n_inputs - pos - 1));
+    g->n_inputs--;
+    lucid_status st = lucid_graph_infer(g, err);
+    if (st) {
+        /* restore the input as it was */
+        free(x->data);
+        x->data = saved.data;
+        x->nbytes = saved.nbytes;
+        x->rank = saved.rank;
+        memcpy(x->dims, saved.dims, sizeof x->dims);
+        x->is_initializer = false;
+        x->is_input = true;
+        memmove(g->inputs + pos + 1, g->inputs + pos,
+                sizeof(int) * (size_t)(g->n_inputs - pos));
+        g->inputs[pos] = t;
+        g->n_inputs++;
+        lucid_error ignore;
+        lucid_graph_infer(g, &ignore);
+        lucid_error_prefix(err, "input '%s' value: ", name);
+    }
+    return st;
+}
+
 void lucid_node_cost(const lucid_graph *g, const lucid_node *n, double *macs, double *flops,
                      uint64_t *param_bytes, uint64_t *read_bytes, uint64_t *write_bytes)
 {

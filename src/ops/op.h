@@ -52,6 +52,12 @@ int lucid_op_find(const char *name);
 #define LUCID_MIN_OPSET 7
 #define LUCID_MAX_OPSET 21
 
+/* Returned by lucid_op_const_input (and so by an op's infer) when a value the shape depends
+ * on is not known yet: a graph input that the caller may still bind with
+ * lucid_model_set_input_value. Inference then leaves the node's outputs unknown instead of
+ * failing; creating a context reports the message. Never returned by the public API. */
+#define LUCID_STATUS_DEFERRED ((lucid_status)100)
+
 /* ---- helpers for op implementations (ops/op_util.c) ---- */
 
 /* Input/output tensor i of n, or NULL if omitted or out of range. */

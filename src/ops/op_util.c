@@ -48,7 +48,7 @@ lucid_status lucid_op_const_input(const lucid_graph *g, const lucid_node *n, int
     if (!t)
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "input %d is missing", i);
     if (!t->data)
-        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
+        return lucid_node_errorf(n, err, LUCID_STATUS_DEFERRED,
                                  "input '%s' must be known when the engine is built (shapes "
                                  "that depend on input data are not supported)",
                                  t->name);

@@ -53,8 +53,13 @@ lucid_status lucid_context_create(const lucid_model_t *model, const lucid_contex
                                 t->name, lucid_shape_str(t->rank, t->dims, s, sizeof s));
         }
     }
-    if (!g->shapes_known)
+    if (!g->shapes_known) {
+        if (g->deferred[0])
+            return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
+                                "%s (bind such inputs with lucid_model_set_input_value)",
+                                g->deferred);
         return lucid_errorf(err, LUCID_STATUS_INTERNAL, "some tensor shapes are still unknown");
+    }
 
     lucid_context_t *c = calloc(1, sizeof *c);
     if (!c) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
