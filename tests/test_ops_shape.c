@@ -12,16 +12,16 @@
 
 static int passed, failed;
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (cond) {                                                                            \
-            passed++;                                                                          \
-        } else {                                                                               \
-            failed++;                                                                          \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+        }                                                                                          \
     } while (0)
 
 /* ---- graph building ------------------------------------------------------------------ */
@@ -39,18 +39,18 @@ static int tensor(lucid_graph *g, const char *name)
     return lucid_graph_tensor(g, name, NULL);
 }
 
-static void input(lucid_graph *g, const char *name, lucid_dtype dt, int rank,
-                  const int64_t *dims)
+static void input(lucid_graph *g, const char *name, lucid_dtype dt, int rank, const int64_t *dims)
 {
     int t = tensor(g, name);
     g->tensors[t].dtype = dt;
     g->tensors[t].rank = rank;
-    for (int i = 0; i < rank; i++) g->tensors[t].dims[i] = dims[i];
+    for (int i = 0; i < rank; i++)
+        g->tensors[t].dims[i] = dims[i];
     lucid_graph_add_input(g, t, NULL);
 }
 
-static void init(lucid_graph *g, const char *name, lucid_dtype dt, int rank,
-                 const int64_t *dims, const void *vals)
+static void init(lucid_graph *g, const char *name, lucid_dtype dt, int rank, const int64_t *dims,
+                 const void *vals)
 {
     size_t nb = (size_t)lucid_shape_numel(rank, dims) * lucid_dtype_size(dt);
     void *d = malloc(nb ? nb : 1);
@@ -197,14 +197,16 @@ static void unravel(int64_t e, int rank, const int64_t *dims, int64_t *idx)
 static int64_t ravel(int rank, const int64_t *dims, const int64_t *idx)
 {
     int64_t e = 0;
-    for (int d = 0; d < rank; d++) e = e * dims[d] + idx[d];
+    for (int d = 0; d < rank; d++)
+        e = e * dims[d] + idx[d];
     return e;
 }
 
 static float *iota(int64_t n)
 {
     float *x = malloc(sizeof(float) * (size_t)(n ? n : 1));
-    for (int64_t i = 0; i < n; i++) x[i] = (float)i + 0.5f;
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)i + 0.5f;
     return x;
 }
 
@@ -227,14 +229,17 @@ static void test_transpose_random(void)
         }
         bool dflt = it % 5 == 0;
         if (dflt)
-            for (int d = 0; d < r; d++) perm[d] = r - 1 - d;
-        for (int d = 0; d < r; d++) od[d] = dims[perm[d]];
+            for (int d = 0; d < r; d++)
+                perm[d] = r - 1 - d;
+        for (int d = 0; d < r; d++)
+            od[d] = dims[perm[d]];
         lucid_graph *g = lucid_graph_create();
         input(g, "x", LUCID_DTYPE_FLOAT, r, dims);
         lucid_node *n = node(g, "Transpose", 13, "x", "y");
         if (!dflt) {
             int64_t p64[8];
-            for (int d = 0; d < r; d++) p64[d] = perm[d];
+            for (int d = 0; d < r; d++)
+                p64[d] = perm[d];
             attr_is(n, "perm", r, p64);
         }
         output(g, "y");
@@ -248,7 +253,8 @@ static void test_transpose_random(void)
         for (int64_t e = 0; ok && e < numel; e++) {
             int64_t oi[8], ii[8];
             unravel(e, r, od, oi);
-            for (int d = 0; d < r; d++) ii[perm[d]] = oi[d];
+            for (int d = 0; d < r; d++)
+                ii[perm[d]] = oi[d];
             ok = ((float *)y.data)[e] == x[ravel(r, dims, ii)];
         }
         CHECK(ok, "transpose rank %d matches", r);
@@ -271,7 +277,8 @@ static int64_t py_slice(int64_t len, int64_t start, int64_t stop, int64_t step, 
     } else if (stop >= len)
         stop = step < 0 ? len - 1 : len;
     int64_t n = 0;
-    for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) idx[n++] = i;
+    for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step)
+        idx[n++] = i;
     return n;
 }
 
@@ -280,11 +287,13 @@ static void test_slice_random(void)
     for (int it = 0; it < 40; it++) {
         int r = (int)rnd(1, 4);
         int64_t dims[8];
-        for (int d = 0; d < r; d++) dims[d] = rnd(1, 6);
+        for (int d = 0; d < r; d++)
+            dims[d] = rnd(1, 6);
         int naxes = (int)rnd(1, r);
         int64_t axes[8], starts[8], ends[8], steps[8];
         int order[8];
-        for (int d = 0; d < r; d++) order[d] = d;
+        for (int d = 0; d < r; d++)
+            order[d] = d;
         for (int d = r - 1; d > 0; d--) {
             int j = (int)rnd(0, d), t = order[d];
             order[d] = order[j];
@@ -302,13 +311,15 @@ static void test_slice_random(void)
         int64_t lists[8][16], counts[8], od[8];
         for (int d = 0; d < r; d++) {
             counts[d] = dims[d];
-            for (int64_t i = 0; i < dims[d]; i++) lists[d][i] = i;
+            for (int64_t i = 0; i < dims[d]; i++)
+                lists[d][i] = i;
         }
         for (int k = 0; k < naxes; k++) {
             int a = (int)(axes[k] < 0 ? axes[k] + r : axes[k]);
             counts[a] = py_slice(dims[a], starts[k], ends[k], steps[k], lists[a]);
         }
-        for (int d = 0; d < r; d++) od[d] = counts[d];
+        for (int d = 0; d < r; d++)
+            od[d] = counts[d];
         lucid_graph *g = lucid_graph_create();
         input(g, "x", LUCID_DTYPE_FLOAT, r, dims);
         init_ints(g, "s", naxes, starts);
@@ -327,7 +338,8 @@ static void test_slice_random(void)
         for (int64_t e = 0; ok && e < total; e++) {
             int64_t oi[8], ii[8];
             unravel(e, r, od, oi);
-            for (int d = 0; d < r; d++) ii[d] = lists[d][oi[d]];
+            for (int d = 0; d < r; d++)
+                ii[d] = lists[d][oi[d]];
             ok = ((float *)y.data)[e] == x[ravel(r, dims, ii)];
         }
         CHECK(ok, "slice iteration %d matches", it);
@@ -351,7 +363,8 @@ static void test_slice_opset9_attrs(void)
     lucid_array y = out_of(&s, 0);
     bool ok = !s.st && same_shape(&y, 2, (int64_t[]){2, 3});
     for (int i = 0; ok && i < 2; i++)
-        for (int j = 0; ok && j < 3; j++) ok = ((float *)y.data)[i * 3 + j] == x[(1 + i) * 5 + 1 + j];
+        for (int j = 0; ok && j < 3; j++)
+            ok = ((float *)y.data)[i * 3 + j] == x[(1 + i) * 5 + 1 + j];
     CHECK(ok, "slice opset 9 attributes: %s", s.msg);
     free(x);
     end(&s);
@@ -362,8 +375,10 @@ static void test_concat_split_random(void)
     for (int it = 0; it < 15; it++) {
         int r = (int)rnd(1, 4), axis = (int)rnd(0, r - 1);
         int64_t dims[3][8], od[8];
-        for (int d = 0; d < r; d++) dims[0][d] = dims[1][d] = dims[2][d] = rnd(1, 4);
-        for (int k = 0; k < 3; k++) dims[k][axis] = rnd(0, 3);
+        for (int d = 0; d < r; d++)
+            dims[0][d] = dims[1][d] = dims[2][d] = rnd(1, 4);
+        for (int k = 0; k < 3; k++)
+            dims[k][axis] = rnd(0, 3);
         memcpy(od, dims[0], sizeof od);
         od[axis] = dims[0][axis] + dims[1][axis] + dims[2][axis];
         lucid_graph *g = lucid_graph_create();
@@ -382,7 +397,8 @@ static void test_concat_split_random(void)
         for (int k = 0; k < 3; k++) {
             int64_t n = lucid_shape_numel(r, dims[k]);
             x[k] = iota(n);
-            for (int64_t i = 0; i < n; i++) x[k][i] += 100.0f * (float)k;
+            for (int64_t i = 0; i < n; i++)
+                x[k][i] += 100.0f * (float)k;
         }
         session s;
         run(&s, g, (const void *[]){x[0], x[1], x[2]});
@@ -394,7 +410,8 @@ static void test_concat_split_random(void)
             int64_t oi[8];
             unravel(e, r, od, oi);
             int k = 0;
-            while (oi[axis] >= dims[k][axis]) oi[axis] -= dims[k++][axis];
+            while (oi[axis] >= dims[k][axis])
+                oi[axis] -= dims[k++][axis];
             ok = ((float *)y.data)[e] == x[k][ravel(r, dims[k], oi)];
         }
         CHECK(ok, "concat axis %d of rank %d matches", axis, r);
@@ -405,7 +422,8 @@ static void test_concat_split_random(void)
                       (n == 0 || memcmp(p.data, x[k], sizeof(float) * (size_t)n) == 0),
                   "split part %d restores the input", k);
         }
-        for (int k = 0; k < 3; k++) free(x[k]);
+        for (int k = 0; k < 3; k++)
+            free(x[k]);
         end(&s);
     }
 }
@@ -434,8 +452,7 @@ static void test_split_forms(void)
         session s;
         run(&s, g, (const void *[]){x});
         if (form == 1) {
-            CHECK(s.st == LUCID_STATUS_INVALID_MODEL, "7 does not split equally in 3: %s",
-                  s.msg);
+            CHECK(s.st == LUCID_STATUS_INVALID_MODEL, "7 does not split equally in 3: %s", s.msg);
         } else {
             CHECK(!s.st, "split form %d: %s", form, s.msg);
             int64_t at = 0;
@@ -458,15 +475,21 @@ static void test_gather_random(void)
     for (int it = 0; it < 20; it++) {
         int r = (int)rnd(1, 3), q = (int)rnd(0, 2), axis = (int)rnd(0, r - 1);
         int64_t dims[8], idims[8], od[8];
-        for (int d = 0; d < r; d++) dims[d] = rnd(1, 4);
-        for (int d = 0; d < q; d++) idims[d] = rnd(1, 3);
+        for (int d = 0; d < r; d++)
+            dims[d] = rnd(1, 4);
+        for (int d = 0; d < q; d++)
+            idims[d] = rnd(1, 3);
         int orank = 0;
-        for (int d = 0; d < axis; d++) od[orank++] = dims[d];
-        for (int d = 0; d < q; d++) od[orank++] = idims[d];
-        for (int d = axis + 1; d < r; d++) od[orank++] = dims[d];
+        for (int d = 0; d < axis; d++)
+            od[orank++] = dims[d];
+        for (int d = 0; d < q; d++)
+            od[orank++] = idims[d];
+        for (int d = axis + 1; d < r; d++)
+            od[orank++] = dims[d];
         int64_t ni = lucid_shape_numel(q, idims);
         int32_t ind[64];
-        for (int64_t i = 0; i < ni; i++) ind[i] = (int32_t)rnd(-dims[axis], dims[axis] - 1);
+        for (int64_t i = 0; i < ni; i++)
+            ind[i] = (int32_t)rnd(-dims[axis], dims[axis] - 1);
         lucid_graph *g = lucid_graph_create();
         input(g, "x", LUCID_DTYPE_FLOAT, r, dims);
         input(g, "i", LUCID_DTYPE_INT32, q, idims);
@@ -482,11 +505,11 @@ static void test_gather_random(void)
         for (int64_t e = 0; ok && e < total; e++) {
             int64_t oi[8], xi[8], ii[8];
             unravel(e, orank, od, oi);
-            for (int d = 0; d < q; d++) ii[d] = oi[axis + d];
+            for (int d = 0; d < q; d++)
+                ii[d] = oi[axis + d];
             int64_t v = ind[ravel(q, idims, ii)];
             for (int d = 0; d < r; d++)
-                xi[d] = d < axis ? oi[d] : d == axis ? (v < 0 ? v + dims[axis] : v)
-                                                    : oi[d - 1 + q];
+                xi[d] = d < axis ? oi[d] : d == axis ? (v < 0 ? v + dims[axis] : v) : oi[d - 1 + q];
             ok = ((float *)y.data)[e] == x[ravel(r, dims, xi)];
         }
         CHECK(ok, "gather axis %d rank %d indices rank %d", axis, r, q);
@@ -495,7 +518,8 @@ static void test_gather_random(void)
             ind[ni - 1] = (int32_t)dims[axis];
             lucid_context_set_input(s.c, "i", LUCID_DTYPE_INT32, q, idims, ind);
             lucid_status st = lucid_context_run(s.c);
-            CHECK(st == LUCID_STATUS_INVALID_MODEL && strstr(lucid_context_error(s.c), "out of range"),
+            CHECK(st == LUCID_STATUS_INVALID_MODEL &&
+                      strstr(lucid_context_error(s.c), "out of range"),
                   "out-of-range gather index refused (status %d: %s)", st,
                   lucid_context_error(s.c));
         }
@@ -548,8 +572,8 @@ static void test_shape_start_end(void)
         bool has_end;
         int n;
         int64_t want[4];
-    } cases[] = {{0, 0, false, 4, {2, 3, 4, 5}}, {1, 0, false, 3, {3, 4, 5}},
-                 {-1, 0, false, 1, {5}},         {1, -1, true, 2, {3, 4}},
+    } cases[] = {{0, 0, false, 4, {2, 3, 4, 5}},   {1, 0, false, 3, {3, 4, 5}},
+                 {-1, 0, false, 1, {5}},           {1, -1, true, 2, {3, 4}},
                  {-10, 10, true, 4, {2, 3, 4, 5}}, {3, 1, true, 0, {0}}};
     for (size_t c = 0; c < LUCID_ARRAY_LEN(cases); c++) {
         lucid_graph *g = lucid_graph_create();
@@ -563,7 +587,8 @@ static void test_shape_start_end(void)
         run(&s, g, (const void *[]){x});
         lucid_array a = out_of(&s, 0);
         bool ok = !s.st && a.rank == 1 && a.dims[0] == cases[c].n;
-        for (int i = 0; ok && i < cases[c].n; i++) ok = ((int64_t *)a.data)[i] == cases[c].want[i];
+        for (int i = 0; ok && i < cases[c].n; i++)
+            ok = ((int64_t *)a.data)[i] == cases[c].want[i];
         CHECK(ok, "Shape start/end case %zu: %s", c, s.msg);
         end(&s);
     }
@@ -596,15 +621,15 @@ static void test_reshape_forms(void)
         if (cases[c].allowzero) attr_i(n, "allowzero", 1);
         output(g, "y");
         int16_t x[24];
-        for (int i = 0; i < 24; i++) x[i] = (int16_t)(i * 7 - 50);
+        for (int i = 0; i < 24; i++)
+            x[i] = (int16_t)(i * 7 - 50);
         session s;
         run(&s, g, (const void *[]){x});
-        CHECK(s.st == cases[c].st, "reshape case %zu status %d (want %d): %s", c, s.st,
-              cases[c].st, s.msg);
+        CHECK(s.st == cases[c].st, "reshape case %zu status %d (want %d): %s", c, s.st, cases[c].st,
+              s.msg);
         if (!s.st && !cases[c].st) {
             lucid_array y = out_of(&s, 0);
-            CHECK(same_shape(&y, cases[c].wrank, cases[c].want) &&
-                      memcmp(y.data, x, sizeof x) == 0,
+            CHECK(same_shape(&y, cases[c].wrank, cases[c].want) && memcmp(y.data, x, sizeof x) == 0,
                   "reshape case %zu output", c);
         }
         end(&s);
@@ -681,10 +706,12 @@ static void test_expand_tile(void)
     if (!s.st) {
         lucid_array e = out_of(&s, 0), t = out_of(&s, 1);
         bool ok = same_shape(&e, 3, (int64_t[]){2, 3, 4});
-        for (int i = 0; ok && i < 24; i++) ok = ((int8_t *)e.data)[i] == x[(i / 4) % 3];
+        for (int i = 0; ok && i < 24; i++)
+            ok = ((int8_t *)e.data)[i] == x[(i / 4) % 3];
         CHECK(ok, "expand broadcasts both ways");
         ok = same_shape(&t, 2, (int64_t[]){6, 3});
-        for (int i = 0; ok && i < 18; i++) ok = ((int8_t *)t.data)[i] == x[(i / 3) % 3];
+        for (int i = 0; ok && i < 18; i++)
+            ok = ((int8_t *)t.data)[i] == x[(i / 3) % 3];
         CHECK(ok, "tile repeats");
     }
     end(&s);
@@ -702,8 +729,7 @@ static void test_expand_tile(void)
     node(g, "ConstantOfShape", 13, "shape", "c");
     output(g, "c");
     run(&s, g, NULL);
-    CHECK(s.st == LUCID_STATUS_INVALID_MODEL, "negative ConstantOfShape dim refused: %s",
-          s.msg);
+    CHECK(s.st == LUCID_STATUS_INVALID_MODEL, "negative ConstantOfShape dim refused: %s", s.msg);
     end(&s);
 }
 
@@ -713,7 +739,8 @@ static float pad_ref(const float *x, int64_t n, int64_t i, const char *mode, flo
     if (i >= 0 && i < n) return x[i];
     if (strcmp(mode, "constant") == 0) return value;
     if (strcmp(mode, "edge") == 0) return x[i < 0 ? 0 : n - 1];
-    while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i; /* reflect */
+    while (i < 0 || i >= n)
+        i = i < 0 ? -i : 2 * (n - 1) - i; /* reflect */
     return x[i];
 }
 
@@ -820,7 +847,8 @@ static void test_generators(void)
             ok = fabsf(((float *)rf.data)[i] - (0.5f + 0.4f * (float)i)) < 1e-6f;
         CHECK(ok, "float range");
         ok = c.dtype == LUCID_DTYPE_INT32 && same_shape(&c, 2, (int64_t[]){2, 3});
-        for (int i = 0; ok && i < 6; i++) ok = ((int32_t *)c.data)[i] == 7;
+        for (int i = 0; ok && i < 6; i++)
+            ok = ((int32_t *)c.data)[i] == 7;
         CHECK(ok, "ConstantOfShape fills");
         CHECK(k.rank == 0 && *(float *)k.data == 2.5f, "Constant value_float");
     }
@@ -945,7 +973,8 @@ static void test_resize(void)
     lucid_array y = out_of(&s, 0);
     bool ok = !s.st && same_shape(&y, 4, (int64_t[]){1, 1, 4, 9});
     for (int i = 0; ok && i < 4; i++)
-        for (int j = 0; ok && j < 9; j++) ok = ((float *)y.data)[i * 9 + j] == x[(i / 2) * 3 + j / 3];
+        for (int j = 0; ok && j < 9; j++)
+            ok = ((float *)y.data)[i * 9 + j] == x[(i / 2) * 3 + j / 3];
     CHECK(ok, "Upsample-7 nearest: %s", s.msg);
     end(&s);
 

@@ -22,8 +22,8 @@ static bool is_float_dtype(lucid_dtype t)
 }
 
 /* A tensor attribute's data must match its dtype and shape: it comes from the file. */
-static lucid_status check_tensor_attr(const lucid_node *n, const char *name,
-                                      const lucid_array *t, lucid_error *err)
+static lucid_status check_tensor_attr(const lucid_node *n, const char *name, const lucid_array *t,
+                                      lucid_error *err)
 {
     size_t esz = lucid_dtype_size(t->dtype);
     if (esz == 0)
@@ -59,11 +59,11 @@ typedef struct constant_value {
 static lucid_status constant_find(const lucid_node *n, constant_value *v, lucid_error *err)
 {
     static const char *refused[] = {"value_string", "value_strings", "sparse_value"};
-    static const char *known[] = {"value",     "value_float", "value_floats", "value_int",
-                                  "value_ints", "value_string", "value_strings",
-                                  "sparse_value"};
+    static const char *known[] = {"value",      "value_float",  "value_floats",  "value_int",
+                                  "value_ints", "value_string", "value_strings", "sparse_value"};
     int given = 0;
-    for (size_t i = 0; i < LUCID_ARRAY_LEN(known); i++) given += lucid_node_attr(n, known[i]) != NULL;
+    for (size_t i = 0; i < LUCID_ARRAY_LEN(known); i++)
+        given += lucid_node_attr(n, known[i]) != NULL;
     if (given != 1)
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                  "exactly one value attribute is required (%d given)", given);
@@ -210,13 +210,12 @@ static lucid_status cos_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
     for (size_t i = 0; i < rank; i++)
         if (dims[i] < 0)
             return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "shape entry %zu is negative (%lld)", i,
-                                     (long long)dims[i]);
+                                     "shape entry %zu is negative (%lld)", i, (long long)dims[i]);
     return lucid_op_set_output(g, n, 0, p->dtype, (int)rank, dims, err);
 }
 
-static lucid_status cos_run(const lucid_node *n, const lucid_array *in, int n_in,
-                            lucid_array *out, int n_out, lucid_error *err)
+static lucid_status cos_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                            int n_out, lucid_error *err)
 {
     (void)in;
     (void)n_in;
@@ -226,7 +225,8 @@ static lucid_status cos_run(const lucid_node *n, const lucid_array *in, int n_in
     size_t esz = lucid_dtype_size(p->dtype);
     int64_t count = lucid_array_numel(&out[0]);
     unsigned char *d = out[0].data;
-    for (int64_t i = 0; i < count; i++) memcpy(d + (size_t)i * esz, p->value, esz);
+    for (int64_t i = 0; i < count; i++)
+        memcpy(d + (size_t)i * esz, p->value, esz);
     return LUCID_STATUS_OK;
 }
 
@@ -279,8 +279,8 @@ static lucid_status range_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
     }
     lucid_dtype dt = v[0]->dtype;
     if (dt == LUCID_DTYPE_BOOL || lucid_dtype_size(dt) == 0)
-        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
-                                 "dtype %s is not supported", lucid_dtype_name(dt));
+        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "dtype %s is not supported",
+                                 lucid_dtype_name(dt));
     if (lucid_load_f64(dt, v[2]->data, 0) == 0)
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "delta is 0");
     int64_t count = range_count(dt, v[0]->data, v[1]->data, v[2]->data);
@@ -300,8 +300,7 @@ static lucid_status range_run(const lucid_node *n, const lucid_array *in, int n_
     if (range_count(dt, in[0].data, in[1].data, in[2].data) != count)
         return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL, "range length changed");
     if (is_float_dtype(dt)) {
-        double start = lucid_load_f64(dt, in[0].data, 0),
-               delta = lucid_load_f64(dt, in[2].data, 0);
+        double start = lucid_load_f64(dt, in[0].data, 0), delta = lucid_load_f64(dt, in[2].data, 0);
         for (int64_t i = 0; i < count; i++)
             lucid_store_f64(dt, out[0].data, i, start + (double)i * delta);
     } else {
@@ -349,8 +348,7 @@ static lucid_status cast_parse(const lucid_graph *g, const lucid_node *n, void *
     cast_params *p = params;
     int64_t to;
     if (!lucid_node_attr(n, "to"))
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "attribute 'to' is required");
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "attribute 'to' is required");
     lucid_status st = lucid_attr_int(n, "to", 0, &to, err);
     if (!st) st = cast_dtype_ok(n, to, "to", err);
     if (st) return st;
@@ -392,15 +390,23 @@ static void cast_elem(lucid_dtype sd, const void *src, lucid_dtype dd, void *dst
         d = (double)v;
     }
     switch (dd) {
-    case LUCID_DTYPE_FLOAT: ((float *)dst)[i] = f; break;
-    case LUCID_DTYPE_DOUBLE: ((double *)dst)[i] = d; break;
-    case LUCID_DTYPE_FLOAT16: ((uint16_t *)dst)[i] = lucid_float_to_half(f); break;
-    default: ((uint16_t *)dst)[i] = lucid_float_to_bf16(f); break;
+    case LUCID_DTYPE_FLOAT:
+        ((float *)dst)[i] = f;
+        break;
+    case LUCID_DTYPE_DOUBLE:
+        ((double *)dst)[i] = d;
+        break;
+    case LUCID_DTYPE_FLOAT16:
+        ((uint16_t *)dst)[i] = lucid_float_to_half(f);
+        break;
+    default:
+        ((uint16_t *)dst)[i] = lucid_float_to_bf16(f);
+        break;
     }
 }
 
-static lucid_status cast_run(const lucid_node *n, const lucid_array *in, int n_in,
-                             lucid_array *out, int n_out, lucid_error *err)
+static lucid_status cast_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                             int n_out, lucid_error *err)
 {
     (void)n;
     (void)n_in;

@@ -10,13 +10,12 @@
 
 /* ---- shared helpers ---------------------------------------------------------------- */
 
-static lucid_status require_sized(const lucid_node *n, const lucid_ir_tensor *t,
-                                  lucid_error *err)
+static lucid_status require_sized(const lucid_node *n, const lucid_ir_tensor *t, lucid_error *err)
 {
     if (lucid_dtype_size(t->dtype) == 0)
         return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
-                                 "input '%s' has dtype %s, which this op does not support",
-                                 t->name, lucid_dtype_name(t->dtype));
+                                 "input '%s' has dtype %s, which this op does not support", t->name,
+                                 lucid_dtype_name(t->dtype));
     return LUCID_STATUS_OK;
 }
 
@@ -31,7 +30,8 @@ static void no_cost(const lucid_graph *g, const lucid_node *n, double *macs, dou
 static int64_t product(const int64_t *dims, int from, int to)
 {
     int64_t p = 1;
-    for (int i = from; i < to; i++) p *= dims[i];
+    for (int i = from; i < to; i++)
+        p *= dims[i];
     return p;
 }
 
@@ -103,13 +103,11 @@ static lucid_status concat_infer(lucid_graph *g, lucid_node *n, lucid_error *err
 {
     const axis_params *p = n->params;
     const lucid_ir_tensor *x0 = lucid_op_input(g, n, 0);
-    if (!x0)
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "input 0 is missing");
+    if (!x0) return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "input 0 is missing");
     lucid_status st = require_sized(n, x0, err);
     if (st) return st;
     if (x0->rank == 0)
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "cannot concatenate scalars");
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "cannot concatenate scalars");
     int axis;
     st = lucid_op_axis(n, p->axis, x0->rank, &axis, err);
     if (st) return st;
@@ -119,8 +117,7 @@ static lucid_status concat_infer(lucid_graph *g, lucid_node *n, lucid_error *err
     for (int k = 0; k < n->n_inputs; k++) {
         const lucid_ir_tensor *x = lucid_op_input(g, n, k);
         if (!x)
-            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "input %d is missing",
-                                     k);
+            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "input %d is missing", k);
         if (x->dtype != x0->dtype || x->rank != x0->rank)
             return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                      "input '%s' (%s, rank %d) differs from input '%s' (%s, "
@@ -130,16 +127,14 @@ static lucid_status concat_infer(lucid_graph *g, lucid_node *n, lucid_error *err
         for (int i = 0; i < x->rank; i++)
             if (i != axis && x->dims[i] != x0->dims[i]) {
                 char a[160], b[160];
-                return lucid_node_errorf(
-                    n, err, LUCID_STATUS_INVALID_MODEL,
-                    "input shapes %s and %s differ outside axis %d",
-                    lucid_shape_str(x0->rank, x0->dims, a, sizeof a),
-                    lucid_shape_str(x->rank, x->dims, b, sizeof b), axis);
+                return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                         "input shapes %s and %s differ outside axis %d",
+                                         lucid_shape_str(x0->rank, x0->dims, a, sizeof a),
+                                         lucid_shape_str(x->rank, x->dims, b, sizeof b), axis);
             }
         dims[axis] += x->dims[axis];
         if (dims[axis] > LUCID_MAX_ELEMENTS)
-            return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED,
-                                     "output is too large");
+            return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED, "output is too large");
     }
     return lucid_op_set_output(g, n, 0, x0->dtype, x0->rank, dims, err);
 }
@@ -185,7 +180,7 @@ const lucid_op_def lucid_op_def_concat = {
 
 typedef struct split_params {
     int64_t axis;
-    int64_t num_outputs; /* 0: not given */
+    int64_t num_outputs;              /* 0: not given */
     int64_t sizes[SPLIT_MAX_OUTPUTS]; /* resolved by infer */
 } split_params;
 
@@ -253,8 +248,7 @@ static lucid_status split_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
         for (int k = 0; k < outs; k++) {
             if (p->sizes[k] < 0 || p->sizes[k] > LUCID_MAX_ELEMENTS)
                 return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                         "split size %lld is invalid",
-                                         (long long)p->sizes[k]);
+                                         "split size %lld is invalid", (long long)p->sizes[k]);
             sum += p->sizes[k];
         }
         if (sum != dim)
@@ -273,7 +267,8 @@ static lucid_status split_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
             return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                      "axis of size %lld does not split into %d equal parts",
                                      (long long)dim, outs);
-        for (int k = 0; k < outs; k++) p->sizes[k] = dim / outs;
+        for (int k = 0; k < outs; k++)
+            p->sizes[k] = dim / outs;
     }
     int64_t dims[LUCID_MAX_RANK];
     memcpy(dims, x->dims, sizeof dims);
@@ -329,8 +324,9 @@ typedef struct slice_params {
 } slice_params;
 
 /* Reads starts/ends/axes/steps (attributes before opset 10, inputs after). */
-static lucid_status slice_read(const lucid_graph *g, const lucid_node *n, int64_t v[4][LUCID_MAX_RANK],
-                               size_t c[4], bool have[4], lucid_error *err)
+static lucid_status slice_read(const lucid_graph *g, const lucid_node *n,
+                               int64_t v[4][LUCID_MAX_RANK], size_t c[4], bool have[4],
+                               lucid_error *err)
 {
     static const char *names[4] = {"starts", "ends", "axes", "steps"};
     for (int k = 0; k < 4; k++) {
@@ -388,18 +384,16 @@ static lucid_status slice_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
         int axis;
         if (axis_v < -r || axis_v >= r)
             return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "axis %lld is out of range for rank %d",
-                                     (long long)axis_v, r);
+                                     "axis %lld is out of range for rank %d", (long long)axis_v, r);
         st = lucid_op_axis(n, axis_v, r, &axis, err);
         if (st) return st;
         if (seen[axis])
-            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "axis %d is sliced twice", axis);
+            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "axis %d is sliced twice",
+                                     axis);
         seen[axis] = true;
         int64_t dim = x->dims[axis], step = have[3] ? v[3][k] : 1;
         int64_t s = v[0][k], e = v[1][k];
-        if (step == 0)
-            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "step is 0");
+        if (step == 0) return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "step is 0");
         if (s < 0) s += dim;
         if (e < 0) e += dim;
         if (step > 0) {
@@ -499,7 +493,8 @@ static lucid_status transpose_run(const lucid_node *n, const lucid_array *in, in
     const transpose_params *p = n->params;
     int64_t in_stride[LUCID_MAX_RANK], stride[LUCID_MAX_RANK];
     lucid_strides(in[0].rank, in[0].dims, in_stride);
-    for (int d = 0; d < out[0].rank; d++) stride[d] = in_stride[p->perm[d]];
+    for (int d = 0; d < out[0].rank; d++)
+        stride[d] = in_stride[p->perm[d]];
     remap(&out[0], in[0].data, stride, coord_same, NULL, NULL);
     return LUCID_STATUS_OK;
 }
@@ -559,8 +554,7 @@ static lucid_status expand_infer(lucid_graph *g, lucid_node *n, lucid_error *err
     for (size_t i = 0; i < count; i++)
         if (shape[i] < 0)
             return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "shape entry %zu is negative (%lld)", i,
-                                     (long long)shape[i]);
+                                     "shape entry %zu is negative (%lld)", i, (long long)shape[i]);
     st = lucid_op_broadcast(n, x->rank, x->dims, (int)count, shape, &rank, dims, err);
     if (st) return st;
     return lucid_op_set_output(g, n, 0, x->dtype, rank, dims, err);
@@ -601,22 +595,20 @@ static lucid_status tile_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
     if (st) return st;
     if (count != (size_t)x->rank)
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "repeats has %zu entries for an input of rank %d", count,
-                                 x->rank);
+                                 "repeats has %zu entries for an input of rank %d", count, x->rank);
     for (int d = 0; d < x->rank; d++) {
         if (reps[d] < 0)
             return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "repeat %lld along axis %d is negative",
-                                     (long long)reps[d], d);
+                                     "repeat %lld along axis %d is negative", (long long)reps[d],
+                                     d);
         if (!lucid_mul_i64(x->dims[d], reps[d], &dims[d]))
-            return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED,
-                                     "output is too large");
+            return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED, "output is too large");
     }
     return lucid_op_set_output(g, n, 0, x->dtype, x->rank, dims, err);
 }
 
-static lucid_status tile_run(const lucid_node *n, const lucid_array *in, int n_in,
-                             lucid_array *out, int n_out, lucid_error *err)
+static lucid_status tile_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                             int n_out, lucid_error *err)
 {
     (void)n;
     (void)n_in;
@@ -645,8 +637,8 @@ typedef enum pad_mode { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE, PAD_WRAP } pad_mode
 
 typedef struct pad_params {
     pad_mode mode;
-    float value;                    /* constant before opset 11 */
-    int64_t begin[LUCID_MAX_RANK];  /* resolved by infer */
+    float value;                   /* constant before opset 11 */
+    int64_t begin[LUCID_MAX_RANK]; /* resolved by infer */
     int64_t in_dims[LUCID_MAX_RANK];
 } pad_params;
 
@@ -668,8 +660,7 @@ static lucid_status pad_parse(const lucid_graph *g, const lucid_node *n, void *p
     else if (strcmp(mode, "wrap") == 0 && n->opset >= 19)
         p->mode = PAD_WRAP;
     else
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "unknown mode '%s'",
-                                 mode);
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "unknown mode '%s'", mode);
     if (n->opset < 11 && n->n_inputs > 1)
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                  "has %d inputs (1 before opset 11)", n->n_inputs);
@@ -715,7 +706,8 @@ static lucid_status pad_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
         }
     }
     if (n->opset < 11 || !lucid_op_input(g, n, 3))
-        for (int d = 0; d < r; d++) axes_v[d] = d;
+        for (int d = 0; d < r; d++)
+            axes_v[d] = d;
     if (count != 2 * n_axes)
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                  "%zu pads for %zu axes (need twice as many)", count, n_axes);
@@ -725,13 +717,13 @@ static lucid_status pad_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
         int a;
         if (axes_v[k] < -r || axes_v[k] >= r)
             return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "axis %lld is out of range for rank %d",
-                                     (long long)axes_v[k], r);
+                                     "axis %lld is out of range for rank %d", (long long)axes_v[k],
+                                     r);
         st = lucid_op_axis(n, axes_v[k], r, &a, err);
         if (st) return st;
         if (seen[a])
-            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "axis %d is padded twice", a);
+            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "axis %d is padded twice",
+                                     a);
         seen[a] = true;
         begin[a] = pads[k];
         end[a] = pads[k + n_axes];
@@ -762,9 +754,12 @@ static int64_t coord_pad(const void *ctx, int d, int64_t o)
     int64_t dim = p->in_dims[d], i = o - p->begin[d];
     if (i >= 0 && i < dim) return i;
     switch (p->mode) {
-    case PAD_CONSTANT: return -1;
-    case PAD_EDGE: return i < 0 ? 0 : dim - 1;
-    case PAD_WRAP: return ((i % dim) + dim) % dim;
+    case PAD_CONSTANT:
+        return -1;
+    case PAD_EDGE:
+        return i < 0 ? 0 : dim - 1;
+    case PAD_WRAP:
+        return ((i % dim) + dim) % dim;
     case PAD_REFLECT: {
         if (dim == 1) return 0;
         /* reflection without repeating the edge is periodic with period 2 * (dim - 1) */
@@ -775,8 +770,8 @@ static int64_t coord_pad(const void *ctx, int d, int64_t o)
     return -1;
 }
 
-static lucid_status pad_run(const lucid_node *n, const lucid_array *in, int n_in,
-                            lucid_array *out, int n_out, lucid_error *err)
+static lucid_status pad_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                            int n_out, lucid_error *err)
 {
     (void)n_out;
     (void)err;
@@ -835,13 +830,15 @@ static lucid_status gather_infer(lucid_graph *g, lucid_node *n, lucid_error *err
     int rank = x->rank - 1 + ind->rank;
     if (rank > LUCID_MAX_RANK)
         return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED,
-                                 "output would have rank %d (at most %d)", rank,
-                                 LUCID_MAX_RANK);
+                                 "output would have rank %d (at most %d)", rank, LUCID_MAX_RANK);
     int64_t dims[LUCID_MAX_RANK];
     int k = 0;
-    for (int i = 0; i < axis; i++) dims[k++] = x->dims[i];
-    for (int i = 0; i < ind->rank; i++) dims[k++] = ind->dims[i];
-    for (int i = axis + 1; i < x->rank; i++) dims[k++] = x->dims[i];
+    for (int i = 0; i < axis; i++)
+        dims[k++] = x->dims[i];
+    for (int i = 0; i < ind->rank; i++)
+        dims[k++] = ind->dims[i];
+    for (int i = axis + 1; i < x->rank; i++)
+        dims[k++] = x->dims[i];
     return lucid_op_set_output(g, n, 0, x->dtype, rank, dims, err);
 }
 

@@ -54,8 +54,7 @@ static lucid_status pick(const lucid_node *n, const char *attr, const char *valu
             *out = i;
             return LUCID_STATUS_OK;
         }
-    return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "unknown %s '%s'", attr,
-                             value);
+    return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "unknown %s '%s'", attr, value);
 }
 
 static lucid_status resize_parse(const lucid_graph *g, const lucid_node *n, void *params,
@@ -77,10 +76,9 @@ static lucid_status resize_parse(const lucid_graph *g, const lucid_node *n, void
     if (!st) st = lucid_attr_int(n, "antialias", 0, &antialias, err);
     if (st) return st;
     static const char *const modes[] = {"nearest", "linear", "cubic"};
-    static const char *const coords[] = {"half_pixel",       "half_pixel_symmetric",
-                                         "pytorch_half_pixel", "align_corners",
-                                         "asymmetric",       "tf_half_pixel_for_nn",
-                                         "tf_crop_and_resize"};
+    static const char *const coords[] = {
+        "half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
+        "asymmetric", "tf_half_pixel_for_nn", "tf_crop_and_resize"};
     static const char *const rounds[] = {"round_prefer_floor", "round_prefer_ceil", "floor",
                                          "ceil"};
     static const char *const policies[] = {"stretch", "not_larger", "not_smaller"};
@@ -119,8 +117,8 @@ static const lucid_ir_tensor *given_input(const lucid_graph *g, const lucid_node
 }
 
 /* Reads a 1-D float tensor known at build into out. */
-static lucid_status read_floats(const lucid_graph *g, const lucid_node *n, int i,
-                                double *out, size_t max, size_t *count, lucid_error *err)
+static lucid_status read_floats(const lucid_graph *g, const lucid_node *n, int i, double *out,
+                                size_t max, size_t *count, lucid_error *err)
 {
     const lucid_ir_tensor *t;
     lucid_status st = lucid_op_const_input(g, n, i, &t, err);
@@ -134,7 +132,8 @@ static lucid_status read_floats(const lucid_graph *g, const lucid_node *n, int i
     if (t->rank != 1 || numel < 0 || (size_t)numel > max)
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                  "input '%s' must be 1-D with at most %zu values", t->name, max);
-    for (int64_t k = 0; k < numel; k++) out[k] = lucid_load_f64(t->dtype, t->data, k);
+    for (int64_t k = 0; k < numel; k++)
+        out[k] = lucid_load_f64(t->dtype, t->data, k);
     *count = (size_t)numel;
     return LUCID_STATUS_OK;
 }
@@ -147,11 +146,12 @@ static lucid_status resize_infer(lucid_graph *g, lucid_node *n, lucid_error *err
     bool upsample = n->op == LUCID_OP_UPSAMPLE;
     if (lucid_dtype_size(x->dtype) == 0 || x->dtype == LUCID_DTYPE_BOOL)
         return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
-                                 "input '%s' has dtype %s, which this op does not support",
-                                 x->name, lucid_dtype_name(x->dtype));
+                                 "input '%s' has dtype %s, which this op does not support", x->name,
+                                 lucid_dtype_name(x->dtype));
     /* axes (opset 18) name the dims that scales, sizes and roi describe */
     int axes[LUCID_MAX_RANK], n_axes = r;
-    for (int d = 0; d < r; d++) axes[d] = d;
+    for (int d = 0; d < r; d++)
+        axes[d] = d;
     lucid_status st;
     if (!upsample && n->opset >= 18 && lucid_node_attr(n, "axes")) {
         const int64_t *a;
@@ -160,13 +160,13 @@ static lucid_status resize_infer(lucid_graph *g, lucid_node *n, lucid_error *err
         st = lucid_attr_ints(n, "axes", &a, &c, err);
         if (st) return st;
         if (c > (size_t)r)
-            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "%zu axes for rank %d", c, r);
+            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "%zu axes for rank %d", c,
+                                     r);
         for (size_t k = 0; k < c; k++) {
             if (a[k] < -r || a[k] >= r)
                 return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                         "axis %lld is out of range for rank %d",
-                                         (long long)a[k], r);
+                                         "axis %lld is out of range for rank %d", (long long)a[k],
+                                         r);
             st = lucid_op_axis(n, a[k], r, &axes[k], err);
             if (st) return st;
             if (seen[axes[k]])
@@ -187,7 +187,8 @@ static lucid_status resize_infer(lucid_graph *g, lucid_node *n, lucid_error *err
         st = lucid_attr_floats(n, "scales", &f, &count, err);
         if (st) return st;
         if (count > LUCID_MAX_RANK) count = LUCID_MAX_RANK + 1;
-        for (size_t k = 0; k < count && k < LUCID_MAX_RANK; k++) scales[k] = f[k];
+        for (size_t k = 0; k < count && k < LUCID_MAX_RANK; k++)
+            scales[k] = f[k];
     } else if (given_input(g, n, scales_at)) {
         st = read_floats(g, n, scales_at, scales, LUCID_MAX_RANK, &count, err);
         if (st) return st;
@@ -287,22 +288,27 @@ static lucid_status resize_infer(lucid_graph *g, lucid_node *n, lucid_error *err
 
 /* The input coordinate that output coordinate o of dim d maps to; *outside is set when
  * tf_crop_and_resize maps it outside the input (the output is then the extrapolation). */
-static double map_coord(const resize_params *p, int d, int64_t o, int64_t in_len,
-                        int64_t out_len, bool *outside)
+static double map_coord(const resize_params *p, int d, int64_t o, int64_t in_len, int64_t out_len,
+                        bool *outside)
 {
     double s = p->scale[d], x = (double)o, in = (double)in_len;
     double out_f = s * in; /* the reference uses the unrounded output length here */
     *outside = false;
     switch (p->coord) {
-    case COORD_HALF_PIXEL: return (x + 0.5) / s - 0.5;
+    case COORD_HALF_PIXEL:
+        return (x + 0.5) / s - 0.5;
     case COORD_HALF_PIXEL_SYMMETRIC: {
         double adjustment = (double)out_len / out_f, center = in / 2;
         return center * (1 - adjustment) + (x + 0.5) / s - 0.5;
     }
-    case COORD_PYTORCH_HALF_PIXEL: return out_f == 1 ? -0.5 : (x + 0.5) / s - 0.5;
-    case COORD_ALIGN_CORNERS: return out_f == 1 ? 0 : x * (in - 1) / (out_f - 1);
-    case COORD_ASYMMETRIC: return x / s;
-    case COORD_TF_HALF_PIXEL_FOR_NN: return (x + 0.5) / s;
+    case COORD_PYTORCH_HALF_PIXEL:
+        return out_f == 1 ? -0.5 : (x + 0.5) / s - 0.5;
+    case COORD_ALIGN_CORNERS:
+        return out_f == 1 ? 0 : x * (in - 1) / (out_f - 1);
+    case COORD_ASYMMETRIC:
+        return x / s;
+    case COORD_TF_HALF_PIXEL_FOR_NN:
+        return (x + 0.5) / s;
     case COORD_TF_CROP_AND_RESIZE: {
         double a = p->roi_start[d], b = p->roi_end[d], v;
         if (out_len == 1)
@@ -333,8 +339,8 @@ typedef struct taps {
     double w[RESIZE_MAX_TAPS];
 } taps;
 
-static void compute_taps(const resize_params *p, int d, int64_t o, int64_t in_len,
-                         int64_t out_len, taps *t)
+static void compute_taps(const resize_params *p, int d, int64_t o, int64_t in_len, int64_t out_len,
+                         taps *t)
 {
     double x = map_coord(p, d, o, in_len, out_len, &t->outside);
     t->count = 0;
@@ -342,11 +348,21 @@ static void compute_taps(const resize_params *p, int d, int64_t o, int64_t in_le
     if (p->mode == MODE_NEAREST) {
         double f = floor(x), frac = x - f, v;
         switch (p->round) {
-        case ROUND_PREFER_FLOOR: v = frac <= 0.5 ? f : f + 1; break;
-        case ROUND_PREFER_CEIL: v = frac < 0.5 ? f : f + 1; break;
-        case ROUND_FLOOR: v = f; break;
-        case ROUND_CEIL: v = ceil(x); break;
-        default: v = p->scale[d] < 1 ? ceil(x) : f; break;
+        case ROUND_PREFER_FLOOR:
+            v = frac <= 0.5 ? f : f + 1;
+            break;
+        case ROUND_PREFER_CEIL:
+            v = frac < 0.5 ? f : f + 1;
+            break;
+        case ROUND_FLOOR:
+            v = f;
+            break;
+        case ROUND_CEIL:
+            v = ceil(x);
+            break;
+        default:
+            v = p->scale[d] < 1 ? ceil(x) : f;
+            break;
         }
         int64_t i = v < 0 ? 0 : (v > (double)(in_len - 1) ? in_len - 1 : (int64_t)v);
         t->idx[0] = i;
@@ -400,10 +416,12 @@ static lucid_status resize_run(const lucid_node *n, const lucid_array *in, int n
     int64_t stride[LUCID_MAX_RANK], o[LUCID_MAX_RANK] = {0};
     lucid_strides(r, in[0].dims, stride);
     taps tp[LUCID_MAX_RANK]; /* about 16 KiB */
-    for (int d = 0; d < r; d++) compute_taps(p, d, 0, in[0].dims[d], out[0].dims[d], &tp[d]);
+    for (int d = 0; d < r; d++)
+        compute_taps(p, d, 0, in[0].dims[d], out[0].dims[d], &tp[d]);
     for (int64_t e = 0; e < total; e++) {
         bool outside = false;
-        for (int d = 0; d < r; d++) outside |= tp[d].outside;
+        for (int d = 0; d < r; d++)
+            outside |= tp[d].outside;
         double acc = p->extrapolation;
         if (!outside) {
             /* sum over every combination of one tap per dim */
@@ -418,7 +436,8 @@ static lucid_status resize_run(const lucid_node *n, const lucid_array *in, int n
                 }
                 acc += w * lucid_load_f64(in[0].dtype, in[0].data, off);
                 int d = r - 1;
-                while (d >= 0 && ++k[d] == tp[d].count) k[d--] = 0;
+                while (d >= 0 && ++k[d] == tp[d].count)
+                    k[d--] = 0;
                 if (d < 0) break;
             }
         }

@@ -9,28 +9,25 @@
 /* ---- shared helpers ---------------------------------------------------------------- */
 
 /* Refuses dtypes whose elements are not fixed-size (strings) or unknown to lucid. */
-static lucid_status require_sized(const lucid_node *n, const lucid_ir_tensor *t,
-                                  lucid_error *err)
+static lucid_status require_sized(const lucid_node *n, const lucid_ir_tensor *t, lucid_error *err)
 {
     if (lucid_dtype_size(t->dtype) == 0)
         return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
-                                 "input '%s' has dtype %s, which this op does not support",
-                                 t->name, lucid_dtype_name(t->dtype));
+                                 "input '%s' has dtype %s, which this op does not support", t->name,
+                                 lucid_dtype_name(t->dtype));
     return LUCID_STATUS_OK;
 }
 
 /* The kernel of every view op: the output holds the input's bytes unchanged. */
-static lucid_status copy_run(const lucid_node *n, const lucid_array *in, int n_in,
-                             lucid_array *out, int n_out, lucid_error *err)
+static lucid_status copy_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                             int n_out, lucid_error *err)
 {
     (void)n_in;
     (void)n_out;
     if (out[0].nbytes != in[0].nbytes)
-        return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL,
-                                 "output holds %zu bytes, input %zu", out[0].nbytes,
-                                 in[0].nbytes);
-    if (out[0].nbytes && out[0].data != in[0].data)
-        memmove(out[0].data, in[0].data, out[0].nbytes);
+        return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL, "output holds %zu bytes, input %zu",
+                                 out[0].nbytes, in[0].nbytes);
+    if (out[0].nbytes && out[0].data != in[0].data) memmove(out[0].data, in[0].data, out[0].nbytes);
     return LUCID_STATUS_OK;
 }
 
@@ -43,8 +40,8 @@ static void no_cost(const lucid_graph *g, const lucid_node *n, double *macs, dou
 }
 
 /* Gives output i a known value right away (the caller computed it from shapes alone). */
-static lucid_status set_known_value(lucid_graph *g, const lucid_node *n, int i,
-                                    const int64_t *vals, size_t count, lucid_error *err)
+static lucid_status set_known_value(lucid_graph *g, const lucid_node *n, int i, const int64_t *vals,
+                                    size_t count, lucid_error *err)
 {
     lucid_ir_tensor *t = lucid_op_output(g, n, i);
     if (!t) return LUCID_STATUS_OK;
@@ -91,18 +88,19 @@ static lucid_status read_axes(const lucid_graph *g, const lucid_node *n, int64_t
 static lucid_status mark_axes(const lucid_node *n, const int64_t *axes, size_t count, int rank,
                               bool *marked, lucid_error *err)
 {
-    for (int i = 0; i < LUCID_MAX_RANK; i++) marked[i] = false;
+    for (int i = 0; i < LUCID_MAX_RANK; i++)
+        marked[i] = false;
     for (size_t k = 0; k < count; k++) {
         int a;
         if (axes[k] < -rank || axes[k] >= rank)
             return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "axis %lld is out of range for rank %d",
-                                     (long long)axes[k], rank);
+                                     "axis %lld is out of range for rank %d", (long long)axes[k],
+                                     rank);
         lucid_status st = lucid_op_axis(n, axes[k], rank, &a, err);
         if (st) return st;
         if (marked[a])
-            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "axis %lld is given twice", (long long)axes[k]);
+            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "axis %lld is given twice",
+                                     (long long)axes[k]);
         marked[a] = true;
     }
     return LUCID_STATUS_OK;
@@ -162,7 +160,8 @@ static lucid_status shape_run(const lucid_node *n, const lucid_array *in, int n_
     if (out[0].rank != 1 || out[0].dims[0] != e - b)
         return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL, "output shape mismatch");
     int64_t *o = out[0].data;
-    for (int i = b; i < e; i++) o[i - b] = in[0].dims[i];
+    for (int i = b; i < e; i++)
+        o[i - b] = in[0].dims[i];
     return LUCID_STATUS_OK;
 }
 
@@ -189,8 +188,8 @@ static lucid_status size_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
     return st;
 }
 
-static lucid_status size_run(const lucid_node *n, const lucid_array *in, int n_in,
-                             lucid_array *out, int n_out, lucid_error *err)
+static lucid_status size_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                             int n_out, lucid_error *err)
 {
     (void)n;
     (void)n_in;
@@ -260,8 +259,7 @@ static lucid_status reshape_infer(lucid_graph *g, lucid_node *n, lucid_error *er
         }
         if (dims[i] < 0)
             return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "shape entry %zu is %lld (negative)", i,
-                                     (long long)dims[i]);
+                                     "shape entry %zu is %lld (negative)", i, (long long)dims[i]);
         if (!lucid_mul_i64(known, dims[i], &known) || known > LUCID_MAX_ELEMENTS)
             return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED,
                                      "shape has too many elements");
@@ -280,9 +278,8 @@ static lucid_status reshape_infer(lucid_graph *g, lucid_node *n, lucid_error *er
         char a[160], b[160];
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                  "cannot reshape %s (%lld elements) to %s (%lld elements)",
-                                 lucid_shape_str(x->rank, x->dims, a, sizeof a),
-                                 (long long)total, lucid_shape_str((int)rank, dims, b, sizeof b),
-                                 (long long)known);
+                                 lucid_shape_str(x->rank, x->dims, a, sizeof a), (long long)total,
+                                 lucid_shape_str((int)rank, dims, b, sizeof b), (long long)known);
     }
     return lucid_op_set_output(g, n, 0, x->dtype, (int)rank, dims, err);
 }
@@ -323,11 +320,11 @@ static lucid_status flatten_infer(lucid_graph *g, lucid_node *n, lucid_error *er
     int64_t axis = p->axis;
     if (axis < -x->rank || axis > x->rank)
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "axis %lld is out of range for rank %d", (long long)axis,
-                                 x->rank);
+                                 "axis %lld is out of range for rank %d", (long long)axis, x->rank);
     if (axis < 0) axis += x->rank;
     int64_t dims[2] = {1, 1};
-    for (int i = 0; i < x->rank; i++) dims[i >= axis] *= x->dims[i];
+    for (int i = 0; i < x->rank; i++)
+        dims[i >= axis] *= x->dims[i];
     return lucid_op_set_output(g, n, 0, x->dtype, 2, dims, err);
 }
 
@@ -389,17 +386,16 @@ static lucid_status unsqueeze_infer(lucid_graph *g, lucid_node *n, lucid_error *
     lucid_status st = require_sized(n, x, err);
     if (!st) st = read_axes(g, n, axes, &count, &present, err);
     if (st) return st;
-    if (!present)
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "axes are required");
+    if (!present) return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "axes are required");
     int rank = x->rank + (int)count;
     if (rank > LUCID_MAX_RANK)
         return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED,
-                                 "output would have rank %d (at most %d)", rank,
-                                 LUCID_MAX_RANK);
+                                 "output would have rank %d (at most %d)", rank, LUCID_MAX_RANK);
     st = mark_axes(n, axes, count, rank, marked, err);
     if (st) return st;
     int64_t dims[LUCID_MAX_RANK];
-    for (int i = 0, k = 0; i < rank; i++) dims[i] = marked[i] ? 1 : x->dims[k++];
+    for (int i = 0, k = 0; i < rank; i++)
+        dims[i] = marked[i] ? 1 : x->dims[k++];
     return lucid_op_set_output(g, n, 0, x->dtype, rank, dims, err);
 }
 
@@ -447,16 +443,18 @@ static lucid_status dropout_infer(lucid_graph *g, lucid_node *n, lucid_error *er
                                  "has %d inputs (1 before opset 12)", n->n_inputs);
     const lucid_ir_tensor *ratio = lucid_op_input(g, n, 1);
     if (ratio && lucid_tensor_numel(ratio) != 1)
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "ratio must be a scalar");
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "ratio must be a scalar");
     const lucid_ir_tensor *mode = lucid_op_input(g, n, 2);
     if (mode) {
         if (mode->dtype != LUCID_DTYPE_BOOL || lucid_tensor_numel(mode) != 1)
             return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                      "training_mode must be a bool scalar");
-        if (mode->data && *(const uint8_t *)mode->data)
+        /* training with ratio 0 drops nothing, so it is still the identity */
+        bool zero_ratio = ratio && ratio->data && lucid_load_f64(ratio->dtype, ratio->data, 0) == 0;
+        if (mode->data && *(const uint8_t *)mode->data && !zero_ratio && (!ratio || ratio->data))
             return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
-                                     "training mode is not supported (inference only)");
+                                     "training mode with a nonzero ratio is not supported "
+                                     "(inference only)");
     }
     /* the mask has the input's type before opset 10, bool after */
     lucid_dtype mask = n->opset < 10 ? x->dtype : LUCID_DTYPE_BOOL;
@@ -468,13 +466,17 @@ static lucid_status dropout_infer(lucid_graph *g, lucid_node *n, lucid_error *er
 static lucid_status dropout_run(const lucid_node *n, const lucid_array *in, int n_in,
                                 lucid_array *out, int n_out, lucid_error *err)
 {
-    if (n_in > 2 && in[2].data && *(const uint8_t *)in[2].data)
+    bool training = n_in > 2 && in[2].data && *(const uint8_t *)in[2].data;
+    double ratio = n_in > 1 && in[1].data ? lucid_load_f64(in[1].dtype, in[1].data, 0) : 0.5;
+    if (training && ratio != 0)
         return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
-                                 "training mode is not supported (inference only)");
+                                 "training mode with a nonzero ratio is not supported "
+                                 "(inference only)");
     lucid_status st = copy_run(n, in, n_in, out, n_out, err);
     if (st || n_out < 2 || !out[1].data) return st;
     int64_t count = lucid_array_numel(&out[1]);
-    for (int64_t i = 0; i < count; i++) lucid_store_f64(out[1].dtype, out[1].data, i, 1.0);
+    for (int64_t i = 0; i < count; i++)
+        lucid_store_f64(out[1].dtype, out[1].data, i, 1.0);
     return LUCID_STATUS_OK;
 }
 
