@@ -344,7 +344,12 @@ static void compute_taps(const resize_params *p, int d, int64_t o, int64_t in_le
 {
     double x = map_coord(p, d, o, in_len, out_len, &t->outside);
     t->count = 0;
+    if (isnan(x)) t->outside = true; /* a NaN roi from the file */
     if (t->outside) return;
+    /* far outside the input every tap clamps to the edge anyway; bounding x keeps the
+     * integer conversions below defined for hostile scales and rois */
+    double reach = RESIZE_MAX_TAPS + 2;
+    x = fmin(fmax(x, -reach), (double)in_len + reach);
     if (p->mode == MODE_NEAREST) {
         double f = floor(x), frac = x - f, v;
         switch (p->round) {
