@@ -47,7 +47,7 @@ static lucid_status reduce_parse_common(const lucid_node *n, reduce_params *p,
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                  "has %zu axes (a tensor has at most %d dims)", count,
                                  LUCID_MAX_RANK);
-    memcpy(p->axes, axes, sizeof(int64_t) * count);
+    if (count) memcpy(p->axes, axes, sizeof(int64_t) * count);
     p->n_axes = count;
     return LUCID_STATUS_OK;
 }
