@@ -13,16 +13,16 @@
 
 static int passed, failed;
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (cond) {                                                                            \
-            passed++;                                                                          \
-        } else {                                                                               \
-            failed++;                                                                          \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+        }                                                                                          \
     } while (0)
 
 /* ---- a tiny harness: one node, inputs fed at run time or as initializers ---------------- */
@@ -46,8 +46,8 @@ typedef struct tattr {
 } tattr;
 
 /* Runs op on ins; on success *out holds a malloc'd copy of output 0. */
-static lucid_status run_op(const char *op, int opset, const tin *ins, int n_in,
-                           const tattr *attrs, int n_attrs, lucid_array *out, char *msg)
+static lucid_status run_op(const char *op, int opset, const tin *ins, int n_in, const tattr *attrs,
+                           int n_attrs, lucid_array *out, char *msg)
 {
     lucid_error err = {0};
     lucid_graph *g = lucid_graph_create();
@@ -64,18 +64,19 @@ static lucid_status run_op(const char *op, int opset, const tin *ins, int n_in,
         char name[16];
         snprintf(name, sizeof name, "in%d", k);
         idx[k] = lucid_graph_tensor(g, name, NULL);
-        size_t nb = (size_t)lucid_shape_numel(ins[k].rank, ins[k].dims) *
-                    lucid_dtype_size(ins[k].dtype);
+        size_t nb =
+            (size_t)lucid_shape_numel(ins[k].rank, ins[k].dims) * lucid_dtype_size(ins[k].dtype);
         if (ins[k].constant) {
             void *d = malloc(nb ? nb : 1);
             memcpy(d, ins[k].data, nb);
-            lucid_graph_set_initializer(g, idx[k], ins[k].dtype, ins[k].rank, ins[k].dims, d,
-                                        nb, NULL);
+            lucid_graph_set_initializer(g, idx[k], ins[k].dtype, ins[k].rank, ins[k].dims, d, nb,
+                                        NULL);
         } else {
             lucid_ir_tensor *t = &g->tensors[idx[k]];
             t->dtype = ins[k].dtype;
             t->rank = ins[k].rank;
-            for (int i = 0; i < ins[k].rank; i++) t->dims[i] = ins[k].dims[i];
+            for (int i = 0; i < ins[k].rank; i++)
+                t->dims[i] = ins[k].dims[i];
             lucid_graph_add_input(g, idx[k], NULL);
         }
     }
@@ -115,8 +116,7 @@ static lucid_status run_op(const char *op, int opset, const tin *ins, int n_in,
         if (!ins[k].omitted && !ins[k].constant) {
             char name[16];
             snprintf(name, sizeof name, "in%d", k);
-            lucid_context_set_input(ctx, name, ins[k].dtype, ins[k].rank, ins[k].dims,
-                                    ins[k].data);
+            lucid_context_set_input(ctx, name, ins[k].dtype, ins[k].rank, ins[k].dims, ins[k].data);
         }
     st = lucid_context_run(ctx);
     if (st) {
@@ -136,7 +136,8 @@ static lucid_status run_op(const char *op, int opset, const tin *ins, int n_in,
 static tin mk(lucid_dtype dtype, int rank, const int64_t *dims, const void *data)
 {
     tin t = {.dtype = dtype, .rank = rank, .data = data};
-    for (int i = 0; i < rank; i++) t.dims[i] = dims[i];
+    for (int i = 0; i < rank; i++)
+        t.dims[i] = dims[i];
     return t;
 }
 
@@ -150,12 +151,16 @@ static uint32_t rnd(void)
     rng_state ^= rng_state << 17;
     return (uint32_t)(rng_state >> 16);
 }
-static float rndf(float lo, float hi) { return lo + (hi - lo) * (float)(rnd() % 1000000) / 1e6f; }
+static float rndf(float lo, float hi)
+{
+    return lo + (hi - lo) * (float)(rnd() % 1000000) / 1e6f;
+}
 
 static int64_t numel(int rank, const int64_t *d)
 {
     int64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= d[i];
+    for (int i = 0; i < rank; i++)
+        n *= d[i];
     return n;
 }
 
@@ -179,7 +184,8 @@ static int64_t bidx(int64_t o, int orank, const int64_t *od, int r, const int64_
 static void random_bcast_shapes(int *ro, int64_t *od, int *ra, int64_t *ad, int *rb, int64_t *bd)
 {
     *ro = (int)(rnd() % 5);
-    for (int i = 0; i < *ro; i++) od[i] = 1 + rnd() % 5;
+    for (int i = 0; i < *ro; i++)
+        od[i] = 1 + rnd() % 5;
     int *rs[2] = {ra, rb};
     int64_t *ds[2] = {ad, bd};
     for (int k = 0; k < 2; k++) {
@@ -225,7 +231,8 @@ static double ref_binary(const char *op, double x, double y)
 
 static void test_binary_float_random(void)
 {
-    const char *ops[] = {"Add", "Sub", "Mul", "Div", "Pow", "Min", "Max", "Equal", "Less", "Greater"};
+    const char *ops[] = {"Add", "Sub", "Mul",   "Div",  "Pow",
+                         "Min", "Max", "Equal", "Less", "Greater"};
     for (int trial = 0; trial < 60; trial++) {
         int ro, ra, rb;
         int64_t od[8], ad[8], bd[8];
@@ -241,8 +248,10 @@ static void test_binary_float_random(void)
         }
         int64_t na = numel(ra, ad), nb = numel(rb, bd), no = numel(ro, od);
         float *a = malloc(sizeof(float) * (size_t)na), *b = malloc(sizeof(float) * (size_t)nb);
-        for (int64_t i = 0; i < na; i++) a[i] = (float)(int)(rnd() % 9) * 0.5f + 0.5f;
-        for (int64_t i = 0; i < nb; i++) b[i] = (float)(int)(rnd() % 9) * 0.5f + 0.5f;
+        for (int64_t i = 0; i < na; i++)
+            a[i] = (float)(int)(rnd() % 9) * 0.5f + 0.5f;
+        for (int64_t i = 0; i < nb; i++)
+            b[i] = (float)(int)(rnd() % 9) * 0.5f + 0.5f;
         const char *op = ops[trial % 10];
         tin ins[2] = {mk(LUCID_DTYPE_FLOAT, ra, ad, a), mk(LUCID_DTYPE_FLOAT, rb, bd, b)};
         ins[1].constant = trial % 3 == 0;
@@ -252,8 +261,8 @@ static void test_binary_float_random(void)
         CHECK(st == LUCID_STATUS_OK, "%s trial %d: %s", op, trial, msg);
         if (st) goto next;
         bool cmp = !strcmp(op, "Equal") || !strcmp(op, "Less") || !strcmp(op, "Greater");
-        CHECK(out.rank == ro && numel(out.rank, out.dims) == no, "%s trial %d: output shape",
-              op, trial);
+        CHECK(out.rank == ro && numel(out.rank, out.dims) == no, "%s trial %d: output shape", op,
+              trial);
         CHECK(out.dtype == (cmp ? LUCID_DTYPE_BOOL : LUCID_DTYPE_FLOAT), "%s dtype", op);
         int bad = 0;
         for (int64_t o = 0; o < no; o++) {
@@ -281,7 +290,8 @@ static void test_binary_large(void)
         a[i] = rndf(-1, 1);
         b[i] = rndf(-1, 1);
     }
-    for (int i = 0; i < 64; i++) bias[i] = rndf(-1, 1);
+    for (int i = 0; i < 64; i++)
+        bias[i] = rndf(-1, 1);
     tin ins[2] = {mk(LUCID_DTYPE_FLOAT, 4, d, a), mk(LUCID_DTYPE_FLOAT, 4, d, b)};
     lucid_array out;
     char msg[1024];
@@ -289,7 +299,8 @@ static void test_binary_large(void)
     CHECK(st == LUCID_STATUS_OK, "large add: %s", msg);
     if (!st) {
         int bad = 0;
-        for (int64_t i = 0; i < n; i++) bad += ((float *)out.data)[i] != a[i] + b[i];
+        for (int64_t i = 0; i < n; i++)
+            bad += ((float *)out.data)[i] != a[i] + b[i];
         CHECK(bad == 0, "large add: %d wrong", bad);
         free(out.data);
     }
@@ -299,7 +310,8 @@ static void test_binary_large(void)
     CHECK(st == LUCID_STATUS_OK, "per-channel mul: %s", msg);
     if (!st) {
         int bad = 0;
-        for (int64_t i = 0; i < n; i++) bad += ((float *)out.data)[i] != a[i] * bias[i / (56 * 56)];
+        for (int64_t i = 0; i < n; i++)
+            bad += ((float *)out.data)[i] != a[i] * bias[i / (56 * 56)];
         CHECK(bad == 0, "per-channel mul: %d wrong", bad);
         free(out.data);
     }
@@ -321,8 +333,7 @@ static void test_integer_ops(void)
     if (!st) {
         const int32_t *y = out.data;
         /* truncation toward zero; INT32_MIN / -1 wraps instead of trapping */
-        CHECK(y[0] == 3 && y[1] == -3 && y[2] == -3 && y[3] == 3 && y[4] == INT32_MIN &&
-                  y[5] == 14,
+        CHECK(y[0] == 3 && y[1] == -3 && y[2] == -3 && y[3] == 3 && y[4] == INT32_MIN && y[5] == 14,
               "int32 div truncates: %d %d %d %d %d %d", y[0], y[1], y[2], y[3], y[4], y[5]);
         free(out.data);
     }
@@ -348,11 +359,21 @@ static void test_integer_ops(void)
         for (int i = 0; i < 6; i++) {
             int64_t x = a64[i], want;
             switch (k) {
-            case 0: want = (int64_t)((uint64_t)x + 2); break;
-            case 1: want = x - 2; break;
-            case 2: want = (int64_t)((uint64_t)x * 2); break;
-            case 3: want = x > 2 ? x : 2; break;
-            default: want = x < 2 ? x : 2; break;
+            case 0:
+                want = (int64_t)((uint64_t)x + 2);
+                break;
+            case 1:
+                want = x - 2;
+                break;
+            case 2:
+                want = (int64_t)((uint64_t)x * 2);
+                break;
+            case 3:
+                want = x > 2 ? x : 2;
+                break;
+            default:
+                want = x < 2 ? x : 2;
+                break;
             }
             bad += y[i] != want;
         }
@@ -377,7 +398,8 @@ static void test_integer_ops(void)
     }
     /* integer Pow is exact, and Pow(float, int64) takes mixed dtypes from opset 12 */
     int64_t pb[3] = {3, -2, 10}, pe[3] = {39, 3, 0};
-    tin pw[2] = {mk(LUCID_DTYPE_INT64, 1, (int64_t[]){3}, pb), mk(LUCID_DTYPE_INT64, 1, (int64_t[]){3}, pe)};
+    tin pw[2] = {mk(LUCID_DTYPE_INT64, 1, (int64_t[]){3}, pb),
+                 mk(LUCID_DTYPE_INT64, 1, (int64_t[]){3}, pe)};
     st = run_op("Pow", 15, pw, 2, NULL, 0, &out, msg);
     CHECK(st == LUCID_STATUS_OK, "int64 pow: %s", msg);
     if (!st) {
@@ -420,9 +442,12 @@ static void test_variadic(void)
 {
     int64_t d0[2] = {3, 4}, d1[1] = {4}, d2[2] = {3, 1};
     float a[12], b[4], c[3];
-    for (int i = 0; i < 12; i++) a[i] = rndf(-2, 2);
-    for (int i = 0; i < 4; i++) b[i] = rndf(-2, 2);
-    for (int i = 0; i < 3; i++) c[i] = rndf(-2, 2);
+    for (int i = 0; i < 12; i++)
+        a[i] = rndf(-2, 2);
+    for (int i = 0; i < 4; i++)
+        b[i] = rndf(-2, 2);
+    for (int i = 0; i < 3; i++)
+        c[i] = rndf(-2, 2);
     tin ins[3] = {mk(LUCID_DTYPE_FLOAT, 1, d1, b), mk(LUCID_DTYPE_FLOAT, 2, d2, c),
                   mk(LUCID_DTYPE_FLOAT, 2, d0, a)};
     const char *ops[] = {"Sum", "Mean", "Min", "Max"};
@@ -438,10 +463,18 @@ static void test_variadic(void)
             for (int j = 0; j < 4; j++) {
                 double x = b[j], y = c[i], z = a[i * 4 + j], want;
                 switch (k) {
-                case 0: want = x + y + z; break;
-                case 1: want = (x + y + z) / 3; break;
-                case 2: want = fmin(x, fmin(y, z)); break;
-                default: want = fmax(x, fmax(y, z)); break;
+                case 0:
+                    want = x + y + z;
+                    break;
+                case 1:
+                    want = (x + y + z) / 3;
+                    break;
+                case 2:
+                    want = fmin(x, fmin(y, z));
+                    break;
+                default:
+                    want = fmax(x, fmax(y, z));
+                    break;
                 }
                 bad += !close_enough(((float *)out.data)[i * 4 + j], want, 1e-5, 1e-6);
             }
@@ -479,7 +512,8 @@ static void test_logic_where(void)
     if (!run_op("Not", 7, ins, 1, NULL, 0, &out, msg)) {
         const uint8_t *y = out.data;
         int bad = 0;
-        for (int i = 0; i < 6; i++) bad += y[i] != !p[i];
+        for (int i = 0; i < 6; i++)
+            bad += y[i] != !p[i];
         CHECK(bad == 0, "Not");
         free(out.data);
     } else
@@ -507,8 +541,10 @@ static void test_logic_where(void)
         int64_t na = numel(ra, ad), nb = numel(rb, bd), no = numel(ro, od);
         uint8_t *c = malloc((size_t)nb);
         float *x = malloc(sizeof(float) * (size_t)na), yy = rndf(-1, 1);
-        for (int64_t i = 0; i < nb; i++) c[i] = rnd() % 2;
-        for (int64_t i = 0; i < na; i++) x[i] = rndf(-1, 1);
+        for (int64_t i = 0; i < nb; i++)
+            c[i] = rnd() % 2;
+        for (int64_t i = 0; i < na; i++)
+            x[i] = rndf(-1, 1);
         tin wi[3] = {mk(LUCID_DTYPE_BOOL, rb, bd, c), mk(LUCID_DTYPE_FLOAT, ra, ad, x),
                      mk(LUCID_DTYPE_FLOAT, 0, NULL, &yy)};
         st = run_op("Where", 9, wi, 3, NULL, 0, &out, msg);
@@ -537,27 +573,78 @@ typedef struct unary_case {
     float alpha, beta; /* attributes (0: absent) */
 } unary_case;
 
-static double r_relu(double x, double a, double b) { return x > 0 ? x : 0; }
-static double r_leaky(double x, double a, double b) { return x >= 0 ? x : a * x; }
-static double r_sigmoid(double x, double a, double b) { return 1 / (1 + exp(-x)); }
-static double r_hsig(double x, double a, double b) { return fmax(0, fmin(1, a * x + b)); }
-static double r_hswish(double x, double a, double b) { return x * fmax(0, fmin(1, x / 6 + 0.5)); }
-static double r_tanh(double x, double a, double b) { return tanh(x); }
-static double r_elu(double x, double a, double b) { return x >= 0 ? x : a * (exp(x) - 1); }
+static double r_relu(double x, double a, double b)
+{
+    return x > 0 ? x : 0;
+}
+static double r_leaky(double x, double a, double b)
+{
+    return x >= 0 ? x : a * x;
+}
+static double r_sigmoid(double x, double a, double b)
+{
+    return 1 / (1 + exp(-x));
+}
+static double r_hsig(double x, double a, double b)
+{
+    return fmax(0, fmin(1, a * x + b));
+}
+static double r_hswish(double x, double a, double b)
+{
+    return x * fmax(0, fmin(1, x / 6 + 0.5));
+}
+static double r_tanh(double x, double a, double b)
+{
+    return tanh(x);
+}
+static double r_elu(double x, double a, double b)
+{
+    return x >= 0 ? x : a * (exp(x) - 1);
+}
 static double r_selu(double x, double a, double b)
 {
     return x > 0 ? b * x : b * (a * exp(x) - a);
 }
-static double r_softplus(double x, double a, double b) { return log(exp(x) + 1); }
-static double r_erf(double x, double a, double b) { return erf(x); }
-static double r_sqrt(double x, double a, double b) { return sqrt(x); }
-static double r_exp(double x, double a, double b) { return exp(x); }
-static double r_log(double x, double a, double b) { return log(x); }
-static double r_neg(double x, double a, double b) { return -x; }
-static double r_abs(double x, double a, double b) { return fabs(x); }
-static double r_recip(double x, double a, double b) { return 1 / x; }
-static double r_floor(double x, double a, double b) { return floor(x); }
-static double r_ceil(double x, double a, double b) { return ceil(x); }
+static double r_softplus(double x, double a, double b)
+{
+    return log(exp(x) + 1);
+}
+static double r_erf(double x, double a, double b)
+{
+    return erf(x);
+}
+static double r_sqrt(double x, double a, double b)
+{
+    return sqrt(x);
+}
+static double r_exp(double x, double a, double b)
+{
+    return exp(x);
+}
+static double r_log(double x, double a, double b)
+{
+    return log(x);
+}
+static double r_neg(double x, double a, double b)
+{
+    return -x;
+}
+static double r_abs(double x, double a, double b)
+{
+    return fabs(x);
+}
+static double r_recip(double x, double a, double b)
+{
+    return 1 / x;
+}
+static double r_floor(double x, double a, double b)
+{
+    return floor(x);
+}
+static double r_ceil(double x, double a, double b)
+{
+    return ceil(x);
+}
 
 static void test_unary(void)
 {
@@ -589,10 +676,12 @@ static void test_unary(void)
         const unary_case *u = &cases[c];
         int rank = 1 + (int)(rnd() % 4);
         int64_t d[8];
-        for (int i = 0; i < rank; i++) d[i] = 1 + rnd() % 6;
+        for (int i = 0; i < rank; i++)
+            d[i] = 1 + rnd() % 6;
         int64_t n = numel(rank, d);
         float *x = malloc(sizeof(float) * (size_t)n);
-        for (int64_t i = 0; i < n; i++) x[i] = rndf(u->lo, u->hi);
+        for (int64_t i = 0; i < n; i++)
+            x[i] = rndf(u->lo, u->hi);
         tin in = mk(LUCID_DTYPE_FLOAT, rank, d, x);
         tattr at[2];
         int na = 0;
@@ -604,8 +693,8 @@ static void test_unary(void)
         if (!defaults) {
             at[na++] = (tattr){.name = "alpha", .type = LUCID_ATTR_FLOAT, .f = u->alpha};
             if (u->beta != 0)
-                at[na++] = (tattr){.name = gamma ? "gamma" : "beta", .type = LUCID_ATTR_FLOAT,
-                                   .f = u->beta};
+                at[na++] = (tattr){
+                    .name = gamma ? "gamma" : "beta", .type = LUCID_ATTR_FLOAT, .f = u->beta};
         }
         lucid_array out;
         char msg[1024];
@@ -622,8 +711,7 @@ static void test_unary(void)
                     bad++;
                 }
             }
-            CHECK(bad == 0, "%s (alpha %g): %d of %lld wrong", u->op, u->alpha, bad,
-                  (long long)n);
+            CHECK(bad == 0, "%s (alpha %g): %d of %lld wrong", u->op, u->alpha, bad, (long long)n);
             free(out.data);
         }
         free(x);
@@ -659,7 +747,8 @@ static void test_prelu_clip(void)
 {
     int64_t d[3] = {2, 3, 4}, sd[2] = {3, 1};
     float x[24], slope[3] = {0.1f, 0.2f, 0.3f};
-    for (int i = 0; i < 24; i++) x[i] = rndf(-2, 2);
+    for (int i = 0; i < 24; i++)
+        x[i] = rndf(-2, 2);
     tin ins[3] = {mk(LUCID_DTYPE_FLOAT, 3, d, x), mk(LUCID_DTYPE_FLOAT, 2, sd, slope)};
     ins[1].constant = true;
     lucid_array out;
@@ -688,7 +777,8 @@ static void test_prelu_clip(void)
     CHECK(st == LUCID_STATUS_OK, "Clip attrs: %s", msg);
     if (!st) {
         int bad = 0;
-        for (int i = 0; i < 24; i++) bad += ((float *)out.data)[i] != fminf(fmaxf(x[i], -0.5f), 0.75f);
+        for (int i = 0; i < 24; i++)
+            bad += ((float *)out.data)[i] != fminf(fmaxf(x[i], -0.5f), 0.75f);
         CHECK(bad == 0, "Clip attrs: %d wrong", bad);
         free(out.data);
     }
@@ -700,7 +790,8 @@ static void test_prelu_clip(void)
     CHECK(st == LUCID_STATUS_OK, "Clip inputs: %s", msg);
     if (!st) {
         int bad = 0;
-        for (int i = 0; i < 24; i++) bad += ((float *)out.data)[i] != fminf(x[i], 0.25f);
+        for (int i = 0; i < 24; i++)
+            bad += ((float *)out.data)[i] != fminf(x[i], 0.25f);
         CHECK(bad == 0, "Clip with max only: %d wrong", bad);
         free(out.data);
     }
@@ -732,7 +823,8 @@ static void test_softmax(void)
 {
     int64_t d[3] = {2, 3, 4};
     float x[24];
-    for (int i = 0; i < 24; i++) x[i] = rndf(-3, 3);
+    for (int i = 0; i < 24; i++)
+        x[i] = rndf(-3, 3);
     x[5] = 80; /* large values must not overflow */
     for (int logv = 0; logv < 2; logv++) {
         const char *op = logv ? "LogSoftmax" : "Softmax";
@@ -749,8 +841,10 @@ static void test_softmax(void)
                 if (opset < 13) {
                     /* coerced to 2x12: one distribution over the 12 trailing values */
                     double m = -INFINITY, s = 0;
-                    for (int k = 0; k < 12; k++) m = fmax(m, x[b * 12 + k]);
-                    for (int k = 0; k < 12; k++) s += exp(x[b * 12 + k] - m);
+                    for (int k = 0; k < 12; k++)
+                        m = fmax(m, x[b * 12 + k]);
+                    for (int k = 0; k < 12; k++)
+                        s += exp(x[b * 12 + k] - m);
                     for (int k = 0; k < 12; k++) {
                         double v = x[b * 12 + k] - m;
                         double want = logv ? v - log(s) : exp(v) / s;
@@ -759,8 +853,10 @@ static void test_softmax(void)
                 } else {
                     for (int j = 0; j < 4; j++) {
                         double m = -INFINITY, s = 0;
-                        for (int k = 0; k < 3; k++) m = fmax(m, x[b * 12 + k * 4 + j]);
-                        for (int k = 0; k < 3; k++) s += exp(x[b * 12 + k * 4 + j] - m);
+                        for (int k = 0; k < 3; k++)
+                            m = fmax(m, x[b * 12 + k * 4 + j]);
+                        for (int k = 0; k < 3; k++)
+                            s += exp(x[b * 12 + k * 4 + j] - m);
                         for (int k = 0; k < 3; k++) {
                             double v = x[b * 12 + k * 4 + j] - m;
                             double want = logv ? v - log(s) : exp(v) / s;
@@ -781,8 +877,10 @@ static void test_softmax(void)
     if (!run_op("Softmax", 11, &in, 1, NULL, 0, &o11, msg) &&
         !run_op("Softmax", 13, &in, 1, NULL, 0, &o13, msg)) {
         double s11 = 0, s13 = 0;
-        for (int k = 0; k < 12; k++) s11 += ((float *)o11.data)[k];
-        for (int k = 0; k < 4; k++) s13 += ((float *)o13.data)[k];
+        for (int k = 0; k < 12; k++)
+            s11 += ((float *)o11.data)[k];
+        for (int k = 0; k < 4; k++)
+            s13 += ((float *)o13.data)[k];
         CHECK(fabs(s11 - 1) < 1e-5 && fabs(s13 - 1) < 1e-5, "default axes: sums %g %g", s11, s13);
         free(o11.data);
         free(o13.data);
@@ -804,10 +902,12 @@ static void test_reduce_random(void)
         const char *op = ops[trial % 4];
         int rank = 1 + (int)(rnd() % 4);
         int64_t d[8];
-        for (int i = 0; i < rank; i++) d[i] = 1 + rnd() % 5;
+        for (int i = 0; i < rank; i++)
+            d[i] = 1 + rnd() % 5;
         int64_t n = numel(rank, d);
         float *x = malloc(sizeof(float) * (size_t)n);
-        for (int64_t i = 0; i < n; i++) x[i] = rndf(-4, 4);
+        for (int64_t i = 0; i < n; i++)
+            x[i] = rndf(-4, 4);
         bool mask[8] = {0};
         int64_t axes[8];
         int n_axes = 0;
@@ -817,7 +917,8 @@ static void test_reduce_random(void)
                 axes[n_axes++] = rnd() % 2 ? i : i - rank; /* negative axes too */
             }
         if (n_axes == 0)
-            for (int i = 0; i < rank; i++) mask[i] = true; /* empty axes: all */
+            for (int i = 0; i < rank; i++)
+                mask[i] = true; /* empty axes: all */
         int keep = (int)(rnd() % 2);
         /* axes as attribute (old opsets) or as constant input (new) */
         bool as_input = trial % 3 != 0;
@@ -825,9 +926,9 @@ static void test_reduce_random(void)
         tin ins[2] = {mk(LUCID_DTYPE_FLOAT, rank, d, x),
                       mk(LUCID_DTYPE_INT64, 1, (int64_t[]){n_axes}, axes)};
         ins[1].constant = true;
-        tattr at[2] = {{.name = "keepdims", .type = LUCID_ATTR_INT, .i = keep},
-                       {.name = "axes", .type = LUCID_ATTR_INTS, .ints = axes,
-                        .count = (size_t)n_axes}};
+        tattr at[2] = {
+            {.name = "keepdims", .type = LUCID_ATTR_INT, .i = keep},
+            {.name = "axes", .type = LUCID_ATTR_INTS, .ints = axes, .count = (size_t)n_axes}};
         int n_in = as_input && n_axes ? 2 : 1;
         int n_at = !as_input && n_axes ? 2 : 1;
         lucid_array out;
@@ -847,7 +948,8 @@ static void test_reduce_random(void)
             else if (keep)
                 od[orank++] = 1;
         bool shape_ok = out.rank == orank;
-        for (int i = 0; shape_ok && i < orank; i++) shape_ok = out.dims[i] == od[i];
+        for (int i = 0; shape_ok && i < orank; i++)
+            shape_ok = out.dims[i] == od[i];
         CHECK(shape_ok, "%s trial %d: output shape", op, trial);
         int64_t no = numel(out.rank, out.dims);
         double *acc = calloc((size_t)no, sizeof(double));
@@ -1002,7 +1104,8 @@ static void test_errors(void)
     lucid_array out;
     char msg[1024];
     tin ins[2] = {mk(LUCID_DTYPE_FLOAT, 2, a, fa), mk(LUCID_DTYPE_FLOAT, 2, b, fb)};
-    const char *ops[] = {"Add", "Sub", "Mul", "Div", "Pow", "Equal", "Less", "Greater", "Max", "Sum"};
+    const char *ops[] = {"Add",   "Sub",  "Mul",     "Div", "Pow",
+                         "Equal", "Less", "Greater", "Max", "Sum"};
     for (int k = 0; k < 10; k++) {
         lucid_status st = run_op(ops[k], 13, ins, 2, NULL, 0, &out, msg);
         CHECK(st == LUCID_STATUS_INVALID_MODEL, "%s 2x3 with 4x3 refused (%d)", ops[k], st);

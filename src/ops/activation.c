@@ -1,4 +1,4 @@
-/* activation.c - activation functions: Relu, LeakyRelu, PRelu, Clip, Sigmoid, HardSigmoid, HardSwish, Tanh, Elu, Selu, Softplus. */
+/* activation.c - activation functions (Relu, PRelu, Clip, Sigmoid, HardSwish, Elu, Selu, ...). */
 #include <float.h>
 #include <string.h>
 #include <tgmath.h>
@@ -17,16 +17,15 @@ LUCID_UNARY_FLOAT_KERNELS(leaky_relu, act_params, x < 0 ? (T)p->alpha * x : x)
 LUCID_UNARY_FLOAT_KERNELS(sigmoid, act_params,
                           x >= 0 ? (T)1 / ((T)1 + exp(-x)) : exp(x) / ((T)1 + exp(x)))
 LUCID_UNARY_FLOAT_KERNELS(hard_sigmoid, act_params,
-                          fmax((T)0, fmin((T)1, (T)p->alpha * x + (T)p->beta)))
+                          fmax((T)0, fmin((T)1, (T)p->alpha *x + (T)p->beta)))
 LUCID_UNARY_FLOAT_KERNELS(hard_swish, act_params,
-                          x * fmax((T)0, fmin((T)1, x * ((T)1 / (T)6) + (T)0.5)))
+                          x *fmax((T)0, fmin((T)1, x *((T)1 / (T)6) + (T)0.5)))
 LUCID_UNARY_FLOAT_KERNELS(tanh, act_params, tanh(x))
 LUCID_UNARY_FLOAT_KERNELS(elu, act_params, x < 0 ? (T)p->alpha * expm1(x) : x)
 LUCID_UNARY_FLOAT_KERNELS(selu, act_params,
                           x > 0 ? (T)p->gamma * x
                                 : (T)p->gamma * ((T)p->alpha * exp(x) - (T)p->alpha))
-LUCID_UNARY_FLOAT_KERNELS(softplus, act_params,
-                          x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)))
+LUCID_UNARY_FLOAT_KERNELS(softplus, act_params, x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)))
 
 /* ---- attribute parsing -------------------------------------------------------------- */
 
@@ -72,11 +71,11 @@ static lucid_status float_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
     return lucid_ew_infer_same(g, n, lucid_dtypes_float, err);
 }
 
-#define FLOAT_RUN(NAME)                                                                        \
-    static lucid_status NAME##_run(const lucid_node *n, const lucid_array *in, int n_in,       \
-                                   lucid_array *out, int n_out, lucid_error *err)              \
-    {                                                                                          \
-        return lucid_unary_float_run(n, &NAME##_kernels, &in[0], &out[0], n->params, err);     \
+#define FLOAT_RUN(NAME)                                                                            \
+    static lucid_status NAME##_run(const lucid_node *n, const lucid_array *in, int n_in,           \
+                                   lucid_array *out, int n_out, lucid_error *err)                  \
+    {                                                                                              \
+        return lucid_unary_float_run(n, &NAME##_kernels, &in[0], &out[0], n->params, err);         \
     }
 
 FLOAT_RUN(leaky_relu)
@@ -108,8 +107,8 @@ static lucid_status relu_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
     return lucid_ew_infer_same(g, n, lucid_dtypes_signed, err);
 }
 
-static lucid_status relu_run(const lucid_node *n, const lucid_array *in, int n_in,
-                             lucid_array *out, int n_out, lucid_error *err)
+static lucid_status relu_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                             int n_out, lucid_error *err)
 {
     if (lucid_dtype_is_float(in[0].dtype))
         return lucid_unary_float_run(n, &relu_kernels, &in[0], &out[0], n->params, err);
@@ -129,15 +128,15 @@ static lucid_status prelu_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
     lucid_status st = lucid_op_check_dtype(g, n, 0, lucid_dtypes_float, err);
     if (st) return st;
     if (s->dtype != x->dtype)
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "slope '%s' is %s but X is %s", s->name,
-                                 lucid_dtype_name(s->dtype), lucid_dtype_name(x->dtype));
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "slope '%s' is %s but X is %s",
+                                 s->name, lucid_dtype_name(s->dtype), lucid_dtype_name(x->dtype));
     int rank;
     int64_t dims[LUCID_MAX_RANK];
     st = lucid_ew_broadcast_shape(g, n, 0, 1, &rank, dims, err);
     if (st) return st;
     bool same = rank == x->rank;
-    for (int i = 0; same && i < rank; i++) same = dims[i] == x->dims[i];
+    for (int i = 0; same && i < rank; i++)
+        same = dims[i] == x->dims[i];
     if (!same) {
         char sx[128], ss[128];
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
@@ -154,10 +153,12 @@ static void prelu_row_f32(void *o_, const void *a_, int64_t sa, const void *b_, 
     float *o = o_;
     const float *x = a_, *s = b_;
     if (sb) {
-        for (int64_t i = 0; i < n; i++) o[i] = x[i] < 0 ? s[i] * x[i] : x[i];
+        for (int64_t i = 0; i < n; i++)
+            o[i] = x[i] < 0 ? s[i] * x[i] : x[i];
     } else {
         float slope = s[0];
-        for (int64_t i = 0; i < n; i++) o[i] = x[i] < 0 ? slope * x[i] : x[i];
+        for (int64_t i = 0; i < n; i++)
+            o[i] = x[i] < 0 ? slope * x[i] : x[i];
     }
 }
 
@@ -166,19 +167,19 @@ static void prelu_row_f64(void *o_, const void *a_, int64_t sa, const void *b_, 
 {
     double *o = o_;
     const double *x = a_, *s = b_;
-    for (int64_t i = 0; i < n; i++) o[i] = x[i] < 0 ? s[i * sb] * x[i] : x[i];
+    for (int64_t i = 0; i < n; i++)
+        o[i] = x[i] < 0 ? s[i * sb] * x[i] : x[i];
 }
 
-#define PRELU_ROW_HALF(NAME, LD, ST)                                                           \
-    static void NAME(void *o_, const void *a_, int64_t sa, const void *b_, int64_t sb,         \
-                     int64_t n)                                                                \
-    {                                                                                          \
-        uint16_t *o = o_;                                                                      \
-        const uint16_t *x = a_, *s = b_;                                                       \
-        for (int64_t i = 0; i < n; i++) {                                                      \
-            float v = LD(x[i]);                                                                \
-            o[i] = ST(v < 0 ? LD(s[i * sb]) * v : v);                                          \
-        }                                                                                      \
+#define PRELU_ROW_HALF(NAME, LD, ST)                                                               \
+    static void NAME(void *o_, const void *a_, int64_t sa, const void *b_, int64_t sb, int64_t n)  \
+    {                                                                                              \
+        uint16_t *o = o_;                                                                          \
+        const uint16_t *x = a_, *s = b_;                                                           \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            float v = LD(x[i]);                                                                    \
+            o[i] = ST(v < 0 ? LD(s[i * sb]) * v : v);                                              \
+        }                                                                                          \
     }
 PRELU_ROW_HALF(prelu_row_f16, lucid_half_to_float, lucid_float_to_half)
 PRELU_ROW_HALF(prelu_row_bf16, lucid_bf16_to_float, lucid_float_to_bf16)
@@ -188,10 +189,18 @@ static lucid_status prelu_run(const lucid_node *n, const lucid_array *in, int n_
 {
     lucid_row2_fn fn;
     switch (in[0].dtype) {
-    case LUCID_DTYPE_FLOAT: fn = prelu_row_f32; break;
-    case LUCID_DTYPE_DOUBLE: fn = prelu_row_f64; break;
-    case LUCID_DTYPE_FLOAT16: fn = prelu_row_f16; break;
-    case LUCID_DTYPE_BFLOAT16: fn = prelu_row_bf16; break;
+    case LUCID_DTYPE_FLOAT:
+        fn = prelu_row_f32;
+        break;
+    case LUCID_DTYPE_DOUBLE:
+        fn = prelu_row_f64;
+        break;
+    case LUCID_DTYPE_FLOAT16:
+        fn = prelu_row_f16;
+        break;
+    case LUCID_DTYPE_BFLOAT16:
+        fn = prelu_row_bf16;
+        break;
     default:
         return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "dtype %s is not supported",
                                  lucid_dtype_name(in[0].dtype));
@@ -227,9 +236,9 @@ static lucid_status clip_parse(const lucid_graph *g, const lucid_node *n, void *
 
 /* Clip's dtypes: floats and integers that fit int64 exactly. */
 static const lucid_dtype clip_dtypes[] = {
-    LUCID_DTYPE_FLOAT,  LUCID_DTYPE_DOUBLE, LUCID_DTYPE_FLOAT16, LUCID_DTYPE_BFLOAT16,
-    LUCID_DTYPE_INT8,   LUCID_DTYPE_INT16,  LUCID_DTYPE_INT32,   LUCID_DTYPE_INT64,
-    LUCID_DTYPE_UINT8,  LUCID_DTYPE_UINT16, LUCID_DTYPE_UINT32,  LUCID_DTYPE_UNDEFINED};
+    LUCID_DTYPE_FLOAT, LUCID_DTYPE_DOUBLE, LUCID_DTYPE_FLOAT16, LUCID_DTYPE_BFLOAT16,
+    LUCID_DTYPE_INT8,  LUCID_DTYPE_INT16,  LUCID_DTYPE_INT32,   LUCID_DTYPE_INT64,
+    LUCID_DTYPE_UINT8, LUCID_DTYPE_UINT16, LUCID_DTYPE_UINT32,  LUCID_DTYPE_UNDEFINED};
 
 static lucid_status clip_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
 {
@@ -244,14 +253,13 @@ static lucid_status clip_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
         const lucid_ir_tensor *b = lucid_op_input(g, n, i);
         if (!b) continue;
         if (b->dtype != x->dtype)
-            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "bound '%s' is %s but input '%s' is %s", b->name,
-                                     lucid_dtype_name(b->dtype), x->name,
-                                     lucid_dtype_name(x->dtype));
+            return lucid_node_errorf(
+                n, err, LUCID_STATUS_INVALID_MODEL, "bound '%s' is %s but input '%s' is %s",
+                b->name, lucid_dtype_name(b->dtype), x->name, lucid_dtype_name(x->dtype));
         if (lucid_tensor_numel(b) != 1)
             return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "bound '%s' must be a scalar, it has %lld elements",
-                                     b->name, (long long)lucid_tensor_numel(b));
+                                     "bound '%s' must be a scalar, it has %lld elements", b->name,
+                                     (long long)lucid_tensor_numel(b));
     }
     return lucid_op_set_output(g, n, 0, x->dtype, x->rank, x->dims, err);
 }
@@ -264,10 +272,10 @@ typedef struct clip_bounds {
  * passes through. */
 LUCID_UNARY_FLOAT_KERNELS(clip, clip_bounds,
                           (x < (T)p->lo ? (T)p->lo : x) > (T)p->hi ? (T)p->hi
-                                                                    : (x < (T)p->lo ? (T)p->lo : x))
+                                                                   : (x < (T)p->lo ? (T)p->lo : x))
 
-static lucid_status clip_run(const lucid_node *n, const lucid_array *in, int n_in,
-                             lucid_array *out, int n_out, lucid_error *err)
+static lucid_status clip_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                             int n_out, lucid_error *err)
 {
     const clip_params *p = n->params;
     const lucid_array *x = &in[0];
@@ -298,16 +306,16 @@ static lucid_status clip_run(const lucid_node *n, const lucid_array *in, int n_i
 
 /* ---- definitions ---------------------------------------------------------------------- */
 
-#define ACT_DEF(SYM, NAME, PARSE, INFER, COST)                                                 \
-    const lucid_op_def lucid_op_def_##SYM = {.name = NAME,                                     \
-                                             .min_inputs = 1,                                  \
-                                             .max_inputs = 1,                                  \
-                                             .min_outputs = 1,                                 \
-                                             .max_outputs = 1,                                 \
-                                             .params_size = sizeof(act_params),                \
-                                             .parse = PARSE,                                   \
-                                             .infer = INFER,                                   \
-                                             .cost = COST,                                     \
+#define ACT_DEF(SYM, NAME, PARSE, INFER, COST)                                                     \
+    const lucid_op_def lucid_op_def_##SYM = {.name = NAME,                                         \
+                                             .min_inputs = 1,                                      \
+                                             .max_inputs = 1,                                      \
+                                             .min_outputs = 1,                                     \
+                                             .max_outputs = 1,                                     \
+                                             .params_size = sizeof(act_params),                    \
+                                             .parse = PARSE,                                       \
+                                             .infer = INFER,                                       \
+                                             .cost = COST,                                         \
                                              .run = SYM##_run};
 
 ACT_DEF(relu, "Relu", NULL, relu_infer, NULL)

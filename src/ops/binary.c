@@ -1,4 +1,4 @@
-/* binary.c - broadcasting binary and variadic ops: arithmetic, Pow, Min/Max/Sum/Mean, comparisons, logic, Where. */
+/* binary.c - broadcasting binary and variadic ops: arithmetic, comparisons, logic, Where. */
 #include <math.h>
 #include <string.h>
 
@@ -15,50 +15,50 @@
 
 /* NAME(o, a, sa, b, sb, n): o[i] = EXPR with x = a[i*sa], y = b[i*sb] loaded as CT. The four
  * stride cases are separate loops so the compiler vectorizes the common ones. */
-#define ROW2(NAME, TI, TO, CT, LD, ST, EXPR)                                                     \
-    static void NAME(void *o_, const void *a_, int64_t sa, const void *b_, int64_t sb,         \
-                     int64_t n)                                                                \
-    {                                                                                          \
-        TO *o = o_;                                                                            \
-        const TI *a = a_, *b = b_;                                                             \
-        if (sa && sb) {                                                                        \
-            for (int64_t i = 0; i < n; i++) {                                                  \
-                CT x = LD(a[i]), y = LD(b[i]);                                                 \
-                o[i] = ST(EXPR);                                                               \
-            }                                                                                  \
-        } else if (sa) {                                                                       \
-            CT y = LD(b[0]);                                                                   \
-            for (int64_t i = 0; i < n; i++) {                                                  \
-                CT x = LD(a[i]);                                                               \
-                o[i] = ST(EXPR);                                                               \
-            }                                                                                  \
-        } else if (sb) {                                                                       \
-            CT x = LD(a[0]);                                                                   \
-            for (int64_t i = 0; i < n; i++) {                                                  \
-                CT y = LD(b[i]);                                                               \
-                o[i] = ST(EXPR);                                                               \
-            }                                                                                  \
-        } else {                                                                               \
-            CT x = LD(a[0]), y = LD(b[0]);                                                     \
-            TO v = ST(EXPR);                                                                   \
-            for (int64_t i = 0; i < n; i++) o[i] = v;                                          \
-        }                                                                                      \
+#define ROW2(NAME, TI, TO, CT, LD, ST, EXPR)                                                       \
+    static void NAME(void *o_, const void *a_, int64_t sa, const void *b_, int64_t sb, int64_t n)  \
+    {                                                                                              \
+        TO *o = o_;                                                                                \
+        const TI *a = a_, *b = b_;                                                                 \
+        if (sa && sb) {                                                                            \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                CT x = LD(a[i]), y = LD(b[i]);                                                     \
+                o[i] = ST(EXPR);                                                                   \
+            }                                                                                      \
+        } else if (sa) {                                                                           \
+            CT y = LD(b[0]);                                                                       \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                CT x = LD(a[i]);                                                                   \
+                o[i] = ST(EXPR);                                                                   \
+            }                                                                                      \
+        } else if (sb) {                                                                           \
+            CT x = LD(a[0]);                                                                       \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                CT y = LD(b[i]);                                                                   \
+                o[i] = ST(EXPR);                                                                   \
+            }                                                                                      \
+        } else {                                                                                   \
+            CT x = LD(a[0]), y = LD(b[0]);                                                         \
+            TO v = ST(EXPR);                                                                       \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                o[i] = v;                                                                          \
+        }                                                                                          \
     }
 
 /* X(OP, suffix, dtype, storage type, compute type, load, store, kind F/S/U) */
-#define FOR_FLOATS(X, OP)                                                                      \
-    X(OP, f32, LUCID_DTYPE_FLOAT, float, float, ID, ID, F)                                     \
-    X(OP, f64, LUCID_DTYPE_DOUBLE, double, double, ID, ID, F)                                  \
-    X(OP, f16, LUCID_DTYPE_FLOAT16, uint16_t, float, H2F, F2H, F)                              \
+#define FOR_FLOATS(X, OP)                                                                          \
+    X(OP, f32, LUCID_DTYPE_FLOAT, float, float, ID, ID, F)                                         \
+    X(OP, f64, LUCID_DTYPE_DOUBLE, double, double, ID, ID, F)                                      \
+    X(OP, f16, LUCID_DTYPE_FLOAT16, uint16_t, float, H2F, F2H, F)                                  \
     X(OP, bf16, LUCID_DTYPE_BFLOAT16, uint16_t, float, B2F, F2B, F)
-#define FOR_INTS(X, OP)                                                                        \
-    X(OP, i8, LUCID_DTYPE_INT8, int8_t, int8_t, ID, ID, S)                                     \
-    X(OP, i16, LUCID_DTYPE_INT16, int16_t, int16_t, ID, ID, S)                                 \
-    X(OP, i32, LUCID_DTYPE_INT32, int32_t, int32_t, ID, ID, S)                                 \
-    X(OP, i64, LUCID_DTYPE_INT64, int64_t, int64_t, ID, ID, S)                                 \
-    X(OP, u8, LUCID_DTYPE_UINT8, uint8_t, uint8_t, ID, ID, U)                                  \
-    X(OP, u16, LUCID_DTYPE_UINT16, uint16_t, uint16_t, ID, ID, U)                              \
-    X(OP, u32, LUCID_DTYPE_UINT32, uint32_t, uint32_t, ID, ID, U)                              \
+#define FOR_INTS(X, OP)                                                                            \
+    X(OP, i8, LUCID_DTYPE_INT8, int8_t, int8_t, ID, ID, S)                                         \
+    X(OP, i16, LUCID_DTYPE_INT16, int16_t, int16_t, ID, ID, S)                                     \
+    X(OP, i32, LUCID_DTYPE_INT32, int32_t, int32_t, ID, ID, S)                                     \
+    X(OP, i64, LUCID_DTYPE_INT64, int64_t, int64_t, ID, ID, S)                                     \
+    X(OP, u8, LUCID_DTYPE_UINT8, uint8_t, uint8_t, ID, ID, U)                                      \
+    X(OP, u16, LUCID_DTYPE_UINT16, uint16_t, uint16_t, ID, ID, U)                                  \
+    X(OP, u32, LUCID_DTYPE_UINT32, uint32_t, uint32_t, ID, ID, U)                                  \
     X(OP, u64, LUCID_DTYPE_UINT64, uint64_t, uint64_t, ID, ID, U)
 #define FOR_NUMERIC(X, OP) FOR_FLOATS(X, OP) FOR_INTS(X, OP)
 
@@ -75,7 +75,7 @@
 #define EX_mul_S(CT, x, y) ((CT)((uint64_t)(x) * (uint64_t)(y)))
 #define EX_mul_U EX_mul_S
 #define EX_div_F(CT, x, y) ((x) / (y))
-#define EX_div_S(CT, x, y)                                                                     \
+#define EX_div_S(CT, x, y)                                                                         \
     ((y) == 0 ? (CT)0 : (y) == -1 ? (CT)(0 - (uint64_t)(x)) : (CT)((x) / (y)))
 #define EX_div_U(CT, x, y) ((y) == 0 ? (CT)0 : (CT)((x) / (y)))
 /* NaN propagates through Min and Max, as in NumPy and ONNX Runtime */
@@ -95,9 +95,9 @@
 #define EX_greater_S EX_greater_F
 #define EX_greater_U EX_greater_F
 
-#define DEF_ARITH(OP, SUF, DT, T, CT, LD, ST, KIND)                                            \
+#define DEF_ARITH(OP, SUF, DT, T, CT, LD, ST, KIND)                                                \
     ROW2(OP##_##SUF, T, T, CT, LD, ST, EX_##OP##_##KIND(CT, x, y))
-#define DEF_CMP(OP, SUF, DT, T, CT, LD, ST, KIND)                                              \
+#define DEF_CMP(OP, SUF, DT, T, CT, LD, ST, KIND)                                                  \
     ROW2(OP##_##SUF, T, uint8_t, CT, LD, ID, EX_##OP##_##KIND(CT, x, y))
 #define TABLE_ENTRY(OP, SUF, DT, T, CT, LD, ST, KIND) [DT] = OP##_##SUF,
 
@@ -124,8 +124,8 @@ static const lucid_row2_fn mul_rows[ROW_TABLE_SIZE] = {FOR_NUMERIC(TABLE_ENTRY, 
 static const lucid_row2_fn div_rows[ROW_TABLE_SIZE] = {FOR_NUMERIC(TABLE_ENTRY, div)};
 static const lucid_row2_fn min_rows[ROW_TABLE_SIZE] = {FOR_NUMERIC(TABLE_ENTRY, min)};
 static const lucid_row2_fn max_rows[ROW_TABLE_SIZE] = {FOR_NUMERIC(TABLE_ENTRY, max)};
-static const lucid_row2_fn equal_rows[ROW_TABLE_SIZE] = {FOR_NUMERIC(TABLE_ENTRY, equal)
-                                                             [LUCID_DTYPE_BOOL] = equal_b};
+static const lucid_row2_fn equal_rows[ROW_TABLE_SIZE] = {
+    FOR_NUMERIC(TABLE_ENTRY, equal)[LUCID_DTYPE_BOOL] = equal_b};
 static const lucid_row2_fn less_rows[ROW_TABLE_SIZE] = {FOR_NUMERIC(TABLE_ENTRY, less)};
 static const lucid_row2_fn greater_rows[ROW_TABLE_SIZE] = {FOR_NUMERIC(TABLE_ENTRY, greater)};
 static const lucid_row2_fn and_rows[ROW_TABLE_SIZE] = {[LUCID_DTYPE_BOOL] = and_b};
@@ -151,32 +151,30 @@ static lucid_status infer_broadcast(lucid_graph *g, lucid_node *n, int first,
                                     lucid_error *err)
 {
     const lucid_ir_tensor *x = lucid_op_input(g, n, first);
-    if (!x) return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "input %d is missing", first);
+    if (!x)
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "input %d is missing", first);
     if (!row_for(table, x->dtype)) return unsupported_dtype(n, x->dtype, err);
     for (int i = first; i < n->n_inputs; i++) {
         const lucid_ir_tensor *t = lucid_op_input(g, n, i);
         if (!t)
-            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "input %d is missing",
-                                     i);
+            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "input %d is missing", i);
         if (t->dtype != x->dtype)
-            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "input '%s' is %s but input '%s' is %s", t->name,
-                                     lucid_dtype_name(t->dtype), x->name,
-                                     lucid_dtype_name(x->dtype));
+            return lucid_node_errorf(
+                n, err, LUCID_STATUS_INVALID_MODEL, "input '%s' is %s but input '%s' is %s",
+                t->name, lucid_dtype_name(t->dtype), x->name, lucid_dtype_name(x->dtype));
     }
     int rank;
     int64_t dims[LUCID_MAX_RANK];
     lucid_status st = lucid_ew_broadcast_shape(g, n, first, -1, &rank, dims, err);
     if (st) return st;
-    return lucid_op_set_output(g, n, 0,
-                               out_dtype == LUCID_DTYPE_UNDEFINED ? x->dtype : out_dtype, rank,
-                               dims, err);
+    return lucid_op_set_output(g, n, 0, out_dtype == LUCID_DTYPE_UNDEFINED ? x->dtype : out_dtype,
+                               rank, dims, err);
 }
 
-#define DEF_INFER(OP, TABLE, OUT)                                                              \
-    static lucid_status OP##_infer(lucid_graph *g, lucid_node *n, lucid_error *err)            \
-    {                                                                                          \
-        return infer_broadcast(g, n, 0, TABLE, OUT, err);                                      \
+#define DEF_INFER(OP, TABLE, OUT)                                                                  \
+    static lucid_status OP##_infer(lucid_graph *g, lucid_node *n, lucid_error *err)                \
+    {                                                                                              \
+        return infer_broadcast(g, n, 0, TABLE, OUT, err);                                          \
     }
 
 DEF_INFER(add, add_rows, LUCID_DTYPE_UNDEFINED)
@@ -202,9 +200,8 @@ static lucid_status mean_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
 /* ---- runs --------------------------------------------------------------------------- */
 
 /* out = in[0] op in[1] op ... (left to right), broadcasting. */
-static lucid_status run_fold(const lucid_node *n, const lucid_row2_fn *table,
-                             const lucid_array *in, int n_in, lucid_array *out,
-                             lucid_error *err)
+static lucid_status run_fold(const lucid_node *n, const lucid_row2_fn *table, const lucid_array *in,
+                             int n_in, lucid_array *out, lucid_error *err)
 {
     lucid_row2_fn fn = row_for(table, in[0].dtype);
     if (!fn) return unsupported_dtype(n, in[0].dtype, err);
@@ -213,15 +210,16 @@ static lucid_status run_fold(const lucid_node *n, const lucid_row2_fn *table,
         return LUCID_STATUS_OK;
     }
     lucid_bcast_apply2(out, &in[0], &in[1], fn);
-    for (int k = 2; k < n_in; k++) lucid_bcast_apply2(out, out, &in[k], fn);
+    for (int k = 2; k < n_in; k++)
+        lucid_bcast_apply2(out, out, &in[k], fn);
     return LUCID_STATUS_OK;
 }
 
-#define DEF_RUN(OP, TABLE)                                                                     \
-    static lucid_status OP##_run(const lucid_node *n, const lucid_array *in, int n_in,         \
-                                 lucid_array *out, int n_out, lucid_error *err)                \
-    {                                                                                          \
-        return run_fold(n, TABLE, in, n_in, out, err);                                         \
+#define DEF_RUN(OP, TABLE)                                                                         \
+    static lucid_status OP##_run(const lucid_node *n, const lucid_array *in, int n_in,             \
+                                 lucid_array *out, int n_out, lucid_error *err)                    \
+    {                                                                                              \
+        return run_fold(n, TABLE, in, n_in, out, err);                                             \
     }
 
 DEF_RUN(add, add_rows)
@@ -236,8 +234,8 @@ DEF_RUN(greater, greater_rows)
 DEF_RUN(and, and_rows)
 DEF_RUN(or, or_rows)
 
-static lucid_status div_run(const lucid_node *n, const lucid_array *in, int n_in,
-                            lucid_array *out, int n_out, lucid_error *err)
+static lucid_status div_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                            int n_out, lucid_error *err)
 {
     if (!lucid_dtype_is_float(in[1].dtype)) {
         int64_t count = lucid_array_numel(&in[1]);
@@ -250,8 +248,8 @@ static lucid_status div_run(const lucid_node *n, const lucid_array *in, int n_in
     return run_fold(n, div_rows, in, n_in, out, err);
 }
 
-static lucid_status mean_run(const lucid_node *n, const lucid_array *in, int n_in,
-                             lucid_array *out, int n_out, lucid_error *err)
+static lucid_status mean_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                             int n_out, lucid_error *err)
 {
     lucid_status st = run_fold(n, add_rows, in, n_in, out, err);
     if (st || n_in == 1) return st;
@@ -259,7 +257,8 @@ static lucid_status mean_run(const lucid_node *n, const lucid_array *in, int n_i
     if (out->dtype == LUCID_DTYPE_FLOAT) {
         float *o = out->data;
         /* dividing (not multiplying by 1/n) matches the reference formula bit for bit */
-        for (int64_t i = 0; i < numel; i++) o[i] = o[i] / (float)n_in;
+        for (int64_t i = 0; i < numel; i++)
+            o[i] = o[i] / (float)n_in;
     } else {
         for (int64_t i = 0; i < numel; i++)
             lucid_store_f64(out->dtype, out->data, i,
@@ -313,8 +312,8 @@ static int64_t ipow(int64_t x, int64_t e, bool *zero_neg)
     return (int64_t)r;
 }
 
-static lucid_status pow_run(const lucid_node *n, const lucid_array *in, int n_in,
-                            lucid_array *out, int n_out, lucid_error *err)
+static lucid_status pow_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                            int n_out, lucid_error *err)
 {
     const lucid_array *x = &in[0], *y = &in[1];
     if (x->dtype == y->dtype && x->dtype == LUCID_DTYPE_FLOAT) {
@@ -374,9 +373,8 @@ static lucid_status where_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
                                  "condition '%s' must be bool, not %s", c->name,
                                  lucid_dtype_name(c->dtype));
     if (x->dtype != y->dtype)
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "X is %s but Y is %s", lucid_dtype_name(x->dtype),
-                                 lucid_dtype_name(y->dtype));
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "X is %s but Y is %s",
+                                 lucid_dtype_name(x->dtype), lucid_dtype_name(y->dtype));
     size_t es = lucid_dtype_size(x->dtype);
     if (es != 1 && es != 2 && es != 4 && es != 8) return unsupported_dtype(n, x->dtype, err);
     int rank;
@@ -386,16 +384,17 @@ static lucid_status where_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
     return lucid_op_set_output(g, n, 0, x->dtype, rank, dims, err);
 }
 
-#define WHERE_ROWS(T)                                                                          \
-    do {                                                                                       \
-        for (int64_t r = 0; r < w.rows; r++) {                                                 \
-            T *o = (T *)out->data + w.off[0];                                                  \
-            const uint8_t *c = (const uint8_t *)in[0].data + w.off[1];                         \
-            const T *x = (const T *)in[1].data + w.off[2], *y = (const T *)in[2].data + w.off[3]; \
-            int64_t sc = w.step[1], sx = w.step[2], sy = w.step[3];                            \
-            for (int64_t i = 0; i < w.inner; i++) o[i] = c[i * sc] ? x[i * sx] : y[i * sy];    \
-            lucid_bcast_next(&w);                                                              \
-        }                                                                                      \
+#define WHERE_ROWS(T)                                                                              \
+    do {                                                                                           \
+        for (int64_t r = 0; r < w.rows; r++) {                                                     \
+            T *o = (T *)out->data + w.off[0];                                                      \
+            const uint8_t *c = (const uint8_t *)in[0].data + w.off[1];                             \
+            const T *x = (const T *)in[1].data + w.off[2], *y = (const T *)in[2].data + w.off[3];  \
+            int64_t sc = w.step[1], sx = w.step[2], sy = w.step[3];                                \
+            for (int64_t i = 0; i < w.inner; i++)                                                  \
+                o[i] = c[i * sc] ? x[i * sx] : y[i * sy];                                          \
+            lucid_bcast_next(&w);                                                                  \
+        }                                                                                          \
     } while (0)
 
 static lucid_status where_run(const lucid_node *n, const lucid_array *in, int n_in,
@@ -405,33 +404,42 @@ static lucid_status where_run(const lucid_node *n, const lucid_array *in, int n_
     lucid_bcast w;
     lucid_bcast_init(&w, out, ins, 3);
     switch (lucid_dtype_size(out->dtype)) {
-    case 1: WHERE_ROWS(uint8_t); break;
-    case 2: WHERE_ROWS(uint16_t); break;
-    case 4: WHERE_ROWS(uint32_t); break;
-    case 8: WHERE_ROWS(uint64_t); break;
-    default: return unsupported_dtype(n, out->dtype, err);
+    case 1:
+        WHERE_ROWS(uint8_t);
+        break;
+    case 2:
+        WHERE_ROWS(uint16_t);
+        break;
+    case 4:
+        WHERE_ROWS(uint32_t);
+        break;
+    case 8:
+        WHERE_ROWS(uint64_t);
+        break;
+    default:
+        return unsupported_dtype(n, out->dtype, err);
     }
     return LUCID_STATUS_OK;
 }
 
 /* ---- definitions -------------------------------------------------------------------- */
 
-#define BINARY_DEF(SYM, NAME, OP)                                                              \
-    const lucid_op_def lucid_op_def_##SYM = {.name = NAME,                                     \
-                                             .min_inputs = 2,                                  \
-                                             .max_inputs = 2,                                  \
-                                             .min_outputs = 1,                                 \
-                                             .max_outputs = 1,                                 \
-                                             .infer = OP##_infer,                              \
+#define BINARY_DEF(SYM, NAME, OP)                                                                  \
+    const lucid_op_def lucid_op_def_##SYM = {.name = NAME,                                         \
+                                             .min_inputs = 2,                                      \
+                                             .max_inputs = 2,                                      \
+                                             .min_outputs = 1,                                     \
+                                             .max_outputs = 1,                                     \
+                                             .infer = OP##_infer,                                  \
                                              .run = OP##_run};
-#define VARIADIC_DEF(SYM, NAME, OP)                                                            \
-    const lucid_op_def lucid_op_def_##SYM = {.name = NAME,                                     \
-                                             .min_inputs = 1,                                  \
-                                             .max_inputs = -1,                                 \
-                                             .min_outputs = 1,                                 \
-                                             .max_outputs = 1,                                 \
-                                             .infer = OP##_infer,                              \
-                                             .cost = fold_cost,                                \
+#define VARIADIC_DEF(SYM, NAME, OP)                                                                \
+    const lucid_op_def lucid_op_def_##SYM = {.name = NAME,                                         \
+                                             .min_inputs = 1,                                      \
+                                             .max_inputs = -1,                                     \
+                                             .min_outputs = 1,                                     \
+                                             .max_outputs = 1,                                     \
+                                             .infer = OP##_infer,                                  \
+                                             .cost = fold_cost,                                    \
                                              .run = OP##_run};
 
 BINARY_DEF(add, "Add", add)

@@ -1,4 +1,4 @@
-/* elementwise.c - broadcast walks, dtype sets and unary float dispatch shared by elementwise ops. */
+/* elementwise.c - broadcast walks, dtype sets, unary float dispatch for elementwise ops. */
 #include <string.h>
 
 #include "core/util.h"
@@ -8,13 +8,13 @@ const lucid_dtype lucid_dtypes_float[] = {LUCID_DTYPE_FLOAT, LUCID_DTYPE_DOUBLE,
                                           LUCID_DTYPE_FLOAT16, LUCID_DTYPE_BFLOAT16,
                                           LUCID_DTYPE_UNDEFINED};
 const lucid_dtype lucid_dtypes_signed[] = {
-    LUCID_DTYPE_FLOAT, LUCID_DTYPE_DOUBLE, LUCID_DTYPE_FLOAT16, LUCID_DTYPE_BFLOAT16,
-    LUCID_DTYPE_INT8,  LUCID_DTYPE_INT16,  LUCID_DTYPE_INT32,   LUCID_DTYPE_INT64,
-    LUCID_DTYPE_UNDEFINED};
+    LUCID_DTYPE_FLOAT,    LUCID_DTYPE_DOUBLE, LUCID_DTYPE_FLOAT16,
+    LUCID_DTYPE_BFLOAT16, LUCID_DTYPE_INT8,   LUCID_DTYPE_INT16,
+    LUCID_DTYPE_INT32,    LUCID_DTYPE_INT64,  LUCID_DTYPE_UNDEFINED};
 const lucid_dtype lucid_dtypes_numeric[] = {
-    LUCID_DTYPE_FLOAT, LUCID_DTYPE_DOUBLE, LUCID_DTYPE_FLOAT16, LUCID_DTYPE_BFLOAT16,
-    LUCID_DTYPE_INT8,  LUCID_DTYPE_INT16,  LUCID_DTYPE_INT32,   LUCID_DTYPE_INT64,
-    LUCID_DTYPE_UINT8, LUCID_DTYPE_UINT16, LUCID_DTYPE_UINT32,  LUCID_DTYPE_UINT64,
+    LUCID_DTYPE_FLOAT,    LUCID_DTYPE_DOUBLE, LUCID_DTYPE_FLOAT16, LUCID_DTYPE_BFLOAT16,
+    LUCID_DTYPE_INT8,     LUCID_DTYPE_INT16,  LUCID_DTYPE_INT32,   LUCID_DTYPE_INT64,
+    LUCID_DTYPE_UINT8,    LUCID_DTYPE_UINT16, LUCID_DTYPE_UINT32,  LUCID_DTYPE_UINT64,
     LUCID_DTYPE_UNDEFINED};
 const lucid_dtype lucid_dtypes_bool[] = {LUCID_DTYPE_BOOL, LUCID_DTYPE_UNDEFINED};
 
@@ -51,10 +51,12 @@ void lucid_bcast_init(lucid_bcast *b, const lucid_array *out, const lucid_array 
             merge = st[k][m - 1] == st[k][i] * out->dims[i];
         if (merge) {
             dims[m - 1] *= out->dims[i];
-            for (int k = 0; k < b->n; k++) st[k][m - 1] = st[k][i];
+            for (int k = 0; k < b->n; k++)
+                st[k][m - 1] = st[k][i];
         } else {
             dims[m] = out->dims[i];
-            for (int k = 0; k < b->n; k++) st[k][m] = st[k][i];
+            for (int k = 0; k < b->n; k++)
+                st[k][m] = st[k][i];
             m++;
         }
     }
@@ -65,12 +67,14 @@ void lucid_bcast_init(lucid_bcast *b, const lucid_array *out, const lucid_array 
         return;
     }
     b->inner = dims[m - 1];
-    for (int k = 0; k < b->n; k++) b->step[k] = st[k][m - 1];
+    for (int k = 0; k < b->n; k++)
+        b->step[k] = st[k][m - 1];
     b->rank = m - 1;
     b->rows = 1;
     for (int i = 0; i < m - 1; i++) {
         b->dims[i] = dims[i];
-        for (int k = 0; k < b->n; k++) b->strides[k][i] = st[k][i];
+        for (int k = 0; k < b->n; k++)
+            b->strides[k][i] = st[k][i];
         b->rows *= dims[i];
     }
     if (b->inner == 0) b->rows = 0;
@@ -79,10 +83,12 @@ void lucid_bcast_init(lucid_bcast *b, const lucid_array *out, const lucid_array 
 void lucid_bcast_next(lucid_bcast *b)
 {
     for (int d = b->rank - 1; d >= 0; d--) {
-        for (int k = 0; k < b->n; k++) b->off[k] += b->strides[k][d];
+        for (int k = 0; k < b->n; k++)
+            b->off[k] += b->strides[k][d];
         if (++b->idx[d] < b->dims[d]) return;
         b->idx[d] = 0;
-        for (int k = 0; k < b->n; k++) b->off[k] -= b->strides[k][d] * b->dims[d];
+        for (int k = 0; k < b->n; k++)
+            b->off[k] -= b->strides[k][d] * b->dims[d];
     }
 }
 
@@ -133,8 +139,12 @@ lucid_status lucid_unary_float_run(const lucid_node *n, const lucid_unary_float 
 {
     int64_t numel = lucid_array_numel(x);
     switch (x->dtype) {
-    case LUCID_DTYPE_FLOAT: k->f32(x->data, y->data, numel, p); return LUCID_STATUS_OK;
-    case LUCID_DTYPE_DOUBLE: k->f64(x->data, y->data, numel, p); return LUCID_STATUS_OK;
+    case LUCID_DTYPE_FLOAT:
+        k->f32(x->data, y->data, numel, p);
+        return LUCID_STATUS_OK;
+    case LUCID_DTYPE_DOUBLE:
+        k->f64(x->data, y->data, numel, p);
+        return LUCID_STATUS_OK;
     case LUCID_DTYPE_FLOAT16:
     case LUCID_DTYPE_BFLOAT16: {
         /* convert through a stack block so the run path allocates nothing */

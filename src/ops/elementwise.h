@@ -1,4 +1,4 @@
-/* elementwise.h - shared machinery of elementwise ops: broadcast iteration, dtype sets, unary dispatch. */
+/* elementwise.h - shared machinery of elementwise ops: broadcast walks, dtype sets, dispatch. */
 #ifndef LUCID_OPS_ELEMENTWISE_H
 #define LUCID_OPS_ELEMENTWISE_H
 
@@ -12,8 +12,8 @@
  * one row per channel. Operand 0 is the output. Each row has `inner` elements; operand k
  * advances by step[k] (0: a broadcast value, 1: contiguous) inside a row. */
 typedef struct lucid_bcast {
-    int n;                 /* operands */
-    int rank;              /* merged outer dims (rows are their product) */
+    int n;    /* operands */
+    int rank; /* merged outer dims (rows are their product) */
     int64_t dims[LUCID_MAX_RANK];
     int64_t strides[LUCID_BCAST_MAX_OPERANDS][LUCID_MAX_RANK]; /* in elements */
     int64_t inner;
@@ -64,29 +64,29 @@ typedef struct lucid_unary_float {
 /* Defines NAME##_kernels, a lucid_unary_float computing y = EXPR of x (of type T, float or
  * double) with params `p` of type PT. The includer uses <tgmath.h> so exp(x) etc. pick the
  * float or double function. */
-#define LUCID_UNARY_FLOAT_KERNELS(NAME, PT, EXPR)                                              \
-    static void NAME##_f32(const float *xs, float *ys, int64_t n, const void *p_)              \
-    {                                                                                          \
-        typedef float T;                                                                       \
-        const PT *p = p_;                                                                      \
-        (void)p;                                                                               \
-        (void)sizeof(T);                                                                       \
-        for (int64_t i = 0; i < n; i++) {                                                      \
-            T x = xs[i];                                                                       \
-            ys[i] = (T)(EXPR);                                                                 \
-        }                                                                                      \
-    }                                                                                          \
-    static void NAME##_f64(const double *xs, double *ys, int64_t n, const void *p_)            \
-    {                                                                                          \
-        typedef double T;                                                                      \
-        const PT *p = p_;                                                                      \
-        (void)p;                                                                               \
-        (void)sizeof(T);                                                                       \
-        for (int64_t i = 0; i < n; i++) {                                                      \
-            T x = xs[i];                                                                       \
-            ys[i] = (T)(EXPR);                                                                 \
-        }                                                                                      \
-    }                                                                                          \
+#define LUCID_UNARY_FLOAT_KERNELS(NAME, PT, EXPR)                                                  \
+    static void NAME##_f32(const float *xs, float *ys, int64_t n, const void *p_)                  \
+    {                                                                                              \
+        typedef float T;                                                                           \
+        const PT *p = p_;                                                                          \
+        (void)p;                                                                                   \
+        (void)sizeof(T);                                                                           \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T x = xs[i];                                                                           \
+            ys[i] = (T)(EXPR);                                                                     \
+        }                                                                                          \
+    }                                                                                              \
+    static void NAME##_f64(const double *xs, double *ys, int64_t n, const void *p_)                \
+    {                                                                                              \
+        typedef double T;                                                                          \
+        const PT *p = p_;                                                                          \
+        (void)p;                                                                                   \
+        (void)sizeof(T);                                                                           \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T x = xs[i];                                                                           \
+            ys[i] = (T)(EXPR);                                                                     \
+        }                                                                                          \
+    }                                                                                              \
     static const lucid_unary_float NAME##_kernels = {NAME##_f32, NAME##_f64};
 
 /* Runs a unary float op over x into y (same dtype and shape). */

@@ -10,19 +10,19 @@ typedef enum reduce_kind { REDUCE_SUM, REDUCE_MEAN, REDUCE_MAX, REDUCE_MIN } red
 typedef struct reduce_params {
     int64_t keepdims;
     int64_t noop_with_empty_axes;
-    bool axes_from_input;  /* opset 13+ for ReduceSum, 18+ for the others */
-    size_t n_axes;         /* of the attribute */
+    bool axes_from_input; /* opset 13+ for ReduceSum, 18+ for the others */
+    size_t n_axes;        /* of the attribute */
     int64_t axes[LUCID_MAX_RANK];
 } reduce_params;
 
 /* Floats and the integers that int64 holds exactly (ordering of uint64 would need more). */
 static const lucid_dtype reduce_dtypes[] = {
-    LUCID_DTYPE_FLOAT,  LUCID_DTYPE_DOUBLE, LUCID_DTYPE_FLOAT16, LUCID_DTYPE_BFLOAT16,
-    LUCID_DTYPE_INT8,   LUCID_DTYPE_INT16,  LUCID_DTYPE_INT32,   LUCID_DTYPE_INT64,
-    LUCID_DTYPE_UINT8,  LUCID_DTYPE_UINT16, LUCID_DTYPE_UINT32,  LUCID_DTYPE_UNDEFINED};
+    LUCID_DTYPE_FLOAT, LUCID_DTYPE_DOUBLE, LUCID_DTYPE_FLOAT16, LUCID_DTYPE_BFLOAT16,
+    LUCID_DTYPE_INT8,  LUCID_DTYPE_INT16,  LUCID_DTYPE_INT32,   LUCID_DTYPE_INT64,
+    LUCID_DTYPE_UINT8, LUCID_DTYPE_UINT16, LUCID_DTYPE_UINT32,  LUCID_DTYPE_UNDEFINED};
 
-static lucid_status reduce_parse_common(const lucid_node *n, reduce_params *p,
-                                        int input_opset, lucid_error *err)
+static lucid_status reduce_parse_common(const lucid_node *n, reduce_params *p, int input_opset,
+                                        lucid_error *err)
 {
     lucid_status st = lucid_attr_int(n, "keepdims", 1, &p->keepdims, err);
     if (!st) st = lucid_attr_int(n, "noop_with_empty_axes", 0, &p->noop_with_empty_axes, err);
@@ -37,8 +37,8 @@ static lucid_status reduce_parse_common(const lucid_node *n, reduce_params *p,
     }
     if (n->n_inputs > 1)
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "has %d inputs; before opset %d axes is an attribute",
-                                 n->n_inputs, input_opset);
+                                 "has %d inputs; before opset %d axes is an attribute", n->n_inputs,
+                                 input_opset);
     const int64_t *axes;
     size_t count;
     st = lucid_attr_ints(n, "axes", &axes, &count, err);
@@ -66,16 +66,18 @@ static lucid_status reduce_other_parse(const lucid_graph *g, const lucid_node *n
 
 /* Turns axes into a mask over rank dims; *identity when empty axes mean "do nothing".
  * Empty axes otherwise mean every axis. */
-static lucid_status reduce_mask(const lucid_node *n, const reduce_params *p,
-                                const int64_t *axes, size_t n_axes, int rank, bool *mask,
-                                bool *identity, lucid_error *err)
+static lucid_status reduce_mask(const lucid_node *n, const reduce_params *p, const int64_t *axes,
+                                size_t n_axes, int rank, bool *mask, bool *identity,
+                                lucid_error *err)
 {
     *identity = false;
-    for (int i = 0; i < LUCID_MAX_RANK; i++) mask[i] = n_axes == 0;
+    for (int i = 0; i < LUCID_MAX_RANK; i++)
+        mask[i] = n_axes == 0;
     if (n_axes == 0) {
         *identity = p->noop_with_empty_axes != 0;
         if (*identity)
-            for (int i = 0; i < LUCID_MAX_RANK; i++) mask[i] = false;
+            for (int i = 0; i < LUCID_MAX_RANK; i++)
+                mask[i] = false;
         return LUCID_STATUS_OK;
     }
     for (size_t k = 0; k < n_axes; k++) {
@@ -84,8 +86,8 @@ static lucid_status reduce_mask(const lucid_node *n, const reduce_params *p,
         if (st) return st;
         if (rank == 0) continue;
         if (mask[a])
-            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "axis %lld is given twice", (long long)axes[k]);
+            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "axis %lld is given twice",
+                                     (long long)axes[k]);
         mask[a] = true;
     }
     return LUCID_STATUS_OK;
@@ -93,8 +95,8 @@ static lucid_status reduce_mask(const lucid_node *n, const reduce_params *p,
 
 /* The axes in effect: the attribute's, or those of the optional input (array form). */
 static lucid_status axes_of_array(const lucid_node *n, const reduce_params *p,
-                                  const lucid_array *in, int n_in, int64_t *axes,
-                                  size_t *n_axes, lucid_error *err)
+                                  const lucid_array *in, int n_in, int64_t *axes, size_t *n_axes,
+                                  lucid_error *err)
 {
     if (!p->axes_from_input) {
         memcpy(axes, p->axes, sizeof(int64_t) * p->n_axes);
@@ -110,7 +112,8 @@ static lucid_status axes_of_array(const lucid_node *n, const reduce_params *p,
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                  "axes must be a 1-D int64 tensor of at most %d values",
                                  LUCID_MAX_RANK);
-    for (int64_t k = 0; k < count; k++) axes[k] = lucid_load_i64(a->dtype, a->data, k);
+    for (int64_t k = 0; k < count; k++)
+        axes[k] = lucid_load_i64(a->dtype, a->data, k);
     *n_axes = (size_t)count;
     return LUCID_STATUS_OK;
 }
@@ -181,8 +184,7 @@ static void reduce_plan_init(reduce_plan *pl, int rank, const int64_t *dims, con
 }
 
 /* Steps a counter over dims[0..n) with strides, moving *off; false after the last. */
-static bool counter_next(int n, const int64_t *dims, const int64_t *str, int64_t *idx,
-                         int64_t *off)
+static bool counter_next(int n, const int64_t *dims, const int64_t *str, int64_t *idx, int64_t *off)
 {
     for (int d = n - 1; d >= 0; d--) {
         *off += str[d];
@@ -194,45 +196,57 @@ static bool counter_next(int n, const int64_t *dims, const int64_t *str, int64_t
 }
 
 /* Visits every input offset of one reduction (in a fixed order) with VISIT(off). */
-#define FOR_EACH_REDUCED(pl, base, VISIT)                                                      \
-    do {                                                                                       \
-        if ((pl)->count == 0) break;                                                           \
-        if ((pl)->nr == 0) {                                                                   \
-            int64_t off_ = (base);                                                             \
-            VISIT(off_);                                                                       \
-            break;                                                                             \
-        }                                                                                      \
-        int64_t ridx_[LUCID_MAX_RANK] = {0}, roff_ = (base);                                   \
-        int64_t rin_ = (pl)->rdims[(pl)->nr - 1], rs_ = (pl)->rstr[(pl)->nr - 1];               \
-        do {                                                                                   \
-            for (int64_t j_ = 0; j_ < rin_; j_++) {                                            \
-                int64_t off_ = roff_ + j_ * rs_;                                               \
-                VISIT(off_);                                                                   \
-            }                                                                                  \
-        } while (counter_next((pl)->nr - 1, (pl)->rdims, (pl)->rstr, ridx_, &roff_));          \
+#define FOR_EACH_REDUCED(pl, base, VISIT)                                                          \
+    do {                                                                                           \
+        if ((pl)->count == 0) break;                                                               \
+        if ((pl)->nr == 0) {                                                                       \
+            int64_t off_ = (base);                                                                 \
+            VISIT(off_);                                                                           \
+            break;                                                                                 \
+        }                                                                                          \
+        int64_t ridx_[LUCID_MAX_RANK] = {0}, roff_ = (base);                                       \
+        int64_t rin_ = (pl)->rdims[(pl)->nr - 1], rs_ = (pl)->rstr[(pl)->nr - 1];                  \
+        do {                                                                                       \
+            for (int64_t j_ = 0; j_ < rin_; j_++) {                                                \
+                int64_t off_ = roff_ + j_ * rs_;                                                   \
+                VISIT(off_);                                                                       \
+            }                                                                                      \
+        } while (counter_next((pl)->nr - 1, (pl)->rdims, (pl)->rstr, ridx_, &roff_));              \
     } while (0)
 
 static int64_t int_lowest(lucid_dtype t)
 {
     switch (t) {
-    case LUCID_DTYPE_INT8: return INT8_MIN;
-    case LUCID_DTYPE_INT16: return INT16_MIN;
-    case LUCID_DTYPE_INT32: return INT32_MIN;
-    case LUCID_DTYPE_INT64: return INT64_MIN;
-    default: return 0; /* unsigned */
+    case LUCID_DTYPE_INT8:
+        return INT8_MIN;
+    case LUCID_DTYPE_INT16:
+        return INT16_MIN;
+    case LUCID_DTYPE_INT32:
+        return INT32_MIN;
+    case LUCID_DTYPE_INT64:
+        return INT64_MIN;
+    default:
+        return 0; /* unsigned */
     }
 }
 
 static int64_t int_highest(lucid_dtype t)
 {
     switch (t) {
-    case LUCID_DTYPE_INT8: return INT8_MAX;
-    case LUCID_DTYPE_INT16: return INT16_MAX;
-    case LUCID_DTYPE_INT32: return INT32_MAX;
-    case LUCID_DTYPE_UINT8: return UINT8_MAX;
-    case LUCID_DTYPE_UINT16: return UINT16_MAX;
-    case LUCID_DTYPE_UINT32: return UINT32_MAX;
-    default: return INT64_MAX;
+    case LUCID_DTYPE_INT8:
+        return INT8_MAX;
+    case LUCID_DTYPE_INT16:
+        return INT16_MAX;
+    case LUCID_DTYPE_INT32:
+        return INT32_MAX;
+    case LUCID_DTYPE_UINT8:
+        return UINT8_MAX;
+    case LUCID_DTYPE_UINT16:
+        return UINT16_MAX;
+    case LUCID_DTYPE_UINT32:
+        return UINT32_MAX;
+    default:
+        return INT64_MAX;
     }
 }
 
@@ -292,15 +306,15 @@ static void reduce_int(const lucid_array *x, lucid_array *y, const reduce_plan *
         int64_t acc = kind == REDUCE_MAX ? int_lowest(t) : kind == REDUCE_MIN ? int_highest(t) : 0;
         uint64_t sum = 0;
 #define V_SUM_I(off) (sum += (uint64_t)lucid_load_i64(t, x->data, off))
-#define V_MAX_I(off)                                                                           \
-    do {                                                                                       \
-        int64_t v_ = lucid_load_i64(t, x->data, off);                                          \
-        acc = v_ > acc ? v_ : acc;                                                             \
+#define V_MAX_I(off)                                                                               \
+    do {                                                                                           \
+        int64_t v_ = lucid_load_i64(t, x->data, off);                                              \
+        acc = v_ > acc ? v_ : acc;                                                                 \
     } while (0)
-#define V_MIN_I(off)                                                                           \
-    do {                                                                                       \
-        int64_t v_ = lucid_load_i64(t, x->data, off);                                          \
-        acc = v_ < acc ? v_ : acc;                                                             \
+#define V_MIN_I(off)                                                                               \
+    do {                                                                                           \
+        int64_t v_ = lucid_load_i64(t, x->data, off);                                              \
+        acc = v_ < acc ? v_ : acc;                                                                 \
     } while (0)
         if (kind == REDUCE_MAX)
             FOR_EACH_REDUCED(pl, base, V_MAX_I);
@@ -337,11 +351,11 @@ static lucid_status reduce_run(const lucid_node *n, const lucid_array *in, int n
     return LUCID_STATUS_OK;
 }
 
-#define REDUCE_RUN(NAME, KIND)                                                                 \
-    static lucid_status NAME##_run(const lucid_node *n, const lucid_array *in, int n_in,       \
-                                   lucid_array *out, int n_out, lucid_error *err)              \
-    {                                                                                          \
-        return reduce_run(n, in, n_in, out, KIND, err);                                        \
+#define REDUCE_RUN(NAME, KIND)                                                                     \
+    static lucid_status NAME##_run(const lucid_node *n, const lucid_array *in, int n_in,           \
+                                   lucid_array *out, int n_out, lucid_error *err)                  \
+    {                                                                                              \
+        return reduce_run(n, in, n_in, out, KIND, err);                                            \
     }
 REDUCE_RUN(reduce_sum, REDUCE_SUM)
 REDUCE_RUN(reduce_mean, REDUCE_MEAN)
@@ -410,8 +424,10 @@ static lucid_status arg_max_run(const lucid_node *n, const lucid_array *in, int 
     const lucid_array *x = &in[0];
     int axis = (int)(p->axis < 0 ? p->axis + x->rank : p->axis);
     int64_t outer = 1, len = x->dims[axis], inner = 1;
-    for (int i = 0; i < axis; i++) outer *= x->dims[i];
-    for (int i = axis + 1; i < x->rank; i++) inner *= x->dims[i];
+    for (int i = 0; i < axis; i++)
+        outer *= x->dims[i];
+    for (int i = axis + 1; i < x->rank; i++)
+        inner *= x->dims[i];
     bool last = p->select_last_index != 0, is_float = lucid_dtype_is_float(x->dtype);
     int64_t *y = out->data;
     for (int64_t o = 0; o < outer; o++) {
@@ -450,16 +466,16 @@ static lucid_status arg_max_run(const lucid_node *n, const lucid_array *in, int 
 
 /* ---- definitions ---------------------------------------------------------------------- */
 
-#define REDUCE_DEF(SYM, NAME, PARSE)                                                           \
-    const lucid_op_def lucid_op_def_##SYM = {.name = NAME,                                     \
-                                             .min_inputs = 1,                                  \
-                                             .max_inputs = 2,                                  \
-                                             .min_outputs = 1,                                 \
-                                             .max_outputs = 1,                                 \
-                                             .params_size = sizeof(reduce_params),             \
-                                             .parse = PARSE,                                   \
-                                             .infer = reduce_infer,                            \
-                                             .cost = reduce_cost,                              \
+#define REDUCE_DEF(SYM, NAME, PARSE)                                                               \
+    const lucid_op_def lucid_op_def_##SYM = {.name = NAME,                                         \
+                                             .min_inputs = 1,                                      \
+                                             .max_inputs = 2,                                      \
+                                             .min_outputs = 1,                                     \
+                                             .max_outputs = 1,                                     \
+                                             .params_size = sizeof(reduce_params),                 \
+                                             .parse = PARSE,                                       \
+                                             .infer = reduce_infer,                                \
+                                             .cost = reduce_cost,                                  \
                                              .run = SYM##_run};
 
 REDUCE_DEF(reduce_mean, "ReduceMean", reduce_other_parse)

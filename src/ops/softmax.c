@@ -30,8 +30,8 @@ static lucid_status softmax_infer(lucid_graph *g, lucid_node *n, lucid_error *er
 }
 
 /* The normalized groups: outer groups of len elements, inner apart. */
-static void softmax_layout(const lucid_node *n, const lucid_array *x, int64_t *outer,
-                           int64_t *len, int64_t *inner)
+static void softmax_layout(const lucid_node *n, const lucid_array *x, int64_t *outer, int64_t *len,
+                           int64_t *inner)
 {
     const softmax_params *p = n->params;
     int r = x->rank;
@@ -56,7 +56,8 @@ static void softmax_f32(const float *x, float *y, int64_t outer, int64_t len, in
             const float *xs = x + o * len * inner + j;
             float *ys = y + o * len * inner + j;
             float m = -INFINITY;
-            for (int64_t k = 0; k < len; k++) m = xs[k * inner] > m ? xs[k * inner] : m;
+            for (int64_t k = 0; k < len; k++)
+                m = xs[k * inner] > m ? xs[k * inner] : m;
             double sum = 0;
             for (int64_t k = 0; k < len; k++) {
                 float e = expf(xs[k * inner] - m);
@@ -65,10 +66,12 @@ static void softmax_f32(const float *x, float *y, int64_t outer, int64_t len, in
             }
             if (log_out) {
                 float ls = (float)log(sum);
-                for (int64_t k = 0; k < len; k++) ys[k * inner] = xs[k * inner] - m - ls;
+                for (int64_t k = 0; k < len; k++)
+                    ys[k * inner] = xs[k * inner] - m - ls;
             } else {
                 float inv = (float)(1.0 / sum);
-                for (int64_t k = 0; k < len; k++) ys[k * inner] *= inv;
+                for (int64_t k = 0; k < len; k++)
+                    ys[k * inner] *= inv;
             }
         }
     }

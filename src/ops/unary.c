@@ -24,11 +24,11 @@ static lucid_status float_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
     return lucid_ew_infer_same(g, n, lucid_dtypes_float, err);
 }
 
-#define FLOAT_RUN(NAME)                                                                        \
-    static lucid_status NAME##_run(const lucid_node *n, const lucid_array *in, int n_in,       \
-                                   lucid_array *out, int n_out, lucid_error *err)              \
-    {                                                                                          \
-        return lucid_unary_float_run(n, &NAME##_kernels, &in[0], &out[0], NULL, err);          \
+#define FLOAT_RUN(NAME)                                                                            \
+    static lucid_status NAME##_run(const lucid_node *n, const lucid_array *in, int n_in,           \
+                                   lucid_array *out, int n_out, lucid_error *err)                  \
+    {                                                                                              \
+        return lucid_unary_float_run(n, &NAME##_kernels, &in[0], &out[0], NULL, err);              \
     }
 
 FLOAT_RUN(erf)
@@ -59,8 +59,8 @@ static lucid_status abs_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
     return lucid_ew_infer_same(g, n, lucid_dtypes_numeric, err);
 }
 
-static lucid_status neg_run(const lucid_node *n, const lucid_array *in, int n_in,
-                            lucid_array *out, int n_out, lucid_error *err)
+static lucid_status neg_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                            int n_out, lucid_error *err)
 {
     if (lucid_dtype_is_float(in[0].dtype))
         return lucid_unary_float_run(n, &neg_kernels, &in[0], &out[0], NULL, err);
@@ -72,8 +72,8 @@ static lucid_status neg_run(const lucid_node *n, const lucid_array *in, int n_in
     return LUCID_STATUS_OK;
 }
 
-static lucid_status abs_run(const lucid_node *n, const lucid_array *in, int n_in,
-                            lucid_array *out, int n_out, lucid_error *err)
+static lucid_status abs_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                            int n_out, lucid_error *err)
 {
     lucid_dtype t = in[0].dtype;
     if (lucid_dtype_is_float(t))
@@ -99,26 +99,27 @@ static lucid_status not_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
     return lucid_ew_infer_same(g, n, lucid_dtypes_bool, err);
 }
 
-static lucid_status not_run(const lucid_node *n, const lucid_array *in, int n_in,
-                            lucid_array *out, int n_out, lucid_error *err)
+static lucid_status not_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                            int n_out, lucid_error *err)
 {
     const uint8_t *x = in[0].data;
     uint8_t *y = out->data;
     int64_t numel = lucid_array_numel(&in[0]);
-    for (int64_t i = 0; i < numel; i++) y[i] = x[i] == 0;
+    for (int64_t i = 0; i < numel; i++)
+        y[i] = x[i] == 0;
     return LUCID_STATUS_OK;
 }
 
 /* ---- definitions ---------------------------------------------------------------------- */
 
-#define UNARY_DEF(SYM, NAME, INFER, COST)                                                      \
-    const lucid_op_def lucid_op_def_##SYM = {.name = NAME,                                     \
-                                             .min_inputs = 1,                                  \
-                                             .max_inputs = 1,                                  \
-                                             .min_outputs = 1,                                 \
-                                             .max_outputs = 1,                                 \
-                                             .infer = INFER,                                   \
-                                             .cost = COST,                                     \
+#define UNARY_DEF(SYM, NAME, INFER, COST)                                                          \
+    const lucid_op_def lucid_op_def_##SYM = {.name = NAME,                                         \
+                                             .min_inputs = 1,                                      \
+                                             .max_inputs = 1,                                      \
+                                             .min_outputs = 1,                                     \
+                                             .max_outputs = 1,                                     \
+                                             .infer = INFER,                                       \
+                                             .cost = COST,                                         \
                                              .run = SYM##_run};
 
 UNARY_DEF(erf, "Erf", float_infer, transcendental_cost)
