@@ -126,6 +126,7 @@ done
 expect_err "unknown command" 1 frobnicate frobnicate x.onnx
 expect_err "help for an unknown command" 1 frobnicate help frobnicate
 expect_err "unknown top-level flag" 1 --frob --frob
+expect_err "no command" 1 lucid
 
 # ---- info --------------------------------------------------------------------------------
 expect_ok "info relu" info "$T/relu.onnx"

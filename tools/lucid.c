@@ -101,7 +101,7 @@ int cli_help_command(const char *command)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        cli_help_main();
+        cli_fail("lucid", "missing COMMAND (commands: info, run, bench; try 'lucid --help')");
         return CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
