@@ -148,17 +148,17 @@ lucid_status lucid_unary_float_run(const lucid_node *n, const lucid_unary_float 
     case LUCID_DTYPE_FLOAT16:
     case LUCID_DTYPE_BFLOAT16: {
         /* convert through a stack block so the run path allocates nothing */
-        float buf[256];
+        float bx[256], by[256];
         const uint16_t *xs = x->data;
         uint16_t *ys = y->data;
         bool half = x->dtype == LUCID_DTYPE_FLOAT16;
         for (int64_t i = 0; i < numel; i += 256) {
             int64_t c = LUCID_MIN(numel - i, 256);
             for (int64_t j = 0; j < c; j++)
-                buf[j] = half ? lucid_half_to_float(xs[i + j]) : lucid_bf16_to_float(xs[i + j]);
-            k->f32(buf, buf, c, p);
+                bx[j] = half ? lucid_half_to_float(xs[i + j]) : lucid_bf16_to_float(xs[i + j]);
+            k->f32(bx, by, c, p);
             for (int64_t j = 0; j < c; j++)
-                ys[i + j] = half ? lucid_float_to_half(buf[j]) : lucid_float_to_bf16(buf[j]);
+                ys[i + j] = half ? lucid_float_to_half(by[j]) : lucid_float_to_bf16(by[j]);
         }
         return LUCID_STATUS_OK;
     }
