@@ -1127,6 +1127,58 @@ static void test_errors(void)
     CHECK(st == LUCID_STATUS_INVALID_MODEL, "LeakyRelu alpha of the wrong type refused (%d)", st);
 }
 
+/* float16 goes through float: Add by element, Sigmoid through the converted blocks (more
+ * than one block of 256), Softmax and ReduceMean through the generic accessors. */
+static void test_float16(void)
+{
+    int64_t d[1] = {600};
+    uint16_t a[600], b[600];
+    for (int i = 0; i < 600; i++) {
+        a[i] = lucid_float_to_half(rndf(-4, 4));
+        b[i] = lucid_float_to_half(rndf(-4, 4));
+    }
+    tin ins[2] = {mk(LUCID_DTYPE_FLOAT16, 1, d, a), mk(LUCID_DTYPE_FLOAT16, 1, d, b)};
+    lucid_array out;
+    char msg[1024];
+    const char *ops[] = {"Add", "Sigmoid", "Softmax", "ReduceMean"};
+    for (int k = 0; k < 4; k++) {
+        lucid_status st = run_op(ops[k], 13, ins, k == 0 ? 2 : 1, NULL, 0, &out, msg);
+        CHECK(st == LUCID_STATUS_OK, "float16 %s: %s", ops[k], msg);
+        if (st) continue;
+        CHECK(out.dtype == LUCID_DTYPE_FLOAT16, "float16 %s keeps its dtype", ops[k]);
+        const uint16_t *y = out.data;
+        double sum = 0, m = -INFINITY;
+        for (int i = 0; i < 600; i++) {
+            sum += lucid_half_to_float(a[i]);
+            m = fmax(m, lucid_half_to_float(a[i]));
+        }
+        double den = 0;
+        for (int i = 0; i < 600; i++)
+            den += exp(lucid_half_to_float(a[i]) - m);
+        int bad = 0, n = k == 3 ? 1 : 600;
+        for (int i = 0; i < n; i++) {
+            double x = lucid_half_to_float(a[i]), want;
+            switch (k) {
+            case 0:
+                want = lucid_half_to_float(lucid_float_to_half(x + lucid_half_to_float(b[i])));
+                break;
+            case 1:
+                want = 1 / (1 + exp(-x));
+                break;
+            case 2:
+                want = exp(x - m) / den;
+                break;
+            default:
+                want = sum / 600;
+                break;
+            }
+            bad += !close_enough(lucid_half_to_float(y[i]), want, 1e-3, 1e-4);
+        }
+        CHECK(bad == 0, "float16 %s: %d wrong", ops[k], bad);
+        free(out.data);
+    }
+}
+
 int main(void)
 {
     test_binary_float_random();
@@ -1136,6 +1188,7 @@ int main(void)
     test_logic_where();
     test_unary();
     test_prelu_clip();
+    test_float16();
     test_softmax();
     test_reduce_random();
     test_reduce_cases();
