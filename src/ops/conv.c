@@ -377,6 +377,36 @@ static void conv_unflatten(const conv_geom *g, int64_t pos, int64_t *kc)
     }
 }
 
+/* Output channels computed together by conv_run: each input row loaded feeds this many
+ * accumulations. Blocking changes only which loop is outermost, never the order in which
+ * any one output element is summed, so results are identical for every block size. */
+#define CONV_OC_BLOCK 4
+
+/* y[c][o] += w[c] * x[o * sl + off] for o in [lo, hi), c < nc (the block's channels). */
+static void conv_row(int nc, float *const *y, const float *w, const float *x, int64_t lo,
+                     int64_t hi, int64_t sl, int64_t off)
+{
+    if (nc == 4) {
+        float *y0 = y[0], *y1 = y[1], *y2 = y[2], *y3 = y[3];
+        for (int64_t o = lo; o < hi; o++) {
+            const float xv = x[o * sl + off];
+            y0[o] += w[0] * xv;
+            y1[o] += w[1] * xv;
+            y2[o] += w[2] * xv;
+            y3[o] += w[3] * xv;
+        }
+        return;
+    }
+    for (int c = 0; c < nc; c++) {
+        float *yc = y[c];
+        const float wv = w[c];
+        if (sl == 1)
+            for (int64_t o = lo; o < hi; o++) yc[o] += wv * x[o + off];
+        else
+            for (int64_t o = lo; o < hi; o++) yc[o] += wv * x[o * sl + off];
+    }
+}
+
 /* Conv: each output plane starts at its bias and accumulates, in the fixed order (input
  * channel, kernel position, output row), one weight times a shifted input row. The innermost
  * loop runs along the output width so that it streams through memory. */
@@ -399,21 +429,28 @@ static lucid_status conv_run(const lucid_node *n, const lucid_array *in, int n_i
         pointwise &= g.k[j] == 1 && g.s[j] == 1 && g.pb[j] == 0 && g.pe[j] == 0;
 
     for (int64_t nb = 0; nb < g.batch; nb++) {
-        for (int64_t oc = 0; oc < g.out_c; oc++) {
-            const int64_t grp = oc / mg;
-            float *yo = y + (nb * g.out_c + oc) * g.out_size;
-            const float bv = b ? b[oc] : 0.0f;
-            for (int64_t i = 0; i < g.out_size; i++) yo[i] = bv;
+        for (int64_t oc0 = 0; oc0 < g.out_c;) {
+            /* a block of output channels within one group (they share input channels) */
+            const int64_t grp = oc0 / mg, group_end = (grp + 1) * mg;
+            const int nc = (int)(group_end - oc0 < CONV_OC_BLOCK ? group_end - oc0
+                                                                 : CONV_OC_BLOCK);
+            float *yo[CONV_OC_BLOCK], *yr[CONV_OC_BLOCK];
+            for (int c = 0; c < nc; c++) {
+                yo[c] = y + (nb * g.out_c + oc0 + c) * g.out_size;
+                const float bv = b ? b[oc0 + c] : 0.0f;
+                for (int64_t i = 0; i < g.out_size; i++) yo[c][i] = bv;
+            }
             for (int64_t icg = 0; icg < cg; icg++) {
                 const float *xc = x + (nb * g.in_c + grp * cg + icg) * g.in_size;
-                const float *wk = w + (oc * cg + icg) * g.k_size;
                 if (pointwise) {
-                    const float wv = wk[0];
-                    for (int64_t i = 0; i < g.out_size; i++) yo[i] += wv * xc[i];
+                    float wv[CONV_OC_BLOCK];
+                    for (int c = 0; c < nc; c++) wv[c] = w[(oc0 + c) * cg + icg];
+                    conv_row(nc, yo, wv, xc, 0, g.out_size, 1, 0);
                     continue;
                 }
                 for (int64_t kp = 0; kp < g.k_size; kp++) {
-                    const float wv = wk[kp];
+                    float wv[CONV_OC_BLOCK];
+                    for (int c = 0; c < nc; c++) wv[c] = w[((oc0 + c) * cg + icg) * g.k_size + kp];
                     int64_t kc[CONV_MAX_SPATIAL];
                     conv_unflatten(&g, kp, kc);
                     /* input column = output column * stride + off; keep it in [0, iw) */
@@ -435,13 +472,8 @@ static lucid_status conv_run(const lucid_node *n, const lucid_array *in, int n_i
                             xoff = xoff * g.in[j] + ij;
                         }
                         if (inside) {
-                            float *yr = yo + r * ow;
-                            const float *xr = xc + xoff * iw;
-                            if (sl == 1)
-                                for (int64_t o = lo; o < hi; o++) yr[o] += wv * xr[o + off];
-                            else
-                                for (int64_t o = lo; o < hi; o++)
-                                    yr[o] += wv * xr[o * sl + off];
+                            for (int c = 0; c < nc; c++) yr[c] = yo[c] + r * ow;
+                            conv_row(nc, yr, wv, xc + xoff * iw, lo, hi, sl, off);
                         }
                         for (int j = last - 1; j >= 0; j--) {
                             if (++oi[j] < g.out[j]) break;
@@ -450,6 +482,7 @@ static lucid_status conv_run(const lucid_node *n, const lucid_array *in, int n_i
                     }
                 }
             }
+            oc0 += nc;
         }
     }
     return LUCID_STATUS_OK;
