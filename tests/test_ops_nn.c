@@ -13,16 +13,16 @@
 
 static int passed, failed;
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (cond) {                                                                            \
-            passed++;                                                                          \
-        } else {                                                                               \
-            failed++;                                                                          \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+        }                                                                                          \
     } while (0)
 
 /* ---- deterministic random numbers ------------------------------------------------- */
@@ -49,25 +49,27 @@ static float rnd_float(void)
 static float *rnd_array(int64_t n)
 {
     float *a = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
-    for (int64_t i = 0; i < n; i++) a[i] = rnd_float();
+    for (int64_t i = 0; i < n; i++)
+        a[i] = rnd_float();
     return a;
 }
 
 static int64_t numel(int rank, const int64_t *dims)
 {
     int64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= dims[i];
+    for (int i = 0; i < rank; i++)
+        n *= dims[i];
     return n;
 }
 
 /* ---- building and running a one-node graph ----------------------------------------- */
 
 typedef struct tspec {
-    int rank;            /* -1: input omitted */
+    int rank; /* -1: input omitted */
     int64_t dims[LUCID_MAX_RANK];
     const void *data;
-    lucid_dtype dtype;   /* UNDEFINED means float */
-    int is_const;        /* an initializer rather than a graph input */
+    lucid_dtype dtype; /* UNDEFINED means float */
+    int is_const;      /* an initializer rather than a graph input */
 } tspec;
 
 typedef struct aspec {
@@ -90,7 +92,8 @@ typedef struct result {
 
 static void result_free(result *r)
 {
-    for (int i = 0; i < 2; i++) free(r->out[i].data);
+    for (int i = 0; i < 2; i++)
+        free(r->out[i].data);
     memset(r, 0, sizeof *r);
 }
 
@@ -137,7 +140,8 @@ static void run_op(const char *op, int opset, int n_in, const tspec *ins, int n_
         } else {
             g->tensors[t].dtype = dt;
             g->tensors[t].rank = ins[i].rank;
-            for (int k = 0; k < ins[i].rank; k++) g->tensors[t].dims[k] = ins[i].dims[k];
+            for (int k = 0; k < ins[i].rank; k++)
+                g->tensors[t].dims[k] = ins[i].dims[k];
             lucid_graph_add_input(g, t, NULL);
         }
     }
@@ -147,8 +151,10 @@ static void run_op(const char *op, int opset, int n_in, const tspec *ins, int n_
         out_idx[i] = lucid_graph_tensor(g, name, NULL);
     }
     int ni = lucid_graph_add_node(g, "node0", op, "", opset, in_idx, n_in, out_idx, n_out, NULL);
-    for (int a = 0; a < n_attrs; a++) add_attr(&g->nodes[ni], &attrs[a]);
-    for (int i = 0; i < n_out; i++) lucid_graph_add_output(g, out_idx[i], NULL);
+    for (int a = 0; a < n_attrs; a++)
+        add_attr(&g->nodes[ni], &attrs[a]);
+    for (int i = 0; i < n_out; i++)
+        lucid_graph_add_output(g, out_idx[i], NULL);
     lucid_model_t *model = NULL;
     lucid_context_t *ctx = NULL;
     r->st = lucid_graph_finalize(g, &err);
@@ -244,8 +250,8 @@ static int compare(const char *what, const result *r, int o, int rank, const int
 static void report(const char *what, int ok, int total, int min_total)
 {
     printf("%s: %d of %d random cases match\n", what, ok, total);
-    CHECK(ok == total && total >= min_total, "%s: %d of %d random cases match (at least %d)",
-          what, ok, total, min_total);
+    CHECK(ok == total && total >= min_total, "%s: %d of %d random cases match (at least %d)", what,
+          ok, total, min_total);
 }
 
 static const char *const pad_names[] = {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"};
@@ -306,8 +312,7 @@ static void test_conv_random(void)
         }
         int rank = nsp + 2;
         int has_bias = (int)rnd_int(0, 1);
-        float *x = rnd_array(numel(rank, xd)), *w = rnd_array(numel(rank, wd)),
-              *b = rnd_array(M);
+        float *x = rnd_array(numel(rank, xd)), *w = rnd_array(numel(rank, wd)), *b = rnd_array(M);
         /* the direct formula: y[n,m,o] = b[m] + sum over c in m's group and kernel k of
          * w[m,c,k] * x[n, g*cg+c, o*s - pb + k*d] (zero outside the input) */
         int64_t ny = numel(rank, yd), ks = numel(nsp, k);
@@ -355,7 +360,8 @@ static void test_conv_random(void)
         else
             at[na++] = a_ints("pads", pv, 2 * (size_t)nsp);
         if (trial % 2) at[na++] = a_ints("kernel_shape", kv, (size_t)nsp);
-        tspec ins[3] = {{.rank = rank, .data = x}, {.rank = rank, .data = w, .is_const = 1},
+        tspec ins[3] = {{.rank = rank, .data = x},
+                        {.rank = rank, .data = w, .is_const = 1},
                         {.rank = has_bias ? 1 : -1, .dims = {M}, .data = b, .is_const = 1}};
         memcpy(ins[0].dims, xd, sizeof xd);
         memcpy(ins[1].dims, wd, sizeof wd);
@@ -427,8 +433,7 @@ static void test_conv_transpose_random(void)
             yd[2 + j] = out[j];
         }
         int rank = nsp + 2;
-        float *x = rnd_array(numel(rank, xd)), *w = rnd_array(numel(rank, wd)),
-              *b = rnd_array(M);
+        float *x = rnd_array(numel(rank, xd)), *w = rnd_array(numel(rank, wd)), *b = rnd_array(M);
         /* gather form: y[n,m,o] = b[m] + sum over c in m's group, kernel k, with
          * o = i*s - pb + k*d for an input position i, of x[n,c,i] * w[c, m%mg, k] */
         int64_t ny = numel(rank, yd), ks = numel(nsp, k);
@@ -454,8 +459,7 @@ static void test_conv_transpose_random(void)
                         if (num < 0 || num % s[j] != 0 || num / s[j] >= in[j]) inside = 0;
                         xi = xi * in[j] + (inside ? num / s[j] : 0);
                     }
-                    if (inside)
-                        acc += (double)x[xi] * (double)w[(ic * mg + m % mg) * ks + kp];
+                    if (inside) acc += (double)x[xi] * (double)w[(ic * mg + m % mg) * ks + kp];
                 }
             ref[yi] = acc;
         }
@@ -477,7 +481,8 @@ static void test_conv_transpose_random(void)
         if (mode == 0) at[na++] = a_ints("pads", pv, 2 * (size_t)nsp);
         if (mode == 1) at[na++] = a_ints("output_shape", osv, (size_t)nsp);
         if (mode >= 2) at[na++] = a_str("auto_pad", pad_names[mode - 1]);
-        tspec ins[3] = {{.rank = rank, .data = x}, {.rank = rank, .data = w, .is_const = 1},
+        tspec ins[3] = {{.rank = rank, .data = x},
+                        {.rank = rank, .data = w, .is_const = 1},
                         {.rank = 1, .dims = {M}, .data = b, .is_const = 1}};
         memcpy(ins[0].dims, xd, sizeof xd);
         memcpy(ins[1].dims, wd, sizeof wd);
@@ -485,8 +490,8 @@ static void test_conv_transpose_random(void)
         run_op("ConvTranspose", 11, 3, ins, 1, at, na, &r);
         total++;
         char what[160];
-        snprintf(what, sizeof what, "ConvTranspose trial %d (%dD, group %lld, mode %d)", trial,
-                 nsp, (long long)group, mode);
+        snprintf(what, sizeof what, "ConvTranspose trial %d (%dD, group %lld, mode %d)", trial, nsp,
+                 (long long)group, mode);
         ok += compare(what, &r, 0, rank, yd, ref, 1e-4);
         result_free(&r);
         free(x);
@@ -510,7 +515,9 @@ static void test_gemm_random(void)
         int64_t ad[2] = {ta ? K : M, ta ? M : K}, bd[2] = {tb ? N : K, tb ? K : N};
         /* C: absent, scalar, [N], [1,N], [M,1], [M,N] */
         int crank = cmode == 0 ? -1 : cmode == 1 ? 0 : cmode == 2 ? 1 : 2;
-        int64_t cd[2] = {cmode == 2 ? N : cmode == 4 || cmode == 5 ? M : 1,
+        int64_t cd[2] = {cmode == 2                 ? N
+                         : cmode == 4 || cmode == 5 ? M
+                                                    : 1,
                          cmode == 3 || cmode == 5 ? N : 1};
         float *a = rnd_array(M * K), *b = rnd_array(K * N), *c = rnd_array(M * N);
         double *ref = malloc(sizeof(double) * (size_t)(M * N));
@@ -522,12 +529,23 @@ static void test_gemm_random(void)
                            (double)(tb ? b[j * K + p] : b[p * N + j]);
                 double cv = 0;
                 switch (cmode) {
-                case 1: cv = c[0]; break;
-                case 2: cv = c[j]; break;
-                case 3: cv = c[j]; break;
-                case 4: cv = c[i]; break;
-                case 5: cv = c[i * N + j]; break;
-                default: break;
+                case 1:
+                    cv = c[0];
+                    break;
+                case 2:
+                    cv = c[j];
+                    break;
+                case 3:
+                    cv = c[j];
+                    break;
+                case 4:
+                    cv = c[i];
+                    break;
+                case 5:
+                    cv = c[i * N + j];
+                    break;
+                default:
+                    break;
                 }
                 ref[i * N + j] = alpha * acc + (cmode ? beta * cv : 0.0);
             }
@@ -544,8 +562,7 @@ static void test_gemm_random(void)
         run_op("Gemm", 13, cmode ? 3 : 2, ins, 1, at, 4, &r);
         total++;
         char what[128];
-        snprintf(what, sizeof what, "Gemm trial %d (tA %d tB %d C mode %d)", trial, ta, tb,
-                 cmode);
+        snprintf(what, sizeof what, "Gemm trial %d (tA %d tB %d C mode %d)", trial, ta, tb, cmode);
         int64_t yd[2] = {M, N};
         ok += compare(what, &r, 0, 2, yd, ref, 1e-5);
         result_free(&r);
@@ -567,8 +584,10 @@ static void test_matmul_random(void)
         /* batch dims: each either matches a common value or is 1 (broadcast) */
         int64_t common[2] = {rnd_int(1, 3), rnd_int(1, 3)};
         int nba = ra > 2 ? ra - 2 : 0, nbb = rb > 2 ? rb - 2 : 0;
-        for (int i = 0; i < nba; i++) ad[i] = rnd_int(0, 2) ? common[2 - nba + i] : 1;
-        for (int i = 0; i < nbb; i++) bd[i] = rnd_int(0, 2) ? common[2 - nbb + i] : 1;
+        for (int i = 0; i < nba; i++)
+            ad[i] = rnd_int(0, 2) ? common[2 - nba + i] : 1;
+        for (int i = 0; i < nbb; i++)
+            bd[i] = rnd_int(0, 2) ? common[2 - nbb + i] : 1;
         if (ra == 1)
             ad[0] = K;
         else {
@@ -590,7 +609,8 @@ static void test_matmul_random(void)
         }
         int64_t yd[4];
         int yr = 0;
-        for (int i = 0; i < nbo; i++) yd[yr++] = batch[2 - nbo + i];
+        for (int i = 0; i < nbo; i++)
+            yd[yr++] = batch[2 - nbo + i];
         if (ra > 1) yd[yr++] = M;
         if (rb > 1) yd[yr++] = N;
         int64_t mm = ra > 1 ? M : 1, nn = rb > 1 ? N : 1;
@@ -653,8 +673,8 @@ static void test_pool_random(int is_max)
             d[j] = with_dil ? rnd_int(1, 2) : 1;
             pb[j] = rnd_int(0, k[j] - 1);
             pe[j] = rnd_int(0, k[j] - 1);
-            valid &= ref_window(auto_pad, in[j], k[j], s[j], d[j], &pb[j], &pe[j], ceil_mode,
-                                &out[j]);
+            valid &=
+                ref_window(auto_pad, in[j], k[j], s[j], d[j], &pb[j], &pe[j], ceil_mode, &out[j]);
         }
         if (!valid) continue;
         int rank = nsp + 2;
@@ -665,8 +685,8 @@ static void test_pool_random(int is_max)
         }
         float *x = rnd_array(numel(rank, xd));
         int64_t ny = numel(rank, yd), ks = numel(nsp, k), isz = numel(nsp, in);
-        double *ref = malloc(sizeof(double) * (size_t)ny), *ridx = malloc(sizeof(double) *
-                                                                          (size_t)ny);
+        double *ref = malloc(sizeof(double) * (size_t)ny),
+               *ridx = malloc(sizeof(double) * (size_t)ny);
         for (int64_t yi = 0; yi < ny; yi++) {
             int64_t rem = yi, oc[3];
             for (int j = nsp - 1; j >= 0; j--) {
@@ -733,9 +753,8 @@ static void test_pool_random(int is_max)
         total++;
         char what[160];
         snprintf(what, sizeof what, "%s trial %d (%dD, auto_pad %s, ceil %d, %s %d)",
-                 is_max ? "MaxPool" : "AveragePool", trial, nsp, pad_names[auto_pad],
-                 ceil_mode, is_max ? "storage_order" : "count_include_pad",
-                 is_max ? storage : cip);
+                 is_max ? "MaxPool" : "AveragePool", trial, nsp, pad_names[auto_pad], ceil_mode,
+                 is_max ? "storage_order" : "count_include_pad", is_max ? storage : cip);
         int good = compare(what, &r, 0, rank, yd, ref, 1e-5);
         if (good && is_max) good = compare(what, &r, 1, rank, yd, ridx, 0);
         ok += good;
@@ -789,8 +808,7 @@ static void test_batch_norm(void)
     float eps = 1e-3f;
     for (int i = 0; i < 72; i++) {
         int c = (i / 12) % 3;
-        ref[i] = ((double)x[i] - mean[c]) / sqrt((double)var[c] + (double)eps) * scale[c] +
-                 bias[c];
+        ref[i] = ((double)x[i] - mean[c]) / sqrt((double)var[c] + (double)eps) * scale[c] + bias[c];
     }
     tspec ins[5] = {{.rank = 4, .data = x},
                     {.rank = 1, .dims = {3}, .data = scale, .is_const = 1},
@@ -806,8 +824,10 @@ static void test_batch_norm(void)
 
     /* opset 7, spatial=0: one parameter per activation (C x H x W) */
     float *ps[4];
-    for (int i = 0; i < 4; i++) ps[i] = rnd_array(36);
-    for (int i = 0; i < 36; i++) ps[3][i] = 0.6f + 0.3f * ps[3][i];
+    for (int i = 0; i < 4; i++)
+        ps[i] = rnd_array(36);
+    for (int i = 0; i < 36; i++)
+        ps[3][i] = 0.6f + 0.3f * ps[3][i];
     for (int i = 0; i < 72; i++) {
         int a = i % 36;
         ref[i] = ((double)x[i] - ps[2][a]) / sqrt((double)ps[3][a] + 1e-5) * ps[0][a] + ps[1][a];
@@ -821,7 +841,8 @@ static void test_batch_norm(void)
     CHECK(compare("BatchNormalization spatial=0", &r, 0, 4, xd, ref, 1e-5),
           "BatchNormalization spatial=0");
     result_free(&r);
-    for (int i = 0; i < 4; i++) free(ps[i]);
+    for (int i = 0; i < 4; i++)
+        free(ps[i]);
 
     /* training mode is refused with a status */
     aspec at3[1] = {a_int("training_mode", 1)};
@@ -840,13 +861,16 @@ static void test_instance_norm(void)
         scale[c] = rnd_float();
         bias[c] = rnd_float();
     }
-    for (int i = 0; i < 42; i++) x[i] += 5.0f; /* a mean far from zero */
+    for (int i = 0; i < 42; i++)
+        x[i] += 5.0f; /* a mean far from zero */
     double ref[42];
     for (int p = 0; p < 6; p++) {
         double m = 0, v = 0;
-        for (int i = 0; i < 7; i++) m += x[p * 7 + i];
+        for (int i = 0; i < 7; i++)
+            m += x[p * 7 + i];
         m /= 7;
-        for (int i = 0; i < 7; i++) v += (x[p * 7 + i] - m) * (x[p * 7 + i] - m);
+        for (int i = 0; i < 7; i++)
+            v += (x[p * 7 + i] - m) * (x[p * 7 + i] - m);
         v /= 7;
         for (int i = 0; i < 7; i++)
             ref[p * 7 + i] = (x[p * 7 + i] - m) / sqrt(v + 1e-5) * scale[p % 3] + bias[p % 3];
@@ -893,8 +917,7 @@ static void test_lrn(void)
 /* ---- errors ---------------------------------------------------------------------------- */
 
 /* A Conv on x 1x4x6x6 with w of shape wd and the given attributes must be refused. */
-static void conv_must_fail(const char *what, int wrank, const int64_t *wd, const aspec *at,
-                           int na)
+static void conv_must_fail(const char *what, int wrank, const int64_t *wd, const aspec *at, int na)
 {
     float *x = rnd_array(144), *w = rnd_array(numel(wrank, wd) > 0 ? numel(wrank, wd) : 1);
     tspec ins[2] = {{.rank = 4, .dims = {1, 4, 6, 6}, .data = x},
@@ -953,8 +976,7 @@ static void test_errors(void)
                      {.rank = 2, .dims = {4, 2}, .data = buf, .is_const = 1},
                      {.rank = 1, .dims = {3}, .data = buf, .is_const = 1}};
     run_op("Gemm", 13, 3, c_in, 1, NULL, 0, &r);
-    CHECK(r.st == LUCID_STATUS_INVALID_MODEL, "Gemm C not broadcastable refused (%s)",
-          r.message);
+    CHECK(r.st == LUCID_STATUS_INVALID_MODEL, "Gemm C not broadcastable refused (%s)", r.message);
     result_free(&r);
     aspec ta = a_int("transA", 2);
     tspec ok_in[2] = {{.rank = 2, .dims = {3, 4}, .data = buf},
@@ -977,18 +999,21 @@ static void test_errors(void)
     result_free(&r);
     aspec so[2] = {a_ints("kernel_shape", k2, 2), a_int("storage_order", 2)};
     run_op("MaxPool", 12, 1, p_in, 1, so, 2, &r);
-    CHECK(r.st == LUCID_STATUS_INVALID_MODEL, "MaxPool storage_order=2 refused (%s)",
-          r.message);
+    CHECK(r.st == LUCID_STATUS_INVALID_MODEL, "MaxPool storage_order=2 refused (%s)", r.message);
     result_free(&r);
     aspec kb[1] = {a_ints("kernel_shape", k9, 2)};
     run_op("AveragePool", 11, 1, p_in, 1, kb, 1, &r);
-    CHECK(r.st == LUCID_STATUS_INVALID_MODEL, "AveragePool kernel larger than input refused "
-          "(%s)", r.message);
+    CHECK(r.st == LUCID_STATUS_INVALID_MODEL,
+          "AveragePool kernel larger than input refused "
+          "(%s)",
+          r.message);
     result_free(&r);
     aspec k3[1] = {a_ints("kernel_shape", three, 3)};
     run_op("AveragePool", 11, 1, p_in, 1, k3, 1, &r);
-    CHECK(r.st == LUCID_STATUS_INVALID_MODEL, "AveragePool 3-D kernel on 2-D input refused "
-          "(%s)", r.message);
+    CHECK(r.st == LUCID_STATUS_INVALID_MODEL,
+          "AveragePool 3-D kernel on 2-D input refused "
+          "(%s)",
+          r.message);
     result_free(&r);
     run_op("LRN", 13, 1, p_in, 1, NULL, 0, &r);
     CHECK(r.st == LUCID_STATUS_INVALID_MODEL, "LRN without size refused (%s)", r.message);
@@ -999,8 +1024,10 @@ static void test_errors(void)
                       {.rank = 1, .dims = {2}, .data = buf, .is_const = 1},
                       {.rank = 1, .dims = {2}, .data = buf, .is_const = 1}};
     run_op("BatchNormalization", 15, 5, bn_in, 1, NULL, 0, &r);
-    CHECK(r.st == LUCID_STATUS_INVALID_MODEL, "BatchNormalization scale of wrong size refused "
-          "(%s)", r.message);
+    CHECK(r.st == LUCID_STATUS_INVALID_MODEL,
+          "BatchNormalization scale of wrong size refused "
+          "(%s)",
+          r.message);
     result_free(&r);
 }
 

@@ -24,8 +24,8 @@ typedef struct conv_params {
     int64_t strides[CONV_MAX_SPATIAL];
     int64_t dilations[CONV_MAX_SPATIAL];
     int64_t pads[2 * CONV_MAX_SPATIAL];
-    int64_t out_pad[CONV_MAX_SPATIAL];   /* ConvTranspose output_padding */
-    int64_t out_shape[LUCID_MAX_RANK];   /* ConvTranspose output_shape */
+    int64_t out_pad[CONV_MAX_SPATIAL]; /* ConvTranspose output_padding */
+    int64_t out_shape[LUCID_MAX_RANK]; /* ConvTranspose output_shape */
 } conv_params;
 
 /* Everything a kernel needs, resolved from attributes and the actual shapes. */
@@ -35,7 +35,7 @@ typedef struct conv_geom {
     int64_t in[CONV_MAX_SPATIAL], out[CONV_MAX_SPATIAL], k[CONV_MAX_SPATIAL];
     int64_t s[CONV_MAX_SPATIAL], d[CONV_MAX_SPATIAL];
     int64_t pb[CONV_MAX_SPATIAL], pe[CONV_MAX_SPATIAL]; /* pads at begin and end */
-    int64_t in_size, out_size, k_size;                   /* spatial element counts */
+    int64_t in_size, out_size, k_size;                  /* spatial element counts */
 } conv_geom;
 
 /* ceil(a / b) for b > 0 and any sign of a. */
@@ -44,9 +44,8 @@ static int64_t conv_ceil_div(int64_t a, int64_t b)
     return a >= 0 ? (a + b - 1) / b : -((-a) / b);
 }
 
-static lucid_status conv_read_ints(const lucid_node *n, const char *name, int64_t *dst,
-                                   size_t max, size_t *count, int64_t min_value,
-                                   lucid_error *err)
+static lucid_status conv_read_ints(const lucid_node *n, const char *name, int64_t *dst, size_t max,
+                                   size_t *count, int64_t min_value, lucid_error *err)
 {
     const int64_t *v;
     size_t c;
@@ -58,8 +57,8 @@ static lucid_status conv_read_ints(const lucid_node *n, const char *name, int64_
     for (size_t i = 0; i < c; i++) {
         if (v[i] < min_value || v[i] > CONV_MAX_ATTR)
             return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "attribute '%s' value %lld is out of range [%lld, %lld]",
-                                     name, (long long)v[i], (long long)min_value,
+                                     "attribute '%s' value %lld is out of range [%lld, %lld]", name,
+                                     (long long)v[i], (long long)min_value,
                                      (long long)CONV_MAX_ATTR);
         dst[i] = v[i];
     }
@@ -88,12 +87,11 @@ static lucid_status conv_parse_common(const lucid_node *n, conv_params *p, bool 
                                  ap);
     if ((st = lucid_attr_int(n, "group", 1, &p->group, err))) return st;
     if (p->group < 1 || p->group > CONV_MAX_ATTR)
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "group %lld must be positive", (long long)p->group);
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "group %lld must be positive",
+                                 (long long)p->group);
     if ((st = conv_read_ints(n, "kernel_shape", p->kernel, CONV_MAX_SPATIAL, &p->n_kernel, 1,
                              err)) ||
-        (st = conv_read_ints(n, "strides", p->strides, CONV_MAX_SPATIAL, &p->n_strides, 1,
-                             err)) ||
+        (st = conv_read_ints(n, "strides", p->strides, CONV_MAX_SPATIAL, &p->n_strides, 1, err)) ||
         (st = conv_read_ints(n, "dilations", p->dilations, CONV_MAX_SPATIAL, &p->n_dilations, 1,
                              err)) ||
         (st = conv_read_ints(n, "pads", p->pads, 2 * CONV_MAX_SPATIAL, &p->n_pads, 0, err)))
@@ -104,10 +102,10 @@ static lucid_status conv_parse_common(const lucid_node *n, conv_params *p, bool 
                                  "ends)",
                                  p->n_pads);
     if (transpose) {
-        if ((st = conv_read_ints(n, "output_padding", p->out_pad, CONV_MAX_SPATIAL,
-                                 &p->n_out_pad, 0, err)) ||
-            (st = conv_read_ints(n, "output_shape", p->out_shape, LUCID_MAX_RANK,
-                                 &p->n_out_shape, 0, err)))
+        if ((st = conv_read_ints(n, "output_padding", p->out_pad, CONV_MAX_SPATIAL, &p->n_out_pad,
+                                 0, err)) ||
+            (st = conv_read_ints(n, "output_shape", p->out_shape, LUCID_MAX_RANK, &p->n_out_shape,
+                                 0, err)))
             return st;
     }
     return LUCID_STATUS_OK;
@@ -119,14 +117,14 @@ static lucid_status conv_parse(const lucid_graph *g, const lucid_node *n, void *
     return conv_parse_common(n, params, false, err);
 }
 
-static lucid_status conv_transpose_parse(const lucid_graph *g, const lucid_node *n,
-                                         void *params, lucid_error *err)
+static lucid_status conv_transpose_parse(const lucid_graph *g, const lucid_node *n, void *params,
+                                         lucid_error *err)
 {
     return conv_parse_common(n, params, true, err);
 }
 
-static lucid_status conv_check_len(const lucid_node *n, const char *name, size_t count,
-                                   size_t want, lucid_error *err)
+static lucid_status conv_check_len(const lucid_node *n, const char *name, size_t count, size_t want,
+                                   lucid_error *err)
 {
     if (count == 0 || count == want) return LUCID_STATUS_OK;
     return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
@@ -139,8 +137,7 @@ static lucid_status conv_check_len(const lucid_node *n, const char *name, size_t
  * (b_rank -1 when there is no bias), checking every attribute against them. */
 static lucid_status conv_geometry(const lucid_node *n, const conv_params *p, bool transpose,
                                   int x_rank, const int64_t *xd, int w_rank, const int64_t *wd,
-                                  int b_rank, const int64_t *bd, conv_geom *g,
-                                  lucid_error *err)
+                                  int b_rank, const int64_t *bd, conv_geom *g, lucid_error *err)
 {
     char sx[128], sw[128];
     memset(g, 0, sizeof *g);
@@ -197,8 +194,7 @@ static lucid_status conv_geometry(const lucid_node *n, const conv_params *p, boo
     if (b_rank >= 0 && (b_rank != 1 || bd[0] != g->out_c))
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                  "bias B has shape %s; it must be 1-D with %lld values",
-                                 lucid_shape_str(b_rank, bd, sx, sizeof sx),
-                                 (long long)g->out_c);
+                                 lucid_shape_str(b_rank, bd, sx, sizeof sx), (long long)g->out_c);
     g->in_size = g->out_size = g->k_size = 1;
     for (int i = 0; i < nsp; i++) {
         int64_t in = xd[2 + i], k = wd[2 + i];
@@ -214,8 +210,7 @@ static lucid_status conv_geometry(const lucid_node *n, const conv_params *p, boo
                                      (long long)p->kernel[i],
                                      lucid_shape_str(w_rank, wd, sw, sizeof sw));
         if (k > CONV_MAX_ATTR || in > CONV_MAX_ATTR)
-            return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED,
-                                     "spatial size too large");
+            return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED, "spatial size too large");
         int64_t dk = (k - 1) * d + 1; /* extent of the dilated kernel */
         int64_t pb = p->n_pads ? p->pads[i] : 0, pe = p->n_pads ? p->pads[nsp + i] : 0;
         int64_t out;
@@ -296,7 +291,8 @@ static lucid_status conv_infer_common(lucid_graph *gr, lucid_node *n, bool trans
                        b ? b->rank : -1, b ? b->dims : NULL, &g, err);
     if (st) return st;
     int64_t dims[LUCID_MAX_RANK] = {g.batch, g.out_c};
-    for (int i = 0; i < g.nsp; i++) dims[2 + i] = g.out[i];
+    for (int i = 0; i < g.nsp; i++)
+        dims[2 + i] = g.out[i];
     if (transpose && ((const conv_params *)n->params)->n_out_shape == (size_t)g.nsp + 2) {
         const conv_params *p = n->params;
         if (p->out_shape[0] != g.batch || p->out_shape[1] != g.out_c)
@@ -325,16 +321,16 @@ static void conv_cost_common(const lucid_graph *gr, const lucid_node *n, bool tr
     const lucid_ir_tensor *x = lucid_op_input(gr, n, 0), *w = lucid_op_input(gr, n, 1),
                           *b = lucid_op_input(gr, n, 2);
     conv_geom g;
-    if (conv_geometry(n, n->params, transpose, x->rank, x->dims, w->rank, w->dims,
-                      b ? b->rank : -1, b ? b->dims : NULL, &g, NULL))
+    if (conv_geometry(n, n->params, transpose, x->rank, x->dims, w->rank, w->dims, b ? b->rank : -1,
+                      b ? b->dims : NULL, &g, NULL))
         return;
     double k = (double)g.k_size;
     if (!transpose)
-        *macs = (double)g.batch * (double)g.out_c * (double)g.out_size *
-                (double)(g.in_c / g.group) * k;
+        *macs =
+            (double)g.batch * (double)g.out_c * (double)g.out_size * (double)(g.in_c / g.group) * k;
     else
-        *macs = (double)g.batch * (double)g.in_c * (double)g.in_size *
-                (double)(g.out_c / g.group) * k;
+        *macs =
+            (double)g.batch * (double)g.in_c * (double)g.in_size * (double)(g.out_c / g.group) * k;
     if (b) *flops = (double)g.batch * (double)g.out_c * (double)g.out_size;
 }
 
@@ -354,9 +350,9 @@ static lucid_status conv_run_geometry(const lucid_node *n, bool transpose, const
                                       lucid_error *err)
 {
     bool has_b = n_in > 2 && in[2].data;
-    lucid_status st = conv_geometry(n, n->params, transpose, in[0].rank, in[0].dims,
-                                    in[1].rank, in[1].dims, has_b ? in[2].rank : -1,
-                                    has_b ? in[2].dims : NULL, g, err);
+    lucid_status st =
+        conv_geometry(n, n->params, transpose, in[0].rank, in[0].dims, in[1].rank, in[1].dims,
+                      has_b ? in[2].rank : -1, has_b ? in[2].dims : NULL, g, err);
     if (st) return st;
     for (int i = 0; i < n_in && i < 3; i++)
         if (in[i].data && in[i].dtype != LUCID_DTYPE_FLOAT)
@@ -401,17 +397,19 @@ static void conv_row(int nc, float *const *y, const float *w, const float *x, in
         float *yc = y[c];
         const float wv = w[c];
         if (sl == 1)
-            for (int64_t o = lo; o < hi; o++) yc[o] += wv * x[o + off];
+            for (int64_t o = lo; o < hi; o++)
+                yc[o] += wv * x[o + off];
         else
-            for (int64_t o = lo; o < hi; o++) yc[o] += wv * x[o * sl + off];
+            for (int64_t o = lo; o < hi; o++)
+                yc[o] += wv * x[o * sl + off];
     }
 }
 
 /* Conv: each output plane starts at its bias and accumulates, in the fixed order (input
  * channel, kernel position, output row), one weight times a shifted input row. The innermost
  * loop runs along the output width so that it streams through memory. */
-static lucid_status conv_run(const lucid_node *n, const lucid_array *in, int n_in,
-                             lucid_array *out, int n_out, lucid_error *err)
+static lucid_status conv_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                             int n_out, lucid_error *err)
 {
     conv_geom g;
     lucid_status st = conv_run_geometry(n, false, in, n_in, out, &g, err);
@@ -432,25 +430,27 @@ static lucid_status conv_run(const lucid_node *n, const lucid_array *in, int n_i
         for (int64_t oc0 = 0; oc0 < g.out_c;) {
             /* a block of output channels within one group (they share input channels) */
             const int64_t grp = oc0 / mg, group_end = (grp + 1) * mg;
-            const int nc = (int)(group_end - oc0 < CONV_OC_BLOCK ? group_end - oc0
-                                                                 : CONV_OC_BLOCK);
+            const int nc = (int)(group_end - oc0 < CONV_OC_BLOCK ? group_end - oc0 : CONV_OC_BLOCK);
             float *yo[CONV_OC_BLOCK], *yr[CONV_OC_BLOCK];
             for (int c = 0; c < nc; c++) {
                 yo[c] = y + (nb * g.out_c + oc0 + c) * g.out_size;
                 const float bv = b ? b[oc0 + c] : 0.0f;
-                for (int64_t i = 0; i < g.out_size; i++) yo[c][i] = bv;
+                for (int64_t i = 0; i < g.out_size; i++)
+                    yo[c][i] = bv;
             }
             for (int64_t icg = 0; icg < cg; icg++) {
                 const float *xc = x + (nb * g.in_c + grp * cg + icg) * g.in_size;
                 if (pointwise) {
                     float wv[CONV_OC_BLOCK];
-                    for (int c = 0; c < nc; c++) wv[c] = w[(oc0 + c) * cg + icg];
+                    for (int c = 0; c < nc; c++)
+                        wv[c] = w[(oc0 + c) * cg + icg];
                     conv_row(nc, yo, wv, xc, 0, g.out_size, 1, 0);
                     continue;
                 }
                 for (int64_t kp = 0; kp < g.k_size; kp++) {
                     float wv[CONV_OC_BLOCK];
-                    for (int c = 0; c < nc; c++) wv[c] = w[((oc0 + c) * cg + icg) * g.k_size + kp];
+                    for (int c = 0; c < nc; c++)
+                        wv[c] = w[((oc0 + c) * cg + icg) * g.k_size + kp];
                     int64_t kc[CONV_MAX_SPATIAL];
                     conv_unflatten(&g, kp, kc);
                     /* input column = output column * stride + off; keep it in [0, iw) */
@@ -472,7 +472,8 @@ static lucid_status conv_run(const lucid_node *n, const lucid_array *in, int n_i
                             xoff = xoff * g.in[j] + ij;
                         }
                         if (inside) {
-                            for (int c = 0; c < nc; c++) yr[c] = yo[c] + r * ow;
+                            for (int c = 0; c < nc; c++)
+                                yr[c] = yo[c] + r * ow;
                             conv_row(nc, yr, wv, xc + xoff * iw, lo, hi, sl, off);
                         }
                         for (int j = last - 1; j >= 0; j--) {
@@ -511,7 +512,8 @@ static lucid_status conv_transpose_run(const lucid_node *n, const lucid_array *i
             const int64_t grp = oc / mg, ocg = oc % mg;
             float *yo = y + (nb * g.out_c + oc) * g.out_size;
             const float bv = b ? b[oc] : 0.0f;
-            for (int64_t i = 0; i < g.out_size; i++) yo[i] = bv;
+            for (int64_t i = 0; i < g.out_size; i++)
+                yo[i] = bv;
             for (int64_t icg = 0; icg < cg; icg++) {
                 const int64_t ic = grp * cg + icg;
                 const float *xc = x + (nb * g.in_c + ic) * g.in_size;
@@ -541,7 +543,8 @@ static lucid_status conv_transpose_run(const lucid_node *n, const lucid_array *i
                         if (inside) {
                             float *yr = yo + yoff * ow;
                             const float *xr = xc + r * iw;
-                            for (int64_t i = lo; i < hi; i++) yr[i * sl + off] += wv * xr[i];
+                            for (int64_t i = lo; i < hi; i++)
+                                yr[i * sl + off] += wv * xr[i];
                         }
                         for (int j = last - 1; j >= 0; j--) {
                             if (++ii[j] < g.in[j]) break;

@@ -10,9 +10,9 @@ typedef struct gemm_params {
 } gemm_params;
 
 static const lucid_dtype gemm_types[] = {
-    LUCID_DTYPE_FLOAT,  LUCID_DTYPE_DOUBLE, LUCID_DTYPE_FLOAT16, LUCID_DTYPE_BFLOAT16,
-    LUCID_DTYPE_INT32,  LUCID_DTYPE_INT64,  LUCID_DTYPE_UINT32,  LUCID_DTYPE_UINT64,
-    LUCID_DTYPE_UNDEFINED};
+    LUCID_DTYPE_FLOAT,    LUCID_DTYPE_DOUBLE, LUCID_DTYPE_FLOAT16,
+    LUCID_DTYPE_BFLOAT16, LUCID_DTYPE_INT32,  LUCID_DTYPE_INT64,
+    LUCID_DTYPE_UINT32,   LUCID_DTYPE_UINT64, LUCID_DTYPE_UNDEFINED};
 
 static bool gemm_is_int(lucid_dtype t)
 {
@@ -30,18 +30,21 @@ static void gemm_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t ar
         float *yr = y + i * n;
         if (bcs == 1) {
             /* i-k-j: the innermost loop streams along rows of B and Y */
-            for (int64_t j = 0; j < n; j++) yr[j] = 0.0f;
+            for (int64_t j = 0; j < n; j++)
+                yr[j] = 0.0f;
             for (int64_t p = 0; p < k; p++) {
                 const float av = a[i * ars + p * acs];
                 const float *br = b + p * brs;
-                for (int64_t j = 0; j < n; j++) yr[j] += av * br[j];
+                for (int64_t j = 0; j < n; j++)
+                    yr[j] += av * br[j];
             }
         } else {
             /* B is stored transposed (its columns are contiguous): dot products */
             for (int64_t j = 0; j < n; j++) {
                 float acc = 0.0f;
                 const float *bc = b + j * bcs;
-                for (int64_t p = 0; p < k; p++) acc += a[i * ars + p * acs] * bc[p * brs];
+                for (int64_t p = 0; p < k; p++)
+                    acc += a[i * ars + p * acs] * bc[p * brs];
                 yr[j] = acc;
             }
         }
@@ -50,9 +53,8 @@ static void gemm_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t ar
 
 /* The same product for every other dtype: floating types accumulate in double, integer
  * types in wrapping 64-bit arithmetic (as C unsigned arithmetic defines it). */
-static void gemm_generic(lucid_dtype t, int64_t m, int64_t n, int64_t k, const void *a,
-                         int64_t ars, int64_t acs, const void *b, int64_t brs, int64_t bcs,
-                         void *y)
+static void gemm_generic(lucid_dtype t, int64_t m, int64_t n, int64_t k, const void *a, int64_t ars,
+                         int64_t acs, const void *b, int64_t brs, int64_t bcs, void *y)
 {
     bool is_int = gemm_is_int(t);
     for (int64_t i = 0; i < m; i++)
@@ -104,21 +106,18 @@ static lucid_status gemm_geometry(const lucid_node *n, const gemm_params *p, int
 {
     char sa[128], sb[128];
     if (ar != 2 || br != 2)
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "inputs A %s and B %s must both be 2-D",
-                                 lucid_shape_str(ar, ad, sa, sizeof sa),
-                                 lucid_shape_str(br, bd, sb, sizeof sb));
+        return lucid_node_errorf(
+            n, err, LUCID_STATUS_INVALID_MODEL, "inputs A %s and B %s must both be 2-D",
+            lucid_shape_str(ar, ad, sa, sizeof sa), lucid_shape_str(br, bd, sb, sizeof sb));
     g->m = p->trans_a ? ad[1] : ad[0];
     g->k = p->trans_a ? ad[0] : ad[1];
     int64_t kb = p->trans_b ? bd[1] : bd[0];
     g->n = p->trans_b ? bd[0] : bd[1];
     if (kb != g->k)
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "inner dimensions differ: A %s%s and B %s%s",
-                                 lucid_shape_str(ar, ad, sa, sizeof sa),
-                                 p->trans_a ? " (transposed)" : "",
-                                 lucid_shape_str(br, bd, sb, sizeof sb),
-                                 p->trans_b ? " (transposed)" : "");
+        return lucid_node_errorf(
+            n, err, LUCID_STATUS_INVALID_MODEL, "inner dimensions differ: A %s%s and B %s%s",
+            lucid_shape_str(ar, ad, sa, sizeof sa), p->trans_a ? " (transposed)" : "",
+            lucid_shape_str(br, bd, sb, sizeof sb), p->trans_b ? " (transposed)" : "");
     g->c_si = g->c_sj = 0;
     if (cr < 0) return LUCID_STATUS_OK;
     int64_t c0 = cr == 2 ? cd[0] : 1, c1 = cr >= 1 ? cd[cr - 1] : 1;
@@ -166,8 +165,8 @@ static void gemm_cost(const lucid_graph *gr, const lucid_node *n, double *macs, 
     *flops = (p->alpha != 1.0f ? mn : 0) + (c ? 2 * mn : 0);
 }
 
-static lucid_status gemm_run(const lucid_node *n, const lucid_array *in, int n_in,
-                             lucid_array *out, int n_out, lucid_error *err)
+static lucid_status gemm_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                             int n_out, lucid_error *err)
 {
     const gemm_params *p = n->params;
     const lucid_array *c = n_in > 2 && in[2].data ? &in[2] : NULL;
@@ -203,8 +202,9 @@ static lucid_status gemm_run(const lucid_node *n, const lucid_array *in, int n_i
             if (gemm_is_int(t)) {
                 /* integer Gemm scales with the float attributes, then truncates */
                 double v = (double)p->alpha * (double)lucid_load_i64(t, y, o);
-                if (c) v += (double)p->beta * (double)lucid_load_i64(t, c->data,
-                                                                      i * g.c_si + j * g.c_sj);
+                if (c)
+                    v += (double)p->beta *
+                         (double)lucid_load_i64(t, c->data, i * g.c_si + j * g.c_sj);
                 lucid_store_f64(t, y, o, v);
             } else {
                 double v = (double)p->alpha * lucid_load_f64(t, y, o);
@@ -233,19 +233,17 @@ static lucid_status matmul_geometry(const lucid_node *n, int ar, const int64_t *
 {
     char sa[128], sb[128];
     if (ar < 1 || br < 1)
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "inputs A %s and B %s must have rank 1 or more",
-                                 lucid_shape_str(ar, ad, sa, sizeof sa),
-                                 lucid_shape_str(br, bd, sb, sizeof sb));
+        return lucid_node_errorf(
+            n, err, LUCID_STATUS_INVALID_MODEL, "inputs A %s and B %s must have rank 1 or more",
+            lucid_shape_str(ar, ad, sa, sizeof sa), lucid_shape_str(br, bd, sb, sizeof sb));
     g->m = ar == 1 ? 1 : ad[ar - 2];
     g->k = ad[ar - 1];
     int64_t kb = br == 1 ? bd[0] : bd[br - 2];
     g->n = br == 1 ? 1 : bd[br - 1];
     if (kb != g->k)
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "inner dimensions differ: A %s and B %s",
-                                 lucid_shape_str(ar, ad, sa, sizeof sa),
-                                 lucid_shape_str(br, bd, sb, sizeof sb));
+        return lucid_node_errorf(
+            n, err, LUCID_STATUS_INVALID_MODEL, "inner dimensions differ: A %s and B %s",
+            lucid_shape_str(ar, ad, sa, sizeof sa), lucid_shape_str(br, bd, sb, sizeof sb));
     int abr = ar > 2 ? ar - 2 : 0, bbr = br > 2 ? br - 2 : 0;
     lucid_status st = lucid_op_broadcast(n, abr, ad, bbr, bd, &g->batch_rank, g->batch, err);
     if (st) return st;
@@ -260,7 +258,8 @@ static lucid_status matmul_geometry(const lucid_node *n, int ar, const int64_t *
         sb_ *= db;
     }
     g->out_rank = 0;
-    for (int i = 0; i < g->batch_rank; i++) g->out[g->out_rank++] = g->batch[i];
+    for (int i = 0; i < g->batch_rank; i++)
+        g->out[g->out_rank++] = g->batch[i];
     if (ar > 1) g->out[g->out_rank++] = g->m;
     if (br > 1) g->out[g->out_rank++] = g->n;
     if (g->out_rank > LUCID_MAX_RANK)
@@ -284,14 +283,14 @@ static lucid_status matmul_infer(lucid_graph *gr, lucid_node *n, lucid_error *er
     return lucid_op_set_output(gr, n, 0, a->dtype, g.out_rank, g.out, err);
 }
 
-static void matmul_cost(const lucid_graph *gr, const lucid_node *n, double *macs,
-                        double *flops)
+static void matmul_cost(const lucid_graph *gr, const lucid_node *n, double *macs, double *flops)
 {
     const lucid_ir_tensor *a = lucid_op_input(gr, n, 0), *b = lucid_op_input(gr, n, 1);
     matmul_geom g;
     if (matmul_geometry(n, a->rank, a->dims, b->rank, b->dims, &g, NULL)) return;
     double batches = 1;
-    for (int i = 0; i < g.batch_rank; i++) batches *= (double)g.batch[i];
+    for (int i = 0; i < g.batch_rank; i++)
+        batches *= (double)g.batch[i];
     *macs = batches * (double)g.m * (double)g.n * (double)g.k;
 }
 
@@ -299,14 +298,14 @@ static lucid_status matmul_run(const lucid_node *n, const lucid_array *in, int n
                                lucid_array *out, int n_out, lucid_error *err)
 {
     matmul_geom g;
-    lucid_status st = matmul_geometry(n, in[0].rank, in[0].dims, in[1].rank, in[1].dims, &g,
-                                      err);
+    lucid_status st = matmul_geometry(n, in[0].rank, in[0].dims, in[1].rank, in[1].dims, &g, err);
     if (st) return st;
     lucid_dtype t = in[0].dtype;
     if (in[1].dtype != t || out[0].dtype != t)
         return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL, "dtype mismatch at run time");
     int64_t batches = 1;
-    for (int i = 0; i < g.batch_rank; i++) batches *= g.batch[i];
+    for (int i = 0; i < g.batch_rank; i++)
+        batches *= g.batch[i];
     size_t es = lucid_dtype_size(t);
     int64_t idx[LUCID_MAX_RANK] = {0};
     for (int64_t bi = 0; bi < batches; bi++) {
@@ -319,8 +318,7 @@ static lucid_status matmul_run(const lucid_node *n, const lucid_array *in, int n
         const char *b = (const char *)in[1].data + (size_t)boff * es;
         char *y = (char *)out[0].data + (size_t)(bi * g.m * g.n) * es;
         if (t == LUCID_DTYPE_FLOAT)
-            gemm_f32(g.m, g.n, g.k, (const float *)a, g.k, 1, (const float *)b, g.n, 1,
-                     (float *)y);
+            gemm_f32(g.m, g.n, g.k, (const float *)a, g.k, 1, (const float *)b, g.n, 1, (float *)y);
         else
             gemm_generic(t, g.m, g.n, g.k, a, g.k, 1, b, g.n, 1, y);
         for (int i = g.batch_rank - 1; i >= 0; i--) {

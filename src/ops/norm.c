@@ -5,9 +5,8 @@
 #include "core/util.h"
 #include "ops/op.h"
 
-static const lucid_dtype norm_types[] = {LUCID_DTYPE_FLOAT, LUCID_DTYPE_DOUBLE,
-                                         LUCID_DTYPE_FLOAT16, LUCID_DTYPE_BFLOAT16,
-                                         LUCID_DTYPE_UNDEFINED};
+static const lucid_dtype norm_types[] = {LUCID_DTYPE_FLOAT, LUCID_DTYPE_DOUBLE, LUCID_DTYPE_FLOAT16,
+                                         LUCID_DTYPE_BFLOAT16, LUCID_DTYPE_UNDEFINED};
 
 /* Element access with a direct path for float32, the dtype every real model uses. */
 static inline double norm_load(lucid_dtype t, const void *p, int64_t i)
@@ -27,7 +26,8 @@ static inline void norm_store(lucid_dtype t, void *p, int64_t i, double v)
 static int64_t norm_prod(int rank, const int64_t *dims, int from)
 {
     int64_t p = 1;
-    for (int i = from; i < rank; i++) p *= dims[i];
+    for (int i = from; i < rank; i++)
+        p *= dims[i];
     return p;
 }
 
@@ -71,15 +71,14 @@ static lucid_status batch_norm_parse(const lucid_graph *g, const lucid_node *n, 
                                  n->n_outputs);
     if (!(p->epsilon >= 0.0f) || isinf(p->epsilon))
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "epsilon %g must be finite and non-negative",
-                                 (double)p->epsilon);
+                                 "epsilon %g must be finite and non-negative", (double)p->epsilon);
     return LUCID_STATUS_OK;
 }
 
 /* Parameters are per channel (C values), or with spatial=0 per activation (C x D1 x ...).
  * Returns the number of values each parameter has, or -1 if a shape does not fit. */
-static int64_t batch_norm_param_count(const batch_norm_params *p, int xr, const int64_t *xd,
-                                      int pr, const int64_t *pd)
+static int64_t batch_norm_param_count(const batch_norm_params *p, int xr, const int64_t *xd, int pr,
+                                      const int64_t *pd)
 {
     int64_t numel = norm_prod(pr, pd, 0);
     if (pr == 1 && numel == xd[1]) return numel;
@@ -113,8 +112,7 @@ static lucid_status batch_norm_infer(lucid_graph *g, lucid_node *n, lucid_error 
     return lucid_op_set_output(g, n, 0, x->dtype, x->rank, x->dims, err);
 }
 
-static void batch_norm_cost(const lucid_graph *g, const lucid_node *n, double *macs,
-                            double *flops)
+static void batch_norm_cost(const lucid_graph *g, const lucid_node *n, double *macs, double *flops)
 {
     /* a subtraction and a multiply-add per element; the per-channel factors are negligible */
     *flops = 3.0 * (double)lucid_tensor_numel(lucid_op_input(g, n, 0));
@@ -144,23 +142,24 @@ static lucid_status batch_norm_run(const lucid_node *n, const lucid_array *in, i
                 /* the reference's form (x - mean) / sqrt(var + eps) * scale + B, with the
                  * per-channel factor folded once in double */
                 const float mean = (float)lucid_load_f64(in[3].dtype, in[3].data, c);
-                const float a = (float)(lucid_load_f64(in[1].dtype, in[1].data, c) /
-                                        sqrt(lucid_load_f64(in[4].dtype, in[4].data, c) +
-                                             (double)p->epsilon));
+                const float a =
+                    (float)(lucid_load_f64(in[1].dtype, in[1].data, c) /
+                            sqrt(lucid_load_f64(in[4].dtype, in[4].data, c) + (double)p->epsilon));
                 const float b = (float)lucid_load_f64(in[2].dtype, in[2].data, c);
                 const float *xs = (const float *)x->data + base;
                 float *ys = (float *)out[0].data + base;
-                for (int64_t i = 0; i < inner; i++) ys[i] = (xs[i] - mean) * a + b;
+                for (int64_t i = 0; i < inner; i++)
+                    ys[i] = (xs[i] - mean) * a + b;
                 continue;
             }
             for (int64_t i = 0; i < inner; i++) {
                 const int64_t k = per_act ? c * inner + i : c;
                 double a = lucid_load_f64(in[1].dtype, in[1].data, k) /
                            sqrt(lucid_load_f64(in[4].dtype, in[4].data, k) + (double)p->epsilon);
-                double v = (norm_load(t, x->data, base + i) -
-                            lucid_load_f64(in[3].dtype, in[3].data, k)) *
-                               a +
-                           lucid_load_f64(in[2].dtype, in[2].data, k);
+                double v =
+                    (norm_load(t, x->data, base + i) - lucid_load_f64(in[3].dtype, in[3].data, k)) *
+                        a +
+                    lucid_load_f64(in[2].dtype, in[2].data, k);
                 norm_store(t, out[0].data, base + i, v);
             }
         }
@@ -173,16 +172,15 @@ typedef struct instance_norm_params {
     float epsilon;
 } instance_norm_params;
 
-static lucid_status instance_norm_parse(const lucid_graph *g, const lucid_node *n,
-                                        void *params, lucid_error *err)
+static lucid_status instance_norm_parse(const lucid_graph *g, const lucid_node *n, void *params,
+                                        lucid_error *err)
 {
     instance_norm_params *p = params;
     lucid_status st = lucid_attr_float(n, "epsilon", 1e-5f, &p->epsilon, err);
     if (st) return st;
     if (!(p->epsilon >= 0.0f) || isinf(p->epsilon))
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "epsilon %g must be finite and non-negative",
-                                 (double)p->epsilon);
+                                 "epsilon %g must be finite and non-negative", (double)p->epsilon);
     return LUCID_STATUS_OK;
 }
 
@@ -233,7 +231,8 @@ static lucid_status instance_norm_run(const lucid_node *n, const lucid_array *in
             /* two passes in double: the one-pass formula loses precision when the mean is
              * large compared with the spread */
             double sum = 0.0;
-            for (int64_t i = 0; i < inner; i++) sum += norm_load(t, x->data, base + i);
+            for (int64_t i = 0; i < inner; i++)
+                sum += norm_load(t, x->data, base + i);
             const double mean = inner ? sum / (double)inner : 0.0;
             double sq = 0.0;
             for (int64_t i = 0; i < inner; i++) {
@@ -241,8 +240,8 @@ static lucid_status instance_norm_run(const lucid_node *n, const lucid_array *in
                 sq += dv * dv;
             }
             const double var = inner ? sq / (double)inner : 0.0;
-            const double a = lucid_load_f64(in[1].dtype, in[1].data, c) /
-                             sqrt(var + (double)p->epsilon);
+            const double a =
+                lucid_load_f64(in[1].dtype, in[1].data, c) / sqrt(var + (double)p->epsilon);
             const double b = lucid_load_f64(in[2].dtype, in[2].data, c);
             for (int64_t i = 0; i < inner; i++)
                 norm_store(t, out[0].data, base + i,
@@ -272,8 +271,8 @@ static lucid_status lrn_parse(const lucid_graph *g, const lucid_node *n, void *p
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                  "the required attribute 'size' is missing");
     if (p->size < 1 || p->size > ((int64_t)1 << 30))
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "size %lld must be positive", (long long)p->size);
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "size %lld must be positive",
+                                 (long long)p->size);
     return LUCID_STATUS_OK;
 }
 
@@ -295,11 +294,11 @@ static void lrn_cost(const lucid_graph *g, const lucid_node *n, double *macs, do
     const lrn_params *p = n->params;
     double numel = (double)lucid_tensor_numel(lucid_op_input(g, n, 0));
     *macs = numel * (double)p->size; /* the sum of squares over the channel window */
-    *flops = 4.0 * numel;             /* scale, bias, power, divide */
+    *flops = 4.0 * numel;            /* scale, bias, power, divide */
 }
 
-static lucid_status lrn_run(const lucid_node *n, const lucid_array *in, int n_in,
-                            lucid_array *out, int n_out, lucid_error *err)
+static lucid_status lrn_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
+                            int n_out, lucid_error *err)
 {
     const lrn_params *p = n->params;
     const lucid_array *x = &in[0];

@@ -39,10 +39,9 @@ typedef struct pool_geom {
 static const lucid_dtype pool_float_types[] = {LUCID_DTYPE_FLOAT, LUCID_DTYPE_DOUBLE,
                                                LUCID_DTYPE_FLOAT16, LUCID_DTYPE_BFLOAT16,
                                                LUCID_DTYPE_UNDEFINED};
-static const lucid_dtype pool_max_types[] = {LUCID_DTYPE_FLOAT,   LUCID_DTYPE_DOUBLE,
-                                             LUCID_DTYPE_FLOAT16, LUCID_DTYPE_BFLOAT16,
-                                             LUCID_DTYPE_INT8,    LUCID_DTYPE_UINT8,
-                                             LUCID_DTYPE_UNDEFINED};
+static const lucid_dtype pool_max_types[] = {
+    LUCID_DTYPE_FLOAT, LUCID_DTYPE_DOUBLE, LUCID_DTYPE_FLOAT16,  LUCID_DTYPE_BFLOAT16,
+    LUCID_DTYPE_INT8,  LUCID_DTYPE_UINT8,  LUCID_DTYPE_UNDEFINED};
 
 /* Element access with a direct path for float32, the dtype every real model uses. */
 static inline double pool_load(lucid_dtype t, const void *p, int64_t i)
@@ -63,9 +62,8 @@ static int64_t pool_ceil_div(int64_t a, int64_t b)
     return a >= 0 ? (a + b - 1) / b : -((-a) / b);
 }
 
-static lucid_status pool_read_ints(const lucid_node *n, const char *name, int64_t *dst,
-                                   size_t max, size_t *count, int64_t min_value,
-                                   lucid_error *err)
+static lucid_status pool_read_ints(const lucid_node *n, const char *name, int64_t *dst, size_t max,
+                                   size_t *count, int64_t min_value, lucid_error *err)
 {
     const int64_t *v;
     size_t c;
@@ -77,8 +75,8 @@ static lucid_status pool_read_ints(const lucid_node *n, const char *name, int64_
     for (size_t i = 0; i < c; i++) {
         if (v[i] < min_value || v[i] > POOL_MAX_ATTR)
             return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "attribute '%s' value %lld is out of range [%lld, %lld]",
-                                     name, (long long)v[i], (long long)min_value,
+                                     "attribute '%s' value %lld is out of range [%lld, %lld]", name,
+                                     (long long)v[i], (long long)min_value,
                                      (long long)POOL_MAX_ATTR);
         dst[i] = v[i];
     }
@@ -86,15 +84,13 @@ static lucid_status pool_read_ints(const lucid_node *n, const char *name, int64_
     return LUCID_STATUS_OK;
 }
 
-static lucid_status pool_flag(const lucid_node *n, const char *name, int64_t *out,
-                              lucid_error *err)
+static lucid_status pool_flag(const lucid_node *n, const char *name, int64_t *out, lucid_error *err)
 {
     lucid_status st = lucid_attr_int(n, name, 0, out, err);
     if (st) return st;
     if (*out != 0 && *out != 1)
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "attribute '%s' must be 0 or 1, not %lld", name,
-                                 (long long)*out);
+                                 "attribute '%s' must be 0 or 1, not %lld", name, (long long)*out);
     return LUCID_STATUS_OK;
 }
 
@@ -123,8 +119,7 @@ static lucid_status pool_parse(const lucid_graph *g, const lucid_node *n, void *
         (st = pool_flag(n, "storage_order", &p->storage_order, err)) ||
         (st = pool_read_ints(n, "kernel_shape", p->kernel, POOL_MAX_SPATIAL, &p->n_kernel, 1,
                              err)) ||
-        (st = pool_read_ints(n, "strides", p->strides, POOL_MAX_SPATIAL, &p->n_strides, 1,
-                             err)) ||
+        (st = pool_read_ints(n, "strides", p->strides, POOL_MAX_SPATIAL, &p->n_strides, 1, err)) ||
         (st = pool_read_ints(n, "dilations", p->dilations, POOL_MAX_SPATIAL, &p->n_dilations, 1,
                              err)) ||
         (st = pool_read_ints(n, "pads", p->pads, 2 * POOL_MAX_SPATIAL, &p->n_pads, 0, err)))
@@ -161,8 +156,7 @@ static lucid_status pool_geometry(const lucid_node *n, const pool_params *p, int
         int64_t d = p->n_dilations ? p->dilations[i] : 1;
         int64_t pb = p->n_pads ? p->pads[i] : 0, pe = p->n_pads ? p->pads[g->nsp + i] : 0;
         if (in > POOL_MAX_ATTR)
-            return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED,
-                                     "spatial size too large");
+            return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED, "spatial size too large");
         int64_t dk = (k - 1) * d + 1, out;
         if (p->auto_pad == POOL_PAD_SAME_UPPER || p->auto_pad == POOL_PAD_SAME_LOWER) {
             out = pool_ceil_div(in, s);
@@ -212,7 +206,8 @@ static lucid_status pool_infer_common(lucid_graph *gr, lucid_node *n, const luci
     pool_geom g;
     if ((st = pool_geometry(n, n->params, x->rank, x->dims, &g, err))) return st;
     int64_t dims[LUCID_MAX_RANK] = {x->dims[0], x->dims[1]};
-    for (int i = 0; i < g.nsp; i++) dims[2 + i] = g.out[i];
+    for (int i = 0; i < g.nsp; i++)
+        dims[2 + i] = g.out[i];
     if ((st = lucid_op_set_output(gr, n, 0, x->dtype, x->rank, dims, err))) return st;
     return lucid_op_set_output(gr, n, 1, LUCID_DTYPE_INT64, x->rank, dims, err);
 }
@@ -253,7 +248,8 @@ static lucid_status pool_run(const lucid_node *n, bool is_max, const lucid_array
     /* strides of spatial dims for the Indices output in the requested storage order */
     int64_t rstride[POOL_MAX_SPATIAL], cstride[POOL_MAX_SPATIAL];
     lucid_strides(nsp, g.in, rstride);
-    for (int j = 0; j < nsp; j++) cstride[j] = j == 0 ? 1 : cstride[j - 1] * g.in[j - 1];
+    for (int j = 0; j < nsp; j++)
+        cstride[j] = j == 0 ? 1 : cstride[j - 1] * g.in[j - 1];
     const int64_t *istride = p->storage_order ? cstride : rstride;
 
     for (int64_t pl = 0; pl < g.planes; pl++) {
@@ -261,7 +257,8 @@ static lucid_status pool_run(const lucid_node *n, bool is_max, const lucid_array
         int64_t oi[POOL_MAX_SPATIAL] = {0};
         for (int64_t o = 0; o < g.out_size; o++) {
             int64_t start[POOL_MAX_SPATIAL];
-            for (int j = 0; j < nsp; j++) start[j] = oi[j] * g.s[j] - g.pb[j];
+            for (int j = 0; j < nsp; j++)
+                start[j] = oi[j] * g.s[j] - g.pb[j];
             double best = -INFINITY, sum = 0.0;
             int64_t best_idx = -1, valid = 0, padded = 0;
             int64_t kc[POOL_MAX_SPATIAL] = {0};
@@ -334,12 +331,12 @@ static lucid_status global_pool_infer(lucid_graph *g, lucid_node *n, lucid_error
                                  "input X %s must have rank 3 or more (N x C x spatial dims)",
                                  lucid_shape_str(x->rank, x->dims, sx, sizeof sx));
     int64_t dims[LUCID_MAX_RANK];
-    for (int i = 0; i < x->rank; i++) dims[i] = i < 2 ? x->dims[i] : 1;
+    for (int i = 0; i < x->rank; i++)
+        dims[i] = i < 2 ? x->dims[i] : 1;
     return lucid_op_set_output(g, n, 0, x->dtype, x->rank, dims, err);
 }
 
-static void global_pool_cost(const lucid_graph *g, const lucid_node *n, double *macs,
-                             double *flops)
+static void global_pool_cost(const lucid_graph *g, const lucid_node *n, double *macs, double *flops)
 {
     *flops = (double)lucid_tensor_numel(lucid_op_input(g, n, 0));
 }
@@ -350,7 +347,8 @@ static lucid_status global_pool_run(bool is_max, const lucid_node *n, const luci
     const lucid_array *x = &in[0];
     if (x->rank < 3) return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL, "bad rank");
     int64_t inner = 1;
-    for (int i = 2; i < x->rank; i++) inner *= x->dims[i];
+    for (int i = 2; i < x->rank; i++)
+        inner *= x->dims[i];
     const int64_t planes = x->dims[0] * x->dims[1];
     const lucid_dtype t = x->dtype;
     for (int64_t pl = 0; pl < planes; pl++) {
@@ -367,9 +365,8 @@ static lucid_status global_pool_run(bool is_max, const lucid_node *n, const luci
     return LUCID_STATUS_OK;
 }
 
-static lucid_status global_average_pool_run(const lucid_node *n, const lucid_array *in,
-                                            int n_in, lucid_array *out, int n_out,
-                                            lucid_error *err)
+static lucid_status global_average_pool_run(const lucid_node *n, const lucid_array *in, int n_in,
+                                            lucid_array *out, int n_out, lucid_error *err)
 {
     return global_pool_run(false, n, in, out, err);
 }
