@@ -331,6 +331,34 @@ def build(out):
     c.write_model("maxpool_kernel_too_big", m, 2, must=["pool_too_big"],
                   why="MaxPool 9x9 window on a 4x4 input without padding")
 
+    # ---- outputs too large to allocate (each must hit a limit, not malloc) ---------------
+    def i64(name, vals):
+        return numpy_helper.from_array(np.array(vals, np.int64), name)
+
+    m = single("Pad", None, ["input", "pads_huge"],
+               [i64("pads_huge", [0, 0, 1 << 40, 0, 0, 0, 1 << 40, 0])], None, "pad_huge")
+    c.write_model("pad_huge", m, 2, must=["pad_huge"], why="Pad by 2^40 rows on each side")
+    m = single("Expand", None, ["input", "expand_shape"],
+               [i64("expand_shape", [1 << 20, 1 << 20, 1, 3, 4, 4])], None, "expand_huge")
+    c.write_model("expand_huge", m, 2, must=["expand_huge"], why="Expand to 2^20 x 2^20 x 1 x 3 x 4 x 4")
+    m = single("Tile", None, ["input", "tile_repeats"],
+               [i64("tile_repeats", [1, 1, 1 << 30, 1 << 30])], None, "tile_huge")
+    c.write_model("tile_huge", m, 2, must=["tile_huge"], why="Tile with repeats 2^30 x 2^30")
+    m = single("Resize", {"mode": "nearest"}, ["input", "", "resize_scales"],
+               [numpy_helper.from_array(np.array([1, 1, 1e6, 1e6], np.float32), "resize_scales")],
+               None, "resize_huge")
+    c.write_model("resize_huge", m, 2, must=["resize_huge"], why="Resize by 1e6 in each spatial dim")
+    n1 = helper.make_node("ConstantOfShape", ["cos_shape"], ["big"], name="constant_of_shape_huge")
+    n2 = helper.make_node("Add", ["input", "big"], ["output"], name="add_big")
+    m = model([n1, n2], [vinfo("input", IN_SHAPE)], [vinfo("output", None)],
+              [i64("cos_shape", [1 << 31, 1 << 31])])
+    c.write_model("constant_of_shape_huge", m, 2, must=["constant_of_shape_huge"],
+                  why="ConstantOfShape of 2^31 x 2^31")
+    m = single("Conv", {"kernel_shape": [3, 3], "group": -1}, ["input", "W_conv"], [w], None,
+               "conv_negative_group")
+    c.write_model("conv_negative_group", m, 2, must=["conv_negative_group", "group"],
+                  why="Conv group -1")
+
     # ---- external data -------------------------------------------------------------------
     good_bytes = np.ones(8 * 3 * 3 * 3, np.float32).tobytes()
     with open(os.path.join(out, "outside.bin"), "wb") as f:
