@@ -51,7 +51,12 @@ static void add_reason(tally *t, const char *msg)
     const char *dt = strstr(msg, "dtype ");
     const char *ty = strstr(msg, "data type ");
     const char *el = strstr(msg, "element type ");
-    if (op) {
+    const char *from = strstr(msg, "is supported from opset ");
+    if (op && from) {
+        const char *end = strchr(op + 4, '\'');
+        snprintf(key, sizeof key, "op %.*s before opset %d", end ? (int)(end - op - 4) : 40,
+                 op + 4, atoi(from + 24));
+    } else if (op) {
         const char *end = strchr(op + 4, '\'');
         snprintf(key, sizeof key, "op %.*s", end ? (int)(end - op - 4) : 40, op + 4);
     } else if (dt || ty || el) {

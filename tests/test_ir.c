@@ -132,11 +132,22 @@ static void test_unknown_op_and_opset(void)
     g = lucid_graph_create();
     x = add_input(g, "x", 1, d);
     y = lucid_graph_tensor(g, "y", NULL);
-    lucid_graph_add_node(g, "old", "Identity", "", 3, &x, 1, &y, 1, NULL);
+    lucid_graph_add_node(g, "old", "Dropout", "", 3, &x, 1, &y, 1, NULL);
     lucid_graph_add_output(g, y, NULL);
     st = lucid_graph_finalize(g, &err);
-    CHECK(st == LUCID_STATUS_UNSUPPORTED && strstr(err.message, "opset 3"),
-          "opset 3 refused: %s", err.message);
+    CHECK(st == LUCID_STATUS_UNSUPPORTED && strstr(err.message, "opset 3") &&
+              strstr(err.message, "from opset 7"),
+          "Dropout's opset-3 form refused: %s", err.message);
+    lucid_graph_destroy(g);
+
+    g = lucid_graph_create();
+    x = add_input(g, "x", 1, d);
+    y = lucid_graph_tensor(g, "y", NULL);
+    lucid_graph_add_node(g, "future", "Identity", "", 99, &x, 1, &y, 1, NULL);
+    lucid_graph_add_output(g, y, NULL);
+    st = lucid_graph_finalize(g, &err);
+    CHECK(st == LUCID_STATUS_UNSUPPORTED && strstr(err.message, "opset 99"),
+          "opset 99 refused: %s", err.message);
     lucid_graph_destroy(g);
 
     g = lucid_graph_create();

@@ -28,6 +28,11 @@ lucid_status lucid_graph_resolve_ops(lucid_graph *g, lucid_error *err)
             return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "op '%s' is not supported",
                                      n->op_type);
         const lucid_op_def *def = lucid_op_get(op);
+        if (n->opset < (def->min_opset ? def->min_opset : 1))
+            return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
+                                     "op '%s' is supported from opset %d (this is the form of an "
+                                     "older opset)",
+                                     n->op_type, def->min_opset);
         if (!def->infer || !def->run)
             return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
                                      "op '%s' has no reference kernel", n->op_type);

@@ -306,8 +306,11 @@ static lucid_status clip_run(const lucid_node *n, const lucid_array *in, int n_i
 
 /* ---- definitions ---------------------------------------------------------------------- */
 
-#define ACT_DEF(SYM, NAME, PARSE, INFER, COST)                                                     \
+#define ACT_DEF(SYM, NAME, PARSE, INFER, COST) ACT_DEF_FROM(0, SYM, NAME, PARSE, INFER, COST)
+/* an op lucid implements from opset SINCE on */
+#define ACT_DEF_FROM(SINCE, SYM, NAME, PARSE, INFER, COST)                                         \
     const lucid_op_def lucid_op_def_##SYM = {.name = NAME,                                         \
+                                             .min_opset = SINCE,                                   \
                                              .min_inputs = 1,                                      \
                                              .max_inputs = 1,                                      \
                                              .min_outputs = 1,                                     \
@@ -322,13 +325,14 @@ ACT_DEF(relu, "Relu", NULL, relu_infer, NULL)
 ACT_DEF(leaky_relu, "LeakyRelu", leaky_relu_parse, float_infer, NULL)
 ACT_DEF(sigmoid, "Sigmoid", NULL, float_infer, transcendental_cost)
 ACT_DEF(hard_sigmoid, "HardSigmoid", hard_sigmoid_parse, float_infer, affine_cost)
-ACT_DEF(hard_swish, "HardSwish", NULL, float_infer, affine_cost)
+ACT_DEF_FROM(14, hard_swish, "HardSwish", NULL, float_infer, affine_cost)
 ACT_DEF(tanh, "Tanh", NULL, float_infer, transcendental_cost)
 ACT_DEF(elu, "Elu", elu_parse, float_infer, transcendental_cost)
 ACT_DEF(selu, "Selu", selu_parse, float_infer, transcendental_cost)
 ACT_DEF(softplus, "Softplus", NULL, float_infer, transcendental_cost)
 
 const lucid_op_def lucid_op_def_prelu = {.name = "PRelu",
+                                         .min_opset = 7,
                                          .min_inputs = 2,
                                          .max_inputs = 2,
                                          .min_outputs = 1,

@@ -144,6 +144,36 @@ static lucid_status unsupported_dtype(const lucid_node *n, lucid_dtype dtype, lu
 
 /* ---- shape and dtype inference ------------------------------------------------------ */
 
+/* Before opset 7 the binary ops broadcast only when asked (broadcast=1), aligning B's shape
+ * with A's at `axis` (default: A's trailing dimensions). Without the flag the shapes must be
+ * equal; with it, alignment at the trailing dimensions is what NumPy broadcasting does, and
+ * other axes would need a reshape of B that lucid does not do. */
+static lucid_status legacy_broadcast_check(const lucid_graph *g, const lucid_node *n,
+                                           lucid_error *err)
+{
+    if (n->opset >= 7 || n->n_inputs != 2) return LUCID_STATUS_OK;
+    int64_t broadcast, axis;
+    lucid_status st = lucid_attr_int(n, "broadcast", 0, &broadcast, err);
+    if (!st) st = lucid_attr_int(n, "axis", INT64_MIN, &axis, err);
+    if (st) return st;
+    const lucid_ir_tensor *a = lucid_op_input(g, n, 0), *b = lucid_op_input(g, n, 1);
+    if (!broadcast) {
+        bool same = a->rank == b->rank;
+        for (int i = 0; same && i < a->rank; i++) same = a->dims[i] == b->dims[i];
+        if (!same)
+            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                     "inputs '%s' and '%s' differ in shape and broadcast is 0",
+                                     a->name, b->name);
+        return LUCID_STATUS_OK;
+    }
+    if (axis != INT64_MIN && axis != a->rank - b->rank && !(axis < 0 && axis == -b->rank))
+        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
+                                 "legacy broadcasting at axis %lld (not the trailing dimensions) "
+                                 "is not supported",
+                                 (long long)axis);
+    return LUCID_STATUS_OK;
+}
+
 /* Inputs [first, n_inputs) must all be present with input first's dtype (from table), and
  * broadcast together; the output gets out_dtype (UNDEFINED: the inputs' dtype). */
 static lucid_status infer_broadcast(lucid_graph *g, lucid_node *n, int first,
@@ -165,7 +195,9 @@ static lucid_status infer_broadcast(lucid_graph *g, lucid_node *n, int first,
     }
     int rank;
     int64_t dims[LUCID_MAX_RANK];
-    lucid_status st = lucid_ew_broadcast_shape(g, n, first, -1, &rank, dims, err);
+    lucid_status st = legacy_broadcast_check(g, n, err);
+    if (st) return st;
+    st = lucid_ew_broadcast_shape(g, n, first, -1, &rank, dims, err);
     if (st) return st;
     return lucid_op_set_output(g, n, 0, out_dtype == LUCID_DTYPE_UNDEFINED ? x->dtype : out_dtype,
                                rank, dims, err);
@@ -287,6 +319,8 @@ static lucid_status pow_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
                                  "base is %s but exponent is %s (before opset 12 they must "
                                  "match)",
                                  lucid_dtype_name(x->dtype), lucid_dtype_name(y->dtype));
+    lucid_status lst = legacy_broadcast_check(g, n, err);
+    if (lst) return lst;
     int rank;
     int64_t dims[LUCID_MAX_RANK];
     lucid_status st = lucid_ew_broadcast_shape(g, n, 0, 1, &rank, dims, err);
@@ -466,6 +500,7 @@ const lucid_op_def lucid_op_def_pow = {.name = "Pow",
                                        .run = pow_run};
 
 const lucid_op_def lucid_op_def_where = {.name = "Where",
+                                         .min_opset = 9,
                                          .min_inputs = 3,
                                          .max_inputs = 3,
                                          .min_outputs = 1,

@@ -232,6 +232,7 @@ static lucid_status cos_run(const lucid_node *n, const lucid_array *in, int n_in
 
 const lucid_op_def lucid_op_def_constant_of_shape = {
     .name = "ConstantOfShape",
+    .min_opset = 9,
     .min_inputs = 1,
     .max_inputs = 1,
     .min_outputs = 1,
@@ -315,6 +316,7 @@ static lucid_status range_run(const lucid_node *n, const lucid_array *in, int n_
 
 const lucid_op_def lucid_op_def_range = {
     .name = "Range",
+    .min_opset = 11,
     .min_inputs = 3,
     .max_inputs = 3,
     .min_outputs = 1,
@@ -425,6 +427,7 @@ static lucid_status cast_run(const lucid_node *n, const lucid_array *in, int n_i
 
 const lucid_op_def lucid_op_def_cast = {
     .name = "Cast",
+    .min_opset = 6,
     .min_inputs = 1,
     .max_inputs = 1,
     .min_outputs = 1,

@@ -165,6 +165,7 @@ static lucid_status concat_run(const lucid_node *n, const lucid_array *in, int n
 
 const lucid_op_def lucid_op_def_concat = {
     .name = "Concat",
+    .min_opset = 4,
     .min_inputs = 1,
     .max_inputs = -1,
     .min_outputs = 1,
@@ -306,6 +307,7 @@ static lucid_status split_run(const lucid_node *n, const lucid_array *in, int n_
 
 const lucid_op_def lucid_op_def_split = {
     .name = "Split",
+    .min_opset = 2,
     .min_inputs = 1,
     .max_inputs = 2,
     .min_outputs = 1,
@@ -575,6 +577,7 @@ static lucid_status expand_run(const lucid_node *n, const lucid_array *in, int n
 
 const lucid_op_def lucid_op_def_expand = {
     .name = "Expand",
+    .min_opset = 8,
     .min_inputs = 2,
     .max_inputs = 2,
     .min_outputs = 1,
@@ -622,6 +625,7 @@ static lucid_status tile_run(const lucid_node *n, const lucid_array *in, int n_i
 
 const lucid_op_def lucid_op_def_tile = {
     .name = "Tile",
+    .min_opset = 6,
     .min_inputs = 2,
     .max_inputs = 2,
     .min_outputs = 1,
@@ -790,6 +794,7 @@ static lucid_status pad_run(const lucid_node *n, const lucid_array *in, int n_in
 
 const lucid_op_def lucid_op_def_pad = {
     .name = "Pad",
+    .min_opset = 2,
     .min_inputs = 1,
     .max_inputs = 4,
     .min_outputs = 1,

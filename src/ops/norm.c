@@ -329,6 +329,7 @@ static lucid_status lrn_run(const lucid_node *n, const lucid_array *in, int n_in
 
 const lucid_op_def lucid_op_def_batch_normalization = {
     .name = "BatchNormalization",
+    .min_opset = 6,
     .min_inputs = 5,
     .max_inputs = 5,
     .min_outputs = 1,

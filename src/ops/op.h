@@ -30,6 +30,7 @@ typedef struct lucid_op_def {
     const char *name;
     int min_inputs, max_inputs;   /* max_inputs -1: variadic */
     int min_outputs, max_outputs;
+    int min_opset; /* the first opset whose form of the op lucid implements (0 means 1) */
     size_t params_size;
     lucid_status (*parse)(const lucid_graph *g, const lucid_node *n, void *params,
                           lucid_error *err);
@@ -49,7 +50,7 @@ const lucid_op_def *lucid_op_get(lucid_op op);
 int lucid_op_find(const char *name);
 
 /* The opset range lucid accepts for the default domain. */
-#define LUCID_MIN_OPSET 7
+#define LUCID_MIN_OPSET 1
 #define LUCID_MAX_OPSET 21
 
 /* Returned by lucid_op_const_input (and so by an op's infer) when a value the shape depends

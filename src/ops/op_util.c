@@ -36,7 +36,8 @@ lucid_status lucid_op_set_output(lucid_graph *g, const lucid_node *n, int i, luc
                                  (long long)LUCID_MAX_ELEMENTS);
     t->dtype = dtype;
     t->rank = rank;
-    for (int k = 0; k < LUCID_MAX_RANK; k++) t->dims[k] = k < rank ? dims[k] : -1;
+    for (int k = 0; k < LUCID_MAX_RANK; k++)
+        t->dims[k] = k < rank ? dims[k] : -1;
     return LUCID_STATUS_OK;
 }
 
@@ -45,8 +46,7 @@ lucid_status lucid_op_const_input(const lucid_graph *g, const lucid_node *n, int
 {
     const lucid_ir_tensor *t = lucid_op_input(g, n, i);
     *out = NULL;
-    if (!t)
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "input %d is missing", i);
+    if (!t) return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "input %d is missing", i);
     if (!t->data)
         return lucid_node_errorf(n, err, LUCID_STATUS_DEFERRED,
                                  "input '%s' must be known when the engine is built (shapes "
@@ -71,7 +71,8 @@ lucid_status lucid_op_read_ints(const lucid_node *n, const lucid_ir_tensor *t, i
         return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED,
                                  "input '%s' has %lld values (at most %zu)", t->name,
                                  (long long)numel, max);
-    for (int64_t k = 0; k < numel; k++) out[k] = lucid_load_i64(t->dtype, t->data, k);
+    for (int64_t k = 0; k < numel; k++)
+        out[k] = lucid_load_i64(t->dtype, t->data, k);
     *count = (size_t)numel;
     return LUCID_STATUS_OK;
 }
@@ -90,10 +91,9 @@ lucid_status lucid_op_broadcast(const lucid_node *n, int ra, const int64_t *a, i
             tmp[i] = db;
         else {
             char sa[128], sb[128];
-            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "shapes %s and %s do not broadcast",
-                                     lucid_shape_str(ra, a, sa, sizeof sa),
-                                     lucid_shape_str(rb, b, sb, sizeof sb));
+            return lucid_node_errorf(
+                n, err, LUCID_STATUS_INVALID_MODEL, "shapes %s and %s do not broadcast",
+                lucid_shape_str(ra, a, sa, sizeof sa), lucid_shape_str(rb, b, sb, sizeof sb));
         }
     }
     *rank = r;
@@ -101,8 +101,7 @@ lucid_status lucid_op_broadcast(const lucid_node *n, int ra, const int64_t *a, i
     return LUCID_STATUS_OK;
 }
 
-lucid_status lucid_op_axis(const lucid_node *n, int64_t axis, int rank, int *out,
-                           lucid_error *err)
+lucid_status lucid_op_axis(const lucid_node *n, int64_t axis, int rank, int *out, lucid_error *err)
 {
     if (axis < -rank || axis >= (rank > 0 ? rank : 1) || (rank == 0 && axis != 0 && axis != -1))
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
@@ -126,25 +125,43 @@ lucid_status lucid_op_check_dtype(const lucid_graph *g, const lucid_node *n, int
 double lucid_load_f64(lucid_dtype dtype, const void *data, int64_t i)
 {
     switch (dtype) {
-    case LUCID_DTYPE_FLOAT: return ((const float *)data)[i];
-    case LUCID_DTYPE_DOUBLE: return ((const double *)data)[i];
-    case LUCID_DTYPE_FLOAT16: return lucid_half_to_float(((const uint16_t *)data)[i]);
-    case LUCID_DTYPE_BFLOAT16: return lucid_bf16_to_float(((const uint16_t *)data)[i]);
-    case LUCID_DTYPE_BOOL: return ((const uint8_t *)data)[i] != 0;
-    case LUCID_DTYPE_UINT64: return (double)((const uint64_t *)data)[i];
-    default: return (double)lucid_load_i64(dtype, data, i);
+    case LUCID_DTYPE_FLOAT:
+        return ((const float *)data)[i];
+    case LUCID_DTYPE_DOUBLE:
+        return ((const double *)data)[i];
+    case LUCID_DTYPE_FLOAT16:
+        return lucid_half_to_float(((const uint16_t *)data)[i]);
+    case LUCID_DTYPE_BFLOAT16:
+        return lucid_bf16_to_float(((const uint16_t *)data)[i]);
+    case LUCID_DTYPE_BOOL:
+        return ((const uint8_t *)data)[i] != 0;
+    case LUCID_DTYPE_UINT64:
+        return (double)((const uint64_t *)data)[i];
+    default:
+        return (double)lucid_load_i64(dtype, data, i);
     }
 }
 
 void lucid_store_f64(lucid_dtype dtype, void *data, int64_t i, double v)
 {
     switch (dtype) {
-    case LUCID_DTYPE_FLOAT: ((float *)data)[i] = (float)v; return;
-    case LUCID_DTYPE_DOUBLE: ((double *)data)[i] = v; return;
-    case LUCID_DTYPE_FLOAT16: ((uint16_t *)data)[i] = lucid_float_to_half((float)v); return;
-    case LUCID_DTYPE_BFLOAT16: ((uint16_t *)data)[i] = lucid_float_to_bf16((float)v); return;
-    case LUCID_DTYPE_BOOL: ((uint8_t *)data)[i] = v != 0; return;
-    default: break;
+    case LUCID_DTYPE_FLOAT:
+        ((float *)data)[i] = (float)v;
+        return;
+    case LUCID_DTYPE_DOUBLE:
+        ((double *)data)[i] = v;
+        return;
+    case LUCID_DTYPE_FLOAT16:
+        ((uint16_t *)data)[i] = lucid_float_to_half((float)v);
+        return;
+    case LUCID_DTYPE_BFLOAT16:
+        ((uint16_t *)data)[i] = lucid_float_to_bf16((float)v);
+        return;
+    case LUCID_DTYPE_BOOL:
+        ((uint8_t *)data)[i] = v != 0;
+        return;
+    default:
+        break;
     }
     /* integers: truncate toward zero as C and NumPy casts do; saturate out-of-range values
      * and map NaN to 0 instead of invoking undefined behaviour */
@@ -161,15 +178,23 @@ void lucid_store_f64(lucid_dtype dtype, void *data, int64_t i, double v)
 int64_t lucid_load_i64(lucid_dtype dtype, const void *data, int64_t i)
 {
     switch (dtype) {
-    case LUCID_DTYPE_INT64: return ((const int64_t *)data)[i];
-    case LUCID_DTYPE_INT32: return ((const int32_t *)data)[i];
-    case LUCID_DTYPE_INT16: return ((const int16_t *)data)[i];
-    case LUCID_DTYPE_INT8: return ((const int8_t *)data)[i];
+    case LUCID_DTYPE_INT64:
+        return ((const int64_t *)data)[i];
+    case LUCID_DTYPE_INT32:
+        return ((const int32_t *)data)[i];
+    case LUCID_DTYPE_INT16:
+        return ((const int16_t *)data)[i];
+    case LUCID_DTYPE_INT8:
+        return ((const int8_t *)data)[i];
     case LUCID_DTYPE_UINT8:
-    case LUCID_DTYPE_BOOL: return ((const uint8_t *)data)[i];
-    case LUCID_DTYPE_UINT16: return ((const uint16_t *)data)[i];
-    case LUCID_DTYPE_UINT32: return ((const uint32_t *)data)[i];
-    case LUCID_DTYPE_UINT64: return (int64_t)((const uint64_t *)data)[i];
+    case LUCID_DTYPE_BOOL:
+        return ((const uint8_t *)data)[i];
+    case LUCID_DTYPE_UINT16:
+        return ((const uint16_t *)data)[i];
+    case LUCID_DTYPE_UINT32:
+        return ((const uint32_t *)data)[i];
+    case LUCID_DTYPE_UINT64:
+        return (int64_t)((const uint64_t *)data)[i];
     case LUCID_DTYPE_FLOAT:
     case LUCID_DTYPE_DOUBLE:
     case LUCID_DTYPE_FLOAT16:
@@ -180,27 +205,49 @@ int64_t lucid_load_i64(lucid_dtype dtype, const void *data, int64_t i)
         if (v <= -9.2233720368547758e18) return INT64_MIN;
         return (int64_t)v;
     }
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
 void lucid_store_i64(lucid_dtype dtype, void *data, int64_t i, int64_t v)
 {
     switch (dtype) {
-    case LUCID_DTYPE_INT64: ((int64_t *)data)[i] = v; return;
-    case LUCID_DTYPE_INT32: ((int32_t *)data)[i] = (int32_t)v; return;
-    case LUCID_DTYPE_INT16: ((int16_t *)data)[i] = (int16_t)v; return;
-    case LUCID_DTYPE_INT8: ((int8_t *)data)[i] = (int8_t)v; return;
-    case LUCID_DTYPE_UINT8: ((uint8_t *)data)[i] = (uint8_t)v; return;
-    case LUCID_DTYPE_BOOL: ((uint8_t *)data)[i] = v != 0; return;
-    case LUCID_DTYPE_UINT16: ((uint16_t *)data)[i] = (uint16_t)v; return;
-    case LUCID_DTYPE_UINT32: ((uint32_t *)data)[i] = (uint32_t)v; return;
-    case LUCID_DTYPE_UINT64: ((uint64_t *)data)[i] = (uint64_t)v; return;
+    case LUCID_DTYPE_INT64:
+        ((int64_t *)data)[i] = v;
+        return;
+    case LUCID_DTYPE_INT32:
+        ((int32_t *)data)[i] = (int32_t)v;
+        return;
+    case LUCID_DTYPE_INT16:
+        ((int16_t *)data)[i] = (int16_t)v;
+        return;
+    case LUCID_DTYPE_INT8:
+        ((int8_t *)data)[i] = (int8_t)v;
+        return;
+    case LUCID_DTYPE_UINT8:
+        ((uint8_t *)data)[i] = (uint8_t)v;
+        return;
+    case LUCID_DTYPE_BOOL:
+        ((uint8_t *)data)[i] = v != 0;
+        return;
+    case LUCID_DTYPE_UINT16:
+        ((uint16_t *)data)[i] = (uint16_t)v;
+        return;
+    case LUCID_DTYPE_UINT32:
+        ((uint32_t *)data)[i] = (uint32_t)v;
+        return;
+    case LUCID_DTYPE_UINT64:
+        ((uint64_t *)data)[i] = (uint64_t)v;
+        return;
     case LUCID_DTYPE_FLOAT:
     case LUCID_DTYPE_DOUBLE:
     case LUCID_DTYPE_FLOAT16:
-    case LUCID_DTYPE_BFLOAT16: lucid_store_f64(dtype, data, i, (double)v); return;
-    default: return;
+    case LUCID_DTYPE_BFLOAT16:
+        lucid_store_f64(dtype, data, i, (double)v);
+        return;
+    default:
+        return;
     }
 }
 

@@ -471,6 +471,7 @@ static void resize_cost(const lucid_graph *g, const lucid_node *n, double *macs,
 
 const lucid_op_def lucid_op_def_resize = {
     .name = "Resize",
+    .min_opset = 10,
     .min_inputs = 1,
     .max_inputs = 4,
     .min_outputs = 1,
@@ -484,6 +485,7 @@ const lucid_op_def lucid_op_def_resize = {
 
 const lucid_op_def lucid_op_def_upsample = {
     .name = "Upsample",
+    .min_opset = 7,
     .min_inputs = 1,
     .max_inputs = 2,
     .min_outputs = 1,

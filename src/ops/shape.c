@@ -286,6 +286,7 @@ static lucid_status reshape_infer(lucid_graph *g, lucid_node *n, lucid_error *er
 
 const lucid_op_def lucid_op_def_reshape = {
     .name = "Reshape",
+    .min_opset = 5,
     .min_inputs = 2,
     .max_inputs = 2,
     .min_outputs = 1,
@@ -482,6 +483,7 @@ static lucid_status dropout_run(const lucid_node *n, const lucid_array *in, int 
 
 const lucid_op_def lucid_op_def_dropout = {
     .name = "Dropout",
+    .min_opset = 7,
     .min_inputs = 1,
     .max_inputs = 3,
     .min_outputs = 1,

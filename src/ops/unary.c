@@ -112,8 +112,11 @@ static lucid_status not_run(const lucid_node *n, const lucid_array *in, int n_in
 
 /* ---- definitions ---------------------------------------------------------------------- */
 
-#define UNARY_DEF(SYM, NAME, INFER, COST)                                                          \
+#define UNARY_DEF(SYM, NAME, INFER, COST) UNARY_DEF_FROM(0, SYM, NAME, INFER, COST)
+/* an op lucid implements from opset SINCE on */
+#define UNARY_DEF_FROM(SINCE, SYM, NAME, INFER, COST)                                              \
     const lucid_op_def lucid_op_def_##SYM = {.name = NAME,                                         \
+                                             .min_opset = SINCE,                                   \
                                              .min_inputs = 1,                                      \
                                              .max_inputs = 1,                                      \
                                              .min_outputs = 1,                                     \
@@ -122,7 +125,7 @@ static lucid_status not_run(const lucid_node *n, const lucid_array *in, int n_in
                                              .cost = COST,                                         \
                                              .run = SYM##_run};
 
-UNARY_DEF(erf, "Erf", float_infer, transcendental_cost)
+UNARY_DEF_FROM(9, erf, "Erf", float_infer, transcendental_cost)
 UNARY_DEF(sqrt, "Sqrt", float_infer, transcendental_cost)
 UNARY_DEF(exp, "Exp", float_infer, transcendental_cost)
 UNARY_DEF(log, "Log", float_infer, transcendental_cost)

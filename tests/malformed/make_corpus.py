@@ -260,8 +260,9 @@ def build(out):
                extra_opsets=[("com.example.weird", 1)])
     c.write_model("unknown_domain", m, 2, must=["com.example.weird"],
                   why="a node in a domain lucid does not know")
-    m = single("Relu", None, ["input"], (), IN_SHAPE, "relu_opset3", opset=3)
-    c.write_model("opset_3", m, 2, must=["opset"], why="default-domain opset 3")
+    m = single("Dropout", None, ["input"], (), IN_SHAPE, "dropout_opset3", opset=3)
+    c.write_model("opset_3", m, 2, must=["opset", "Dropout"],
+                  why="Dropout in its opset-3 form (is_test attribute), which lucid does not take")
     m = single("Relu", None, ["input"], (), IN_SHAPE, "relu_opset99", opset=99)
     c.write_model("opset_99", m, 2, must=["opset"], why="default-domain opset 99")
     m = valid_model()
