@@ -30,6 +30,9 @@ enum {
     CLI_F_ITERATIONS = 1 << 7,
     CLI_F_DURATION = 1 << 8,
     CLI_F_THREADS = 1 << 9,
+    CLI_F_DATASET = 1 << 10,
+    CLI_F_LIMIT = 1 << 11,
+    CLI_F_SAVE_LOGITS = 1 << 12,
 };
 
 typedef struct cli_args {
@@ -47,6 +50,9 @@ typedef struct cli_args {
     double duration_s;
     int threads;
     bool threads_given;
+    const char *dataset;     /* --dataset SPEC (eval) */
+    int64_t limit;           /* --limit N, 0 when not given */
+    const char *save_logits; /* --save-logits FILE.npy */
 } cli_args;
 
 /* Parses argv[first..argc) for a command accepting `flags`. Prints one error line and returns
@@ -102,6 +108,9 @@ const char *cli_shape_decl_str(int rank, const int64_t *dims, char params[][64],
 /* JSON arrays of the same: integers, names as strings, null where unknown. */
 cJSON *cli_shape_json(int rank, const int64_t *dims, char params[][64]);
 
+/* 64-bit FNV-1a of a byte buffer: the digest `run` and `bench` print for outputs. */
+uint64_t cli_fnv1a64(const void *data, size_t n);
+
 /* Prints a cJSON document to stdout followed by a newline; frees it. */
 int cli_json_print(cJSON *doc);
 
@@ -112,5 +121,6 @@ int cli_help_command(const char *command); /* CLI_EXIT_USAGE for an unknown comm
 int cli_cmd_info(int argc, char **argv);
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
+int cli_cmd_eval(int argc, char **argv);
 
 #endif

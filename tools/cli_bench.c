@@ -1,11 +1,33 @@
 /* cli_bench.c - `lucid bench`: trtexec-style latency and throughput of one model. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
 /* The reference executor ignores the thread count; say so instead of implying otherwise. */
 #define CLI_THREADS_USED 1
+
+/* The CPU's marketing name from /proc/cpuinfo's first "model name" line, or "unknown"; peers'
+ * drivers report the same field, so results from different machines are not mixed up. */
+static void cpu_model_name(char *buf, size_t len)
+{
+    snprintf(buf, len, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) != 0) continue;
+        const char *v = strchr(line, ':');
+        if (!v) continue;
+        v++;
+        while (*v == ' ' || *v == '\t') v++;
+        size_t n = strcspn(v, "\r\n");
+        if (n > 0) snprintf(buf, len, "%.*s", (int)n, v);
+        break;
+    }
+    fclose(f);
+}
 
 int cli_cmd_bench(int argc, char **argv)
 {
@@ -20,7 +42,7 @@ int cli_cmd_bench(int argc, char **argv)
     lucid_context_t *ctx = NULL;
     int rc = cli_args_parse(argc, argv, 2,
                             CLI_F_WARMUP | CLI_F_ITERATIONS | CLI_F_DURATION | CLI_F_THREADS |
-                                CLI_F_SHAPE | CLI_F_SEED | CLI_F_JSON,
+                                CLI_F_SHAPE | CLI_F_INPUT | CLI_F_SEED | CLI_F_JSON,
                             &a);
     if (rc || a.help) {
         if (!rc) rc = cli_help_command("bench");
@@ -43,10 +65,29 @@ int cli_cmd_bench(int argc, char **argv)
     }
     const lucid_stats *l = &r.latency_ms;
     bool cv_warning = l->cv > 0.01;
+    /* the batch is the first input's leading dimension (1 for a scalar input) */
+    int64_t batch = s.n_inputs && s.inputs[0].data.rank > 0 ? s.inputs[0].data.dims[0] : 1;
+    double samples_per_s = r.throughput * (double)batch;
 
     if (a.json) {
+        char cpu[256], date[32];
+        cpu_model_name(cpu, sizeof cpu);
+        time_t now = time(NULL);
+        struct tm tm;
+        if (gmtime_r(&now, &tm))
+            strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        else
+            snprintf(date, sizeof date, "unknown");
         cJSON *doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "schema", "lucid-bench/1");
+        cJSON_AddStringToObject(doc, "engine", "lucid");
+        cJSON_AddStringToObject(doc, "engine_version", lucid_version());
+        cJSON_AddStringToObject(doc, "config", "reference");
+        cJSON_AddStringToObject(doc, "device", "cpu");
+        cJSON_AddStringToObject(doc, "device_name", cpu);
+        cJSON_AddStringToObject(doc, "model", a.model);
         cJSON_AddStringToObject(doc, "file", a.model);
+        cJSON_AddNumberToObject(doc, "batch", (double)batch);
         char seed[32];
         snprintf(seed, sizeof seed, "%llu", (unsigned long long)a.seed);
         cJSON_AddRawToObject(doc, "seed", seed);
@@ -57,11 +98,15 @@ int cli_cmd_bench(int argc, char **argv)
             cJSON_AddStringToObject(o, "name", in->name);
             cJSON_AddStringToObject(o, "dtype", lucid_dtype_name(in->data.dtype));
             cJSON_AddItemToObject(o, "shape", cli_shape_json(in->data.rank, in->data.dims, NULL));
+            if (in->file)
+                cJSON_AddStringToObject(o, "source", in->file);
+            else
+                cJSON_AddStringToObject(o, "source", "random");
             cJSON_AddItemToArray(ins, o);
         }
         cJSON_AddNumberToObject(doc, "threads_requested", a.threads);
         cJSON_AddNumberToObject(doc, "threads_used", CLI_THREADS_USED);
-        cJSON *cfg = cJSON_AddObjectToObject(doc, "config");
+        cJSON *cfg = cJSON_AddObjectToObject(doc, "settings");
         cJSON_AddNumberToObject(cfg, "warmup_ms", bo.warmup_ms);
         cJSON_AddNumberToObject(cfg, "min_iterations", (double)bo.min_iterations);
         cJSON_AddNumberToObject(cfg, "min_duration_s", bo.min_duration_s);
@@ -71,6 +116,7 @@ int cli_cmd_bench(int argc, char **argv)
         cJSON_AddNumberToObject(doc, "iterations", (double)r.iterations);
         cJSON_AddNumberToObject(doc, "total_s", r.total_s);
         cJSON_AddNumberToObject(doc, "throughput", r.throughput);
+        cJSON_AddNumberToObject(doc, "samples_per_s", samples_per_s);
         cJSON *lat = cJSON_AddObjectToObject(doc, "latency_ms");
         cJSON_AddNumberToObject(lat, "min", l->min);
         cJSON_AddNumberToObject(lat, "mean", l->mean);
@@ -83,6 +129,24 @@ int cli_cmd_bench(int argc, char **argv)
         cJSON_AddNumberToObject(lat, "cv", l->cv);
         cJSON_AddBoolToObject(doc, "cv_warning", cv_warning);
         cJSON_AddBoolToObject(doc, "capped", r.capped);
+        /* digests of the last timed run's outputs: equal digests across engines or builds mean
+         * bit-identical results on the same inputs */
+        cJSON *outs = cJSON_AddArrayToObject(doc, "outputs");
+        for (size_t i = 0; i < lucid_context_num_outputs(ctx); i++) {
+            lucid_array o;
+            if (lucid_context_output(ctx, i, &o) != LUCID_STATUS_OK) continue;
+            char digest[32];
+            snprintf(digest, sizeof digest, "fnv1a64:%016llx",
+                     (unsigned long long)cli_fnv1a64(o.data, o.nbytes));
+            cJSON *oj = cJSON_CreateObject();
+            cJSON_AddStringToObject(oj, "name", o.name);
+            cJSON_AddStringToObject(oj, "dtype", lucid_dtype_name(o.dtype));
+            cJSON_AddItemToObject(oj, "shape", cli_shape_json(o.rank, o.dims, NULL));
+            cJSON_AddStringToObject(oj, "digest", digest);
+            cJSON_AddItemToArray(outs, oj);
+        }
+        cJSON_AddStringToObject(doc, "status", "ok");
+        cJSON_AddStringToObject(doc, "date", date);
         rc = cli_json_print(doc);
     } else {
         printf("model:       %s\n", a.model);
@@ -97,7 +161,8 @@ int cli_cmd_bench(int argc, char **argv)
                "max %.5g\n",
                l->min, l->mean, l->median, l->p90, l->p95, l->p99, l->max);
         printf("spread:      stddev %.5g ms  CV %.2f%%\n", l->stddev, l->cv * 100);
-        printf("throughput:  %.2f inferences/s\n", r.throughput);
+        printf("throughput:  %.2f inferences/s (batch %lld: %.2f samples/s)\n", r.throughput,
+               (long long)batch, samples_per_s);
         if (cv_warning)
             printf("warning: CV %.2f%% is above 1%%: latency varied between runs; results may "
                    "not be stable (other load, frequency scaling, too few runs)\n",

@@ -164,6 +164,8 @@ static const flag_def flag_defs[] = {
     {"--json", CLI_F_JSON, false},          {"--nodes", CLI_F_NODES, false},
     {"--warmup", CLI_F_WARMUP, true},       {"--iterations", CLI_F_ITERATIONS, true},
     {"--duration", CLI_F_DURATION, true},   {"--threads", CLI_F_THREADS, true},
+    {"--dataset", CLI_F_DATASET, true},     {"--limit", CLI_F_LIMIT, true},
+    {"--save-logits", CLI_F_SAVE_LOGITS, true},
 };
 
 int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a)
@@ -240,6 +242,16 @@ int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a)
             rc = parse_i64(d->name, val, 0, 4096, &iv);
             a->threads = (int)iv;
             a->threads_given = true;
+            break;
+        case CLI_F_LIMIT: rc = parse_i64(d->name, val, 1, INT64_MAX, &a->limit); break;
+        case CLI_F_DATASET:
+        case CLI_F_SAVE_LOGITS:
+            if (!*val) {
+                cli_fail(d->name, d->bit == CLI_F_DATASET ? "empty dataset name" : "empty file name");
+                rc = CLI_EXIT_USAGE;
+            }
+            if (d->bit == CLI_F_DATASET) a->dataset = val;
+            else a->save_logits = val;
             break;
         case CLI_F_OUTPUT_DIR:
             if (!*val) {
@@ -348,6 +360,14 @@ int cli_json_print(cJSON *doc)
 }
 
 /* ---- model and inputs ---------------------------------------------------------------- */
+
+uint64_t cli_fnv1a64(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
 
 static uint64_t fnv1a64_str(const char *s)
 {

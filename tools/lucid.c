@@ -27,6 +27,7 @@ void cli_help_main(void)
            "  info   describe a model: inputs, outputs, ops, parameters, MACs, memory\n"
            "  run    run a model once on .npy or seeded random inputs; summarize or save outputs\n"
            "  bench  measure latency and throughput (trtexec-style warm-up and statistics)\n"
+           "  eval   top-1 and top-5 accuracy of a classifier over a labelled dataset\n"
            "\n"
            "Symbolic input dimensions not fixed by --shape or --input are set to 1, with a\n"
            "note on stderr. --json prints one JSON document to stdout (docs/cli.md).\n"
@@ -66,7 +67,7 @@ static const char help_run[] =
 
 static const char help_bench[] =
     "Usage: lucid bench MODEL [--warmup MS] [--iterations N] [--duration S] [--threads N]\n"
-    "                   [--shape NAME=DIMS ...] [--seed N] [--json]\n"
+    "                   [--input NAME=FILE.npy ...] [--shape NAME=DIMS ...] [--seed N] [--json]\n"
     "\n"
     "Measures latency like trtexec: runs untimed for the warm-up time, then times at least\n"
     "N runs AND at least S seconds (both phases stop at 1000000 runs). Prints min, mean,\n"
@@ -79,18 +80,44 @@ static const char help_bench[] =
     "  --threads N        threads requested from the executor (default 0: all cores). The\n"
     "                     current reference executor runs on one thread whatever N is; the\n"
     "                     request is recorded in the output.\n"
+    "  --input NAME=FILE  feed input NAME from a NumPy .npy file, as in 'lucid run'\n"
+    "                     (repeatable), so peer engines and lucid can time the same data\n"
     "  --shape NAME=DIMS  fix input NAME's shape (repeatable)\n"
-    "  --seed N           seed for the random inputs, as in 'lucid run' (default 0)\n"
-    "  --json             print one JSON document instead of text\n";
+    "  --seed N           seed for inputs not given by --input, as in 'lucid run' (default 0)\n"
+    "  --json             print one JSON document (schema lucid-bench/1, docs/cli.md)\n";
+
+static const char help_eval[] =
+    "Usage: lucid eval MODEL --dataset SPEC [--limit N] [--shape NAME=DIMS] [--threads N]\n"
+    "                  [--save-logits FILE.npy] [--json]\n"
+    "\n"
+    "Top-1 and top-5 accuracy of a classifier over a labelled dataset. The model has one\n"
+    "float32 input [B, C, H, W] (B from --shape, or 1 when symbolic) and its first output is\n"
+    "float32 [B, classes] or [B, classes, 1, 1]. Each run takes B consecutive samples; the\n"
+    "last partial batch is padded with zeros whose scores are ignored. A sample counts for\n"
+    "top-k when fewer than k classes rank above its label; classes rank by score, equal\n"
+    "scores by lower class index, NaN below every number. Top-5 is not applicable (and not\n"
+    "reported) for fewer than 5 classes. On a terminal, progress goes to stderr.\n"
+    "\n"
+    "  --dataset SPEC     the labelled samples (required):\n"
+    "                       fashion-mnist[:test|:train][@DIR]  (default DIR\n"
+    "                         /usr/share/datasets/fashion-mnist, split test)\n"
+    "                       images:DIR   photos in class sub-folders of DIR\n"
+    "                       npy:FILE.npy,LABELS.npy   or   npy:DIR with DIR/labels.npy\n"
+    "  --limit N          evaluate only the first N samples\n"
+    "  --shape NAME=DIMS  fix the input's shape, e.g. the batch: --shape input=32x1x28x28\n"
+    "  --threads N        threads requested from the executor (default 0: all cores)\n"
+    "  --save-logits FILE write all N x classes scores as a float32 .npy\n"
+    "  --json             print one JSON document (schema lucid-eval/1, docs/cli.md)\n";
 
 int cli_help_command(const char *command)
 {
     const char *text = strcmp(command, "info") == 0    ? help_info
                        : strcmp(command, "run") == 0   ? help_run
                        : strcmp(command, "bench") == 0 ? help_bench
+                       : strcmp(command, "eval") == 0  ? help_eval
                                                        : NULL;
     if (!text) {
-        cli_failf(command, "unknown command (commands: info, run, bench)");
+        cli_failf(command, "unknown command (commands: info, run, bench, eval)");
         return CLI_EXIT_USAGE;
     }
     fputs(text, stdout);
@@ -101,7 +128,7 @@ int cli_help_command(const char *command)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        cli_fail("lucid", "missing COMMAND (commands: info, run, bench; try 'lucid --help')");
+        cli_fail("lucid", "missing COMMAND (commands: info, run, bench, eval; try 'lucid --help')");
         return CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
@@ -127,9 +154,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "info") == 0) return cli_cmd_info(argc, argv);
     if (strcmp(cmd, "run") == 0) return cli_cmd_run(argc, argv);
     if (strcmp(cmd, "bench") == 0) return cli_cmd_bench(argc, argv);
+    if (strcmp(cmd, "eval") == 0) return cli_cmd_eval(argc, argv);
     if (cmd[0] == '-')
         cli_failf(cmd, "unknown flag (try 'lucid --help')");
     else
-        cli_failf(cmd, "unknown command (commands: info, run, bench; try 'lucid --help')");
+        cli_failf(cmd, "unknown command (commands: info, run, bench, eval; try 'lucid --help')");
     return CLI_EXIT_USAGE;
 }
