@@ -117,7 +117,7 @@ expect_out "--help lists commands" "info.*run.*bench|Commands"
 expect_out "--help lists exit codes" "Exit codes"
 expect_ok "--version" --version
 expect_out "--version" "^lucid [0-9]+\.[0-9]+"
-for c in info run bench; do
+for c in info run bench eval; do
     expect_ok "help $c" help "$c"
     expect_out "help $c" "Usage: lucid $c MODEL"
     expect_ok "$c --help" "$c" --help
@@ -192,8 +192,23 @@ expect_ok "bench" bench "$T/relu.onnx" --warmup 5 --iterations 20 --duration 0.0
 for f in min mean median p90 p95 p99 max stddev CV throughput; do expect_out "bench prints $f" "$f"; done
 expect_out "bench records threads" "2 requested"
 expect_ok "bench --json" bench "$T/add.onnx" --warmup 0 --iterations 15 --duration 0 --shape a=2x4 --shape b=2x4 --json
-json_check "bench json" "d['iterations']>=15 and d['threads_requested']==0 and all(k in d['latency_ms'] for k in ['min','mean','median','p90','p95','p99','max','stddev','cv']) and d['throughput']>0 and d['config']['min_iterations']==15"
+json_check "bench json" "d['iterations']>=15 and d['threads_requested']==0 and all(k in d['latency_ms'] for k in ['min','mean','median','p90','p95','p99','max','stddev','cv']) and d['throughput']>0 and d['settings']['min_iterations']==15"
 json_check "bench json order" "d['latency_ms']['min']<=d['latency_ms']['median']<=d['latency_ms']['p99']<=d['latency_ms']['max']"
+json_check "bench json lucid-bench/1 header" "d['schema']=='lucid-bench/1' and d['engine']=='lucid' and d['engine_version'] and d['config']=='reference' and d['device']=='cpu' and isinstance(d['device_name'],str) and d['device_name'] and d['model'].endswith('add.onnx') and d['status']=='ok'"
+json_check "bench json batch and samples/s" "d['batch']==2 and abs(d['samples_per_s']-2*d['throughput'])<=1e-6*d['samples_per_s'] and d['threads_used']==1"
+json_check "bench json inputs" "d['inputs']==[{'name':'a','dtype':'float32','shape':[2,4],'source':'random'},{'name':'b','dtype':'float32','shape':[2,4],'source':'random'}]"
+json_check "bench json settings and warmup" "set(d['settings'])=={'warmup_ms','min_iterations','min_duration_s'} and 'iterations' in d['warmup'] and 'seconds' in d['warmup'] and isinstance(d['cv_warning'],bool) and isinstance(d['capped'],bool) and d['total_s']>=0"
+json_check "bench json outputs" "len(d['outputs'])==1 and d['outputs'][0]['name']=='out/sum' and d['outputs'][0]['dtype']=='float32' and d['outputs'][0]['shape']==[2,4] and __import__('re').fullmatch('fnv1a64:[0-9a-f]{16}', d['outputs'][0]['digest'])"
+json_check "bench json date" "__import__('re').fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ', d['date'])"
+# --input on bench: the digest of the timed output equals run's on the same data
+expect_ok "bench --input" bench "$T/add.onnx" --input "a=$T/a5.npy" --input "b=$T/b5.npy" --warmup 0 --iterations 3 --duration 0 --json
+json_check "bench --input json" "d['batch']==5 and d['inputs'][0]['source'].endswith('a5.npy') and d['outputs'][0]['shape']==[5,4]"
+bd=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['outputs'][0]['digest'])" "$T/out")
+run_cli run "$T/add.onnx" --input "a=$T/a5.npy" --input "b=$T/b5.npy" --json
+rd=$("$PY" -c "import json,sys; print('fnv1a64:'+json.load(open(sys.argv[1]))['outputs'][0]['fnv1a64'])" "$T/out")
+if [ -n "$bd" ] && [ "$bd" = "$rd" ]; then ok; else bad "bench and run digests differ on the same inputs: '$bd' '$rd'"; fi
+expect_err "bench --input dtype mismatch" 2 "$T/x_int.npy" bench "$T/relu.onnx" --input "x=$T/x_int.npy"
+expect_err "bench --input missing file" 3 "$T/none.npy" bench "$T/relu.onnx" --input "x=$T/none.npy"
 
 # ---- usage errors (exit 1) -----------------------------------------------------------------
 expect_err "--iterations abc" 1 --iterations bench "$T/relu.onnx" --iterations abc
