@@ -21,7 +21,8 @@ static void cpu_model_name(char *buf, size_t len)
         const char *v = strchr(line, ':');
         if (!v) continue;
         v++;
-        while (*v == ' ' || *v == '\t') v++;
+        while (*v == ' ' || *v == '\t')
+            v++;
         size_t n = strcspn(v, "\r\n");
         if (n > 0) snprintf(buf, len, "%.*s", (int)n, v);
         break;

@@ -107,7 +107,8 @@ int cli_cmd_eval(int argc, char **argv)
     }
     lucid_model_input(s.model, 0, &in);
     if (in.rank != 4 || in.dtype != LUCID_DTYPE_FLOAT) {
-        cli_failf(a.model, "input '%s' is %s %s; eval needs a 4-D float32 input (batch, channels, "
+        cli_failf(a.model,
+                  "input '%s' is %s %s; eval needs a 4-D float32 input (batch, channels, "
                   "height, width)",
                   in.name, lucid_dtype_name(in.dtype),
                   cli_shape_decl_str(in.rank, in.dims, NULL, shape, sizeof shape));
@@ -124,7 +125,8 @@ int cli_cmd_eval(int argc, char **argv)
                   out.dims[0] == batch && out.dims[1] >= 1 &&
                   (out.rank == 2 || (out.dims[2] == 1 && out.dims[3] == 1));
     if (!out_ok) {
-        cli_failf(a.model, "output '%s' is %s %s; eval needs float32 [%lld, classes] or [%lld, "
+        cli_failf(a.model,
+                  "output '%s' is %s %s; eval needs float32 [%lld, classes] or [%lld, "
                   "classes, 1, 1] scores",
                   out.name, lucid_dtype_name(out.dtype),
                   cli_shape_decl_str(out.rank, out.dims, NULL, shape, sizeof shape),
@@ -141,9 +143,8 @@ int cli_cmd_eval(int argc, char **argv)
         goto done;
     }
 
-    lucid_dataset_options dopt = {.channels = (int)in.dims[1],
-                                  .height = (int)in.dims[2],
-                                  .width = (int)in.dims[3]};
+    lucid_dataset_options dopt = {
+        .channels = (int)in.dims[1], .height = (int)in.dims[2], .width = (int)in.dims[3]};
     lucid_error err;
     lucid_status st = lucid_dataset_open(a.dataset, &dopt, &ds, &err);
     if (st) {
@@ -152,7 +153,8 @@ int cli_cmd_eval(int argc, char **argv)
         goto done;
     }
     if (!lucid_dataset_has_labels(ds)) {
-        cli_failf("--dataset", "%s: has no labels; eval needs a labelled dataset (class "
+        cli_failf("--dataset",
+                  "%s: has no labels; eval needs a labelled dataset (class "
                   "sub-folders for images:, a labels .npy for npy:)",
                   a.dataset);
         rc = CLI_EXIT_DATA;
@@ -253,8 +255,7 @@ int cli_cmd_eval(int argc, char **argv)
             top1 += r < 1;
             top5 += r < 5;
             if (logits)
-                memcpy(logits + (done_n + k) * (size_t)classes, row,
-                       (size_t)classes * sizeof *row);
+                memcpy(logits + (done_n + k) * (size_t)classes, row, (size_t)classes * sizeof *row);
         }
         done_n += n;
         double now = lucid_time_now();
