@@ -190,6 +190,60 @@ lucid_status lucid_model_node(const lucid_model_t *model, size_t i, lucid_node_i
 lucid_status lucid_model_node_output(const lucid_model_t *model, size_t i, size_t k,
                                      lucid_tensor_desc *out);
 
+/* ---- graph optimization ---------------------------------------------------------- */
+
+/* Which passes run. opt_level: 0 none, 1 basic (constant folding, dead nodes, no-op removal),
+ * 2 also fusions (BatchNorm folding, conv/GEMM + bias + activation + residual, sibling
+ * merging), 3 also memory rewrites (views, concat elision); default 3. disable: pass names
+ * not to run. passes: when n_passes > 0, exactly these passes run (in their fixed order),
+ * whatever the level. Unknown names are an error. */
+typedef struct lucid_optimize_options {
+    int opt_level;
+    const char *const *disable;
+    size_t n_disable;
+    const char *const *passes;
+    size_t n_passes;
+} lucid_optimize_options;
+
+void lucid_optimize_options_default(lucid_optimize_options *opts);
+
+/* The passes lucid has, in the order they run. */
+size_t lucid_pass_count(void);
+const char *lucid_pass_name(size_t i);
+const char *lucid_pass_summary(size_t i);
+int lucid_pass_level(size_t i);
+
+typedef struct lucid_opt_report lucid_opt_report_t;
+
+/* Rewrites the model's graph with the selected passes (validating it after each) and, when
+ * report is not NULL, returns what every pass did (free with lucid_opt_report_destroy). On
+ * failure the model is unchanged. */
+lucid_status lucid_model_optimize(lucid_model_t *model, const lucid_optimize_options *opts,
+                                  lucid_opt_report_t **report, lucid_error *err);
+
+/* One entry of the report: a rewrite ("rewrite") or a rewrite a pass refused ("refused").
+ * nodes: the original node names, comma-separated; layer: the engine layer they became
+ * ("conv1 + bn1 + relu1"; "" when nodes were removed); detail: what and why. */
+typedef struct lucid_rewrite_info {
+    const char *pass, *kind, *nodes, *layer, *detail;
+} lucid_rewrite_info;
+
+typedef struct lucid_pass_info {
+    const char *name;
+    int level;
+    int ran;          /* 1 if selected */
+    size_t rewrites;  /* entries of kind "rewrite" */
+    size_t refused;
+    double ms;        /* wall time of the pass, including re-validation */
+} lucid_pass_info;
+
+size_t lucid_opt_report_num_rewrites(const lucid_opt_report_t *r);
+lucid_status lucid_opt_report_rewrite(const lucid_opt_report_t *r, size_t i,
+                                      lucid_rewrite_info *out);
+size_t lucid_opt_report_num_passes(const lucid_opt_report_t *r);
+lucid_status lucid_opt_report_pass(const lucid_opt_report_t *r, size_t i, lucid_pass_info *out);
+void lucid_opt_report_destroy(lucid_opt_report_t *r);
+
 /* ---- execution ------------------------------------------------------------------- */
 
 typedef struct lucid_context lucid_context_t;

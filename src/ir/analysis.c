@@ -14,16 +14,21 @@ lucid_status lucid_graph_resolve_ops(lucid_graph *g, lucid_error *err)
 {
     for (int i = 0; i < g->n_nodes; i++) {
         lucid_node *n = &g->nodes[i];
-        if (n->domain[0] && strcmp(n->domain, "ai.onnx") != 0)
+        bool lucid_domain = strcmp(n->domain, LUCID_DOMAIN) == 0;
+        if (n->domain[0] && strcmp(n->domain, "ai.onnx") != 0 && !lucid_domain)
             return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
                                      "op domain '%s' is not supported (only the default ONNX "
-                                     "domain is)",
+                                     "domain and lucid's own are)",
                                      n->domain);
-        if (n->opset < LUCID_MIN_OPSET || n->opset > LUCID_MAX_OPSET)
+        if (lucid_domain && n->opset != 1)
+            return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
+                                     "opset %d of domain '%s' is not supported (only 1 is)",
+                                     n->opset, LUCID_DOMAIN);
+        if (!lucid_domain && (n->opset < LUCID_MIN_OPSET || n->opset > LUCID_MAX_OPSET))
             return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
                                      "opset %d is not supported (supported: %d to %d)", n->opset,
                                      LUCID_MIN_OPSET, LUCID_MAX_OPSET);
-        int op = lucid_op_find(n->op_type);
+        int op = lucid_op_find(n->domain, n->op_type);
         if (op < 0)
             return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "op '%s' is not supported",
                                      n->op_type);
@@ -227,6 +232,23 @@ lucid_status lucid_graph_validate(const lucid_graph *g, lucid_error *err)
         if (x->producer >= g->n_nodes)
             return lucid_errorf(err, LUCID_STATUS_INTERNAL, "tensor '%s' has a bad producer",
                                 x->name);
+        if (x->view_of >= g->n_tensors || x->view_of == t)
+            return lucid_errorf(err, LUCID_STATUS_INTERNAL, "tensor '%s' is a bad view", x->name);
+        if (x->view_of >= 0) {
+            int hops = 0;
+            for (int v = x->view_of; v >= 0; v = g->tensors[v].view_of)
+                if (++hops > g->n_tensors || v == t)
+                    return lucid_errorf(err, LUCID_STATUS_INTERNAL,
+                                        "tensor '%s' is a view of itself", x->name);
+            const lucid_ir_tensor *base = &g->tensors[x->view_of];
+            if (x->is_input || x->is_initializer || base->is_initializer)
+                return lucid_errorf(err, LUCID_STATUS_INTERNAL,
+                                    "tensor '%s': inputs and constants cannot be views", x->name);
+            if (lucid_tensor_shape_known(x) && lucid_tensor_shape_known(base) &&
+                x->view_offset + lucid_tensor_nbytes(x) > lucid_tensor_nbytes(base))
+                return lucid_errorf(err, LUCID_STATUS_INTERNAL,
+                                    "view '%s' runs past the end of '%s'", x->name, base->name);
+        }
     }
     for (int i = 0; i < g->n_nodes; i++) {
         const lucid_node *n = &g->nodes[i];
@@ -239,10 +261,24 @@ lucid_status lucid_graph_validate(const lucid_graph *g, lucid_error *err)
                                          "input '%s' is produced later (not topological)",
                                          g->tensors[t].name);
         }
+        if (n->elided && n->op == LUCID_OP_CONCAT)
+            for (int k = 0; k < n->n_inputs; k++)
+                if (n->inputs[k] >= 0 &&
+                    lucid_tensor_storage(g, n->inputs[k], NULL) !=
+                        lucid_tensor_storage(g, n->outputs[0], NULL))
+                    return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL,
+                                             "elided, but input '%s' is not in its output",
+                                             g->tensors[n->inputs[k]].name);
         for (int k = 0; k < n->n_outputs; k++) {
             int t = n->outputs[k];
             if (t < -1 || t >= g->n_tensors)
                 return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL, "bad output index");
+            if (n->elided && t >= 0 && g->tensors[t].view_of < 0 &&
+                g->tensors[t].n_consumers + g->tensors[t].is_output > 0 &&
+                n->op != LUCID_OP_CONCAT)
+                return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL,
+                                         "elided, but output '%s' is not a view",
+                                         g->tensors[t].name);
             if (t >= 0 && g->tensors[t].producer != i)
                 return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                          "output '%s' has another producer", g->tensors[t].name);

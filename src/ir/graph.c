@@ -100,6 +100,7 @@ int lucid_graph_tensor(lucid_graph *g, const char *name, lucid_error *err)
     if (!t->name) goto oom;
     t->rank = -1;
     t->producer = -1;
+    t->view_of = -1;
     for (int i = 0; i < LUCID_MAX_RANK; i++) t->dims[i] = -1;
     if (!lucid_strmap_put(&g->by_name, t->name, g->n_tensors)) {
         free(t->name);
@@ -236,4 +237,128 @@ int64_t lucid_tensor_numel(const lucid_ir_tensor *t)
 bool lucid_tensor_shape_known(const lucid_ir_tensor *t)
 {
     return t->rank >= 0 && t->dtype != LUCID_DTYPE_UNDEFINED && lucid_tensor_numel(t) >= 0;
+}
+
+static bool clone_attr(lucid_attr *dst, const lucid_attr *src)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->type = src->type;
+    dst->i = src->i;
+    dst->f = src->f;
+    dst->count = src->count;
+    dst->name = lucid_strdup(src->name);
+    if (!dst->name) return false;
+    if (src->s && !(dst->s = lucid_strdup(src->s))) return false;
+    if (src->ints) {
+        dst->ints = malloc(sizeof(int64_t) * (src->count ? src->count : 1));
+        if (!dst->ints) return false;
+        if (src->count) memcpy(dst->ints, src->ints, sizeof(int64_t) * src->count);
+    }
+    if (src->floats) {
+        dst->floats = malloc(sizeof(float) * (src->count ? src->count : 1));
+        if (!dst->floats) return false;
+        if (src->count) memcpy(dst->floats, src->floats, sizeof(float) * src->count);
+    }
+    if (src->strings) {
+        dst->strings = calloc(src->count ? src->count : 1, sizeof(char *));
+        if (!dst->strings) return false;
+        for (size_t i = 0; i < src->count; i++)
+            if (!(dst->strings[i] = lucid_strdup(src->strings[i]))) return false;
+    }
+    if (src->t) {
+        dst->t = calloc(1, sizeof *dst->t);
+        if (!dst->t) return false;
+        *dst->t = *src->t;
+        dst->t->data = malloc(src->t->nbytes ? src->t->nbytes : 1);
+        if (!dst->t->data) return false;
+        if (src->t->nbytes) memcpy(dst->t->data, src->t->data, src->t->nbytes);
+    }
+    return true;
+}
+
+lucid_graph *lucid_graph_clone(const lucid_graph *src, size_t params_size_of(int op))
+{
+    lucid_graph *g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+    lucid_strmap_init(&g->by_name);
+    g->ir_version = src->ir_version;
+    g->opset = src->opset;
+    g->shapes_known = src->shapes_known;
+    memcpy(g->deferred, src->deferred, sizeof g->deferred);
+    g->path = lucid_strdup(src->path);
+    g->name = lucid_strdup(src->name);
+    g->producer = lucid_strdup(src->producer);
+    g->tensors = calloc((size_t)src->n_tensors + 1, sizeof *g->tensors);
+    g->nodes = calloc((size_t)src->n_nodes + 1, sizeof *g->nodes);
+    g->inputs = malloc(sizeof(int) * ((size_t)src->n_inputs + 1));
+    g->outputs = malloc(sizeof(int) * ((size_t)src->n_outputs + 1));
+    if (!g->path || !g->name || !g->producer || !g->tensors || !g->nodes || !g->inputs ||
+        !g->outputs)
+        goto fail;
+    g->cap_tensors = src->n_tensors + 1;
+    g->cap_nodes = src->n_nodes + 1;
+    for (int t = 0; t < src->n_tensors; t++) {
+        const lucid_ir_tensor *s = &src->tensors[t];
+        lucid_ir_tensor *d = &g->tensors[t];
+        *d = *s;
+        d->name = NULL;
+        d->data = NULL;
+        d->consumers = NULL;
+        for (int i = 0; i < LUCID_MAX_RANK; i++) d->dim_params[i] = NULL;
+        g->n_tensors = t + 1;
+        if (!(d->name = lucid_strdup(s->name))) goto fail;
+        for (int i = 0; i < LUCID_MAX_RANK; i++)
+            if (s->dim_params[i] && !(d->dim_params[i] = lucid_strdup(s->dim_params[i])))
+                goto fail;
+        if (s->data) {
+            if (!(d->data = malloc(s->nbytes ? s->nbytes : 1))) goto fail;
+            if (s->nbytes) memcpy(d->data, s->data, s->nbytes);
+        }
+        if (s->n_consumers) {
+            if (!(d->consumers = malloc(sizeof(int) * (size_t)s->n_consumers))) goto fail;
+            memcpy(d->consumers, s->consumers, sizeof(int) * (size_t)s->n_consumers);
+        }
+        if (!lucid_strmap_put(&g->by_name, d->name, t)) goto fail;
+    }
+    for (int i = 0; i < src->n_nodes; i++) {
+        const lucid_node *s = &src->nodes[i];
+        lucid_node *d = &g->nodes[i];
+        *d = *s;
+        d->name = d->op_type = d->domain = NULL;
+        d->attrs = NULL;
+        d->n_attrs = 0;
+        d->inputs = d->outputs = NULL;
+        d->params = NULL;
+        g->n_nodes = i + 1;
+        d->name = lucid_strdup(s->name);
+        d->op_type = lucid_strdup(s->op_type);
+        d->domain = lucid_strdup(s->domain);
+        d->inputs = malloc(sizeof(int) * ((size_t)s->n_inputs + 1));
+        d->outputs = malloc(sizeof(int) * ((size_t)s->n_outputs + 1));
+        if (!d->name || !d->op_type || !d->domain || !d->inputs || !d->outputs) goto fail;
+        memcpy(d->inputs, s->inputs, sizeof(int) * (size_t)s->n_inputs);
+        memcpy(d->outputs, s->outputs, sizeof(int) * (size_t)s->n_outputs);
+        if (s->n_attrs) {
+            d->attrs = calloc((size_t)s->n_attrs, sizeof *d->attrs);
+            if (!d->attrs) goto fail;
+            for (int k = 0; k < s->n_attrs; k++) {
+                d->n_attrs = k + 1;
+                if (!clone_attr(&d->attrs[k], &s->attrs[k])) goto fail;
+            }
+        }
+        size_t ps = s->op >= 0 ? params_size_of(s->op) : 0;
+        if (s->params && ps) {
+            /* parsed params are plain values (no pointers), so a byte copy is a copy */
+            if (!(d->params = malloc(ps))) goto fail;
+            memcpy(d->params, s->params, ps);
+        }
+    }
+    memcpy(g->inputs, src->inputs, sizeof(int) * (size_t)src->n_inputs);
+    memcpy(g->outputs, src->outputs, sizeof(int) * (size_t)src->n_outputs);
+    g->n_inputs = src->n_inputs;
+    g->n_outputs = src->n_outputs;
+    return g;
+fail:
+    lucid_graph_destroy(g);
+    return NULL;
 }

@@ -51,6 +51,9 @@ typedef struct lucid_ir_tensor {
     int producer;        /* index of the producing node, -1 for inputs and initializers */
     int *consumers;      /* indices of consuming nodes (each node once) */
     int n_consumers;
+    int view_of;         /* -1, or the tensor whose buffer this one lives in (a Reshape output,
+                            a Concat input written straight into its slice) */
+    size_t view_offset;  /* bytes into view_of's buffer */
 } lucid_ir_tensor;
 
 typedef struct lucid_node {
@@ -66,6 +69,8 @@ typedef struct lucid_node {
     int *outputs;      /* tensor indices; -1 for an omitted optional output */
     int n_outputs;
     void *params;      /* attributes parsed by the op (owned), or NULL */
+    bool dead;         /* marked for removal by a pass; lucid_graph_compact removes it */
+    bool elided;       /* its outputs are views that already hold the result: not run */
 } lucid_node;
 
 typedef struct lucid_graph {
@@ -124,6 +129,28 @@ lucid_status lucid_graph_infer(lucid_graph *g, lucid_error *err);
 lucid_status lucid_graph_validate(const lucid_graph *g, lucid_error *err);
 /* resolve_ops + sort + validate + infer: what an importer calls once the graph is built. */
 lucid_status lucid_graph_finalize(lucid_graph *g, lucid_error *err);
+
+/* ---- rewriting (graph passes) ---- */
+
+/* A deep copy (NULL on out of memory). params_size_of(op) gives each op's parsed-params
+ * size; params must hold no pointers (op implementations keep them plain values). */
+lucid_graph *lucid_graph_clone(const lucid_graph *src, size_t params_size_of(int op));
+
+/* Removes dead nodes and the tensors nothing refers to any more (graph inputs and outputs
+ * stay), renumbers what remains, then sorts, validates and infers again. */
+lucid_status lucid_graph_compact(lucid_graph *g, lucid_error *err);
+/* Adds a new initializer owning data (malloc'd, nbytes) under a fresh name derived from base
+ * ("base", "base_1", ...); returns its index or -1. On failure data is freed. */
+int lucid_graph_add_constant(lucid_graph *g, const char *base, lucid_dtype dtype, int rank,
+                             const int64_t *dims, void *data, size_t nbytes, lucid_error *err);
+/* A fresh tensor name derived from base, not used in the graph. Returns the new index. */
+int lucid_graph_new_tensor(lucid_graph *g, const char *base, lucid_error *err);
+/* Makes every node input reading `from` read `to` instead (graph outputs are not touched). */
+void lucid_graph_replace_uses(lucid_graph *g, int from, int to);
+/* The number of nodes reading t plus 1 if t is a graph output. Needs up-to-date consumers. */
+int lucid_tensor_uses(const lucid_graph *g, int t);
+/* The tensor whose buffer t finally lives in (following views), and t's offset in it. */
+int lucid_tensor_storage(const lucid_graph *g, int t, size_t *offset);
 
 /* Bytes of a tensor with static shape (0 if unknown); nonnegative numel or -1. */
 size_t lucid_tensor_nbytes(const lucid_ir_tensor *t);

@@ -187,6 +187,10 @@ void lucid_node_cost(const lucid_graph *g, const lucid_node *n, double *macs, do
         if (!lucid_tensor_shape_known(t)) known = false;
         *write_bytes += lucid_tensor_nbytes(t);
     }
+    if (n->elided) { /* its outputs are views: no work, no traffic */
+        *read_bytes = *write_bytes = 0;
+        return;
+    }
     if (!known || n->op < 0) return;
     const lucid_op_def *def = lucid_op_get(n->op);
     if (def->cost) {

@@ -6,6 +6,7 @@
 #include "core/util.h"
 #include "ir/model.h"
 #include "onnx/onnx_internal.h"
+#include "ops/op.h"
 
 typedef struct import_state {
     const Onnx__ModelProto *mp;
@@ -206,10 +207,10 @@ static lucid_status import_node(import_state *s, size_t index, const Onnx__NodeP
     bool found;
     int64_t opset = domain_opset(s->mp, domain, &found);
     if (!found) {
-        if (domain[0] && strcmp(domain, "ai.onnx") != 0)
+        if (domain[0] && strcmp(domain, "ai.onnx") != 0 && strcmp(domain, LUCID_DOMAIN) != 0)
             return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
                                 "node '%s' (%s.%s): op domain '%s' is not supported (only the "
-                                "default ONNX domain is)",
+                                "default ONNX domain and lucid's own are)",
                                 name, domain, op_type, domain);
         return lucid_errorf(err, LUCID_STATUS_INVALID_MODEL,
                             "node '%s' (%s): the model imports no opset for its domain", name,

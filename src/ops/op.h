@@ -28,10 +28,11 @@ typedef enum lucid_op {
  *   error (never crashes) on data-dependent failures such as out-of-range indices. */
 typedef struct lucid_op_def {
     const char *name;
+    const char *domain; /* NULL: the default ONNX domain; "lucid": lucid's own engine layers */
     int min_inputs, max_inputs;   /* max_inputs -1: variadic */
     int min_outputs, max_outputs;
     int min_opset; /* the first opset whose form of the op lucid implements (0 means 1) */
-    size_t params_size;
+    size_t params_size; /* params hold plain values, no pointers (graphs are copied bytewise) */
     lucid_status (*parse)(const lucid_graph *g, const lucid_node *n, void *params,
                           lucid_error *err);
     lucid_status (*infer)(lucid_graph *g, lucid_node *n, lucid_error *err);
@@ -46,8 +47,13 @@ LUCID_OP_LIST(LUCID_OP_EXTERN)
 
 /* The definition of op (0 <= op < LUCID_OP_COUNT). */
 const lucid_op_def *lucid_op_get(lucid_op op);
-/* Looks up an op of the default ONNX domain by name; -1 if unknown. */
-int lucid_op_find(const char *name);
+/* Size of op's parsed params (for copying graphs). */
+size_t lucid_op_params_size(int op);
+/* Looks up an op by domain ("" or "ai.onnx" for the default one, "lucid") and name; -1 if
+ * unknown. */
+int lucid_op_find(const char *domain, const char *name);
+/* The domain of lucid's own ops (fused engine layers), opset version 1. */
+#define LUCID_DOMAIN "lucid"
 
 /* The opset range lucid accepts for the default domain. */
 #define LUCID_MIN_OPSET 1

@@ -91,6 +91,9 @@
     X(CAST, Cast, cast)                                                                        \
     /* resampling: resize.c */                                                                 \
     X(RESIZE, Resize, resize)                                                                  \
-    X(UPSAMPLE, Upsample, upsample)
+    X(UPSAMPLE, Upsample, upsample)                                                            \
+    /* lucid's engine layers (domain "lucid"), made by the optimizer: fused.c */               \
+    X(FUSED_CONV, FusedConv, fused_conv)                                                       \
+    X(FUSED_GEMM, FusedGemm, fused_gemm)
 
 #endif

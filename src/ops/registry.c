@@ -1,5 +1,6 @@
 /* registry.c - the op table, indexed by lucid_op, and lookup by ONNX name. */
 #include <assert.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "ops/op.h"
@@ -24,9 +25,18 @@ const lucid_op_def *lucid_op_get(lucid_op op)
     return op_table[op];
 }
 
-int lucid_op_find(const char *name)
+int lucid_op_find(const char *domain, const char *name)
 {
-    for (int i = 0; i < LUCID_OP_COUNT; i++)
-        if (strcmp(op_names[i], name) == 0) return i;
+    bool want_lucid = strcmp(domain, LUCID_DOMAIN) == 0;
+    if (!want_lucid && domain[0] && strcmp(domain, "ai.onnx") != 0) return -1;
+    for (int i = 0; i < LUCID_OP_COUNT; i++) {
+        bool is_lucid = op_table[i]->domain && strcmp(op_table[i]->domain, LUCID_DOMAIN) == 0;
+        if (is_lucid == want_lucid && strcmp(op_names[i], name) == 0) return i;
+    }
     return -1;
+}
+
+size_t lucid_op_params_size(int op)
+{
+    return op >= 0 && op < LUCID_OP_COUNT ? op_table[op]->params_size : 0;
 }

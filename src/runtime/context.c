@@ -77,7 +77,7 @@ lucid_status lucid_context_create(const lucid_model_t *model, const lucid_contex
     if (!offsets) goto oom;
     for (int t = 0; t < g->n_tensors; t++) {
         const lucid_ir_tensor *x = &g->tensors[t];
-        if (x->data || (x->producer < 0 && !x->is_input)) continue;
+        if (x->data || (x->producer < 0 && !x->is_input) || x->view_of >= 0) continue;
         size_t nb = lucid_tensor_nbytes(x);
         size_t padded = (nb + LUCID_ALIGN - 1) / LUCID_ALIGN * LUCID_ALIGN;
         offsets[t] = total;
@@ -99,8 +99,14 @@ lucid_status lucid_context_create(const lucid_model_t *model, const lucid_contex
         const lucid_ir_tensor *x = &g->tensors[t];
         if (x->data)
             c->bufs[t] = x->data;
-        else if (x->producer >= 0 || x->is_input)
+        else if (x->view_of < 0 && (x->producer >= 0 || x->is_input))
             c->bufs[t] = c->arena + offsets[t];
+    }
+    for (int t = 0; t < g->n_tensors; t++) {
+        if (g->tensors[t].view_of < 0) continue;
+        size_t off;
+        int root = lucid_tensor_storage(g, t, &off);
+        c->bufs[t] = (unsigned char *)c->bufs[root] + off;
     }
     free(offsets);
 
@@ -124,7 +130,7 @@ lucid_status lucid_context_create(const lucid_model_t *model, const lucid_contex
             fill_array(t, t ? c->bufs[n->outputs[k]] : NULL, &a[n->n_inputs + k]);
             if (t && !t->data) all_known = false;
         }
-        c->skip[i] = all_known;
+        c->skip[i] = all_known || n->elided;
     }
     *out = c;
     return LUCID_STATUS_OK;

@@ -1,0 +1,9 @@
+/* pass_list.h - every graph pass, in the order they run: X(symbol). Adding a pass: its own
+ * file and one line here. */
+#ifndef LUCID_PASSES_PASS_LIST_H
+#define LUCID_PASSES_PASS_LIST_H
+
+#define LUCID_PASS_LIST(X)                                                                     \
+    X(dead_nodes)
+
+#endif
