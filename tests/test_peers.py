@@ -142,6 +142,24 @@ def test_common():
     report(i.min() >= 0 and i.max() <= 3, "random inputs: integers in 0..3")
 
 
+def test_onnx_lite(model):
+    import onnx_lite
+    m = onnx_lite.read_model(model)
+    inits = dict(m["initializers"])
+    report(m["inputs"] == [{"name": "x", "elem_type": 1, "dtype": "float32", "shape": [2, 4]}]
+           and [o["name"] for o in m["outputs"]] == ["y", "r"]
+           and np.array_equal(inits.get("W"), W) and np.array_equal(inits.get("b"), B),
+           "onnx_lite: inputs, outputs and initializers of the tiny model", str(m["inputs"]))
+    bad = model + ".bad"
+    with open(model, "rb") as f, open(bad, "wb") as g:
+        g.write(f.read()[:-7])
+    try:
+        onnx_lite.read_model(bad)
+        report(False, "onnx_lite: a truncated file is an error")
+    except onnx_lite.OnnxFormatError as exc:
+        report(bad in str(exc), "onnx_lite: a truncated file is an error naming it", str(exc))
+
+
 def test_ort(args, work, model):
     name = "ort_driver"
     x = common.random_input("x", "float32", [2, 4], 5)
@@ -385,6 +403,7 @@ def main():
             have_ort = setup.returncode == 0
             if not have_ort:
                 skip("bench/setup_peers.sh", "could not install onnxruntime: " + setup.stdout[-300:])
+            test_onnx_lite(model)
             test_ort(args, work, model)
             test_missing_engines(args, model)
             test_torch(args, work, model)

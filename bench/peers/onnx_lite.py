@@ -6,7 +6,9 @@ trainer saved no state_dict, the weights. Only the fields below are decoded (fie
 from onnx.proto); everything else is skipped by wire type.
 
     ModelProto   7 graph
-    GraphProto   5 initializer (TensorProto), 11 input, 12 output (ValueInfoProto)
+    GraphProto   1 node, 5 initializer (TensorProto), 11 input, 12 output (ValueInfoProto)
+    NodeProto    1 input, 2 output, 4 op_type (only to find Identity nodes that rename an
+                 initializer: torch.onnx stores equal parameters once and aliases the others)
     TensorProto  1 dims, 2 data_type, 4 float_data, 5 int32_data, 7 int64_data, 8 name,
                  9 raw_data, 10 double_data, 11 uint64_data, 14 data_location
     ValueInfoProto 1 name, 2 type;  TypeProto 1 tensor_type;  TypeProto.Tensor 1 elem_type,
@@ -165,8 +167,9 @@ def _tensor(buf):
 
 
 def read_model(path, with_initializers=True):
-    """Returns {"inputs": [...], "outputs": [...], "initializers": [(name, array)]}; graph
-    inputs that are also initializers (IR < 4 style) are left out of "inputs"."""
+    """Returns {"inputs": [...], "outputs": [...], "initializers": [(name, array)],
+    "aliases": {Identity output: initializer name}}; graph inputs that are also
+    initializers (IR < 4 style) are left out of "inputs"."""
     with open(path, "rb") as f:
         data = f.read()
     buf = memoryview(data)
@@ -177,11 +180,18 @@ def read_model(path, with_initializers=True):
                 graph = v
         if graph is None:
             raise OnnxFormatError("no graph")
-        inputs, outputs, inits, init_names = [], [], [], set()
+        inputs, outputs, inits, init_names, identities = [], [], [], set(), []
         for f_, wt, v in _fields(graph):
             if wt != 2:
                 continue
-            if f_ == 11:
+            if f_ == 1:
+                node = {1: [], 2: [], 4: []}
+                for nf, nwt, nv in _fields(v):
+                    if nf in node and nwt == 2:
+                        node[nf].append(bytes(nv).decode("utf-8"))
+                if node[4] == ["Identity"] and len(node[1]) == 1 and len(node[2]) == 1:
+                    identities.append((node[2][0], node[1][0]))
+            elif f_ == 11:
                 inputs.append(_value_info(v))
             elif f_ == 12:
                 outputs.append(_value_info(v))
@@ -195,5 +205,6 @@ def read_model(path, with_initializers=True):
                             init_names.add(bytes(tv).decode("utf-8"))
     except (OnnxFormatError, UnicodeDecodeError, struct.error) as exc:
         raise OnnxFormatError("%s: not a readable ONNX model (%s)" % (path, exc))
+    aliases = {out: src for out, src in identities if src in init_names}
     return {"inputs": [i for i in inputs if i["name"] not in init_names],
-            "outputs": outputs, "initializers": inits}
+            "outputs": outputs, "initializers": inits, "aliases": aliases}

@@ -21,9 +21,10 @@ Which model: MODEL's folder name picks it (--arch overrides):
 - Fashion-MNIST (models/train_fashion.py, folders models/fashion/<name>/model.onnx): the
   module comes from train_fashion.build(name). Weights: <folder>/weights.pt (a state_dict)
   when the trainer saved one; otherwise the ONNX initializers, read by onnx_lite.py and
-  assigned by name (the exporter keeps state_dict names when BatchNorm is preserved), and
-  any left over by order among tensors of equal shape. Checked against ref_logits.npy for
-  the first 10 images of ref_input.npy.
+  assigned by name (the exporter keeps state_dict names when BatchNorm is preserved; it
+  stores parameters with equal values once and names the others through Identity nodes,
+  which count as names), and any left over by order among tensors of equal shape. Checked
+  against ref_logits.npy for the first 10 images of ref_input.npy.
 
 A check that fails (max |difference| > 1e-3 * max(1, max |reference|)) makes the document
 "failed" unless --allow-mismatch; the result is in "equivalence" either way.
@@ -141,11 +142,15 @@ def build_zoo(torch, name, folder):
 def load_onnx_weights(torch, model, onnx_path):
     """Assigns ONNX initializers to the module's parameters and buffers: by name first,
     then the rest in order among tensors of equal shape. Returns a description."""
-    inits = onnx_lite.read_model(onnx_path)["initializers"]
+    meta = onnx_lite.read_model(onnx_path)
+    inits = meta["initializers"]
     state = model.state_dict()
     targets = [k for k, v in state.items()
                if not k.endswith("num_batches_tracked") and v.dtype.is_floating_point]
     by_name = {n: a for n, a in inits}
+    # equal parameters are stored once; Identity nodes give the others their names
+    for alias, src in meta["aliases"].items():
+        by_name.setdefault(alias, by_name[src])
     new, used = {}, set()
     for k in targets:
         a = by_name.get(k)
