@@ -1,0 +1,73 @@
+/* tactic.h - a tactic is one way to run one engine layer: backend x algorithm x layout x
+ * precision. The builder times every tactic that supports a layer and keeps one. */
+#ifndef LUCID_TACTICS_TACTIC_H
+#define LUCID_TACTICS_TACTIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/threadpool.h"
+#include "ir/graph.h"
+#include "lucid.h"
+
+/* What the CPU offers, read once per build with cpuid (tactics check it in supports). */
+typedef struct lucid_cpu_features {
+    char model[128];
+    int cores;
+    bool sse41, avx, avx2, fma, f16c;
+    bool avx512f, avx512bw, avx512vl, avx512dq, avx512_vnni, avx512_bf16, avx512_fp16;
+    bool avx_vnni, amx_tile, amx_bf16, amx_int8;
+} lucid_cpu_features;
+
+void lucid_cpu_features_detect(lucid_cpu_features *out);
+
+/* Tactic properties that matter for reproducibility. */
+enum {
+    /* results may differ from run to run (reduction order depends on thread timing) */
+    LUCID_TACTIC_NONDETERMINISTIC = 1u << 0,
+    /* results are deterministic for a given thread count but change with it */
+    LUCID_TACTIC_THREAD_DEPENDENT = 1u << 1,
+};
+
+/* Tensor layouts a tactic reads and writes. Plain is ONNX's row-major (NCHW for images). */
+typedef enum lucid_layout {
+    LUCID_LAYOUT_PLAIN = 0,
+    LUCID_LAYOUT_NHWC = 1,
+    LUCID_LAYOUT_NCHW16C = 2,
+} lucid_layout;
+
+typedef struct lucid_tactic {
+    /* what it is, XNNPACK-style: "cpu.conv.f32.im2col_gemm.avx512" */
+    const char *name;
+    const char *backend; /* "ref", "cpu", "dnnl", "xnnpack", "blas" */
+    unsigned flags;
+    /* the builder's fixed preference order for deterministic builds: lower first */
+    int preference;
+    lucid_layout in_layout, out_layout;
+    /* Can this tactic run node n (whose shapes are inferred, params parsed)? If not, a short
+     * reason goes to why (for the build report). */
+    bool (*supports)(const lucid_graph *g, const lucid_node *n, const lucid_cpu_features *cpu,
+                     char *why, size_t why_len);
+    /* Builds the read-only state the tactic runs from (packed weights, chosen blocking), for
+     * up to max_threads threads; shared by every context of a plan. */
+    lucid_status (*prepare)(const lucid_graph *g, const lucid_node *n, int max_threads,
+                            void **state, lucid_error *err);
+    void (*release)(void *state);
+    /* Scratch bytes one run needs with `threads` threads (each context has its own). */
+    size_t (*workspace)(const void *state, int threads);
+    /* Runs the layer: in/out as the reference kernels get them (plain layout unless the
+     * tactic says otherwise), outputs already allocated. No allocation here. */
+    lucid_status (*run)(const void *state, const lucid_array *in, int n_in, lucid_array *out,
+                        int n_out, void *workspace, lucid_threadpool *pool, lucid_error *err);
+} lucid_tactic;
+
+/* Every tactic compiled in, in preference order across backends. */
+size_t lucid_tactic_count(void);
+const lucid_tactic *lucid_tactic_at(size_t i);
+const lucid_tactic *lucid_tactic_find(const char *name);
+
+/* The reference tactic: the op's own reference kernel, for every op (the fallback that
+ * always exists). */
+extern const lucid_tactic lucid_tactic_reference;
+
+#endif

@@ -1,0 +1,11 @@
+/* tactic_list.h - every tactic compiled in, in preference order: X(symbol) for a tactic
+ * defined as `const lucid_tactic lucid_tactic_<symbol>`. Optional backends wrap their lines
+ * in their LUCID_HAVE_<BACKEND> guard. Adding a tactic: its file and one line here. */
+#ifndef LUCID_TACTICS_TACTIC_LIST_H
+#define LUCID_TACTICS_TACTIC_LIST_H
+
+#define LUCID_TACTIC_LIST_CPU(X)
+
+#define LUCID_TACTIC_LIST(X) LUCID_TACTIC_LIST_CPU(X) X(reference)
+
+#endif

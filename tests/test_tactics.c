@@ -1,0 +1,440 @@
+/* test_tactics.c - the cross-tactic test: every tactic that supports a layer is run on
+ * randomized shapes (strides, pads, groups, dilations, activations) with 1 and 2 threads and
+ * compared with the reference kernel; tactics that refuse a case say why. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "ir/graph.h"
+#include "ops/op.h"
+#include "tactics/tactic.h"
+
+static int passed, failed;
+static int verbose;
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static uint64_t next_u64(void)
+{
+    rng += 0x9e3779b97f4a7c15ull;
+    uint64_t z = rng;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static int rand_int(int lo, int hi) /* inclusive */
+{
+    return lo + (int)(next_u64() % (uint64_t)(hi - lo + 1));
+}
+
+static float rand_float(void)
+{
+    return (float)((double)(next_u64() >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+/* ---- building one-node graphs ---- */
+
+typedef struct case_builder {
+    lucid_graph *g;
+    int inputs[8];
+    int n_inputs;
+    char label[256];
+} case_builder;
+
+static void cb_init(case_builder *cb, const char *fmt, ...)
+{
+    memset(cb, 0, sizeof *cb);
+    cb->g = lucid_graph_create();
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cb->label, sizeof cb->label, fmt, ap);
+    va_end(ap);
+}
+
+/* A float32 input fed at run time. */
+static void cb_input(case_builder *cb, const char *name, int rank, const int64_t *dims)
+{
+    int t = lucid_graph_tensor(cb->g, name, NULL);
+    lucid_ir_tensor *x = &cb->g->tensors[t];
+    x->dtype = LUCID_DTYPE_FLOAT;
+    x->rank = rank;
+    for (int i = 0; i < rank; i++) x->dims[i] = dims[i];
+    lucid_graph_add_input(cb->g, t, NULL);
+    cb->inputs[cb->n_inputs++] = t;
+}
+
+/* A float32 constant of random values. */
+static void cb_const(case_builder *cb, const char *name, int rank, const int64_t *dims)
+{
+    int64_t n = lucid_shape_numel(rank, dims);
+    float *d = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; i++) d[i] = rand_float();
+    int t = lucid_graph_tensor(cb->g, name, NULL);
+    lucid_graph_set_initializer(cb->g, t, LUCID_DTYPE_FLOAT, rank, dims, d,
+                                sizeof(float) * (size_t)n, NULL);
+    cb->inputs[cb->n_inputs++] = t;
+}
+
+static void cb_absent(case_builder *cb)
+{
+    cb->inputs[cb->n_inputs++] = -1;
+}
+
+static lucid_node *cb_node(case_builder *cb, const char *domain, const char *op, int opset)
+{
+    int y = lucid_graph_tensor(cb->g, "y", NULL);
+    int i = lucid_graph_add_node(cb->g, "layer", op, domain, opset, cb->inputs, cb->n_inputs, &y,
+                                 1, NULL);
+    lucid_graph_add_output(cb->g, y, NULL);
+    return &cb->g->nodes[i];
+}
+
+static void attr_ints(lucid_node *n, const char *name, int count, const int64_t *v)
+{
+    lucid_attr a = {0};
+    a.name = lucid_strdup(name);
+    a.type = LUCID_ATTR_INTS;
+    a.count = (size_t)count;
+    a.ints = malloc(sizeof(int64_t) * (size_t)(count ? count : 1));
+    memcpy(a.ints, v, sizeof(int64_t) * (size_t)count);
+    lucid_node_add_attr(n, &a, NULL);
+}
+
+static void attr_int(lucid_node *n, const char *name, int64_t v)
+{
+    lucid_attr a = {0};
+    a.name = lucid_strdup(name);
+    a.type = LUCID_ATTR_INT;
+    a.i = v;
+    lucid_node_add_attr(n, &a, NULL);
+}
+
+static void attr_float(lucid_node *n, const char *name, float v)
+{
+    lucid_attr a = {0};
+    a.name = lucid_strdup(name);
+    a.type = LUCID_ATTR_FLOAT;
+    a.f = v;
+    lucid_node_add_attr(n, &a, NULL);
+}
+
+static void attr_string(lucid_node *n, const char *name, const char *v)
+{
+    lucid_attr a = {0};
+    a.name = lucid_strdup(name);
+    a.type = LUCID_ATTR_STRING;
+    a.s = lucid_strdup(v);
+    lucid_node_add_attr(n, &a, NULL);
+}
+
+/* ---- running every tactic on a finished case ---- */
+
+static void fill_array(const lucid_ir_tensor *t, void *data, lucid_array *a)
+{
+    memset(a, 0, sizeof *a);
+    if (!t) return;
+    a->dtype = t->dtype;
+    a->rank = t->rank;
+    for (int i = 0; i < t->rank; i++) a->dims[i] = t->dims[i];
+    a->data = data;
+    a->nbytes = lucid_tensor_nbytes(t);
+}
+
+static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
+{
+    lucid_graph *g = cb->g;
+    lucid_error err;
+    if (lucid_graph_finalize(g, &err)) {
+        printf("FAIL %s: case does not build: %s\n", cb->label, err.message);
+        failed++;
+        lucid_graph_destroy(g);
+        return;
+    }
+    const lucid_node *n = &g->nodes[0];
+    lucid_array in[8], out_ref, out;
+    void *in_data[8] = {0};
+    for (int k = 0; k < n->n_inputs; k++) {
+        const lucid_ir_tensor *t = lucid_op_input(g, n, k);
+        if (t && !t->data) {
+            int64_t ne = lucid_tensor_numel(t);
+            float *d = malloc(sizeof(float) * (size_t)(ne ? ne : 1));
+            for (int64_t i = 0; i < ne; i++) d[i] = rand_float();
+            in_data[k] = d;
+        }
+        fill_array(t, t ? (t->data ? t->data : in_data[k]) : NULL, &in[k]);
+    }
+    const lucid_ir_tensor *yt = lucid_op_output(g, n, 0);
+    size_t ybytes = lucid_tensor_nbytes(yt);
+    int64_t yn = lucid_tensor_numel(yt);
+    float *yref = malloc(ybytes ? ybytes : 1), *y = malloc(ybytes ? ybytes : 1);
+    fill_array(yt, yref, &out_ref);
+    if (lucid_op_get(n->op)->run(n, in, n->n_inputs, &out_ref, 1, &err)) {
+        printf("FAIL %s: reference kernel: %s\n", cb->label, err.message);
+        failed++;
+        goto done;
+    }
+    float scale = 0;
+    for (int64_t i = 0; i < yn; i++) scale = fmaxf(scale, fabsf(yref[i]));
+    lucid_threadpool *pool2 = lucid_threadpool_create(2);
+    for (size_t ti = 0; ti < lucid_tactic_count(); ti++) {
+        const lucid_tactic *tac = lucid_tactic_at(ti);
+        if (tac == &lucid_tactic_reference) continue;
+        char why[256] = "";
+        if (!tac->supports(g, n, cpu, why, sizeof why)) {
+            if (verbose && why[0]) printf("  %s refuses %s: %s\n", tac->name, cb->label, why);
+            continue;
+        }
+        void *state = NULL;
+        if (tac->prepare(g, n, 2, &state, &err)) {
+            printf("FAIL %s on %s: prepare: %s\n", tac->name, cb->label, err.message);
+            failed++;
+            continue;
+        }
+        for (int threads = 1; threads <= 2; threads++) {
+            lucid_threadpool *pool = threads == 1 ? NULL : pool2;
+            size_t ws = tac->workspace(state, threads);
+            void *work = ws ? aligned_alloc(64, (ws + 63) / 64 * 64) : NULL;
+            memset(y, 0xff, ybytes); /* NaN: unwritten outputs show up */
+            fill_array(yt, y, &out);
+            lucid_status st = tac->run(state, in, n->n_inputs, &out, 1, work, pool, &err);
+            free(work);
+            if (st) {
+                printf("FAIL %s on %s (%d threads): %s\n", tac->name, cb->label, threads,
+                       err.message);
+                failed++;
+                continue;
+            }
+            float worst = 0;
+            int64_t at = 0;
+            for (int64_t i = 0; i < yn; i++) {
+                float d = fabsf(y[i] - yref[i]);
+                if (!(d <= worst)) { /* catches NaN too */
+                    worst = isnan(d) ? INFINITY : d;
+                    at = i;
+                }
+            }
+            /* FP32 with a different summation order: relative to the output's scale */
+            float tol = 1e-4f * (scale > 1 ? scale : 1);
+            if (worst <= tol) {
+                passed++;
+                if (verbose)
+                    printf("ok   %s on %s (%d threads): max err %.3g\n", tac->name, cb->label,
+                           threads, worst);
+            } else {
+                printf("FAIL %s on %s (%d threads): element %lld is %g, reference %g\n",
+                       tac->name, cb->label, threads, (long long)at, y[at], yref[at]);
+                failed++;
+            }
+        }
+        tac->release(state);
+    }
+    lucid_threadpool_destroy(pool2);
+done:
+    for (int k = 0; k < 8; k++) free(in_data[k]);
+    free(yref);
+    free(y);
+    lucid_graph_destroy(g);
+}
+
+/* ---- the cases ---- */
+
+static const char *const activations[] = {"", "Relu", "Clip", "LeakyRelu", "Sigmoid",
+                                          "HardSigmoid", "HardSwish", "SiLU", "Tanh"};
+
+static void conv_cases(const lucid_cpu_features *cpu, int count, bool fused)
+{
+    for (int c = 0; c < count; c++) {
+        int kind = rand_int(0, 4); /* 0 general, 1 pointwise, 2 depthwise, 3 3x3 s1, 4 grouped */
+        int64_t n = rand_int(1, 2), ic, oc, groups = 1, k, stride = rand_int(1, 2),
+                dil = rand_int(1, 2), h = rand_int(5, 20), w = rand_int(5, 20);
+        switch (kind) {
+        case 1: k = 1, ic = rand_int(1, 40), oc = rand_int(1, 40), dil = 1; break;
+        case 2: ic = oc = groups = rand_int(1, 24), k = rand_int(0, 1) ? 3 : 5; break;
+        case 3: k = 3, ic = rand_int(1, 24), oc = rand_int(1, 24), stride = 1, dil = 1; break;
+        case 4:
+            groups = rand_int(2, 4), ic = groups * rand_int(1, 6), oc = groups * rand_int(1, 6),
+            k = 3;
+            break;
+        default: k = rand_int(1, 5), ic = rand_int(1, 20), oc = rand_int(1, 20); break;
+        }
+        int64_t pads[4] = {rand_int(0, 2), rand_int(0, 2), rand_int(0, 2), rand_int(0, 2)};
+        if ((h + pads[0] + pads[2] - dil * (k - 1) - 1) < 0 ||
+            (w + pads[1] + pads[3] - dil * (k - 1) - 1) < 0)
+            h = w = dil * (k - 1) + 1 + 2;
+        const char *act = fused ? activations[rand_int(0, 8)] : "";
+        bool bias = rand_int(0, 3) != 0, residual = fused && rand_int(0, 1);
+        case_builder cb;
+        cb_init(&cb, "%s n%lld ic%lld oc%lld g%lld k%lld s%lld d%lld %lldx%lld pads %lld,%lld,%lld,%lld%s%s%s%s",
+                fused ? "FusedConv" : "Conv", (long long)n, (long long)ic, (long long)oc,
+                (long long)groups, (long long)k, (long long)stride, (long long)dil, (long long)h,
+                (long long)w, (long long)pads[0], (long long)pads[1], (long long)pads[2],
+                (long long)pads[3], bias ? " bias" : "", residual ? " residual" : "",
+                act[0] ? " " : "", act);
+        int64_t xd[4] = {n, ic, h, w}, wd[4] = {oc, ic / groups, k, k}, bd[1] = {oc};
+        cb_input(&cb, "x", 4, xd);
+        cb_const(&cb, "w", 4, wd);
+        if (bias)
+            cb_const(&cb, "b", 1, bd);
+        else if (residual)
+            cb_absent(&cb);
+        if (residual) {
+            int64_t oh = (h + pads[0] + pads[2] - dil * (k - 1) - 1) / stride + 1;
+            int64_t ow = (w + pads[1] + pads[3] - dil * (k - 1) - 1) / stride + 1;
+            int64_t zd[4] = {n, oc, oh, ow};
+            cb_input(&cb, "z", 4, zd);
+        }
+        lucid_node *nd = cb_node(&cb, fused ? LUCID_DOMAIN : "", fused ? "FusedConv" : "Conv",
+                                 fused ? 1 : 13);
+        int64_t ks[2] = {k, k}, st[2] = {stride, stride}, dl[2] = {dil, dil};
+        attr_ints(nd, "kernel_shape", 2, ks);
+        attr_ints(nd, "strides", 2, st);
+        attr_ints(nd, "dilations", 2, dl);
+        attr_ints(nd, "pads", 4, pads);
+        attr_int(nd, "group", groups);
+        if (fused) {
+            attr_string(nd, "activation", act);
+            if (strcmp(act, "Clip") == 0) {
+                attr_float(nd, "activation_alpha", 0.0f);
+                attr_float(nd, "activation_beta", 6.0f);
+            } else if (strcmp(act, "LeakyRelu") == 0) {
+                attr_float(nd, "activation_alpha", 0.1f);
+            } else if (strcmp(act, "HardSigmoid") == 0) {
+                attr_float(nd, "activation_alpha", 0.2f);
+                attr_float(nd, "activation_beta", 0.5f);
+            }
+        }
+        check_case(&cb, cpu);
+    }
+}
+
+static void gemm_cases(const lucid_cpu_features *cpu, int count, bool fused)
+{
+    for (int c = 0; c < count; c++) {
+        int64_t m = rand_int(1, 70), k = rand_int(1, 300), nn = rand_int(1, 90);
+        int ta = rand_int(0, 1), tb = rand_int(0, 1), bias = rand_int(0, 2);
+        float alpha = rand_int(0, 1) ? 1.0f : 0.5f, beta = rand_int(0, 1) ? 1.0f : 2.0f;
+        const char *act = fused ? activations[rand_int(0, 8)] : "";
+        case_builder cb;
+        cb_init(&cb, "%s m%lld k%lld n%lld tA%d tB%d bias%d alpha%.1f beta%.1f %s",
+                fused ? "FusedGemm" : "Gemm", (long long)m, (long long)k, (long long)nn, ta, tb,
+                bias, alpha, beta, act);
+        int64_t ad[2] = {ta ? k : m, ta ? m : k}, bd[2] = {tb ? nn : k, tb ? k : nn};
+        cb_input(&cb, "a", 2, ad);
+        cb_const(&cb, "b", 2, bd);
+        if (bias == 1) {
+            int64_t cd[1] = {nn};
+            cb_const(&cb, "c", 1, cd);
+        } else if (bias == 2) {
+            int64_t cd[2] = {m, nn};
+            cb_const(&cb, "c", 2, cd);
+        }
+        lucid_node *nd = cb_node(&cb, fused ? LUCID_DOMAIN : "", fused ? "FusedGemm" : "Gemm",
+                                 fused ? 1 : 13);
+        attr_int(nd, "transA", ta);
+        attr_int(nd, "transB", tb);
+        attr_float(nd, "alpha", alpha);
+        attr_float(nd, "beta", beta);
+        if (fused) attr_string(nd, "activation", act);
+        check_case(&cb, cpu);
+    }
+    for (int c = 0; c < count; c++) {
+        int64_t batch = rand_int(1, 3), m = rand_int(1, 50), k = rand_int(1, 200),
+                nn = rand_int(1, 70);
+        case_builder cb;
+        cb_init(&cb, "MatMul batch%lld m%lld k%lld n%lld", (long long)batch, (long long)m,
+                (long long)k, (long long)nn);
+        int64_t ad[3] = {batch, m, k}, bd[2] = {k, nn};
+        cb_input(&cb, "a", 3, ad);
+        cb_const(&cb, "b", 2, bd);
+        cb_node(&cb, "", "MatMul", 13);
+        check_case(&cb, cpu);
+    }
+}
+
+static void pool_cases(const lucid_cpu_features *cpu, int count)
+{
+    for (int c = 0; c < count; c++) {
+        int max = rand_int(0, 1);
+        int64_t n = rand_int(1, 2), ch = rand_int(1, 32), h = rand_int(4, 30), w = rand_int(4, 30),
+                k = rand_int(1, 3), s = rand_int(1, 2);
+        int64_t pads[4] = {rand_int(0, k - 1), rand_int(0, k - 1), rand_int(0, k - 1),
+                           rand_int(0, k - 1)};
+        int ceil_mode = rand_int(0, 1), cip = rand_int(0, 1);
+        case_builder cb;
+        cb_init(&cb, "%s n%lld c%lld %lldx%lld k%lld s%lld ceil%d cip%d", max ? "MaxPool" : "AveragePool",
+                (long long)n, (long long)ch, (long long)h, (long long)w, (long long)k,
+                (long long)s, ceil_mode, cip);
+        int64_t xd[4] = {n, ch, h, w};
+        cb_input(&cb, "x", 4, xd);
+        lucid_node *nd = cb_node(&cb, "", max ? "MaxPool" : "AveragePool", 13);
+        int64_t ks[2] = {k, k}, st[2] = {s, s};
+        attr_ints(nd, "kernel_shape", 2, ks);
+        attr_ints(nd, "strides", 2, st);
+        attr_ints(nd, "pads", 4, pads);
+        attr_int(nd, "ceil_mode", ceil_mode);
+        if (!max) attr_int(nd, "count_include_pad", cip);
+        check_case(&cb, cpu);
+    }
+    for (int c = 0; c < count / 4 + 1; c++) {
+        int64_t xd[4] = {rand_int(1, 2), rand_int(1, 64), rand_int(1, 14), rand_int(1, 14)};
+        case_builder cb;
+        cb_init(&cb, "GlobalAveragePool %lldx%lldx%lldx%lld", (long long)xd[0], (long long)xd[1],
+                (long long)xd[2], (long long)xd[3]);
+        cb_input(&cb, "x", 4, xd);
+        cb_node(&cb, "", "GlobalAveragePool", 13);
+        check_case(&cb, cpu);
+    }
+}
+
+static void elementwise_cases(const lucid_cpu_features *cpu, int count)
+{
+    static const char *const unary[] = {"Relu", "Sigmoid", "Tanh", "HardSwish", "Exp"};
+    for (int c = 0; c < count; c++) {
+        int64_t d[4] = {1, rand_int(1, 64), rand_int(1, 20), rand_int(1, 20)};
+        const char *op = unary[rand_int(0, 4)];
+        case_builder cb;
+        cb_init(&cb, "%s %lldx%lldx%lld", op, (long long)d[1], (long long)d[2], (long long)d[3]);
+        cb_input(&cb, "x", 4, d);
+        cb_node(&cb, "", op, 14);
+        check_case(&cb, cpu);
+    }
+    for (int c = 0; c < count; c++) {
+        int64_t d[4] = {rand_int(1, 2), rand_int(1, 64), rand_int(1, 20), rand_int(1, 20)};
+        int64_t e[4] = {d[0], d[1], d[2], d[3]};
+        int form = rand_int(0, 2); /* same shape, per-channel, scalar */
+        if (form == 1) e[0] = 1, e[2] = 1, e[3] = 1;
+        if (form == 2) e[0] = e[1] = e[2] = e[3] = 1;
+        const char *op = rand_int(0, 1) ? "Add" : "Mul";
+        case_builder cb;
+        cb_init(&cb, "%s form%d %lldx%lldx%lldx%lld", op, form, (long long)d[0], (long long)d[1],
+                (long long)d[2], (long long)d[3]);
+        cb_input(&cb, "a", 4, d);
+        cb_input(&cb, "b", 4, e);
+        cb_node(&cb, "", op, 13);
+        check_case(&cb, cpu);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
+    lucid_cpu_features cpu;
+    lucid_cpu_features_detect(&cpu);
+    printf("cpu: %s, %d cores, avx2 %d, avx512f %d, vnni %d, bf16 %d\n", cpu.model, cpu.cores,
+           cpu.avx2, cpu.avx512f, cpu.avx512_vnni, cpu.avx512_bf16);
+    printf("tactics:");
+    for (size_t i = 0; i < lucid_tactic_count(); i++) printf(" %s", lucid_tactic_at(i)->name);
+    printf("\n");
+    conv_cases(&cpu, 60, false);
+    gemm_cases(&cpu, 30, false);
+    pool_cases(&cpu, 30);
+    elementwise_cases(&cpu, 20);
+    /* lucid's fused layers, once their op exists */
+    if (lucid_op_get(LUCID_OP_FUSED_CONV)->run) conv_cases(&cpu, 60, true);
+    if (lucid_op_get(LUCID_OP_FUSED_GEMM)->run) gemm_cases(&cpu, 30, true);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
