@@ -191,7 +191,17 @@ def main(argv=None):
     ap.add_argument("--ort-python", default="", help="python with onnxruntime (default: searched)")
     ap.add_argument("--torch-python", default="", help="python with torch (default: searched)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per engine run (default 900)")
+    ap.add_argument("--rewrite-md", metavar="RESULT.json", default=None,
+                    help="only write the markdown table of an existing result file next to it")
     args = ap.parse_args(argv)
+    if args.rewrite_md:
+        with open(args.rewrite_md, "r", encoding="utf-8") as f:
+            res = json.load(f)
+        md = os.path.splitext(args.rewrite_md)[0] + ".md"
+        with open(md, "w", encoding="utf-8") as f:
+            f.write(markdown(res))
+        print("wrote " + md)
+        return 0
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     bad = [e for e in engines if e not in ENGINES]
     if bad or not engines:
@@ -419,6 +429,19 @@ def markdown(res):
                 row.append("max abs diff %.3g" % c["max_abs_diff"])
         lines.append("| " + " | ".join(row) + " |")
         notes += ["%s: %s" % (name, n) for n in entry.get("notes", [])]
+    cv = {}
+    for entry in res["models"].values():
+        for e, docs in entry["rounds"].items():
+            for d in docs:
+                if d.get("status", "ok") == "ok" and isinstance(d.get("latency_ms"), dict):
+                    c = cv.setdefault(e, [0, 0, 0.0])
+                    c[0] += 1
+                    c[1] += bool(d.get("cv_warning"))
+                    c[2] = max(c[2], d["latency_ms"].get("cv", 0.0))
+    if cv:
+        lines += ["", "Runs with CV above 1%%: %s. Medians and per-round ratios are used because "
+                  "they resist such spread; the JSON has every run's full statistics." % "; ".join(
+                      "%s %d of %d (largest %.1f%%)" % (e, c[1], c[0], 100 * c[2]) for e, c in cv.items())]
     if notes:
         lines += ["", "Notes:", ""] + ["- " + n for n in notes]
     return "\n".join(lines) + "\n"
