@@ -181,6 +181,8 @@ typedef struct lucid_node_info {
     uint64_t param_bytes;      /* bytes of constant inputs */
     uint64_t read_bytes;       /* activation bytes read */
     uint64_t write_bytes;      /* activation bytes written */
+    int elided;                /* 1 when it does not run: its outputs are views already holding
+                                  the result (no work, no traffic) */
 } lucid_node_info;
 
 lucid_status lucid_model_node(const lucid_model_t *model, size_t i, lucid_node_info *out);
@@ -244,6 +246,88 @@ size_t lucid_opt_report_num_passes(const lucid_opt_report_t *r);
 lucid_status lucid_opt_report_pass(const lucid_opt_report_t *r, size_t i, lucid_pass_info *out);
 void lucid_opt_report_destroy(lucid_opt_report_t *r);
 
+/* ---- building engines (plans) ----------------------------------------------------- */
+
+typedef struct lucid_plan lucid_plan_t;
+
+/* How a plan is built. optimize: the graph passes (defaults: all). threads: the thread count
+ * to tune for and run with (0: all cores). deterministic: choose tactics by the documented
+ * rule (among tactics within `margin` of the fastest median, the first in lucid's fixed
+ * preference order) and leave out tactics that are not run-to-run deterministic.
+ * timing_cache: a file of measured medians read before and written after the build (NULL:
+ * none). tactics / exclude_tactics: name prefixes ("cpu.conv", "dnnl") a tactic must match /
+ * must not match; the reference tactic is always allowed as the last resort. time_ms: the
+ * measuring budget per candidate (0: 20 ms, at least 3 timed runs after one warm-up run). */
+typedef struct lucid_build_options {
+    lucid_optimize_options optimize;
+    int threads;
+    int deterministic;
+    double margin; /* 0: 0.05 (5%) */
+    const char *timing_cache;
+    const char *const *tactics;
+    size_t n_tactics;
+    const char *const *exclude_tactics;
+    size_t n_exclude_tactics;
+    double time_ms;
+} lucid_build_options;
+
+void lucid_build_options_default(lucid_build_options *opts);
+
+/* Builds a plan from a model (which is copied, not changed): optimizes the graph, times every
+ * supported tactic on each layer's real shapes, keeps one per layer, and plans activation
+ * memory. The model's input shapes must be known. */
+lucid_status lucid_plan_build(const lucid_model_t *model, const lucid_build_options *opts,
+                              lucid_plan_t **out, lucid_error *err);
+void lucid_plan_destroy(lucid_plan_t *plan);
+/* The plan's optimized model (inputs, outputs, layers via lucid_model_node); owned by the
+ * plan. */
+const lucid_model_t *lucid_plan_model(const lucid_plan_t *plan);
+/* The optimizer's log of the build (NULL for a plan loaded from a file). */
+const lucid_opt_report_t *lucid_plan_opt_report(const lucid_plan_t *plan);
+
+/* Writes a plan file: versioned, checksummed, byte-identical for the same model, options and
+ * tactic choices (format: docs/plan-format.md). */
+lucid_status lucid_plan_save(const lucid_plan_t *plan, const char *path, lucid_error *err);
+/* Reads a plan file; corrupt, truncated or foreign-version files are refused. */
+lucid_status lucid_plan_load(const char *path, lucid_plan_t **out, lucid_error *err);
+
+typedef struct lucid_plan_info {
+    int threads;
+    int deterministic;
+    int opt_level;
+    size_t num_layers;        /* nodes of the optimized graph */
+    size_t arena_bytes;       /* peak activation memory */
+    size_t naive_bytes;       /* the sum of all activation tensors */
+    size_t workspace_bytes;
+    size_t inplace_count;
+    size_t weight_bytes;      /* constants of the optimized graph */
+    double build_seconds;     /* 0 for a loaded plan */
+    const char *cpu_model;    /* the machine it was built on */
+} lucid_plan_info;
+
+lucid_status lucid_plan_get_info(const lucid_plan_t *plan, lucid_plan_info *out);
+
+/* Layer i (a node of the plan's model): its tactic and the candidates that were weighed. */
+typedef struct lucid_layer_info {
+    const char *name, *op_type;
+    int runs;              /* 0 for elided or constant layers */
+    const char *tactic;    /* "" when it does not run */
+    const char *reason;    /* why this tactic */
+    size_t num_candidates;
+} lucid_layer_info;
+
+typedef struct lucid_candidate_info {
+    const char *tactic;
+    int supported;
+    int timed;             /* measured in this build (0: timing cache, or not run) */
+    double median_ms;      /* < 0 when unknown */
+    const char *why;       /* why not supported or excluded */
+} lucid_candidate_info;
+
+lucid_status lucid_plan_layer(const lucid_plan_t *plan, size_t i, lucid_layer_info *out);
+lucid_status lucid_plan_candidate(const lucid_plan_t *plan, size_t layer, size_t k,
+                                  lucid_candidate_info *out);
+
 /* ---- execution ------------------------------------------------------------------- */
 
 typedef struct lucid_context lucid_context_t;
@@ -258,6 +342,13 @@ typedef struct lucid_context_options {
 lucid_status lucid_context_create(const lucid_model_t *model, const lucid_context_options *opts,
                                   lucid_context_t **out, lucid_error *err);
 void lucid_context_destroy(lucid_context_t *ctx);
+
+/* Creates an execution context running a plan with its chosen tactics and memory plan, on
+ * the plan's thread count (opts->threads, when given, must not exceed it). Several contexts
+ * may share one plan, also concurrently. The plan must outlive its contexts. */
+lucid_status lucid_context_create_plan(const lucid_plan_t *plan,
+                                       const lucid_context_options *opts,
+                                       lucid_context_t **out, lucid_error *err);
 
 /* Copies an input's data into the context. dtype, rank and dims must match the model's. */
 lucid_status lucid_context_set_input(lucid_context_t *ctx, const char *name, lucid_dtype dtype,

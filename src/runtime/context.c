@@ -1,11 +1,14 @@
-/* context.c - execution contexts running a model's graph with the reference kernels. */
+/* context.c - execution contexts: a model's graph run with the reference kernels, or a plan
+ * run with its chosen tactics, memory plan, workspace and thread pool. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/threadpool.h"
 #include "core/util.h"
 #include "ir/model.h"
 #include "ops/op.h"
+#include "plan/plan.h"
 
 #define LUCID_ALIGN 64
 
@@ -17,6 +20,10 @@ struct lucid_context {
     lucid_array *io;      /* per node: its input arrays, then its output arrays */
     int *io_offset;       /* per node: index of its first array in io */
     bool *skip;           /* per node: outputs are all constants known at inference */
+    const lucid_tactic **tactic; /* per node: how it runs */
+    const void **state;          /* per node: the tactic's prepared state */
+    void *workspace;             /* the largest layer's scratch, shared by the layers */
+    lucid_threadpool *pool;      /* NULL when running on one thread */
     int threads;
     lucid_error err;
 };
@@ -33,16 +40,9 @@ static void fill_array(const lucid_ir_tensor *t, void *data, lucid_array *a)
     a->nbytes = lucid_tensor_nbytes(t);
 }
 
-lucid_status lucid_context_create(const lucid_model_t *model, const lucid_context_options *opts,
-                                  lucid_context_t **out, lucid_error *err)
+lucid_status lucid_model_check_runnable(const lucid_model_t *model, lucid_error *err)
 {
-    if (!model || !out)
-        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "context_create: NULL argument");
-    *out = NULL;
     const lucid_graph *g = model->graph;
-    if (opts && opts->threads < 0)
-        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
-                            "threads must be 0 (all cores) or positive, not %d", opts->threads);
     for (int i = 0; i < g->n_inputs; i++) {
         const lucid_ir_tensor *t = &g->tensors[g->inputs[i]];
         if (!lucid_tensor_shape_known(t)) {
@@ -60,36 +60,76 @@ lucid_status lucid_context_create(const lucid_model_t *model, const lucid_contex
                                 g->deferred);
         return lucid_errorf(err, LUCID_STATUS_INTERNAL, "some tensor shapes are still unknown");
     }
+    return LUCID_STATUS_OK;
+}
+
+/* Offsets of the naive layout (every tensor its own bytes) for a model without a plan. */
+static lucid_status naive_offsets(const lucid_graph *g, size_t *offsets, size_t *total,
+                                  lucid_error *err)
+{
+    *total = 0;
+    for (int t = 0; t < g->n_tensors; t++) {
+        const lucid_ir_tensor *x = &g->tensors[t];
+        offsets[t] = LUCID_OFFSET_NONE;
+        if (x->data || (x->producer < 0 && !x->is_input) || x->view_of >= 0) continue;
+        size_t nb = lucid_tensor_nbytes(x);
+        size_t padded = (nb + LUCID_ALIGN - 1) / LUCID_ALIGN * LUCID_ALIGN;
+        offsets[t] = *total;
+        if (!lucid_add_size(*total, padded, total))
+            return lucid_errorf(err, LUCID_STATUS_LIMIT_EXCEEDED, "activation memory overflows");
+    }
+    return LUCID_STATUS_OK;
+}
+
+static lucid_status context_create(const lucid_model_t *model, const lucid_plan_t *plan,
+                                   const lucid_context_options *opts, lucid_context_t **out,
+                                   lucid_error *err)
+{
+    *out = NULL;
+    const lucid_graph *g = model->graph;
+    if (opts && opts->threads < 0)
+        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
+                            "threads must be 0 (all cores) or positive, not %d", opts->threads);
+    if (plan && opts && opts->threads > plan->threads)
+        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
+                            "the plan was built for %d threads; a context cannot use %d",
+                            plan->threads, opts->threads);
+    lucid_status st = lucid_model_check_runnable(model, err);
+    if (st) return st;
 
     lucid_context_t *c = calloc(1, sizeof *c);
     if (!c) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     c->model = model;
     c->g = g;
-    c->threads = opts ? opts->threads : 0;
+    c->threads = plan ? (opts && opts->threads ? opts->threads : plan->threads)
+                      : (opts ? opts->threads : 0);
     c->bufs = calloc((size_t)g->n_tensors + 1, sizeof *c->bufs);
     c->io_offset = calloc((size_t)g->n_nodes + 1, sizeof *c->io_offset);
     c->skip = calloc((size_t)g->n_nodes + 1, sizeof *c->skip);
-    if (!c->bufs || !c->io_offset || !c->skip) goto oom;
+    c->tactic = calloc((size_t)g->n_nodes + 1, sizeof *c->tactic);
+    c->state = calloc((size_t)g->n_nodes + 1, sizeof *c->state);
+    if (!c->bufs || !c->io_offset || !c->skip || !c->tactic || !c->state) goto oom;
 
-    /* one arena for every tensor whose value is not known ahead of time */
     size_t total = 0;
-    size_t *offsets = calloc((size_t)g->n_tensors + 1, sizeof *offsets);
-    if (!offsets) goto oom;
-    for (int t = 0; t < g->n_tensors; t++) {
-        const lucid_ir_tensor *x = &g->tensors[t];
-        if (x->data || (x->producer < 0 && !x->is_input) || x->view_of >= 0) continue;
-        size_t nb = lucid_tensor_nbytes(x);
-        size_t padded = (nb + LUCID_ALIGN - 1) / LUCID_ALIGN * LUCID_ALIGN;
-        offsets[t] = total;
-        if (!lucid_add_size(total, padded, &total)) {
-            free(offsets);
+    size_t *offsets = NULL, *own_offsets = NULL;
+    if (plan) {
+        offsets = plan->offsets;
+        total = plan->arena_size;
+    } else {
+        own_offsets = malloc(sizeof(size_t) * ((size_t)g->n_tensors + 1));
+        if (!own_offsets) goto oom;
+        st = naive_offsets(g, own_offsets, &total, err);
+        if (st) {
+            free(own_offsets);
             lucid_context_destroy(c);
-            return lucid_errorf(err, LUCID_STATUS_LIMIT_EXCEEDED, "activation memory overflows");
+            return st;
         }
+        offsets = own_offsets;
     }
-    c->arena = aligned_alloc(LUCID_ALIGN, total ? total : LUCID_ALIGN);
+    c->arena = aligned_alloc(LUCID_ALIGN, total ? (total + LUCID_ALIGN - 1) / LUCID_ALIGN * LUCID_ALIGN
+                                                : LUCID_ALIGN);
     if (!c->arena) {
-        free(offsets);
+        free(own_offsets);
         lucid_context_destroy(c);
         return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY,
                             "out of memory allocating %zu bytes of activations", total);
@@ -99,16 +139,23 @@ lucid_status lucid_context_create(const lucid_model_t *model, const lucid_contex
         const lucid_ir_tensor *x = &g->tensors[t];
         if (x->data)
             c->bufs[t] = x->data;
-        else if (x->view_of < 0 && (x->producer >= 0 || x->is_input))
+        else if (x->view_of < 0 && offsets[t] != LUCID_OFFSET_NONE)
             c->bufs[t] = c->arena + offsets[t];
     }
     for (int t = 0; t < g->n_tensors; t++) {
         if (g->tensors[t].view_of < 0) continue;
         size_t off;
         int root = lucid_tensor_storage(g, t, &off);
-        c->bufs[t] = (unsigned char *)c->bufs[root] + off;
+        c->bufs[t] = c->bufs[root] ? (unsigned char *)c->bufs[root] + off : NULL;
     }
-    free(offsets);
+    free(own_offsets);
+
+    if (plan && plan->workspace_size) {
+        c->workspace = aligned_alloc(LUCID_ALIGN, (plan->workspace_size + LUCID_ALIGN - 1) /
+                                                      LUCID_ALIGN * LUCID_ALIGN);
+        if (!c->workspace) goto oom;
+    }
+    if (plan && c->threads > 1 && !(c->pool = lucid_threadpool_create(c->threads))) goto oom;
 
     int n_io = 0;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -120,7 +167,6 @@ lucid_status lucid_context_create(const lucid_model_t *model, const lucid_contex
     for (int i = 0; i < g->n_nodes; i++) {
         const lucid_node *n = &g->nodes[i];
         lucid_array *a = c->io + c->io_offset[i];
-        bool all_known = true;
         for (int k = 0; k < n->n_inputs; k++) {
             const lucid_ir_tensor *t = lucid_op_input(g, n, k);
             fill_array(t, t ? c->bufs[n->inputs[k]] : NULL, &a[k]);
@@ -128,15 +174,43 @@ lucid_status lucid_context_create(const lucid_model_t *model, const lucid_contex
         for (int k = 0; k < n->n_outputs; k++) {
             const lucid_ir_tensor *t = lucid_op_output(g, n, k);
             fill_array(t, t ? c->bufs[n->outputs[k]] : NULL, &a[n->n_inputs + k]);
-            if (t && !t->data) all_known = false;
         }
-        c->skip[i] = all_known || n->elided;
+        c->skip[i] = !lucid_plan_node_runs(g, i);
+        if (plan) {
+            c->tactic[i] = plan->layers[i].tactic;
+            c->state[i] = plan->layers[i].state;
+            if (!c->skip[i] && !c->tactic[i]) {
+                lucid_context_destroy(c);
+                return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL, "the plan has no tactic");
+            }
+        } else {
+            c->tactic[i] = &lucid_tactic_reference;
+            c->state[i] = n;
+        }
     }
     *out = c;
     return LUCID_STATUS_OK;
 oom:
     lucid_context_destroy(c);
     return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+}
+
+lucid_status lucid_context_create(const lucid_model_t *model, const lucid_context_options *opts,
+                                  lucid_context_t **out, lucid_error *err)
+{
+    if (!model || !out)
+        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "context_create: NULL argument");
+    return context_create(model, NULL, opts, out, err);
+}
+
+lucid_status lucid_context_create_plan(const lucid_plan_t *plan,
+                                       const lucid_context_options *opts,
+                                       lucid_context_t **out, lucid_error *err)
+{
+    if (!plan || !out)
+        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
+                            "context_create_plan: NULL argument");
+    return context_create(plan->model, plan, opts, out, err);
 }
 
 void lucid_context_destroy(lucid_context_t *ctx)
@@ -147,6 +221,10 @@ void lucid_context_destroy(lucid_context_t *ctx)
     free(ctx->io);
     free(ctx->io_offset);
     free(ctx->skip);
+    free(ctx->tactic);
+    free(ctx->state);
+    free(ctx->workspace);
+    lucid_threadpool_destroy(ctx->pool);
     free(ctx);
 }
 
@@ -188,8 +266,8 @@ lucid_status lucid_context_run(lucid_context_t *ctx)
         if (ctx->skip[i]) continue;
         const lucid_node *n = &g->nodes[i];
         lucid_array *a = ctx->io + ctx->io_offset[i];
-        lucid_status st = lucid_op_get(n->op)->run(n, a, n->n_inputs, a + n->n_inputs,
-                                                   n->n_outputs, &ctx->err);
+        lucid_status st = ctx->tactic[i]->run(ctx->state[i], a, n->n_inputs, a + n->n_inputs,
+                                              n->n_outputs, ctx->workspace, ctx->pool, &ctx->err);
         if (st) return st;
     }
     lucid_error_clear(&ctx->err);

@@ -1,0 +1,466 @@
+/* builder.c - builds a plan: optimizes a copy of the model, times every supported tactic on
+ * each layer's real shapes (or reads the timing cache), keeps one per layer by the fastest
+ * or the deterministic rule, and plans memory. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "ops/op.h"
+#include "plan/plan.h"
+#include "plan/timing_cache.h"
+
+void lucid_build_options_default(lucid_build_options *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    lucid_optimize_options_default(&opts->optimize);
+}
+
+static bool has_prefix(const char *name, const char *prefix)
+{
+    return strncmp(name, prefix, strlen(prefix)) == 0;
+}
+
+/* Is the tactic allowed by the include/exclude lists and the deterministic mode? */
+static bool tactic_allowed(const lucid_tactic *t, const lucid_build_options *o, char *why,
+                           size_t len)
+{
+    if (t == &lucid_tactic_reference) return true;
+    for (size_t i = 0; i < o->n_exclude_tactics; i++)
+        if (has_prefix(t->name, o->exclude_tactics[i])) {
+            snprintf(why, len, "excluded by --exclude-tactics %s", o->exclude_tactics[i]);
+            return false;
+        }
+    if (o->n_tactics) {
+        bool ok = false;
+        for (size_t i = 0; i < o->n_tactics && !ok; i++) ok = has_prefix(t->name, o->tactics[i]);
+        if (!ok) {
+            snprintf(why, len, "not in --tactics");
+            return false;
+        }
+    }
+    if (o->deterministic && (t->flags & LUCID_TACTIC_NONDETERMINISTIC)) {
+        snprintf(why, len, "not run-to-run deterministic (deterministic build)");
+        return false;
+    }
+    return true;
+}
+
+static void fill_array(const lucid_ir_tensor *t, void *data, lucid_array *a)
+{
+    memset(a, 0, sizeof *a);
+    if (!t) return;
+    snprintf(a->name, sizeof a->name, "%s", t->name);
+    a->dtype = t->dtype;
+    a->rank = t->rank;
+    for (int i = 0; i < t->rank; i++) a->dims[i] = t->dims[i];
+    a->data = data;
+    a->nbytes = lucid_tensor_nbytes(t);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Buffers to time one layer with: its inputs (constants as they are, others filled with
+ * small deterministic values) and outputs. */
+typedef struct layer_io {
+    lucid_array in[64], out[64];
+    void *owned[128];
+    int n_owned;
+} layer_io;
+
+static void io_free(layer_io *io)
+{
+    for (int i = 0; i < io->n_owned; i++) free(io->owned[i]);
+    io->n_owned = 0;
+}
+
+static lucid_status io_make(const lucid_graph *g, const lucid_node *n, layer_io *io,
+                            lucid_error *err)
+{
+    memset(io, 0, sizeof *io);
+    if (n->n_inputs > 64 || n->n_outputs > 64)
+        return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED,
+                                 "more than 64 inputs or outputs");
+    for (int k = 0; k < n->n_inputs; k++) {
+        const lucid_ir_tensor *t = lucid_op_input(g, n, k);
+        void *data = t ? t->data : NULL;
+        if (t && !data) {
+            size_t nb = lucid_tensor_nbytes(t);
+            unsigned char *d = aligned_alloc(LUCID_PLAN_ALIGN, (nb + 63) / 64 * 64 + 64);
+            if (!d) goto oom;
+            /* values in [-1, 1) for floats, small non-negative integers otherwise: enough to
+             * time with, and valid as indices for the ops that take them */
+            int64_t ne = lucid_tensor_numel(t);
+            for (int64_t i = 0; i < ne; i++) {
+                double v = t->dtype == LUCID_DTYPE_FLOAT || t->dtype == LUCID_DTYPE_DOUBLE
+                               ? (double)((i * 2654435761u) % 2000) / 1000.0 - 1.0
+                               : 0.0;
+                lucid_store_f64(t->dtype, d, i, v);
+            }
+            io->owned[io->n_owned++] = d;
+            data = d;
+        }
+        fill_array(t, data, &io->in[k]);
+    }
+    for (int k = 0; k < n->n_outputs; k++) {
+        const lucid_ir_tensor *t = lucid_op_output(g, n, k);
+        void *data = NULL;
+        if (t) {
+            size_t nb = lucid_tensor_nbytes(t);
+            data = aligned_alloc(LUCID_PLAN_ALIGN, (nb + 63) / 64 * 64 + 64);
+            if (!data) goto oom;
+            io->owned[io->n_owned++] = data;
+        }
+        fill_array(t, data, &io->out[k]);
+    }
+    return LUCID_STATUS_OK;
+oom:
+    io_free(io);
+    return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory timing a layer");
+}
+
+/* Median ms of one tactic on one layer: one warm-up run, then runs until the budget is spent
+ * (at least 3, at most 50). */
+static lucid_status time_tactic(const lucid_tactic *t, const void *state, layer_io *io,
+                                const lucid_node *n, void *work, lucid_threadpool *pool,
+                                double budget_ms, double *median_ms, lucid_error *err)
+{
+    double samples[50];
+    int count = 0;
+    lucid_status st = t->run(state, io->in, n->n_inputs, io->out, n->n_outputs, work, pool, err);
+    if (st) return st;
+    double start = lucid_time_now();
+    while (count < 50) {
+        double t0 = lucid_time_now();
+        st = t->run(state, io->in, n->n_inputs, io->out, n->n_outputs, work, pool, err);
+        if (st) return st;
+        samples[count++] = (lucid_time_now() - t0) * 1e3;
+        if (count >= 3 && (lucid_time_now() - start) * 1e3 >= budget_ms) break;
+    }
+    qsort(samples, (size_t)count, sizeof samples[0], cmp_double);
+    *median_ms = count % 2 ? samples[count / 2]
+                           : 0.5 * (samples[count / 2 - 1] + samples[count / 2]);
+    return LUCID_STATUS_OK;
+}
+
+static void layer_free(lucid_layer *l)
+{
+    if (l->tactic && l->state) l->tactic->release(l->state);
+    free(l->cands);
+    memset(l, 0, sizeof *l);
+}
+
+void lucid_plan_destroy(lucid_plan_t *plan)
+{
+    if (!plan) return;
+    if (plan->layers && plan->model)
+        for (int i = 0; i < plan->model->graph->n_nodes; i++) layer_free(&plan->layers[i]);
+    free(plan->layers);
+    free(plan->offsets);
+    lucid_opt_report_destroy(plan->opt_report);
+    lucid_model_destroy(plan->model);
+    free(plan);
+}
+
+/* Chooses and prepares the tactic of layer i. */
+static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_options *o,
+                                const lucid_cpu_features *cpu, lucid_threadpool *pool,
+                                lucid_timing_cache *cache, lucid_error *err)
+{
+    const lucid_graph *g = plan->model->graph;
+    const lucid_node *n = &g->nodes[i];
+    lucid_layer *l = &plan->layers[i];
+    size_t nt = lucid_tactic_count();
+    l->cands = calloc(nt, sizeof *l->cands);
+    if (!l->cands) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    int n_supported_fast = 0;
+    for (size_t k = 0; k < nt; k++) {
+        lucid_candidate *c = &l->cands[l->n_cands++];
+        c->tactic = lucid_tactic_at(k);
+        c->median_ms = -1;
+        if (!tactic_allowed(c->tactic, o, c->why, sizeof c->why)) continue;
+        c->supported = c->tactic->supports(g, n, cpu, c->why, sizeof c->why);
+        if (c->supported && c->tactic != &lucid_tactic_reference) n_supported_fast++;
+    }
+    double budget = o->time_ms > 0 ? o->time_ms : 20.0;
+    layer_io io;
+    bool io_ready = false;
+    lucid_status st = LUCID_STATUS_OK;
+    int best = -1;
+    double best_ms = INFINITY;
+    for (int k = 0; k < l->n_cands; k++) {
+        lucid_candidate *c = &l->cands[k];
+        if (!c->supported) continue;
+        /* the reference kernel is the fallback: it is not timed against real tactics */
+        if (c->tactic == &lucid_tactic_reference && n_supported_fast > 0) {
+            snprintf(c->why, sizeof c->why, "fallback only");
+            continue;
+        }
+        if (n_supported_fast + (n_supported_fast == 0) == 1) {
+            /* a single candidate: nothing to choose, nothing to time */
+            best = k;
+            break;
+        }
+        char key[512];
+        lucid_timing_key(g, n, c->tactic, plan->threads, cpu, key, sizeof key);
+        double cached;
+        if (cache && lucid_timing_cache_get(cache, key, &cached)) {
+            c->median_ms = cached;
+        } else {
+            if (!io_ready) {
+                st = io_make(g, n, &io, err);
+                if (st) break;
+                io_ready = true;
+            }
+            void *state = NULL;
+            st = c->tactic->prepare(g, n, plan->threads, &state, err);
+            if (st) break;
+            size_t ws = c->tactic->workspace(state, plan->threads);
+            void *work = ws ? aligned_alloc(LUCID_PLAN_ALIGN, (ws + 63) / 64 * 64) : NULL;
+            if (ws && !work) {
+                c->tactic->release(state);
+                st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+                break;
+            }
+            st = time_tactic(c->tactic, state, &io, n, work, pool, budget, &c->median_ms, err);
+            free(work);
+            c->tactic->release(state);
+            if (st) {
+                lucid_error_prefix(err, "timing tactic %s: ", c->tactic->name);
+                break;
+            }
+            c->timed = true;
+            if (cache) lucid_timing_cache_put(cache, key, c->median_ms);
+        }
+        if (c->median_ms < best_ms) {
+            best_ms = c->median_ms;
+            best = k;
+        }
+    }
+    if (io_ready) io_free(&io);
+    if (st) return st;
+    if (best < 0)
+        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
+                                 "no tactic can run this layer (the tactic filters excluded "
+                                 "every candidate)");
+    if (l->cands[best].median_ms < 0) {
+        snprintf(l->reason, sizeof l->reason, "the only supported tactic");
+    } else if (o->deterministic) {
+        /* the documented rule: within the margin of the fastest, the first by preference */
+        double margin = o->margin > 0 ? o->margin : 0.05;
+        int pick = best;
+        for (int k = 0; k < l->n_cands; k++) {
+            const lucid_candidate *c = &l->cands[k];
+            if (c->median_ms < 0 || c->median_ms > best_ms * (1 + margin)) continue;
+            if (c->tactic->preference < l->cands[pick].tactic->preference ||
+                (c->tactic->preference == l->cands[pick].tactic->preference && k < pick))
+                pick = k;
+        }
+        if (pick == best)
+            snprintf(l->reason, sizeof l->reason, "fastest (%.4f ms), first by preference within %.0f%%",
+                     best_ms, margin * 100);
+        else
+            snprintf(l->reason, sizeof l->reason,
+                     "within %.0f%% of the fastest (%s, %.4f ms) and first by preference",
+                     margin * 100, l->cands[best].tactic->name, best_ms);
+        best = pick;
+    } else {
+        snprintf(l->reason, sizeof l->reason, "fastest median of %d candidates",
+                 n_supported_fast);
+    }
+    l->tactic = l->cands[best].tactic;
+    st = l->tactic->prepare(g, n, plan->threads, &l->state, err);
+    if (st) {
+        l->tactic = NULL;
+        return st;
+    }
+    l->workspace = l->tactic->workspace(l->state, plan->threads);
+    return LUCID_STATUS_OK;
+}
+
+lucid_status lucid_plan_build(const lucid_model_t *model, const lucid_build_options *opts,
+                              lucid_plan_t **out, lucid_error *err)
+{
+    if (!model || !out)
+        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "plan_build: NULL argument");
+    *out = NULL;
+    lucid_build_options defaults;
+    if (!opts) {
+        lucid_build_options_default(&defaults);
+        opts = &defaults;
+    }
+    if (opts->threads < 0 || opts->threads > 1024)
+        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
+                            "threads must be 0 (all cores) to 1024, not %d", opts->threads);
+    if (opts->margin < 0 || opts->margin > 10 || opts->time_ms < 0 || opts->time_ms > 60000)
+        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
+                            "margin must be 0 to 10 and time_ms 0 to 60000");
+    double t0 = lucid_time_now();
+    lucid_plan_t *plan = calloc(1, sizeof *plan);
+    if (!plan) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    lucid_cpu_features cpu;
+    lucid_cpu_features_detect(&cpu);
+    snprintf(plan->cpu_model, sizeof plan->cpu_model, "%s", cpu.model);
+    plan->threads = opts->threads ? opts->threads : cpu.cores;
+    plan->deterministic = opts->deterministic != 0;
+    plan->opt_level = opts->optimize.n_passes ? -1 : opts->optimize.opt_level;
+    lucid_threadpool *pool = NULL;
+    lucid_timing_cache *cache = NULL;
+    lucid_status st;
+    lucid_graph *copy = lucid_graph_clone(model->graph, lucid_op_params_size);
+    if (!copy) {
+        st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory copying the model");
+        goto fail;
+    }
+    st = lucid_model_wrap(copy, &plan->model, err);
+    if (st) {
+        lucid_graph_destroy(copy);
+        goto fail;
+    }
+    st = lucid_model_optimize(plan->model, &opts->optimize, &plan->opt_report, err);
+    if (st) goto fail;
+    const lucid_graph *g = plan->model->graph;
+    if (!g->shapes_known) {
+        st = lucid_model_check_runnable(plan->model, err);
+        if (!st) st = lucid_errorf(err, LUCID_STATUS_INTERNAL, "shapes unknown");
+        goto fail;
+    }
+    plan->layers = calloc((size_t)g->n_nodes + 1, sizeof *plan->layers);
+    if (!plan->layers) {
+        st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+        goto fail;
+    }
+    if (plan->threads > 1 && !(pool = lucid_threadpool_create(plan->threads))) {
+        st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "cannot start %d threads",
+                          plan->threads);
+        goto fail;
+    }
+    if (opts->timing_cache) {
+        st = lucid_timing_cache_load(opts->timing_cache, &cache, err);
+        if (st) goto fail;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!lucid_plan_node_runs(g, i)) continue;
+        st = build_layer(plan, i, opts, &cpu, pool, cache, err);
+        if (st) goto fail;
+        if (plan->layers[i].workspace > plan->workspace_size)
+            plan->workspace_size = plan->layers[i].workspace;
+    }
+    st = lucid_plan_memory(plan, err);
+    if (st) goto fail;
+    if (cache) {
+        st = lucid_timing_cache_save(cache, opts->timing_cache, err);
+        if (st) goto fail;
+    }
+    lucid_timing_cache_destroy(cache);
+    lucid_threadpool_destroy(pool);
+    plan->build_seconds = lucid_time_now() - t0;
+    *out = plan;
+    return LUCID_STATUS_OK;
+fail:
+    lucid_timing_cache_destroy(cache);
+    lucid_threadpool_destroy(pool);
+    lucid_plan_destroy(plan);
+    return st;
+}
+
+lucid_status lucid_plan_prepare_layers(lucid_plan_t *plan, const char *const *tactic_names,
+                                       lucid_error *err)
+{
+    const lucid_graph *g = plan->model->graph;
+    lucid_cpu_features cpu;
+    lucid_cpu_features_detect(&cpu);
+    for (int i = 0; i < g->n_nodes; i++) {
+        lucid_layer *l = &plan->layers[i];
+        const char *name = tactic_names[i];
+        if (!lucid_plan_node_runs(g, i)) {
+            if (name && name[0])
+                return lucid_node_errorf(&g->nodes[i], err, LUCID_STATUS_INVALID_MODEL,
+                                         "the plan names tactic '%s' for a layer that does not "
+                                         "run",
+                                         name);
+            continue;
+        }
+        const lucid_tactic *t = name ? lucid_tactic_find(name) : NULL;
+        if (!t)
+            return lucid_node_errorf(&g->nodes[i], err, LUCID_STATUS_UNSUPPORTED,
+                                     "the plan's tactic '%s' is not in this build of lucid",
+                                     name ? name : "");
+        char why[160] = "";
+        if (!t->supports(g, &g->nodes[i], &cpu, why, sizeof why))
+            return lucid_node_errorf(&g->nodes[i], err, LUCID_STATUS_UNSUPPORTED,
+                                     "the plan's tactic '%s' cannot run here: %s", name, why);
+        lucid_status st = t->prepare(g, &g->nodes[i], plan->threads, &l->state, err);
+        if (st) return st;
+        l->tactic = t;
+        l->workspace = t->workspace(l->state, plan->threads);
+        snprintf(l->reason, sizeof l->reason, "as recorded in the plan file");
+        if (l->workspace > plan->workspace_size) plan->workspace_size = l->workspace;
+    }
+    return LUCID_STATUS_OK;
+}
+
+const lucid_model_t *lucid_plan_model(const lucid_plan_t *plan)
+{
+    return plan ? plan->model : NULL;
+}
+
+const lucid_opt_report_t *lucid_plan_opt_report(const lucid_plan_t *plan)
+{
+    return plan ? plan->opt_report : NULL;
+}
+
+lucid_status lucid_plan_get_info(const lucid_plan_t *plan, lucid_plan_info *out)
+{
+    if (!plan || !out) return LUCID_STATUS_INVALID_ARGUMENT;
+    const lucid_graph *g = plan->model->graph;
+    memset(out, 0, sizeof *out);
+    out->threads = plan->threads;
+    out->deterministic = plan->deterministic;
+    out->opt_level = plan->opt_level;
+    out->num_layers = (size_t)g->n_nodes;
+    out->arena_bytes = plan->arena_size;
+    out->naive_bytes = plan->naive_size;
+    out->workspace_bytes = plan->workspace_size;
+    out->inplace_count = plan->inplace_count;
+    for (int t = 0; t < g->n_tensors; t++)
+        if (g->tensors[t].is_initializer) out->weight_bytes += g->tensors[t].nbytes;
+    out->build_seconds = plan->build_seconds;
+    out->cpu_model = plan->cpu_model;
+    return LUCID_STATUS_OK;
+}
+
+lucid_status lucid_plan_layer(const lucid_plan_t *plan, size_t i, lucid_layer_info *out)
+{
+    if (!plan || !out || i >= (size_t)plan->model->graph->n_nodes)
+        return LUCID_STATUS_INVALID_ARGUMENT;
+    const lucid_node *n = &plan->model->graph->nodes[i];
+    const lucid_layer *l = &plan->layers[i];
+    out->name = n->name;
+    out->op_type = n->op_type;
+    out->runs = l->tactic != NULL;
+    out->tactic = l->tactic ? l->tactic->name : "";
+    out->reason = l->tactic ? l->reason : (n->elided ? "elided: its outputs are views" : "constant");
+    out->num_candidates = (size_t)l->n_cands;
+    return LUCID_STATUS_OK;
+}
+
+lucid_status lucid_plan_candidate(const lucid_plan_t *plan, size_t layer, size_t k,
+                                  lucid_candidate_info *out)
+{
+    if (!plan || !out || layer >= (size_t)plan->model->graph->n_nodes ||
+        k >= (size_t)plan->layers[layer].n_cands)
+        return LUCID_STATUS_INVALID_ARGUMENT;
+    const lucid_candidate *c = &plan->layers[layer].cands[k];
+    out->tactic = c->tactic->name;
+    out->supported = c->supported;
+    out->timed = c->timed;
+    out->median_ms = c->median_ms;
+    out->why = c->why;
+    return LUCID_STATUS_OK;
+}

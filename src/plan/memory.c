@@ -1,0 +1,182 @@
+/* memory.c - the activation memory plan: tensor lifetimes over the layer order, in-place
+ * reuse for elementwise layers, then offsets in one arena assigned greedily by size.
+ *
+ * The heuristic (documented in docs/plan-format.md): every tensor that needs storage (not a
+ * constant, not a view) lives from the step its first byte is written (its producer, or the
+ * producer of any view into it; graph inputs from before the first layer) to its last read
+ * (graph outputs to the end). Tensors are placed largest first, ties by first use then index,
+ * each at the lowest 64-byte-aligned offset where it overlaps no placed tensor whose lifetime
+ * overlaps its own. A same-shape elementwise layer whose input dies at that layer writes its
+ * output over the input (in place). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/op.h"
+#include "plan/plan.h"
+
+typedef struct span {
+    int tensor;
+    int first, last;
+    size_t size;
+    size_t offset;
+} span;
+
+bool lucid_plan_node_runs(const lucid_graph *g, int i)
+{
+    const lucid_node *n = &g->nodes[i];
+    if (n->elided) return false;
+    for (int k = 0; k < n->n_outputs; k++)
+        if (n->outputs[k] >= 0 && !g->tensors[n->outputs[k]].data) return true;
+    return false;
+}
+
+static size_t align_up(size_t v)
+{
+    return (v + LUCID_PLAN_ALIGN - 1) / LUCID_PLAN_ALIGN * LUCID_PLAN_ALIGN;
+}
+
+static bool elementwise_inplace_op(int op)
+{
+    switch (op) {
+    case LUCID_OP_RELU:
+    case LUCID_OP_LEAKY_RELU:
+    case LUCID_OP_SIGMOID:
+    case LUCID_OP_HARD_SIGMOID:
+    case LUCID_OP_HARD_SWISH:
+    case LUCID_OP_TANH:
+    case LUCID_OP_ELU:
+    case LUCID_OP_SELU:
+    case LUCID_OP_SOFTPLUS:
+    case LUCID_OP_CLIP:
+    case LUCID_OP_NEG:
+    case LUCID_OP_ABS:
+    case LUCID_OP_EXP:
+    case LUCID_OP_SQRT:
+    case LUCID_OP_ADD:
+    case LUCID_OP_SUB:
+    case LUCID_OP_MUL:
+    case LUCID_OP_DIV: return true;
+    default: return false;
+    }
+}
+
+static int cmp_span(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+    if (x->size != y->size) return x->size > y->size ? -1 : 1;
+    if (x->first != y->first) return x->first - y->first;
+    return x->tensor - y->tensor;
+}
+
+static int cmp_offset(const void *a, const void *b)
+{
+    const span *x = *(span *const *)a, *y = *(span *const *)b;
+    if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
+    return x->tensor - y->tensor;
+}
+
+lucid_status lucid_plan_memory(lucid_plan_t *plan, lucid_error *err)
+{
+    const lucid_graph *g = plan->model->graph;
+    int nt = g->n_tensors, nn = g->n_nodes;
+    lucid_status st = LUCID_STATUS_OK;
+    int *first = malloc(sizeof(int) * ((size_t)nt + 1));
+    int *last = malloc(sizeof(int) * ((size_t)nt + 1));
+    int *alias = malloc(sizeof(int) * ((size_t)nt + 1)); /* in-place: storage shared with */
+    bool *needs = calloc((size_t)nt + 1, sizeof(bool));
+    span *spans = calloc((size_t)nt + 1, sizeof(span));
+    span **placed = calloc((size_t)nt + 1, sizeof(span *));
+    free(plan->offsets);
+    plan->offsets = malloc(sizeof(size_t) * ((size_t)nt + 1));
+    if (!first || !last || !alias || !needs || !spans || !placed || !plan->offsets) {
+        st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory planning memory");
+        goto done;
+    }
+    for (int t = 0; t < nt; t++) {
+        const lucid_ir_tensor *x = &g->tensors[t];
+        plan->offsets[t] = LUCID_OFFSET_NONE;
+        alias[t] = -1;
+        needs[t] = !x->data && x->view_of < 0 && (x->is_input || x->producer >= 0);
+        first[t] = x->is_input ? -1 : (x->producer >= 0 ? x->producer : 0);
+        last[t] = x->is_output ? nn : first[t];
+        for (int c = 0; c < x->n_consumers; c++)
+            if (x->consumers[c] > last[t]) last[t] = x->consumers[c];
+    }
+    /* a view's writes and reads count for its storage */
+    for (int t = 0; t < nt; t++) {
+        if (g->tensors[t].view_of < 0) continue;
+        int root = lucid_tensor_storage(g, t, NULL);
+        if (first[t] < first[root]) first[root] = first[t];
+        if (last[t] > last[root]) last[root] = last[t];
+    }
+    /* in place: the output of a same-shape elementwise layer over its dying input */
+    plan->inplace_count = 0;
+    for (int i = 0; i < nn; i++) {
+        const lucid_node *n = &g->nodes[i];
+        if (!lucid_plan_node_runs(g, i) || !elementwise_inplace_op(n->op) || n->n_outputs != 1)
+            continue;
+        int y = n->outputs[0];
+        if (y < 0 || !needs[y] || g->tensors[y].is_output) continue;
+        for (int k = 0; k < n->n_inputs; k++) {
+            int x = n->inputs[k];
+            if (x < 0 || !needs[x] || alias[x] >= 0 || g->tensors[x].is_input ||
+                g->tensors[x].is_output || last[x] != i ||
+                lucid_tensor_nbytes(&g->tensors[x]) != lucid_tensor_nbytes(&g->tensors[y]) ||
+                g->tensors[x].dtype != g->tensors[y].dtype)
+                continue;
+            bool other_view = false; /* some view lives in x: keep it simple, no reuse */
+            for (int v = 0; v < nt && !other_view; v++)
+                other_view = g->tensors[v].view_of >= 0 && lucid_tensor_storage(g, v, NULL) == x;
+            if (other_view) continue;
+            alias[y] = x;
+            needs[y] = false;
+            last[x] = last[y];
+            plan->inplace_count++;
+            break;
+        }
+    }
+    int ns = 0;
+    size_t naive = 0;
+    for (int t = 0; t < nt; t++) {
+        if (!needs[t]) continue;
+        size_t sz = align_up(lucid_tensor_nbytes(&g->tensors[t]));
+        spans[ns++] = (span){.tensor = t, .first = first[t], .last = last[t], .size = sz};
+        naive += sz;
+    }
+    for (int t = 0; t < nt; t++) /* outputs written in place were tensors of their own */
+        if (alias[t] >= 0) naive += align_up(lucid_tensor_nbytes(&g->tensors[t]));
+    qsort(spans, (size_t)ns, sizeof *spans, cmp_span);
+    size_t peak = 0;
+    for (int s = 0; s < ns; s++) {
+        span *cur = &spans[s];
+        int np = 0;
+        for (int p = 0; p < s; p++)
+            if (!(spans[p].last < cur->first || cur->last < spans[p].first))
+                placed[np++] = &spans[p];
+        qsort(placed, (size_t)np, sizeof *placed, cmp_offset);
+        size_t offset = 0;
+        for (int p = 0; p < np; p++) {
+            if (placed[p]->offset >= offset + cur->size) break; /* fits in the gap */
+            size_t end = placed[p]->offset + placed[p]->size;
+            if (end > offset) offset = end;
+        }
+        cur->offset = offset;
+        if (offset + cur->size > peak) peak = offset + cur->size;
+        plan->offsets[cur->tensor] = offset;
+    }
+    for (int t = 0; t < nt; t++) {
+        int root = t;
+        while (alias[root] >= 0) root = alias[root];
+        if (root != t) plan->offsets[t] = plan->offsets[root];
+    }
+    plan->arena_size = peak;
+    plan->naive_size = naive;
+done:
+    free(first);
+    free(last);
+    free(alias);
+    free(needs);
+    free(spans);
+    free(placed);
+    return st;
+}

@@ -1,0 +1,60 @@
+/* plan.h - a built engine: the optimized graph, one tactic per layer with the timings that
+ * chose it, and the activation memory plan. */
+#ifndef LUCID_PLAN_PLAN_H
+#define LUCID_PLAN_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ir/graph.h"
+#include "ir/model.h"
+#include "lucid.h"
+#include "tactics/tactic.h"
+
+#define LUCID_PLAN_ALIGN 64
+#define LUCID_OFFSET_NONE SIZE_MAX
+
+/* One candidate the builder considered for a layer. */
+typedef struct lucid_candidate {
+    const lucid_tactic *tactic;
+    bool supported;
+    bool timed;          /* measured now (false: from the timing cache, or not run) */
+    double median_ms;    /* < 0 when not measured */
+    char why[160];       /* why unsupported or excluded */
+} lucid_candidate;
+
+typedef struct lucid_layer {
+    const lucid_tactic *tactic; /* NULL for nodes that do not run (elided, constant) */
+    void *state;                /* the tactic's prepared state, owned */
+    size_t workspace;           /* bytes for the plan's thread count */
+    lucid_candidate *cands;
+    int n_cands;
+    char reason[200];           /* why this tactic */
+} lucid_layer;
+
+struct lucid_plan {
+    lucid_model_t *model;     /* the optimized model, owned */
+    int threads;              /* the thread count it was tuned for */
+    bool deterministic;
+    int opt_level;
+    lucid_layer *layers;      /* per node */
+    size_t *offsets;          /* per tensor: byte offset in the arena, or LUCID_OFFSET_NONE */
+    size_t arena_size;        /* peak activation bytes */
+    size_t naive_size;        /* the sum of every activation tensor's bytes */
+    size_t workspace_size;    /* the largest layer workspace */
+    size_t inplace_count;     /* outputs placed on their dead input */
+    double build_seconds;
+    char cpu_model[128];
+    lucid_opt_report_t *opt_report; /* the optimizer's log, NULL for a loaded plan */
+};
+
+/* Plans memory for the plan's graph: lifetimes, in-place reuse, greedy by size. */
+lucid_status lucid_plan_memory(lucid_plan_t *plan, lucid_error *err);
+/* Prepares (no timing) the tactic named for each layer, e.g. when a plan file is loaded. */
+lucid_status lucid_plan_prepare_layers(lucid_plan_t *plan, const char *const *tactic_names,
+                                       lucid_error *err);
+/* Does node i run at all (not elided, outputs not all known constants)? */
+bool lucid_plan_node_runs(const lucid_graph *g, int i);
+
+#endif

@@ -1,0 +1,184 @@
+/* timing_cache.c - the timing cache file: "lucid-timing-cache 1" then one line per entry,
+ * "<key> <tactic> <median ms>". */
+#include "plan/timing_cache.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/strmap.h"
+#include "core/util.h"
+#include "ops/op.h"
+
+#define CACHE_MAGIC "lucid-timing-cache 1"
+#define CACHE_MAX_ENTRIES 1000000
+
+typedef struct entry {
+    char key[96];
+    double ms;
+} entry;
+
+struct lucid_timing_cache {
+    entry *entries;
+    size_t count, cap;
+};
+
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+    return lucid_hash_fnv1a(p, n, h);
+}
+
+void lucid_timing_key(const lucid_graph *g, const lucid_node *n, const lucid_tactic *t,
+                      int threads, const lucid_cpu_features *cpu, char *key, size_t len)
+{
+    uint64_t h = lucid_hash_fnv1a("lucid", 5, 0);
+    h = mix(h, LUCID_VERSION_STRING, strlen(LUCID_VERSION_STRING));
+    h = mix(h, cpu->model, strlen(cpu->model));
+    h = mix(h, &threads, sizeof threads);
+    h = mix(h, n->domain, strlen(n->domain) + 1);
+    h = mix(h, n->op_type, strlen(n->op_type) + 1);
+    for (int k = 0; k < n->n_inputs; k++) {
+        const lucid_ir_tensor *x = lucid_op_input(g, n, k);
+        int32_t desc[2] = {x ? (int32_t)x->dtype : -1, x ? x->rank : -1};
+        h = mix(h, desc, sizeof desc);
+        if (x) h = mix(h, x->dims, sizeof(int64_t) * (size_t)(x->rank > 0 ? x->rank : 0));
+        uint8_t constant = x && x->data;
+        h = mix(h, &constant, 1);
+    }
+    for (int k = 0; k < n->n_attrs; k++) {
+        const lucid_attr *a = &n->attrs[k];
+        /* the original node names do not change how a layer runs */
+        if (strcmp(a->name, "fused_nodes") == 0) continue;
+        h = mix(h, a->name, strlen(a->name) + 1);
+        h = mix(h, &a->type, sizeof a->type);
+        h = mix(h, &a->i, sizeof a->i);
+        h = mix(h, &a->f, sizeof a->f);
+        if (a->s) h = mix(h, a->s, strlen(a->s) + 1);
+        if (a->ints) h = mix(h, a->ints, sizeof(int64_t) * a->count);
+        if (a->floats) h = mix(h, a->floats, sizeof(float) * a->count);
+    }
+    snprintf(key, len, "%016" PRIx64 "/%s", h, t->name);
+}
+
+lucid_status lucid_timing_cache_load(const char *path, lucid_timing_cache **out,
+                                     lucid_error *err)
+{
+    *out = NULL;
+    lucid_timing_cache *c = calloc(1, sizeof *c);
+    if (!c) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT) { /* a first build starts the cache */
+            *out = c;
+            return LUCID_STATUS_OK;
+        }
+        free(c);
+        return lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s: cannot open timing cache: %s", path,
+                            strerror(errno));
+    }
+    char line[512];
+    lucid_status st = LUCID_STATUS_OK;
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t n = strlen(line);
+        if (n && line[n - 1] == '\n') line[--n] = '\0';
+        if (lineno == 1) {
+            if (strcmp(line, CACHE_MAGIC) != 0) {
+                st = lucid_errorf(err, LUCID_STATUS_INVALID_MODEL,
+                                  "%s: not a lucid timing cache (first line '%.40s')", path, line);
+                break;
+            }
+            continue;
+        }
+        char key[96];
+        double ms;
+        char extra;
+        if (n == 0) continue;
+        if (sscanf(line, "%95s %lf %c", key, &ms, &extra) != 2 || !(ms >= 0 && ms < 1e9) ||
+            !strchr(key, '/')) {
+            st = lucid_errorf(err, LUCID_STATUS_INVALID_MODEL,
+                              "%s:%d: malformed timing cache entry", path, lineno);
+            break;
+        }
+        if (c->count >= CACHE_MAX_ENTRIES) {
+            st = lucid_errorf(err, LUCID_STATUS_LIMIT_EXCEEDED, "%s: more than %d entries", path,
+                              CACHE_MAX_ENTRIES);
+            break;
+        }
+        lucid_timing_cache_put(c, key, ms);
+    }
+    if (!st && lineno == 0)
+        st = lucid_errorf(err, LUCID_STATUS_INVALID_MODEL, "%s: empty timing cache file", path);
+    fclose(f);
+    if (st) {
+        lucid_timing_cache_destroy(c);
+        return st;
+    }
+    *out = c;
+    return LUCID_STATUS_OK;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    return strcmp(((const entry *)a)->key, ((const entry *)b)->key);
+}
+
+lucid_status lucid_timing_cache_save(const lucid_timing_cache *c, const char *path,
+                                     lucid_error *err)
+{
+    entry *sorted = malloc(sizeof(entry) * (c->count ? c->count : 1));
+    if (!sorted) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    memcpy(sorted, c->entries, sizeof(entry) * c->count);
+    qsort(sorted, c->count, sizeof *sorted, cmp_entry);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        free(sorted);
+        return lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s: cannot write timing cache: %s",
+                            path, strerror(errno));
+    }
+    fprintf(f, "%s\n", CACHE_MAGIC);
+    for (size_t i = 0; i < c->count; i++) fprintf(f, "%s %.6f\n", sorted[i].key, sorted[i].ms);
+    free(sorted);
+    if (fclose(f) != 0)
+        return lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s: write failed", path);
+    return LUCID_STATUS_OK;
+}
+
+void lucid_timing_cache_destroy(lucid_timing_cache *c)
+{
+    if (!c) return;
+    free(c->entries);
+    free(c);
+}
+
+bool lucid_timing_cache_get(const lucid_timing_cache *c, const char *key, double *ms)
+{
+    for (size_t i = 0; i < c->count; i++)
+        if (strcmp(c->entries[i].key, key) == 0) {
+            *ms = c->entries[i].ms;
+            return true;
+        }
+    return false;
+}
+
+void lucid_timing_cache_put(lucid_timing_cache *c, const char *key, double ms)
+{
+    for (size_t i = 0; i < c->count; i++)
+        if (strcmp(c->entries[i].key, key) == 0) {
+            c->entries[i].ms = ms;
+            return;
+        }
+    if (c->count == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 256;
+        entry *ne = realloc(c->entries, sizeof(entry) * ncap);
+        if (!ne) return; /* a cache that misses an entry only costs a re-measurement */
+        c->entries = ne;
+        c->cap = ncap;
+    }
+    snprintf(c->entries[c->count].key, sizeof c->entries[0].key, "%s", key);
+    c->entries[c->count].ms = ms;
+    c->count++;
+}

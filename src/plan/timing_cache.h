@@ -1,0 +1,29 @@
+/* timing_cache.h - measured tactic medians kept in a file across builds, keyed by everything
+ * that can change them: op, shapes, dtypes, attributes, tactic, threads, CPU model, lucid
+ * version. */
+#ifndef LUCID_PLAN_TIMING_CACHE_H
+#define LUCID_PLAN_TIMING_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ir/graph.h"
+#include "tactics/tactic.h"
+
+typedef struct lucid_timing_cache lucid_timing_cache;
+
+/* Reads the cache file at path; a missing file gives an empty cache. Malformed files are
+ * refused with the line number. */
+lucid_status lucid_timing_cache_load(const char *path, lucid_timing_cache **out,
+                                     lucid_error *err);
+/* Writes every entry, sorted by key (so the file is the same for the same contents). */
+lucid_status lucid_timing_cache_save(const lucid_timing_cache *c, const char *path,
+                                     lucid_error *err);
+void lucid_timing_cache_destroy(lucid_timing_cache *c);
+bool lucid_timing_cache_get(const lucid_timing_cache *c, const char *key, double *ms);
+void lucid_timing_cache_put(lucid_timing_cache *c, const char *key, double ms);
+/* The key of (layer, tactic, threads, cpu): a 16-hex-digit digest and the tactic name. */
+void lucid_timing_key(const lucid_graph *g, const lucid_node *n, const lucid_tactic *t,
+                      int threads, const lucid_cpu_features *cpu, char *key, size_t len);
+
+#endif
