@@ -4,7 +4,9 @@
 #ifndef LUCID_TACTICS_TACTIC_LIST_H
 #define LUCID_TACTICS_TACTIC_LIST_H
 
-#define LUCID_TACTIC_LIST_CPU(X)
+#define LUCID_TACTIC_LIST_CPU(X)                                                               \
+    X(cpu_conv_f32_depthwise_avx512)                                                           \
+    X(cpu_conv_f32_depthwise_generic)
 
 #define LUCID_TACTIC_LIST(X) LUCID_TACTIC_LIST_CPU(X) X(reference)
 

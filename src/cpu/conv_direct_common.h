@@ -1,0 +1,61 @@
+/* conv_direct_common.h - what lucid's direct-family conv tactics (depthwise, direct, winograd)
+ * share: a 2-D Conv/FusedConv node's geometry and fused activation, resolved once at prepare,
+ * and the zero-padded, stride-phase-split input planes their inner loops read. */
+#ifndef LUCID_CPU_CONV_DIRECT_COMMON_H
+#define LUCID_CPU_CONV_DIRECT_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ir/graph.h"
+
+/* The activation a FusedConv applies after bias and residual (NONE for plain Conv). */
+typedef enum lucid_dconv_act {
+    LUCID_DCONV_ACT_NONE,
+    LUCID_DCONV_ACT_RELU,
+    LUCID_DCONV_ACT_CLIP, /* min alpha, max beta: ReLU6 is Clip 0..6 */
+    LUCID_DCONV_ACT_LEAKY_RELU,
+    LUCID_DCONV_ACT_SIGMOID,
+    LUCID_DCONV_ACT_HARD_SIGMOID,
+    LUCID_DCONV_ACT_HARD_SWISH,
+    LUCID_DCONV_ACT_SILU,
+    LUCID_DCONV_ACT_TANH,
+} lucid_dconv_act;
+
+/* A 2-D NCHW float32 convolution with every padding rule already applied. */
+typedef struct lucid_dconv {
+    int64_t batch, ic, oc, group;
+    int64_t ih, iw, oh, ow, kh, kw;
+    int64_t sh, sw, dh, dw;
+    int64_t pt, pl; /* begin pads; end pads only matter through oh/ow */
+    lucid_dconv_act act;
+    float alpha, beta;
+    bool fused; /* a FusedConv: input 3, when present, is the residual */
+} lucid_dconv;
+
+/* Resolves node n (Conv or FusedConv, shapes inferred) into c. False, with a reason in why,
+ * for anything that is not a 2-D float32 convolution these tactics can read. */
+bool lucid_dconv_resolve(const lucid_graph *g, const lucid_node *n, lucid_dconv *c, char *why,
+                         size_t why_len);
+
+/* The activation on one value, as the reference FusedConv computes it (libm). */
+float lucid_dconv_act_apply(const lucid_dconv *c, float v);
+
+/* Input planes are read through a padded copy split into stride phases along the width:
+ * padded column j lives in phase j % sw at index j / sw, so the input column of output
+ * column o and kernel column kx is phase (kx*dw) % sw, index o + (kx*dw) / sw - contiguous
+ * in o for every stride. Rows stay unsplit. These are the copy's sizes in floats, with a
+ * block of vectors' worth of slack at the end of each phase row for unmasked loads. */
+typedef struct lucid_dconv_plane {
+    int64_t rows;      /* padded rows: (oh-1)*sh + (kh-1)*dh + 1 */
+    int64_t phase_w;   /* floats per phase row */
+    int64_t row_floats; /* sw * phase_w: one padded row, all phases */
+} lucid_dconv_plane;
+
+void lucid_dconv_plane_shape(const lucid_dconv *c, lucid_dconv_plane *p);
+/* Copies input plane x (ih x iw) into dst with pad value fill in the padding. */
+void lucid_dconv_plane_fill(const lucid_dconv *c, const lucid_dconv_plane *p, const float *x,
+                            float fill, float *dst);
+
+#endif
