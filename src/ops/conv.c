@@ -2,31 +2,14 @@
 #include <string.h>
 
 #include "core/util.h"
-#include "ops/op.h"
+#include "ops/conv.h"
 
-#define CONV_MAX_SPATIAL (LUCID_MAX_RANK - 2)
+#define CONV_MAX_SPATIAL LUCID_CONV_MAX_SPATIAL
 /* Attribute values above this are refused so that window arithmetic stays far from int64
  * overflow: every product below is of at most two such values and a tensor dimension. */
 #define CONV_MAX_ATTR ((int64_t)1 << 30)
 
-typedef enum conv_auto_pad {
-    CONV_PAD_NOTSET,
-    CONV_PAD_SAME_UPPER,
-    CONV_PAD_SAME_LOWER,
-    CONV_PAD_VALID,
-} conv_auto_pad;
-
-typedef struct conv_params {
-    conv_auto_pad auto_pad;
-    int64_t group;
-    size_t n_kernel, n_strides, n_dilations, n_pads, n_out_pad, n_out_shape;
-    int64_t kernel[CONV_MAX_SPATIAL];
-    int64_t strides[CONV_MAX_SPATIAL];
-    int64_t dilations[CONV_MAX_SPATIAL];
-    int64_t pads[2 * CONV_MAX_SPATIAL];
-    int64_t out_pad[CONV_MAX_SPATIAL]; /* ConvTranspose output_padding */
-    int64_t out_shape[LUCID_MAX_RANK]; /* ConvTranspose output_shape */
-} conv_params;
+typedef lucid_conv_params conv_params;
 
 /* Everything a kernel needs, resolved from attributes and the actual shapes. */
 typedef struct conv_geom {
@@ -73,13 +56,13 @@ static lucid_status conv_parse_common(const lucid_node *n, conv_params *p, bool 
     lucid_status st = lucid_attr_string(n, "auto_pad", "NOTSET", &ap, err);
     if (st) return st;
     if (strcmp(ap, "NOTSET") == 0 || ap[0] == '\0')
-        p->auto_pad = CONV_PAD_NOTSET;
+        p->auto_pad = LUCID_CONV_PAD_NOTSET;
     else if (strcmp(ap, "SAME_UPPER") == 0)
-        p->auto_pad = CONV_PAD_SAME_UPPER;
+        p->auto_pad = LUCID_CONV_PAD_SAME_UPPER;
     else if (strcmp(ap, "SAME_LOWER") == 0)
-        p->auto_pad = CONV_PAD_SAME_LOWER;
+        p->auto_pad = LUCID_CONV_PAD_SAME_LOWER;
     else if (strcmp(ap, "VALID") == 0)
-        p->auto_pad = CONV_PAD_VALID;
+        p->auto_pad = LUCID_CONV_PAD_VALID;
     else
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                  "auto_pad '%s' is not one of NOTSET, SAME_UPPER, SAME_LOWER, "
@@ -215,14 +198,14 @@ static lucid_status conv_geometry(const lucid_node *n, const conv_params *p, boo
         int64_t pb = p->n_pads ? p->pads[i] : 0, pe = p->n_pads ? p->pads[nsp + i] : 0;
         int64_t out;
         if (!transpose) {
-            if (p->auto_pad == CONV_PAD_SAME_UPPER || p->auto_pad == CONV_PAD_SAME_LOWER) {
+            if (p->auto_pad == LUCID_CONV_PAD_SAME_UPPER || p->auto_pad == LUCID_CONV_PAD_SAME_LOWER) {
                 out = conv_ceil_div(in, s);
                 int64_t total = (out - 1) * s + dk - in;
                 if (total < 0) total = 0;
-                pb = p->auto_pad == CONV_PAD_SAME_UPPER ? total / 2 : total - total / 2;
+                pb = p->auto_pad == LUCID_CONV_PAD_SAME_UPPER ? total / 2 : total - total / 2;
                 pe = total - pb;
             } else {
-                if (p->auto_pad == CONV_PAD_VALID) pb = pe = 0;
+                if (p->auto_pad == LUCID_CONV_PAD_VALID) pb = pe = 0;
                 int64_t span = in + pb + pe - dk;
                 if (span < 0)
                     return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
@@ -238,14 +221,14 @@ static lucid_status conv_geometry(const lucid_node *n, const conv_params *p, boo
                 return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                          "input X %s has an empty spatial dimension",
                                          lucid_shape_str(x_rank, xd, sx, sizeof sx));
-            if (p->n_out_shape || p->auto_pad == CONV_PAD_SAME_UPPER ||
-                p->auto_pad == CONV_PAD_SAME_LOWER) {
+            if (p->n_out_shape || p->auto_pad == LUCID_CONV_PAD_SAME_UPPER ||
+                p->auto_pad == LUCID_CONV_PAD_SAME_LOWER) {
                 out = p->n_out_shape ? p->out_shape[p->n_out_shape - un + (size_t)i] : in * s;
                 int64_t total = full - out;
                 /* the split ONNX specifies, with floor division: total is negative when the
                  * requested output is larger, and the extra positions then go to the end */
                 int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
-                if (p->auto_pad == CONV_PAD_SAME_UPPER) {
+                if (p->auto_pad == LUCID_CONV_PAD_SAME_UPPER) {
                     pb = half;
                     pe = total - half;
                 } else {
@@ -253,7 +236,7 @@ static lucid_status conv_geometry(const lucid_node *n, const conv_params *p, boo
                     pe = half;
                 }
             } else {
-                if (p->auto_pad == CONV_PAD_VALID) pb = pe = 0;
+                if (p->auto_pad == LUCID_CONV_PAD_VALID) pb = pe = 0;
                 out = full - pb - pe;
             }
             if (out < 1)

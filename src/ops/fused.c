@@ -1,5 +1,266 @@
-/* fused.c - (in progress) */
-#include "ops/op.h"
+/* fused.c - lucid's fused engine layers (domain "lucid"): FusedConv and FusedGemm, a Conv or
+ * Gemm followed by an elementwise epilogue (residual add, activation) in one node. */
+#include <math.h>
+#include <string.h>
 
-const lucid_op_def lucid_op_def_fused_conv = {.name = "FusedConv", .domain = LUCID_DOMAIN};
-const lucid_op_def lucid_op_def_fused_gemm = {.name = "FusedGemm", .domain = LUCID_DOMAIN};
+#include "core/util.h"
+#include "ops/conv.h"
+#include "ops/gemm.h"
+
+/* The activations an epilogue applies; attribute `activation` names them as the ONNX ops they
+ * replace ("" for none; "SiLU" is x * Sigmoid(x)). */
+typedef enum fused_act_kind {
+    FUSED_ACT_NONE,
+    FUSED_ACT_RELU,
+    FUSED_ACT_CLIP,
+    FUSED_ACT_LEAKY_RELU,
+    FUSED_ACT_SIGMOID,
+    FUSED_ACT_HARD_SIGMOID,
+    FUSED_ACT_HARD_SWISH,
+    FUSED_ACT_SILU,
+    FUSED_ACT_TANH,
+} fused_act_kind;
+
+static const char *const fused_act_names[] = {
+    "", "Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "SiLU", "Tanh",
+};
+
+typedef struct fused_act {
+    fused_act_kind kind;
+    float alpha, beta; /* LeakyRelu alpha; HardSigmoid alpha, beta; Clip min, max */
+} fused_act;
+
+/* Params begin with the wrapped op's, so conv.c's and gemm.c's callbacks read them as
+ * their own (a pointer to a struct points to its first member). */
+typedef struct fused_conv_params {
+    lucid_conv_params conv;
+    fused_act act;
+} fused_conv_params;
+
+typedef struct fused_gemm_params {
+    lucid_gemm_params gemm;
+    fused_act act;
+} fused_gemm_params;
+
+static lucid_status fused_parse_act(const lucid_node *n, fused_act *a, lucid_error *err)
+{
+    const char *name;
+    lucid_status st = lucid_attr_string(n, "activation", "", &name, err);
+    if (st) return st;
+    int kind = -1;
+    for (int i = 0; i < (int)(sizeof fused_act_names / sizeof fused_act_names[0]); i++)
+        if (strcmp(name, fused_act_names[i]) == 0) kind = i;
+    if (kind < 0)
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                 "activation '%s' is not one of Relu, Clip, LeakyRelu, Sigmoid, "
+                                 "HardSigmoid, HardSwish, SiLU, Tanh (or \"\" for none)",
+                                 name);
+    a->kind = (fused_act_kind)kind;
+    /* defaults are those of the ONNX op the activation stands for */
+    float def_alpha = 0.0f, def_beta = 0.0f;
+    if (a->kind == FUSED_ACT_LEAKY_RELU) def_alpha = 0.01f;
+    if (a->kind == FUSED_ACT_HARD_SIGMOID) {
+        def_alpha = 0.2f;
+        def_beta = 0.5f;
+    }
+    if (a->kind == FUSED_ACT_CLIP) {
+        def_alpha = -INFINITY;
+        def_beta = INFINITY;
+    }
+    if ((st = lucid_attr_float(n, "activation_alpha", def_alpha, &a->alpha, err)) ||
+        (st = lucid_attr_float(n, "activation_beta", def_beta, &a->beta, err)))
+        return st;
+    const lucid_attr *fn = lucid_node_attr(n, "fused_nodes");
+    if (fn && fn->type != LUCID_ATTR_STRINGS)
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                 "attribute 'fused_nodes' must be a list of strings");
+    return LUCID_STATUS_OK;
+}
+
+/* The activation of one value, with the expressions (and float rounding) of the reference
+ * kernels of the ops it replaces, so that fusing changes no result. */
+static inline float fused_act_apply(const fused_act *a, float v)
+{
+    switch (a->kind) {
+    case FUSED_ACT_NONE:
+        return v;
+    case FUSED_ACT_RELU:
+        return v < 0 ? 0.0f : v;
+    case FUSED_ACT_CLIP: {
+        float t = v < a->alpha ? a->alpha : v; /* NaN passes, as in Clip */
+        return t > a->beta ? a->beta : t;
+    }
+    case FUSED_ACT_LEAKY_RELU:
+        return v < 0 ? a->alpha * v : v;
+    case FUSED_ACT_SIGMOID:
+        return v >= 0 ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v));
+    case FUSED_ACT_HARD_SIGMOID:
+        return fmaxf(0.0f, fminf(1.0f, a->alpha * v + a->beta));
+    case FUSED_ACT_HARD_SWISH:
+        return v * fmaxf(0.0f, fminf(1.0f, v * (1.0f / 6.0f) + 0.5f));
+    case FUSED_ACT_SILU: {
+        const float s = v >= 0 ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v));
+        return v * s;
+    }
+    case FUSED_ACT_TANH:
+        return tanhf(v);
+    }
+    return v;
+}
+
+/* y = act(y + z) elementwise, in index order; z may be NULL. */
+static void fused_epilogue(const fused_act *a, float *y, const float *z, int64_t count)
+{
+    if (a->kind == FUSED_ACT_NONE && !z) return;
+    for (int64_t i = 0; i < count; i++) {
+        float v = y[i];
+        if (z) v += z[i];
+        y[i] = fused_act_apply(a, v);
+    }
+}
+
+/* Arithmetic per element of an activation, matching the standalone ops' cost callbacks. */
+static double fused_act_flops(const fused_act *a)
+{
+    switch (a->kind) {
+    case FUSED_ACT_NONE:
+        return 0;
+    case FUSED_ACT_SIGMOID:
+    case FUSED_ACT_TANH:
+        return 4;
+    case FUSED_ACT_SILU:
+        return 5;
+    case FUSED_ACT_HARD_SIGMOID:
+    case FUSED_ACT_HARD_SWISH:
+        return 3;
+    default:
+        return 1;
+    }
+}
+
+/* ---- FusedConv: y = act(conv(x, w) + b + z) --------------------------------------- */
+
+static lucid_status fused_conv_parse(const lucid_graph *g, const lucid_node *n, void *params,
+                                     lucid_error *err)
+{
+    fused_conv_params *p = params;
+    lucid_status st = lucid_op_def_conv.parse(g, n, &p->conv, err);
+    if (!st) st = fused_parse_act(n, &p->act, err);
+    return st;
+}
+
+static lucid_status fused_conv_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
+{
+    lucid_status st = lucid_op_def_conv.infer(g, n, err);
+    if (st) return st;
+    const lucid_ir_tensor *z = lucid_op_input(g, n, 3), *y = lucid_op_output(g, n, 0);
+    if (!z) return LUCID_STATUS_OK;
+    bool same = z->dtype == y->dtype && z->rank == y->rank;
+    for (int i = 0; same && i < z->rank; i++)
+        same = z->dims[i] == y->dims[i];
+    if (!same) {
+        char sz[128], sy[128];
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                 "residual Z '%s' is %s %s; it must be the convolution's result "
+                                 "shape %s %s",
+                                 z->name, lucid_dtype_name(z->dtype),
+                                 lucid_shape_str(z->rank, z->dims, sz, sizeof sz),
+                                 lucid_dtype_name(y->dtype),
+                                 lucid_shape_str(y->rank, y->dims, sy, sizeof sy));
+    }
+    return LUCID_STATUS_OK;
+}
+
+static void fused_conv_cost(const lucid_graph *g, const lucid_node *n, double *macs,
+                            double *flops)
+{
+    const fused_conv_params *p = n->params;
+    lucid_op_def_conv.cost(g, n, macs, flops);
+    double count = (double)lucid_tensor_numel(lucid_op_output(g, n, 0));
+    if (count < 0) return;
+    *flops += count * ((lucid_op_input(g, n, 3) ? 1 : 0) + fused_act_flops(&p->act));
+}
+
+static lucid_status fused_conv_run(const lucid_node *n, const lucid_array *in, int n_in,
+                                   lucid_array *out, int n_out, lucid_error *err)
+{
+    const fused_conv_params *p = n->params;
+    lucid_status st = lucid_op_def_conv.run(n, in, n_in < 3 ? n_in : 3, out, n_out, err);
+    if (st) return st;
+    const lucid_array *z = n_in > 3 && in[3].data ? &in[3] : NULL;
+    int64_t count = lucid_array_numel(&out[0]);
+    if (z && (z->dtype != LUCID_DTYPE_FLOAT || lucid_array_numel(z) != count))
+        return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL,
+                                 "residual Z does not match the output at run time");
+    fused_epilogue(&p->act, out[0].data, z ? z->data : NULL, count);
+    return LUCID_STATUS_OK;
+}
+
+/* ---- FusedGemm: y = act(alpha * A' B' + beta * C) ------------------------------------ */
+
+static lucid_status fused_gemm_parse(const lucid_graph *g, const lucid_node *n, void *params,
+                                     lucid_error *err)
+{
+    fused_gemm_params *p = params;
+    lucid_status st = lucid_op_def_gemm.parse(g, n, &p->gemm, err);
+    if (!st) st = fused_parse_act(n, &p->act, err);
+    return st;
+}
+
+static lucid_status fused_gemm_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
+{
+    /* the epilogue is float32 arithmetic, like FusedConv's */
+    static const lucid_dtype types[] = {LUCID_DTYPE_FLOAT, LUCID_DTYPE_UNDEFINED};
+    lucid_status st = lucid_op_check_dtype(g, n, 0, types, err);
+    if (!st) st = lucid_op_def_gemm.infer(g, n, err);
+    return st;
+}
+
+static void fused_gemm_cost(const lucid_graph *g, const lucid_node *n, double *macs,
+                            double *flops)
+{
+    const fused_gemm_params *p = n->params;
+    lucid_op_def_gemm.cost(g, n, macs, flops);
+    double count = (double)lucid_tensor_numel(lucid_op_output(g, n, 0));
+    if (count > 0) *flops += count * fused_act_flops(&p->act);
+}
+
+static lucid_status fused_gemm_run(const lucid_node *n, const lucid_array *in, int n_in,
+                                   lucid_array *out, int n_out, lucid_error *err)
+{
+    const fused_gemm_params *p = n->params;
+    if (in[0].dtype != LUCID_DTYPE_FLOAT)
+        return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL, "dtype mismatch at run time");
+    lucid_status st = lucid_op_def_gemm.run(n, in, n_in, out, n_out, err);
+    if (st) return st;
+    fused_epilogue(&p->act, out[0].data, NULL, lucid_array_numel(&out[0]));
+    return LUCID_STATUS_OK;
+}
+
+const lucid_op_def lucid_op_def_fused_conv = {
+    .name = "FusedConv",
+    .domain = LUCID_DOMAIN,
+    .min_inputs = 2,
+    .max_inputs = 4,
+    .min_outputs = 1,
+    .max_outputs = 1,
+    .params_size = sizeof(fused_conv_params),
+    .parse = fused_conv_parse,
+    .infer = fused_conv_infer,
+    .cost = fused_conv_cost,
+    .run = fused_conv_run,
+};
+
+const lucid_op_def lucid_op_def_fused_gemm = {
+    .name = "FusedGemm",
+    .domain = LUCID_DOMAIN,
+    .min_inputs = 2,
+    .max_inputs = 3,
+    .min_outputs = 1,
+    .max_outputs = 1,
+    .params_size = sizeof(fused_gemm_params),
+    .parse = fused_gemm_parse,
+    .infer = fused_gemm_infer,
+    .cost = fused_gemm_cost,
+    .run = fused_gemm_run,
+};

@@ -2,12 +2,9 @@
 #include <string.h>
 
 #include "core/util.h"
-#include "ops/op.h"
+#include "ops/gemm.h"
 
-typedef struct gemm_params {
-    float alpha, beta;
-    int64_t trans_a, trans_b;
-} gemm_params;
+typedef lucid_gemm_params gemm_params;
 
 static const lucid_dtype gemm_types[] = {
     LUCID_DTYPE_FLOAT,    LUCID_DTYPE_DOUBLE, LUCID_DTYPE_FLOAT16,

@@ -4,6 +4,8 @@
 #define LUCID_PASSES_PASS_LIST_H
 
 #define LUCID_PASS_LIST(X)                                                                     \
-    X(dead_nodes)
+    X(dead_nodes)                                                                              \
+    X(bn_folding)                                                                              \
+    X(vertical_fusion)
 
 #endif
