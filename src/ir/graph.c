@@ -40,7 +40,7 @@ void lucid_attr_free(lucid_attr *a)
     memset(a, 0, sizeof *a);
 }
 
-static void node_free(lucid_node *n)
+void lucid_node_release(lucid_node *n)
 {
     free(n->name);
     free(n->op_type);
@@ -52,7 +52,7 @@ static void node_free(lucid_node *n)
     free(n->params);
 }
 
-static void tensor_free(lucid_ir_tensor *t)
+void lucid_tensor_release(lucid_ir_tensor *t)
 {
     free(t->name);
     for (int i = 0; i < LUCID_MAX_RANK; i++) free(t->dim_params[i]);
@@ -63,8 +63,8 @@ static void tensor_free(lucid_ir_tensor *t)
 void lucid_graph_destroy(lucid_graph *g)
 {
     if (!g) return;
-    for (int i = 0; i < g->n_nodes; i++) node_free(&g->nodes[i]);
-    for (int i = 0; i < g->n_tensors; i++) tensor_free(&g->tensors[i]);
+    for (int i = 0; i < g->n_nodes; i++) lucid_node_release(&g->nodes[i]);
+    for (int i = 0; i < g->n_tensors; i++) lucid_tensor_release(&g->tensors[i]);
     free(g->nodes);
     free(g->tensors);
     free(g->inputs);
@@ -133,7 +133,7 @@ int lucid_graph_add_node(lucid_graph *g, const char *name, const char *op_type, 
     n->inputs = malloc(sizeof(int) * (size_t)(n_inputs ? n_inputs : 1));
     n->outputs = malloc(sizeof(int) * (size_t)(n_outputs ? n_outputs : 1));
     if (!n->name || !n->op_type || !n->domain || !n->inputs || !n->outputs) {
-        node_free(n);
+        lucid_node_release(n);
         goto oom;
     }
     if (n_inputs) memcpy(n->inputs, inputs, sizeof(int) * (size_t)n_inputs);

@@ -107,6 +107,9 @@ int lucid_graph_add_node(lucid_graph *g, const char *name, const char *op_type, 
 /* Adds an attribute to node n (the struct is moved in; the node owns its pointers). */
 lucid_status lucid_node_add_attr(lucid_node *n, lucid_attr *attr, lucid_error *err);
 void lucid_attr_free(lucid_attr *a);
+/* Frees what a node / tensor owns (not the struct itself, which lives in the graph's array). */
+void lucid_node_release(lucid_node *n);
+void lucid_tensor_release(lucid_ir_tensor *t);
 
 /* Makes a tensor an initializer owning data (a malloc'd block of nbytes). */
 lucid_status lucid_graph_set_initializer(lucid_graph *g, int t, lucid_dtype dtype, int rank,

@@ -67,33 +67,13 @@ int lucid_tensor_storage(const lucid_graph *g, int t, size_t *offset)
     return t;
 }
 
-static void node_release(lucid_node *n)
-{
-    free(n->name);
-    free(n->op_type);
-    free(n->domain);
-    for (int i = 0; i < n->n_attrs; i++) lucid_attr_free(&n->attrs[i]);
-    free(n->attrs);
-    free(n->inputs);
-    free(n->outputs);
-    free(n->params);
-}
-
-static void tensor_release(lucid_ir_tensor *t)
-{
-    free(t->name);
-    for (int i = 0; i < LUCID_MAX_RANK; i++) free(t->dim_params[i]);
-    free(t->data);
-    free(t->consumers);
-}
-
 lucid_status lucid_graph_compact(lucid_graph *g, lucid_error *err)
 {
     /* drop dead nodes */
     int kept = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         if (g->nodes[i].dead) {
-            node_release(&g->nodes[i]);
+            lucid_node_release(&g->nodes[i]);
             continue;
         }
         g->nodes[kept++] = g->nodes[i];
@@ -129,7 +109,7 @@ lucid_status lucid_graph_compact(lucid_graph *g, lucid_error *err)
     int count = 0;
     for (int t = 0; t < nt; t++) {
         if (!used[t]) {
-            tensor_release(&g->tensors[t]);
+            lucid_tensor_release(&g->tensors[t]);
             remap[t] = -1;
             continue;
         }
