@@ -7,6 +7,7 @@
 #define LUCID_TACTIC_LIST_CPU(X)                                                               \
     X(cpu_conv_f32_depthwise_avx512)                                                           \
     X(cpu_conv_f32_depthwise_generic)                                                          \
+    X(cpu_conv_f32_direct_avx512)                                                              \
     X(cpu_pool_f32_max_avx512)                                                                 \
     X(cpu_pool_f32_avg_avx512)                                                                 \
     X(cpu_pool_f32_max_generic)                                                                \
