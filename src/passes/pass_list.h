@@ -6,6 +6,7 @@
 #define LUCID_PASS_LIST(X)                                                                     \
     X(dead_nodes)                                                                              \
     X(bn_folding)                                                                              \
+    X(horizontal_fusion)                                                                       \
     X(vertical_fusion)
 
 #endif
