@@ -67,7 +67,7 @@ bool lucid_dconv_resolve(const lucid_graph *g, const lucid_node *n, lucid_dconv 
 {
     memset(c, 0, sizeof *c);
     if (n->op != LUCID_OP_CONV && n->op != LUCID_OP_FUSED_CONV)
-        return refuse(why, why_len, "not a convolution");
+        return false; /* another op: nothing to report */
     c->fused = n->op == LUCID_OP_FUSED_CONV;
     const lucid_ir_tensor *x = lucid_op_input(g, n, 0), *w = lucid_op_input(g, n, 1),
                           *y = lucid_op_output(g, n, 0);

@@ -11,7 +11,9 @@
     X(cpu_pool_f32_max_avx512)                                                                 \
     X(cpu_pool_f32_avg_avx512)                                                                 \
     X(cpu_pool_f32_max_generic)                                                                \
-    X(cpu_pool_f32_avg_generic)
+    X(cpu_pool_f32_avg_generic)                                                                \
+    X(cpu_eltwise_f32_avx512)                                                                  \
+    X(cpu_softmax_f32_avx512)
 
 #define LUCID_TACTIC_LIST(X) LUCID_TACTIC_LIST_CPU(X) X(reference)
 

@@ -1,0 +1,354 @@
+/* eltwise_avx512.c - cpu.eltwise.f32.avx512 (Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid,
+ * HardSwish, Tanh; Add/Sub/Mul of equal shapes, a scalar, or one value per row such as a
+ * per-channel bias or a squeeze-excite scale) and cpu.softmax.f32.avx512 (the last axis),
+ * threaded over the flat range in fixed chunks. */
+#include <immintrin.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/eltwise_avx512.h"
+#include "ops/op.h"
+#include "tactics/tactic.h"
+
+#define EW_GRAIN 4096 /* elements per chunk: large enough to amortize the hand-off */
+
+typedef enum ew_kind { EW_UNARY, EW_ADD, EW_SUB, EW_MUL } ew_kind;
+
+typedef struct ew_state {
+    ew_kind kind;
+    lucid_dconv act;        /* unary ops: the activation (and its alpha/beta) */
+    bool clip_inputs;       /* Clip from opset 11: bounds from inputs 1 and 2 at run time */
+    int full, small;        /* binary: which input has the output's shape, which broadcasts */
+    int64_t total, outer, mid, inner; /* small has mid values; out is outer x mid x inner */
+} ew_state;
+
+static bool ew_refuse(char *why, size_t why_len, const char *msg)
+{
+    snprintf(why, why_len, "%s", msg);
+    return false;
+}
+
+/* Classifies node n into s; false with a reason if these kernels do not cover it. */
+static bool ew_resolve(const lucid_graph *g, const lucid_node *n, ew_state *s, char *why,
+                       size_t why_len)
+{
+    memset(s, 0, sizeof *s);
+    const lucid_ir_tensor *y = lucid_op_output(g, n, 0);
+    if (!y || y->dtype != LUCID_DTYPE_FLOAT || !lucid_tensor_shape_known(y))
+        return ew_refuse(why, why_len, "only float32 with static shapes");
+    s->total = lucid_tensor_numel(y);
+    switch (n->op) {
+    case LUCID_OP_RELU: s->act.act = LUCID_DCONV_ACT_RELU; break;
+    case LUCID_OP_SIGMOID: s->act.act = LUCID_DCONV_ACT_SIGMOID; break;
+    case LUCID_OP_HARD_SWISH: s->act.act = LUCID_DCONV_ACT_HARD_SWISH; break;
+    case LUCID_OP_TANH: s->act.act = LUCID_DCONV_ACT_TANH; break;
+    case LUCID_OP_LEAKY_RELU:
+        s->act.act = LUCID_DCONV_ACT_LEAKY_RELU;
+        if (lucid_attr_float(n, "alpha", 0.01f, &s->act.alpha, NULL))
+            return ew_refuse(why, why_len, "unreadable alpha");
+        break;
+    case LUCID_OP_HARD_SIGMOID:
+        s->act.act = LUCID_DCONV_ACT_HARD_SIGMOID;
+        if (lucid_attr_float(n, "alpha", 0.2f, &s->act.alpha, NULL) ||
+            lucid_attr_float(n, "beta", 0.5f, &s->act.beta, NULL))
+            return ew_refuse(why, why_len, "unreadable alpha/beta");
+        break;
+    case LUCID_OP_CLIP:
+        s->act.act = LUCID_DCONV_ACT_CLIP;
+        s->act.alpha = -INFINITY;
+        s->act.beta = INFINITY;
+        if (n->opset < 11) {
+            if (lucid_attr_float(n, "min", -INFINITY, &s->act.alpha, NULL) ||
+                lucid_attr_float(n, "max", INFINITY, &s->act.beta, NULL))
+                return ew_refuse(why, why_len, "unreadable min/max");
+        } else {
+            s->clip_inputs = true;
+        }
+        break;
+    case LUCID_OP_ADD: s->kind = EW_ADD; break;
+    case LUCID_OP_SUB: s->kind = EW_SUB; break;
+    case LUCID_OP_MUL: s->kind = EW_MUL; break;
+    default: return false; /* another op: nothing to report */
+    }
+    const lucid_ir_tensor *a = lucid_op_input(g, n, 0);
+    if (!a || a->dtype != LUCID_DTYPE_FLOAT)
+        return ew_refuse(why, why_len, "only float32");
+    if (s->kind == EW_UNARY) return true;
+    const lucid_ir_tensor *b = lucid_op_input(g, n, 1);
+    if (!b || b->dtype != LUCID_DTYPE_FLOAT) return ew_refuse(why, why_len, "only float32");
+    s->full = lucid_tensor_numel(a) == s->total ? 0 : 1;
+    s->small = 1 - s->full;
+    const lucid_ir_tensor *f = s->full ? b : a, *sm = s->full ? a : b;
+    if (f->rank != y->rank || lucid_tensor_numel(f) != s->total || sm->rank > y->rank)
+        return ew_refuse(why, why_len, "neither input has the output's shape");
+    /* the small operand, right-aligned: 1s, then a span equal to the output's, then 1s */
+    const int r = y->rank, off = r - sm->rank;
+    int j0 = r, j1 = -1;
+    for (int i = 0; i < sm->rank; i++)
+        if (sm->dims[i] != 1) {
+            if (j0 == r) j0 = i + off;
+            j1 = i + off;
+        }
+    s->outer = s->mid = s->inner = 1;
+    for (int i = 0; i < r; i++) {
+        if (i < j0)
+            s->outer *= y->dims[i];
+        else if (i <= j1) {
+            if (sm->dims[i - off] != y->dims[i])
+                return ew_refuse(why, why_len, "broadcast pattern not covered");
+            s->mid *= y->dims[i];
+        } else
+            s->inner *= y->dims[i];
+    }
+    if (j1 < 0) s->outer = 1, s->mid = 1, s->inner = s->total;
+    return true;
+}
+
+static inline __m512 ew_binary(ew_kind k, __m512 a, __m512 b)
+{
+    return k == EW_ADD ? _mm512_add_ps(a, b) : k == EW_SUB ? _mm512_sub_ps(a, b)
+                                                           : _mm512_mul_ps(a, b);
+}
+
+typedef struct ew_task {
+    const ew_state *s;
+    lucid_dconv act;
+    const float *full, *small;
+    float *y;
+} ew_task;
+
+static inline __mmask16 ew_mask(int64_t left)
+{
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
+/* y[i] = full[i] op small[j] (or small op full for Sub with the small operand first). */
+static inline void ew_span(const ew_state *s, const float *f, const float *sm, int64_t sm_step,
+                           float *y, int64_t n)
+{
+    const bool swap = s->small == 0;
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = ew_mask(n - i);
+        const __m512 fv = _mm512_maskz_loadu_ps(m, f + i);
+        const __m512 sv = sm_step ? _mm512_maskz_loadu_ps(m, sm + i) : _mm512_set1_ps(*sm);
+        _mm512_mask_storeu_ps(y + i, m,
+                              swap ? ew_binary(s->kind, sv, fv) : ew_binary(s->kind, fv, sv));
+    }
+}
+
+static void ew_task_run(void *ctx, size_t begin, size_t end, int thread)
+{
+    (void)thread;
+    const ew_task *t = ctx;
+    const ew_state *s = t->s;
+    const int64_t b = (int64_t)begin, e = (int64_t)end;
+    if (s->kind == EW_UNARY) {
+        for (int64_t i = b; i < e; i += 16) {
+            const __mmask16 m = ew_mask(e - i);
+            _mm512_mask_storeu_ps(t->y + i, m,
+                                  lucid_avx512_act(&t->act, _mm512_maskz_loadu_ps(m, t->full + i)));
+        }
+        return;
+    }
+    if (s->inner == 1) {
+        /* the small operand runs along the flat index modulo mid */
+        for (int64_t i = b; i < e;) {
+            const int64_t j = i % s->mid, n = (s->mid - j < e - i ? s->mid - j : e - i);
+            ew_span(s, t->full + i, t->small + j, 1, t->y + i, n);
+            i += n;
+        }
+        return;
+    }
+    /* rows of inner elements, each with one small value */
+    for (int64_t row = b; row < e; row++)
+        ew_span(s, t->full + row * s->inner, t->small + row % s->mid, 0, t->y + row * s->inner,
+                s->inner);
+}
+
+static bool ew_supports(const lucid_graph *g, const lucid_node *n, const lucid_cpu_features *cpu,
+                        char *why, size_t why_len)
+{
+    if (!cpu->avx512f) return ew_refuse(why, why_len, "needs AVX-512F");
+    ew_state s;
+    return ew_resolve(g, n, &s, why, why_len);
+}
+
+static lucid_status ew_prepare(const lucid_graph *g, const lucid_node *n, int max_threads,
+                               void **state, lucid_error *err)
+{
+    (void)max_threads;
+    char why[256] = "";
+    ew_state *s = malloc(sizeof *s);
+    if (!s) return lucid_node_errorf(n, err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    if (!ew_resolve(g, n, s, why, sizeof why)) {
+        free(s);
+        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "eltwise: %s", why);
+    }
+    *state = s;
+    return LUCID_STATUS_OK;
+}
+
+static void ew_release(void *state)
+{
+    free(state);
+}
+
+static size_t ew_workspace(const void *state, int threads)
+{
+    (void)state;
+    (void)threads;
+    return 0;
+}
+
+static lucid_status ew_run(const void *state, const lucid_array *in, int n_in, lucid_array *out,
+                           int n_out, void *workspace, lucid_threadpool *pool, lucid_error *err)
+{
+    (void)n_out;
+    (void)workspace;
+    (void)err;
+    const ew_state *s = state;
+    ew_task t = {.s = s, .act = s->act, .y = out[0].data};
+    if (s->kind == EW_UNARY) {
+        t.full = in[0].data;
+        if (s->clip_inputs) {
+            if (n_in > 1 && in[1].data) t.act.alpha = *(const float *)in[1].data;
+            if (n_in > 2 && in[2].data) t.act.beta = *(const float *)in[2].data;
+        }
+        lucid_threadpool_run(pool, (size_t)s->total, EW_GRAIN, ew_task_run, &t);
+        return LUCID_STATUS_OK;
+    }
+    t.full = in[s->full].data;
+    t.small = in[s->small].data;
+    if (s->inner == 1)
+        lucid_threadpool_run(pool, (size_t)s->total, EW_GRAIN, ew_task_run, &t);
+    else
+        lucid_threadpool_run(pool, (size_t)(s->outer * s->mid),
+                             (size_t)(EW_GRAIN / s->inner + 1), ew_task_run, &t);
+    return LUCID_STATUS_OK;
+}
+
+const lucid_tactic lucid_tactic_cpu_eltwise_f32_avx512 = {
+    .name = "cpu.eltwise.f32.avx512",
+    .backend = "cpu",
+    .preference = 400,
+    .supports = ew_supports,
+    .prepare = ew_prepare,
+    .release = ew_release,
+    .workspace = ew_workspace,
+    .run = ew_run,
+};
+
+/* ---- Softmax over the last axis ---- */
+
+typedef struct sm_state {
+    int64_t rows, len;
+} sm_state;
+
+static bool sm_resolve(const lucid_graph *g, const lucid_node *n, sm_state *s, char *why,
+                       size_t why_len)
+{
+    if (n->op != LUCID_OP_SOFTMAX) return false; /* another op: nothing to report */
+    const lucid_ir_tensor *x = lucid_op_input(g, n, 0);
+    if (!x || x->dtype != LUCID_DTYPE_FLOAT || !lucid_tensor_shape_known(x) || x->rank < 1)
+        return ew_refuse(why, why_len, "only float32 with static shapes");
+    int64_t axis;
+    if (lucid_attr_int(n, "axis", n->opset < 13 ? 1 : -1, &axis, NULL))
+        return ew_refuse(why, why_len, "unreadable axis");
+    if (axis < 0) axis += x->rank;
+    /* before opset 13 every dim from axis on is one row, so it is always "last" */
+    if (n->opset >= 13 && axis != x->rank - 1)
+        return ew_refuse(why, why_len, "only the last axis");
+    s->rows = 1;
+    s->len = 1;
+    for (int i = 0; i < x->rank; i++) {
+        if (i < axis)
+            s->rows *= x->dims[i];
+        else
+            s->len *= x->dims[i];
+    }
+    return s->len > 0;
+}
+
+typedef struct sm_task {
+    const sm_state *s;
+    const float *x;
+    float *y;
+} sm_task;
+
+static void sm_task_run(void *ctx, size_t begin, size_t end, int thread)
+{
+    (void)thread;
+    const sm_task *t = ctx;
+    const int64_t len = t->s->len;
+    for (size_t r = begin; r < end; r++) {
+        const float *x = t->x + (int64_t)r * len;
+        float *y = t->y + (int64_t)r * len;
+        __m512 mv = _mm512_set1_ps(-INFINITY);
+        for (int64_t i = 0; i < len; i += 16) {
+            const __mmask16 m = ew_mask(len - i);
+            mv = _mm512_mask_max_ps(mv, m, mv, _mm512_maskz_loadu_ps(m, x + i));
+        }
+        const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(mv));
+        __m512 sv = _mm512_setzero_ps();
+        for (int64_t i = 0; i < len; i += 16) {
+            const __mmask16 m = ew_mask(len - i);
+            const __m512 e = lucid_avx512_exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), mx));
+            sv = _mm512_mask_add_ps(sv, m, sv, e);
+            _mm512_mask_storeu_ps(y + i, m, e);
+        }
+        const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sv));
+        for (int64_t i = 0; i < len; i += 16) {
+            const __mmask16 m = ew_mask(len - i);
+            _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y + i), inv));
+        }
+    }
+}
+
+static bool sm_supports(const lucid_graph *g, const lucid_node *n, const lucid_cpu_features *cpu,
+                        char *why, size_t why_len)
+{
+    if (!cpu->avx512f) return ew_refuse(why, why_len, "needs AVX-512F");
+    sm_state s;
+    return sm_resolve(g, n, &s, why, why_len);
+}
+
+static lucid_status sm_prepare(const lucid_graph *g, const lucid_node *n, int max_threads,
+                               void **state, lucid_error *err)
+{
+    (void)max_threads;
+    char why[256] = "";
+    sm_state *s = malloc(sizeof *s);
+    if (!s) return lucid_node_errorf(n, err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    if (!sm_resolve(g, n, s, why, sizeof why)) {
+        free(s);
+        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "softmax: %s", why);
+    }
+    *state = s;
+    return LUCID_STATUS_OK;
+}
+
+static lucid_status sm_run(const void *state, const lucid_array *in, int n_in, lucid_array *out,
+                           int n_out, void *workspace, lucid_threadpool *pool, lucid_error *err)
+{
+    (void)n_in;
+    (void)n_out;
+    (void)workspace;
+    (void)err;
+    const sm_state *s = state;
+    sm_task t = {s, in[0].data, out[0].data};
+    lucid_threadpool_run(pool, (size_t)s->rows, (size_t)(EW_GRAIN / s->len + 1), sm_task_run, &t);
+    return LUCID_STATUS_OK;
+}
+
+const lucid_tactic lucid_tactic_cpu_softmax_f32_avx512 = {
+    .name = "cpu.softmax.f32.avx512",
+    .backend = "cpu",
+    .preference = 400,
+    .supports = sm_supports,
+    .prepare = sm_prepare,
+    .release = ew_release,
+    .workspace = ew_workspace,
+    .run = sm_run,
+};
