@@ -506,12 +506,18 @@ static lucid_status hz_merge(lucid_pass_ctx *ctx, lucid_graph *g, int x, const h
     const lucid_node *merged = &g->nodes[m[0].node];
     if (with_act) {
         const lucid_node *a0 = &g->nodes[m[0].act];
-        lucid_pass_rewrite(ctx, nodes, merged->name,
+        /* the log's node list names every original node: the layers, then their activations */
+        size_t len = strlen(nodes) + strlen(acts) + 2;
+        char *all = malloc(len);
+        if (!all) goto oom;
+        snprintf(all, len, "%s,%s", nodes, acts);
+        lucid_pass_rewrite(ctx, all, merged->name,
                            "%d sibling %s layers reading '%s' merged into one of %s = %lld "
                            "outputs, one %s '%s' after it, a Split on axis %d gives the "
-                           "original tensors back; activations: %s",
+                           "original tensors back",
                            count, merged->op_type, g->tensors[x].name, widths_text,
-                           (long long)total, a0->op_type, a0->name, split_axis, acts);
+                           (long long)total, a0->op_type, a0->name, split_axis);
+        free(all);
     } else {
         lucid_pass_rewrite(ctx, nodes, merged->name,
                            "%d sibling %s layers reading '%s' merged into one of %s = %lld "
