@@ -4,9 +4,14 @@
 #define LUCID_PASSES_PASS_LIST_H
 
 #define LUCID_PASS_LIST(X)                                                                     \
+    X(constant_folding)                                                                        \
+    X(noop_removal)                                                                            \
     X(dead_nodes)                                                                              \
+    X(transpose_folding)                                                                       \
     X(bn_folding)                                                                              \
     X(horizontal_fusion)                                                                       \
-    X(vertical_fusion)
+    X(vertical_fusion)                                                                         \
+    X(reshape_views)                                                                           \
+    X(concat_elision)
 
 #endif
