@@ -418,6 +418,99 @@ static void elementwise_cases(const lucid_cpu_features *cpu, int count)
     }
 }
 
+/* ---- the direct-family kernels' shapes: zoo-like depthwise, stems, and the elementwise
+ * forms the fused layers leave behind ---- */
+
+static void direct_kernel_cases(const lucid_cpu_features *cpu, int count)
+{
+    static const char *const dw_acts[] = {"Clip", "SiLU", "HardSwish", "Relu", ""};
+    bool fused_ok = lucid_op_get(LUCID_OP_FUSED_CONV)->run != NULL;
+    for (int c = 0; c < count; c++) {
+        /* depthwise (MobileNetV2 / EfficientNet) or a 3-channel stem (ResNet 7x7/2, 3x3/2) */
+        bool dw = c % 2 == 0, fused = fused_ok && rand_int(0, 1);
+        int64_t n = rand_int(1, 2), ch = dw ? rand_int(16, 64) : 3, oc = dw ? ch : rand_int(8, 40);
+        int64_t k = dw ? (rand_int(0, 1) ? 3 : 5) : (rand_int(0, 1) ? 7 : 3);
+        int64_t s = rand_int(1, 2), hw = rand_int(20, 70), p = k / 2;
+        const char *act = fused ? dw_acts[rand_int(0, 4)] : "";
+        bool residual = fused && s == 1 && rand_int(0, 1);
+        case_builder cb;
+        cb_init(&cb, "%s %s n%lld c%lld->%lld k%lld s%lld %lldx%lld%s %s",
+                fused ? "FusedConv" : "Conv", dw ? "depthwise" : "stem", (long long)n,
+                (long long)ch, (long long)oc, (long long)k, (long long)s, (long long)hw,
+                (long long)hw, residual ? " residual" : "", act);
+        int64_t xd[4] = {n, ch, hw, hw}, wd[4] = {oc, dw ? 1 : ch, k, k}, bd[1] = {oc};
+        cb_input(&cb, "x", 4, xd);
+        cb_const(&cb, "w", 4, wd);
+        cb_const(&cb, "b", 1, bd);
+        if (residual) {
+            int64_t zd[4] = {n, oc, hw, hw};
+            cb_input(&cb, "z", 4, zd);
+        }
+        lucid_node *nd = cb_node(&cb, fused ? LUCID_DOMAIN : "", fused ? "FusedConv" : "Conv",
+                                 fused ? 1 : 13);
+        int64_t ks[2] = {k, k}, st[2] = {s, s}, pads[4] = {p, p, p, p};
+        attr_ints(nd, "kernel_shape", 2, ks);
+        attr_ints(nd, "strides", 2, st);
+        attr_ints(nd, "pads", 4, pads);
+        attr_int(nd, "group", dw ? ch : 1);
+        if (fused) {
+            attr_string(nd, "activation", act);
+            if (strcmp(act, "Clip") == 0) {
+                attr_float(nd, "activation_alpha", 0.0f);
+                attr_float(nd, "activation_beta", 6.0f);
+            }
+        }
+        check_case(&cb, cpu);
+    }
+    for (int c = 0; c < count; c++) {
+        /* Softmax over the last axis, Clip with bound inputs, LeakyRelu, HardSigmoid */
+        int64_t d[3] = {rand_int(1, 4), rand_int(1, 9), rand_int(1, 1100)};
+        static const char *const ops[] = {"Softmax", "Clip", "LeakyRelu", "HardSigmoid", "Tanh"};
+        const char *op = ops[rand_int(0, 4)];
+        case_builder cb;
+        cb_init(&cb, "%s %lldx%lldx%lld", op, (long long)d[0], (long long)d[1], (long long)d[2]);
+        cb_input(&cb, "x", 3, d);
+        if (strcmp(op, "Clip") == 0) {
+            int64_t one[1] = {1};
+            cb_const(&cb, "lo", 0, one);
+            cb_const(&cb, "hi", 0, one);
+        }
+        lucid_node *nd = cb_node(&cb, "", op, 13);
+        if (strcmp(op, "LeakyRelu") == 0) attr_float(nd, "alpha", 0.2f);
+        check_case(&cb, cpu);
+    }
+    for (int c = 0; c < count; c++) {
+        /* squeeze-excite scale (N x C x 1 x 1), per-channel bias, Sub in both orders */
+        int64_t d[4] = {rand_int(1, 3), rand_int(1, 64), rand_int(1, 30), rand_int(1, 30)};
+        int64_t e[4] = {d[0], d[1], 1, 1};
+        static const char *const ops[] = {"Mul", "Sub", "Add"};
+        const char *op = ops[rand_int(0, 2)];
+        bool small_first = rand_int(0, 1);
+        case_builder cb;
+        cb_init(&cb, "%s %s %lldx%lldx%lldx%lld by N x C", op, small_first ? "small-first" : "",
+                (long long)d[0], (long long)d[1], (long long)d[2], (long long)d[3]);
+        cb_input(&cb, "a", 4, small_first ? e : d);
+        cb_input(&cb, "b", 4, small_first ? d : e);
+        cb_node(&cb, "", op, 13);
+        check_case(&cb, cpu);
+    }
+    for (int c = 0; c < count / 2; c++) {
+        /* zoo pools with output rows longer than three vectors (ResNet's 3x3/2 maxpool) */
+        int max = rand_int(0, 1);
+        int64_t xd[4] = {1, rand_int(1, 8), rand_int(90, 130), rand_int(90, 130)};
+        case_builder cb;
+        cb_init(&cb, "%s 3x3 s2 %lldx%lldx%lld", max ? "MaxPool" : "AveragePool",
+                (long long)xd[1], (long long)xd[2], (long long)xd[3]);
+        cb_input(&cb, "x", 4, xd);
+        lucid_node *nd = cb_node(&cb, "", max ? "MaxPool" : "AveragePool", 13);
+        int64_t ks[2] = {3, 3}, st[2] = {2, 2}, pads[4] = {1, 1, 1, 1};
+        attr_ints(nd, "kernel_shape", 2, ks);
+        attr_ints(nd, "strides", 2, st);
+        attr_ints(nd, "pads", 4, pads);
+        check_case(&cb, cpu);
+    }
+}
+
 int main(int argc, char **argv)
 {
     verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
@@ -435,6 +528,7 @@ int main(int argc, char **argv)
     /* lucid's fused layers, once their op exists */
     if (lucid_op_get(LUCID_OP_FUSED_CONV)->run) conv_cases(&cpu, 60, true);
     if (lucid_op_get(LUCID_OP_FUSED_GEMM)->run) gemm_cases(&cpu, 30, true);
+    direct_kernel_cases(&cpu, 24);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -57,6 +57,7 @@ dw_row_k(const lucid_dw_state *s, const float *xp, const float *w, float bias, c
     case 1: dw_block(c, wv, xq, kh * kw, bv, z, y, o, 1); break;
     case 2: dw_block(c, wv, xq, kh * kw, bv, z, y, o, 2); break;
     case 3: dw_block(c, wv, xq, kh * kw, bv, z, y, o, 3); break;
+    case 4: dw_block(c, wv, xq, kh * kw, bv, z, y, o, 4); break;
     default: break;
     }
 }

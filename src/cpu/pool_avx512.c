@@ -55,6 +55,7 @@ pool_row_k(const lucid_pool_state *s, const float *xp, const float *count, float
     case 1: pool_block(s, xq, taps, count, y, o, 1, is_max); break;
     case 2: pool_block(s, xq, taps, count, y, o, 2, is_max); break;
     case 3: pool_block(s, xq, taps, count, y, o, 3, is_max); break;
+    case 4: pool_block(s, xq, taps, count, y, o, 4, is_max); break;
     default: break;
     }
 }
