@@ -124,6 +124,16 @@ typedef struct lucid_model lucid_model_t;
 lucid_status lucid_model_load(const char *path, lucid_model_t **out, lucid_error *err);
 void lucid_model_destroy(lucid_model_t *model);
 
+/* Writes the model's graph (as loaded, or as lucid_model_optimize left it) as an ONNX file:
+ * initializers, inputs, outputs and every intermediate tensor with its shape, nodes with their
+ * attributes. lucid's fused layers are ops of domain "lucid" (opset 1) whose attribute
+ * fused_nodes names the original nodes; elided nodes and views are described in each node's
+ * doc_string and in the model's metadata ("lucid.elided_nodes", "lucid.views": one entry per
+ * line, "tensor=storage@byte_offset"). The file loads back with lucid_model_load and computes
+ * the same outputs. */
+lucid_status lucid_model_save_onnx(const lucid_model_t *model, const char *path,
+                                   lucid_error *err);
+
 /* The description of a graph input or output. dims[i] is -1 where the dimension is symbolic
  * or unknown; dim_params[i] is then its name ("" if none). */
 typedef struct lucid_tensor_desc {

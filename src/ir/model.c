@@ -251,5 +251,6 @@ lucid_status lucid_model_node(const lucid_model_t *model, size_t i, lucid_node_i
     out->num_outputs = (size_t)n->n_outputs;
     lucid_node_cost(g, n, &out->macs, &out->flops, &out->param_bytes, &out->read_bytes,
                     &out->write_bytes);
+    out->elided = n->elided;
     return LUCID_STATUS_OK;
 }
