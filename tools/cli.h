@@ -33,6 +33,10 @@ enum {
     CLI_F_DATASET = 1 << 10,
     CLI_F_LIMIT = 1 << 11,
     CLI_F_SAVE_LOGITS = 1 << 12,
+    CLI_F_OPT = 1 << 13,         /* --opt-level, --disable-pass, --passes */
+    CLI_F_OPTIMIZED = 1 << 14,   /* --optimized (info) */
+    CLI_F_REPORT = 1 << 15,      /* --report (build) */
+    CLI_F_EXPORT_ONNX = 1 << 16, /* --export-onnx FILE (build) */
 };
 
 typedef struct cli_args {
@@ -53,6 +57,14 @@ typedef struct cli_args {
     const char *dataset;     /* --dataset SPEC (eval) */
     int64_t limit;           /* --limit N, 0 when not given */
     const char *save_logits; /* --save-logits FILE.npy */
+    int opt_level;           /* --opt-level N, when opt_level_given */
+    bool opt_level_given;
+    const char **disable;    /* --disable-pass NAME values, in order */
+    int n_disable;
+    const char *passes;      /* --passes a,b,c (raw) */
+    bool optimized, report;  /* --optimized, --report */
+    const char *export_onnx; /* --export-onnx FILE */
+    bool defer_optimize;     /* set by a command that calls cli_session_optimize itself */
 } cli_args;
 
 /* Parses argv[first..argc) for a command accepting `flags`. Prints one error line and returns
@@ -91,12 +103,19 @@ typedef struct cli_session {
     size_t n_inputs;
     cli_output_decl *outputs; /* declared output shapes, before any shape was fixed */
     size_t n_outputs;
+    int opt_level;               /* the level the model was optimized at (0: as loaded) */
+    lucid_opt_report_t *report;  /* the optimizer's log, or NULL when no pass ran */
 } cli_session;
 
 /* Loads the model, applies --shape and --input, defaults the remaining symbolic dimensions to
- * 1 (with a note on stderr) and, when want_data is set, fills every input without a file with
- * seeded random values. Returns an exit code; on failure one error line has been printed. */
+ * 1 (with a note on stderr), optimizes the graph (unless a->defer_optimize) and, when
+ * want_data is set, fills every input without a file with seeded random values. Returns an
+ * exit code; on failure one error line has been printed. */
 int cli_session_open(const cli_args *a, bool want_data, cli_session *s);
+/* Runs the graph passes --opt-level/--disable-pass/--passes select. Without --opt-level the
+ * level is 3 (run, bench, eval and build use the optimized engine, as TensorRT does), except
+ * for info, which shows the model as loaded unless --optimized is given. */
+int cli_session_optimize(const cli_args *a, cli_session *s);
 void cli_session_close(cli_session *s);
 
 /* Creates a context for the session's model and sets every input. */
@@ -122,5 +141,6 @@ int cli_cmd_info(int argc, char **argv);
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
 int cli_cmd_eval(int argc, char **argv);
+int cli_cmd_build(int argc, char **argv);
 
 #endif

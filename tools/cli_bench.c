@@ -43,7 +43,7 @@ int cli_cmd_bench(int argc, char **argv)
     lucid_context_t *ctx = NULL;
     int rc = cli_args_parse(argc, argv, 2,
                             CLI_F_WARMUP | CLI_F_ITERATIONS | CLI_F_DURATION | CLI_F_THREADS |
-                                CLI_F_SHAPE | CLI_F_INPUT | CLI_F_SEED | CLI_F_JSON,
+                                CLI_F_SHAPE | CLI_F_INPUT | CLI_F_SEED | CLI_F_JSON | CLI_F_OPT,
                             &a);
     if (rc || a.help) {
         if (!rc) rc = cli_help_command("bench");

@@ -166,6 +166,9 @@ static const flag_def flag_defs[] = {
     {"--duration", CLI_F_DURATION, true},   {"--threads", CLI_F_THREADS, true},
     {"--dataset", CLI_F_DATASET, true},     {"--limit", CLI_F_LIMIT, true},
     {"--save-logits", CLI_F_SAVE_LOGITS, true},
+    {"--opt-level", CLI_F_OPT, true},       {"--disable-pass", CLI_F_OPT, true},
+    {"--passes", CLI_F_OPT, true},          {"--optimized", CLI_F_OPTIMIZED, false},
+    {"--report", CLI_F_REPORT, false},      {"--export-onnx", CLI_F_EXPORT_ONNX, true},
 };
 
 int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a)
@@ -173,7 +176,8 @@ int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a)
     /* every flag value is one argv entry, so argc bounds both lists */
     a->shapes = calloc((size_t)argc + 1, sizeof *a->shapes);
     a->inputs = calloc((size_t)argc + 1, sizeof *a->inputs);
-    if (!a->shapes || !a->inputs) {
+    a->disable = calloc((size_t)argc + 1, sizeof *a->disable);
+    if (!a->shapes || !a->inputs || !a->disable) {
         cli_fail(a->command, "out of memory");
         return CLI_EXIT_RUNTIME;
     }
@@ -253,6 +257,37 @@ int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a)
             if (d->bit == CLI_F_DATASET) a->dataset = val;
             else a->save_logits = val;
             break;
+        case CLI_F_OPTIMIZED: a->optimized = true; break;
+        case CLI_F_REPORT: a->report = true; break;
+        case CLI_F_OPT:
+            /* three flags share the bit: tell them apart by name */
+            if (strcmp(d->name, "--opt-level") == 0) {
+                rc = parse_i64(d->name, val, 0, 3, &iv);
+                a->opt_level = (int)iv;
+                a->opt_level_given = true;
+            } else if (strcmp(d->name, "--disable-pass") == 0) {
+                if (!*val || strchr(val, ',')) {
+                    cli_failf(d->name, "'%s' is not one pass name (repeat the flag)", val);
+                    rc = CLI_EXIT_USAGE;
+                }
+                a->disable[a->n_disable++] = val;
+            } else if (!*val) {
+                cli_fail(d->name, "empty pass list");
+                rc = CLI_EXIT_USAGE;
+            } else if (a->passes) {
+                cli_fail(d->name, "given twice (list the passes once, comma-separated)");
+                rc = CLI_EXIT_USAGE;
+            } else {
+                a->passes = val;
+            }
+            break;
+        case CLI_F_EXPORT_ONNX:
+            if (!*val) {
+                cli_fail(d->name, "empty file name");
+                rc = CLI_EXIT_USAGE;
+            }
+            a->export_onnx = val;
+            break;
         case CLI_F_OUTPUT_DIR:
             if (!*val) {
                 cli_fail(d->name, "empty directory name");
@@ -297,7 +332,8 @@ void cli_args_free(cli_args *a)
 {
     free(a->shapes);
     free(a->inputs);
-    a->shapes = a->inputs = NULL;
+    free(a->disable);
+    a->shapes = a->inputs = a->disable = NULL;
 }
 
 /* ---- shapes as text and JSON --------------------------------------------------------- */
@@ -618,6 +654,8 @@ int cli_session_open(const cli_args *a, bool want_data, cli_session *s)
     int rc = apply_shapes(a, s);
     if (!rc) rc = apply_inputs(a, s);
     if (!rc) rc = apply_defaults(a, s);
+    /* after the shapes are fixed: passes fold shape arithmetic only for static shapes */
+    if (!rc && !a->defer_optimize) rc = cli_session_optimize(a, s);
     if (rc || !want_data) return rc;
 
     for (size_t i = 0; i < s->n_inputs; i++) {
@@ -657,8 +695,78 @@ int cli_session_open(const cli_args *a, bool want_data, cli_session *s)
     return CLI_EXIT_OK;
 }
 
+int cli_session_optimize(const cli_args *a, cli_session *s)
+{
+    lucid_optimize_options opts;
+    lucid_optimize_options_default(&opts);
+    opts.opt_level = a->opt_level_given                 ? a->opt_level
+                     : strcmp(a->command, "info") == 0 ? (a->optimized ? 3 : 0)
+                                                        : 3;
+    s->opt_level = opts.opt_level;
+    /* --passes a,b,c: split into names (the copy lives until the passes have run) */
+    char *list = NULL;
+    const char **names = NULL;
+    size_t n_names = 0;
+    if (a->passes) {
+        list = malloc(strlen(a->passes) + 1);
+        names = calloc(strlen(a->passes) / 2 + 2, sizeof *names);
+        if (!list || !names) {
+            free(list);
+            free(names);
+            cli_fail(a->model, "out of memory");
+            return CLI_EXIT_RUNTIME;
+        }
+        strcpy(list, a->passes);
+        for (char *p = list;;) {
+            char *comma = strchr(p, ',');
+            if (comma) *comma = '\0';
+            if (!*p) {
+                cli_failf("--passes", "'%s' has an empty pass name", a->passes);
+                free(list);
+                free(names);
+                return CLI_EXIT_USAGE;
+            }
+            names[n_names++] = p;
+            if (!comma) break;
+            p = comma + 1;
+        }
+    }
+    opts.passes = names;
+    opts.n_passes = n_names;
+    opts.disable = a->disable;
+    opts.n_disable = (size_t)a->n_disable;
+    int rc = CLI_EXIT_OK;
+    if (opts.opt_level > 0 || n_names > 0) {
+        lucid_error err;
+        lucid_status st = lucid_model_optimize(s->model, &opts, &s->report, &err);
+        if (st) {
+            const char *subject = st != LUCID_STATUS_INVALID_ARGUMENT ? a->model
+                                  : n_names                           ? "--passes"
+                                  : a->n_disable                      ? "--disable-pass"
+                                                                      : "--opt-level";
+            cli_fail(subject, err.message);
+            rc = cli_exit_for(st);
+        }
+    } else if (a->n_disable) {
+        /* nothing runs at level 0, but a misspelt name is still a mistake worth reporting */
+        for (int i = 0; i < a->n_disable && !rc; i++) {
+            bool known = false;
+            for (size_t k = 0; k < lucid_pass_count(); k++)
+                known = known || strcmp(lucid_pass_name(k), a->disable[i]) == 0;
+            if (!known) {
+                cli_failf("--disable-pass", "unknown pass '%s'", a->disable[i]);
+                rc = CLI_EXIT_USAGE;
+            }
+        }
+    }
+    free(list);
+    free(names);
+    return rc;
+}
+
 void cli_session_close(cli_session *s)
 {
+    lucid_opt_report_destroy(s->report);
     for (size_t i = 0; s->inputs && i < s->n_inputs; i++) lucid_array_free(&s->inputs[i].data);
     free(s->inputs);
     free(s->outputs);

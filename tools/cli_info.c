@@ -119,7 +119,7 @@ int cli_cmd_info(int argc, char **argv)
     cli_args a = {.command = "info"};
     cli_session s;
     memset(&s, 0, sizeof s);
-    int rc = cli_args_parse(argc, argv, 2, CLI_F_SHAPE | CLI_F_JSON | CLI_F_NODES, &a);
+    int rc = cli_args_parse(argc, argv, 2, CLI_F_SHAPE | CLI_F_JSON | CLI_F_NODES | CLI_F_OPT | CLI_F_OPTIMIZED, &a);
     if (rc || a.help) {
         if (!rc) rc = cli_help_command("info");
         goto done;

@@ -164,7 +164,8 @@ int cli_cmd_run(int argc, char **argv)
     lucid_context_t *ctx = NULL;
     char(*files)[256] = NULL;
     int rc = cli_args_parse(argc, argv, 2,
-                            CLI_F_SHAPE | CLI_F_INPUT | CLI_F_OUTPUT_DIR | CLI_F_SEED | CLI_F_JSON,
+                            CLI_F_SHAPE | CLI_F_INPUT | CLI_F_OUTPUT_DIR | CLI_F_SEED | CLI_F_JSON |
+                                CLI_F_OPT,
                             &a);
     if (rc || a.help) {
         if (!rc) rc = cli_help_command("run");

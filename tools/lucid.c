@@ -4,6 +4,11 @@
 
 #include "cli.h"
 
+static const char opt_flags[] =
+    "  --opt-level N      graph optimization: 0 none, 1 basic, 2 fusions, 3 all (default %s)\n"
+    "  --disable-pass NAME  skip one pass (repeatable)\n"
+    "  --passes a,b,c     run exactly these passes, whatever the level\n";
+
 static const char exit_codes[] =
     "Exit codes:\n"
     "  0  success\n"
@@ -14,6 +19,20 @@ static const char exit_codes[] =
     "  3  I/O error: a file could not be opened, read or written\n"
     "  4  runtime failure: out of memory, a failed run, an internal error\n"
     "Every error is one line on stderr: 'lucid: <file or --flag>: <message>'.\n";
+
+/* The pass names, comma-separated, for the help texts. */
+static const char *pass_names(void)
+{
+    static char list[1024];
+    size_t pos = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < lucid_pass_count() && pos < sizeof list; i++) {
+        int w = snprintf(list + pos, sizeof list - pos, "%s%s", i ? ", " : "", lucid_pass_name(i));
+        if (w < 0) break;
+        pos += (size_t)w;
+    }
+    return list;
+}
 
 void cli_help_main(void)
 {
@@ -28,15 +47,27 @@ void cli_help_main(void)
            "  run    run a model once on .npy or seeded random inputs; summarize or save outputs\n"
            "  bench  measure latency and throughput (trtexec-style warm-up and statistics)\n"
            "  eval   top-1 and top-5 accuracy of a classifier over a labelled dataset\n"
+           "  build  optimize a model: every rewrite, layer counts before and after, memory\n"
+           "         traffic removed, pass timings; export the optimized graph as ONNX\n"
+           "\n"
+           "Graph optimization (info, run, bench, eval, build):\n"
+           "  --opt-level N        0 none, 1 basic (folding, clean-up), 2 also fusions, 3 also\n"
+           "                       memory rewrites (views, concat elision). run, bench, eval and\n"
+           "                       build default to 3; info shows the model as loaded unless\n"
+           "                       --optimized (level 3) or --opt-level is given\n"
+           "  --disable-pass NAME  do not run pass NAME (repeatable)\n"
+           "  --passes a,b,c       run exactly these passes (in their fixed order)\n"
+           "  Passes: %s\n"
            "\n"
            "Symbolic input dimensions not fixed by --shape or --input are set to 1, with a\n"
            "note on stderr. --json prints one JSON document to stdout (docs/cli.md).\n"
            "\n%s",
-           lucid_version(), exit_codes);
+           lucid_version(), pass_names(), exit_codes);
 }
 
 static const char help_info[] =
-    "Usage: lucid info MODEL [--shape NAME=DIMS ...] [--nodes] [--json]\n"
+    "Usage: lucid info MODEL [--shape NAME=DIMS ...] [--nodes] [--json] [--optimized]\n"
+    "                  [--opt-level N] [--disable-pass NAME ...] [--passes a,b,c]\n"
     "\n"
     "Describes an ONNX model: file, producer, IR version, opset, inputs and outputs (dtype,\n"
     "shape with symbolic dimension names), op histogram, parameter count and bytes, MACs,\n"
@@ -46,13 +77,16 @@ static const char help_info[] =
     "  --shape NAME=DIMS  fix input NAME's shape, e.g. --shape input=1x3x224x224 (repeatable;\n"
     "                     'scalar' for rank 0)\n"
     "  --nodes            add a per-node table: name, op, output shapes, MACs\n"
+    "  --optimized        describe the optimized graph (level 3 unless --opt-level is given)\n"
     "  --json             print one JSON document instead of text\n";
 
 static const char help_run[] =
     "Usage: lucid run MODEL [--input NAME=FILE.npy ...] [--output-dir DIR] [--seed N]\n"
-    "                 [--shape NAME=DIMS ...] [--json]\n"
+    "                 [--shape NAME=DIMS ...] [--json] [--opt-level N] [--disable-pass NAME]\n"
+    "                 [--passes a,b,c]\n"
     "\n"
-    "Runs the model once with the reference executor and prints, per output: name, dtype,\n"
+    "Runs the model once (optimized at level 3 unless --opt-level says otherwise) with the\n"
+    "reference executor and prints, per output: name, dtype,\n"
     "shape, min, max, mean, argmax (float outputs) and the FNV-1a 64-bit digest of its bytes.\n"
     "\n"
     "  --input NAME=FILE  feed input NAME from a NumPy .npy file (repeatable). Its dtype must\n"
@@ -68,6 +102,7 @@ static const char help_run[] =
 static const char help_bench[] =
     "Usage: lucid bench MODEL [--warmup MS] [--iterations N] [--duration S] [--threads N]\n"
     "                   [--input NAME=FILE.npy ...] [--shape NAME=DIMS ...] [--seed N] [--json]\n"
+    "                   [--opt-level N] [--disable-pass NAME ...] [--passes a,b,c]\n"
     "\n"
     "Measures latency like trtexec: runs untimed for the warm-up time, then times at least\n"
     "N runs AND at least S seconds (both phases stop at 1000000 runs). Prints min, mean,\n"
@@ -109,18 +144,41 @@ static const char help_eval[] =
     "  --save-logits FILE write all N x classes scores as a float32 .npy\n"
     "  --json             print one JSON document (schema lucid-eval/1, docs/cli.md)\n";
 
+static const char help_build[] =
+    "Usage: lucid build MODEL [--opt-level N] [--disable-pass NAME ...] [--passes a,b,c]\n"
+    "                   [--report] [--json] [--export-onnx OUT.onnx] [--shape NAME=DIMS ...]\n"
+    "\n"
+    "Optimizes the model's graph (level 3 by default) and prints a summary: ONNX nodes and\n"
+    "the engine layers they became, memory traffic (activation bytes every layer reads and\n"
+    "writes) before and after, rewrite counts. With --report also every rewrite in order (pass,\n"
+    "original nodes, the engine layer they became as 'conv1 + bn1 + relu1', detail), rewrites\n"
+    "a pass refused and why, layer counts by op before and after, and pass timings.\n"
+    "\n"
+    "  --report           the full report (text)\n"
+    "  --json             the full report as one JSON document (schema lucid-build/1,\n"
+    "                     docs/cli.md)\n"
+    "  --export-onnx FILE write the optimized graph as ONNX: fused layers are ops of domain\n"
+    "                     'lucid' naming their original nodes; loads back into lucid, opens\n"
+    "                     in Netron\n"
+    "  --shape NAME=DIMS  fix input NAME's shape (repeatable); symbolic dims otherwise 1\n";
+
 int cli_help_command(const char *command)
 {
     const char *text = strcmp(command, "info") == 0    ? help_info
                        : strcmp(command, "run") == 0   ? help_run
                        : strcmp(command, "bench") == 0 ? help_bench
                        : strcmp(command, "eval") == 0  ? help_eval
+                       : strcmp(command, "build") == 0 ? help_build
                                                        : NULL;
     if (!text) {
-        cli_failf(command, "unknown command (commands: info, run, bench, eval)");
+        cli_failf(command, "unknown command (commands: info, run, bench, eval, build)");
         return CLI_EXIT_USAGE;
     }
     fputs(text, stdout);
+    /* build lists the optimization flags in its own text; the others share this block */
+    if (text != help_build)
+        printf(opt_flags, strcmp(command, "info") == 0 ? "0: the model as loaded" : "3");
+    printf("Passes: %s\n", pass_names());
     printf("\n%s", exit_codes);
     return CLI_EXIT_OK;
 }
@@ -128,7 +186,7 @@ int cli_help_command(const char *command)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        cli_fail("lucid", "missing COMMAND (commands: info, run, bench, eval; try 'lucid --help')");
+        cli_fail("lucid", "missing COMMAND (commands: info, run, bench, eval, build; try 'lucid --help')");
         return CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
@@ -155,9 +213,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "run") == 0) return cli_cmd_run(argc, argv);
     if (strcmp(cmd, "bench") == 0) return cli_cmd_bench(argc, argv);
     if (strcmp(cmd, "eval") == 0) return cli_cmd_eval(argc, argv);
+    if (strcmp(cmd, "build") == 0) return cli_cmd_build(argc, argv);
     if (cmd[0] == '-')
         cli_failf(cmd, "unknown flag (try 'lucid --help')");
     else
-        cli_failf(cmd, "unknown command (commands: info, run, bench, eval; try 'lucid --help')");
+        cli_failf(cmd, "unknown command (commands: info, run, bench, eval, build; try 'lucid --help')");
     return CLI_EXIT_USAGE;
 }
