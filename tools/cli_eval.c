@@ -76,7 +76,7 @@ int cli_cmd_eval(int argc, char **argv)
     bool logits_created = false;
     int rc = cli_args_parse(argc, argv, 2,
                             CLI_F_DATASET | CLI_F_LIMIT | CLI_F_SHAPE | CLI_F_JSON |
-                                CLI_F_SAVE_LOGITS | CLI_F_THREADS,
+                                CLI_F_SAVE_LOGITS | CLI_F_THREADS | CLI_F_OPT,
                             &a);
     if (rc || a.help) {
         if (!rc) rc = cli_help_command("eval");

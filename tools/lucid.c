@@ -123,7 +123,8 @@ static const char help_bench[] =
 
 static const char help_eval[] =
     "Usage: lucid eval MODEL --dataset SPEC [--limit N] [--shape NAME=DIMS] [--threads N]\n"
-    "                  [--save-logits FILE.npy] [--json]\n"
+    "                  [--save-logits FILE.npy] [--json] [--opt-level N]\n"
+    "                  [--disable-pass NAME ...] [--passes a,b,c]\n"
     "\n"
     "Top-1 and top-5 accuracy of a classifier over a labelled dataset. The model has one\n"
     "float32 input [B, C, H, W] (B from --shape, or 1 when symbolic) and its first output is\n"
