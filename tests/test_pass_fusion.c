@@ -14,16 +14,16 @@
 
 static int passed, failed;
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (cond) {                                                                            \
-            passed++;                                                                          \
-        } else {                                                                               \
-            failed++;                                                                          \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+        }                                                                                          \
     } while (0)
 
 /* ---- graph building ----------------------------------------------------------------- */
@@ -131,8 +131,8 @@ static void output(lucid_graph *g, const char *name)
 }
 
 /* A Conv "name" from x to y with weights M x C/group x k x k and a bias, pads p. */
-static lucid_node *conv(lucid_graph *g, const char *name, const char *x, const char *y,
-                        int64_t c, int64_t m, int64_t k, int64_t pad, int64_t group, bool bias)
+static lucid_node *conv(lucid_graph *g, const char *name, const char *x, const char *y, int64_t c,
+                        int64_t m, int64_t k, int64_t pad, int64_t group, bool bias)
 {
     char w[64], b[64], ins[200];
     snprintf(w, sizeof w, "%s.W", name);
@@ -172,10 +172,10 @@ typedef void (*build_fn)(lucid_graph *g);
 static const char *const fusion_passes[] = {"bn_folding", "vertical_fusion"};
 
 typedef struct outcome {
-    lucid_model_t *model;      /* optimized */
+    lucid_model_t *model; /* optimized */
     lucid_opt_report_t *report;
     int layers_before, layers_after;
-    double err_ratio;          /* max |opt - ref| / max |ref| over all outputs */
+    double err_ratio; /* max |opt - ref| / max |ref| over all outputs */
     bool ok;
 } outcome;
 
@@ -346,8 +346,8 @@ static void test_conv_bn_relu(void)
     CHECK(o.layers_before == 3 && o.layers_after == 1, "3 nodes become 1 (got %d -> %d)",
           o.layers_before, o.layers_after);
     const lucid_node *n = find_op(g, "FusedConv");
-    CHECK(n && strcmp(n->name, "conv1 + bn1 + relu1") == 0, "layer named 'conv1 + bn1 + relu1' (%s)",
-          n ? n->name : "none");
+    CHECK(n && strcmp(n->name, "conv1 + bn1 + relu1") == 0,
+          "layer named 'conv1 + bn1 + relu1' (%s)", n ? n->name : "none");
     const lucid_attr *fn = n ? lucid_node_attr(n, "fused_nodes") : NULL;
     CHECK(fn && fn->type == LUCID_ATTR_STRINGS && fn->count == 3 &&
               strcmp(fn->strings[0], "conv1") == 0 && strcmp(fn->strings[1], "bn1") == 0 &&
@@ -400,10 +400,14 @@ static void test_activations(void)
         int opset;
         const char *attr;
     } acts[] = {
-        {"Relu", 13, "Relu"},           {"Clip", 13, "Clip"},
-        {"Clip", 6, "Clip"},            {"LeakyRelu", 13, "LeakyRelu"},
-        {"Sigmoid", 13, "Sigmoid"},     {"HardSigmoid", 13, "HardSigmoid"},
-        {"HardSwish", 14, "HardSwish"}, {"SiLU", 13, "SiLU"},
+        {"Relu", 13, "Relu"},
+        {"Clip", 13, "Clip"},
+        {"Clip", 6, "Clip"},
+        {"LeakyRelu", 13, "LeakyRelu"},
+        {"Sigmoid", 13, "Sigmoid"},
+        {"HardSigmoid", 13, "HardSigmoid"},
+        {"HardSwish", 14, "HardSwish"},
+        {"SiLU", 13, "SiLU"},
         {"Tanh", 13, "Tanh"},
     };
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {

@@ -198,7 +198,8 @@ static lucid_status conv_geometry(const lucid_node *n, const conv_params *p, boo
         int64_t pb = p->n_pads ? p->pads[i] : 0, pe = p->n_pads ? p->pads[nsp + i] : 0;
         int64_t out;
         if (!transpose) {
-            if (p->auto_pad == LUCID_CONV_PAD_SAME_UPPER || p->auto_pad == LUCID_CONV_PAD_SAME_LOWER) {
+            if (p->auto_pad == LUCID_CONV_PAD_SAME_UPPER ||
+                p->auto_pad == LUCID_CONV_PAD_SAME_LOWER) {
                 out = conv_ceil_div(in, s);
                 int64_t total = (out - 1) * s + dk - in;
                 if (total < 0) total = 0;

@@ -25,8 +25,8 @@ typedef struct lucid_conv_params {
     int64_t strides[LUCID_CONV_MAX_SPATIAL];
     int64_t dilations[LUCID_CONV_MAX_SPATIAL];
     int64_t pads[2 * LUCID_CONV_MAX_SPATIAL];
-    int64_t out_pad[LUCID_CONV_MAX_SPATIAL];   /* ConvTranspose output_padding */
-    int64_t out_shape[LUCID_MAX_RANK];         /* ConvTranspose output_shape */
+    int64_t out_pad[LUCID_CONV_MAX_SPATIAL]; /* ConvTranspose output_padding */
+    int64_t out_shape[LUCID_MAX_RANK];       /* ConvTranspose output_shape */
 } lucid_conv_params;
 
 #endif

@@ -160,19 +160,17 @@ static lucid_status fused_conv_infer(lucid_graph *g, lucid_node *n, lucid_error 
         same = z->dims[i] == y->dims[i];
     if (!same) {
         char sz[128], sy[128];
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "residual Z '%s' is %s %s; it must be the convolution's result "
-                                 "shape %s %s",
-                                 z->name, lucid_dtype_name(z->dtype),
-                                 lucid_shape_str(z->rank, z->dims, sz, sizeof sz),
-                                 lucid_dtype_name(y->dtype),
-                                 lucid_shape_str(y->rank, y->dims, sy, sizeof sy));
+        return lucid_node_errorf(
+            n, err, LUCID_STATUS_INVALID_MODEL,
+            "residual Z '%s' is %s %s; it must be the convolution's result "
+            "shape %s %s",
+            z->name, lucid_dtype_name(z->dtype), lucid_shape_str(z->rank, z->dims, sz, sizeof sz),
+            lucid_dtype_name(y->dtype), lucid_shape_str(y->rank, y->dims, sy, sizeof sy));
     }
     return LUCID_STATUS_OK;
 }
 
-static void fused_conv_cost(const lucid_graph *g, const lucid_node *n, double *macs,
-                            double *flops)
+static void fused_conv_cost(const lucid_graph *g, const lucid_node *n, double *macs, double *flops)
 {
     const fused_conv_params *p = n->params;
     lucid_op_def_conv.cost(g, n, macs, flops);
@@ -216,8 +214,7 @@ static lucid_status fused_gemm_infer(lucid_graph *g, lucid_node *n, lucid_error 
     return st;
 }
 
-static void fused_gemm_cost(const lucid_graph *g, const lucid_node *n, double *macs,
-                            double *flops)
+static void fused_gemm_cost(const lucid_graph *g, const lucid_node *n, double *macs, double *flops)
 {
     const fused_gemm_params *p = n->params;
     lucid_op_def_gemm.cost(g, n, macs, flops);

@@ -207,7 +207,8 @@ static lucid_status fold_into_gemm_before(lucid_graph *g, lucid_node *p, const b
             double cval = 0;
             if (ct) {
                 /* unidirectional broadcast of C to M x N */
-                int64_t c0 = ct->rank == 2 ? ct->dims[0] : 1, c1 = ct->rank >= 1 ? ct->dims[ct->rank - 1] : 1;
+                int64_t c0 = ct->rank == 2 ? ct->dims[0] : 1,
+                        c1 = ct->rank >= 1 ? ct->dims[ct->rank - 1] : 1;
                 int64_t idx = (c0 == 1 ? 0 : i) * c1 + (c1 == 1 ? 0 : j);
                 cval = const_at(g, c, idx);
             }
@@ -215,8 +216,7 @@ static lucid_status fold_into_gemm_before(lucid_graph *g, lucid_node *p, const b
         }
     int64_t cd[2] = {m, n};
     int nw = add_floats(g, bt->name, 2, bt->dims, w, numel, err);
-    int nc = nw >= 0 ? add_floats(g, p->name, rows ? 2 : 1, rows ? cd : cd + 1, cv, cnum, err)
-                     : -1;
+    int nc = nw >= 0 ? add_floats(g, p->name, rows ? 2 : 1, rows ? cd : cd + 1, cv, cnum, err) : -1;
     free(w);
     free(cv);
     if (nw < 0 || nc < 0) return err ? err->status : LUCID_STATUS_OUT_OF_MEMORY;
@@ -294,8 +294,8 @@ static lucid_status bn_folding_run(lucid_pass_ctx *ctx, lucid_graph *g, lucid_er
         /* the neighbour to fold into: the producer if x feeds only the BN, else the sole
          * consumer of y if it is a Conv reading y as its data input */
         int pi = x->producer, ci = -1;
-        if (pi >= 0 && (sole_consumer(g, xt) != i ||
-                        !foldable_before(g, &g->nodes[pi], x, x->dims[1])))
+        if (pi >= 0 &&
+            (sole_consumer(g, xt) != i || !foldable_before(g, &g->nodes[pi], x, x->dims[1])))
             pi = -1;
         if (pi < 0) {
             ci = sole_consumer(g, yt);

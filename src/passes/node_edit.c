@@ -38,8 +38,7 @@ lucid_status lucid_node_set_float(lucid_node *n, const char *name, float v, luci
     return set_attr(n, &a, err);
 }
 
-lucid_status lucid_node_set_string(lucid_node *n, const char *name, const char *v,
-                                   lucid_error *err)
+lucid_status lucid_node_set_string(lucid_node *n, const char *name, const char *v, lucid_error *err)
 {
     lucid_attr a = {.name = lucid_strdup(name), .type = LUCID_ATTR_STRING, .s = lucid_strdup(v)};
     if (!a.s) {
@@ -49,8 +48,8 @@ lucid_status lucid_node_set_string(lucid_node *n, const char *name, const char *
     return set_attr(n, &a, err);
 }
 
-lucid_status lucid_node_set_strings(lucid_node *n, const char *name, char *const *v,
-                                    size_t count, lucid_error *err)
+lucid_status lucid_node_set_strings(lucid_node *n, const char *name, char *const *v, size_t count,
+                                    lucid_error *err)
 {
     lucid_attr a = {.name = lucid_strdup(name), .type = LUCID_ATTR_STRINGS};
     a.strings = calloc(count ? count : 1, sizeof *a.strings);
@@ -112,7 +111,8 @@ lucid_status lucid_node_set_input(lucid_node *n, int k, int t, lucid_error *err)
     if (k >= n->n_inputs) {
         int *ni = realloc(n->inputs, sizeof *ni * (size_t)(k + 1));
         if (!ni) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
-        for (int i = n->n_inputs; i <= k; i++) ni[i] = -1;
+        for (int i = n->n_inputs; i <= k; i++)
+            ni[i] = -1;
         n->inputs = ni;
         n->n_inputs = k + 1;
     }
@@ -120,11 +120,10 @@ lucid_status lucid_node_set_input(lucid_node *n, int k, int t, lucid_error *err)
     return LUCID_STATUS_OK;
 }
 
-lucid_status lucid_node_rename_join(lucid_node *n, const char *other, bool before,
-                                    lucid_error *err)
+lucid_status lucid_node_rename_join(lucid_node *n, const char *other, bool before, lucid_error *err)
 {
-    char *name = before ? lucid_layer_name_join(other, n->name)
-                        : lucid_layer_name_join(n->name, other);
+    char *name =
+        before ? lucid_layer_name_join(other, n->name) : lucid_layer_name_join(n->name, other);
     if (!name) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     free(n->name);
     n->name = name;

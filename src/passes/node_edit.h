@@ -10,8 +10,8 @@
 lucid_status lucid_node_set_float(lucid_node *n, const char *name, float v, lucid_error *err);
 lucid_status lucid_node_set_string(lucid_node *n, const char *name, const char *v,
                                    lucid_error *err);
-lucid_status lucid_node_set_strings(lucid_node *n, const char *name, char *const *v,
-                                    size_t count, lucid_error *err);
+lucid_status lucid_node_set_strings(lucid_node *n, const char *name, char *const *v, size_t count,
+                                    lucid_error *err);
 void lucid_node_remove_attr(lucid_node *n, const char *name);
 
 /* Parses n's attributes again into fresh params of its op. */

@@ -22,12 +22,12 @@ typedef struct vf_chain {
     int n_absorbed;
     int bias[VF_MAX_STEPS]; /* constant per-channel tensors added, in order */
     int n_bias;
-    int residual;         /* tensor added elementwise (FusedConv's Z), or -1 */
-    int residual_add;     /* the Add node that added it */
-    const char *act;      /* activation attribute value, NULL if none absorbed */
-    float alpha, beta;    /* its parameters */
+    int residual;      /* tensor added elementwise (FusedConv's Z), or -1 */
+    int residual_add;  /* the Add node that added it */
+    const char *act;   /* activation attribute value, NULL if none absorbed */
+    float alpha, beta; /* its parameters */
     bool has_alpha, has_beta;
-    int out;              /* the chain's final tensor */
+    int out; /* the chain's final tensor */
 } vf_chain;
 
 static bool is_float_static(const lucid_ir_tensor *t)
@@ -46,8 +46,7 @@ static bool same_shape(const lucid_ir_tensor *a, const lucid_ir_tensor *b)
 /* A constant that, broadcast against out (N x C x ... or M x N), varies only along dim 1. */
 static bool per_channel_const(const lucid_ir_tensor *c, const lucid_ir_tensor *out)
 {
-    if (!c->data || c->view_of >= 0 || !is_float_static(c) || c->rank > out->rank ||
-        out->rank < 2)
+    if (!c->data || c->view_of >= 0 || !is_float_static(c) || c->rank > out->rank || out->rank < 2)
         return false;
     for (int j = 0; j < c->rank; j++) {
         int od = out->rank - c->rank + j;
@@ -259,8 +258,8 @@ static int vf_new_bias(lucid_graph *g, const lucid_node *n, const vf_chain *ch, 
             }
             for (int k = 0; k < ch->n_bias; k++) {
                 const lucid_ir_tensor *bt = &g->tensors[ch->bias[k]];
-                acc += (float)lucid_load_f64(bt->dtype, bt->data,
-                                             lucid_tensor_numel(bt) == 1 ? 0 : c);
+                acc +=
+                    (float)lucid_load_f64(bt->dtype, bt->data, lucid_tensor_numel(bt) == 1 ? 0 : c);
             }
             v[r * ch_count + c] = acc;
         }
@@ -282,13 +281,15 @@ static lucid_status vf_apply(lucid_pass_ctx *ctx, lucid_graph *g, int i, vf_chai
     const lucid_attr *fa = lucid_node_attr(n, "fused_nodes");
     bool ok = true;
     if (fa && fa->type == LUCID_ATTR_STRINGS)
-        for (size_t k = 0; ok && k < fa->count; k++) ok = push_names(&names, &n_names, fa->strings[k]);
+        for (size_t k = 0; ok && k < fa->count; k++)
+            ok = push_names(&names, &n_names, fa->strings[k]);
     else
         ok = push_names(&names, &n_names, n->name);
     for (int k = 0; ok && k < ch->n_absorbed; k++)
         ok = push_names(&names, &n_names, g->nodes[ch->absorbed[k]].name);
     size_t log_len = 1;
-    for (size_t k = 0; ok && k < n_names; k++) log_len += strlen(names[k]) + 1;
+    for (size_t k = 0; ok && k < n_names; k++)
+        log_len += strlen(names[k]) + 1;
     if (ok) log_nodes = calloc(1, log_len);
     if (!ok || !log_nodes) {
         st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -329,19 +330,17 @@ static lucid_status vf_apply(lucid_pass_ctx *ctx, lucid_graph *g, int i, vf_chai
     int op = ch->kind == VF_CONV ? LUCID_OP_FUSED_CONV : LUCID_OP_FUSED_GEMM;
     if ((st = lucid_node_set_op(g, n, op, 1, err))) goto done;
     for (int k = 0; k < ch->n_absorbed; k++)
-        if ((st = lucid_node_rename_join(n, g->nodes[ch->absorbed[k]].name, false, err)))
-            goto done;
+        if ((st = lucid_node_rename_join(n, g->nodes[ch->absorbed[k]].name, false, err))) goto done;
     n->outputs[0] = ch->out;
     g->tensors[ch->out].producer = i;
     for (int k = 0; k < ch->n_absorbed; k++)
         lucid_node_kill(&g->nodes[ch->absorbed[k]]);
     for (int k = 0; k < ch->n_absorbed; k++)
         lucid_node_kill_orphan_constants(g, &g->nodes[ch->absorbed[k]]);
-    lucid_pass_rewrite(ctx, log_nodes, n->name,
-                       "%s%s%s%s%s%s -> %s", from_buf, ch->n_bias ? " + bias Add" : "",
-                       ch->residual >= 0 ? " + residual Add" : "", ch->act ? " + " : "",
-                       ch->act ? ch->act : "", ch->act && ch->has_alpha ? " (with parameters)" : "",
-                       n->op_type);
+    lucid_pass_rewrite(ctx, log_nodes, n->name, "%s%s%s%s%s%s -> %s", from_buf,
+                       ch->n_bias ? " + bias Add" : "", ch->residual >= 0 ? " + residual Add" : "",
+                       ch->act ? " + " : "", ch->act ? ch->act : "",
+                       ch->act && ch->has_alpha ? " (with parameters)" : "", n->op_type);
 done:
     free_names(names, n_names);
     free(log_nodes);
@@ -385,8 +384,8 @@ static lucid_status vertical_fusion_run(lucid_pass_ctx *ctx, lucid_graph *g, luc
         }
         /* bias Adds fold into the anchor's bias only when that is constant too */
         int old_bias = n->n_inputs > 2 ? n->inputs[2] : -1;
-        bool bias_ok = old_bias < 0 ||
-                       (g->tensors[old_bias].data != NULL && g->tensors[old_bias].view_of < 0);
+        bool bias_ok =
+            old_bias < 0 || (g->tensors[old_bias].data != NULL && g->tensors[old_bias].view_of < 0);
         vf_collect(g, n, has_act, has_z, bias_ok, &ch);
         if (ch.n_absorbed == 0) continue;
         lucid_status st = vf_apply(ctx, g, i, &ch, err);
