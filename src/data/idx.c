@@ -144,7 +144,7 @@ lucid_status lucid_dataset_open_idx(const char *arg, const lucid_dataset_options
 
     idx_state *s = calloc(1, sizeof *s);
     if (!s) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
-    uint32_t idims[3], ldims[1];
+    uint32_t idims[3] = {0}, ldims[1] = {0};
     lucid_status st = idx_read(ipath, 3, idims, &s->pixels, err);
     if (!st) st = idx_read(lpath, 1, ldims, &s->labels, err);
     if (!st && ldims[0] != idims[0])
