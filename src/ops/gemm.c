@@ -140,7 +140,7 @@ static lucid_status gemm_infer(lucid_graph *gr, lucid_node *n, lucid_error *err)
                                  "inputs have different dtypes (A %s, B %s%s%s)",
                                  lucid_dtype_name(a->dtype), lucid_dtype_name(b->dtype),
                                  c ? ", C " : "", c ? lucid_dtype_name(c->dtype) : "");
-    gemm_geom g;
+    gemm_geom g = {0};
     st = gemm_geometry(n, n->params, a->rank, a->dims, b->rank, b->dims, c ? c->rank : -1,
                        c ? c->dims : NULL, &g, err);
     if (st) return st;
@@ -153,7 +153,7 @@ static void gemm_cost(const lucid_graph *gr, const lucid_node *n, double *macs, 
     const lucid_ir_tensor *a = lucid_op_input(gr, n, 0), *b = lucid_op_input(gr, n, 1),
                           *c = lucid_op_input(gr, n, 2);
     const gemm_params *p = n->params;
-    gemm_geom g;
+    gemm_geom g = {0};
     if (gemm_geometry(n, p, a->rank, a->dims, b->rank, b->dims, c ? c->rank : -1,
                       c ? c->dims : NULL, &g, NULL))
         return;
@@ -167,7 +167,7 @@ static lucid_status gemm_run(const lucid_node *n, const lucid_array *in, int n_i
 {
     const gemm_params *p = n->params;
     const lucid_array *c = n_in > 2 && in[2].data ? &in[2] : NULL;
-    gemm_geom g;
+    gemm_geom g = {0};
     lucid_status st = gemm_geometry(n, p, in[0].rank, in[0].dims, in[1].rank, in[1].dims,
                                     c ? c->rank : -1, c ? c->dims : NULL, &g, err);
     if (st) return st;
@@ -275,7 +275,7 @@ static lucid_status matmul_infer(lucid_graph *gr, lucid_node *n, lucid_error *er
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                  "inputs have different dtypes (A %s, B %s)",
                                  lucid_dtype_name(a->dtype), lucid_dtype_name(b->dtype));
-    matmul_geom g;
+    matmul_geom g = {0};
     if ((st = matmul_geometry(n, a->rank, a->dims, b->rank, b->dims, &g, err))) return st;
     return lucid_op_set_output(gr, n, 0, a->dtype, g.out_rank, g.out, err);
 }
@@ -283,7 +283,7 @@ static lucid_status matmul_infer(lucid_graph *gr, lucid_node *n, lucid_error *er
 static void matmul_cost(const lucid_graph *gr, const lucid_node *n, double *macs, double *flops)
 {
     const lucid_ir_tensor *a = lucid_op_input(gr, n, 0), *b = lucid_op_input(gr, n, 1);
-    matmul_geom g;
+    matmul_geom g = {0};
     if (matmul_geometry(n, a->rank, a->dims, b->rank, b->dims, &g, NULL)) return;
     double batches = 1;
     for (int i = 0; i < g.batch_rank; i++)
@@ -294,7 +294,7 @@ static void matmul_cost(const lucid_graph *gr, const lucid_node *n, double *macs
 static lucid_status matmul_run(const lucid_node *n, const lucid_array *in, int n_in,
                                lucid_array *out, int n_out, lucid_error *err)
 {
-    matmul_geom g;
+    matmul_geom g = {0};
     lucid_status st = matmul_geometry(n, in[0].rank, in[0].dims, in[1].rank, in[1].dims, &g, err);
     if (st) return st;
     lucid_dtype t = in[0].dtype;
