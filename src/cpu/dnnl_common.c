@@ -1,0 +1,148 @@
+/* dnnl_common.c - oneDNN helpers shared by the dnnl tactics (see dnnl_common.h). */
+#ifdef LUCID_HAVE_DNNL
+
+#include "cpu/dnnl_common.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+
+int lucid_dnnl_threads_set(int threads)
+{
+    int old = omp_get_max_threads();
+    omp_set_num_threads(threads < 1 ? 1 : threads);
+    return old;
+}
+
+bool lucid_dnnl_append_act(dnnl_post_ops_t po, const lucid_dconv *c, char *why, size_t why_len)
+{
+    dnnl_status_t ds = dnnl_success;
+    switch (c->act) {
+    case LUCID_DCONV_ACT_NONE: break;
+    case LUCID_DCONV_ACT_RELU: ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0, 0); break;
+    case LUCID_DCONV_ACT_LEAKY_RELU:
+        /* oneDNN's relu with a negative slope alpha is LeakyRelu */
+        ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, c->alpha, 0);
+        break;
+    case LUCID_DCONV_ACT_CLIP:
+        /* clip with infinite bounds: oneDNN compares with them like Clip does */
+        ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, c->alpha, c->beta);
+        break;
+    case LUCID_DCONV_ACT_SIGMOID:
+        ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_logistic, 0, 0);
+        break;
+    case LUCID_DCONV_ACT_HARD_SIGMOID:
+        /* oneDNN 2.6 has no hardsigmoid: linear alpha*x + beta, then clip to [0, 1] */
+        ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, c->alpha, c->beta);
+        if (ds == dnnl_success)
+            ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, 0.0f, 1.0f);
+        break;
+    case LUCID_DCONV_ACT_HARD_SWISH:
+        /* oneDNN 2.6's hardswish is x * relu6(x + 3) / 6, ONNX's HardSwish */
+        ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_hardswish, 0, 0);
+        break;
+    case LUCID_DCONV_ACT_SILU:
+        /* swish is x * sigmoid(alpha * x) */
+        ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.0f, 0);
+        break;
+    case LUCID_DCONV_ACT_TANH: ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_tanh, 0, 0); break;
+    default:
+        snprintf(why, why_len, "activation has no oneDNN eltwise post-op");
+        return false;
+    }
+    if (ds != dnnl_success) {
+        snprintf(why, why_len, "oneDNN refused the activation post-op (status %d)", (int)ds);
+        return false;
+    }
+    return true;
+}
+
+dnnl_primitive_attr_t lucid_dnnl_attr_create(const_dnnl_post_ops_t po)
+{
+    dnnl_primitive_attr_t attr = NULL;
+    if (dnnl_primitive_attr_create(&attr) != dnnl_success) return NULL;
+    if (dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) != dnnl_success ||
+        (po && dnnl_primitive_attr_set_post_ops(attr, po) != dnnl_success)) {
+        dnnl_primitive_attr_destroy(attr);
+        return NULL;
+    }
+    return attr;
+}
+
+size_t lucid_dnnl_scratchpad_size(const_dnnl_primitive_desc_t pd)
+{
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    return md ? dnnl_memory_desc_get_size(md) : 0;
+}
+
+dnnl_status_t lucid_dnnl_execute(dnnl_engine_t eng, dnnl_stream_t s, const_dnnl_primitive_t prim,
+                                 const lucid_dnnl_arg *args, int nargs)
+{
+    enum { MAX_ARGS = 8 };
+    dnnl_exec_arg_t ea[MAX_ARGS] = {{0}};
+    dnnl_status_t ds = dnnl_success;
+    int made = 0;
+    if (nargs > MAX_ARGS) return dnnl_invalid_arguments;
+    for (; made < nargs; made++) {
+        ea[made].arg = args[made].id;
+        ds = dnnl_memory_create(&ea[made].memory, args[made].md, eng, args[made].data);
+        if (ds != dnnl_success) goto done;
+    }
+    ds = dnnl_primitive_execute(prim, s, nargs, ea);
+    if (ds == dnnl_success) ds = dnnl_stream_wait(s);
+done:
+    for (int i = 0; i < made; i++) dnnl_memory_destroy(ea[i].memory);
+    return ds;
+}
+
+dnnl_status_t lucid_dnnl_reorder_const(dnnl_engine_t eng, const dnnl_memory_desc_t *from,
+                                       const void *src, const dnnl_memory_desc_t *to, void **out)
+{
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t prim = NULL;
+    dnnl_stream_t s = NULL;
+    void *dst = NULL, *scratch = NULL;
+    *out = NULL;
+    /* a user scratchpad like every lucid primitive, here a plain temporary: this is prepare */
+    dnnl_primitive_attr_t attr = lucid_dnnl_attr_create(NULL);
+    dnnl_status_t ds = attr ? dnnl_success : dnnl_out_of_memory;
+    if (ds == dnnl_success) ds = dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, attr);
+    if (ds == dnnl_success) ds = dnnl_primitive_create(&prim, pd);
+    if (ds == dnnl_success) ds = dnnl_stream_create(&s, eng, dnnl_stream_default_flags);
+    size_t bytes = lucid_dnnl_round(dnnl_memory_desc_get_size(to));
+    size_t sbytes = ds == dnnl_success ? lucid_dnnl_round(lucid_dnnl_scratchpad_size(pd)) : 0;
+    if (ds == dnnl_success && !(dst = aligned_alloc(LUCID_DNNL_ALIGN, bytes ? bytes : LUCID_DNNL_ALIGN)))
+        ds = dnnl_out_of_memory;
+    if (ds == dnnl_success && sbytes && !(scratch = aligned_alloc(LUCID_DNNL_ALIGN, sbytes)))
+        ds = dnnl_out_of_memory;
+    if (ds == dnnl_success) {
+        const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+        lucid_dnnl_arg args[3] = {
+            {DNNL_ARG_FROM, from, (void *)src},
+            {DNNL_ARG_TO, to, dst},
+            {DNNL_ARG_SCRATCHPAD, smd, scratch},
+        };
+        ds = lucid_dnnl_execute(eng, s, prim, args, sbytes ? 3 : 2);
+    }
+    free(scratch);
+    if (ds == dnnl_success)
+        *out = dst;
+    else
+        free(dst);
+    if (s) dnnl_stream_destroy(s);
+    if (prim) dnnl_primitive_destroy(prim);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return ds;
+}
+
+lucid_status lucid_dnnl_error(lucid_error *err, const char *what, dnnl_status_t ds)
+{
+    return lucid_errorf(err, ds == dnnl_out_of_memory ? LUCID_STATUS_OUT_OF_MEMORY : LUCID_STATUS_UNSUPPORTED,
+                        "oneDNN %s failed (dnnl status %d)", what, (int)ds);
+}
+
+#endif

@@ -1,0 +1,68 @@
+/* dnnl_common.h - what lucid's oneDNN tactics share: error mapping, the OpenMP thread count
+ * around oneDNN calls, activations as post-ops, constant reorders at prepare, and running a
+ * primitive on lucid's buffers.
+ *
+ * Threads: Debian's oneDNN runs on OpenMP, not on lucid's pool. oneDNN reads the OpenMP
+ * thread count (omp_get_max_threads of the calling thread) both when it creates a primitive
+ * (many implementations fix their work split then) and when it runs one, so the tactics set
+ * it to the plan's thread count around both and restore it after. nthreads-var is per calling
+ * thread in OpenMP, so contexts running on different threads do not disturb each other. The
+ * work split fixed at prepare means a primitive built for 2 threads runs its 2-way split even
+ * when a context asks for 1: the tactics are THREAD_DEPENDENT, and the builder (which times
+ * with the plan's thread count) never sees that case. */
+#ifndef LUCID_CPU_DNNL_COMMON_H
+#define LUCID_CPU_DNNL_COMMON_H
+
+#ifdef LUCID_HAVE_DNNL
+
+#include <dnnl.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cpu/conv_direct_common.h"
+#include "tactics/tactic.h"
+
+/* Workspace slices are cut at this alignment (oneDNN's blocked kernels like 64 bytes). */
+#define LUCID_DNNL_ALIGN 64
+static inline size_t lucid_dnnl_round(size_t b)
+{
+    return (b + LUCID_DNNL_ALIGN - 1) / LUCID_DNNL_ALIGN * LUCID_DNNL_ALIGN;
+}
+
+/* Sets the OpenMP thread count of the calling thread; returns the previous one to restore. */
+int lucid_dnnl_threads_set(int threads);
+
+/* Appends c's activation as eltwise post-ops. False, with a reason, if oneDNN cannot
+ * express it. */
+bool lucid_dnnl_append_act(dnnl_post_ops_t po, const lucid_dconv *c, char *why, size_t why_len);
+
+/* An attribute with the user scratchpad (lucid's workspace holds it) and, when po is not
+ * NULL, those post-ops. NULL on failure. */
+dnnl_primitive_attr_t lucid_dnnl_attr_create(const_dnnl_post_ops_t po);
+
+/* Copies constant data from layout `from` to a new 64-byte aligned buffer in layout `to`
+ * with a oneDNN reorder; *out is freed with free(). */
+dnnl_status_t lucid_dnnl_reorder_const(dnnl_engine_t eng, const dnnl_memory_desc_t *from,
+                                       const void *src, const dnnl_memory_desc_t *to, void **out);
+
+/* Bytes of a primitive's scratchpad (0 when none). */
+size_t lucid_dnnl_scratchpad_size(const_dnnl_primitive_desc_t pd);
+
+/* One primitive argument: oneDNN's arg id, the layout and lucid's buffer. */
+typedef struct lucid_dnnl_arg {
+    int id;
+    const dnnl_memory_desc_t *md;
+    void *data;
+} lucid_dnnl_arg;
+
+/* Executes prim with args on stream s. Memory objects are small handles wrapping lucid's
+ * buffers: oneDNN's C API makes them (and its argument map) per execution, the only
+ * allocation on this run path; no data buffer is allocated. */
+dnnl_status_t lucid_dnnl_execute(dnnl_engine_t eng, dnnl_stream_t s, const_dnnl_primitive_t prim,
+                                 const lucid_dnnl_arg *args, int nargs);
+
+/* A lucid error from a oneDNN status. */
+lucid_status lucid_dnnl_error(lucid_error *err, const char *what, dnnl_status_t ds);
+
+#endif
+#endif

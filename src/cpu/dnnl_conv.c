@@ -1,0 +1,339 @@
+/* dnnl_conv.c - oneDNN convolution tactics for Conv and FusedConv (bias, residual as a sum
+ * post-op, activation as eltwise post-ops), weights reordered once at prepare to the layout
+ * oneDNN prefers:
+ *   dnnl.conv.f32.nchw             reads and writes lucid's plain NCHW directly and lets
+ *                                  oneDNN pick its best algorithm for plain activations;
+ *   dnnl.conv.f32.blocked_reorder  lets oneDNN pick the activation layouts too (nChw16c on
+ *                                  AVX-512) and reorders input, residual and output between
+ *                                  NCHW and those inside the run, in the workspace.
+ * Deterministic for a fixed thread count: oneDNN's forward convolutions use no atomics and
+ * split work by the thread count fixed when the primitive is made (see dnnl_common.h). */
+#ifdef LUCID_HAVE_DNNL
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "cpu/dnnl_common.h"
+#include "ops/op.h"
+
+typedef struct dnnl_conv_state {
+    lucid_dconv c;
+    bool blocked, has_bias, has_z;
+    int threads;
+    dnnl_engine_t eng;
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    dnnl_memory_desc_t x_md, y_md;   /* lucid's NCHW */
+    dnnl_memory_desc_t xc_md, yc_md; /* the layouts the convolution reads and writes */
+    dnnl_memory_desc_t b_md;
+    const dnnl_memory_desc_t *w_md;  /* owned by pd */
+    void *w;                         /* weights in w_md's layout */
+    /* blocked variant: NCHW -> xc (input), NCHW -> yc (residual), yc -> NCHW (output) */
+    bool need_x, need_y;
+    dnnl_primitive_desc_t rx_pd, rz_pd, ry_pd;
+    dnnl_primitive_t rx, rz, ry;
+    size_t scratch, xc_bytes, yc_bytes;
+} dnnl_conv_state;
+
+static void dnnl_conv_release(void *state)
+{
+    dnnl_conv_state *s = state;
+    if (!s) return;
+    dnnl_primitive_t prims[] = {s->prim, s->rx, s->rz, s->ry};
+    for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
+        if (prims[i]) dnnl_primitive_destroy(prims[i]);
+    dnnl_primitive_desc_t pds[] = {s->pd, s->rx_pd, s->rz_pd, s->ry_pd};
+    for (size_t i = 0; i < sizeof pds / sizeof pds[0]; i++)
+        if (pds[i]) dnnl_primitive_desc_destroy(pds[i]);
+    if (s->eng) dnnl_engine_destroy(s->eng);
+    free(s->w);
+    free(s);
+}
+
+/* A reorder primitive between two layouts of the same tensor, user scratchpad. */
+static dnnl_status_t make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *from,
+                                  const dnnl_memory_desc_t *to, dnnl_primitive_desc_t *pd,
+                                  dnnl_primitive_t *prim, size_t *scratch)
+{
+    dnnl_primitive_attr_t attr = lucid_dnnl_attr_create(NULL);
+    if (!attr) return dnnl_out_of_memory;
+    dnnl_status_t ds = dnnl_reorder_primitive_desc_create(pd, from, eng, to, eng, attr);
+    dnnl_primitive_attr_destroy(attr);
+    if (ds != dnnl_success) return ds;
+    size_t sp = lucid_dnnl_scratchpad_size(*pd);
+    if (sp > *scratch) *scratch = sp;
+    return dnnl_primitive_create(prim, *pd);
+}
+
+/* Builds the primitive descriptors (and, when full, primitives and reordered weights) for
+ * node n. supports calls it without full to learn whether oneDNN takes the layer. */
+static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, bool blocked, bool full,
+                            int max_threads, dnnl_conv_state **out, char *why, size_t why_len)
+{
+    dnnl_conv_state *s = calloc(1, sizeof *s);
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_status_t ds = dnnl_success;
+    const char *stage = "";
+    bool ok = false;
+    int old_threads = lucid_dnnl_threads_set(max_threads);
+    *out = NULL;
+    if (!s) {
+        snprintf(why, why_len, "out of memory");
+        goto done;
+    }
+    s->blocked = blocked;
+    s->threads = max_threads;
+    lucid_dconv *c = &s->c;
+    if (!lucid_dconv_resolve(g, n, c, why, why_len)) goto done;
+    s->has_bias = lucid_op_input(g, n, 2) != NULL;
+    s->has_z = c->fused && lucid_op_input(g, n, 3) != NULL;
+    const int64_t pb = (c->oh - 1) * c->sh + (c->kh - 1) * c->dh + 1 - c->ih - c->pt;
+    const int64_t pr = (c->ow - 1) * c->sw + (c->kw - 1) * c->dw + 1 - c->iw - c->pl;
+    dnnl_dims_t xd = {c->batch, c->ic, c->ih, c->iw}, yd = {c->batch, c->oc, c->oh, c->ow};
+    dnnl_dims_t bd = {c->oc};
+    dnnl_dims_t strides = {c->sh, c->sw}, dil = {c->dh - 1, c->dw - 1};
+    dnnl_dims_t pad_l = {c->pt, c->pl}, pad_r = {pb, pr};
+    dnnl_memory_desc_t wp_md, w_any;
+    const int wr = c->group > 1 ? 5 : 4;
+    dnnl_dims_t wd;
+    if (c->group > 1) {
+        wd[0] = c->group, wd[1] = c->oc / c->group, wd[2] = c->ic / c->group, wd[3] = c->kh,
+        wd[4] = c->kw;
+    } else {
+        wd[0] = c->oc, wd[1] = c->ic, wd[2] = c->kh, wd[3] = c->kw;
+    }
+    /* oneDNN 2.6's blocked-layout kernels were seen to crash (a fault inside the JIT code)
+     * on a 1x1 stride-2 convolution padded by 2; a pad as wide as the dilated kernel adds only
+     * rows and columns of bias and is not something real models do */
+    const int64_t ekh = (c->kh - 1) * c->dh + 1, ekw = (c->kw - 1) * c->dw + 1;
+    if (blocked && (c->pt >= ekh || pb >= ekh || c->pl >= ekw || pr >= ekw)) {
+        snprintf(why, why_len, "a pad as wide as the kernel (oneDNN 2.6 blocked kernels fault)");
+        goto done;
+    }
+    stage = "engine";
+    if ((ds = dnnl_engine_create(&s->eng, dnnl_cpu, 0))) goto fail;
+    stage = "memory descriptors";
+    const dnnl_format_tag_t act_tag = blocked ? dnnl_format_tag_any : dnnl_nchw;
+    if ((ds = dnnl_memory_desc_init_by_tag(&s->x_md, 4, xd, dnnl_f32, dnnl_nchw)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&s->y_md, 4, yd, dnnl_f32, dnnl_nchw)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&s->xc_md, 4, xd, dnnl_f32, act_tag)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&s->yc_md, 4, yd, dnnl_f32, act_tag)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&s->b_md, 1, bd, dnnl_f32, dnnl_x)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&wp_md, wr, wd, dnnl_f32,
+                                           c->group > 1 ? dnnl_goihw : dnnl_oihw)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&w_any, wr, wd, dnnl_f32, dnnl_format_tag_any)))
+        goto fail;
+    stage = "post-ops";
+    if ((ds = dnnl_post_ops_create(&po))) goto fail;
+    /* FusedConv is act(conv + b + z): the sum post-op adds what dst already holds (z) */
+    if (s->has_z && (ds = dnnl_post_ops_append_sum(po, 1.0f))) goto fail;
+    if (!lucid_dnnl_append_act(po, c, why, why_len)) goto done;
+    if (!(attr = lucid_dnnl_attr_create(po))) {
+        ds = dnnl_out_of_memory;
+        goto fail;
+    }
+    stage = "convolution descriptor";
+    dnnl_convolution_desc_t cd;
+    if ((ds = dnnl_dilated_convolution_forward_desc_init(
+             &cd, dnnl_forward_inference, dnnl_convolution_direct, &s->xc_md, &w_any,
+             s->has_bias ? &s->b_md : NULL, &s->yc_md, strides, dil, pad_l, pad_r)))
+        goto fail;
+    stage = "convolution primitive descriptor";
+    if ((ds = dnnl_primitive_desc_create(&s->pd, &cd, attr, s->eng, NULL))) goto fail;
+    s->xc_md = *dnnl_primitive_desc_query_md(s->pd, dnnl_query_src_md, 0);
+    s->yc_md = *dnnl_primitive_desc_query_md(s->pd, dnnl_query_dst_md, 0);
+    s->w_md = dnnl_primitive_desc_query_md(s->pd, dnnl_query_weights_md, 0);
+    s->scratch = lucid_dnnl_scratchpad_size(s->pd);
+    s->need_x = !dnnl_memory_desc_equal(&s->x_md, &s->xc_md);
+    s->need_y = !dnnl_memory_desc_equal(&s->y_md, &s->yc_md);
+    if (blocked && !s->need_x && !s->need_y) {
+        snprintf(why, why_len, "oneDNN keeps plain NCHW here; dnnl.conv.f32.nchw is this layer");
+        goto done;
+    }
+    if (full) {
+        stage = "weights reorder";
+        if ((ds = lucid_dnnl_reorder_const(s->eng, &wp_md, lucid_op_input(g, n, 1)->data, s->w_md,
+                                           &s->w)))
+            goto fail;
+        stage = "convolution primitive";
+        if ((ds = dnnl_primitive_create(&s->prim, s->pd))) goto fail;
+        stage = "activation reorders";
+        if (s->need_x && (ds = make_reorder(s->eng, &s->x_md, &s->xc_md, &s->rx_pd, &s->rx,
+                                            &s->scratch)))
+            goto fail;
+        if (s->need_y && s->has_z &&
+            (ds = make_reorder(s->eng, &s->y_md, &s->yc_md, &s->rz_pd, &s->rz, &s->scratch)))
+            goto fail;
+        if (s->need_y && (ds = make_reorder(s->eng, &s->yc_md, &s->y_md, &s->ry_pd, &s->ry,
+                                            &s->scratch)))
+            goto fail;
+        s->xc_bytes = s->need_x ? dnnl_memory_desc_get_size(&s->xc_md) : 0;
+        s->yc_bytes = s->need_y ? dnnl_memory_desc_get_size(&s->yc_md) : 0;
+    }
+    ok = true;
+    goto done;
+fail:
+    snprintf(why, why_len, "oneDNN %s: status %d", stage, (int)ds);
+done:
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (po) dnnl_post_ops_destroy(po);
+    lucid_dnnl_threads_set(old_threads);
+    if (ok)
+        *out = s;
+    else
+        dnnl_conv_release(s);
+    return ok;
+}
+
+static bool dnnl_conv_supports_variant(const lucid_graph *g, const lucid_node *n, bool blocked,
+                                       char *why, size_t why_len)
+{
+    dnnl_conv_state *s;
+    /* the builder times with the plan's threads; 1 here only decides whether oneDNN takes it */
+    if (!dnnl_conv_build(g, n, blocked, false, 1, &s, why, why_len)) return false;
+    dnnl_conv_release(s);
+    return true;
+}
+
+static bool dnnl_conv_nchw_supports(const lucid_graph *g, const lucid_node *n,
+                                    const lucid_cpu_features *cpu, char *why, size_t why_len)
+{
+    (void)cpu;
+    return dnnl_conv_supports_variant(g, n, false, why, why_len);
+}
+
+static bool dnnl_conv_blocked_supports(const lucid_graph *g, const lucid_node *n,
+                                       const lucid_cpu_features *cpu, char *why, size_t why_len)
+{
+    (void)cpu;
+    return dnnl_conv_supports_variant(g, n, true, why, why_len);
+}
+
+static lucid_status dnnl_conv_prepare_variant(const lucid_graph *g, const lucid_node *n,
+                                              bool blocked, int max_threads, void **state,
+                                              lucid_error *err)
+{
+    char why[256] = "";
+    dnnl_conv_state *s;
+    if (!dnnl_conv_build(g, n, blocked, true, max_threads, &s, why, sizeof why))
+        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
+    *state = s;
+    return LUCID_STATUS_OK;
+}
+
+static lucid_status dnnl_conv_nchw_prepare(const lucid_graph *g, const lucid_node *n,
+                                           int max_threads, void **state, lucid_error *err)
+{
+    return dnnl_conv_prepare_variant(g, n, false, max_threads, state, err);
+}
+
+static lucid_status dnnl_conv_blocked_prepare(const lucid_graph *g, const lucid_node *n,
+                                              int max_threads, void **state, lucid_error *err)
+{
+    return dnnl_conv_prepare_variant(g, n, true, max_threads, state, err);
+}
+
+/* workspace: [scratchpad | input in xc layout | output in yc layout], 64-byte slices */
+static size_t dnnl_conv_workspace(const void *state, int threads)
+{
+    (void)threads;
+    const dnnl_conv_state *s = state;
+    return lucid_dnnl_round(s->scratch) + lucid_dnnl_round(s->xc_bytes) +
+           lucid_dnnl_round(s->yc_bytes);
+}
+
+static lucid_status dnnl_conv_run(const void *state, const lucid_array *in, int n_in,
+                                  lucid_array *out, int n_out, void *workspace,
+                                  lucid_threadpool *pool, lucid_error *err)
+{
+    (void)n_out;
+    const dnnl_conv_state *s = state;
+    char *ws = workspace;
+    void *scratch = ws;
+    void *xc = ws + lucid_dnnl_round(s->scratch);
+    void *yc = (char *)xc + lucid_dnnl_round(s->xc_bytes);
+    void *x = in[0].data, *y = out[0].data;
+    void *b = s->has_bias && n_in > 2 ? in[2].data : NULL;
+    void *z = s->has_z && n_in > 3 ? in[3].data : NULL;
+    void *conv_x = s->need_x ? xc : x, *conv_y = s->need_y ? yc : y;
+    int old = lucid_dnnl_threads_set(lucid_threadpool_size(pool));
+    dnnl_stream_t st = NULL;
+    dnnl_status_t ds = dnnl_stream_create(&st, s->eng, dnnl_stream_default_flags);
+    const char *what = "stream";
+    const dnnl_memory_desc_t *smd;
+    if (ds == dnnl_success && s->need_x) {
+        what = "input reorder";
+        smd = dnnl_primitive_desc_query_md(s->rx_pd, dnnl_query_scratchpad_md, 0);
+        lucid_dnnl_arg a[] = {{DNNL_ARG_FROM, &s->x_md, x},
+                              {DNNL_ARG_TO, &s->xc_md, xc},
+                              {DNNL_ARG_SCRATCHPAD, smd, scratch}};
+        ds = lucid_dnnl_execute(s->eng, st, s->rx, a, 3);
+    }
+    if (ds == dnnl_success && z) {
+        /* the sum post-op reads the residual from dst */
+        what = "residual reorder";
+        if (s->need_y) {
+            smd = dnnl_primitive_desc_query_md(s->rz_pd, dnnl_query_scratchpad_md, 0);
+            lucid_dnnl_arg a[] = {{DNNL_ARG_FROM, &s->y_md, z},
+                                  {DNNL_ARG_TO, &s->yc_md, yc},
+                                  {DNNL_ARG_SCRATCHPAD, smd, scratch}};
+            ds = lucid_dnnl_execute(s->eng, st, s->rz, a, 3);
+        } else if (z != y) {
+            memcpy(y, z, out[0].nbytes);
+        }
+    }
+    if (ds == dnnl_success) {
+        what = "convolution";
+        smd = dnnl_primitive_desc_query_md(s->pd, dnnl_query_scratchpad_md, 0);
+        lucid_dnnl_arg a[5] = {{DNNL_ARG_SRC, &s->xc_md, conv_x},
+                               {DNNL_ARG_WEIGHTS, s->w_md, s->w},
+                               {DNNL_ARG_DST, &s->yc_md, conv_y},
+                               {DNNL_ARG_SCRATCHPAD, smd, scratch},
+                               {DNNL_ARG_BIAS, &s->b_md, b}};
+        ds = lucid_dnnl_execute(s->eng, st, s->prim, a, b ? 5 : 4);
+    }
+    if (ds == dnnl_success && s->need_y) {
+        what = "output reorder";
+        smd = dnnl_primitive_desc_query_md(s->ry_pd, dnnl_query_scratchpad_md, 0);
+        lucid_dnnl_arg a[] = {{DNNL_ARG_FROM, &s->yc_md, yc},
+                              {DNNL_ARG_TO, &s->y_md, y},
+                              {DNNL_ARG_SCRATCHPAD, smd, scratch}};
+        ds = lucid_dnnl_execute(s->eng, st, s->ry, a, 3);
+    }
+    if (st) dnnl_stream_destroy(st);
+    lucid_dnnl_threads_set(old);
+    return ds == dnnl_success ? LUCID_STATUS_OK : lucid_dnnl_error(err, what, ds);
+}
+
+const lucid_tactic lucid_tactic_dnnl_conv_f32_nchw = {
+    .name = "dnnl.conv.f32.nchw",
+    .backend = "dnnl",
+    .flags = LUCID_TACTIC_THREAD_DEPENDENT,
+    .preference = 400,
+    .in_layout = LUCID_LAYOUT_PLAIN,
+    .out_layout = LUCID_LAYOUT_PLAIN,
+    .supports = dnnl_conv_nchw_supports,
+    .prepare = dnnl_conv_nchw_prepare,
+    .release = dnnl_conv_release,
+    .workspace = dnnl_conv_workspace,
+    .run = dnnl_conv_run,
+};
+
+const lucid_tactic lucid_tactic_dnnl_conv_f32_blocked_reorder = {
+    .name = "dnnl.conv.f32.blocked_reorder",
+    .backend = "dnnl",
+    .flags = LUCID_TACTIC_THREAD_DEPENDENT,
+    .preference = 401,
+    .in_layout = LUCID_LAYOUT_PLAIN,
+    .out_layout = LUCID_LAYOUT_PLAIN,
+    .supports = dnnl_conv_blocked_supports,
+    .prepare = dnnl_conv_blocked_prepare,
+    .release = dnnl_conv_release,
+    .workspace = dnnl_conv_workspace,
+    .run = dnnl_conv_run,
+};
+
+#endif

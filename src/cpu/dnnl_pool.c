@@ -1,0 +1,241 @@
+/* dnnl_pool.c - the oneDNN pooling tactic dnnl.pool.f32.nchw: MaxPool (without its Indices
+ * output), AveragePool (counting pads or not) and the global pools, on lucid's plain NCHW.
+ * Pooling reduces each window in a fixed order: deterministic. */
+#ifdef LUCID_HAVE_DNNL
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "cpu/dnnl_common.h"
+#include "ops/op.h"
+
+typedef struct dnnl_pool_state {
+    dnnl_engine_t eng;
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    dnnl_memory_desc_t x_md, y_md;
+    size_t scratch;
+} dnnl_pool_state;
+
+static void dnnl_pool_release(void *state)
+{
+    dnnl_pool_state *s = state;
+    if (!s) return;
+    if (s->prim) dnnl_primitive_destroy(s->prim);
+    if (s->pd) dnnl_primitive_desc_destroy(s->pd);
+    if (s->eng) dnnl_engine_destroy(s->eng);
+    free(s);
+}
+
+static bool refuse(char *why, size_t why_len, const char *msg)
+{
+    snprintf(why, why_len, "%s", msg);
+    return false;
+}
+
+/* Reads a two-value list attribute (absent: def). */
+static bool read_pair(const lucid_node *n, const char *name, int64_t def, int64_t out[2])
+{
+    const int64_t *v;
+    size_t count;
+    if (lucid_attr_ints(n, name, &v, &count, NULL)) return false;
+    if (count == 0) {
+        out[0] = out[1] = def;
+        return true;
+    }
+    if (count != 2) return false;
+    out[0] = v[0];
+    out[1] = v[1];
+    return true;
+}
+
+/* The pooling as oneDNN sees it: algorithm, window, strides, dilations (oneDNN counts
+ * dilation from 0) and begin/end pads that reproduce the inferred output size. */
+typedef struct pool_desc {
+    dnnl_alg_kind_t alg;
+    dnnl_dims_t xd, yd, k, s, d, pl, pr;
+} pool_desc;
+
+static bool pool_resolve(const lucid_graph *g, const lucid_node *n, pool_desc *pd, char *why,
+                         size_t why_len)
+{
+    const lucid_ir_tensor *x = lucid_op_input(g, n, 0), *y = lucid_op_output(g, n, 0);
+    bool global = n->op == LUCID_OP_GLOBAL_AVERAGE_POOL || n->op == LUCID_OP_GLOBAL_MAX_POOL;
+    bool is_max = n->op == LUCID_OP_MAX_POOL || n->op == LUCID_OP_GLOBAL_MAX_POOL;
+    if (!global && !is_max && n->op != LUCID_OP_AVERAGE_POOL)
+        return refuse(why, why_len, "not a pooling layer");
+    if (!x || !y || x->rank != 4 || y->rank != 4)
+        return refuse(why, why_len, "only 2-D (NCHW) pooling");
+    if (x->dtype != LUCID_DTYPE_FLOAT || !lucid_tensor_shape_known(x) ||
+        !lucid_tensor_shape_known(y))
+        return refuse(why, why_len, "only float32 with static shapes");
+    if (n->n_outputs > 1 && n->outputs[1] >= 0)
+        return refuse(why, why_len, "MaxPool's Indices output is not produced by oneDNN");
+    for (int i = 0; i < 4; i++) {
+        pd->xd[i] = x->dims[i];
+        pd->yd[i] = y->dims[i];
+    }
+    if (global) {
+        pd->alg = is_max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding;
+        for (int i = 0; i < 2; i++) {
+            pd->k[i] = x->dims[2 + i];
+            pd->s[i] = 1;
+            pd->d[i] = pd->pl[i] = pd->pr[i] = 0;
+        }
+        return true;
+    }
+    int64_t ks[2], st[2], dl[2], ceil_mode = 0, cip = 0;
+    const char *auto_pad;
+    const int64_t *pv;
+    size_t pc;
+    if (!read_pair(n, "kernel_shape", 0, ks) || !read_pair(n, "strides", 1, st) ||
+        !read_pair(n, "dilations", 1, dl) ||
+        lucid_attr_string(n, "auto_pad", "NOTSET", &auto_pad, NULL) ||
+        lucid_attr_int(n, "ceil_mode", 0, &ceil_mode, NULL) ||
+        lucid_attr_int(n, "count_include_pad", 0, &cip, NULL) ||
+        lucid_attr_ints(n, "pads", &pv, &pc, NULL) || (pc != 0 && pc != 4))
+        return refuse(why, why_len, "unreadable attributes");
+    pd->alg = is_max ? dnnl_pooling_max
+                     : cip ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding;
+    for (int i = 0; i < 2; i++) {
+        int64_t in = x->dims[2 + i], out = y->dims[2 + i], dk = (ks[i] - 1) * dl[i] + 1;
+        int64_t pb = pc ? pv[i] : 0, pe = pc ? pv[2 + i] : 0;
+        if (strcmp(auto_pad, "SAME_UPPER") == 0 || strcmp(auto_pad, "SAME_LOWER") == 0) {
+            int64_t total = (out - 1) * st[i] + dk - in;
+            if (total < 0) total = 0;
+            pb = auto_pad[5] == 'U' ? total / 2 : total - total / 2;
+            pe = total - pb;
+        } else if (strcmp(auto_pad, "VALID") == 0) {
+            pb = pe = 0;
+        }
+        /* the end pad oneDNN needs for this output size; ceil_mode makes it larger than the
+         * model's */
+        int64_t need = (out - 1) * st[i] + dk - in - pb;
+        if (need > pe && cip && !is_max)
+            return refuse(why, why_len,
+                          "ceil_mode windows past the end padding change the divisor of "
+                          "count_include_pad, which oneDNN does not model");
+        pd->k[i] = ks[i];
+        pd->s[i] = st[i];
+        pd->d[i] = dl[i] - 1;
+        pd->pl[i] = pb;
+        pd->pr[i] = need;
+    }
+    return true;
+}
+
+static bool dnnl_pool_build(const lucid_graph *g, const lucid_node *n, bool full, int max_threads,
+                            dnnl_pool_state **out, char *why, size_t why_len)
+{
+    dnnl_pool_state *s = calloc(1, sizeof *s);
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_status_t ds = dnnl_success;
+    const char *stage = "";
+    bool ok = false;
+    int old_threads = lucid_dnnl_threads_set(max_threads);
+    pool_desc p;
+    *out = NULL;
+    if (!s) {
+        snprintf(why, why_len, "out of memory");
+        goto done;
+    }
+    if (!pool_resolve(g, n, &p, why, why_len)) goto done;
+    stage = "engine";
+    if ((ds = dnnl_engine_create(&s->eng, dnnl_cpu, 0))) goto fail;
+    stage = "pooling descriptor";
+    dnnl_pooling_v2_desc_t d;
+    if ((ds = dnnl_memory_desc_init_by_tag(&s->x_md, 4, p.xd, dnnl_f32, dnnl_nchw)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&s->y_md, 4, p.yd, dnnl_f32, dnnl_nchw)) ||
+        (ds = dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_inference, p.alg, &s->x_md,
+                                                &s->y_md, p.s, p.k, p.d, p.pl, p.pr)))
+        goto fail;
+    if (!(attr = lucid_dnnl_attr_create(NULL))) {
+        ds = dnnl_out_of_memory;
+        goto fail;
+    }
+    stage = "pooling primitive descriptor";
+    if ((ds = dnnl_primitive_desc_create(&s->pd, &d, attr, s->eng, NULL))) goto fail;
+    s->scratch = lucid_dnnl_scratchpad_size(s->pd);
+    stage = "pooling primitive";
+    if (full && (ds = dnnl_primitive_create(&s->prim, s->pd))) goto fail;
+    ok = true;
+    goto done;
+fail:
+    snprintf(why, why_len, "oneDNN %s: status %d", stage, (int)ds);
+done:
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    lucid_dnnl_threads_set(old_threads);
+    if (ok)
+        *out = s;
+    else
+        dnnl_pool_release(s);
+    return ok;
+}
+
+static bool dnnl_pool_supports(const lucid_graph *g, const lucid_node *n,
+                               const lucid_cpu_features *cpu, char *why, size_t why_len)
+{
+    (void)cpu;
+    dnnl_pool_state *s;
+    if (!dnnl_pool_build(g, n, false, 1, &s, why, why_len)) return false;
+    dnnl_pool_release(s);
+    return true;
+}
+
+static lucid_status dnnl_pool_prepare(const lucid_graph *g, const lucid_node *n, int max_threads,
+                                      void **state, lucid_error *err)
+{
+    char why[256] = "";
+    dnnl_pool_state *s;
+    if (!dnnl_pool_build(g, n, true, max_threads, &s, why, sizeof why))
+        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
+    *state = s;
+    return LUCID_STATUS_OK;
+}
+
+static size_t dnnl_pool_workspace(const void *state, int threads)
+{
+    (void)threads;
+    return lucid_dnnl_round(((const dnnl_pool_state *)state)->scratch);
+}
+
+static lucid_status dnnl_pool_run(const void *state, const lucid_array *in, int n_in,
+                                  lucid_array *out, int n_out, void *workspace,
+                                  lucid_threadpool *pool, lucid_error *err)
+{
+    (void)n_in;
+    (void)n_out;
+    const dnnl_pool_state *s = state;
+    int old = lucid_dnnl_threads_set(lucid_threadpool_size(pool));
+    dnnl_stream_t st = NULL;
+    dnnl_status_t ds = dnnl_stream_create(&st, s->eng, dnnl_stream_default_flags);
+    if (ds == dnnl_success) {
+        const dnnl_memory_desc_t *smd =
+            dnnl_primitive_desc_query_md(s->pd, dnnl_query_scratchpad_md, 0);
+        lucid_dnnl_arg a[3] = {{DNNL_ARG_SRC, &s->x_md, in[0].data},
+                               {DNNL_ARG_DST, &s->y_md, out[0].data},
+                               {DNNL_ARG_SCRATCHPAD, smd, workspace}};
+        ds = lucid_dnnl_execute(s->eng, st, s->prim, a, s->scratch ? 3 : 2);
+    }
+    if (st) dnnl_stream_destroy(st);
+    lucid_dnnl_threads_set(old);
+    return ds == dnnl_success ? LUCID_STATUS_OK : lucid_dnnl_error(err, "pooling", ds);
+}
+
+const lucid_tactic lucid_tactic_dnnl_pool_f32_nchw = {
+    .name = "dnnl.pool.f32.nchw",
+    .backend = "dnnl",
+    .flags = 0,
+    .preference = 403,
+    .in_layout = LUCID_LAYOUT_PLAIN,
+    .out_layout = LUCID_LAYOUT_PLAIN,
+    .supports = dnnl_pool_supports,
+    .prepare = dnnl_pool_prepare,
+    .release = dnnl_pool_release,
+    .workspace = dnnl_pool_workspace,
+    .run = dnnl_pool_run,
+};
+
+#endif
