@@ -43,11 +43,12 @@ static int sole_consumer(const lucid_graph *g, int t)
 }
 
 /* Why bn cannot be folded (into anything), or NULL with a filled; a->s and a->t are
- * allocated on success. */
+ * allocated on success (when they cannot be, *oom is set and the reason says so). */
 static const char *bn_read(const lucid_graph *g, const lucid_node *bn, bn_affine *a, char *why,
-                           size_t why_size)
+                           size_t why_size, bool *oom)
 {
     memset(a, 0, sizeof *a);
+    *oom = false;
     const lucid_ir_tensor *x = &g->tensors[bn->inputs[0]];
     if (x->rank < 2 || !lucid_tensor_shape_known(x) || x->dtype != LUCID_DTYPE_FLOAT)
         return "its input is not a float32 tensor of static shape and rank 2 or more";
@@ -63,7 +64,10 @@ static const char *bn_read(const lucid_graph *g, const lucid_node *bn, bn_affine
     a->channels = c;
     a->s = malloc(sizeof(double) * (size_t)(c ? c : 1));
     a->t = malloc(sizeof(double) * (size_t)(c ? c : 1));
-    if (!a->s || !a->t) return "out of memory";
+    if (!a->s || !a->t) {
+        *oom = true;
+        return "out of memory";
+    }
     for (int64_t i = 0; i < c; i++) {
         double var = const_at(g, bn->inputs[4], i), den = var + (double)eps;
         if (!(den > 0) || !isfinite(den)) {
@@ -319,7 +323,12 @@ static lucid_status bn_folding_run(lucid_pass_ctx *ctx, lucid_graph *g, lucid_er
 
         bn_affine a;
         char why_buf[256];
-        const char *why = bn_read(g, bn, &a, why_buf, sizeof why_buf);
+        bool oom;
+        const char *why = bn_read(g, bn, &a, why_buf, sizeof why_buf, &oom);
+        if (oom) {
+            bn_free(&a);
+            return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+        }
         if (!why && ci >= 0) why = conv_after_refusal(g, nb, a.channels);
         if (why) {
             bn_free(&a);
