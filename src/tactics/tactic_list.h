@@ -39,7 +39,9 @@
 #define LUCID_TACTIC_LIST_XNNPACK(X)
 #endif
 #ifdef LUCID_HAVE_BLAS
-#define LUCID_TACTIC_LIST_BLAS(X)
+#define LUCID_TACTIC_LIST_BLAS(X)                                                              \
+    X(blas_gemm_f32_sgemm)                                                                     \
+    X(blas_conv_f32_im2col_sgemm)
 #else
 #define LUCID_TACTIC_LIST_BLAS(X)
 #endif
