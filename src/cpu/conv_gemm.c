@@ -99,8 +99,10 @@ static void im2col_pack(const lucid_gemm_operand *op, int64_t r0, int64_t rows, 
                     if (lo > len) lo = len;
                     if (hi > len) hi = len;
                     if (hi < lo) hi = lo;
+                    /* short runs (at most one panel): a plain loop beats a memcpy call */
+                    const float *src = row + ix0;
                     for (int64_t u = 0; u < lo; u++) ds[u] = 0.0f;
-                    memcpy(ds + lo, row + ix0 + lo, sizeof(float) * (size_t)(hi - lo));
+                    for (int64_t u = lo; u < hi; u++) ds[u] = src[u];
                     for (int64_t u = hi; u < len; u++) ds[u] = 0.0f;
                 } else {
                     for (int u = 0; u < len; u++) {

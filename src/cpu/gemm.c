@@ -14,11 +14,21 @@ void lucid_gemm_pack_matrix(const lucid_gemm_operand *mx, int64_t r0, int64_t ro
     for (int64_t p0 = 0; p0 < rows; p0 += width) {
         int w = rows - p0 < width ? (int)(rows - p0) : width;
         const float *src = mx->data + (r0 + p0) * mx->rs + k0 * mx->ks;
-        if (mx->rs == 1) {
-            /* the panel's rows are contiguous: copy one k step of `width` values at a time */
+        if (mx->rs == 1 && w == width && (width == 32 || width == 16)) {
+            /* the panel's rows are contiguous: one k step is a short fixed-length copy, which
+             * the compiler unrolls into vector moves (a memcpy call per 64-128 bytes costs
+             * more than the copy) */
+            if (width == 32)
+                for (int64_t k = 0; k < kc; k++)
+                    for (int r = 0; r < 32; r++) dst[k * 32 + r] = src[k * mx->ks + r];
+            else
+                for (int64_t k = 0; k < kc; k++)
+                    for (int r = 0; r < 16; r++) dst[k * 16 + r] = src[k * mx->ks + r];
+        } else if (mx->rs == 1) {
             for (int64_t k = 0; k < kc; k++) {
                 float *d = dst + k * width;
-                memcpy(d, src + k * mx->ks, sizeof(float) * (size_t)w);
+                const float *s = src + k * mx->ks;
+                for (int r = 0; r < w; r++) d[r] = s[r];
                 for (int r = w; r < width; r++) d[r] = 0.0f;
             }
         } else {

@@ -4,7 +4,7 @@
 
 #include "cpu/gemm.h"
 
-#define MR 8
+#define MR 12
 #define NR 32
 
 /* rows is a compile-time constant at every call site below, so the accumulator arrays
@@ -54,6 +54,10 @@ static void avx512_tile(int64_t kc, const float *a, const float *b, float *c, in
     case 5: tile_rows(5, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
     case 6: tile_rows(6, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
     case 7: tile_rows(7, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
+    case 8: tile_rows(8, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
+    case 9: tile_rows(9, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
+    case 10: tile_rows(10, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
+    case 11: tile_rows(11, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
     default: tile_rows(MR, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
     }
 }
