@@ -22,8 +22,7 @@
     X(cpu_eltwise_f32_avx512)                                                                  \
     X(cpu_softmax_f32_avx512)
 
-/* library tactics (src/cpu/dnnl_*.c, xnnpack_*.c, blas_*.c), each list empty without its
- * library */
+/* library tactics (src/cpu/dnnl_*.c, blas_*.c), each list empty without its library */
 #ifdef LUCID_HAVE_DNNL
 #define LUCID_TACTIC_LIST_DNNL(X)                                                              \
     X(dnnl_conv_f32_nchw)                                                                      \
@@ -32,11 +31,6 @@
     X(dnnl_pool_f32_nchw)
 #else
 #define LUCID_TACTIC_LIST_DNNL(X)
-#endif
-#ifdef LUCID_HAVE_XNNPACK
-#define LUCID_TACTIC_LIST_XNNPACK(X)
-#else
-#define LUCID_TACTIC_LIST_XNNPACK(X)
 #endif
 #ifdef LUCID_HAVE_BLAS
 #define LUCID_TACTIC_LIST_BLAS(X)                                                              \
@@ -48,6 +42,6 @@
 
 #define LUCID_TACTIC_LIST(X)                                                                   \
     LUCID_TACTIC_LIST_CPU(X)                                                                   \
-    LUCID_TACTIC_LIST_DNNL(X) LUCID_TACTIC_LIST_XNNPACK(X) LUCID_TACTIC_LIST_BLAS(X) X(reference)
+    LUCID_TACTIC_LIST_DNNL(X) LUCID_TACTIC_LIST_BLAS(X) X(reference)
 
 #endif
