@@ -23,12 +23,14 @@ static void drop_consumer(lucid_ir_tensor *x, int node)
 /* Adds the consumers of `from` to `to`'s list (each node once). False on out of memory. */
 static bool move_consumers(lucid_ir_tensor *to, lucid_ir_tensor *from)
 {
-    int *nc = realloc(to->consumers, sizeof(int) * (size_t)(to->n_consumers + from->n_consumers + 1));
+    int *nc =
+        realloc(to->consumers, sizeof(int) * (size_t)(to->n_consumers + from->n_consumers + 1));
     if (!nc) return false;
     to->consumers = nc;
     for (int c = 0; c < from->n_consumers; c++) {
         bool seen = false;
-        for (int q = 0; q < to->n_consumers; q++) seen |= to->consumers[q] == from->consumers[c];
+        for (int q = 0; q < to->n_consumers; q++)
+            seen |= to->consumers[q] == from->consumers[c];
         if (!seen) to->consumers[to->n_consumers++] = from->consumers[c];
     }
     from->n_consumers = 0;

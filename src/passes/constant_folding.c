@@ -21,7 +21,8 @@ static void fill_array(const lucid_ir_tensor *x, void *data, lucid_array *a)
     snprintf(a->name, sizeof a->name, "%s", x->name);
     a->dtype = x->dtype;
     a->rank = x->rank;
-    for (int i = 0; i < x->rank; i++) a->dims[i] = x->dims[i];
+    for (int i = 0; i < x->rank; i++)
+        a->dims[i] = x->dims[i];
     a->data = data;
     a->nbytes = lucid_tensor_nbytes(x);
 }
@@ -40,7 +41,8 @@ static lucid_status compute(lucid_graph *g, lucid_node *n, lucid_error *err)
         fill_array(x, x->data, &in[k]);
     }
     lucid_status st = LUCID_STATUS_OK;
-    for (int k = 0; k < n->n_outputs; k++) memset(&out[k], 0, sizeof out[k]);
+    for (int k = 0; k < n->n_outputs; k++)
+        memset(&out[k], 0, sizeof out[k]);
     for (int k = 0; k < n->n_outputs; k++) {
         if (n->outputs[k] < 0) continue;
         const lucid_ir_tensor *y = &g->tensors[n->outputs[k]];
@@ -63,7 +65,8 @@ static lucid_status compute(lucid_graph *g, lucid_node *n, lucid_error *err)
     }
     return LUCID_STATUS_OK;
 fail:
-    for (int k = 0; k < n->n_outputs; k++) free(out[k].data);
+    for (int k = 0; k < n->n_outputs; k++)
+        free(out[k].data);
     return st;
 }
 

@@ -49,10 +49,12 @@ static bool transpose_keeps_bytes(const lucid_graph *g, const lucid_node *n)
     if (lucid_attr_ints(n, "perm", &perm, &count, &err)) return false;
     int r = x->rank, p[LUCID_MAX_RANK];
     if (count == 0) {
-        for (int i = 0; i < r; i++) p[i] = r - 1 - i; /* the default reverses the axes */
+        for (int i = 0; i < r; i++)
+            p[i] = r - 1 - i; /* the default reverses the axes */
     } else {
         if (count != (size_t)r) return false;
-        for (int i = 0; i < r; i++) p[i] = (int)perm[i];
+        for (int i = 0; i < r; i++)
+            p[i] = (int)perm[i];
     }
     int last = -1;
     for (int i = 0; i < r; i++) {
@@ -71,18 +73,24 @@ static bool is_noop(const lucid_graph *g, const lucid_node *n, const char **what
     if (!x || !y) return false;
     bool same = same_layout(x, y);
     switch (n->op) {
-    case LUCID_OP_IDENTITY: *what = "Identity"; return true;
+    case LUCID_OP_IDENTITY:
+        *what = "Identity";
+        return true;
     case LUCID_OP_DROPOUT:
         /* inference Dropout (training mode is refused at inference) copies its input; the
          * optional mask must be unused */
         *what = "Dropout at inference";
-        return same && (n->n_outputs < 2 || n->outputs[1] < 0 ||
-                        lucid_tensor_uses(g, n->outputs[1]) == 0);
-    case LUCID_OP_CAST: *what = "Cast to the same dtype"; return same;
+        return same &&
+               (n->n_outputs < 2 || n->outputs[1] < 0 || lucid_tensor_uses(g, n->outputs[1]) == 0);
+    case LUCID_OP_CAST:
+        *what = "Cast to the same dtype";
+        return same;
     case LUCID_OP_RESHAPE:
     case LUCID_OP_FLATTEN:
     case LUCID_OP_SQUEEZE:
-    case LUCID_OP_UNSQUEEZE: *what = "shape unchanged"; return same;
+    case LUCID_OP_UNSQUEEZE:
+        *what = "shape unchanged";
+        return same;
     case LUCID_OP_TRANSPOSE:
         *what = "identity permutation";
         return same && transpose_keeps_bytes(g, n);
@@ -108,10 +116,17 @@ static bool is_noop(const lucid_graph *g, const lucid_node *n, const char **what
         if (!same) return false;
         if (n->opset < 10 || !lucid_op_input(g, n, 4)) return true;
         return all_ints(n, lucid_op_input(g, n, 4), is_positive);
-    case LUCID_OP_CONCAT: *what = "Concat of one input"; return n->n_inputs == 1 && same;
-    case LUCID_OP_EXPAND: *what = "Expand to the same shape"; return same;
-    case LUCID_OP_TILE: *what = "Tile by ones"; return same;
-    default: return false;
+    case LUCID_OP_CONCAT:
+        *what = "Concat of one input";
+        return n->n_inputs == 1 && same;
+    case LUCID_OP_EXPAND:
+        *what = "Expand to the same shape";
+        return same;
+    case LUCID_OP_TILE:
+        *what = "Tile by ones";
+        return same;
+    default:
+        return false;
     }
 }
 

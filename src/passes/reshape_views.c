@@ -54,9 +54,9 @@ static lucid_status reshape_views_run(lucid_pass_ctx *ctx, lucid_graph *g, lucid
         g->tensors[out].view_of = in;
         g->tensors[out].view_offset = 0;
         n->elided = true;
-        lucid_pass_rewrite(ctx, n->name, n->name, "elided: '%s' is a view of '%s' (%zu bytes not copied)",
-                           g->tensors[out].name, g->tensors[in].name,
-                           lucid_tensor_nbytes(&g->tensors[out]));
+        lucid_pass_rewrite(
+            ctx, n->name, n->name, "elided: '%s' is a view of '%s' (%zu bytes not copied)",
+            g->tensors[out].name, g->tensors[in].name, lucid_tensor_nbytes(&g->tensors[out]));
     }
     return LUCID_STATUS_OK;
 }

@@ -57,7 +57,8 @@ static lucid_status set_perm(lucid_node *n, const int *perm, int rank, lucid_err
         lucid_attr_free(&a);
         return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     }
-    for (int i = 0; i < rank; i++) a.ints[i] = perm[i];
+    for (int i = 0; i < rank; i++)
+        a.ints[i] = perm[i];
     return set_attr(n, &a, err);
 }
 
@@ -82,7 +83,8 @@ static lucid_status reroute(lucid_graph *g, int node, int k, int from, int to, l
     lucid_node *n = &g->nodes[node];
     n->inputs[k] = to;
     bool still = false;
-    for (int q = 0; q < n->n_inputs; q++) still |= n->inputs[q] == from;
+    for (int q = 0; q < n->n_inputs; q++)
+        still |= n->inputs[q] == from;
     lucid_ir_tensor *f = &g->tensors[from], *t = &g->tensors[to];
     if (!still) {
         int kept = 0;
@@ -146,10 +148,11 @@ static lucid_status fold_pair(lucid_pass_ctx *ctx, lucid_graph *g, int i, lucid_
     }
     const char *why = "";
     if (lucid_pass_bypass(g, i, x, n->outputs[0], &why))
-        lucid_pass_rewrite(ctx, nodes, layer, "the two Transposes cancel: both removed%s", kept);
+        lucid_pass_rewrite(ctx, nodes, layer, "the two Transposes cancel: %s removed%s",
+                           first->dead ? "both" : n->name, kept);
     else
-        lucid_pass_refuse(ctx, nodes, "the two Transposes cancel, but one identity Transpose "
-                          "stays: %s", why);
+        lucid_pass_refuse(ctx, nodes,
+                          "the two Transposes cancel, but one identity Transpose stays: %s", why);
 done:
     free(layer);
     return st;
@@ -157,8 +160,7 @@ done:
 
 /* Gemm input k (A or B) read through a 2-D Transpose: read the Transpose's input instead and
  * flip transA/transB. */
-static lucid_status fold_gemm(lucid_pass_ctx *ctx, lucid_graph *g, int i, int k,
-                              lucid_error *err)
+static lucid_status fold_gemm(lucid_pass_ctx *ctx, lucid_graph *g, int i, int k, lucid_error *err)
 {
     lucid_node *n = &g->nodes[i];
     int mid = n->inputs[k];
@@ -197,7 +199,8 @@ static lucid_status transpose_folding_run(lucid_pass_ctx *ctx, lucid_graph *g, l
         if (n->op == LUCID_OP_TRANSPOSE && n->inputs[0] >= 0)
             st = fold_pair(ctx, g, i, err);
         else if (n->op == LUCID_OP_GEMM && n->n_inputs >= 2)
-            for (int k = 0; k < 2 && !st; k++) st = fold_gemm(ctx, g, i, k, err);
+            for (int k = 0; k < 2 && !st; k++)
+                st = fold_gemm(ctx, g, i, k, err);
         if (st) return st;
     }
     return LUCID_STATUS_OK;
