@@ -1,4 +1,4 @@
-/* gemm_avx512.c - the AVX-512 GEMM micro-kernel: 8 x 32 tile, 16 zmm accumulators fed by
+/* gemm_avx512.c - the AVX-512 GEMM micro-kernel: 12 x 32 tile, 24 zmm accumulators fed by
  * embedded-broadcast FMAs (two 512-bit FMA pipes per Zen 5 / Skylake-SP core). */
 #include <immintrin.h>
 
