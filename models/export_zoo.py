@@ -253,6 +253,24 @@ def randomize_batchnorm(model, gen):
             m.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
 
 
+# torch 1.13 computes Tiny-YOLOv3's edge padding with a chain of shape ops; lucid resolves
+# that chain itself when it loads the model. --fold-pads stores the pads as a constant instead,
+# for engines that cannot.
+FOLD_PADS = False
+
+
+def dynamic_batch(name, out_names):
+    """The batch dimension stays symbolic ("batch"), so one file serves every batch size
+    (lucid fixes it with --shape, as trtexec does with --shapes). Tiny-YOLOv3 keeps batch 1:
+    its darknet-style edge padding is folded to constants after export."""
+    if name == "tiny_yolov3":
+        return None
+    axes = {"input": {0: "batch"}}
+    for o in out_names:
+        axes[o] = {0: "batch"}
+    return axes
+
+
 def export_one(name, out_dir, verbose=True):
     """Exports one model into out_dir/name; returns a dict of facts."""
     ctor, side, seed = ZOO[name]
@@ -281,11 +299,16 @@ def export_one(name, out_dir, verbose=True):
         onnx_path = os.path.join(tmp, "model.onnx")
         t0 = time.time()
         with torch.no_grad():
+            # BatchNormalization stays a node (PRESERVE keeps the eval-mode model as written,
+            # without the exporter's own Conv+BN folding) and constant subgraphs stay
+            # unfolded: the graph the optimizer starts from is the one a user exports.
             torch.onnx.export(model, torch.from_numpy(x), onnx_path, opset_version=OPSET,
                               input_names=["input"], output_names=out_names,
-                              do_constant_folding=True, export_params=True)
+                              do_constant_folding=False, export_params=True,
+                              training=torch.onnx.TrainingMode.PRESERVE,
+                              dynamic_axes=dynamic_batch(name, out_names))
         export_s = time.time() - t0
-        if name == "tiny_yolov3":
+        if name == "tiny_yolov3" and FOLD_PADS:
             m = onnx.load(onnx_path)
             fold_pad_subgraphs(m)
             onnx.save(m, onnx_path)
@@ -324,7 +347,11 @@ def main(argv=None):
     ap.add_argument("--list", action="store_true", help="list the model names and exit")
     ap.add_argument("--threads", type=int, default=0,
                     help="torch threads (default: torch's choice)")
+    ap.add_argument("--fold-pads", action="store_true",
+                    help="store Tiny-YOLOv3's computed edge padding as a constant")
     args = ap.parse_args(argv)
+    global FOLD_PADS
+    FOLD_PADS = args.fold_pads
 
     if args.list:
         for n, (_, side, _) in ZOO.items():
