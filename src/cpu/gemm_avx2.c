@@ -15,7 +15,8 @@ static inline __attribute__((always_inline)) void tile_rows(
 {
     __m256 c0[MR], c1[MR];
     for (int i = 0; i < rows; i++) c0[i] = c1[i] = _mm256_setzero_ps();
-#pragma GCC unroll 4
+    /* no unrolling: 12 accumulators, 2 B vectors and a broadcast fill the 16 ymm registers,
+     * and unrolled copies would spill accumulators to the stack */
     for (int64_t k = 0; k < kc; k++) {
         const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
         for (int i = 0; i < rows; i++) {
@@ -26,6 +27,9 @@ static inline __attribute__((always_inline)) void tile_rows(
         a += MR;
         b += NR;
     }
+    /* fully unrolled, so the accumulator arrays are never indexed at run time (which would
+     * keep them in memory) */
+#pragma GCC unroll 8
     for (int i = 0; i < rows; i++) {
         float *ci = c + i * ldc;
         if (nr == NR) {
@@ -37,13 +41,17 @@ static inline __attribute__((always_inline)) void tile_rows(
             _mm256_storeu_ps(ci, v0);
             _mm256_storeu_ps(ci + 8, v1);
         } else {
-            float t[NR];
-            _mm256_storeu_ps(t, c0[i]);
-            _mm256_storeu_ps(t + 8, c1[i]);
-            if (accumulate)
-                for (int j = 0; j < nr; j++) ci[j] += t[j];
-            else
-                for (int j = 0; j < nr; j++) ci[j] = t[j];
+            /* a ragged right edge: masked moves of the first nr lanes */
+            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            const __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane);
+            const __m256i k1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
+            __m256 v0 = c0[i], v1 = c1[i];
+            if (accumulate) {
+                v0 = _mm256_add_ps(v0, _mm256_maskload_ps(ci, k0));
+                v1 = _mm256_add_ps(v1, _mm256_maskload_ps(ci + 8, k1));
+            }
+            _mm256_maskstore_ps(ci, k0, v0);
+            _mm256_maskstore_ps(ci + 8, k1, v1);
         }
         if (epi) lucid_epilogue_row(epi, ci, row + i, col, nr);
     }
