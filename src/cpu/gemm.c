@@ -236,7 +236,10 @@ static void generic_tile(int64_t kc, const float *a, const float *b, float *c, i
     memset(acc, 0, sizeof acc);
     for (int64_t k = 0; k < kc; k++) {
         const float *ak = a + k * GENERIC_MR, *bk = b + k * GENERIC_NR;
+        /* fully unrolled so the 16 accumulator vectors stay in registers */
+#pragma GCC unroll 4
         for (int i = 0; i < GENERIC_MR; i++)
+#pragma GCC unroll 16
             for (int j = 0; j < GENERIC_NR; j++) acc[i][j] += ak[i] * bk[j];
     }
     for (int i = 0; i < mr; i++) {
