@@ -12,6 +12,7 @@
     X(horizontal_fusion)                                                                       \
     X(vertical_fusion)                                                                         \
     X(reshape_views)                                                                           \
-    X(concat_elision)
+    X(concat_elision)                                                                          \
+    X(split_views)
 
 #endif
