@@ -37,7 +37,8 @@ static double cpu_s(void)
 static float *rand_floats(size_t n)
 {
     float *d = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-    for (size_t i = 0; i < n; i++) d[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+    for (size_t i = 0; i < n; i++)
+        d[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
     return d;
 }
 
@@ -56,8 +57,8 @@ static double bench_shape(const lucid_gemm_kernel *kern, int64_t m, int64_t n, i
     bench_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.p.m = m, ctx.p.n = n, ctx.p.k = k, ctx.p.c = c, ctx.p.ldc = n;
-    lucid_epilogue epi = {.alpha = 1, .beta = 1, .addend = bias, .add_rs = 1, .add_cs = 0,
-                          .act = LUCID_ACT_RELU};
+    lucid_epilogue epi = {
+        .alpha = 1, .beta = 1, .addend = bias, .add_rs = 1, .add_cs = 0, .act = LUCID_ACT_RELU};
     ctx.p.epi = epi;
     ctx.p.a = am;
     ctx.p.b = bm;
@@ -155,8 +156,8 @@ int main(int argc, char **argv)
             double g2 = bench_shape(kern, shapes[s].m, shapes[s].n, shapes[s].k,
                                     shapes[s].weights_a, pool2, &c2);
             printf("| %s %dx%d | %lld | %lld | %lld | %s | %.1f | %.1f | %.1f | %.1f |\n",
-                   kern->isa, kern->mr, kern->nr, (long long)shapes[s].m,
-                   (long long)shapes[s].n, (long long)shapes[s].k, shapes[s].what, g1, c1, g2, c2);
+                   kern->isa, kern->mr, kern->nr, (long long)shapes[s].m, (long long)shapes[s].n,
+                   (long long)shapes[s].k, shapes[s].what, g1, c1, g2, c2);
             fflush(stdout);
         }
     }

@@ -35,22 +35,32 @@ static float rand_float(void)
 static float *rand_buf(size_t n)
 {
     float *d = malloc(sizeof(float) * (n ? n : 1));
-    for (size_t i = 0; i < n; i++) d[i] = rand_float();
+    for (size_t i = 0; i < n; i++)
+        d[i] = rand_float();
     return d;
 }
 
 static double act_ref(lucid_act act, double v, double a, double b)
 {
     switch (act) {
-    case LUCID_ACT_NONE: return v;
-    case LUCID_ACT_RELU: return v < 0 ? 0 : v;
-    case LUCID_ACT_CLIP: return v < a ? a : v > b ? b : v;
-    case LUCID_ACT_LEAKY_RELU: return v < 0 ? a * v : v;
-    case LUCID_ACT_SIGMOID: return 1 / (1 + exp(-v));
-    case LUCID_ACT_HARD_SIGMOID: return fmax(0, fmin(1, a * v + b));
-    case LUCID_ACT_HARD_SWISH: return v * fmax(0, fmin(1, v / 6 + 0.5));
-    case LUCID_ACT_SILU: return v / (1 + exp(-v));
-    case LUCID_ACT_TANH: return tanh(v);
+    case LUCID_ACT_NONE:
+        return v;
+    case LUCID_ACT_RELU:
+        return v < 0 ? 0 : v;
+    case LUCID_ACT_CLIP:
+        return v < a ? a : v > b ? b : v;
+    case LUCID_ACT_LEAKY_RELU:
+        return v < 0 ? a * v : v;
+    case LUCID_ACT_SIGMOID:
+        return 1 / (1 + exp(-v));
+    case LUCID_ACT_HARD_SIGMOID:
+        return fmax(0, fmin(1, a * v + b));
+    case LUCID_ACT_HARD_SWISH:
+        return v * fmax(0, fmin(1, v / 6 + 0.5));
+    case LUCID_ACT_SILU:
+        return v / (1 + exp(-v));
+    case LUCID_ACT_TANH:
+        return tanh(v);
     }
     return v;
 }
@@ -91,7 +101,8 @@ static void run_case(const lucid_gemm_kernel *kern, int64_t m, int64_t n, int64_
         bo.packed = bpk;
     }
     /* an epilogue form at random */
-    lucid_epilogue e = {.alpha = rand_int(0, 1) ? 1.0f : 0.75f, .beta = rand_int(0, 1) ? 1.0f : 2.0f};
+    lucid_epilogue e = {.alpha = rand_int(0, 1) ? 1.0f : 0.75f,
+                        .beta = rand_int(0, 1) ? 1.0f : 2.0f};
     int form = rand_int(0, 4); /* none, per-column, per-row, full, scalar */
     float *add = rand_buf((size_t)(m * n)), *res = rand_buf((size_t)(m * n));
     if (form) {
@@ -107,7 +118,8 @@ static void run_case(const lucid_gemm_kernel *kern, int64_t m, int64_t n, int64_
     e.act_alpha = e.act == LUCID_ACT_CLIP ? -0.5f : e.act == LUCID_ACT_HARD_SIGMOID ? 0.2f : 0.1f;
     e.act_beta = e.act == LUCID_ACT_CLIP ? 0.7f : 0.5f;
     case_ctx cx = {.p = {.m = m, .n = n, .k = k, .a = ao, .b = bo, .ldc = n, .epi = e},
-                   .count = count, .c_stride = m * n};
+                   .count = count,
+                   .c_stride = m * n};
     size_t cn = (size_t)(m * n * count);
     float *first = NULL;
     bool ok = true;
@@ -120,7 +132,8 @@ static void run_case(const lucid_gemm_kernel *kern, int64_t m, int64_t n, int64_
         size_t wsf = lucid_gemm_workspace_floats(kern, &blk, !pre_a, !pre_b);
         float *ws = aligned_alloc(64, wsf * sizeof(float) * (size_t)threads);
         float *c = malloc(sizeof(float) * cn);
-        for (size_t i = 0; i < cn; i++) c[i] = NAN;
+        for (size_t i = 0; i < cn; i++)
+            c[i] = NAN;
         cx.c_base = c;
         lucid_gemm_run_batch(kern, &blk, (size_t)count, setup, &cx, ws, wsf, pools[t]);
         free(ws);
@@ -155,8 +168,10 @@ static void run_case(const lucid_gemm_kernel *kern, int64_t m, int64_t n, int64_
             free(c);
         }
     }
-    if (ok) passed++;
-    else failed++;
+    if (ok)
+        passed++;
+    else
+        failed++;
     free(first);
     free(a), free(b), free(add), free(res), free(apk), free(bpk);
 }
@@ -183,7 +198,8 @@ static void add_attr_string(lucid_node *n, const char *name, const char *v)
     lucid_node_add_attr(n, &a, NULL);
 }
 
-static int add_tensor(lucid_graph *g, const char *name, int rank, const int64_t *dims, bool constant)
+static int add_tensor(lucid_graph *g, const char *name, int rank, const int64_t *dims,
+                      bool constant)
 {
     int t = lucid_graph_tensor(g, name, NULL);
     if (constant) {
@@ -194,15 +210,16 @@ static int add_tensor(lucid_graph *g, const char *name, int rank, const int64_t 
         lucid_ir_tensor *x = &g->tensors[t];
         x->dtype = LUCID_DTYPE_FLOAT;
         x->rank = rank;
-        for (int i = 0; i < rank; i++) x->dims[i] = dims[i];
+        for (int i = 0; i < rank; i++)
+            x->dims[i] = dims[i];
         lucid_graph_add_input(g, t, NULL);
     }
     return t;
 }
 
 static void pointwise_case(const lucid_cpu_features *cpu, lucid_threadpool *pool2, int64_t batch,
-                           int64_t ic, int64_t oc, int64_t group, int64_t h, int64_t w,
-                           bool fused, bool bias, bool residual, const char *act)
+                           int64_t ic, int64_t oc, int64_t group, int64_t h, int64_t w, bool fused,
+                           bool bias, bool residual, const char *act)
 {
     lucid_graph *g = lucid_graph_create();
     int64_t xd[4] = {batch, ic, h, w}, wd[4] = {oc, ic / group, 1, 1}, bd[1] = {oc},
@@ -210,12 +227,14 @@ static void pointwise_case(const lucid_cpu_features *cpu, lucid_threadpool *pool
     int in[4], n_in = 0;
     in[n_in++] = add_tensor(g, "x", 4, xd, false);
     in[n_in++] = add_tensor(g, "w", 4, wd, true);
-    if (bias) in[n_in++] = add_tensor(g, "b", 1, bd, true);
-    else if (residual) in[n_in++] = -1;
+    if (bias)
+        in[n_in++] = add_tensor(g, "b", 1, bd, true);
+    else if (residual)
+        in[n_in++] = -1;
     if (residual) in[n_in++] = add_tensor(g, "z", 4, zd, false);
     int y = lucid_graph_tensor(g, "y", NULL);
-    int ni = lucid_graph_add_node(g, "layer", fused ? "FusedConv" : "Conv", fused ? LUCID_DOMAIN : "",
-                                  fused ? 1 : 13, in, n_in, &y, 1, NULL);
+    int ni = lucid_graph_add_node(g, "layer", fused ? "FusedConv" : "Conv",
+                                  fused ? LUCID_DOMAIN : "", fused ? 1 : 13, in, n_in, &y, 1, NULL);
     lucid_graph_add_output(g, y, NULL);
     lucid_node *nd = &g->nodes[ni];
     int64_t ks[2] = {1, 1}, pads[4] = {0, 0, 0, 0};
@@ -264,10 +283,11 @@ static void pointwise_case(const lucid_cpu_features *cpu, lucid_threadpool *pool
     out.data = yref;
     lucid_op_get(n->op)->run(n, arr, n->n_inputs, &out, 1, &err);
     float scale = 1;
-    for (size_t i = 0; i < yn; i++) scale = fmaxf(scale, fabsf(yref[i]));
-    static const char *const names[] = {"cpu.conv.f32.1x1_gemm.avx512", "cpu.conv.f32.1x1_gemm.avx2",
-                                        "cpu.conv.f32.im2col_gemm.avx512",
-                                        "cpu.conv.f32.im2col_gemm.avx2"};
+    for (size_t i = 0; i < yn; i++)
+        scale = fmaxf(scale, fabsf(yref[i]));
+    static const char *const names[] = {
+        "cpu.conv.f32.1x1_gemm.avx512", "cpu.conv.f32.1x1_gemm.avx2",
+        "cpu.conv.f32.im2col_gemm.avx512", "cpu.conv.f32.im2col_gemm.avx2"};
     for (size_t ti = 0; ti < sizeof names / sizeof names[0]; ti++) {
         const lucid_tactic *tac = lucid_tactic_find(names[ti]);
         char why[256] = "";
@@ -286,7 +306,8 @@ static void pointwise_case(const lucid_cpu_features *cpu, lucid_threadpool *pool
         for (int threads = 1; threads <= 2; threads++) {
             size_t ws = tac->workspace(state, threads);
             void *work = aligned_alloc(64, (ws + 63) / 64 * 64 + 64);
-            for (size_t i = 0; i < yn; i++) yout[i] = NAN;
+            for (size_t i = 0; i < yn; i++)
+                yout[i] = NAN;
             out.data = yout;
             tac->run(state, arr, n->n_inputs, &out, 1, work, threads == 1 ? NULL : pool2, &err);
             free(work);
@@ -323,8 +344,13 @@ int main(void)
             continue;
         }
         /* edges and a K of 0 */
-        int64_t small[][3] = {{1, 1, 1}, {1, 1, 0}, {3, 5, 0}, {17, 33, 7}, {8, 32, 1},
-                              {9, 31, 2}, {kern->mr + 1, kern->nr + 1, 3}};
+        int64_t small[][3] = {{1, 1, 1},
+                              {1, 1, 0},
+                              {3, 5, 0},
+                              {17, 33, 7},
+                              {8, 32, 1},
+                              {9, 31, 2},
+                              {kern->mr + 1, kern->nr + 1, 3}};
         for (size_t i = 0; i < sizeof small / sizeof small[0]; i++)
             for (int mode = 0; mode < 3; mode++)
                 run_case(kern, small[i][0], small[i][1], small[i][2], mode == 1, mode == 2, 1,
@@ -337,8 +363,8 @@ int main(void)
             run_case(kern, m, n, k, mode == 1, mode == 2, rand_int(1, 3), pools);
         }
     }
-    static const char *const acts[] = {"", "Relu", "Clip", "LeakyRelu", "Sigmoid",
-                                       "HardSigmoid", "HardSwish", "SiLU", "Tanh"};
+    static const char *const acts[] = {
+        "", "Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "SiLU", "Tanh"};
     for (int c = 0; c < 30; c++) {
         int64_t group = rand_int(0, 3) ? 1 : rand_int(2, 3);
         int64_t ic = group * rand_int(1, c % 5 == 0 ? 300 : 40),

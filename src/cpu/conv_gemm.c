@@ -22,7 +22,7 @@ typedef struct conv_state {
     float *apacked;      /* group after group */
     size_t group_floats; /* packed floats of one group's weights */
     bool pointwise;
-    lucid_epilogue epi;  /* the activation; pointers are set per run */
+    lucid_epilogue epi; /* the activation; pointers are set per run */
 } conv_state;
 
 static bool refuse(char *why, size_t why_len, const char *msg)
@@ -100,10 +100,14 @@ static void im2col_pack(const lucid_gemm_operand *op, int64_t r0, int64_t rows, 
                     if (hi > len) hi = len;
                     if (hi < lo) hi = lo;
                     /* short runs (at most one panel): a plain loop beats a memcpy call */
-                    const float *src = row + ix0;
-                    for (int64_t u = 0; u < lo; u++) ds[u] = 0.0f;
-                    for (int64_t u = lo; u < hi; u++) ds[u] = src[u];
-                    for (int64_t u = hi; u < len; u++) ds[u] = 0.0f;
+                    for (int64_t u = 0; u < lo; u++)
+                        ds[u] = 0.0f;
+                    /* based at the first valid column: row + ix0 may lie before the plane */
+                    const float *src = row + (ix0 + lo);
+                    for (int64_t u = lo; u < hi; u++)
+                        ds[u] = src[u - lo];
+                    for (int64_t u = hi; u < len; u++)
+                        ds[u] = 0.0f;
                 } else {
                     for (int u = 0; u < len; u++) {
                         int64_t ix = ix0 + u * c->sw;
@@ -111,7 +115,8 @@ static void im2col_pack(const lucid_gemm_operand *op, int64_t r0, int64_t rows, 
                     }
                 }
             }
-            for (int t = w; t < width; t++) d[t] = 0.0f;
+            for (int t = w; t < width; t++)
+                d[t] = 0.0f;
         }
         dst += (size_t)width * (size_t)kc;
     }
@@ -159,8 +164,8 @@ static lucid_status conv_prepare_with(const lucid_gemm_kernel *kern, bool pointw
     }
     const float *w = lucid_op_input(g, n, 1)->data;
     for (int64_t gi = 0; gi < c->group; gi++) {
-        lucid_gemm_operand src = {.pack = lucid_gemm_pack_matrix, .data = w + gi * s->m * s->k,
-                                  .rs = s->k, .ks = 1};
+        lucid_gemm_operand src = {
+            .pack = lucid_gemm_pack_matrix, .data = w + gi * s->m * s->k, .rs = s->k, .ks = 1};
         lucid_gemm_prepack(&s->blk, s->m, s->k, kern->mr, &src,
                            s->apacked + (size_t)gi * s->group_floats);
     }
@@ -205,8 +210,8 @@ static void conv_setup(const void *vctx, size_t index, lucid_gemm_problem *p)
     p->a.packed = s->apacked + (size_t)gi * s->group_floats;
     const float *x = r->x + (b * c->ic + gi * icg) * c->ih * c->iw;
     if (s->pointwise)
-        p->b = (lucid_gemm_operand){.pack = lucid_gemm_pack_matrix, .data = x, .rs = 1,
-                                    .ks = c->ih * c->iw};
+        p->b = (lucid_gemm_operand){
+            .pack = lucid_gemm_pack_matrix, .data = x, .rs = 1, .ks = c->ih * c->iw};
     else
         p->b = (lucid_gemm_operand){.pack = im2col_pack, .data = x, .ctx = s};
     int64_t yoff = (b * c->oc + gi * s->m) * ohw;
@@ -240,37 +245,37 @@ static lucid_status conv_run(const void *state, const lucid_array *in, int n_in,
 
 /* One tactic per kernel and B source; K is never split, so results do not depend on the
  * thread count. */
-#define CONV_TACTIC(SYM, NAME, KERN, POINTWISE, PREF)                                          \
-    static bool SYM##_supports(const lucid_graph *g, const lucid_node *n,                      \
-                               const lucid_cpu_features *cpu, char *why, size_t why_len)       \
-    {                                                                                          \
-        return conv_supports_with(&KERN, POINTWISE, g, n, cpu, why, why_len);                  \
-    }                                                                                          \
-    static lucid_status SYM##_prepare(const lucid_graph *g, const lucid_node *n,               \
-                                      int max_threads, void **state, lucid_error *err)         \
-    {                                                                                          \
-        (void)max_threads;                                                                     \
-        return conv_prepare_with(&KERN, POINTWISE, g, n, state, err);                          \
-    }                                                                                          \
-    const lucid_tactic lucid_tactic_##SYM = {                                                  \
-        .name = NAME,                                                                          \
-        .backend = "cpu",                                                                      \
-        .flags = 0,                                                                            \
-        .preference = PREF,                                                                    \
-        .in_layout = LUCID_LAYOUT_PLAIN,                                                       \
-        .out_layout = LUCID_LAYOUT_PLAIN,                                                      \
-        .supports = SYM##_supports,                                                            \
-        .prepare = SYM##_prepare,                                                              \
-        .release = conv_release,                                                               \
-        .workspace = conv_workspace,                                                           \
-        .run = conv_run,                                                                       \
+#define CONV_TACTIC(SYM, NAME, KERN, POINTWISE, PREF)                                              \
+    static bool SYM##_supports(const lucid_graph *g, const lucid_node *n,                          \
+                               const lucid_cpu_features *cpu, char *why, size_t why_len)           \
+    {                                                                                              \
+        return conv_supports_with(&KERN, POINTWISE, g, n, cpu, why, why_len);                      \
+    }                                                                                              \
+    static lucid_status SYM##_prepare(const lucid_graph *g, const lucid_node *n, int max_threads,  \
+                                      void **state, lucid_error *err)                              \
+    {                                                                                              \
+        (void)max_threads;                                                                         \
+        return conv_prepare_with(&KERN, POINTWISE, g, n, state, err);                              \
+    }                                                                                              \
+    const lucid_tactic lucid_tactic_##SYM = {                                                      \
+        .name = NAME,                                                                              \
+        .backend = "cpu",                                                                          \
+        .flags = 0,                                                                                \
+        .preference = PREF,                                                                        \
+        .in_layout = LUCID_LAYOUT_PLAIN,                                                           \
+        .out_layout = LUCID_LAYOUT_PLAIN,                                                          \
+        .supports = SYM##_supports,                                                                \
+        .prepare = SYM##_prepare,                                                                  \
+        .release = conv_release,                                                                   \
+        .workspace = conv_workspace,                                                               \
+        .run = conv_run,                                                                           \
     };
 
-CONV_TACTIC(cpu_conv_f32_1x1_gemm_avx512, "cpu.conv.f32.1x1_gemm.avx512",
-            lucid_gemm_kernel_avx512, true, 100)
-CONV_TACTIC(cpu_conv_f32_1x1_gemm_avx2, "cpu.conv.f32.1x1_gemm.avx2", lucid_gemm_kernel_avx2,
-            true, 110)
+CONV_TACTIC(cpu_conv_f32_1x1_gemm_avx512, "cpu.conv.f32.1x1_gemm.avx512", lucid_gemm_kernel_avx512,
+            true, 100)
+CONV_TACTIC(cpu_conv_f32_1x1_gemm_avx2, "cpu.conv.f32.1x1_gemm.avx2", lucid_gemm_kernel_avx2, true,
+            110)
 CONV_TACTIC(cpu_conv_f32_im2col_gemm_avx512, "cpu.conv.f32.im2col_gemm.avx512",
             lucid_gemm_kernel_avx512, false, 250)
-CONV_TACTIC(cpu_conv_f32_im2col_gemm_avx2, "cpu.conv.f32.im2col_gemm.avx2",
-            lucid_gemm_kernel_avx2, false, 260)
+CONV_TACTIC(cpu_conv_f32_im2col_gemm_avx2, "cpu.conv.f32.im2col_gemm.avx2", lucid_gemm_kernel_avx2,
+            false, 260)

@@ -13,8 +13,8 @@
 typedef enum lucid_act {
     LUCID_ACT_NONE = 0,
     LUCID_ACT_RELU,
-    LUCID_ACT_CLIP,         /* min(max(x, alpha), beta) */
-    LUCID_ACT_LEAKY_RELU,   /* x < 0 ? alpha * x : x */
+    LUCID_ACT_CLIP,       /* min(max(x, alpha), beta) */
+    LUCID_ACT_LEAKY_RELU, /* x < 0 ? alpha * x : x */
     LUCID_ACT_SIGMOID,
     LUCID_ACT_HARD_SIGMOID, /* max(0, min(1, alpha * x + beta)) */
     LUCID_ACT_HARD_SWISH,   /* x * max(0, min(1, x / 6 + 0.5)) */
@@ -81,32 +81,40 @@ static inline void lucid_epilogue_row(const lucid_epilogue *e, float *restrict c
 {
     if (e->alpha != 1.0f) {
         const float a = e->alpha;
-        for (int j = 0; j < n; j++) c[j] *= a;
+        for (int j = 0; j < n; j++)
+            c[j] *= a;
     }
     if (e->addend) {
         const float *restrict ad = e->addend + i * e->add_rs + j0 * e->add_cs;
         const float b = e->beta;
         if (e->add_cs == 0) {
             const float v = b * ad[0];
-            for (int j = 0; j < n; j++) c[j] += v;
+            for (int j = 0; j < n; j++)
+                c[j] += v;
         } else if (e->add_cs == 1) {
             if (b == 1.0f)
-                for (int j = 0; j < n; j++) c[j] += ad[j];
+                for (int j = 0; j < n; j++)
+                    c[j] += ad[j];
             else
-                for (int j = 0; j < n; j++) c[j] += b * ad[j];
+                for (int j = 0; j < n; j++)
+                    c[j] += b * ad[j];
         } else {
-            for (int j = 0; j < n; j++) c[j] += b * ad[j * e->add_cs];
+            for (int j = 0; j < n; j++)
+                c[j] += b * ad[j * e->add_cs];
         }
     }
     if (e->residual) {
         const float *restrict r = e->residual + i * e->res_ld + j0;
-        for (int j = 0; j < n; j++) c[j] += r[j];
+        for (int j = 0; j < n; j++)
+            c[j] += r[j];
     }
     const float aa = e->act_alpha, ab = e->act_beta;
     switch (e->act) {
-    case LUCID_ACT_NONE: break;
+    case LUCID_ACT_NONE:
+        break;
     case LUCID_ACT_RELU:
-        for (int j = 0; j < n; j++) c[j] = c[j] < 0.0f ? 0.0f : c[j];
+        for (int j = 0; j < n; j++)
+            c[j] = c[j] < 0.0f ? 0.0f : c[j];
         break;
     case LUCID_ACT_CLIP:
         for (int j = 0; j < n; j++) {
@@ -115,10 +123,12 @@ static inline void lucid_epilogue_row(const lucid_epilogue *e, float *restrict c
         }
         break;
     case LUCID_ACT_LEAKY_RELU:
-        for (int j = 0; j < n; j++) c[j] = c[j] < 0.0f ? aa * c[j] : c[j];
+        for (int j = 0; j < n; j++)
+            c[j] = c[j] < 0.0f ? aa * c[j] : c[j];
         break;
     case LUCID_ACT_SIGMOID:
-        for (int j = 0; j < n; j++) c[j] = 1.0f / (1.0f + lucid_epilogue_exp(-c[j]));
+        for (int j = 0; j < n; j++)
+            c[j] = 1.0f / (1.0f + lucid_epilogue_exp(-c[j]));
         break;
     case LUCID_ACT_HARD_SIGMOID:
         for (int j = 0; j < n; j++) {
@@ -136,11 +146,13 @@ static inline void lucid_epilogue_row(const lucid_epilogue *e, float *restrict c
         }
         break;
     case LUCID_ACT_SILU:
-        for (int j = 0; j < n; j++) c[j] = c[j] / (1.0f + lucid_epilogue_exp(-c[j]));
+        for (int j = 0; j < n; j++)
+            c[j] = c[j] / (1.0f + lucid_epilogue_exp(-c[j]));
         break;
     case LUCID_ACT_TANH:
         /* tanh(x) = 1 - 2 / (exp(2x) + 1); near 0 the absolute error stays ~1e-7 */
-        for (int j = 0; j < n; j++) c[j] = 1.0f - 2.0f / (lucid_epilogue_exp(2.0f * c[j]) + 1.0f);
+        for (int j = 0; j < n; j++)
+            c[j] = 1.0f - 2.0f / (lucid_epilogue_exp(2.0f * c[j]) + 1.0f);
         break;
     }
 }

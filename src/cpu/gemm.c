@@ -20,16 +20,20 @@ void lucid_gemm_pack_matrix(const lucid_gemm_operand *mx, int64_t r0, int64_t ro
              * more than the copy) */
             if (width == 32)
                 for (int64_t k = 0; k < kc; k++)
-                    for (int r = 0; r < 32; r++) dst[k * 32 + r] = src[k * mx->ks + r];
+                    for (int r = 0; r < 32; r++)
+                        dst[k * 32 + r] = src[k * mx->ks + r];
             else
                 for (int64_t k = 0; k < kc; k++)
-                    for (int r = 0; r < 16; r++) dst[k * 16 + r] = src[k * mx->ks + r];
+                    for (int r = 0; r < 16; r++)
+                        dst[k * 16 + r] = src[k * mx->ks + r];
         } else if (mx->rs == 1) {
             for (int64_t k = 0; k < kc; k++) {
                 float *d = dst + k * width;
                 const float *s = src + k * mx->ks;
-                for (int r = 0; r < w; r++) d[r] = s[r];
-                for (int r = w; r < width; r++) d[r] = 0.0f;
+                for (int r = 0; r < w; r++)
+                    d[r] = s[r];
+                for (int r = w; r < width; r++)
+                    d[r] = 0.0f;
             }
         } else {
             /* each row of the panel is read along k (contiguous when ks is 1), then its
@@ -38,12 +42,15 @@ void lucid_gemm_pack_matrix(const lucid_gemm_operand *mx, int64_t r0, int64_t ro
                 const float *s = src + r * mx->rs;
                 float *d = dst + r;
                 if (mx->ks == 1)
-                    for (int64_t k = 0; k < kc; k++) d[k * width] = s[k];
+                    for (int64_t k = 0; k < kc; k++)
+                        d[k * width] = s[k];
                 else
-                    for (int64_t k = 0; k < kc; k++) d[k * width] = s[k * mx->ks];
+                    for (int64_t k = 0; k < kc; k++)
+                        d[k * width] = s[k * mx->ks];
             }
             for (int r = w; r < width; r++)
-                for (int64_t k = 0; k < kc; k++) dst[k * width + r] = 0.0f;
+                for (int64_t k = 0; k < kc; k++)
+                    dst[k * width + r] = 0.0f;
         }
         dst += (size_t)width * (size_t)kc;
     }
@@ -102,8 +109,8 @@ size_t lucid_gemm_workspace_floats(const lucid_gemm_kernel *kern, const lucid_ge
 }
 
 void lucid_gemm_compute(const lucid_gemm_kernel *kern, const lucid_gemm_blocking *blk,
-                        const lucid_gemm_problem *p, int64_t m0, int64_t m1, int64_t n0,
-                        int64_t n1, float *ws)
+                        const lucid_gemm_problem *p, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                        float *ws)
 {
     const int mr = kern->mr, nr = kern->nr;
     const int64_t mpad = round_up(p->m, mr), npad = round_up(p->n, nr);
@@ -196,8 +203,15 @@ void lucid_gemm_run_batch(const lucid_gemm_kernel *kern, const lucid_gemm_blocki
     setup(ctx, 0, &p0);
     if (p0.m <= 0 || p0.n <= 0) return;
     int threads = lucid_threadpool_size(pool);
-    batch_ctx b = {.kern = kern, .blk = blk, .setup = setup, .ctx = ctx, .ws = ws,
-                   .ws_floats = ws_floats, .parts = 1, .tm = 1, .tn = 1};
+    batch_ctx b = {.kern = kern,
+                   .blk = blk,
+                   .setup = setup,
+                   .ctx = ctx,
+                   .ws = ws,
+                   .ws_floats = ws_floats,
+                   .parts = 1,
+                   .tm = 1,
+                   .tn = 1};
     b.mtiles = (p0.m + kern->mr - 1) / kern->mr;
     b.ntiles = (p0.n + kern->nr - 1) / kern->nr;
     /* whole products per thread when they divide evenly; otherwise each product is cut into
@@ -227,8 +241,8 @@ void lucid_gemm_run_batch(const lucid_gemm_kernel *kern, const lucid_gemm_blocki
 #define GENERIC_MR 4
 #define GENERIC_NR 16
 
-static void generic_tile(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                         int mr, int nr, bool accumulate, const lucid_epilogue *epi, int64_t row,
+static void generic_tile(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr,
+                         int nr, bool accumulate, const lucid_epilogue *epi, int64_t row,
                          int64_t col)
 {
     /* fixed-size accumulators so the compiler keeps them in vector registers */
@@ -240,14 +254,17 @@ static void generic_tile(int64_t kc, const float *a, const float *b, float *c, i
 #pragma GCC unroll 4
         for (int i = 0; i < GENERIC_MR; i++)
 #pragma GCC unroll 16
-            for (int j = 0; j < GENERIC_NR; j++) acc[i][j] += ak[i] * bk[j];
+            for (int j = 0; j < GENERIC_NR; j++)
+                acc[i][j] += ak[i] * bk[j];
     }
     for (int i = 0; i < mr; i++) {
         float *ci = c + i * ldc;
         if (accumulate)
-            for (int j = 0; j < nr; j++) ci[j] += acc[i][j];
+            for (int j = 0; j < nr; j++)
+                ci[j] += acc[i][j];
         else
-            for (int j = 0; j < nr; j++) ci[j] = acc[i][j];
+            for (int j = 0; j < nr; j++)
+                ci[j] = acc[i][j];
         if (epi) lucid_epilogue_row(epi, ci, row + i, col, nr);
     }
 }

@@ -19,8 +19,8 @@
 typedef struct lucid_gemm_kernel {
     const char *isa;
     int mr, nr;
-    void (*tile)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr,
-                 int nr, bool accumulate, const lucid_epilogue *epi, int64_t row, int64_t col);
+    void (*tile)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr, int nr,
+                 bool accumulate, const lucid_epilogue *epi, int64_t row, int64_t col);
 } lucid_gemm_kernel;
 
 extern const lucid_gemm_kernel lucid_gemm_kernel_avx512; /* gemm_avx512.c */
@@ -84,8 +84,8 @@ size_t lucid_gemm_workspace_floats(const lucid_gemm_kernel *kern, const lucid_ge
 /* Computes the rectangle [m0, m1) x [n0, n1) of C (m0 a multiple of MR, n0 of NR) using the
  * thread's workspace ws (lucid_gemm_workspace_floats floats, 64-byte aligned). */
 void lucid_gemm_compute(const lucid_gemm_kernel *kern, const lucid_gemm_blocking *blk,
-                        const lucid_gemm_problem *p, int64_t m0, int64_t m1, int64_t n0,
-                        int64_t n1, float *ws);
+                        const lucid_gemm_problem *p, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                        float *ws);
 
 /* Fills problem `index` of a batch of independent products (batch images, groups). */
 typedef void (*lucid_gemm_setup_fn)(const void *ctx, size_t index, lucid_gemm_problem *p);

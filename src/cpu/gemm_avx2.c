@@ -9,12 +9,13 @@
 
 /* rows is a compile-time constant at every call site, so the accumulators stay in
  * registers. */
-static inline __attribute__((always_inline)) void tile_rows(
-    const int rows, int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int nr,
-    bool accumulate, const lucid_epilogue *epi, int64_t row, int64_t col)
+static inline __attribute__((always_inline)) void
+tile_rows(const int rows, int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int nr,
+          bool accumulate, const lucid_epilogue *epi, int64_t row, int64_t col)
 {
     __m256 c0[MR], c1[MR];
-    for (int i = 0; i < rows; i++) c0[i] = c1[i] = _mm256_setzero_ps();
+    for (int i = 0; i < rows; i++)
+        c0[i] = c1[i] = _mm256_setzero_ps();
     /* no unrolling: 12 accumulators, 2 B vectors and a broadcast fill the 16 ymm registers,
      * and unrolled copies would spill accumulators to the stack */
     for (int64_t k = 0; k < kc; k++) {
@@ -61,12 +62,24 @@ static void avx2_tile(int64_t kc, const float *a, const float *b, float *c, int6
                       int nr, bool accumulate, const lucid_epilogue *epi, int64_t row, int64_t col)
 {
     switch (mr) {
-    case 1: tile_rows(1, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
-    case 2: tile_rows(2, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
-    case 3: tile_rows(3, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
-    case 4: tile_rows(4, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
-    case 5: tile_rows(5, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
-    default: tile_rows(MR, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
+    case 1:
+        tile_rows(1, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
+    case 2:
+        tile_rows(2, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
+    case 3:
+        tile_rows(3, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
+    case 4:
+        tile_rows(4, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
+    case 5:
+        tile_rows(5, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
+    default:
+        tile_rows(MR, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
     }
 }
 

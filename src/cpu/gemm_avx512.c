@@ -9,12 +9,13 @@
 
 /* rows is a compile-time constant at every call site below, so the accumulator arrays
  * become registers and the row loops unroll. */
-static inline __attribute__((always_inline)) void tile_rows(
-    const int rows, int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int nr,
-    bool accumulate, const lucid_epilogue *epi, int64_t row, int64_t col)
+static inline __attribute__((always_inline)) void
+tile_rows(const int rows, int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int nr,
+          bool accumulate, const lucid_epilogue *epi, int64_t row, int64_t col)
 {
     __m512 c0[MR], c1[MR];
-    for (int i = 0; i < rows; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+    for (int i = 0; i < rows; i++)
+        c0[i] = c1[i] = _mm512_setzero_ps();
 #pragma GCC unroll 4
     for (int64_t k = 0; k < kc; k++) {
         const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
@@ -27,8 +28,9 @@ static inline __attribute__((always_inline)) void tile_rows(
         b += NR;
     }
     const __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1);
-    const __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff
-                                  : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+    const __mmask16 m1 = nr >= 32  ? (__mmask16)0xffff
+                         : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1)
+                                   : 0;
     for (int i = 0; i < rows; i++) {
         float *ci = c + i * ldc;
         __m512 v0 = c0[i], v1 = c1[i];
@@ -47,18 +49,42 @@ static void avx512_tile(int64_t kc, const float *a, const float *b, float *c, in
                         int64_t col)
 {
     switch (mr) {
-    case 1: tile_rows(1, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
-    case 2: tile_rows(2, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
-    case 3: tile_rows(3, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
-    case 4: tile_rows(4, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
-    case 5: tile_rows(5, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
-    case 6: tile_rows(6, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
-    case 7: tile_rows(7, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
-    case 8: tile_rows(8, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
-    case 9: tile_rows(9, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
-    case 10: tile_rows(10, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
-    case 11: tile_rows(11, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
-    default: tile_rows(MR, kc, a, b, c, ldc, nr, accumulate, epi, row, col); break;
+    case 1:
+        tile_rows(1, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
+    case 2:
+        tile_rows(2, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
+    case 3:
+        tile_rows(3, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
+    case 4:
+        tile_rows(4, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
+    case 5:
+        tile_rows(5, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
+    case 6:
+        tile_rows(6, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
+    case 7:
+        tile_rows(7, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
+    case 8:
+        tile_rows(8, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
+    case 9:
+        tile_rows(9, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
+    case 10:
+        tile_rows(10, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
+    case 11:
+        tile_rows(11, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
+    default:
+        tile_rows(MR, kc, a, b, c, ldc, nr, accumulate, epi, row, col);
+        break;
     }
 }
 

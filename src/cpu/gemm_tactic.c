@@ -12,11 +12,11 @@
  * A all fold into M because B is shared (broadcast) by every batch entry. */
 typedef struct gemm_desc {
     int64_t m, n, k;
-    int64_t ars, acs;    /* A[i,k] = a[i*ars + k*acs] */
-    int64_t brs, bcs;    /* B[k,j] = b[k*brs + j*bcs] */
-    int64_t c_si, c_sj;  /* Gemm's C after broadcasting */
+    int64_t ars, acs;   /* A[i,k] = a[i*ars + k*acs] */
+    int64_t brs, bcs;   /* B[k,j] = b[k*brs + j*bcs] */
+    int64_t c_si, c_sj; /* Gemm's C after broadcasting */
     const float *b;
-    lucid_epilogue epi;  /* everything but the run-time addend pointer */
+    lucid_epilogue epi; /* everything but the run-time addend pointer */
     bool has_c;
 } gemm_desc;
 
@@ -54,14 +54,16 @@ static bool gemm_resolve(const lucid_graph *g, const lucid_node *n, gemm_desc *d
         if (d->k == 0 && numel == 0) {
             /* an empty K: M is every dimension of A but the last */
             d->m = 1;
-            for (int i = 0; i + 1 < a->rank; i++) d->m *= a->dims[i];
+            for (int i = 0; i + 1 < a->rank; i++)
+                d->m *= a->dims[i];
         }
         d->ars = d->k, d->acs = 1, d->brs = d->n, d->bcs = 1;
         if (lucid_tensor_numel(y) != d->m * d->n)
             return refuse(why, why_len, "output does not match A rows x B columns");
     } else {
         int64_t ta, tb;
-        if (lucid_attr_int(n, "transA", 0, &ta, NULL) || lucid_attr_int(n, "transB", 0, &tb, NULL) ||
+        if (lucid_attr_int(n, "transA", 0, &ta, NULL) ||
+            lucid_attr_int(n, "transB", 0, &tb, NULL) ||
             lucid_attr_float(n, "alpha", 1.0f, &d->epi.alpha, NULL) ||
             lucid_attr_float(n, "beta", 1.0f, &d->epi.beta, NULL))
             return refuse(why, why_len, "unreadable attributes");
@@ -74,7 +76,8 @@ static bool gemm_resolve(const lucid_graph *g, const lucid_node *n, gemm_desc *d
         d->ars = ta ? 1 : d->k, d->acs = ta ? d->m : 1;
         d->brs = tb ? 1 : d->n, d->bcs = tb ? d->k : 1;
         if (c) {
-            int64_t c0 = c->rank == 2 ? c->dims[0] : 1, c1 = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
+            int64_t c0 = c->rank == 2 ? c->dims[0] : 1,
+                    c1 = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
             if (c->rank > 2 || (c0 != 1 && c0 != d->m) || (c1 != 1 && c1 != d->n))
                 return refuse(why, why_len, "C does not broadcast to the result");
             d->c_si = c0 == 1 ? 0 : c1;
@@ -125,8 +128,8 @@ static lucid_status gemm_prepare_with(const lucid_gemm_kernel *kern, const lucid
                                  "out of memory packing B (%zu bytes)", floats * sizeof(float));
     }
     /* B's panels run along its columns j: rows of the packer are columns of B */
-    lucid_gemm_operand src = {.pack = lucid_gemm_pack_matrix, .data = s->d.b, .rs = s->d.bcs,
-                              .ks = s->d.brs};
+    lucid_gemm_operand src = {
+        .pack = lucid_gemm_pack_matrix, .data = s->d.b, .rs = s->d.bcs, .ks = s->d.brs};
     lucid_gemm_prepack(&s->blk, s->d.n, s->d.k, kern->nr, &src, s->bpacked);
     *state = s;
     return LUCID_STATUS_OK;
@@ -171,8 +174,8 @@ static lucid_status gemm_run(const void *state, const lucid_array *in, int n_in,
     memset(&ctx, 0, sizeof ctx);
     lucid_gemm_problem *p = &ctx.p;
     p->m = d->m, p->n = d->n, p->k = d->k;
-    p->a = (lucid_gemm_operand){.pack = lucid_gemm_pack_matrix, .data = in[0].data,
-                                .rs = d->ars, .ks = d->acs};
+    p->a = (lucid_gemm_operand){
+        .pack = lucid_gemm_pack_matrix, .data = in[0].data, .rs = d->ars, .ks = d->acs};
     p->b = (lucid_gemm_operand){.packed = s->bpacked};
     p->c = out[0].data;
     p->ldc = d->n;
@@ -182,36 +185,35 @@ static lucid_status gemm_run(const void *state, const lucid_array *in, int n_in,
         p->epi.add_rs = d->c_si;
         p->epi.add_cs = d->c_sj;
     }
-    lucid_gemm_run_batch(s->kern, &s->blk, 1, gemm_setup, &ctx, workspace, gemm_ws_floats(s),
-                         pool);
+    lucid_gemm_run_batch(s->kern, &s->blk, 1, gemm_setup, &ctx, workspace, gemm_ws_floats(s), pool);
     return LUCID_STATUS_OK;
 }
 
 /* One tactic per kernel; results do not depend on the thread count (K is never split). */
-#define GEMM_TACTIC(ISA, PREF)                                                                 \
-    static bool gemm_supports_##ISA(const lucid_graph *g, const lucid_node *n,                 \
-                                    const lucid_cpu_features *cpu, char *why, size_t why_len)  \
-    {                                                                                          \
-        return gemm_supports_with(&lucid_gemm_kernel_##ISA, g, n, cpu, why, why_len);          \
-    }                                                                                          \
-    static lucid_status gemm_prepare_##ISA(const lucid_graph *g, const lucid_node *n,          \
-                                           int max_threads, void **state, lucid_error *err)    \
-    {                                                                                          \
-        (void)max_threads;                                                                     \
-        return gemm_prepare_with(&lucid_gemm_kernel_##ISA, g, n, state, err);                  \
-    }                                                                                          \
-    const lucid_tactic lucid_tactic_cpu_gemm_f32_##ISA = {                                     \
-        .name = "cpu.gemm.f32." #ISA,                                                          \
-        .backend = "cpu",                                                                      \
-        .flags = 0,                                                                            \
-        .preference = PREF,                                                                    \
-        .in_layout = LUCID_LAYOUT_PLAIN,                                                       \
-        .out_layout = LUCID_LAYOUT_PLAIN,                                                      \
-        .supports = gemm_supports_##ISA,                                                       \
-        .prepare = gemm_prepare_##ISA,                                                         \
-        .release = gemm_release,                                                               \
-        .workspace = gemm_workspace,                                                           \
-        .run = gemm_run,                                                                       \
+#define GEMM_TACTIC(ISA, PREF)                                                                     \
+    static bool gemm_supports_##ISA(const lucid_graph *g, const lucid_node *n,                     \
+                                    const lucid_cpu_features *cpu, char *why, size_t why_len)      \
+    {                                                                                              \
+        return gemm_supports_with(&lucid_gemm_kernel_##ISA, g, n, cpu, why, why_len);              \
+    }                                                                                              \
+    static lucid_status gemm_prepare_##ISA(const lucid_graph *g, const lucid_node *n,              \
+                                           int max_threads, void **state, lucid_error *err)        \
+    {                                                                                              \
+        (void)max_threads;                                                                         \
+        return gemm_prepare_with(&lucid_gemm_kernel_##ISA, g, n, state, err);                      \
+    }                                                                                              \
+    const lucid_tactic lucid_tactic_cpu_gemm_f32_##ISA = {                                         \
+        .name = "cpu.gemm.f32." #ISA,                                                              \
+        .backend = "cpu",                                                                          \
+        .flags = 0,                                                                                \
+        .preference = PREF,                                                                        \
+        .in_layout = LUCID_LAYOUT_PLAIN,                                                           \
+        .out_layout = LUCID_LAYOUT_PLAIN,                                                          \
+        .supports = gemm_supports_##ISA,                                                           \
+        .prepare = gemm_prepare_##ISA,                                                             \
+        .release = gemm_release,                                                                   \
+        .workspace = gemm_workspace,                                                               \
+        .run = gemm_run,                                                                           \
     };
 
 GEMM_TACTIC(avx512, 100)
