@@ -7,23 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_util.h"
 #include "core/util.h"
 #include "ir/graph.h"
 #include "ir/model.h"
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (cond) {                                                                            \
-            passed++;                                                                          \
-        } else {                                                                               \
-            failed++;                                                                          \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
-    } while (0)
 
 /* ---- building graphs ---------------------------------------------------------------- */
 
@@ -505,6 +492,5 @@ int main(void)
     test_activation_groups();
     test_gemm();
     test_pipeline();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return test_summary();
 }

@@ -4,24 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_util.h"
 #include "core/util.h"
 #include "ir/graph.h"
 #include "ir/model.h"
 #include "ops/op.h"
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (cond) {                                                                            \
-            passed++;                                                                          \
-        } else {                                                                               \
-            failed++;                                                                          \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
-    } while (0)
 
 /* A float input "x" of shape dims. */
 static int add_input(lucid_graph *g, const char *name, int rank, const int64_t *dims)
@@ -260,6 +247,5 @@ int main(void)
     test_attr_types();
     test_set_input_shape();
     test_limits();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return test_summary();
 }

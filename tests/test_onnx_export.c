@@ -7,23 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "test_util.h"
 #include "core/util.h"
 #include "ir/graph.h"
 #include "ir/model.h"
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (cond) {                                                                            \
-            passed++;                                                                          \
-        } else {                                                                               \
-            failed++;                                                                          \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
-    } while (0)
 
 static uint64_t seed_state = 99;
 
@@ -193,6 +180,5 @@ int main(void)
 {
     for (int level = 0; level <= 3; level++) test_round_trip(level);
     test_errors();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return test_summary();
 }

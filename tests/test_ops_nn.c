@@ -6,24 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_util.h"
 #include "core/util.h"
 #include "ir/graph.h"
 #include "ir/model.h"
 #include "ops/op.h"
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
 
 /* ---- deterministic random numbers ------------------------------------------------- */
 
@@ -1063,6 +1050,5 @@ int main(void)
     test_instance_norm();
     test_lrn();
     test_errors();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return test_summary();
 }

@@ -8,24 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_util.h"
 #include "core/util.h"
 #include "ir/graph.h"
 #include "ir/model.h"
 #include "ops/op.h"
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
 
 /* ---- building graphs ---- */
 
@@ -893,6 +880,5 @@ int main(int argc, char **argv)
     test_reshape_views();
     test_concat_elision();
     test_levels();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return test_summary();
 }

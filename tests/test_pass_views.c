@@ -4,23 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_util.h"
 #include "core/util.h"
 #include "ir/graph.h"
 #include "ir/model.h"
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (cond) {                                                                            \
-            passed++;                                                                          \
-        } else {                                                                               \
-            failed++;                                                                          \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
-    } while (0)
 
 /* x [n,4,3,3] -> Relu -> Split(axis 1, [1,3]) -> Sigmoid on each part; part 0's Sigmoid is
  * skipped (the split output itself is a graph output) when split_is_output. */
@@ -141,6 +128,5 @@ int main(void)
     check(1, false, true);  /* contiguous slices: views */
     check(2, false, false); /* batch 2: slices are not contiguous */
     check(1, true, false);  /* a split output is a graph output: keeps its own buffer */
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return test_summary();
 }

@@ -7,22 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "test_util.h"
 #include "lucid.h"
 
-static int passed, failed;
 static char tmpdir[256];
-
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (cond) {                                                                            \
-            passed++;                                                                          \
-        } else {                                                                               \
-            failed++;                                                                          \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
-    } while (0)
 
 /* Runs a context on a deterministic input and copies output 0 into a new buffer. */
 static float *run_once(lucid_context_t *ctx, const lucid_model_t *m, size_t *count)
@@ -231,6 +219,5 @@ int main(int argc, char **argv)
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) printf("warning: could not remove %s\n", tmpdir);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return test_summary();
 }
