@@ -37,7 +37,17 @@ enum {
     CLI_F_OPTIMIZED = 1 << 14,   /* --optimized (info) */
     CLI_F_REPORT = 1 << 15,      /* --report (build) */
     CLI_F_EXPORT_ONNX = 1 << 16, /* --export-onnx FILE (build) */
+    CLI_F_BUILDER = 1 << 17,     /* --deterministic, --margin, --timing-cache, --tactics,
+                                    --exclude-tactics, --tune-ms */
+    CLI_F_PLAN_OUT = 1 << 18,    /* -o FILE.plan (build) */
+    CLI_F_REFERENCE = 1 << 19,   /* --reference (run, bench, eval) */
 };
+
+/* Flags that describe how to make an engine from an ONNX model: meaningless for a plan file,
+ * which already is one. */
+#define CLI_F_PLAN_REFUSED                                                                     \
+    (CLI_F_SHAPE | CLI_F_OPT | CLI_F_OPTIMIZED | CLI_F_THREADS | CLI_F_BUILDER |              \
+     CLI_F_REFERENCE | CLI_F_NODES | CLI_F_EXPORT_ONNX | CLI_F_PLAN_OUT)
 
 typedef struct cli_args {
     const char *command;
@@ -65,12 +75,25 @@ typedef struct cli_args {
     bool optimized, report;  /* --optimized, --report */
     const char *export_onnx; /* --export-onnx FILE */
     bool defer_optimize;     /* set by a command that calls cli_session_optimize itself */
+    /* builder flags (lucid_build_options) */
+    bool deterministic;      /* --deterministic */
+    double margin;           /* --margin F, 0 when not given (the library's 0.05) */
+    const char *timing_cache; /* --timing-cache FILE */
+    const char *tactics;     /* --tactics a,b (raw) */
+    const char *exclude_tactics; /* --exclude-tactics a,b (raw) */
+    double tune_ms;          /* --tune-ms MS, 0 when not given (the library's 20) */
+    const char *plan_out;    /* -o FILE.plan (build) */
+    bool reference;          /* --reference: the reference executor, no plan */
+    int given;               /* CLI_F_* bits of the flags given */
+    const char *given_name[32]; /* per bit, the first flag given with it (for messages) */
 } cli_args;
 
 /* Parses argv[first..argc) for a command accepting `flags`. Prints one error line and returns
  * CLI_EXIT_USAGE on a bad command line, else CLI_EXIT_OK (a->help set for --help). */
 int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a);
 void cli_args_free(cli_args *a);
+/* The index of a CLI_F_* bit, for cli_args.given_name. */
+int cli_bit_index(int bit);
 
 /* Prints "lucid: <subject>: <message>" as one line, without repeating the subject when the
  * message already starts with it (library messages often name the file themselves). */
@@ -105,7 +128,16 @@ typedef struct cli_session {
     size_t n_outputs;
     int opt_level;               /* the level the model was optimized at (0: as loaded) */
     lucid_opt_report_t *report;  /* the optimizer's log, or NULL when no pass ran */
+    /* The engine: a plan loaded from MODEL (is_plan_file) or built from the ONNX model, or
+     * NULL for the reference executor. A loaded plan has no `model`: its own (optimized)
+     * model, lucid_plan_model(plan), describes the inputs and outputs. */
+    lucid_plan_t *plan;
+    bool is_plan_file;
+    double build_s;              /* wall time of the build, < 0 when no plan was built */
 } cli_session;
+
+/* The model the session's inputs and outputs belong to: the ONNX model, or a plan's. */
+const lucid_model_t *cli_session_model(const cli_session *s);
 
 /* Loads the model, applies --shape and --input, defaults the remaining symbolic dimensions to
  * 1 (with a note on stderr), optimizes the graph (unless a->defer_optimize) and, when
@@ -118,7 +150,18 @@ int cli_session_open(const cli_args *a, bool want_data, cli_session *s);
 int cli_session_optimize(const cli_args *a, cli_session *s);
 void cli_session_close(cli_session *s);
 
-/* Creates a context for the session's model and sets every input. */
+/* Loads MODEL for run, bench and eval: a plan file (by its magic) is loaded as it is (flags
+ * that shape an engine are refused), an ONNX model is prepared as by cli_session_open and
+ * then built into a plan, or, with --reference, optimized for the reference executor. */
+int cli_session_open_engine(const cli_args *a, bool want_data, cli_session *s);
+/* The build time as a note on stderr, when a plan was built. Commands print it with their
+ * results, so that a failing command still prints exactly one line on stderr. */
+void cli_session_note_build(const cli_session *s);
+
+/* Creates a context for the session's engine: its plan (on the plan's threads), or the model
+ * with the reference executor (--threads as requested). */
+int cli_engine_context(const cli_session *s, const cli_args *a, lucid_context_t **out);
+/* The same, with every input set. */
 int cli_session_context(const cli_session *s, const cli_args *a, lucid_context_t **out);
 
 /* Shapes: "[batch, 3, 224, 224]" with symbolic names, "[]" for scalars, "unknown" rank. */
@@ -132,6 +175,39 @@ uint64_t cli_fnv1a64(const void *data, size_t n);
 
 /* Prints a cJSON document to stdout followed by a newline; frees it. */
 int cli_json_print(cJSON *doc);
+
+/* ---- plans (cli_plan.c) ---- */
+
+/* 1 when the file starts with the plan magic "LUCIDPLN", 0 when it does not, -1 when it
+ * cannot be read as a model at all (an error line has been printed and *rc set: an empty
+ * file, a short prefix of the magic). Files that cannot be opened are left to the loaders,
+ * whose messages say why. */
+int cli_plan_sniff(const char *path, int *rc);
+/* Loads a plan file; prints one error line and returns the exit code on failure. */
+int cli_plan_load(const char *path, lucid_plan_t **out);
+/* Refuses (exit 1, one line) the first flag of `a` that makes no sense with a plan file among
+ * the given bits. */
+int cli_plan_refuse_flags(const cli_args *a, int bits);
+/* Refuses builder flags next to --reference, which builds no plan. */
+int cli_reference_refuse_flags(const cli_args *a);
+/* Builds a plan from the session's model with the builder flags of `a`; sets s->plan and
+ * s->build_s. Prints one error line and returns the exit code on failure. */
+int cli_plan_build(const cli_args *a, cli_session *s);
+/* The plan's layer table (text) and as JSON: per layer name, op, tactic, its median ms,
+ * reason and every candidate. */
+void cli_plan_print_layers(const lucid_plan_t *plan);
+cJSON *cli_plan_layers_json(const lucid_plan_t *plan);
+/* The plan's facts (threads, deterministic, opt level, CPU, memory, weights) as text lines
+ * and as JSON. plan_bytes < 0 when unknown (not written). */
+void cli_plan_print_info(const lucid_plan_t *plan, long long plan_bytes);
+cJSON *cli_plan_info_json(const lucid_plan_t *plan, long long plan_bytes);
+/* {tactic name: layers using it}, and the same as one text line after `label`
+ * ("a x3, b x1"). */
+cJSON *cli_plan_tactics_json(const lucid_plan_t *plan);
+void cli_plan_print_tactics(const lucid_plan_t *plan, const char *label);
+/* Selected graph passes as lucid_optimize_options; names point into *owned (free it). */
+int cli_optimize_options(const cli_args *a, lucid_optimize_options *opts, char **owned_list,
+                         const char ***owned_names);
 
 /* Help texts. */
 void cli_help_main(void);

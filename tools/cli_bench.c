@@ -6,7 +6,7 @@
 #include "cli.h"
 
 /* The reference executor ignores the thread count; say so instead of implying otherwise. */
-#define CLI_THREADS_USED 1
+#define CLI_REFERENCE_THREADS_USED 1
 
 /* The CPU's marketing name from /proc/cpuinfo's first "model name" line, or "unknown"; peers'
  * drivers report the same field, so results from different machines are not mixed up. */
@@ -43,14 +43,21 @@ int cli_cmd_bench(int argc, char **argv)
     lucid_context_t *ctx = NULL;
     int rc = cli_args_parse(argc, argv, 2,
                             CLI_F_WARMUP | CLI_F_ITERATIONS | CLI_F_DURATION | CLI_F_THREADS |
-                                CLI_F_SHAPE | CLI_F_INPUT | CLI_F_SEED | CLI_F_JSON | CLI_F_OPT,
+                                CLI_F_SHAPE | CLI_F_INPUT | CLI_F_SEED | CLI_F_JSON | CLI_F_OPT |
+                                CLI_F_BUILDER | CLI_F_REFERENCE,
                             &a);
     if (rc || a.help) {
         if (!rc) rc = cli_help_command("bench");
         goto done;
     }
-    if ((rc = cli_session_open(&a, true, &s))) goto done;
+    if ((rc = cli_session_open_engine(&a, true, &s))) goto done;
     if ((rc = cli_session_context(&s, &a, &ctx))) goto done;
+    int threads_used = CLI_REFERENCE_THREADS_USED;
+    if (s.plan) {
+        lucid_plan_info pi;
+        lucid_plan_get_info(s.plan, &pi);
+        threads_used = pi.threads;
+    }
 
     bo.warmup_ms = a.warmup_ms;
     bo.min_iterations = a.iterations;
@@ -70,6 +77,7 @@ int cli_cmd_bench(int argc, char **argv)
     int64_t batch = s.n_inputs && s.inputs[0].data.rank > 0 ? s.inputs[0].data.dims[0] : 1;
     double samples_per_s = r.throughput * (double)batch;
 
+    cli_session_note_build(&s);
     if (a.json) {
         char cpu[256], date[32];
         cpu_model_name(cpu, sizeof cpu);
@@ -83,7 +91,12 @@ int cli_cmd_bench(int argc, char **argv)
         cJSON_AddStringToObject(doc, "schema", "lucid-bench/1");
         cJSON_AddStringToObject(doc, "engine", "lucid");
         cJSON_AddStringToObject(doc, "engine_version", lucid_version());
-        cJSON_AddStringToObject(doc, "config", "reference");
+        cJSON_AddStringToObject(doc, "config", s.plan ? "plan" : "reference");
+        if (s.plan) cJSON_AddItemToObject(doc, "tactics", cli_plan_tactics_json(s.plan));
+        if (s.build_s >= 0)
+            cJSON_AddNumberToObject(doc, "build_s", s.build_s);
+        else
+            cJSON_AddNullToObject(doc, "build_s");
         cJSON_AddStringToObject(doc, "device", "cpu");
         cJSON_AddStringToObject(doc, "device_name", cpu);
         cJSON_AddStringToObject(doc, "model", a.model);
@@ -106,7 +119,7 @@ int cli_cmd_bench(int argc, char **argv)
             cJSON_AddItemToArray(ins, o);
         }
         cJSON_AddNumberToObject(doc, "threads_requested", a.threads);
-        cJSON_AddNumberToObject(doc, "threads_used", CLI_THREADS_USED);
+        cJSON_AddNumberToObject(doc, "threads_used", threads_used);
         cJSON *cfg = cJSON_AddObjectToObject(doc, "settings");
         cJSON_AddNumberToObject(cfg, "warmup_ms", bo.warmup_ms);
         cJSON_AddNumberToObject(cfg, "min_iterations", (double)bo.min_iterations);
@@ -151,8 +164,15 @@ int cli_cmd_bench(int argc, char **argv)
         rc = cli_json_print(doc);
     } else {
         printf("model:       %s\n", a.model);
-        printf("threads:     %d requested (0 = all cores); the reference executor uses %d\n",
-               a.threads, CLI_THREADS_USED);
+        if (s.plan) {
+            printf("engine:      plan (%s)\n", s.is_plan_file ? "from the file" : "built for this run");
+            printf("threads:     %d (the plan's)\n", threads_used);
+            cli_plan_print_tactics(s.plan, "tactics:     ");
+        } else {
+            printf("engine:      reference executor\n");
+            printf("threads:     %d requested (0 = all cores); the reference executor uses %d\n",
+                   a.threads, threads_used);
+        }
         printf("warm-up:     %lld runs in %.1f ms (asked for %.1f ms)\n",
                (long long)r.warmup_iterations, r.warmup_s * 1e3, bo.warmup_ms);
         printf("timed:       %lld runs in %.3f s (asked for at least %lld runs and %.3g s)\n",

@@ -1,8 +1,10 @@
-/* cli_build.c - `lucid build`: optimize a model and report every rewrite, layer counts by op
- * before and after, memory traffic removed and pass timings; optionally export it as ONNX. */
+/* cli_build.c - `lucid build`: build a plan (optimized graph, a timed tactic per layer, memory
+ * plan) and report every rewrite, layer counts, tactic choices with every candidate's time,
+ * and memory; optionally write the plan and export the optimized graph as ONNX. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -78,9 +80,10 @@ static double mib(uint64_t bytes)
 }
 
 static void print_text(const cli_args *a, const cli_session *s, const op_row *rows,
-                       size_t n_rows, const graph_stats *before, const graph_stats *after)
+                       size_t n_rows, const graph_stats *before, const graph_stats *after,
+                       long long plan_bytes)
 {
-    const lucid_opt_report_t *r = s->report;
+    const lucid_opt_report_t *r = lucid_plan_opt_report(s->plan);
     printf("model:           %s\n", a->model);
     printf("opt level:       %d%s\n", s->opt_level, a->passes ? " (--passes given)" : "");
     printf("layers:          %zu ONNX nodes -> %zu engine layers", before->nodes, after->layers);
@@ -96,8 +99,14 @@ static void print_text(const cli_args *a, const cli_session *s, const op_row *ro
         if (!lucid_opt_report_rewrite(r, i, &ri) && strcmp(ri.kind, "refused") == 0) n_ref++;
     }
     printf("rewrites:        %zu (%zu refused)\n", n_rw - n_ref, n_ref);
+    cli_plan_print_info(s->plan, plan_bytes);
+    if (a->plan_out)
+        printf("written:         %s\n", a->plan_out);
+    else
+        printf("written:         no (-o FILE.plan writes the plan)\n");
     if (!a->report) {
-        printf("(--report lists every rewrite, layer counts by op and pass timings)\n");
+        printf("(--report lists every rewrite, layer counts by op, pass timings and every "
+               "layer's tactic candidates)\n");
         return;
     }
     printf("\nrewrites, in order:\n");
@@ -127,6 +136,7 @@ static void print_text(const cli_args *a, const cli_session *s, const op_row *ro
                    "no", "-", "-", "-");
         }
     }
+    cli_plan_print_layers(s->plan);
 }
 
 static cJSON *stats_json(const graph_stats *st, bool after)
@@ -140,11 +150,11 @@ static cJSON *stats_json(const graph_stats *st, bool after)
 }
 
 static int print_json(const cli_args *a, const cli_session *s, const op_row *rows, size_t n_rows,
-                      const graph_stats *before, const graph_stats *after)
+                      const graph_stats *before, const graph_stats *after, long long plan_bytes)
 {
-    const lucid_opt_report_t *r = s->report;
+    const lucid_opt_report_t *r = lucid_plan_opt_report(s->plan);
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "schema", "lucid-build/1");
+    cJSON_AddStringToObject(doc, "schema", "lucid-build/2");
     cJSON_AddStringToObject(doc, "file", a->model);
     cJSON_AddNumberToObject(doc, "opt_level", s->opt_level);
     cJSON_AddItemToObject(doc, "before", stats_json(before, false));
@@ -203,6 +213,13 @@ static int print_json(const cli_args *a, const cli_session *s, const op_row *row
         cJSON_AddStringToObject(doc, "exported", a->export_onnx);
     else
         cJSON_AddNullToObject(doc, "exported");
+    if (a->plan_out)
+        cJSON_AddStringToObject(doc, "output", a->plan_out);
+    else
+        cJSON_AddNullToObject(doc, "output");
+    cJSON_AddItemToObject(doc, "plan", cli_plan_info_json(s->plan, plan_bytes));
+    cJSON_AddItemToObject(doc, "tactics", cli_plan_tactics_json(s->plan));
+    cJSON_AddItemToObject(doc, "layers", cli_plan_layers_json(s->plan));
     return cli_json_print(doc);
 }
 
@@ -215,31 +232,49 @@ int cli_cmd_build(int argc, char **argv)
     size_t n_rows = 0;
     int rc = cli_args_parse(argc, argv, 2,
                             CLI_F_SHAPE | CLI_F_JSON | CLI_F_OPT | CLI_F_REPORT |
-                                CLI_F_EXPORT_ONNX,
+                                CLI_F_EXPORT_ONNX | CLI_F_THREADS | CLI_F_BUILDER |
+                                CLI_F_PLAN_OUT,
                             &a);
     if (rc || a.help) {
         if (!rc) rc = cli_help_command("build");
         goto done;
     }
+    int kind = cli_plan_sniff(a.model, &rc);
+    if (kind < 0) goto done;
+    if (kind == 1) {
+        cli_fail(a.model, "is a lucid plan already; 'lucid build' takes an ONNX model ('lucid "
+                          "info' shows the plan)");
+        rc = CLI_EXIT_DATA;
+        goto done;
+    }
     if ((rc = cli_session_open(&a, false, &s))) goto done;
     graph_stats before, after;
     if (!count_ops(s.model, &rows, &n_rows, false, &before)) goto oom;
-    if ((rc = cli_session_optimize(&a, &s))) goto done;
-    if (!count_ops(s.model, &rows, &n_rows, true, &after)) goto oom;
+    if ((rc = cli_plan_build(&a, &s))) goto done;
+    if (!count_ops(lucid_plan_model(s.plan), &rows, &n_rows, true, &after)) goto oom;
     qsort(rows, n_rows, sizeof *rows, cmp_rows);
-    if (a.export_onnx) {
-        lucid_error err;
-        lucid_status st = lucid_model_save_onnx(s.model, a.export_onnx, &err);
-        if (st) {
-            cli_fail(a.export_onnx, err.message);
+    lucid_error err;
+    lucid_status st;
+    if (a.export_onnx &&
+        (st = lucid_model_save_onnx(lucid_plan_model(s.plan), a.export_onnx, &err))) {
+        cli_fail(a.export_onnx, err.message);
+        rc = cli_exit_for(st);
+        goto done;
+    }
+    long long plan_bytes = -1;
+    if (a.plan_out) {
+        if ((st = lucid_plan_save(s.plan, a.plan_out, &err))) {
+            cli_fail(a.plan_out, err.message);
             rc = cli_exit_for(st);
             goto done;
         }
+        struct stat sb;
+        if (stat(a.plan_out, &sb) == 0) plan_bytes = (long long)sb.st_size;
     }
     if (a.json) {
-        rc = print_json(&a, &s, rows, n_rows, &before, &after);
+        rc = print_json(&a, &s, rows, n_rows, &before, &after, plan_bytes);
     } else {
-        print_text(&a, &s, rows, n_rows, &before, &after);
+        print_text(&a, &s, rows, n_rows, &before, &after, plan_bytes);
         if (a.export_onnx) printf("exported:        %s\n", a.export_onnx);
     }
     goto done;

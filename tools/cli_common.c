@@ -169,7 +169,31 @@ static const flag_def flag_defs[] = {
     {"--opt-level", CLI_F_OPT, true},       {"--disable-pass", CLI_F_OPT, true},
     {"--passes", CLI_F_OPT, true},          {"--optimized", CLI_F_OPTIMIZED, false},
     {"--report", CLI_F_REPORT, false},      {"--export-onnx", CLI_F_EXPORT_ONNX, true},
+    {"--deterministic", CLI_F_BUILDER, false}, {"--margin", CLI_F_BUILDER, true},
+    {"--timing-cache", CLI_F_BUILDER, true}, {"--tactics", CLI_F_BUILDER, true},
+    {"--exclude-tactics", CLI_F_BUILDER, true}, {"--tune-ms", CLI_F_BUILDER, true},
+    {"-o", CLI_F_PLAN_OUT, true},           {"--reference", CLI_F_REFERENCE, false},
 };
+
+/* A comma-separated list of tactic name prefixes: no empty entries. */
+static int check_prefix_list(const char *flag, const char *val)
+{
+    size_t n = strlen(val);
+    if (n == 0 || val[0] == ',' || val[n - 1] == ',' || strstr(val, ",,")) {
+        cli_failf(flag, "'%s' is not a comma-separated list of tactic name prefixes "
+                        "(like cpu.conv,dnnl)",
+                  val);
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_bit_index(int bit)
+{
+    int i = 0;
+    while (i < 31 && !(bit & (1 << i))) i++;
+    return i;
+}
 
 int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a)
 {
@@ -233,6 +257,8 @@ int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a)
         }
         int rc = CLI_EXIT_OK;
         int64_t iv;
+        a->given |= d->bit;
+        if (!a->given_name[cli_bit_index(d->bit)]) a->given_name[cli_bit_index(d->bit)] = d->name;
         switch (d->bit) {
         case CLI_F_JSON: a->json = true; break;
         case CLI_F_NODES: a->nodes = true; break;
@@ -287,6 +313,40 @@ int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a)
                 rc = CLI_EXIT_USAGE;
             }
             a->export_onnx = val;
+            break;
+        case CLI_F_REFERENCE: a->reference = true; break;
+        case CLI_F_PLAN_OUT:
+            if (!*val) {
+                cli_fail(d->name, "empty file name");
+                rc = CLI_EXIT_USAGE;
+            }
+            a->plan_out = val;
+            break;
+        case CLI_F_BUILDER:
+            /* six flags share the bit: tell them apart by name */
+            if (strcmp(d->name, "--deterministic") == 0) {
+                a->deterministic = true;
+            } else if (strcmp(d->name, "--margin") == 0) {
+                rc = parse_double(d->name, val, 0, 10, &a->margin);
+            } else if (strcmp(d->name, "--tune-ms") == 0) {
+                rc = parse_double(d->name, val, 0, 60000, &a->tune_ms);
+            } else if (strcmp(d->name, "--timing-cache") == 0) {
+                if (!*val) {
+                    cli_fail(d->name, "empty file name");
+                    rc = CLI_EXIT_USAGE;
+                }
+                a->timing_cache = val;
+            } else {
+                bool incl = strcmp(d->name, "--tactics") == 0;
+                if ((incl ? a->tactics : a->exclude_tactics) != NULL) {
+                    cli_fail(d->name, "given twice (list the prefixes once, comma-separated)");
+                    rc = CLI_EXIT_USAGE;
+                } else {
+                    rc = check_prefix_list(d->name, val);
+                }
+                if (incl) a->tactics = val;
+                else a->exclude_tactics = val;
+            }
             break;
         case CLI_F_OUTPUT_DIR:
             if (!*val) {
@@ -494,6 +554,12 @@ static cli_input *find_input(cli_session *s, const char *name, size_t len)
 static int set_shape(cli_session *s, const char *subject, cli_input *in, int rank,
                      const int64_t *dims, int usage_code)
 {
+    if (!s->model) {
+        /* a plan file's shapes were fixed when it was built */
+        cli_failf(subject, "input '%s' of the plan has fixed shape; rebuild the plan for another",
+                  in->name);
+        return usage_code;
+    }
     lucid_error err;
     lucid_status st = lucid_model_set_input_shape(s->model, in->name, rank, dims, &err);
     if (st) {
@@ -555,7 +621,7 @@ static int apply_inputs(const cli_args *a, cli_session *s)
         }
         snprintf(in->data.name, sizeof in->data.name, "%s", in->name);
         lucid_tensor_desc d;
-        lucid_model_input(s->model, (size_t)(in - s->inputs), &d);
+        lucid_model_input(cli_session_model(s), (size_t)(in - s->inputs), &d);
         char want[300], got[300];
         if (in->data.dtype != d.dtype) {
             cli_failf(in->file, "input '%s' is %s in the model, but the file holds %s", in->name,
@@ -591,7 +657,7 @@ static int apply_defaults(const cli_args *a, cli_session *s)
     for (size_t i = 0; i < s->n_inputs; i++) {
         cli_input *in = &s->inputs[i];
         lucid_tensor_desc d;
-        lucid_model_input(s->model, i, &d);
+        lucid_model_input(cli_session_model(s), i, &d);
         if (d.rank < 0) {
             cli_failf(a->model, "input '%s' has an unknown rank; give its shape with --shape %s=DIMS",
                       in->name, in->name);
@@ -621,17 +687,17 @@ static int apply_defaults(const cli_args *a, cli_session *s)
     return CLI_EXIT_OK;
 }
 
-int cli_session_open(const cli_args *a, bool want_data, cli_session *s)
+const lucid_model_t *cli_session_model(const cli_session *s)
 {
-    memset(s, 0, sizeof *s);
-    lucid_error err;
-    lucid_status st = lucid_model_load(a->model, &s->model, &err);
-    if (st) {
-        cli_fail(a->model, err.message);
-        return cli_exit_for(st) == CLI_EXIT_USAGE ? CLI_EXIT_DATA : cli_exit_for(st);
-    }
-    s->n_inputs = lucid_model_num_inputs(s->model);
-    s->n_outputs = lucid_model_num_outputs(s->model);
+    return s->model ? s->model : lucid_plan_model(s->plan);
+}
+
+/* The inputs and outputs as declared, from the session's model. */
+static int session_interface(const cli_args *a, cli_session *s)
+{
+    const lucid_model_t *m = cli_session_model(s);
+    s->n_inputs = lucid_model_num_inputs(m);
+    s->n_outputs = lucid_model_num_outputs(m);
     s->inputs = calloc(s->n_inputs + 1, sizeof *s->inputs);
     s->outputs = calloc(s->n_outputs + 1, sizeof *s->outputs);
     if (!s->inputs || !s->outputs) {
@@ -640,7 +706,7 @@ int cli_session_open(const cli_args *a, bool want_data, cli_session *s)
     }
     for (size_t i = 0; i < s->n_inputs; i++) {
         lucid_tensor_desc d;
-        lucid_model_input(s->model, i, &d);
+        lucid_model_input(m, i, &d);
         cli_input *in = &s->inputs[i];
         snprintf(in->name, sizeof in->name, "%s", d.name);
         in->dtype = d.dtype;
@@ -648,21 +714,21 @@ int cli_session_open(const cli_args *a, bool want_data, cli_session *s)
     }
     for (size_t i = 0; i < s->n_outputs; i++) {
         lucid_tensor_desc d;
-        lucid_model_output(s->model, i, &d);
+        lucid_model_output(m, i, &d);
         copy_decl(&d, &s->outputs[i].rank, s->outputs[i].dims, s->outputs[i].params);
     }
-    int rc = apply_shapes(a, s);
-    if (!rc) rc = apply_inputs(a, s);
-    if (!rc) rc = apply_defaults(a, s);
-    /* after the shapes are fixed: passes fold shape arithmetic only for static shapes */
-    if (!rc && !a->defer_optimize) rc = cli_session_optimize(a, s);
-    if (rc || !want_data) return rc;
+    return CLI_EXIT_OK;
+}
 
+/* Every input without a --input file gets seeded random values. */
+static int session_fill_random(const cli_args *a, cli_session *s)
+{
+    const lucid_model_t *m = cli_session_model(s);
     for (size_t i = 0; i < s->n_inputs; i++) {
         cli_input *in = &s->inputs[i];
         if (in->file) continue;
         lucid_tensor_desc d;
-        lucid_model_input(s->model, i, &d);
+        lucid_model_input(m, i, &d);
         size_t size = lucid_dtype_size(d.dtype);
         if (size == 0) {
             cli_failf(a->model, "input '%s' has dtype %s, for which lucid cannot make data",
@@ -695,14 +761,81 @@ int cli_session_open(const cli_args *a, bool want_data, cli_session *s)
     return CLI_EXIT_OK;
 }
 
-int cli_session_optimize(const cli_args *a, cli_session *s)
+int cli_session_open(const cli_args *a, bool want_data, cli_session *s)
 {
-    lucid_optimize_options opts;
-    lucid_optimize_options_default(&opts);
-    opts.opt_level = a->opt_level_given                 ? a->opt_level
-                     : strcmp(a->command, "info") == 0 ? (a->optimized ? 3 : 0)
-                                                        : 3;
-    s->opt_level = opts.opt_level;
+    memset(s, 0, sizeof *s);
+    s->build_s = -1;
+    lucid_error err;
+    lucid_status st = lucid_model_load(a->model, &s->model, &err);
+    if (st) {
+        cli_fail(a->model, err.message);
+        return cli_exit_for(st) == CLI_EXIT_USAGE ? CLI_EXIT_DATA : cli_exit_for(st);
+    }
+    int rc = session_interface(a, s);
+    if (!rc) rc = apply_shapes(a, s);
+    if (!rc) rc = apply_inputs(a, s);
+    if (!rc) rc = apply_defaults(a, s);
+    /* after the shapes are fixed: passes fold shape arithmetic only for static shapes */
+    if (!rc && !a->defer_optimize) rc = cli_session_optimize(a, s);
+    if (rc || !want_data) return rc;
+    return session_fill_random(a, s);
+}
+
+int cli_session_open_engine(const cli_args *a, bool want_data, cli_session *s)
+{
+    memset(s, 0, sizeof *s);
+    s->build_s = -1;
+    int rc = CLI_EXIT_OK;
+    int kind = cli_plan_sniff(a->model, &rc);
+    if (kind < 0) return rc;
+    if (kind == 1) {
+        if ((rc = cli_plan_refuse_flags(a, CLI_F_PLAN_REFUSED))) return rc;
+        if ((rc = cli_plan_load(a->model, &s->plan))) return rc;
+        s->is_plan_file = true;
+        s->opt_level = -1;
+        rc = session_interface(a, s);
+        /* a plan's shapes are fixed: --input files must fit them, nothing is defaulted */
+        if (!rc) rc = apply_inputs(a, s);
+        if (!rc && want_data) rc = session_fill_random(a, s);
+        return rc;
+    }
+    if (a->reference) {
+        if ((rc = cli_reference_refuse_flags(a))) return rc;
+        return cli_session_open(a, want_data, s);
+    }
+    /* the builder optimizes its own copy of the model, with the same pass selection */
+    cli_args deferred = *a;
+    deferred.defer_optimize = true;
+    rc = cli_session_open(&deferred, want_data, s);
+    if (!rc) rc = cli_plan_build(a, s);
+    return rc;
+}
+
+void cli_session_note_build(const cli_session *s)
+{
+    if (s->build_s < 0) return;
+    fprintf(stderr, "lucid: note: built a plan in %.3f s (keep one with 'lucid build -o "
+                    "FILE.plan'; --reference runs the reference executor)\n",
+            s->build_s);
+}
+
+/* Is NAME one of the passes? */
+static bool pass_known(const char *name)
+{
+    for (size_t k = 0; k < lucid_pass_count(); k++)
+        if (strcmp(lucid_pass_name(k), name) == 0) return true;
+    return false;
+}
+
+int cli_optimize_options(const cli_args *a, lucid_optimize_options *opts, char **owned_list,
+                         const char ***owned_names)
+{
+    lucid_optimize_options_default(opts);
+    opts->opt_level = a->opt_level_given                 ? a->opt_level
+                      : strcmp(a->command, "info") == 0 ? (a->optimized ? 3 : 0)
+                                                         : 3;
+    *owned_list = NULL;
+    *owned_names = NULL;
     /* --passes a,b,c: split into names (the copy lives until the passes have run) */
     char *list = NULL;
     const char **names = NULL;
@@ -731,17 +864,29 @@ int cli_session_optimize(const cli_args *a, cli_session *s)
             p = comma + 1;
         }
     }
-    opts.passes = names;
-    opts.n_passes = n_names;
-    opts.disable = a->disable;
-    opts.n_disable = (size_t)a->n_disable;
-    int rc = CLI_EXIT_OK;
-    if (opts.opt_level > 0 || n_names > 0) {
+    opts->passes = names;
+    opts->n_passes = n_names;
+    opts->disable = a->disable;
+    opts->n_disable = (size_t)a->n_disable;
+    *owned_list = list;
+    *owned_names = names;
+    return CLI_EXIT_OK;
+}
+
+int cli_session_optimize(const cli_args *a, cli_session *s)
+{
+    lucid_optimize_options opts;
+    char *list;
+    const char **names;
+    int rc = cli_optimize_options(a, &opts, &list, &names);
+    if (rc) return rc;
+    s->opt_level = opts.opt_level;
+    if (opts.opt_level > 0 || opts.n_passes > 0) {
         lucid_error err;
         lucid_status st = lucid_model_optimize(s->model, &opts, &s->report, &err);
         if (st) {
             const char *subject = st != LUCID_STATUS_INVALID_ARGUMENT ? a->model
-                                  : n_names                           ? "--passes"
+                                  : opts.n_passes                     ? "--passes"
                                   : a->n_disable                      ? "--disable-pass"
                                                                       : "--opt-level";
             cli_fail(subject, err.message);
@@ -750,10 +895,7 @@ int cli_session_optimize(const cli_args *a, cli_session *s)
     } else if (a->n_disable) {
         /* nothing runs at level 0, but a misspelt name is still a mistake worth reporting */
         for (int i = 0; i < a->n_disable && !rc; i++) {
-            bool known = false;
-            for (size_t k = 0; k < lucid_pass_count(); k++)
-                known = known || strcmp(lucid_pass_name(k), a->disable[i]) == 0;
-            if (!known) {
+            if (!pass_known(a->disable[i])) {
                 cli_failf("--disable-pass", "unknown pass '%s'", a->disable[i]);
                 rc = CLI_EXIT_USAGE;
             }
@@ -770,23 +912,38 @@ void cli_session_close(cli_session *s)
     for (size_t i = 0; s->inputs && i < s->n_inputs; i++) lucid_array_free(&s->inputs[i].data);
     free(s->inputs);
     free(s->outputs);
+    lucid_plan_destroy(s->plan);
     lucid_model_destroy(s->model);
     memset(s, 0, sizeof *s);
 }
 
-int cli_session_context(const cli_session *s, const cli_args *a, lucid_context_t **out)
+int cli_engine_context(const cli_session *s, const cli_args *a, lucid_context_t **out)
 {
-    lucid_context_options opts = {.threads = a->threads};
     lucid_error err;
-    lucid_status st = lucid_context_create(s->model, &opts, out, &err);
+    lucid_status st;
+    if (s->plan) {
+        /* the plan's own thread count: --threads was given to the builder */
+        st = lucid_context_create_plan(s->plan, NULL, out, &err);
+    } else {
+        lucid_context_options opts = {.threads = a->threads};
+        st = lucid_context_create(s->model, &opts, out, &err);
+    }
     if (st) {
         cli_fail(a->model, err.message);
         return st == LUCID_STATUS_INVALID_ARGUMENT ? CLI_EXIT_DATA : cli_exit_for(st);
     }
+    return CLI_EXIT_OK;
+}
+
+int cli_session_context(const cli_session *s, const cli_args *a, lucid_context_t **out)
+{
+    int rc = cli_engine_context(s, a, out);
+    if (rc) return rc;
     for (size_t i = 0; i < s->n_inputs; i++) {
         const cli_input *in = &s->inputs[i];
         const lucid_array *x = &in->data;
-        st = lucid_context_set_input(*out, in->name, x->dtype, x->rank, x->dims, x->data);
+        lucid_status st =
+            lucid_context_set_input(*out, in->name, x->dtype, x->rank, x->dims, x->data);
         if (st) {
             cli_fail(in->file ? in->file : a->model, lucid_context_error(*out));
             lucid_context_destroy(*out);

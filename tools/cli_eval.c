@@ -76,7 +76,8 @@ int cli_cmd_eval(int argc, char **argv)
     bool logits_created = false;
     int rc = cli_args_parse(argc, argv, 2,
                             CLI_F_DATASET | CLI_F_LIMIT | CLI_F_SHAPE | CLI_F_JSON |
-                                CLI_F_SAVE_LOGITS | CLI_F_THREADS | CLI_F_OPT,
+                                CLI_F_SAVE_LOGITS | CLI_F_THREADS | CLI_F_OPT | CLI_F_BUILDER |
+                                CLI_F_REFERENCE,
                             &a);
     if (rc || a.help) {
         if (!rc) rc = cli_help_command("eval");
@@ -95,7 +96,8 @@ int cli_cmd_eval(int argc, char **argv)
         rc = CLI_EXIT_USAGE;
         goto done;
     }
-    if ((rc = cli_session_open(&a, false, &s))) goto done;
+    if ((rc = cli_session_open_engine(&a, false, &s))) goto done;
+    const lucid_model_t *model = cli_session_model(&s);
 
     /* the model: one float32 NCHW input, a [B, classes] (or [B, classes, 1, 1]) first output */
     lucid_tensor_desc in, out;
@@ -105,7 +107,7 @@ int cli_cmd_eval(int argc, char **argv)
         rc = CLI_EXIT_DATA;
         goto done;
     }
-    lucid_model_input(s.model, 0, &in);
+    lucid_model_input(model, 0, &in);
     if (in.rank != 4 || in.dtype != LUCID_DTYPE_FLOAT) {
         cli_failf(a.model,
                   "input '%s' is %s %s; eval needs a 4-D float32 input (batch, channels, "
@@ -115,7 +117,7 @@ int cli_cmd_eval(int argc, char **argv)
         rc = CLI_EXIT_DATA;
         goto done;
     }
-    if (s.n_outputs < 1 || lucid_model_output(s.model, 0, &out) != LUCID_STATUS_OK) {
+    if (s.n_outputs < 1 || lucid_model_output(model, 0, &out) != LUCID_STATUS_OK) {
         cli_fail(a.model, "has no outputs");
         rc = CLI_EXIT_DATA;
         goto done;
@@ -197,12 +199,8 @@ int cli_cmd_eval(int argc, char **argv)
         logits_created = true;
     }
 
-    lucid_context_options copt = {.threads = a.threads};
-    st = lucid_context_create(s.model, &copt, &ctx, &err);
-    if (st) {
+    if ((rc = cli_engine_context(&s, &a, &ctx))) {
         free(labels);
-        cli_fail(a.model, err.message);
-        rc = st == LUCID_STATUS_INVALID_ARGUMENT ? CLI_EXIT_DATA : cli_exit_for(st);
         goto done;
     }
 
@@ -284,6 +282,7 @@ int cli_cmd_eval(int argc, char **argv)
         logits_created = false; /* written: keep it */
     }
 
+    cli_session_note_build(&s);
     bool has_top5 = classes >= 5;
     double p1 = 100.0 * (double)top1 / (double)total, p5 = 100.0 * (double)top5 / (double)total;
     double rate = seconds > 0 ? (double)total / seconds : 0;
@@ -309,6 +308,11 @@ int cli_cmd_eval(int argc, char **argv)
         }
         cJSON_AddNumberToObject(doc, "seconds", seconds);
         cJSON_AddNumberToObject(doc, "images_per_s", rate);
+        cJSON_AddStringToObject(doc, "engine", s.plan ? "plan" : "reference");
+        if (s.build_s >= 0)
+            cJSON_AddNumberToObject(doc, "build_s", s.build_s);
+        else
+            cJSON_AddNullToObject(doc, "build_s");
         if (a.save_logits)
             cJSON_AddStringToObject(doc, "logits_file", a.save_logits);
         else
@@ -318,6 +322,9 @@ int cli_cmd_eval(int argc, char **argv)
         printf("model:     %s (input '%s' %lldx%lldx%lldx%lld, output '%s', %lld classes)\n",
                a.model, in.name, (long long)batch, (long long)in.dims[1], (long long)in.dims[2],
                (long long)in.dims[3], out.name, (long long)classes);
+        printf("engine:    %s\n", s.is_plan_file ? "plan (from the file)"
+                                   : s.plan      ? "plan (built for this run)"
+                                                 : "reference executor");
         printf("dataset:   %s\n", lucid_dataset_describe(ds));
         printf("images:    %zu\n", total);
         printf("top-1:     %.2f%% (%lld / %zu correct)\n", p1, (long long)top1, total);

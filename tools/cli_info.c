@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -114,6 +115,64 @@ static cJSON *nodes_json(const lucid_model_t *m, size_t n_nodes)
     return arr;
 }
 
+/* `lucid info PLAN`: the plan's interface, facts and per-layer tactic table. */
+static int info_plan(const cli_args *a)
+{
+    int rc = cli_plan_refuse_flags(a, CLI_F_PLAN_REFUSED);
+    if (rc) return rc;
+    lucid_plan_t *plan = NULL;
+    if ((rc = cli_plan_load(a->model, &plan))) return rc;
+    const lucid_model_t *m = lucid_plan_model(plan);
+    lucid_model_info info;
+    lucid_model_get_info(m, &info);
+    struct stat sb;
+    long long plan_bytes = stat(a->model, &sb) == 0 ? (long long)sb.st_size : -1;
+    size_t n_in = lucid_model_num_inputs(m), n_out = lucid_model_num_outputs(m);
+    if (a->json) {
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "file", a->model);
+        cJSON_AddStringToObject(doc, "kind", "plan");
+        cJSON_AddStringToObject(doc, "producer", info.producer ? info.producer : "");
+        cJSON_AddStringToObject(doc, "graph_name", info.graph_name ? info.graph_name : "");
+        cJSON *ins = cJSON_AddArrayToObject(doc, "inputs");
+        cJSON *outs = cJSON_AddArrayToObject(doc, "outputs");
+        for (size_t i = 0; i < n_in + n_out; i++) {
+            lucid_tensor_desc d;
+            if (i < n_in) lucid_model_input(m, i, &d);
+            else lucid_model_output(m, i - n_in, &d);
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", d.name);
+            cJSON_AddStringToObject(o, "dtype", lucid_dtype_name(d.dtype));
+            cJSON_AddItemToObject(o, "shape", cli_shape_json(d.rank, d.dims, NULL));
+            cJSON_AddItemToArray(i < n_in ? ins : outs, o);
+        }
+        cJSON_AddNumberToObject(doc, "param_bytes", (double)info.param_bytes);
+        cJSON_AddNumberToObject(doc, "macs", info.macs);
+        cJSON_AddItemToObject(doc, "plan", cli_plan_info_json(plan, plan_bytes));
+        cJSON_AddItemToObject(doc, "tactics", cli_plan_tactics_json(plan));
+        cJSON_AddItemToObject(doc, "layers", cli_plan_layers_json(plan));
+        rc = cli_json_print(doc);
+    } else {
+        printf("file:            %s (lucid plan)\n", a->model);
+        printf("graph:           %s\n",
+               info.graph_name && info.graph_name[0] ? info.graph_name : "-");
+        for (size_t i = 0; i < n_in + n_out; i++) {
+            lucid_tensor_desc d;
+            char shape[300];
+            if (i < n_in) lucid_model_input(m, i, &d);
+            else lucid_model_output(m, i - n_in, &d);
+            printf("%-16s %-24s %-8s %s\n", i < n_in ? "input:" : "output:", d.name,
+                   lucid_dtype_name(d.dtype),
+                   cli_shape_decl_str(d.rank, d.dims, NULL, shape, sizeof shape));
+        }
+        printf("MACs:            %.0f (%.3f GMACs)\n", info.macs, info.macs / 1e9);
+        cli_plan_print_info(plan, plan_bytes);
+        cli_plan_print_layers(plan);
+    }
+    lucid_plan_destroy(plan);
+    return rc;
+}
+
 int cli_cmd_info(int argc, char **argv)
 {
     cli_args a = {.command = "info"};
@@ -122,6 +181,12 @@ int cli_cmd_info(int argc, char **argv)
     int rc = cli_args_parse(argc, argv, 2, CLI_F_SHAPE | CLI_F_JSON | CLI_F_NODES | CLI_F_OPT | CLI_F_OPTIMIZED, &a);
     if (rc || a.help) {
         if (!rc) rc = cli_help_command("info");
+        goto done;
+    }
+    int kind = cli_plan_sniff(a.model, &rc);
+    if (kind < 0) goto done;
+    if (kind == 1) {
+        rc = info_plan(&a);
         goto done;
     }
     if ((rc = cli_session_open(&a, false, &s))) goto done;
@@ -139,6 +204,7 @@ int cli_cmd_info(int argc, char **argv)
     if (a.json) {
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "file", a.model);
+        cJSON_AddStringToObject(doc, "kind", "onnx");
         cJSON_AddStringToObject(doc, "producer", info.producer ? info.producer : "");
         cJSON_AddStringToObject(doc, "graph_name", info.graph_name ? info.graph_name : "");
         cJSON_AddNumberToObject(doc, "ir_version", (double)info.ir_version);

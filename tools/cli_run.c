@@ -165,13 +165,13 @@ int cli_cmd_run(int argc, char **argv)
     char(*files)[256] = NULL;
     int rc = cli_args_parse(argc, argv, 2,
                             CLI_F_SHAPE | CLI_F_INPUT | CLI_F_OUTPUT_DIR | CLI_F_SEED | CLI_F_JSON |
-                                CLI_F_OPT,
+                                CLI_F_OPT | CLI_F_THREADS | CLI_F_BUILDER | CLI_F_REFERENCE,
                             &a);
     if (rc || a.help) {
         if (!rc) rc = cli_help_command("run");
         goto done;
     }
-    if ((rc = cli_session_open(&a, true, &s))) goto done;
+    if ((rc = cli_session_open_engine(&a, true, &s))) goto done;
     if ((rc = cli_session_context(&s, &a, &ctx))) goto done;
 
     double t0 = lucid_time_now();
@@ -206,6 +206,7 @@ int cli_cmd_run(int argc, char **argv)
         }
     }
 
+    cli_session_note_build(&s);
     cJSON *doc = NULL, *outs = NULL;
     if (a.json) {
         doc = cJSON_CreateObject();
@@ -217,8 +218,16 @@ int cli_cmd_run(int argc, char **argv)
         for (size_t i = 0; i < s.n_inputs; i++) input_json(ins, &s.inputs[i]);
         outs = cJSON_AddArrayToObject(doc, "outputs");
         cJSON_AddNumberToObject(doc, "latency_ms", ms);
+        cJSON_AddStringToObject(doc, "engine", s.plan ? "plan" : "reference");
+        if (s.build_s >= 0)
+            cJSON_AddNumberToObject(doc, "build_s", s.build_s);
+        else
+            cJSON_AddNullToObject(doc, "build_s");
     } else {
         printf("model: %s\n", a.model);
+        printf("engine: %s\n", s.is_plan_file ? "plan (from the file)"
+                                : s.plan      ? "plan (built for this run)"
+                                              : "reference executor");
         for (size_t i = 0; i < s.n_inputs; i++) {
             const cli_input *in = &s.inputs[i];
             char shape[300];

@@ -1,6 +1,8 @@
 /* lucid.c - the command-line tool's entry point: command dispatch, version and help texts. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -9,13 +11,28 @@ static const char opt_flags[] =
     "  --disable-pass NAME  skip one pass (repeatable)\n"
     "  --passes a,b,c     run exactly these passes, whatever the level\n";
 
+static const char builder_flags[] =
+    "Building a plan (build; run, bench and eval of an ONNX model without --reference):\n"
+    "  --threads N        threads to tune for and run with (default 0: all cores)\n"
+    "  --deterministic    choose by the documented rule (the first tactic in lucid's\n"
+    "                     preference order within --margin of the fastest) and leave out\n"
+    "                     tactics that are not run-to-run deterministic\n"
+    "  --margin F         the deterministic rule's margin (default 0.05 = 5%)\n"
+    "  --timing-cache FILE  measured medians read before and written after the build\n"
+    "  --tactics P,...    only tactics whose names start with one of these prefixes\n"
+    "  --exclude-tactics P,...  no tactic whose name starts with one of these prefixes\n"
+    "                     (the reference kernel stays allowed as the last resort)\n"
+    "  --tune-ms MS       timing budget per candidate tactic (default 20; at least 3 runs)\n";
+
 static const char exit_codes[] =
     "Exit codes:\n"
     "  0  success\n"
     "  1  usage error: unknown command or flag, missing or malformed value, --shape/--input\n"
-    "     naming an input the model lacks or a shape that does not fit it\n"
-    "  2  invalid or unsupported model or input data (including an .npy whose dtype or shape\n"
-    "     does not match the model, and ops lucid cannot run)\n"
+    "     naming an input the model lacks or a shape that does not fit it, a flag that makes\n"
+    "     no sense with a plan file\n"
+    "  2  invalid or unsupported model, plan or input data (including an .npy whose dtype or\n"
+    "     shape does not match the model, a corrupt, truncated or foreign plan, and ops lucid\n"
+    "     cannot run)\n"
     "  3  I/O error: a file could not be opened, read or written\n"
     "  4  runtime failure: out of memory, a failed run, an internal error\n"
     "Every error is one line on stderr: 'lucid: <file or --flag>: <message>'.\n";
@@ -38,17 +55,25 @@ void cli_help_main(void)
 {
     printf("lucid %s - an open neural-network inference engine\n"
            "\n"
-           "Usage: lucid COMMAND MODEL [flags]\n"
+           "Usage: lucid COMMAND MODEL [flags]     (MODEL: an ONNX model or a lucid plan file)\n"
            "       lucid help COMMAND | lucid COMMAND --help\n"
            "       lucid --version\n"
            "\n"
            "Commands:\n"
-           "  info   describe a model: inputs, outputs, ops, parameters, MACs, memory\n"
-           "  run    run a model once on .npy or seeded random inputs; summarize or save outputs\n"
+           "  info   describe a model (inputs, outputs, ops, parameters, MACs, memory) or a plan\n"
+           "         (how it was built, memory, the tactic of every layer)\n"
+           "  run    run a model or plan once on .npy or seeded random inputs; summarize or\n"
+           "         save outputs\n"
            "  bench  measure latency and throughput (trtexec-style warm-up and statistics)\n"
            "  eval   top-1 and top-5 accuracy of a classifier over a labelled dataset\n"
-           "  build  optimize a model: every rewrite, layer counts before and after, memory\n"
-           "         traffic removed, pass timings; export the optimized graph as ONNX\n"
+           "  build  build a plan (-o FILE.plan): every rewrite, every layer's tactic candidates\n"
+           "         timed and the fastest kept, activation memory planned; export ONNX\n"
+           "\n"
+           "run, bench and eval take a plan file (recognized by its magic bytes) and run it; given\n"
+           "an ONNX model they build a plan first (its build time is a note on stderr), or with\n"
+           "--reference run the optimized model on the reference executor.\n"
+           "\n"
+           "%s"
            "\n"
            "Graph optimization (info, run, bench, eval, build):\n"
            "  --opt-level N        0 none, 1 basic (folding, clean-up), 2 also fusions, 3 also\n"
@@ -62,7 +87,7 @@ void cli_help_main(void)
            "Symbolic input dimensions not fixed by --shape or --input are set to 1, with a\n"
            "note on stderr. --json prints one JSON document to stdout (docs/cli.md).\n"
            "\n%s",
-           lucid_version(), pass_names(), exit_codes);
+           lucid_version(), builder_flags, pass_names(), exit_codes);
 }
 
 static const char help_info[] =
@@ -74,6 +99,10 @@ static const char help_info[] =
     "FLOPs, activation memory (sum of all activation tensor sizes) and node count. Costs are\n"
     "computed for the shapes after --shape (symbolic dimensions otherwise 1).\n"
     "\n"
+    "Given a plan file it shows the plan: inputs, outputs, threads, deterministic or not, opt\n"
+    "level, the CPU it was built on, peak activation memory against the naive sum, in-place\n"
+    "layers, weights, file size, and every layer's tactic (only --json is accepted then).\n"
+    "\n"
     "  --shape NAME=DIMS  fix input NAME's shape, e.g. --shape input=1x3x224x224 (repeatable;\n"
     "                     'scalar' for rank 0)\n"
     "  --nodes            add a per-node table: name, op, output shapes, MACs\n"
@@ -81,13 +110,15 @@ static const char help_info[] =
     "  --json             print one JSON document instead of text\n";
 
 static const char help_run[] =
-    "Usage: lucid run MODEL [--input NAME=FILE.npy ...] [--output-dir DIR] [--seed N]\n"
-    "                 [--shape NAME=DIMS ...] [--json] [--opt-level N] [--disable-pass NAME]\n"
-    "                 [--passes a,b,c]\n"
+    "Usage: lucid run MODEL|PLAN [--input NAME=FILE.npy ...] [--output-dir DIR] [--seed N]\n"
+    "                 [--shape NAME=DIMS ...] [--json] [--reference] [builder flags]\n"
+    "                 [--opt-level N] [--disable-pass NAME] [--passes a,b,c]\n"
     "\n"
-    "Runs the model once (optimized at level 3 unless --opt-level says otherwise) with the\n"
-    "reference executor and prints, per output: name, dtype,\n"
-    "shape, min, max, mean, argmax (float outputs) and the FNV-1a 64-bit digest of its bytes.\n"
+    "Runs a plan file, or an ONNX model built into a plan first (optimized at level 3 unless\n"
+    "--opt-level says otherwise), once, and prints, per output: name, dtype, shape, min, max,\n"
+    "mean, argmax (float outputs) and the FNV-1a 64-bit digest of its bytes.\n"
+    "\n"
+    "  --reference        run the optimized ONNX model on the reference executor, no plan\n"
     "\n"
     "  --input NAME=FILE  feed input NAME from a NumPy .npy file (repeatable). Its dtype must\n"
     "                     match the model's; its shape must fit, and fixes symbolic dims.\n"
@@ -97,12 +128,18 @@ static const char help_run[] =
     "                     is filled from splitmix64 seeded with N xor FNV-1a(input name):\n"
     "                     floats uniform in [-1, 1), integers 0..3, bools 0/1.\n"
     "  --shape NAME=DIMS  fix input NAME's shape (repeatable)\n"
-    "  --json             print one JSON document instead of text\n";
+    "  --json             print one JSON document instead of text\n"
+    "With a plan file, --shape, --reference, the optimization and the builder flags are\n"
+    "refused: the plan was built with them.\n";
 
 static const char help_bench[] =
-    "Usage: lucid bench MODEL [--warmup MS] [--iterations N] [--duration S] [--threads N]\n"
+    "Usage: lucid bench MODEL|PLAN [--warmup MS] [--iterations N] [--duration S]\n"
     "                   [--input NAME=FILE.npy ...] [--shape NAME=DIMS ...] [--seed N] [--json]\n"
-    "                   [--opt-level N] [--disable-pass NAME ...] [--passes a,b,c]\n"
+    "                   [--reference] [builder flags] [--opt-level N] [--disable-pass NAME ...]\n"
+    "                   [--passes a,b,c]\n"
+    "\n"
+    "Runs a plan file, or an ONNX model built into a plan first, or with --reference the\n"
+    "optimized ONNX model on the reference executor.\n"
     "\n"
     "Measures latency like trtexec: runs untimed for the warm-up time, then times at least\n"
     "N runs AND at least S seconds (both phases stop at 1000000 runs). Prints min, mean,\n"
@@ -112,19 +149,21 @@ static const char help_bench[] =
     "  --warmup MS        warm-up time in milliseconds (default 200, at most 3600000)\n"
     "  --iterations N     minimum timed runs (default 10, 1 to 1000000)\n"
     "  --duration S       minimum timed seconds (default 3, at most 86400)\n"
-    "  --threads N        threads requested from the executor (default 0: all cores). The\n"
-    "                     current reference executor runs on one thread whatever N is; the\n"
-    "                     request is recorded in the output.\n"
+    "  --threads N        threads the plan is built for (default 0: all cores); with\n"
+    "                     --reference, recorded only: the reference executor uses one thread\n"
     "  --input NAME=FILE  feed input NAME from a NumPy .npy file, as in 'lucid run'\n"
     "                     (repeatable), so peer engines and lucid can time the same data\n"
     "  --shape NAME=DIMS  fix input NAME's shape (repeatable)\n"
     "  --seed N           seed for inputs not given by --input, as in 'lucid run' (default 0)\n"
-    "  --json             print one JSON document (schema lucid-bench/1, docs/cli.md)\n";
+    "  --json             print one JSON document (schema lucid-bench/1, docs/cli.md)\n"
+    "  --reference        the reference executor instead of a plan\n"
+    "With a plan file, --shape, --threads, --reference, the optimization and the builder\n"
+    "flags are refused: the plan was built with them.\n";
 
 static const char help_eval[] =
-    "Usage: lucid eval MODEL --dataset SPEC [--limit N] [--shape NAME=DIMS] [--threads N]\n"
-    "                  [--save-logits FILE.npy] [--json] [--opt-level N]\n"
-    "                  [--disable-pass NAME ...] [--passes a,b,c]\n"
+    "Usage: lucid eval MODEL|PLAN --dataset SPEC [--limit N] [--shape NAME=DIMS]\n"
+    "                  [--save-logits FILE.npy] [--json] [--reference] [builder flags]\n"
+    "                  [--opt-level N] [--disable-pass NAME ...] [--passes a,b,c]\n"
     "\n"
     "Top-1 and top-5 accuracy of a classifier over a labelled dataset. The model has one\n"
     "float32 input [B, C, H, W] (B from --shape, or 1 when symbolic) and its first output is\n"
@@ -141,22 +180,31 @@ static const char help_eval[] =
     "                       npy:FILE.npy,LABELS.npy   or   npy:DIR with DIR/labels.npy\n"
     "  --limit N          evaluate only the first N samples\n"
     "  --shape NAME=DIMS  fix the input's shape, e.g. the batch: --shape input=32x1x28x28\n"
-    "  --threads N        threads requested from the executor (default 0: all cores)\n"
     "  --save-logits FILE write all N x classes scores as a float32 .npy\n"
-    "  --json             print one JSON document (schema lucid-eval/1, docs/cli.md)\n";
+    "  --json             print one JSON document (schema lucid-eval/1, docs/cli.md)\n"
+    "  --reference        the reference executor on the optimized ONNX model, no plan\n"
+    "A plan file is run as built (--shape, --threads, --reference, the optimization and the\n"
+    "builder flags are refused); an ONNX model is built into a plan first.\n";
 
 static const char help_build[] =
-    "Usage: lucid build MODEL [--opt-level N] [--disable-pass NAME ...] [--passes a,b,c]\n"
-    "                   [--report] [--json] [--export-onnx OUT.onnx] [--shape NAME=DIMS ...]\n"
+    "Usage: lucid build MODEL [-o OUT.plan] [builder flags] [--opt-level N]\n"
+    "                   [--disable-pass NAME ...] [--passes a,b,c] [--report] [--json]\n"
+    "                   [--export-onnx OUT.onnx] [--shape NAME=DIMS ...]\n"
     "\n"
-    "Optimizes the model's graph (level 3 by default) and prints a summary: ONNX nodes and\n"
-    "the engine layers they became, memory traffic (activation bytes every layer reads and\n"
-    "writes) before and after, rewrite counts. With --report also every rewrite in order (pass,\n"
-    "original nodes, the engine layer they became as 'conv1 + bn1 + relu1', detail), rewrites\n"
-    "a pass refused and why, layer counts by op before and after, and pass timings.\n"
+    "Builds a plan: optimizes the graph (level 3 by default), times every supported tactic on\n"
+    "each layer's real shapes and keeps the fastest (or the --deterministic rule), and plans\n"
+    "activation memory. Prints a summary: ONNX nodes and the engine layers they became, memory\n"
+    "traffic before and after, rewrite counts, the plan's threads, tactics chosen by count,\n"
+    "build time, peak activation bytes against the naive sum, in-place layers, weight bytes\n"
+    "and plan file size. Without -o nothing is written. With --report also every rewrite in\n"
+    "order (pass, original nodes, the engine layer they became as 'conv1 + bn1 + relu1',\n"
+    "detail), rewrites a pass refused and why, layer counts by op, pass timings, and per\n"
+    "layer: its tactic, median ms and why, and every candidate's median or why it was not\n"
+    "timed.\n"
     "\n"
+    "  -o FILE.plan       write the plan (versioned, checksummed: docs/plan-format.md)\n"
     "  --report           the full report (text)\n"
-    "  --json             the full report as one JSON document (schema lucid-build/1,\n"
+    "  --json             the full report as one JSON document (schema lucid-build/2,\n"
     "                     docs/cli.md)\n"
     "  --export-onnx FILE write the optimized graph as ONNX: fused layers are ops of domain\n"
     "                     'lucid' naming their original nodes; loads back into lucid, opens\n"
@@ -176,16 +224,34 @@ int cli_help_command(const char *command)
         return CLI_EXIT_USAGE;
     }
     fputs(text, stdout);
-    /* build lists the optimization flags in its own text; the others share this block */
-    if (text != help_build)
-        printf(opt_flags, strcmp(command, "info") == 0 ? "0: the model as loaded" : "3");
+    printf(opt_flags, strcmp(command, "info") == 0 ? "0: the model as loaded" : "3");
+    /* info builds nothing; the other commands build plans from ONNX models */
+    if (text != help_info) printf("\n%s", builder_flags);
     printf("Passes: %s\n", pass_names());
     printf("\n%s", exit_codes);
     return CLI_EXIT_OK;
 }
 
+/* oneDNN's OpenMP threads and OpenBLAS's threads spin after every call, stealing the cores
+ * that lucid's own thread pool (and the next layer's library call) need, unless
+ * OMP_WAIT_POLICY=passive and OPENBLAS_THREAD_TIMEOUT are set - and both libraries read them
+ * only when they are loaded, before main. So when either is unset, set it and execute this
+ * program again, once: LUCID_ENV_SET marks the second start. A user's own values are kept;
+ * if the exec fails, lucid runs on with the libraries' defaults. */
+static void set_thread_env(char **argv)
+{
+    if (getenv("LUCID_ENV_SET")) return;
+    if (getenv("OMP_WAIT_POLICY") && getenv("OPENBLAS_THREAD_TIMEOUT")) return;
+    if (setenv("LUCID_ENV_SET", "1", 1) != 0) return;
+    setenv("OMP_WAIT_POLICY", "passive", 0);
+    setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0);
+    fflush(NULL);
+    execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv)
 {
+    set_thread_env(argv);
     if (argc < 2) {
         cli_fail("lucid", "missing COMMAND (commands: info, run, bench, eval, build; try 'lucid --help')");
         return CLI_EXIT_USAGE;
