@@ -190,12 +190,18 @@ expect_out "run defaults batch to 1" "output out/sum +float32 +\[1, 4\]"
 # ---- bench -------------------------------------------------------------------------------
 expect_ok "bench" bench "$T/relu.onnx" --warmup 5 --iterations 20 --duration 0.05 --threads 2
 for f in min mean median p90 p95 p99 max stddev CV throughput; do expect_out "bench prints $f" "$f"; done
-expect_out "bench records threads" "2 requested"
+expect_out "bench builds a plan" "engine: +plan \(built for this run\)"
+expect_out "bench uses the plan's threads" "threads: +2 \(the plan's\)"
+if grep -q "lucid: note: built a plan in" "$T/err"; then ok; else bad "bench notes the build time: $(cat "$T/err")"; fi
+expect_ok "bench --reference" bench "$T/relu.onnx" --reference --warmup 5 --iterations 20 --duration 0.05 --threads 2
+expect_out "bench --reference records threads" "2 requested"
 expect_ok "bench --json" bench "$T/add.onnx" --warmup 0 --iterations 15 --duration 0 --shape a=2x4 --shape b=2x4 --json
 json_check "bench json" "d['iterations']>=15 and d['threads_requested']==0 and all(k in d['latency_ms'] for k in ['min','mean','median','p90','p95','p99','max','stddev','cv']) and d['throughput']>0 and d['settings']['min_iterations']==15"
 json_check "bench json order" "d['latency_ms']['min']<=d['latency_ms']['median']<=d['latency_ms']['p99']<=d['latency_ms']['max']"
-json_check "bench json lucid-bench/1 header" "d['schema']=='lucid-bench/1' and d['engine']=='lucid' and d['engine_version'] and d['config']=='reference' and d['device']=='cpu' and isinstance(d['device_name'],str) and d['device_name'] and d['model'].endswith('add.onnx') and d['status']=='ok'"
-json_check "bench json batch and samples/s" "d['batch']==2 and abs(d['samples_per_s']-2*d['throughput'])<=1e-6*d['samples_per_s'] and d['threads_used']==1"
+json_check "bench json lucid-bench/1 header" "d['schema']=='lucid-bench/1' and d['engine']=='lucid' and d['engine_version'] and d['config']=='plan' and isinstance(d['tactics'],dict) and sum(d['tactics'].values())==1 and d['build_s']>=0 and d['device']=='cpu' and isinstance(d['device_name'],str) and d['device_name'] and d['model'].endswith('add.onnx') and d['status']=='ok'"
+json_check "bench json batch and samples/s" "d['batch']==2 and abs(d['samples_per_s']-2*d['throughput'])<=1e-6*d['samples_per_s'] and d['threads_used']>=1"
+expect_ok "bench --json --reference" bench "$T/add.onnx" --reference --warmup 0 --iterations 3 --duration 0 --shape a=2x4 --shape b=2x4 --json
+json_check "bench json reference config" "d['config']=='reference' and d['threads_used']==1 and 'tactics' not in d and d['build_s'] is None"
 json_check "bench json inputs" "d['inputs']==[{'name':'a','dtype':'float32','shape':[2,4],'source':'random'},{'name':'b','dtype':'float32','shape':[2,4],'source':'random'}]"
 json_check "bench json settings and warmup" "set(d['settings'])=={'warmup_ms','min_iterations','min_duration_s'} and 'iterations' in d['warmup'] and 'seconds' in d['warmup'] and isinstance(d['cv_warning'],bool) and isinstance(d['capped'],bool) and d['total_s']>=0"
 json_check "bench json outputs" "len(d['outputs'])==1 and d['outputs'][0]['name']=='out/sum' and d['outputs'][0]['dtype']=='float32' and d['outputs'][0]['shape']==[2,4] and __import__('re').fullmatch('fnv1a64:[0-9a-f]{16}', d['outputs'][0]['digest'])"
@@ -209,6 +215,135 @@ rd=$("$PY" -c "import json,sys; print('fnv1a64:'+json.load(open(sys.argv[1]))['o
 if [ -n "$bd" ] && [ "$bd" = "$rd" ]; then ok; else bad "bench and run digests differ on the same inputs: '$bd' '$rd'"; fi
 expect_err "bench --input dtype mismatch" 2 "$T/x_int.npy" bench "$T/relu.onnx" --input "x=$T/x_int.npy"
 expect_err "bench --input missing file" 3 "$T/none.npy" bench "$T/relu.onnx" --input "x=$T/none.npy"
+
+# ---- plans: build, run, bench, info --------------------------------------------------------
+# md5sum-free byte comparison: cmp; numeric comparison: numpy
+cmp_npy() { # cmp_npy DESC A.npy B.npy RTOL: same dtype and shape, |a-b| <= rtol*max(|b|,tiny)
+    if "$PY" -c "
+import sys, numpy as np
+a = np.load(sys.argv[1]); b = np.load(sys.argv[2]); r = float(sys.argv[3])
+assert a.dtype == b.dtype and a.shape == b.shape, (a.dtype, b.dtype, a.shape, b.shape)
+tol = r * max(float(np.abs(b).max()), 1e-30)
+assert r == 0 and (a == b).all() or r > 0 and np.abs(a - b).max() <= tol, np.abs(a - b).max()
+" "$2" "$3" "$4" 2>"$T/pyerr"; then ok; else bad "$1: $(cat "$T/pyerr")"; fi
+}
+expect_ok "build -o" build "$T/relu.onnx" -o "$T/relu.plan"
+if [ "$(head -c 8 "$T/relu.plan")" = "LUCIDPLN" ]; then ok; else bad "build -o writes a plan starting with LUCIDPLN"; fi
+for f in "layers:" "tactics:" "build time:" "activations: .* bytes peak \(arena\) vs .* bytes naive sum" "in place:" "weights:" "plan size: +[0-9]+ bytes" "written: .*relu.plan"; do
+    expect_out "build summary: $f" "$f"
+done
+expect_ok "build without -o" build "$T/add.onnx" --shape a=3x4 --shape b=3x4 --report
+expect_out "build without -o writes nothing" "written: +no"
+expect_out "build --report: optimizer passes" "^passes:"
+expect_out "build --report: layer table" "\[0\] add1 \(Add\)"
+expect_out "build --report: chosen tactic with its reason" "tactic [a-z0-9_.]+.*: "
+expect_ok "build --json" build "$T/add.onnx" --shape a=3x4 --shape b=3x4 --json --tune-ms 1 --threads 1
+json_check "build json lucid-build/2" "d['schema']=='lucid-build/2' and d['output'] is None and d['plan']['threads']==1 and d['plan']['plan_bytes'] is None and d['plan']['arena_bytes']<=d['plan']['naive_bytes'] and d['plan']['build_s']>0 and sum(d['tactics'].values())==1 and 'passes' in d and 'rewrites' in d"
+json_check "build json layers and candidates" "d['layers'][0]['name']=='add1' and d['layers'][0]['op']=='Add' and d['layers'][0]['runs'] and d['layers'][0]['tactic'] and len(d['layers'][0]['candidates'])>1 and sum(c['chosen'] for c in d['layers'][0]['candidates'])==1 and all(set(c)=={'tactic','chosen','supported','timed','median_ms','why'} for c in d['layers'][0]['candidates'])"
+expect_ok "build --tactics ref" build "$T/relu.onnx" --tactics nonexistent.prefix --json
+json_check "--tactics leaves only the reference kernel" "list(d['tactics'])==['ref'] and any(c['why'] and 'not in --tactics' in c['why'] for c in d['layers'][0]['candidates'])"
+
+# a plan run equals the reference executor (1e-4 relative) and the plan built for the run (exactly)
+expect_ok "run the plan file" run "$T/relu.plan" --input "x=$T/x.npy" --output-dir "$T/p1" --json
+json_check "run json of a plan" "d['engine']=='plan' and d['build_s'] is None"
+expect_ok "run --reference" run "$T/relu.onnx" --reference --input "x=$T/x.npy" --output-dir "$T/p2" --json
+json_check "run json reference" "d['engine']=='reference' and d['build_s'] is None"
+expect_ok "run the ONNX model (a built plan)" run "$T/relu.onnx" --input "x=$T/x.npy" --output-dir "$T/p3" --json
+json_check "run json of a built plan" "d['engine']=='plan' and d['build_s']>=0"
+cmp_npy "plan file vs reference executor" "$T/p1/y.npy" "$T/p2/y.npy" 1e-4
+cmp_npy "plan file vs built plan" "$T/p1/y.npy" "$T/p3/y.npy" 0
+
+LENET="$(dirname "$0")/../models/fashion/lenet5"
+if [ -f "$LENET/model.onnx" ] && [ -f "$LENET/ref_input.npy" ]; then
+    # the model takes one image; ref_input.npy holds a batch of them
+    "$PY" -c "import sys, numpy as np; np.save(sys.argv[2], np.load(sys.argv[1])[:1])" \
+        "$LENET/ref_input.npy" "$T/lenet_x.npy"
+    # one timing cache and the deterministic rule: the plan built by `run` makes the same
+    # choices as the plan file, so their outputs must be identical
+    expect_ok "lenet5: build -o" build "$LENET/model.onnx" -o "$T/lenet.plan" --tune-ms 2 \
+        --deterministic --timing-cache "$T/lenet.cache"
+    expect_ok "lenet5: run the plan" run "$T/lenet.plan" --input "input=$T/lenet_x.npy" --output-dir "$T/l1"
+    expect_ok "lenet5: run --reference" run "$LENET/model.onnx" --reference --input "input=$T/lenet_x.npy" --output-dir "$T/l2"
+    expect_ok "lenet5: run a built plan" run "$LENET/model.onnx" --tune-ms 2 --deterministic \
+        --timing-cache "$T/lenet.cache" --input "input=$T/lenet_x.npy" --output-dir "$T/l3"
+    for f in "$T"/l1/*.npy; do
+        cmp_npy "lenet5 $(basename "$f"): plan vs reference" "$f" "$T/l2/$(basename "$f")" 1e-4
+    done
+    expect_ok "lenet5: run the plan again" run "$T/lenet.plan" --input "input=$T/lenet_x.npy" --output-dir "$T/l4"
+    for f in "$T"/l1/*.npy; do cmp_npy "lenet5 $(basename "$f"): plan runs are identical" "$f" "$T/l4/$(basename "$f")" 0; done
+    for f in "$T"/l3/*.npy; do cmp_npy "lenet5 $(basename "$f"): built plan vs plan file" "$f" "$T/l1/$(basename "$f")" 0; done
+    expect_ok "lenet5: info on the plan" info "$T/lenet.plan"
+    expect_out "lenet5 info: conv tactic" "FusedConv"
+    expect_ok "lenet5: bench the plan" bench "$T/lenet.plan" --warmup 0 --iterations 3 --duration 0 --json
+    json_check "lenet5 bench json" "d['config']=='plan' and sum(d['tactics'].values())>=5 and d['build_s'] is None"
+    DET_MODEL="$LENET/model.onnx"
+else
+    echo "note: models/fashion/lenet5 not found; its plan checks are skipped"
+    DET_MODEL="$T/relu.onnx"
+fi
+
+# deterministic builds with a timing cache: byte-identical plans
+expect_ok "deterministic build a" build "$DET_MODEL" --deterministic --timing-cache "$T/cache" -o "$T/a.plan" --tune-ms 2
+expect_ok "deterministic build b" build "$DET_MODEL" --deterministic --timing-cache "$T/cache" -o "$T/b.plan" --tune-ms 2
+if cmp -s "$T/a.plan" "$T/b.plan"; then ok; else bad "two deterministic builds with one timing cache differ"; fi
+expect_ok "info on a deterministic plan" info "$T/a.plan" --json
+json_check "info json of a plan" "d['kind']=='plan' and d['plan']['deterministic'] and d['plan']['build_s'] is None and d['plan']['plan_bytes']==$(wc -c <"$T/a.plan") and len(d['layers'])==d['plan']['layers'] and d['inputs'] and d['outputs']"
+
+# info, bench on plans
+expect_ok "info x.plan" info "$T/relu.plan"
+expect_out "info plan: file" "relu.plan \(lucid plan\)"
+expect_out "info plan: threads" "threads: +[0-9]+"
+expect_out "info plan: built on" "built on:"
+expect_out "info plan: memory" "activations: .* naive sum"
+expect_out "info plan: layer table" "\[0\] relu1 \(Relu\)"
+expect_ok "bench a plan" bench "$T/relu.plan" --warmup 0 --iterations 3 --duration 0 --json
+json_check "bench json of a plan" "d['config']=='plan' and d['tactics'] and d['build_s'] is None and d['threads_used']>=1"
+run_cli info "$T/relu.plan" --json
+pt=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['plan']['threads'])" "$T/out")
+run_cli bench "$T/relu.plan" --warmup 0 --iterations 3 --duration 0 --json
+bt=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['threads_used'])" "$T/out")
+if [ -n "$pt" ] && [ "$pt" = "$bt" ]; then ok; else bad "bench threads_used '$bt' is not the plan's threads '$pt'"; fi
+
+# bad plans: exit 2, one line naming the file
+size=$(wc -c <"$T/relu.plan")
+head -c $((size / 2)) "$T/relu.plan" >"$T/trunc.plan"
+cp "$T/relu.plan" "$T/flip.plan"
+"$PY" -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)-20]^=0x40; open(p,'wb').write(b)" "$T/flip.plan"
+"$PY" -c "import os,sys; open(sys.argv[1],'wb').write(b'LUCIDPLN'+os.urandom(300))" "$T/random.plan"
+: >"$T/empty.plan"
+printf 'LUCI' >"$T/short.plan"
+for f in trunc flip random empty short; do
+    for c in run info bench; do
+        expect_err "$c on a bad plan ($f)" 2 "$T/$f.plan" "$c" "$T/$f.plan"
+    done
+done
+expect_err "build on a plan" 2 "$T/relu.plan" build "$T/relu.plan"
+
+# flags that make no sense with a plan: exit 1
+expect_err "--shape with a plan" 1 --shape run "$T/relu.plan" --shape x=2x3
+expect_err "--opt-level with a plan" 1 --opt-level run "$T/relu.plan" --opt-level 1
+expect_err "--passes with a plan" 1 --passes bench "$T/relu.plan" --passes dead_nodes
+expect_err "--disable-pass with a plan" 1 --disable-pass run "$T/relu.plan" --disable-pass dead_nodes
+expect_err "--threads with a plan" 1 --threads bench "$T/relu.plan" --threads 1
+expect_err "--deterministic with a plan" 1 --deterministic run "$T/relu.plan" --deterministic
+expect_err "--tactics with a plan" 1 --tactics run "$T/relu.plan" --tactics cpu
+expect_err "--reference with a plan" 1 --reference run "$T/relu.plan" --reference
+expect_err "--optimized with a plan" 1 --optimized info "$T/relu.plan" --optimized
+expect_err "--tune-ms with --reference" 1 --tune-ms run "$T/relu.onnx" --reference --tune-ms 1
+expect_err "--margin out of range" 1 --margin build "$T/relu.onnx" --margin 11
+expect_err "--tune-ms not a number" 1 --tune-ms build "$T/relu.onnx" --tune-ms x
+expect_err "--tactics empty entry" 1 --tactics build "$T/relu.onnx" --tactics cpu,,dnnl
+expect_err "-o without a value" 1 -o build "$T/relu.onnx" -o
+expect_err "-o on run" 1 -o run "$T/relu.onnx" -o x.plan
+expect_err "-o into a missing folder" 3 "$T/nodir/x.plan" build "$T/relu.onnx" -o "$T/nodir/x.plan"
+expect_err "unwritable timing cache" 3 "$T/nodir/cache" build "$T/relu.onnx" --timing-cache "$T/nodir/cache"
+
+# the OpenMP/OpenBLAS environment: set once, never a loop, the user's values kept
+if out=$(env -u LUCID_ENV_SET -u OMP_WAIT_POLICY -u OPENBLAS_THREAD_TIMEOUT timeout 20 "$LUCID" --version); then
+    case "$out" in "lucid "*) ok ;; *) bad "--version after the re-exec: $out" ;; esac
+else
+    bad "lucid with OMP_WAIT_POLICY unset did not finish"
+fi
 
 # ---- usage errors (exit 1) -----------------------------------------------------------------
 expect_err "--iterations abc" 1 --iterations bench "$T/relu.onnx" --iterations abc

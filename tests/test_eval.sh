@@ -243,6 +243,24 @@ assert (got.argmax(1) == ref.argmax(1)).all(), np.nonzero(got.argmax(1) != ref.a
 if 'ref_top1' in res:
     assert abs(d['top1'] - res['ref_top1']) < 1e-9, (d['top1'], res['ref_top1'])
 " "$T/out" "$T/$name.npy" "$d/ref_logits.npy" "$SRC/models/fashion/results.json" "$name"
+    # the same model as a plan file, and on the reference executor: the same logits and
+    # top-1 as the plan built for the run above
+    expect_ok "$name: build a plan" build "$model" -o "$T/$name.plan"
+    expect_ok "$name: eval the plan file" eval "$T/$name.plan" \
+        --dataset "npy:$d/ref_input.npy,$d/ref_labels.npy" --save-logits "$T/${name}_plan.npy" --json
+    json_check "$name: plan file engine" "d['engine']=='plan' and d['build_s'] is None"
+    cp "$T/out" "$T/${name}_plan.json"
+    expect_ok "$name: eval --reference" eval "$model" --reference \
+        --dataset "npy:$d/ref_input.npy,$d/ref_labels.npy" --save-logits "$T/${name}_ref.npy" --json
+    json_check "$name: reference engine" "d['engine']=='reference' and d['build_s'] is None"
+    py_check "$name: plan file and reference executor agree with the built plan" "
+import json, sys, numpy as np
+built = np.load(sys.argv[1]); plan = np.load(sys.argv[2]); ref = np.load(sys.argv[3])
+tol = 1e-4 * np.abs(ref).max()
+assert np.abs(plan - ref).max() <= tol, np.abs(plan - ref).max()
+assert np.abs(built - ref).max() <= tol, np.abs(built - ref).max()
+assert json.load(open(sys.argv[4]))['top1'] == json.load(open(sys.argv[5]))['top1']
+" "$T/$name.npy" "$T/${name}_plan.npy" "$T/${name}_ref.npy" "$T/${name}_plan.json" "$T/out"
     if [ -f "$FMNIST/t10k-images-idx3-ubyte.gz" ]; then
         # the IDX reader's normalization must be the trainer's: same first 100 images, same logits
         expect_ok "$name: eval fashion-mnist first 100" eval "$model" \
@@ -266,6 +284,11 @@ expect_err "unknown dataset kind" 1 --dataset "cifar" eval "$T/lin1.onnx" --data
 expect_err "unknown split" 1 --dataset "fashion-mnist:val" eval "$T/lin1.onnx" --dataset fashion-mnist:val
 expect_err "--limit 0" 1 --limit --limit eval "$T/lin1.onnx" --dataset "npy:$T/x.npy,$T/y.npy" --limit 0
 expect_err "--limit x" 1 --limit --limit eval "$T/lin1.onnx" --dataset "npy:$T/x.npy,$T/y.npy" --limit x
+"$LUCID" build "$T/lin.onnx" -o "$T/lin.plan" >/dev/null 2>&1
+expect_err "--threads with a plan file" 1 --threads "$T/lin.plan" \
+    eval "$T/lin.plan" --dataset "npy:$T/x.npy,$T/y.npy" --threads 1
+expect_err "--deterministic with --reference" 1 --deterministic "reference" \
+    eval "$T/lin1.onnx" --reference --deterministic --dataset "npy:$T/x.npy,$T/y.npy"
 expect_err "--save-logits empty" 1 --save-logits --save-logits eval "$T/lin1.onnx" --dataset "npy:$T/x.npy,$T/y.npy" --save-logits=
 
 # ---- bad datasets and models (exit 2) and I/O (exit 3) -----------------------------------------
