@@ -191,7 +191,7 @@ expect_out "run defaults batch to 1" "output out/sum +float32 +\[1, 4\]"
 expect_ok "bench" bench "$T/relu.onnx" --warmup 5 --iterations 20 --duration 0.05 --threads 2
 for f in min mean median p90 p95 p99 max stddev CV throughput; do expect_out "bench prints $f" "$f"; done
 expect_out "bench builds a plan" "engine: +plan \(built for this run\)"
-expect_out "bench uses the plan's threads" "threads: +2 \(the plan's\)"
+expect_out "bench uses the plan's threads" "threads: +2 \(the plan was built for 2\)"
 if grep -q "lucid: note: built a plan in" "$T/err"; then ok; else bad "bench notes the build time: $(cat "$T/err")"; fi
 expect_ok "bench --reference" bench "$T/relu.onnx" --reference --warmup 5 --iterations 20 --duration 0.05 --threads 2
 expect_out "bench --reference records threads" "2 requested"
@@ -303,6 +303,8 @@ pt=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['plan']['thre
 run_cli bench "$T/relu.plan" --warmup 0 --iterations 3 --duration 0 --json
 bt=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['threads_used'])" "$T/out")
 if [ -n "$pt" ] && [ "$pt" = "$bt" ]; then ok; else bad "bench threads_used '$bt' is not the plan's threads '$pt'"; fi
+expect_ok "bench a plan on one thread" bench "$T/relu.plan" --threads 1 --warmup 0 --iterations 3 --duration 0 --json
+json_check "bench --threads 1 on a plan" "d['threads_used']==1 and d['threads_requested']==1"
 
 # bad plans: exit 2, one line naming the file
 size=$(wc -c <"$T/relu.plan")
@@ -324,7 +326,7 @@ expect_err "--shape with a plan" 1 --shape run "$T/relu.plan" --shape x=2x3
 expect_err "--opt-level with a plan" 1 --opt-level run "$T/relu.plan" --opt-level 1
 expect_err "--passes with a plan" 1 --passes bench "$T/relu.plan" --passes dead_nodes
 expect_err "--disable-pass with a plan" 1 --disable-pass run "$T/relu.plan" --disable-pass dead_nodes
-expect_err "--threads with a plan" 1 --threads bench "$T/relu.plan" --threads 1
+expect_err "--threads above the plan's" 1 --threads bench "$T/relu.plan" --threads 4096
 expect_err "--deterministic with a plan" 1 --deterministic run "$T/relu.plan" --deterministic
 expect_err "--tactics with a plan" 1 --tactics run "$T/relu.plan" --tactics cpu
 expect_err "--reference with a plan" 1 --reference run "$T/relu.plan" --reference

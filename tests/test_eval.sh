@@ -285,8 +285,8 @@ expect_err "unknown split" 1 --dataset "fashion-mnist:val" eval "$T/lin1.onnx" -
 expect_err "--limit 0" 1 --limit --limit eval "$T/lin1.onnx" --dataset "npy:$T/x.npy,$T/y.npy" --limit 0
 expect_err "--limit x" 1 --limit --limit eval "$T/lin1.onnx" --dataset "npy:$T/x.npy,$T/y.npy" --limit x
 "$LUCID" build "$T/lin.onnx" -o "$T/lin.plan" >/dev/null 2>&1
-expect_err "--threads with a plan file" 1 --threads "$T/lin.plan" \
-    eval "$T/lin.plan" --dataset "npy:$T/x.npy,$T/y.npy" --threads 1
+expect_err "--threads above the plan's" 1 --threads "$T/lin.plan" \
+    eval "$T/lin.plan" --dataset "npy:$T/x.npy,$T/y.npy" --threads 4096
 expect_err "--deterministic with --reference" 1 --deterministic "reference" \
     eval "$T/lin1.onnx" --reference --deterministic --dataset "npy:$T/x.npy,$T/y.npy"
 expect_err "--save-logits empty" 1 --save-logits --save-logits eval "$T/lin1.onnx" --dataset "npy:$T/x.npy,$T/y.npy" --save-logits=

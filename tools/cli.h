@@ -44,10 +44,11 @@ enum {
 };
 
 /* Flags that describe how to make an engine from an ONNX model: meaningless for a plan file,
- * which already is one. */
+ * which already is one. (--threads stays: with a plan it is the thread count to run with, at
+ * most the plan's, as lucid_context_create_plan allows.) */
 #define CLI_F_PLAN_REFUSED                                                                     \
-    (CLI_F_SHAPE | CLI_F_OPT | CLI_F_OPTIMIZED | CLI_F_THREADS | CLI_F_BUILDER |              \
-     CLI_F_REFERENCE | CLI_F_NODES | CLI_F_EXPORT_ONNX | CLI_F_PLAN_OUT)
+    (CLI_F_SHAPE | CLI_F_OPT | CLI_F_OPTIMIZED | CLI_F_BUILDER | CLI_F_REFERENCE |            \
+     CLI_F_NODES | CLI_F_EXPORT_ONNX | CLI_F_PLAN_OUT)
 
 typedef struct cli_args {
     const char *command;
@@ -136,6 +137,10 @@ typedef struct cli_session {
     double build_s;              /* wall time of the build, < 0 when no plan was built */
 } cli_session;
 
+/* The threads a context of the session runs on: see cli_engine_context; 1 for the reference
+ * executor, which runs on one thread whatever is requested. */
+int cli_session_threads(const cli_session *s, const cli_args *a);
+
 /* The model the session's inputs and outputs belong to: the ONNX model, or a plan's. */
 const lucid_model_t *cli_session_model(const cli_session *s);
 
@@ -158,8 +163,9 @@ int cli_session_open_engine(const cli_args *a, bool want_data, cli_session *s);
  * results, so that a failing command still prints exactly one line on stderr. */
 void cli_session_note_build(const cli_session *s);
 
-/* Creates a context for the session's engine: its plan (on the plan's threads), or the model
- * with the reference executor (--threads as requested). */
+/* Creates a context for the session's engine: a plan file on --threads (at most the plan's;
+ * 0: the plan's), a plan built for this run on its own threads, or the model with the
+ * reference executor (--threads as requested). */
 int cli_engine_context(const cli_session *s, const cli_args *a, lucid_context_t **out);
 /* The same, with every input set. */
 int cli_session_context(const cli_session *s, const cli_args *a, lucid_context_t **out);

@@ -5,9 +5,6 @@
 
 #include "cli.h"
 
-/* The reference executor ignores the thread count; say so instead of implying otherwise. */
-#define CLI_REFERENCE_THREADS_USED 1
-
 /* The CPU's marketing name from /proc/cpuinfo's first "model name" line, or "unknown"; peers'
  * drivers report the same field, so results from different machines are not mixed up. */
 static void cpu_model_name(char *buf, size_t len)
@@ -52,12 +49,7 @@ int cli_cmd_bench(int argc, char **argv)
     }
     if ((rc = cli_session_open_engine(&a, true, &s))) goto done;
     if ((rc = cli_session_context(&s, &a, &ctx))) goto done;
-    int threads_used = CLI_REFERENCE_THREADS_USED;
-    if (s.plan) {
-        lucid_plan_info pi;
-        lucid_plan_get_info(s.plan, &pi);
-        threads_used = pi.threads;
-    }
+    int threads_used = cli_session_threads(&s, &a);
 
     bo.warmup_ms = a.warmup_ms;
     bo.min_iterations = a.iterations;
@@ -166,7 +158,9 @@ int cli_cmd_bench(int argc, char **argv)
         printf("model:       %s\n", a.model);
         if (s.plan) {
             printf("engine:      plan (%s)\n", s.is_plan_file ? "from the file" : "built for this run");
-            printf("threads:     %d (the plan's)\n", threads_used);
+            lucid_plan_info pi;
+            lucid_plan_get_info(s.plan, &pi);
+            printf("threads:     %d (the plan was built for %d)\n", threads_used, pi.threads);
             cli_plan_print_tactics(s.plan, "tactics:     ");
         } else {
             printf("engine:      reference executor\n");

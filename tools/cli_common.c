@@ -791,6 +791,14 @@ int cli_session_open_engine(const cli_args *a, bool want_data, cli_session *s)
     if (kind == 1) {
         if ((rc = cli_plan_refuse_flags(a, CLI_F_PLAN_REFUSED))) return rc;
         if ((rc = cli_plan_load(a->model, &s->plan))) return rc;
+        lucid_plan_info pi;
+        lucid_plan_get_info(s->plan, &pi);
+        if (a->threads > pi.threads) {
+            cli_failf("--threads", "%d is more than the %d threads %s was built for (rebuild "
+                                   "it with --threads %d)",
+                      a->threads, pi.threads, a->model, a->threads);
+            return CLI_EXIT_USAGE;
+        }
         s->is_plan_file = true;
         s->opt_level = -1;
         rc = session_interface(a, s);
@@ -922,8 +930,9 @@ int cli_engine_context(const cli_session *s, const cli_args *a, lucid_context_t 
     lucid_error err;
     lucid_status st;
     if (s->plan) {
-        /* the plan's own thread count: --threads was given to the builder */
-        st = lucid_context_create_plan(s->plan, NULL, out, &err);
+        /* a plan built for this run took --threads as its own thread count */
+        lucid_context_options opts = {.threads = s->is_plan_file ? a->threads : 0};
+        st = lucid_context_create_plan(s->plan, &opts, out, &err);
     } else {
         lucid_context_options opts = {.threads = a->threads};
         st = lucid_context_create(s->model, &opts, out, &err);
@@ -933,6 +942,15 @@ int cli_engine_context(const cli_session *s, const cli_args *a, lucid_context_t 
         return st == LUCID_STATUS_INVALID_ARGUMENT ? CLI_EXIT_DATA : cli_exit_for(st);
     }
     return CLI_EXIT_OK;
+}
+
+int cli_session_threads(const cli_session *s, const cli_args *a)
+{
+    if (!s->plan) return 1;
+    if (s->is_plan_file && a->threads > 0) return a->threads;
+    lucid_plan_info pi;
+    lucid_plan_get_info(s->plan, &pi);
+    return pi.threads;
 }
 
 int cli_session_context(const cli_session *s, const cli_args *a, lucid_context_t **out)

@@ -65,7 +65,6 @@ int cli_plan_refuse_flags(const cli_args *a, int bits)
             why = "its graph was optimized when it was built; rebuild it from the ONNX model "
                   "with other passes";
             break;
-        case CLI_F_THREADS:
         case CLI_F_BUILDER:
             why = "this builder flag was settled when the plan was built (see 'lucid info' on "
                   "the plan); rebuild it from the ONNX model";

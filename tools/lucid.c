@@ -130,7 +130,8 @@ static const char help_run[] =
     "  --shape NAME=DIMS  fix input NAME's shape (repeatable)\n"
     "  --json             print one JSON document instead of text\n"
     "With a plan file, --shape, --reference, the optimization and the builder flags are\n"
-    "refused: the plan was built with them.\n";
+    "refused (the plan was built with them); --threads N runs it on N threads, at most the\n"
+    "plan's (0: the plan's).\n";
 
 static const char help_bench[] =
     "Usage: lucid bench MODEL|PLAN [--warmup MS] [--iterations N] [--duration S]\n"
@@ -149,16 +150,18 @@ static const char help_bench[] =
     "  --warmup MS        warm-up time in milliseconds (default 200, at most 3600000)\n"
     "  --iterations N     minimum timed runs (default 10, 1 to 1000000)\n"
     "  --duration S       minimum timed seconds (default 3, at most 86400)\n"
-    "  --threads N        threads the plan is built for (default 0: all cores); with\n"
-    "                     --reference, recorded only: the reference executor uses one thread\n"
+    "  --threads N        threads the plan is built for (default 0: all cores); for a plan\n"
+    "                     file, threads to run it on (at most the plan's); with --reference,\n"
+    "                     recorded only: the reference executor uses one thread\n"
     "  --input NAME=FILE  feed input NAME from a NumPy .npy file, as in 'lucid run'\n"
     "                     (repeatable), so peer engines and lucid can time the same data\n"
     "  --shape NAME=DIMS  fix input NAME's shape (repeatable)\n"
     "  --seed N           seed for inputs not given by --input, as in 'lucid run' (default 0)\n"
     "  --json             print one JSON document (schema lucid-bench/1, docs/cli.md)\n"
     "  --reference        the reference executor instead of a plan\n"
-    "With a plan file, --shape, --threads, --reference, the optimization and the builder\n"
-    "flags are refused: the plan was built with them.\n";
+    "With a plan file, --shape, --reference, the optimization and the builder flags are\n"
+    "refused (the plan was built with them); --threads N runs it on N threads, at most the\n"
+    "plan's (0: the plan's).\n";
 
 static const char help_eval[] =
     "Usage: lucid eval MODEL|PLAN --dataset SPEC [--limit N] [--shape NAME=DIMS]\n"
@@ -183,8 +186,9 @@ static const char help_eval[] =
     "  --save-logits FILE write all N x classes scores as a float32 .npy\n"
     "  --json             print one JSON document (schema lucid-eval/1, docs/cli.md)\n"
     "  --reference        the reference executor on the optimized ONNX model, no plan\n"
-    "A plan file is run as built (--shape, --threads, --reference, the optimization and the\n"
-    "builder flags are refused); an ONNX model is built into a plan first.\n";
+    "A plan file is run as built (--shape, --reference, the optimization and the builder\n"
+    "flags are refused; --threads N runs it on N threads, at most the plan's); an ONNX model\n"
+    "is built into a plan first.\n";
 
 static const char help_build[] =
     "Usage: lucid build MODEL [-o OUT.plan] [builder flags] [--opt-level N]\n"
