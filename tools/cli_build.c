@@ -85,7 +85,6 @@ static void print_text(const cli_args *a, const cli_session *s, const op_row *ro
 {
     const lucid_opt_report_t *r = lucid_plan_opt_report(s->plan);
     printf("model:           %s\n", a->model);
-    printf("opt level:       %d%s\n", s->opt_level, a->passes ? " (--passes given)" : "");
     printf("layers:          %zu ONNX nodes -> %zu engine layers", before->nodes, after->layers);
     if (after->elided) printf(" (+ %zu elided: views, not run)", after->elided);
     printf("\n");
