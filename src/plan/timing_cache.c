@@ -131,7 +131,8 @@ lucid_status lucid_timing_cache_save(const lucid_timing_cache *c, const char *pa
 {
     entry *sorted = malloc(sizeof(entry) * (c->count ? c->count : 1));
     if (!sorted) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
-    memcpy(sorted, c->entries, sizeof(entry) * c->count);
+    /* an empty cache may have no entries array, and memcpy must not see NULL */
+    if (c->count) memcpy(sorted, c->entries, sizeof(entry) * c->count);
     qsort(sorted, c->count, sizeof *sorted, cmp_entry);
     FILE *f = fopen(path, "w");
     if (!f) {
