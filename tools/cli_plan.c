@@ -73,8 +73,12 @@ int cli_plan_refuse_flags(const cli_args *a, int bits)
             why = "the reference executor runs an ONNX model; give the model instead of the "
                   "plan";
             break;
-        case CLI_F_NODES: why = "a plan's layers are always listed"; break;
-        default: why = "it applies to ONNX models only"; break;
+        case CLI_F_NODES:
+            why = "a plan's layers are always listed";
+            break;
+        default:
+            why = "it applies to ONNX models only";
+            break;
         }
         cli_failf(a->given_name[cli_bit_index(bit)], "cannot be used with a plan file (%s): %s",
                   a->model, why);
@@ -285,7 +289,8 @@ static tactic_count *count_tactics(const lucid_plan_t *plan, size_t *n, size_t *
         if (lucid_plan_layer(plan, i, &li) || !li.runs) continue;
         (*runs)++;
         size_t k = 0;
-        while (k < *n && strcmp(tc[k].name, li.tactic) != 0) k++;
+        while (k < *n && strcmp(tc[k].name, li.tactic) != 0)
+            k++;
         if (k == *n) tc[(*n)++].name = li.tactic;
         tc[k].count++;
     }
@@ -331,7 +336,8 @@ void cli_plan_print_info(const lucid_plan_t *plan, long long plan_bytes)
         printf("opt level:       %d\n", info.opt_level);
     else
         printf("opt level:       explicit pass list\n");
-    printf("built on:        %s\n", info.cpu_model && info.cpu_model[0] ? info.cpu_model : "unknown");
+    printf("built on:        %s\n",
+           info.cpu_model && info.cpu_model[0] ? info.cpu_model : "unknown");
     if (info.build_seconds > 0) printf("build time:      %.3f s\n", info.build_seconds);
     printf("plan layers:     %zu (%zu run; the others are elided views or constants)\n",
            info.num_layers, runs);
