@@ -31,6 +31,7 @@ engine's config, lucid's included (today: the single-threaded reference executor
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import re
@@ -181,7 +182,13 @@ def main(argv=None):
     ap.add_argument("--iterations", type=int, default=10)
     ap.add_argument("--warmup", type=float, default=200.0, help="ms (default 200)")
     ap.add_argument("--threads", type=int, default=1,
-                    help="threads for every engine (default 1: lucid's reference executor uses one)")
+                    help="threads for every engine (default 1)")
+    ap.add_argument("--batch", type=int, default=1,
+                    help="batch size for models whose batch dimension is symbolic (default 1)")
+    ap.add_argument("--lucid-config", default="plan", choices=("plan", "reference"),
+                    help="plan: build an engine once per model (tactics timed, memory planned) "
+                         "and benchmark it (default); reference: the reference executor")
+    ap.add_argument("--tag", default="", help="added to the result file names (e.g. b8)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--zoo", default=os.path.join(".", "cache", "zoo"))
     ap.add_argument("--fashion", default=os.path.join(REPO, "models", "fashion"))
@@ -246,6 +253,7 @@ def main(argv=None):
         "interpreters": {"onnxruntime": ort_py, "pytorch": torch_py},
         "settings": {"rounds": args.rounds, "warmup_ms": args.warmup, "min_iterations": args.iterations,
                      "min_duration_s": args.duration, "threads": args.threads, "seed": args.seed,
+                     "batch": args.batch, "lucid_config": args.lucid_config,
                      "engines": engines},
         "models": {},
     }
@@ -254,7 +262,8 @@ def main(argv=None):
         result["models"][name] = bench_model(name, path, engines, args, lucid, ort_py, torch_py, work)
 
     os.makedirs(args.out, exist_ok=True)
-    base = os.path.join(args.out, "%s-%s" % (now.strftime("%Y-%m-%d"), machine))
+    base = os.path.join(args.out, "%s-%s%s" % (now.strftime("%Y-%m-%d"), machine,
+                                                "-" + args.tag if args.tag else ""))
     with open(base + ".json", "w", encoding="utf-8") as f:
         json.dump(result, f, indent=1)
         f.write("\n")
@@ -269,8 +278,14 @@ def bench_model(name, path, engines, args, lucid, ort_py, torch_py, work):
     os.makedirs(mdir, exist_ok=True)
     meta = onnx_lite.read_model(path, with_initializers=False)
     input_flags, inputs = [], []
+    shape_flags = []
     for i in meta["inputs"]:
-        shape = [d if isinstance(d, int) and d >= 0 else 1 for d in (i["shape"] or [])]
+        declared = i["shape"] or []
+        # a symbolic first dimension is the batch; other symbolic dimensions are 1
+        shape = [d if isinstance(d, int) and d >= 0 else (args.batch if k == 0 else 1)
+                 for k, d in enumerate(declared)]
+        if any(not (isinstance(d, int) and d >= 0) for d in declared):
+            shape_flags += ["--shape", "%s=%s" % (i["name"], "x".join(str(d) for d in shape))]
         a = common.random_input(i["name"], i["dtype"], shape, args.seed)
         f = os.path.join(mdir, "input_%s.npy" % common.sanitize_name(i["name"], len(inputs), set()))
         np.save(f, a)
@@ -283,11 +298,25 @@ def bench_model(name, path, engines, args, lucid, ort_py, torch_py, work):
 
     lucid_has_input = True
     out_dirs = {}
+    lucid_target = path
+    if "lucid" in engines and args.lucid_config == "plan":
+        # the engine is built once, with its tactics timed on this machine, as trtexec builds
+        # once and then measures; the build's report goes into the results
+        plan = os.path.join(mdir, "model.plan")
+        cmd = [lucid, "build", path, "-o", plan, "--threads", str(args.threads), "--json",
+               "--timing-cache", os.path.join(work, "timing.cache")] + shape_flags
+        doc, rc, err = run_json(cmd, args.timeout)
+        if doc is not None and rc == 0 and os.path.exists(plan):
+            entry["lucid_build"] = doc
+            lucid_target = plan
+        else:
+            entry["notes"].append("lucid build failed (exit %s): %s" % (rc, err.strip()))
     for r in range(args.rounds):
         for e in engines:
             save = [] if r else ["--save-outputs", os.path.join(mdir, "out_" + e)]
             if e == "lucid":
-                base = [lucid, "bench", path] + timing + ["--json"]
+                base = [lucid, "bench", lucid_target] + timing + ["--json"] + (
+                    shape_flags + ["--reference"] if args.lucid_config == "reference" else [])
                 flags = sum((["--input", f] for f in input_flags), []) if lucid_has_input else \
                     ["--seed", str(args.seed)]
                 doc, rc, err = run_json(base + flags, args.timeout)
@@ -325,7 +354,8 @@ def bench_model(name, path, engines, args, lucid, ort_py, torch_py, work):
 
     if "lucid" in engines:
         ldir = os.path.join(mdir, "out_lucid")
-        cmd = [lucid, "run", path, "--output-dir", ldir, "--json"] + (
+        cmd = [lucid, "run", lucid_target, "--output-dir", ldir, "--json"] + (
+            shape_flags + ["--reference"] if lucid_target == path else []) + (
             sum((["--input", f] for f in input_flags), []))
         doc, rc, err = run_json(cmd, args.timeout)
         if doc is not None and rc == 0:
@@ -394,11 +424,14 @@ def markdown(res):
             configs.setdefault(e, x["config"])
     lines.append("Engine configs: " + "; ".join(
         "%s = `%s`" % (e, configs.get(e, "?")) for e in engines) + ".")
-    if "lucid" in engines:
-        lines += ["", "lucid's config `reference` is its current executor: plain, single-threaded "
-                  "reference kernels with no graph optimization, so the ratios measure how far "
-                  "that correctness baseline is from optimized engines, not lucid's optimized "
-                  "performance."]
+    if "lucid" in engines and s.get("lucid_config", "reference") == "reference":
+        lines += ["", "lucid's config `reference` is its reference executor: plain, single-threaded "
+                  "reference kernels, the correctness baseline, not lucid's optimized engine."]
+    elif "lucid" in engines:
+        lines += ["", "lucid's config `plan`: the engine `lucid build` makes (graph passes at level "
+                  "3, every supported tactic timed per layer on this machine, memory planned), "
+                  "built once per model before the rounds, then benchmarked from the plan file. "
+                  "Batch %d." % s.get("batch", 1)]
     lines.append("")
     head = ["model"] + ["%s ms" % e for e in engines]
     peers = [e for e in engines if e != "lucid"] if "lucid" in engines else []
@@ -429,6 +462,28 @@ def markdown(res):
                 row.append("max abs diff %.3g" % c["max_abs_diff"])
         lines.append("| " + " | ".join(row) + " |")
         notes += ["%s: %s" % (name, n) for n in entry.get("notes", [])]
+    for p in peers:
+        rs = [e["summary"]["ratios"].get("lucid/" + p, {}).get("median")
+              for e in res["models"].values()]
+        rs = [r for r in rs if r]
+        if rs:
+            geo = math.exp(sum(math.log(r) for r in rs) / len(rs))
+            lines += ["", "lucid/%s: geometric mean %.3f over %d models; largest %.3f (%s)." % (
+                p, geo, len(rs), max(rs), next(n for n, e in res["models"].items()
+                                             if e["summary"]["ratios"].get("lucid/" + p, {}).get("median") == max(rs)))]
+    mem = [(n, e["lucid_build"]) for n, e in res["models"].items() if e.get("lucid_build")]
+    if mem:
+        lines += ["", "lucid's activation memory (peak arena from the memory plan, against the naive "
+                  "sum of all activation tensors):", "",
+                  "| model | peak MiB | naive MiB | peak/naive | build s |", "|---|---:|---:|---:|---:|"]
+        for n, doc in mem:
+            b = doc.get("plan") or {}
+            pk, nv = b.get("arena_bytes"), b.get("naive_bytes")
+            lines.append("| %s | %s | %s | %s | %s |" % (
+                n, "%.2f" % (pk / 2**20) if pk is not None else "-",
+                "%.2f" % (nv / 2**20) if nv is not None else "-",
+                "%.2f" % (pk / nv) if pk is not None and nv else "-",
+                "%.1f" % b["build_s"] if b.get("build_s") is not None else "-"))
     cv = {}
     for entry in res["models"].values():
         for e, docs in entry["rounds"].items():

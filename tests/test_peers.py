@@ -375,8 +375,10 @@ def test_run_bench(args, work, model, have_ort):
         cmp_ = entry["summary"]["outputs_vs_lucid"]["onnxruntime"]
         report(cmp_ is not None and cmp_["max_abs_diff"] is not None and cmp_["max_abs_diff"] < 1e-5
                and cmp_["outputs"]["r"]["equal_digest"], "run_bench: lucid and ORT outputs agree", str(cmp_))
-        report("reference" in md and entry["summary"]["ratios"]["lucid/onnxruntime"]["median"] > 0,
-               "run_bench: lucid config and ratio in the table")
+        report("config `plan`" in md and entry.get("lucid_build", {}).get("schema") == "lucid-build/2"
+               and entry["summary"]["ratios"]["lucid/onnxruntime"]["median"] > 0
+               and "peak/naive" in md,
+               "run_bench: lucid's plan (built once), its memory and the ratio in the table")
 
 
 def main():
