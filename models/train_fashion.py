@@ -564,7 +564,8 @@ def write_readme(out, results):
         r = results["models"][n]
         total += r["train_seconds"]
         total_cpu += r.get("train_cpu_seconds", 0.0)
-        lines.append(f"| {n} | {MODELS[n]['structure']} | {r['params']:,} | {r['macs']:,} | "
+        structure = MODELS[n]["structure"].replace("|", "\\|")
+        lines.append(f"| {n} | {structure} | {r['params']:,} | {r['macs']:,} | "
                      f"{r['epochs']} | {r['top1']:.2f} | {r['top5']:.2f} | "
                      f"{r['train_seconds']:.0f} | {r.get('train_cpu_seconds', 0):.0f} | "
                      f"{r['onnx_bytes']:,} |")
@@ -611,7 +612,8 @@ def write_readme(out, results):
         "per model are in `MODELS` in the script and in `results.json`. Fixed seed (`torch.manual_seed`, `numpy.random.seed`, a seeded",
         "generator for shuffling and augmentation), `torch.use_deterministic_algorithms(True)`",
         "and 2 threads. On the machine above, two runs of the same configuration wrote",
-        "byte-identical `model.onnx` and `ref_logits.npy` files (checked for vgg and resnet),",
+        "byte-identical `model.onnx` and `ref_logits.npy` files (checked: vgg, resnet and",
+        "mobilenet),",
         "even though their wall-clock times differed by 2-3x under different load; across",
         "machines or PyTorch builds the floating-point reduction order of the CPU kernels",
         "(oneDNN / MKL paths chosen per CPU) may differ, so bit-exact results are not",
