@@ -1,19 +1,30 @@
-/* threadpool.c - persistent workers woken per loop; contiguous static chunks. */
+/* threadpool.c - persistent workers for data-parallel loops; contiguous static chunks.
+ *
+ * A network runs hundreds of short parallel loops, so hand-off latency matters more than
+ * anything else here: workers and the caller spin on atomics for a while (a few tens of
+ * microseconds) before falling back to sleeping on a condition variable, so back-to-back
+ * layers never pay a futex wake-up, and an idle pool costs no CPU. */
 #include "core/threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+/* Spins before sleeping: a few microseconds to tens of them, depending on the core. */
+#define SPIN_ROUNDS 4000
 
 struct lucid_threadpool {
     int size;
     pthread_t *workers;
     pthread_mutex_t mu;
-    pthread_cond_t wake, done;
-    unsigned long generation; /* bumped for every loop */
-    int pending;              /* workers still busy with the current loop */
-    int stop;
-    /* the current loop */
+    pthread_cond_t wake;
+    atomic_ulong generation; /* bumped for every loop */
+    atomic_int pending;      /* workers still busy with the current loop */
+    atomic_int sleepers;     /* workers blocked on `wake` */
+    atomic_int stop;
+    /* the current loop, published before generation is bumped */
     lucid_task_fn fn;
     void *ctx;
     size_t n, chunk;
@@ -23,6 +34,13 @@ typedef struct worker_arg {
     lucid_threadpool *pool;
     int index;
 } worker_arg;
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 static void run_chunk(lucid_threadpool *p, int index)
 {
@@ -40,18 +58,28 @@ static void *worker_main(void *arg)
     int index = wa->index;
     free(wa);
     unsigned long seen = 0;
-    pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->stop && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
-        if (p->stop) break;
-        seen = p->generation;
-        pthread_mutex_unlock(&p->mu);
+        /* wait for a new loop: spin first, then sleep */
+        unsigned long gen = atomic_load_explicit(&p->generation, memory_order_acquire);
+        for (int i = 0; gen == seen && i < SPIN_ROUNDS; i++) {
+            if (atomic_load_explicit(&p->stop, memory_order_relaxed)) return NULL;
+            cpu_relax();
+            gen = atomic_load_explicit(&p->generation, memory_order_acquire);
+        }
+        if (gen == seen) {
+            pthread_mutex_lock(&p->mu);
+            atomic_fetch_add(&p->sleepers, 1);
+            while (!atomic_load(&p->stop) &&
+                   (gen = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen)
+                pthread_cond_wait(&p->wake, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (atomic_load(&p->stop)) return NULL;
+        seen = gen;
         run_chunk(p, index);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
+        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
     }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
 }
 
 lucid_threadpool *lucid_threadpool_create(int threads)
@@ -63,13 +91,16 @@ lucid_threadpool *lucid_threadpool_create(int threads)
     if (threads > 1024) threads = 1024;
     lucid_threadpool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    p->size = threads;
+    p->size = 1;
     if (pthread_mutex_init(&p->mu, NULL) != 0) {
         free(p);
         return NULL;
     }
     pthread_cond_init(&p->wake, NULL);
-    pthread_cond_init(&p->done, NULL);
+    atomic_init(&p->generation, 0);
+    atomic_init(&p->pending, 0);
+    atomic_init(&p->sleepers, 0);
+    atomic_init(&p->stop, 0);
     p->workers = calloc((size_t)threads, sizeof *p->workers);
     if (!p->workers) goto fail;
     for (int i = 1; i < threads; i++) {
@@ -83,7 +114,6 @@ lucid_threadpool *lucid_threadpool_create(int threads)
         }
         p->size = i + 1; /* workers started so far, plus the caller */
     }
-    p->size = threads;
     return p;
 fail:
     lucid_threadpool_destroy(p);
@@ -94,14 +124,13 @@ void lucid_threadpool_destroy(lucid_threadpool *p)
 {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
-    p->stop = 1;
+    atomic_store(&p->stop, 1);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->size; i++)
         if (p->workers && p->workers[i]) pthread_join(p->workers[i], NULL);
     free(p->workers);
     pthread_cond_destroy(&p->wake);
-    pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
@@ -122,17 +151,24 @@ void lucid_threadpool_run(lucid_threadpool *p, size_t n, size_t grain, lucid_tas
         return;
     }
     size_t per = (units + (size_t)p->size - 1) / (size_t)p->size;
-    pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
     p->chunk = per * grain;
-    p->pending = p->size - 1;
-    p->generation++;
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
+    atomic_store_explicit(&p->pending, p->size - 1, memory_order_relaxed);
+    /* release: workers that see the new generation see the loop's fields */
+    atomic_fetch_add(&p->generation, 1); /* seq_cst: ordered before reading sleepers */
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+    }
     run_chunk(p, 0);
-    pthread_mutex_lock(&p->mu);
-    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    /* the workers' chunks: spin, then yield the core to them */
+    for (int i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) {
+        if (i < SPIN_ROUNDS)
+            cpu_relax();
+        else
+            sched_yield();
+    }
 }
