@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "ops/movement.h"
 #include "ops/op.h"
 
 #define SPLIT_MAX_OUTPUTS 256
@@ -321,9 +322,7 @@ const lucid_op_def lucid_op_def_split = {
 
 /* ---- Slice ------------------------------------------------------------------------- */
 
-typedef struct slice_params {
-    int64_t start[LUCID_MAX_RANK], step[LUCID_MAX_RANK]; /* resolved by infer, per dim */
-} slice_params;
+typedef lucid_slice_params slice_params;
 
 /* Reads starts/ends/axes/steps (attributes before opset 10, inputs after). */
 static lucid_status slice_read(const lucid_graph *g, const lucid_node *n,
@@ -455,9 +454,7 @@ const lucid_op_def lucid_op_def_slice = {
 
 /* ---- Transpose --------------------------------------------------------------------- */
 
-typedef struct transpose_params {
-    int perm[LUCID_MAX_RANK]; /* resolved by infer */
-} transpose_params;
+typedef lucid_transpose_params transpose_params;
 
 static lucid_status transpose_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
 {

@@ -5,6 +5,8 @@
 #define LUCID_TACTICS_TACTIC_LIST_H
 
 #define LUCID_TACTIC_LIST_CPU(X)                                                               \
+    X(cpu_transpose_copy)                                                                      \
+    X(cpu_slice_copy)                                                                          \
     X(cpu_gemm_f32_avx512)                                                                     \
     X(cpu_gemm_f32_avx2)                                                                       \
     X(cpu_gemm_f32_generic)                                                                    \
@@ -13,6 +15,7 @@
     X(cpu_conv_f32_depthwise_avx512)                                                           \
     X(cpu_conv_f32_depthwise_generic)                                                          \
     X(cpu_conv_f32_direct_avx512)                                                              \
+    X(cpu_conv_f32_winograd_f2x3_avx512)                                                       \
     X(cpu_conv_f32_im2col_gemm_avx512)                                                         \
     X(cpu_conv_f32_im2col_gemm_avx2)                                                           \
     X(cpu_pool_f32_max_avx512)                                                                 \
