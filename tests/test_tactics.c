@@ -549,6 +549,67 @@ static void winograd_cases(const lucid_cpu_features *cpu)
     }
 }
 
+/* An int64 constant input (a Slice's starts/ends/axes/steps). */
+static void cb_const_i64(case_builder *cb, const char *name, int count, const int64_t *v)
+{
+    int64_t *d = malloc(sizeof(int64_t) * (size_t)(count ? count : 1));
+    memcpy(d, v, sizeof(int64_t) * (size_t)count);
+    int64_t dims[1] = {count};
+    int t = lucid_graph_tensor(cb->g, name, NULL);
+    lucid_graph_set_initializer(cb->g, t, LUCID_DTYPE_INT64, 1, dims, d,
+                                sizeof(int64_t) * (size_t)count, NULL);
+    cb->inputs[cb->n_inputs++] = t;
+}
+
+/* Transposes with random permutations and Slices with random bounds and steps. */
+static void movement_cases(const lucid_cpu_features *cpu, int count)
+{
+    for (int c = 0; c < count; c++) {
+        int rank = rand_int(2, 5);
+        int64_t d[5];
+        int perm[5];
+        for (int i = 0; i < rank; i++) d[i] = rand_int(1, 7), perm[i] = i;
+        for (int i = rank - 1; i > 0; i--) { /* Fisher-Yates */
+            int j = rand_int(0, i), t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+        case_builder cb;
+        cb_init(&cb, "Transpose rank %d perm %d%d%d%d%d", rank, perm[0], perm[1],
+                rank > 2 ? perm[2] : 0, rank > 3 ? perm[3] : 0, rank > 4 ? perm[4] : 0);
+        cb_input(&cb, "x", rank, d);
+        lucid_node *nd = cb_node(&cb, "", "Transpose", 13);
+        int64_t p64[5];
+        for (int i = 0; i < rank; i++) p64[i] = perm[i];
+        attr_ints(nd, "perm", rank, p64);
+        check_case(&cb, cpu);
+    }
+    for (int c = 0; c < count; c++) {
+        int rank = rand_int(1, 4);
+        int64_t d[4], starts[4], ends[4], axes[4], steps[4];
+        for (int i = 0; i < rank; i++) {
+            d[i] = rand_int(1, 9);
+            axes[i] = i;
+            steps[i] = rand_int(0, 3) ? 1 : (rand_int(0, 1) ? 2 : -1);
+            starts[i] = rand_int(0, (int)d[i] - 1);
+            ends[i] = steps[i] > 0 ? rand_int((int)starts[i] + 1, (int)d[i]) : -(int64_t)d[i] - 1;
+        }
+        case_builder cb;
+        cb_init(&cb, "Slice rank %d dims %lldx%lldx%lldx%lld steps %lld,%lld,%lld,%lld", rank,
+                (long long)d[0], (long long)(rank > 1 ? d[1] : 0), (long long)(rank > 2 ? d[2] : 0),
+                (long long)(rank > 3 ? d[3] : 0), (long long)steps[0],
+                (long long)(rank > 1 ? steps[1] : 0), (long long)(rank > 2 ? steps[2] : 0),
+                (long long)(rank > 3 ? steps[3] : 0));
+        cb_input(&cb, "x", rank, d);
+        cb_const_i64(&cb, "starts", rank, starts);
+        cb_const_i64(&cb, "ends", rank, ends);
+        cb_const_i64(&cb, "axes", rank, axes);
+        cb_const_i64(&cb, "steps", rank, steps);
+        cb_node(&cb, "", "Slice", 13);
+        check_case(&cb, cpu);
+    }
+}
+
 int main(int argc, char **argv)
 {
     verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
@@ -563,6 +624,7 @@ int main(int argc, char **argv)
     gemm_cases(&cpu, 30, false);
     pool_cases(&cpu, 30);
     elementwise_cases(&cpu, 20);
+    movement_cases(&cpu, 40);
     /* lucid's fused layers, once their op exists */
     if (lucid_op_get(LUCID_OP_FUSED_CONV)->run) conv_cases(&cpu, 60, true);
     if (lucid_op_get(LUCID_OP_FUSED_GEMM)->run) gemm_cases(&cpu, 30, true);
