@@ -158,11 +158,15 @@ static void wino_release(void *state)
     free(s);
 }
 
+/* One thread's share: a block's transformed input and products, and the GEMM's buffers. */
+static size_t wino_ws_floats(const wino_state *s)
+{
+    return NX * (s->v_floats + s->m_floats) + s->gemm_floats;
+}
+
 static size_t wino_workspace(const void *state, int threads)
 {
-    const wino_state *s = state;
-    size_t f = NX * (s->v_floats + s->m_floats) + s->gemm_floats * (size_t)(threads > 0 ? threads : 1);
-    return f * sizeof(float);
+    return wino_ws_floats(state) * sizeof(float) * (size_t)(threads > 0 ? threads : 1);
 }
 
 typedef struct wino_run {
@@ -293,16 +297,20 @@ static void output_task(void *vctx, size_t begin, size_t end, int thread)
                     y[i][1][l] = t[i][1][l] - t[i][2][l] - t[i][3][l] + bias;
                 }
             int lanes = r->nb - l0 < LANES ? (int)(r->nb - l0) : LANES;
-            for (int l = 0; l < lanes; l++) {
+            /* lanes in one tile row of one image write contiguous output rows: 2 columns
+             * each, so the epilogue runs once per row of such a run */
+            for (int l = 0; l < lanes;) {
                 int64_t gt = r->t0 + l0 + l, b = gt / s->tiles, rem = gt % s->tiles;
-                int64_t oy = rem / s->tiles_w * OUT, ox = rem % s->tiles_w * OUT;
+                int64_t ty = rem / s->tiles_w, tx = rem % s->tiles_w;
+                int run = s->tiles_w - tx < lanes - l ? (int)(s->tiles_w - tx) : lanes - l;
+                int64_t oy = ty * OUT, ox = tx * OUT;
                 int rows = c->oh - oy < OUT ? (int)(c->oh - oy) : OUT;
-                int cols = c->ow - ox < OUT ? (int)(c->ow - ox) : OUT;
+                int cols = c->ow - ox < OUT * run ? (int)(c->ow - ox) : OUT * run;
                 int64_t base = (b * c->oc + (int64_t)oc) * ohw;
                 for (int i = 0; i < rows; i++) {
                     float *dst = r->y + base + (oy + i) * c->ow + ox;
                     for (int j = 0; j < cols; j++)
-                        dst[j] = y[i][j][l];
+                        dst[j] = y[i][j % OUT][l + j / OUT];
                     if (r->z || e.act != LUCID_ACT_NONE) {
                         /* the residual is indexed like the output: row oc of image b */
                         e.residual = r->z ? r->z + b * c->oc * ohw : NULL;
@@ -310,8 +318,40 @@ static void output_task(void *vctx, size_t begin, size_t end, int thread)
                         lucid_epilogue_row(&e, dst, (int64_t)oc, (oy + i) * c->ow + ox, cols);
                     }
                 }
+                l += run;
             }
         }
+    }
+}
+
+/* The layer cut into blocks of nt tiles, each thread taking whole blocks: a block's three
+ * phases then run back to back on one core with its transformed data in that core's caches,
+ * and the pool synchronizes once per layer. */
+typedef struct block_ctx {
+    wino_run proto; /* the run's inputs; tile range and buffers set per block */
+    int64_t total, nt;
+    size_t ws_floats; /* one thread's share of the workspace */
+} block_ctx;
+
+static void block_task(void *vctx, size_t begin, size_t end, int thread)
+{
+    const block_ctx *bc = vctx;
+    const wino_state *s = bc->proto.s;
+    wino_run r = bc->proto;
+    r.v = (float *)bc->proto.v + (size_t)thread * bc->ws_floats;
+    r.m = r.v + NX * s->v_floats;
+    r.gemm_ws = r.m + NX * s->m_floats;
+    for (size_t blk = begin; blk < end; blk++) {
+        r.t0 = (int64_t)blk * bc->nt;
+        r.nb = bc->total - r.t0 < bc->nt ? bc->total - r.t0 : bc->nt;
+        r.npad = round_up(r.nb, s->kern->nr);
+        input_task(&r, 0, (size_t)s->c.ic, thread);
+        for (size_t xi = 0; xi < NX; xi++) {
+            lucid_gemm_problem p;
+            gemm_setup(&r, xi, &p);
+            lucid_gemm_compute(s->kern, &s->blk, &p, 0, p.m, 0, p.n, r.gemm_ws);
+        }
+        output_task(&r, 0, (size_t)s->c.oc, thread);
     }
 }
 
@@ -327,11 +367,28 @@ static lucid_status wino_run_layer(const void *state, const lucid_array *in, int
     wino_run r = {.s = s, .x = in[0].data, .y = out[0].data};
     r.bias = n_in > 2 ? in[2].data : NULL;
     r.z = c->fused && n_in > 3 ? in[3].data : NULL;
+    const int64_t total = s->tiles * c->batch;
+    const int nr = s->kern->nr, threads = lucid_threadpool_size(pool);
+    /* the fewest blocks, a multiple of the thread count, that fit the prepared block size */
+    int64_t chunks = threads, nt;
+    for (;;) {
+        nt = round_up((total + chunks - 1) / chunks, nr);
+        if (nt <= s->nt) break;
+        chunks += threads;
+    }
+    int64_t blocks = (total + nt - 1) / nt;
+    if (blocks >= threads) {
+        /* every tile's result is the same whatever block holds it (the GEMM's sums run over
+         * K only), so this split changes nothing numerically */
+        block_ctx bc = {.proto = r, .total = total, .nt = nt, .ws_floats = wino_ws_floats(s)};
+        bc.proto.v = ws;
+        lucid_threadpool_run(pool, (size_t)blocks, 1, block_task, &bc);
+        return LUCID_STATUS_OK;
+    }
+    /* fewer tiles than threads' blocks (small images): the threads share each phase */
     r.v = ws;
     r.m = ws + NX * s->v_floats;
     r.gemm_ws = r.m + NX * s->m_floats;
-    const int64_t total = s->tiles * c->batch;
-    const int nr = s->kern->nr;
     for (r.t0 = 0; r.t0 < total; r.t0 += s->nt) {
         r.nb = total - r.t0 < s->nt ? total - r.t0 : s->nt;
         r.npad = round_up(r.nb, nr);
