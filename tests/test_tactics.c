@@ -610,6 +610,56 @@ static void movement_cases(const lucid_cpu_features *cpu, int count)
     }
 }
 
+/* ---- unpadded 1x1 stride-1 convolutions (the random generator above always pads), small
+ * and larger K, pixel counts off the 16-float vector and 64-pixel tile, batch 2, bias and
+ * residual optional, every activation ---- */
+
+static void pointwise_cases(const lucid_cpu_features *cpu, int count)
+{
+    bool fused_ok = lucid_op_get(LUCID_OP_FUSED_CONV)->run != NULL;
+    for (int c = 0; c < count; c++) {
+        static const int64_t ks[] = {1, 3, 16, 24, 32, 40, 64, 96, 128, 160};
+        int64_t n = rand_int(1, 2), ic = ks[rand_int(0, 9)], oc = rand_int(1, 50);
+        int64_t h = rand_int(1, 30), w = rand_int(1, 30);
+        bool fused = fused_ok && rand_int(0, 2) != 0;
+        const char *act = fused ? activations[rand_int(0, 8)] : "";
+        bool bias = rand_int(0, 3) != 0, residual = fused && rand_int(0, 1);
+        case_builder cb;
+        cb_init(&cb, "%s pointwise n%lld ic%lld oc%lld %lldx%lld%s%s%s%s",
+                fused ? "FusedConv" : "Conv", (long long)n, (long long)ic, (long long)oc,
+                (long long)h, (long long)w, bias ? " bias" : "", residual ? " residual" : "",
+                act[0] ? " " : "", act);
+        int64_t xd[4] = {n, ic, h, w}, wd[4] = {oc, ic, 1, 1}, bd[1] = {oc};
+        cb_input(&cb, "x", 4, xd);
+        cb_const(&cb, "w", 4, wd);
+        if (bias)
+            cb_const(&cb, "b", 1, bd);
+        else if (residual)
+            cb_absent(&cb);
+        if (residual) {
+            int64_t zd[4] = {n, oc, h, w};
+            cb_input(&cb, "z", 4, zd);
+        }
+        lucid_node *nd = cb_node(&cb, fused ? LUCID_DOMAIN : "", fused ? "FusedConv" : "Conv",
+                                 fused ? 1 : 13);
+        int64_t kk[2] = {1, 1};
+        attr_ints(nd, "kernel_shape", 2, kk);
+        if (fused) {
+            attr_string(nd, "activation", act);
+            if (strcmp(act, "Clip") == 0) {
+                attr_float(nd, "activation_alpha", 0.0f);
+                attr_float(nd, "activation_beta", 6.0f);
+            } else if (strcmp(act, "LeakyRelu") == 0) {
+                attr_float(nd, "activation_alpha", 0.1f);
+            } else if (strcmp(act, "HardSigmoid") == 0) {
+                attr_float(nd, "activation_alpha", 0.2f);
+                attr_float(nd, "activation_beta", 0.5f);
+            }
+        }
+        check_case(&cb, cpu);
+    }
+}
+
 int main(int argc, char **argv)
 {
     verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
@@ -630,6 +680,7 @@ int main(int argc, char **argv)
     if (lucid_op_get(LUCID_OP_FUSED_GEMM)->run) gemm_cases(&cpu, 30, true);
     direct_kernel_cases(&cpu, 24);
     winograd_cases(&cpu);
+    pointwise_cases(&cpu, 40);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -10,6 +10,7 @@
     X(cpu_gemm_f32_avx512)                                                                     \
     X(cpu_gemm_f32_avx2)                                                                       \
     X(cpu_gemm_f32_generic)                                                                    \
+    X(cpu_conv_f32_pointwise_smallk_avx512)                                                    \
     X(cpu_conv_f32_1x1_gemm_avx512)                                                            \
     X(cpu_conv_f32_1x1_gemm_avx2)                                                              \
     X(cpu_conv_f32_depthwise_avx512)                                                           \
