@@ -17,6 +17,7 @@
     X(cpu_conv_f32_depthwise_generic)                                                          \
     X(cpu_conv_f32_direct_avx512)                                                              \
     X(cpu_conv_f32_winograd_f2x3_avx512)                                                       \
+    X(cpu_conv_f32_winograd_f4x3_avx512)                                                       \
     X(cpu_conv_f32_im2col_gemm_avx512)                                                         \
     X(cpu_conv_f32_im2col_gemm_avx2)                                                           \
     X(cpu_pool_f32_max_avx512)                                                                 \
