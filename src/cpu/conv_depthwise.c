@@ -32,6 +32,12 @@ lucid_status lucid_dw_prepare(const lucid_graph *g, const lucid_node *n, int max
         return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "depthwise conv: %s", why);
     }
     lucid_dconv_plane_shape(&s->c, &s->plane);
+    /* the depthwise rows read at most 15 floats past a phase row's last used column (one
+     * partial vector), so one vector of slack does instead of the direct family's 64 and
+     * the padded plane stays smaller in cache */
+    const lucid_dconv *c = &s->c;
+    s->plane.phase_w = ((c->ow - 1) * c->sw + (c->kw - 1) * c->dw + 1 + c->sw - 1) / c->sw + 16;
+    s->plane.row_floats = c->sw * s->plane.phase_w;
     s->mult = s->c.oc / s->c.ic;
     const lucid_ir_tensor *w = lucid_op_input(g, n, 1);
     size_t wn = (size_t)(s->c.oc * s->c.kh * s->c.kw);
@@ -65,11 +71,17 @@ size_t lucid_dw_workspace(const void *state, int threads)
     return dw_plane_bytes(state) * (size_t)(threads < 1 ? 1 : threads);
 }
 
+void lucid_dw_fill_generic(const lucid_dw_state *s, const float *x, float *dst)
+{
+    lucid_dconv_plane_fill(&s->c, &s->plane, x, 0.0f, dst);
+}
+
 typedef struct dw_task {
     const lucid_dw_state *s;
     const float *x, *b, *z;
     float *y;
     char *work;
+    lucid_dw_fill_fn fill;
     lucid_dw_row_fn row;
 } dw_task;
 
@@ -86,7 +98,7 @@ static void dw_task_run(void *ctx, size_t begin, size_t end, int thread)
         const int64_t nb = (int64_t)pl / c->oc, oc = (int64_t)pl % c->oc;
         const int64_t src = nb * c->ic + oc / s->mult;
         if (src != padded) {
-            lucid_dconv_plane_fill(c, &s->plane, t->x + src * in_plane, 0.0f, xp);
+            t->fill(s, t->x + src * in_plane, xp);
             padded = src;
         }
         const float *w = s->w + oc * c->kh * c->kw;
@@ -101,7 +113,7 @@ static void dw_task_run(void *ctx, size_t begin, size_t end, int thread)
 
 lucid_status lucid_dw_run(const lucid_dw_state *s, const lucid_array *in, int n_in,
                           lucid_array *out, void *workspace, lucid_threadpool *pool,
-                          lucid_dw_row_fn row)
+                          lucid_dw_fill_fn fill, lucid_dw_row_fn row)
 {
     dw_task t = {
         .s = s,
@@ -110,6 +122,7 @@ lucid_status lucid_dw_run(const lucid_dw_state *s, const lucid_array *in, int n_
         .z = s->c.fused && n_in > 3 ? in[3].data : NULL,
         .y = out[0].data,
         .work = workspace,
+        .fill = fill,
         .row = row,
     };
     lucid_threadpool_run(pool, (size_t)(s->c.batch * s->c.oc), 1, dw_task_run, &t);
@@ -154,7 +167,8 @@ static lucid_status dw_generic_run(const void *state, const lucid_array *in, int
 {
     (void)n_out;
     (void)err;
-    return lucid_dw_run(state, in, n_in, out, workspace, pool, dw_row_generic);
+    return lucid_dw_run(state, in, n_in, out, workspace, pool, lucid_dw_fill_generic,
+                        dw_row_generic);
 }
 
 const lucid_tactic lucid_tactic_cpu_conv_f32_depthwise_generic = {

@@ -18,6 +18,12 @@ typedef struct lucid_dw_state {
 typedef void (*lucid_dw_row_fn)(const lucid_dw_state *s, const float *xp, const float *w,
                                 float bias, const float *z, float *y);
 
+/* Copies input plane x into the zero-padded, phase-split plane dst (s->plane's shape). */
+typedef void (*lucid_dw_fill_fn)(const lucid_dw_state *s, const float *x, float *dst);
+
+/* The portable fill (lucid_dconv_plane_fill with zero padding). */
+void lucid_dw_fill_generic(const lucid_dw_state *s, const float *x, float *dst);
+
 bool lucid_dw_supports(const lucid_graph *g, const lucid_node *n, char *why, size_t why_len);
 lucid_status lucid_dw_prepare(const lucid_graph *g, const lucid_node *n, int max_threads,
                               void **state, lucid_error *err);
@@ -25,6 +31,6 @@ void lucid_dw_release(void *state);
 size_t lucid_dw_workspace(const void *state, int threads);
 lucid_status lucid_dw_run(const lucid_dw_state *s, const lucid_array *in, int n_in,
                           lucid_array *out, void *workspace, lucid_threadpool *pool,
-                          lucid_dw_row_fn row);
+                          lucid_dw_fill_fn fill, lucid_dw_row_fn row);
 
 #endif

@@ -80,6 +80,61 @@ static void dw_row_any(const lucid_dw_state *s, const float *xp, const float *w,
     dw_row_k(s, xp, w, bias, z, y, (int)s->c.kh, (int)s->c.kw);
 }
 
+/* The padded plane for stride 2 (MobileNet's and EfficientNet's downsampling layers): each
+ * 16 floats of both phase rows come from two 32-float loads of the input row split into
+ * even and odd columns by vpermt2ps, instead of one element at a time; other strides
+ * (stride 1 is a memcpy per row) take the common fill. */
+static void dw_fill_avx512(const lucid_dw_state *s, const float *x, float *dst)
+{
+    const lucid_dconv *c = &s->c;
+    const lucid_dconv_plane *p = &s->plane;
+    if (c->sw != 2) {
+        lucid_dconv_plane_fill(c, p, x, 0.0f, dst);
+        return;
+    }
+    const int64_t pw = p->phase_w, rf = p->row_floats, iw = c->iw, pl = c->pl;
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512 zero = _mm512_setzero_ps();
+    for (int64_t r = 0; r < p->rows; r++) {
+        float *d = dst + r * rf;
+        const int64_t iy = r - c->pt;
+        if (iy < 0 || iy >= c->ih) {
+            int64_t i = 0;
+            for (; i + 16 <= rf; i += 16) _mm512_storeu_ps(d + i, zero);
+            if (i < rf) _mm512_mask_storeu_ps(d + i, (__mmask16)((1u << (rf - i)) - 1), zero);
+            continue;
+        }
+        const float *xr = x + iy * iw;
+        for (int64_t j0 = 0; j0 < pw; j0 += 16) {
+            const int64_t nj = pw - j0 < 16 ? pw - j0 : 16;
+            /* padded column 2*j0 + l is input column s0 + l */
+            const int64_t s0 = 2 * j0 - pl;
+            if (s0 < 0) {
+                /* the block over the left padding: pointers before the row are not formed */
+                for (int64_t j = j0; j < j0 + nj; j++)
+                    for (int64_t ph = 0; ph < 2; ph++) {
+                        const int64_t ix = 2 * j + ph - pl;
+                        d[ph * pw + j] = ix >= 0 && ix < iw ? xr[ix] : 0.0f;
+                    }
+                continue;
+            }
+            const int64_t cnt = iw - s0; /* input columns left from s0 */
+            __m512 a = zero, b = zero;
+            if (cnt > 0)
+                a = _mm512_maskz_loadu_ps(cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1),
+                                          xr + s0);
+            if (cnt > 16)
+                b = _mm512_maskz_loadu_ps(cnt >= 32 ? (__mmask16)0xffff
+                                                    : (__mmask16)((1u << (cnt - 16)) - 1),
+                                          xr + s0 + 16);
+            const __mmask16 m = nj == 16 ? (__mmask16)0xffff : (__mmask16)((1u << nj) - 1);
+            _mm512_mask_storeu_ps(d + j0, m, _mm512_permutex2var_ps(a, even, b));
+            _mm512_mask_storeu_ps(d + pw + j0, m, _mm512_permutex2var_ps(a, odd, b));
+        }
+    }
+}
+
 static bool dw_avx512_supports(const lucid_graph *g, const lucid_node *n,
                                const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
@@ -106,7 +161,7 @@ static lucid_status dw_avx512_run(const void *state, const lucid_array *in, int 
     lucid_dw_row_fn row = s->c.kh == 3 && s->c.kw == 3   ? dw_row_3x3
                           : s->c.kh == 5 && s->c.kw == 5 ? dw_row_5x5
                                                          : dw_row_any;
-    return lucid_dw_run(s, in, n_in, out, workspace, pool, row);
+    return lucid_dw_run(s, in, n_in, out, workspace, pool, dw_fill_avx512, row);
 }
 
 const lucid_tactic lucid_tactic_cpu_conv_f32_depthwise_avx512 = {
