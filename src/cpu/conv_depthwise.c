@@ -82,7 +82,7 @@ typedef struct dw_task {
     float *y;
     char *work;
     lucid_dw_fill_fn fill;
-    lucid_dw_row_fn row;
+    lucid_dw_rows_fn row;
 } dw_task;
 
 /* Planes [begin, end) of batch x output channel; each thread pads into its own slice. */
@@ -105,15 +105,13 @@ static void dw_task_run(void *ctx, size_t begin, size_t end, int thread)
         const float bias = t->b ? t->b[oc] : 0.0f;
         float *y = t->y + (int64_t)pl * out_plane;
         const float *z = t->z ? t->z + (int64_t)pl * out_plane : NULL;
-        for (int64_t oy = 0; oy < c->oh; oy++)
-            t->row(s, xp + oy * c->sh * s->plane.row_floats, w, bias, z ? z + oy * c->ow : NULL,
-                   y + oy * c->ow);
+        t->row(s, xp, w, bias, z, y, c->oh);
     }
 }
 
 lucid_status lucid_dw_run(const lucid_dw_state *s, const lucid_array *in, int n_in,
                           lucid_array *out, void *workspace, lucid_threadpool *pool,
-                          lucid_dw_fill_fn fill, lucid_dw_row_fn row)
+                          lucid_dw_fill_fn fill, lucid_dw_rows_fn row)
 {
     dw_task t = {
         .s = s,
@@ -154,6 +152,15 @@ static void dw_row_generic(const lucid_dw_state *s, const float *xp, const float
     }
 }
 
+static void dw_rows_generic(const lucid_dw_state *s, const float *xp, const float *w,
+                            float bias, const float *z, float *y, int64_t rows)
+{
+    const lucid_dconv *c = &s->c;
+    for (int64_t oy = 0; oy < rows; oy++)
+        dw_row_generic(s, xp + oy * c->sh * s->plane.row_floats, w, bias,
+                       z ? z + oy * c->ow : NULL, y + oy * c->ow);
+}
+
 static bool dw_generic_supports(const lucid_graph *g, const lucid_node *n,
                                 const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
@@ -168,7 +175,7 @@ static lucid_status dw_generic_run(const void *state, const lucid_array *in, int
     (void)n_out;
     (void)err;
     return lucid_dw_run(state, in, n_in, out, workspace, pool, lucid_dw_fill_generic,
-                        dw_row_generic);
+                        dw_rows_generic);
 }
 
 const lucid_tactic lucid_tactic_cpu_conv_f32_depthwise_generic = {

@@ -13,10 +13,11 @@ typedef struct lucid_dw_state {
     float *w;     /* oc x kh x kw, copied so the plan does not depend on the graph's buffers */
 } lucid_dw_state;
 
-/* One output row: y[o] = act(bias + sum_k w[k] * x[...] + z[o]) for o < ow; xp is the
- * padded plane at the row's first input row, z NULL without a residual. */
-typedef void (*lucid_dw_row_fn)(const lucid_dw_state *s, const float *xp, const float *w,
-                                float bias, const float *z, float *y);
+/* Output rows [0, rows) of one plane: y[oy][o] = act(bias + sum_k w[k] * x[...] + z[oy][o])
+ * for o < ow; xp is the padded plane (output row oy reads from xp + oy * sh * row_floats),
+ * y and z (NULL without a residual) are the output and residual planes. */
+typedef void (*lucid_dw_rows_fn)(const lucid_dw_state *s, const float *xp, const float *w,
+                                 float bias, const float *z, float *y, int64_t rows);
 
 /* Copies input plane x into the zero-padded, phase-split plane dst (s->plane's shape). */
 typedef void (*lucid_dw_fill_fn)(const lucid_dw_state *s, const float *x, float *dst);
@@ -31,6 +32,6 @@ void lucid_dw_release(void *state);
 size_t lucid_dw_workspace(const void *state, int threads);
 lucid_status lucid_dw_run(const lucid_dw_state *s, const lucid_array *in, int n_in,
                           lucid_array *out, void *workspace, lucid_threadpool *pool,
-                          lucid_dw_fill_fn fill, lucid_dw_row_fn row);
+                          lucid_dw_fill_fn fill, lucid_dw_rows_fn row);
 
 #endif

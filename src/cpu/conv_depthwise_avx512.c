@@ -1,6 +1,7 @@
 /* conv_depthwise_avx512.c - cpu.conv.f32.depthwise.avx512: depthwise convolution computing
- * 64 output columns per step in four independent accumulators (hiding FMA latency), with
- * weights held in registers and bias, residual and activation applied before the store. */
+ * four independent accumulators per step (64 columns of a row, or 2-4 rows of a narrow plane,
+ * hiding FMA latency), with weights held in registers and bias, residual and activation
+ * applied before the store. */
 #include <immintrin.h>
 #include <stdio.h>
 
@@ -10,74 +11,109 @@
 
 #define DW_MAX_TAPS 64 /* kernels up to 8x8 keep their broadcast weights in an array */
 
-/* Output columns [o, o + 16*nv) of one row (nv <= 4 independent accumulators); columns past
- * ow are computed from the plane's slack and not stored. */
+#define DW_UNROLL _Pragma("GCC unroll 8")
+
+/* An nr x nv tile: output rows [0, nr) from x (row r's padded input at x + r * xs) and
+ * columns [o, o + 16*nv), nr * nv <= 4 independent accumulators hiding the FMA latency;
+ * columns past ow are computed from the plane's slack and not stored. The small loops are
+ * unrolled by force so that the accumulators stay in registers. */
 static inline __attribute__((always_inline)) void
-dw_block(const lucid_dconv *c, const __m512 *wv, const float *const *xq, int taps, __m512 bv,
-         const float *z, float *y, int64_t o, const int nv)
+dw_tile(const lucid_dconv *c, const __m512 *wv, const int64_t *off, int taps, __m512 bv,
+        const float *x, int64_t xs, const float *z, float *y, int64_t o, const int nr,
+        const int nv)
 {
-    __m512 a[4] = {bv, bv, bv, bv};
+    __m512 a[4][4];
+    DW_UNROLL for (int r = 0; r < nr; r++) DW_UNROLL for (int v = 0; v < nv; v++) a[r][v] = bv;
     for (int k = 0; k < taps; k++) {
-        const float *q = xq[k] + o;
-        for (int v = 0; v < nv; v++) a[v] = _mm512_fmadd_ps(_mm512_loadu_ps(q + 16 * v), wv[k], a[v]);
+        DW_UNROLL for (int r = 0; r < nr; r++) {
+            const float *q = x + r * xs + off[k] + o;
+            DW_UNROLL for (int v = 0; v < nv; v++)
+                a[r][v] = _mm512_fmadd_ps(_mm512_loadu_ps(q + 16 * v), wv[k], a[r][v]);
+        }
     }
     const int64_t ow = c->ow;
-    for (int v = 0; v < nv; v++) {
-        const int64_t oo = o + 16 * v;
-        if (oo >= ow) break;
-        const __mmask16 m =
-            ow - oo >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (ow - oo)) - 1);
-        __m512 r = a[v];
-        if (z) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, z + oo));
-        _mm512_mask_storeu_ps(y + oo, m, lucid_avx512_act(c, r));
+    DW_UNROLL for (int r = 0; r < nr; r++) {
+        DW_UNROLL for (int v = 0; v < nv; v++) {
+            const int64_t oo = o + 16 * v;
+            if (oo >= ow) break;
+            const __mmask16 m =
+                ow - oo >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (ow - oo)) - 1);
+            __m512 t = a[r][v];
+            if (z) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, z + r * ow + oo));
+            _mm512_mask_storeu_ps(y + r * ow + oo, m, lucid_avx512_act(c, t));
+        }
     }
 }
 
-/* The row for kernel kh x kw; always inlined so that the 3x3 and 5x5 calls below get the
- * sizes as constants (fully unrolled, weights in registers). */
+/* `rows` output rows of one plane for kernel kh x kw; always inlined so that the 3x3 and
+ * 5x5 calls below get the sizes as constants (taps unrolled, weights in registers), which
+ * are broadcast once per plane. Narrow rows (14x14, 7x7, 28x28 planes) would leave one or
+ * two accumulators per row, so they are computed 4 or 2 rows at a time instead. */
 static inline __attribute__((always_inline)) void
-dw_row_k(const lucid_dw_state *s, const float *xp, const float *w, float bias, const float *z,
-         float *y, const int kh, const int kw)
+dw_rows_k(const lucid_dw_state *s, const float *xp, const float *w, float bias, const float *z,
+          float *y, int64_t rows, const int kh, const int kw)
 {
     const lucid_dconv *c = &s->c;
     const int64_t ow = c->ow, pw = s->plane.phase_w, rf = s->plane.row_floats;
-    const int64_t sw = c->sw, dh = c->dh, dw = c->dw;
+    const int64_t sw = c->sw, dh = c->dh, dw = c->dw, xs = c->sh * rf;
+    const int taps = kh * kw;
     __m512 wv[DW_MAX_TAPS];
-    const float *xq[DW_MAX_TAPS];
+    int64_t off[DW_MAX_TAPS];
     for (int ky = 0; ky < kh; ky++)
         for (int kx = 0; kx < kw; kx++) {
-            const int64_t off = kx * dw;
+            const int64_t o = kx * dw;
             wv[ky * kw + kx] = _mm512_set1_ps(w[ky * kw + kx]);
-            xq[ky * kw + kx] = xp + ky * dh * rf + (off % sw) * pw + off / sw;
+            off[ky * kw + kx] = ky * dh * rf + (o % sw) * pw + o / sw;
         }
     const __m512 bv = _mm512_set1_ps(bias);
-    int64_t o = 0;
-    for (; o + 64 <= ow; o += 64) dw_block(c, wv, xq, kh * kw, bv, z, y, o, 4);
-    switch ((ow - o + 15) / 16) {
-    case 1: dw_block(c, wv, xq, kh * kw, bv, z, y, o, 1); break;
-    case 2: dw_block(c, wv, xq, kh * kw, bv, z, y, o, 2); break;
-    case 3: dw_block(c, wv, xq, kh * kw, bv, z, y, o, 3); break;
-    case 4: dw_block(c, wv, xq, kh * kw, bv, z, y, o, 4); break;
-    default: break;
+    int64_t oy = 0;
+#define DW_Z(r) (z ? z + (r) * ow : NULL)
+    if (ow <= 16) {
+        for (; oy + 4 <= rows; oy += 4)
+            dw_tile(c, wv, off, taps, bv, xp + oy * xs, xs, DW_Z(oy), y + oy * ow, 0, 4, 1);
+        for (; oy < rows; oy++)
+            dw_tile(c, wv, off, taps, bv, xp + oy * xs, xs, DW_Z(oy), y + oy * ow, 0, 1, 1);
+        return;
     }
+    if (ow <= 32) {
+        for (; oy + 2 <= rows; oy += 2)
+            dw_tile(c, wv, off, taps, bv, xp + oy * xs, xs, DW_Z(oy), y + oy * ow, 0, 2, 2);
+        for (; oy < rows; oy++)
+            dw_tile(c, wv, off, taps, bv, xp + oy * xs, xs, DW_Z(oy), y + oy * ow, 0, 1, 2);
+        return;
+    }
+    for (; oy < rows; oy++) {
+        const float *x = xp + oy * xs, *zr = DW_Z(oy);
+        float *yr = y + oy * ow;
+        int64_t o = 0;
+        for (; o + 64 <= ow; o += 64) dw_tile(c, wv, off, taps, bv, x, xs, zr, yr, o, 1, 4);
+        switch ((ow - o + 15) / 16) {
+        case 1: dw_tile(c, wv, off, taps, bv, x, xs, zr, yr, o, 1, 1); break;
+        case 2: dw_tile(c, wv, off, taps, bv, x, xs, zr, yr, o, 1, 2); break;
+        case 3: dw_tile(c, wv, off, taps, bv, x, xs, zr, yr, o, 1, 3); break;
+        case 4: dw_tile(c, wv, off, taps, bv, x, xs, zr, yr, o, 1, 4); break;
+        default: break;
+        }
+    }
+#undef DW_Z
 }
 
-static void dw_row_3x3(const lucid_dw_state *s, const float *xp, const float *w, float bias,
-                       const float *z, float *y)
+static void dw_rows_3x3(const lucid_dw_state *s, const float *xp, const float *w, float bias,
+                        const float *z, float *y, int64_t rows)
 {
-    dw_row_k(s, xp, w, bias, z, y, 3, 3);
+    dw_rows_k(s, xp, w, bias, z, y, rows, 3, 3);
 }
 
-static void dw_row_5x5(const lucid_dw_state *s, const float *xp, const float *w, float bias,
-                       const float *z, float *y)
+static void dw_rows_5x5(const lucid_dw_state *s, const float *xp, const float *w, float bias,
+                        const float *z, float *y, int64_t rows)
 {
-    dw_row_k(s, xp, w, bias, z, y, 5, 5);
+    dw_rows_k(s, xp, w, bias, z, y, rows, 5, 5);
 }
 
-static void dw_row_any(const lucid_dw_state *s, const float *xp, const float *w, float bias,
-                       const float *z, float *y)
+static void dw_rows_any(const lucid_dw_state *s, const float *xp, const float *w, float bias,
+                        const float *z, float *y, int64_t rows)
 {
-    dw_row_k(s, xp, w, bias, z, y, (int)s->c.kh, (int)s->c.kw);
+    dw_rows_k(s, xp, w, bias, z, y, rows, (int)s->c.kh, (int)s->c.kw);
 }
 
 /* The padded plane for stride 2 (MobileNet's and EfficientNet's downsampling layers): each
@@ -158,9 +194,9 @@ static lucid_status dw_avx512_run(const void *state, const lucid_array *in, int 
     (void)n_out;
     (void)err;
     const lucid_dw_state *s = state;
-    lucid_dw_row_fn row = s->c.kh == 3 && s->c.kw == 3   ? dw_row_3x3
-                          : s->c.kh == 5 && s->c.kw == 5 ? dw_row_5x5
-                                                         : dw_row_any;
+    lucid_dw_rows_fn row = s->c.kh == 3 && s->c.kw == 3   ? dw_rows_3x3
+                           : s->c.kh == 5 && s->c.kw == 5 ? dw_rows_5x5
+                                                          : dw_rows_any;
     return lucid_dw_run(s, in, n_in, out, workspace, pool, dw_fill_avx512, row);
 }
 
