@@ -22,7 +22,7 @@ dw_tile(const lucid_dconv *c, const __m512 *wv, const int64_t *off, int taps, __
         const float *x, int64_t xs, const float *z, float *y, int64_t o, const int nr,
         const int nv)
 {
-    __m512 a[4][4];
+    __m512 a[8][4];
     DW_UNROLL for (int r = 0; r < nr; r++) DW_UNROLL for (int v = 0; v < nv; v++) a[r][v] = bv;
     for (int k = 0; k < taps; k++) {
         DW_UNROLL for (int r = 0; r < nr; r++) {
@@ -69,6 +69,8 @@ dw_rows_k(const lucid_dw_state *s, const float *xp, const float *w, float bias, 
     int64_t oy = 0;
 #define DW_Z(r) (z ? z + (r) * ow : NULL)
     if (ow <= 16) {
+        for (; oy + 8 <= rows; oy += 8)
+            dw_tile(c, wv, off, taps, bv, xp + oy * xs, xs, DW_Z(oy), y + oy * ow, 0, 8, 1);
         for (; oy + 4 <= rows; oy += 4)
             dw_tile(c, wv, off, taps, bv, xp + oy * xs, xs, DW_Z(oy), y + oy * ow, 0, 4, 1);
         for (; oy < rows; oy++)
@@ -76,6 +78,8 @@ dw_rows_k(const lucid_dw_state *s, const float *xp, const float *w, float bias, 
         return;
     }
     if (ow <= 32) {
+        for (; oy + 4 <= rows; oy += 4)
+            dw_tile(c, wv, off, taps, bv, xp + oy * xs, xs, DW_Z(oy), y + oy * ow, 0, 4, 2);
         for (; oy + 2 <= rows; oy += 2)
             dw_tile(c, wv, off, taps, bv, xp + oy * xs, xs, DW_Z(oy), y + oy * ow, 0, 2, 2);
         for (; oy < rows; oy++)
@@ -118,13 +122,13 @@ static void dw_rows_any(const lucid_dw_state *s, const float *xp, const float *w
 
 /* The padded plane for stride 2 (MobileNet's and EfficientNet's downsampling layers): each
  * 16 floats of both phase rows come from two 32-float loads of the input row split into
- * even and odd columns by vpermt2ps, instead of one element at a time; other strides
- * (stride 1 is a memcpy per row) take the common fill. */
+ * even and odd columns by vpermt2ps, instead of one element at a time; stride 1 rows are
+ * copied with their pads in whole vectors; larger strides take the common fill. */
 static void dw_fill_avx512(const lucid_dw_state *s, const float *x, float *dst)
 {
     const lucid_dconv *c = &s->c;
     const lucid_dconv_plane *p = &s->plane;
-    if (c->sw != 2) {
+    if (c->sw > 2) {
         lucid_dconv_plane_fill(c, p, x, 0.0f, dst);
         return;
     }
@@ -142,6 +146,29 @@ static void dw_fill_avx512(const lucid_dw_state *s, const float *x, float *dst)
             continue;
         }
         const float *xr = x + iy * iw;
+        if (c->sw == 1) {
+            /* small planes (14x14, 7x7) spend more time here than in the taps, so the pads
+             * and slack go in the same vector stores as the row */
+            for (int64_t j0 = 0; j0 < pw; j0 += 16) {
+                const int64_t nj = pw - j0 < 16 ? pw - j0 : 16, s0 = j0 - pl;
+                __m512 v = zero;
+                if (s0 < 0) {
+                    /* over the left padding: expand the row's first floats into the lanes
+                     * from -s0 on, so no pointer before the row is formed */
+                    const int64_t lo = -s0, hi = iw - s0 < 16 ? iw - s0 : 16;
+                    if (lo < hi)
+                        v = _mm512_maskz_expandloadu_ps(
+                            (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)), xr);
+                } else if (iw - s0 > 0) {
+                    const int64_t cnt = iw - s0;
+                    v = _mm512_maskz_loadu_ps(
+                        cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1), xr + s0);
+                }
+                _mm512_mask_storeu_ps(d + j0, nj == 16 ? (__mmask16)0xffff
+                                                       : (__mmask16)((1u << nj) - 1), v);
+            }
+            continue;
+        }
         for (int64_t j0 = 0; j0 < pw; j0 += 16) {
             const int64_t nj = pw - j0 < 16 ? pw - j0 : 16;
             /* padded column 2*j0 + l is input column s0 + l */
