@@ -290,20 +290,47 @@ lucid_status lucid_graph_validate(const lucid_graph *g, lucid_error *err)
     return LUCID_STATUS_OK;
 }
 
-static void as_array(const lucid_ir_tensor *x, void *data, lucid_array *a)
+lucid_status lucid_node_evaluate(lucid_graph *g, lucid_node *n, lucid_error *err)
 {
-    memset(a, 0, sizeof *a);
-    a->dtype = x->dtype;
-    a->rank = x->rank;
-    for (int i = 0; i < x->rank; i++) a->dims[i] = x->dims[i];
-    a->data = data;
-    a->nbytes = lucid_tensor_nbytes(x);
+    lucid_array in[n->n_inputs > 0 ? n->n_inputs : 1];
+    lucid_array out[n->n_outputs];
+    for (int k = 0; k < n->n_inputs; k++) {
+        const lucid_ir_tensor *x = lucid_op_input(g, n, k);
+        lucid_tensor_array(x, x ? x->data : NULL, &in[k]);
+    }
+    lucid_status st = LUCID_STATUS_OK;
+    for (int k = 0; k < n->n_outputs; k++) memset(&out[k], 0, sizeof out[k]);
+    for (int k = 0; k < n->n_outputs; k++) {
+        const lucid_ir_tensor *x = lucid_op_output(g, n, k);
+        if (!x) continue;
+        size_t nb = lucid_tensor_nbytes(x);
+        void *d = calloc(nb ? nb : 1, 1);
+        if (!d) {
+            st = lucid_node_errorf(n, err, LUCID_STATUS_OUT_OF_MEMORY,
+                                   "out of memory computing a constant of %zu bytes", nb);
+            goto fail;
+        }
+        lucid_tensor_array(x, d, &out[k]);
+    }
+    st = lucid_op_get(n->op)->run(n, in, n->n_inputs, out, n->n_outputs, err);
+    if (st) goto fail;
+    for (int k = 0; k < n->n_outputs; k++) {
+        lucid_ir_tensor *x = lucid_op_output(g, n, k);
+        if (!x) continue;
+        free(x->data);
+        x->data = out[k].data;
+        x->nbytes = out[k].nbytes;
+    }
+    return LUCID_STATUS_OK;
+fail:
+    for (int k = 0; k < n->n_outputs; k++) free(out[k].data);
+    return st;
 }
 
-/* Runs n's reference kernel on the known input values to give its outputs values. */
+/* Gives n's outputs their values when every input is known and the outputs are small (shape
+ * arithmetic), so later shapes that depend on them can be inferred. */
 static lucid_status propagate(lucid_graph *g, lucid_node *n, lucid_error *err)
 {
-    const lucid_op_def *def = lucid_op_get(n->op);
     int64_t total = 0;
     for (int k = 0; k < n->n_outputs; k++) {
         int t = n->outputs[k];
@@ -314,42 +341,7 @@ static lucid_status propagate(lucid_graph *g, lucid_node *n, lucid_error *err)
     if (total > LUCID_PROPAGATE_MAX_ELEMENTS) return LUCID_STATUS_OK;
     for (int k = 0; k < n->n_inputs; k++)
         if (n->inputs[k] >= 0 && !g->tensors[n->inputs[k]].data) return LUCID_STATUS_OK;
-
-    lucid_array in[n->n_inputs > 0 ? n->n_inputs : 1];
-    lucid_array out[n->n_outputs];
-    for (int k = 0; k < n->n_inputs; k++) {
-        if (n->inputs[k] < 0) {
-            memset(&in[k], 0, sizeof in[k]);
-            continue;
-        }
-        const lucid_ir_tensor *x = &g->tensors[n->inputs[k]];
-        as_array(x, x->data, &in[k]);
-    }
-    lucid_status st = LUCID_STATUS_OK;
-    for (int k = 0; k < n->n_outputs; k++) {
-        memset(&out[k], 0, sizeof out[k]);
-        if (n->outputs[k] < 0) continue;
-        lucid_ir_tensor *x = &g->tensors[n->outputs[k]];
-        size_t nb = lucid_tensor_nbytes(x);
-        void *d = calloc(nb ? nb : 1, 1);
-        if (!d) {
-            st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
-            goto fail;
-        }
-        as_array(x, d, &out[k]);
-    }
-    st = def->run(n, in, n->n_inputs, out, n->n_outputs, err);
-    if (st) goto fail;
-    for (int k = 0; k < n->n_outputs; k++) {
-        if (n->outputs[k] < 0) continue;
-        lucid_ir_tensor *x = &g->tensors[n->outputs[k]];
-        x->data = out[k].data;
-        x->nbytes = out[k].nbytes;
-    }
-    return LUCID_STATUS_OK;
-fail:
-    for (int k = 0; k < n->n_outputs; k++) free(out[k].data);
-    return st;
+    return lucid_node_evaluate(g, n, err);
 }
 
 lucid_status lucid_graph_infer(lucid_graph *g, lucid_error *err)

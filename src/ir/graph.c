@@ -362,3 +362,15 @@ fail:
     lucid_graph_destroy(g);
     return NULL;
 }
+
+void lucid_tensor_array(const lucid_ir_tensor *t, void *data, lucid_array *a)
+{
+    memset(a, 0, sizeof *a);
+    if (!t) return;
+    snprintf(a->name, sizeof a->name, "%s", t->name);
+    a->dtype = t->dtype;
+    a->rank = t->rank;
+    for (int i = 0; i < t->rank; i++) a->dims[i] = t->dims[i];
+    a->data = data;
+    a->nbytes = lucid_tensor_nbytes(t);
+}

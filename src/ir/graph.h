@@ -155,6 +155,12 @@ int lucid_tensor_uses(const lucid_graph *g, int t);
 /* The tensor whose buffer t finally lives in (following views), and t's offset in it. */
 int lucid_tensor_storage(const lucid_graph *g, int t, size_t *offset);
 
+/* An array describing tensor t (name, dtype, shape) over data; all zero when t is NULL. */
+void lucid_tensor_array(const lucid_ir_tensor *t, void *data, lucid_array *out);
+/* Runs node n's reference kernel on its inputs' known values and gives every output its value
+ * (owned data), whatever the size. The inputs must all be known. */
+lucid_status lucid_node_evaluate(lucid_graph *g, lucid_node *n, lucid_error *err);
+
 /* Bytes of a tensor with static shape (0 if unknown); nonnegative numel or -1. */
 size_t lucid_tensor_nbytes(const lucid_ir_tensor *t);
 int64_t lucid_tensor_numel(const lucid_ir_tensor *t);

@@ -15,61 +15,6 @@
  * Expand, Tile, Resize) are left to run: storing them would bloat the plan. */
 #define FOLD_BLOAT_ELEMENTS ((int64_t)16 << 20)
 
-static void fill_array(const lucid_ir_tensor *x, void *data, lucid_array *a)
-{
-    memset(a, 0, sizeof *a);
-    snprintf(a->name, sizeof a->name, "%s", x->name);
-    a->dtype = x->dtype;
-    a->rank = x->rank;
-    for (int i = 0; i < x->rank; i++)
-        a->dims[i] = x->dims[i];
-    a->data = data;
-    a->nbytes = lucid_tensor_nbytes(x);
-}
-
-/* Runs n's reference kernel on its constant inputs, giving each output tensor its value. */
-static lucid_status compute(lucid_graph *g, lucid_node *n, lucid_error *err)
-{
-    lucid_array in[n->n_inputs > 0 ? n->n_inputs : 1];
-    lucid_array out[n->n_outputs];
-    for (int k = 0; k < n->n_inputs; k++) {
-        if (n->inputs[k] < 0) {
-            memset(&in[k], 0, sizeof in[k]);
-            continue;
-        }
-        const lucid_ir_tensor *x = &g->tensors[n->inputs[k]];
-        fill_array(x, x->data, &in[k]);
-    }
-    lucid_status st = LUCID_STATUS_OK;
-    for (int k = 0; k < n->n_outputs; k++)
-        memset(&out[k], 0, sizeof out[k]);
-    for (int k = 0; k < n->n_outputs; k++) {
-        if (n->outputs[k] < 0) continue;
-        const lucid_ir_tensor *y = &g->tensors[n->outputs[k]];
-        size_t nb = lucid_tensor_nbytes(y);
-        void *d = calloc(nb ? nb : 1, 1);
-        if (!d) {
-            st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY,
-                              "out of memory folding node '%s' (%zu bytes)", n->name, nb);
-            goto fail;
-        }
-        fill_array(y, d, &out[k]);
-    }
-    st = lucid_op_get(n->op)->run(n, in, n->n_inputs, out, n->n_outputs, err);
-    if (st) goto fail;
-    for (int k = 0; k < n->n_outputs; k++) {
-        if (n->outputs[k] < 0) continue;
-        lucid_ir_tensor *y = &g->tensors[n->outputs[k]];
-        y->data = out[k].data;
-        y->nbytes = out[k].nbytes;
-    }
-    return LUCID_STATUS_OK;
-fail:
-    for (int k = 0; k < n->n_outputs; k++)
-        free(out[k].data);
-    return st;
-}
-
 static lucid_status constant_folding_run(lucid_pass_ctx *ctx, lucid_graph *g, lucid_error *err)
 {
     /* nodes are in topological order and each folded output becomes an initializer at once,
@@ -120,7 +65,7 @@ static lucid_status constant_folding_run(lucid_pass_ctx *ctx, lucid_graph *g, lu
                                   (long long)out_elems, (long long)in_elems);
                 continue;
             }
-            lucid_status st = compute(g, n, err);
+            lucid_status st = lucid_node_evaluate(g, n, err);
             if (st) return st;
         }
         size_t bytes = 0;

@@ -47,18 +47,6 @@ static bool tactic_allowed(const lucid_tactic *t, const lucid_build_options *o, 
     return true;
 }
 
-static void fill_array(const lucid_ir_tensor *t, void *data, lucid_array *a)
-{
-    memset(a, 0, sizeof *a);
-    if (!t) return;
-    snprintf(a->name, sizeof a->name, "%s", t->name);
-    a->dtype = t->dtype;
-    a->rank = t->rank;
-    for (int i = 0; i < t->rank; i++) a->dims[i] = t->dims[i];
-    a->data = data;
-    a->nbytes = lucid_tensor_nbytes(t);
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -105,7 +93,7 @@ static lucid_status io_make(const lucid_graph *g, const lucid_node *n, layer_io 
             io->owned[io->n_owned++] = d;
             data = d;
         }
-        fill_array(t, data, &io->in[k]);
+        lucid_tensor_array(t, data, &io->in[k]);
     }
     for (int k = 0; k < n->n_outputs; k++) {
         const lucid_ir_tensor *t = lucid_op_output(g, n, k);
@@ -116,7 +104,7 @@ static lucid_status io_make(const lucid_graph *g, const lucid_node *n, layer_io 
             if (!data) goto oom;
             io->owned[io->n_owned++] = data;
         }
-        fill_array(t, data, &io->out[k]);
+        lucid_tensor_array(t, data, &io->out[k]);
     }
     return LUCID_STATUS_OK;
 oom:

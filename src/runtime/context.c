@@ -28,18 +28,6 @@ struct lucid_context {
     lucid_error err;
 };
 
-static void fill_array(const lucid_ir_tensor *t, void *data, lucid_array *a)
-{
-    memset(a, 0, sizeof *a);
-    if (!t) return;
-    snprintf(a->name, sizeof a->name, "%s", t->name);
-    a->dtype = t->dtype;
-    a->rank = t->rank;
-    for (int i = 0; i < t->rank; i++) a->dims[i] = t->dims[i];
-    a->data = data;
-    a->nbytes = lucid_tensor_nbytes(t);
-}
-
 lucid_status lucid_model_check_runnable(const lucid_model_t *model, lucid_error *err)
 {
     const lucid_graph *g = model->graph;
@@ -169,11 +157,11 @@ static lucid_status context_create(const lucid_model_t *model, const lucid_plan_
         lucid_array *a = c->io + c->io_offset[i];
         for (int k = 0; k < n->n_inputs; k++) {
             const lucid_ir_tensor *t = lucid_op_input(g, n, k);
-            fill_array(t, t ? c->bufs[n->inputs[k]] : NULL, &a[k]);
+            lucid_tensor_array(t, t ? c->bufs[n->inputs[k]] : NULL, &a[k]);
         }
         for (int k = 0; k < n->n_outputs; k++) {
             const lucid_ir_tensor *t = lucid_op_output(g, n, k);
-            fill_array(t, t ? c->bufs[n->outputs[k]] : NULL, &a[n->n_inputs + k]);
+            lucid_tensor_array(t, t ? c->bufs[n->outputs[k]] : NULL, &a[n->n_inputs + k]);
         }
         c->skip[i] = !lucid_plan_node_runs(g, i);
         if (plan) {
@@ -283,7 +271,7 @@ lucid_status lucid_context_output(const lucid_context_t *ctx, size_t i, lucid_ar
 {
     if (!ctx || !out || i >= (size_t)ctx->g->n_outputs) return LUCID_STATUS_INVALID_ARGUMENT;
     int t = ctx->g->outputs[i];
-    fill_array(&ctx->g->tensors[t], ctx->bufs[t], out);
+    lucid_tensor_array(&ctx->g->tensors[t], ctx->bufs[t], out);
     return LUCID_STATUS_OK;
 }
 
