@@ -48,15 +48,17 @@ def compare(ref, got):
     return ratio <= TOLERANCE, ratio, ""
 
 
-def check_model(lucid, folder, timeout):
-    """Returns (ok, worst ratio, seconds, message)."""
+def check_model(lucid, folder, timeout, engine):
+    """Runs one engine ("reference": the reference executor; "plan": the engine lucid builds,
+    graph passes and timed tactics) and returns (ok, worst ratio, seconds, message)."""
     refs = sorted(glob.glob(os.path.join(folder, "output*.npy")))
     if not refs:
         return False, float("inf"), 0.0, "no output*.npy in %s" % folder
     tmp = tempfile.mkdtemp(prefix="lucid-zoo-")
     try:
         cmd = [lucid, "run", os.path.join(folder, "model.onnx"),
-               "--input", "input=" + os.path.join(folder, "input.npy"), "--output-dir", tmp]
+               "--input", "input=" + os.path.join(folder, "input.npy"), "--output-dir", tmp] + (
+                   ["--reference"] if engine == "reference" else [])
         t0 = time.time()
         try:
             p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -96,6 +98,9 @@ def main(argv=None):
     ap.add_argument("--export", action="store_true",
                     help="export models missing from the cache first (with models/export_zoo.py)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per model (default 1800)")
+    ap.add_argument("--engines", default="reference,plan",
+                    help="which engines to check: reference (the reference executor, the ground "
+                         "truth) and/or plan (the optimized engine lucid builds); default both")
     args = ap.parse_args(argv)
 
     lucid = os.path.abspath(args.lucid)
@@ -120,18 +125,23 @@ def main(argv=None):
 
     passed = failed = 0
     total = 0.0
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    if not engines or any(e not in ("reference", "plan") for e in engines):
+        sys.stderr.write("zoo_check.py: --engines takes reference and/or plan\n")
+        return 1
     for n in names:
         folder = os.path.join(args.cache, n)
-        if not os.path.isfile(os.path.join(folder, "model.onnx")):
-            ok, ratio, secs, msg = False, float("inf"), 0.0, "not in the cache (use --export)"
-        else:
-            ok, ratio, secs, msg = check_model(lucid, folder, args.timeout)
-        total += secs
-        print("%s %-20s ratio %-9s time %7.2f s%s" % ("PASS" if ok else "FAIL", n,
-              "%.2e" % ratio if ratio != float("inf") else "-", secs,
-              ("  " + msg) if msg else ""), flush=True)
-        passed += ok
-        failed += not ok
+        for engine in engines:
+            if not os.path.isfile(os.path.join(folder, "model.onnx")):
+                ok, ratio, secs, msg = False, float("inf"), 0.0, "not in the cache (use --export)"
+            else:
+                ok, ratio, secs, msg = check_model(lucid, folder, args.timeout, engine)
+            total += secs
+            print("%s %-20s %-9s ratio %-9s time %7.2f s%s" % ("PASS" if ok else "FAIL", n, engine,
+                  "%.2e" % ratio if ratio != float("inf") else "-", secs,
+                  ("  " + msg) if msg else ""), flush=True)
+            passed += ok
+            failed += not ok
     print("total lucid run time %.1f s" % total)
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 and passed > 0 else 1
