@@ -134,7 +134,8 @@ static void dw_row_generic(const lucid_dw_state *s, const float *xp, const float
 {
     const lucid_dconv *c = &s->c;
     const int64_t ow = c->ow, pw = s->plane.phase_w, rf = s->plane.row_floats;
-    for (int64_t o = 0; o < ow; o++) y[o] = bias;
+    for (int64_t o = 0; o < ow; o++)
+        y[o] = bias;
     for (int64_t ky = 0; ky < c->kh; ky++) {
         const float *xr = xp + ky * c->dh * rf;
         for (int64_t kx = 0; kx < c->kw; kx++) {
@@ -142,7 +143,8 @@ static void dw_row_generic(const lucid_dw_state *s, const float *xp, const float
             const float *restrict xq = xr + (off % c->sw) * pw + off / c->sw;
             const float wv = w[ky * c->kw + kx];
             float *restrict yr = y;
-            for (int64_t o = 0; o < ow; o++) yr[o] += wv * xq[o];
+            for (int64_t o = 0; o < ow; o++)
+                yr[o] += wv * xq[o];
         }
     }
     for (int64_t o = 0; o < ow; o++) {
@@ -152,13 +154,13 @@ static void dw_row_generic(const lucid_dw_state *s, const float *xp, const float
     }
 }
 
-static void dw_rows_generic(const lucid_dw_state *s, const float *xp, const float *w,
-                            float bias, const float *z, float *y, int64_t rows)
+static void dw_rows_generic(const lucid_dw_state *s, const float *xp, const float *w, float bias,
+                            const float *z, float *y, int64_t rows)
 {
     const lucid_dconv *c = &s->c;
     for (int64_t oy = 0; oy < rows; oy++)
-        dw_row_generic(s, xp + oy * c->sh * s->plane.row_floats, w, bias,
-                       z ? z + oy * c->ow : NULL, y + oy * c->ow);
+        dw_row_generic(s, xp + oy * c->sh * s->plane.row_floats, w, bias, z ? z + oy * c->ow : NULL,
+                       y + oy * c->ow);
 }
 
 static bool dw_generic_supports(const lucid_graph *g, const lucid_node *n,

@@ -19,21 +19,23 @@
  * unrolled by force so that the accumulators stay in registers. */
 static inline __attribute__((always_inline)) void
 dw_tile(const lucid_dconv *c, const __m512 *wv, const int64_t *off, int taps, __m512 bv,
-        const float *x, int64_t xs, const float *z, float *y, int64_t o, const int nr,
-        const int nv)
+        const float *x, int64_t xs, const float *z, float *y, int64_t o, const int nr, const int nv)
 {
     __m512 a[8][4];
     DW_UNROLL for (int r = 0; r < nr; r++) DW_UNROLL for (int v = 0; v < nv; v++) a[r][v] = bv;
     for (int k = 0; k < taps; k++) {
-        DW_UNROLL for (int r = 0; r < nr; r++) {
+        DW_UNROLL for (int r = 0; r < nr; r++)
+        {
             const float *q = x + r * xs + off[k] + o;
-            DW_UNROLL for (int v = 0; v < nv; v++)
-                a[r][v] = _mm512_fmadd_ps(_mm512_loadu_ps(q + 16 * v), wv[k], a[r][v]);
+            DW_UNROLL for (int v = 0; v < nv; v++) a[r][v] =
+                _mm512_fmadd_ps(_mm512_loadu_ps(q + 16 * v), wv[k], a[r][v]);
         }
     }
     const int64_t ow = c->ow;
-    DW_UNROLL for (int r = 0; r < nr; r++) {
-        DW_UNROLL for (int v = 0; v < nv; v++) {
+    DW_UNROLL for (int r = 0; r < nr; r++)
+    {
+        DW_UNROLL for (int v = 0; v < nv; v++)
+        {
             const int64_t oo = o + 16 * v;
             if (oo >= ow) break;
             const __mmask16 m =
@@ -67,7 +69,7 @@ dw_rows_k(const lucid_dw_state *s, const float *xp, const float *w, float bias, 
         }
     const __m512 bv = _mm512_set1_ps(bias);
     int64_t oy = 0;
-#define DW_Z(r) (z ? z + (r) * ow : NULL)
+#define DW_Z(r) (z ? z + (r)*ow : NULL)
     if (ow <= 16) {
         for (; oy + 8 <= rows; oy += 8)
             dw_tile(c, wv, off, taps, bv, xp + oy * xs, xs, DW_Z(oy), y + oy * ow, 0, 8, 1);
@@ -90,13 +92,23 @@ dw_rows_k(const lucid_dw_state *s, const float *xp, const float *w, float bias, 
         const float *x = xp + oy * xs, *zr = DW_Z(oy);
         float *yr = y + oy * ow;
         int64_t o = 0;
-        for (; o + 64 <= ow; o += 64) dw_tile(c, wv, off, taps, bv, x, xs, zr, yr, o, 1, 4);
+        for (; o + 64 <= ow; o += 64)
+            dw_tile(c, wv, off, taps, bv, x, xs, zr, yr, o, 1, 4);
         switch ((ow - o + 15) / 16) {
-        case 1: dw_tile(c, wv, off, taps, bv, x, xs, zr, yr, o, 1, 1); break;
-        case 2: dw_tile(c, wv, off, taps, bv, x, xs, zr, yr, o, 1, 2); break;
-        case 3: dw_tile(c, wv, off, taps, bv, x, xs, zr, yr, o, 1, 3); break;
-        case 4: dw_tile(c, wv, off, taps, bv, x, xs, zr, yr, o, 1, 4); break;
-        default: break;
+        case 1:
+            dw_tile(c, wv, off, taps, bv, x, xs, zr, yr, o, 1, 1);
+            break;
+        case 2:
+            dw_tile(c, wv, off, taps, bv, x, xs, zr, yr, o, 1, 2);
+            break;
+        case 3:
+            dw_tile(c, wv, off, taps, bv, x, xs, zr, yr, o, 1, 3);
+            break;
+        case 4:
+            dw_tile(c, wv, off, taps, bv, x, xs, zr, yr, o, 1, 4);
+            break;
+        default:
+            break;
         }
     }
 #undef DW_Z
@@ -133,7 +145,8 @@ static void dw_fill_avx512(const lucid_dw_state *s, const float *x, float *dst)
         return;
     }
     const int64_t pw = p->phase_w, rf = p->row_floats, iw = c->iw, pl = c->pl;
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i even =
+        _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     const __m512 zero = _mm512_setzero_ps();
     for (int64_t r = 0; r < p->rows; r++) {
@@ -141,7 +154,8 @@ static void dw_fill_avx512(const lucid_dw_state *s, const float *x, float *dst)
         const int64_t iy = r - c->pt;
         if (iy < 0 || iy >= c->ih) {
             int64_t i = 0;
-            for (; i + 16 <= rf; i += 16) _mm512_storeu_ps(d + i, zero);
+            for (; i + 16 <= rf; i += 16)
+                _mm512_storeu_ps(d + i, zero);
             if (i < rf) _mm512_mask_storeu_ps(d + i, (__mmask16)((1u << (rf - i)) - 1), zero);
             continue;
         }
@@ -164,8 +178,8 @@ static void dw_fill_avx512(const lucid_dw_state *s, const float *x, float *dst)
                     v = _mm512_maskz_loadu_ps(
                         cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1), xr + s0);
                 }
-                _mm512_mask_storeu_ps(d + j0, nj == 16 ? (__mmask16)0xffff
-                                                       : (__mmask16)((1u << nj) - 1), v);
+                _mm512_mask_storeu_ps(
+                    d + j0, nj == 16 ? (__mmask16)0xffff : (__mmask16)((1u << nj) - 1), v);
             }
             continue;
         }
@@ -185,8 +199,8 @@ static void dw_fill_avx512(const lucid_dw_state *s, const float *x, float *dst)
             const int64_t cnt = iw - s0; /* input columns left from s0 */
             __m512 a = zero, b = zero;
             if (cnt > 0)
-                a = _mm512_maskz_loadu_ps(cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1),
-                                          xr + s0);
+                a = _mm512_maskz_loadu_ps(
+                    cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1), xr + s0);
             if (cnt > 16)
                 b = _mm512_maskz_loadu_ps(cnt >= 32 ? (__mmask16)0xffff
                                                     : (__mmask16)((1u << (cnt - 16)) - 1),

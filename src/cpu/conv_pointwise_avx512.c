@@ -14,8 +14,8 @@
 #include "ops/op.h"
 #include "tactics/tactic.h"
 
-#define PW_MR 6     /* output channels per register tile */
-#define PW_NV 4     /* 16-float vectors of pixels per register tile */
+#define PW_MR 6      /* output channels per register tile */
+#define PW_NV 4      /* 16-float vectors of pixels per register tile */
 #define PW_MAX_K 128 /* above this the packed GEMM reuses the image better */
 #define PW_UNROLL _Pragma("GCC unroll 8")
 
@@ -44,7 +44,8 @@ static bool pw_resolve(const lucid_graph *g, const lucid_node *n, lucid_dconv *c
     if (c->group != 1) return refuse(why, why_len, "grouped convolution");
     if (c->ic > PW_MAX_K) {
         if (why && why_len)
-            snprintf(why, why_len, "%lld input channels: above %d the packed GEMM reuses inputs better",
+            snprintf(why, why_len,
+                     "%lld input channels: above %d the packed GEMM reuses inputs better",
                      (long long)c->ic, PW_MAX_K);
         return false;
     }
@@ -83,7 +84,8 @@ static lucid_status pw_prepare(const lucid_graph *g, const lucid_node *n, int ma
      * output channels are split too, keeping at least 4 items per thread for balance */
     const int64_t threads = max_threads < 1 ? 1 : max_threads;
     int64_t m_splits = 1;
-    while (s->pix_blocks * m_splits < 4 * threads && m_splits < s->m_blocks) m_splits++;
+    while (s->pix_blocks * m_splits < 4 * threads && m_splits < s->m_blocks)
+        m_splits++;
     s->m_per_item = (s->m_blocks + m_splits - 1) / m_splits;
     s->items_per_image = s->pix_blocks * ((s->m_blocks + s->m_per_item - 1) / s->m_per_item);
 
@@ -131,27 +133,31 @@ pw_tile(const pw_state *s, const float *restrict x, const float *restrict w, con
     /* the small loops are unrolled by force: only then does GCC keep acc in registers
      * instead of storing it to the stack every iteration */
     __m512 acc[PW_MR][PW_NV];
-    PW_UNROLL for (int r = 0; r < mr; r++) {
+    PW_UNROLL for (int r = 0; r < mr; r++)
+    {
         const __m512 b = _mm512_set1_ps(bias ? bias[oc0 + r] : 0.0f);
         PW_UNROLL for (int v = 0; v < nv; v++) acc[r][v] = b;
     }
     const float *xp = x + p;
     for (int64_t kk = 0; kk < k; kk++) {
         __m512 xv[PW_NV];
-        PW_UNROLL for (int v = 0; v < nv; v++)
-            xv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(last, xp + 16 * v)
-                                : _mm512_loadu_ps(xp + 16 * v);
-        PW_UNROLL for (int r = 0; r < mr; r++) {
+        PW_UNROLL for (int v = 0; v < nv; v++) xv[v] =
+            v == nv - 1 ? _mm512_maskz_loadu_ps(last, xp + 16 * v) : _mm512_loadu_ps(xp + 16 * v);
+        PW_UNROLL for (int r = 0; r < mr; r++)
+        {
             const __m512 wv = _mm512_set1_ps(w[r]);
-            PW_UNROLL for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(wv, xv[v], acc[r][v]);
+            PW_UNROLL for (int v = 0; v < nv; v++) acc[r][v] =
+                _mm512_fmadd_ps(wv, xv[v], acc[r][v]);
         }
         xp += n;
         w += PW_MR;
     }
-    PW_UNROLL for (int r = 0; r < mr; r++) {
+    PW_UNROLL for (int r = 0; r < mr; r++)
+    {
         float *yr = y + (oc0 + r) * n + p;
         const float *zr = z ? z + (oc0 + r) * n + p : NULL;
-        PW_UNROLL for (int v = 0; v < nv; v++) {
+        PW_UNROLL for (int v = 0; v < nv; v++)
+        {
             const __mmask16 m = v == nv - 1 ? last : (__mmask16)0xffff;
             __m512 t = acc[r][v];
             if (zr) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, zr + 16 * v));
@@ -161,9 +167,10 @@ pw_tile(const pw_state *s, const float *restrict x, const float *restrict w, con
 }
 
 /* The tiles of one block of up to PW_MR channels over pixels [p0, p1). */
-static inline __attribute__((always_inline)) void
-pw_rows(const pw_state *s, const float *x, const float *w, const float *bias, const float *z,
-        float *y, int64_t oc0, int64_t p0, int64_t p1, const int mr)
+static inline __attribute__((always_inline)) void pw_rows(const pw_state *s, const float *x,
+                                                          const float *w, const float *bias,
+                                                          const float *z, float *y, int64_t oc0,
+                                                          int64_t p0, int64_t p1, const int mr)
 {
     int64_t p = p0;
     for (; p + 16 * PW_NV <= p1; p += 16 * PW_NV)
@@ -172,10 +179,18 @@ pw_rows(const pw_state *s, const float *x, const float *w, const float *bias, co
     const int64_t rest = p1 - p, nv = (rest + 15) / 16, tail = rest - 16 * (nv - 1);
     const __mmask16 last = (__mmask16)(tail == 16 ? 0xffffu : (1u << tail) - 1);
     switch (nv) {
-    case 1: pw_tile(s, x, w, bias, z, y, oc0, p, last, mr, 1); break;
-    case 2: pw_tile(s, x, w, bias, z, y, oc0, p, last, mr, 2); break;
-    case 3: pw_tile(s, x, w, bias, z, y, oc0, p, last, mr, 3); break;
-    default: pw_tile(s, x, w, bias, z, y, oc0, p, last, mr, 4); break;
+    case 1:
+        pw_tile(s, x, w, bias, z, y, oc0, p, last, mr, 1);
+        break;
+    case 2:
+        pw_tile(s, x, w, bias, z, y, oc0, p, last, mr, 2);
+        break;
+    case 3:
+        pw_tile(s, x, w, bias, z, y, oc0, p, last, mr, 3);
+        break;
+    default:
+        pw_tile(s, x, w, bias, z, y, oc0, p, last, mr, 4);
+        break;
     }
 }
 
@@ -194,7 +209,8 @@ static void pw_task_run(void *ctx, size_t begin, size_t end, int thread)
     const pw_state *s = t->s;
     const int64_t m_items = s->items_per_image / s->pix_blocks;
     for (size_t it = begin; it < end; it++) {
-        const int64_t img = (int64_t)it / s->items_per_image, rem = (int64_t)it % s->items_per_image;
+        const int64_t img = (int64_t)it / s->items_per_image,
+                      rem = (int64_t)it % s->items_per_image;
         const int64_t pbi = rem / m_items, mi = rem % m_items;
         const int64_t p0 = pbi * s->pb, p1 = p0 + s->pb < s->n ? p0 + s->pb : s->n;
         const int64_t b0 = mi * s->m_per_item;
@@ -206,12 +222,24 @@ static void pw_task_run(void *ctx, size_t begin, size_t end, int thread)
             const float *w = s->w + b * s->k * PW_MR;
             const int64_t oc0 = b * PW_MR, mr = s->m - oc0 < PW_MR ? s->m - oc0 : PW_MR;
             switch (mr) {
-            case 1: pw_rows(s, x, w, t->bias, z, y, oc0, p0, p1, 1); break;
-            case 2: pw_rows(s, x, w, t->bias, z, y, oc0, p0, p1, 2); break;
-            case 3: pw_rows(s, x, w, t->bias, z, y, oc0, p0, p1, 3); break;
-            case 4: pw_rows(s, x, w, t->bias, z, y, oc0, p0, p1, 4); break;
-            case 5: pw_rows(s, x, w, t->bias, z, y, oc0, p0, p1, 5); break;
-            default: pw_rows(s, x, w, t->bias, z, y, oc0, p0, p1, PW_MR); break;
+            case 1:
+                pw_rows(s, x, w, t->bias, z, y, oc0, p0, p1, 1);
+                break;
+            case 2:
+                pw_rows(s, x, w, t->bias, z, y, oc0, p0, p1, 2);
+                break;
+            case 3:
+                pw_rows(s, x, w, t->bias, z, y, oc0, p0, p1, 3);
+                break;
+            case 4:
+                pw_rows(s, x, w, t->bias, z, y, oc0, p0, p1, 4);
+                break;
+            case 5:
+                pw_rows(s, x, w, t->bias, z, y, oc0, p0, p1, 5);
+                break;
+            default:
+                pw_rows(s, x, w, t->bias, z, y, oc0, p0, p1, PW_MR);
+                break;
             }
         }
     }
