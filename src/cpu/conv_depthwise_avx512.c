@@ -11,8 +11,6 @@
 
 #define DW_MAX_TAPS 64 /* kernels up to 8x8 keep their broadcast weights in an array */
 
-#define DW_UNROLL _Pragma("GCC unroll 8")
-
 /* An nr x nv tile: output rows [0, nr) from x (row r's padded input at x + r * xs) and
  * columns [o, o + 16*nv), nr * nv <= 4 independent accumulators hiding the FMA latency;
  * columns past ow are computed from the plane's slack and not stored. The small loops are
@@ -22,20 +20,25 @@ dw_tile(const lucid_dconv *c, const __m512 *wv, const int64_t *off, int taps, __
         const float *x, int64_t xs, const float *z, float *y, int64_t o, const int nr, const int nv)
 {
     __m512 a[8][4];
-    DW_UNROLL for (int r = 0; r < nr; r++) DW_UNROLL for (int v = 0; v < nv; v++) a[r][v] = bv;
+#pragma GCC unroll 8
+    for (int r = 0; r < nr; r++)
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++)
+            a[r][v] = bv;
     for (int k = 0; k < taps; k++) {
-        DW_UNROLL for (int r = 0; r < nr; r++)
-        {
+#pragma GCC unroll 8
+        for (int r = 0; r < nr; r++) {
             const float *q = x + r * xs + off[k] + o;
-            DW_UNROLL for (int v = 0; v < nv; v++) a[r][v] =
-                _mm512_fmadd_ps(_mm512_loadu_ps(q + 16 * v), wv[k], a[r][v]);
+#pragma GCC unroll 8
+            for (int v = 0; v < nv; v++)
+                a[r][v] = _mm512_fmadd_ps(_mm512_loadu_ps(q + 16 * v), wv[k], a[r][v]);
         }
     }
     const int64_t ow = c->ow;
-    DW_UNROLL for (int r = 0; r < nr; r++)
-    {
-        DW_UNROLL for (int v = 0; v < nv; v++)
-        {
+#pragma GCC unroll 8
+    for (int r = 0; r < nr; r++) {
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++) {
             const int64_t oo = o + 16 * v;
             if (oo >= ow) break;
             const __mmask16 m =

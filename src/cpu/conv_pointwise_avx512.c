@@ -17,7 +17,6 @@
 #define PW_MR 6      /* output channels per register tile */
 #define PW_NV 4      /* 16-float vectors of pixels per register tile */
 #define PW_MAX_K 128 /* above this the packed GEMM reuses the image better */
-#define PW_UNROLL _Pragma("GCC unroll 8")
 
 typedef struct pw_state {
     lucid_dconv c;
@@ -133,31 +132,36 @@ pw_tile(const pw_state *s, const float *restrict x, const float *restrict w, con
     /* the small loops are unrolled by force: only then does GCC keep acc in registers
      * instead of storing it to the stack every iteration */
     __m512 acc[PW_MR][PW_NV];
-    PW_UNROLL for (int r = 0; r < mr; r++)
-    {
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++) {
         const __m512 b = _mm512_set1_ps(bias ? bias[oc0 + r] : 0.0f);
-        PW_UNROLL for (int v = 0; v < nv; v++) acc[r][v] = b;
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++)
+            acc[r][v] = b;
     }
     const float *xp = x + p;
     for (int64_t kk = 0; kk < k; kk++) {
         __m512 xv[PW_NV];
-        PW_UNROLL for (int v = 0; v < nv; v++) xv[v] =
-            v == nv - 1 ? _mm512_maskz_loadu_ps(last, xp + 16 * v) : _mm512_loadu_ps(xp + 16 * v);
-        PW_UNROLL for (int r = 0; r < mr; r++)
-        {
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++)
+            xv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(last, xp + 16 * v)
+                                : _mm512_loadu_ps(xp + 16 * v);
+#pragma GCC unroll 8
+        for (int r = 0; r < mr; r++) {
             const __m512 wv = _mm512_set1_ps(w[r]);
-            PW_UNROLL for (int v = 0; v < nv; v++) acc[r][v] =
-                _mm512_fmadd_ps(wv, xv[v], acc[r][v]);
+#pragma GCC unroll 8
+            for (int v = 0; v < nv; v++)
+                acc[r][v] = _mm512_fmadd_ps(wv, xv[v], acc[r][v]);
         }
         xp += n;
         w += PW_MR;
     }
-    PW_UNROLL for (int r = 0; r < mr; r++)
-    {
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++) {
         float *yr = y + (oc0 + r) * n + p;
         const float *zr = z ? z + (oc0 + r) * n + p : NULL;
-        PW_UNROLL for (int v = 0; v < nv; v++)
-        {
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++) {
             const __mmask16 m = v == nv - 1 ? last : (__mmask16)0xffff;
             __m512 t = acc[r][v];
             if (zr) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, zr + 16 * v));
