@@ -190,24 +190,33 @@ static void dw_fill_avx512(const lucid_dw_state *s, const float *x, float *dst)
             const int64_t nj = pw - j0 < 16 ? pw - j0 : 16;
             /* padded column 2*j0 + l is input column s0 + l */
             const int64_t s0 = 2 * j0 - pl;
-            if (s0 < 0) {
-                /* the block over the left padding: pointers before the row are not formed */
-                for (int64_t j = j0; j < j0 + nj; j++)
+            __m512 a = zero, b = zero;
+            if (s0 <= -16) {
+                /* a left pad of 16 or more: element by element (no zoo model has one) */
+                for (int64_t jj = j0; jj < j0 + nj; jj++)
                     for (int64_t ph = 0; ph < 2; ph++) {
-                        const int64_t ix = 2 * j + ph - pl;
-                        d[ph * pw + j] = ix >= 0 && ix < iw ? xr[ix] : 0.0f;
+                        const int64_t ix = 2 * jj + ph - pl;
+                        d[ph * pw + jj] = ix >= 0 && ix < iw ? xr[ix] : 0.0f;
                     }
                 continue;
             }
-            const int64_t cnt = iw - s0; /* input columns left from s0 */
-            __m512 a = zero, b = zero;
-            if (cnt > 0)
+            if (s0 < 0) {
+                /* over the left padding: the row's first floats are expanded into lanes -s0..
+                 * so that no pointer before the row is formed */
+                const int64_t lo = -s0, hi = iw - s0 < 16 ? iw - s0 : 16;
+                if (lo < hi)
+                    a = _mm512_maskz_expandloadu_ps(
+                        (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)), xr);
+            } else if (iw - s0 > 0) {
+                const int64_t cnt = iw - s0; /* input columns left from s0 */
                 a = _mm512_maskz_loadu_ps(
                     cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1), xr + s0);
-            if (cnt > 16)
-                b = _mm512_maskz_loadu_ps(cnt >= 32 ? (__mmask16)0xffff
-                                                    : (__mmask16)((1u << (cnt - 16)) - 1),
-                                          xr + s0 + 16);
+            }
+            if (iw - (s0 + 16) > 0) {
+                const int64_t cnt = iw - (s0 + 16);
+                b = _mm512_maskz_loadu_ps(
+                    cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1), xr + s0 + 16);
+            }
             const __mmask16 m = nj == 16 ? (__mmask16)0xffff : (__mmask16)((1u << nj) - 1);
             _mm512_mask_storeu_ps(d + j0, m, _mm512_permutex2var_ps(a, even, b));
             _mm512_mask_storeu_ps(d + pw + j0, m, _mm512_permutex2var_ps(a, odd, b));
