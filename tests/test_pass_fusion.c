@@ -713,6 +713,13 @@ static void test_resnet50(void)
         return;
     }
     int before = m->graph->n_nodes;
+    /* the zoo exports a symbolic batch: batch 1, as the reference data */
+    int64_t dims[4] = {1, 3, 224, 224};
+    if (lucid_model_set_input_shape(m, "input", 4, dims, &err)) {
+        CHECK(false, "resnet50 takes 1x3x224x224: %s", err.message);
+        lucid_model_destroy(m);
+        return;
+    }
     lucid_optimize_options opts;
     lucid_optimize_options_default(&opts);
     opts.opt_level = 2;
