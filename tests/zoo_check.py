@@ -49,8 +49,9 @@ def compare(ref, got):
 
 
 def check_model(lucid, folder, timeout, engine):
-    """Runs one engine ("reference": the reference executor; "plan": the engine lucid builds,
-    graph passes and timed tactics) and returns (ok, worst ratio, seconds, message)."""
+    """Runs one engine ("reference": the reference executor on the graph as exported, the
+    ground truth; "plan": the engine lucid builds, graph passes and timed tactics) and returns
+    (ok, worst ratio, seconds, message)."""
     refs = sorted(glob.glob(os.path.join(folder, "output*.npy")))
     if not refs:
         return False, float("inf"), 0.0, "no output*.npy in %s" % folder
@@ -58,7 +59,7 @@ def check_model(lucid, folder, timeout, engine):
     try:
         cmd = [lucid, "run", os.path.join(folder, "model.onnx"),
                "--input", "input=" + os.path.join(folder, "input.npy"), "--output-dir", tmp] + (
-                   ["--reference"] if engine == "reference" else [])
+                   ["--reference", "--opt-level", "0"] if engine == "reference" else [])
         t0 = time.time()
         try:
             p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
