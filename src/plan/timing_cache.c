@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/strmap.h"
 #include "core/util.h"
@@ -77,6 +78,13 @@ lucid_status lucid_timing_cache_load(const char *path, lucid_timing_cache **out,
         free(c);
         return lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s: cannot open timing cache: %s", path,
                             strerror(errno));
+    }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        free(c);
+        return lucid_errorf(err, LUCID_STATUS_IO_ERROR,
+                            "%s: the timing cache is not a regular file", path);
     }
     char line[512];
     lucid_status st = LUCID_STATUS_OK;
