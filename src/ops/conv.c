@@ -7,7 +7,7 @@
 #define CONV_MAX_SPATIAL LUCID_CONV_MAX_SPATIAL
 /* Attribute values above this are refused so that window arithmetic stays far from int64
  * overflow: every product below is of at most two such values and a tensor dimension. */
-#define CONV_MAX_ATTR ((int64_t)1 << 30)
+#define CONV_MAX_ATTR LUCID_OP_MAX_GEOMETRY
 
 typedef lucid_conv_params conv_params;
 
@@ -20,34 +20,6 @@ typedef struct conv_geom {
     int64_t pb[CONV_MAX_SPATIAL], pe[CONV_MAX_SPATIAL]; /* pads at begin and end */
     int64_t in_size, out_size, k_size;                  /* spatial element counts */
 } conv_geom;
-
-/* ceil(a / b) for b > 0 and any sign of a. */
-static int64_t conv_ceil_div(int64_t a, int64_t b)
-{
-    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
-}
-
-static lucid_status conv_read_ints(const lucid_node *n, const char *name, int64_t *dst, size_t max,
-                                   size_t *count, int64_t min_value, lucid_error *err)
-{
-    const int64_t *v;
-    size_t c;
-    lucid_status st = lucid_attr_ints(n, name, &v, &c, err);
-    if (st) return st;
-    if (c > max)
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "attribute '%s' has %zu values (at most %zu)", name, c, max);
-    for (size_t i = 0; i < c; i++) {
-        if (v[i] < min_value || v[i] > CONV_MAX_ATTR)
-            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "attribute '%s' value %lld is out of range [%lld, %lld]", name,
-                                     (long long)v[i], (long long)min_value,
-                                     (long long)CONV_MAX_ATTR);
-        dst[i] = v[i];
-    }
-    *count = c;
-    return LUCID_STATUS_OK;
-}
 
 static lucid_status conv_parse_common(const lucid_node *n, conv_params *p, bool transpose,
                                       lucid_error *err)
@@ -72,12 +44,12 @@ static lucid_status conv_parse_common(const lucid_node *n, conv_params *p, bool 
     if (p->group < 1 || p->group > CONV_MAX_ATTR)
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "group %lld must be positive",
                                  (long long)p->group);
-    if ((st = conv_read_ints(n, "kernel_shape", p->kernel, CONV_MAX_SPATIAL, &p->n_kernel, 1,
+    if ((st = lucid_op_geometry_ints(n, "kernel_shape", p->kernel, CONV_MAX_SPATIAL, &p->n_kernel, 1,
                              err)) ||
-        (st = conv_read_ints(n, "strides", p->strides, CONV_MAX_SPATIAL, &p->n_strides, 1, err)) ||
-        (st = conv_read_ints(n, "dilations", p->dilations, CONV_MAX_SPATIAL, &p->n_dilations, 1,
+        (st = lucid_op_geometry_ints(n, "strides", p->strides, CONV_MAX_SPATIAL, &p->n_strides, 1, err)) ||
+        (st = lucid_op_geometry_ints(n, "dilations", p->dilations, CONV_MAX_SPATIAL, &p->n_dilations, 1,
                              err)) ||
-        (st = conv_read_ints(n, "pads", p->pads, 2 * CONV_MAX_SPATIAL, &p->n_pads, 0, err)))
+        (st = lucid_op_geometry_ints(n, "pads", p->pads, 2 * CONV_MAX_SPATIAL, &p->n_pads, 0, err)))
         return st;
     if (p->n_pads % 2)
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
@@ -85,9 +57,9 @@ static lucid_status conv_parse_common(const lucid_node *n, conv_params *p, bool 
                                  "ends)",
                                  p->n_pads);
     if (transpose) {
-        if ((st = conv_read_ints(n, "output_padding", p->out_pad, CONV_MAX_SPATIAL, &p->n_out_pad,
+        if ((st = lucid_op_geometry_ints(n, "output_padding", p->out_pad, CONV_MAX_SPATIAL, &p->n_out_pad,
                                  0, err)) ||
-            (st = conv_read_ints(n, "output_shape", p->out_shape, LUCID_MAX_RANK, &p->n_out_shape,
+            (st = lucid_op_geometry_ints(n, "output_shape", p->out_shape, LUCID_MAX_RANK, &p->n_out_shape,
                                  0, err)))
             return st;
     }
@@ -200,7 +172,7 @@ static lucid_status conv_geometry(const lucid_node *n, const conv_params *p, boo
         if (!transpose) {
             if (p->auto_pad == LUCID_CONV_PAD_SAME_UPPER ||
                 p->auto_pad == LUCID_CONV_PAD_SAME_LOWER) {
-                out = conv_ceil_div(in, s);
+                out = lucid_ceil_div(in, s);
                 int64_t total = (out - 1) * s + dk - in;
                 if (total < 0) total = 0;
                 pb = p->auto_pad == LUCID_CONV_PAD_SAME_UPPER ? total / 2 : total - total / 2;
@@ -439,8 +411,8 @@ static lucid_status conv_run(const lucid_node *n, const lucid_array *in, int n_i
                     conv_unflatten(&g, kp, kc);
                     /* input column = output column * stride + off; keep it in [0, iw) */
                     const int64_t off = kc[last] * g.d[last] - g.pb[last];
-                    int64_t lo = off < 0 ? conv_ceil_div(-off, sl) : 0;
-                    int64_t hi = conv_ceil_div(iw - off, sl);
+                    int64_t lo = off < 0 ? lucid_ceil_div(-off, sl) : 0;
+                    int64_t hi = lucid_ceil_div(iw - off, sl);
                     if (hi > ow) hi = ow;
                     if (lo >= hi) continue;
                     int64_t oi[CONV_MAX_SPATIAL] = {0}; /* output coords of the row */
@@ -508,8 +480,8 @@ static lucid_status conv_transpose_run(const lucid_node *n, const lucid_array *i
                     conv_unflatten(&g, kp, kc);
                     /* output column = input column * stride + off; keep it in [0, ow) */
                     const int64_t off = kc[last] * g.d[last] - g.pb[last];
-                    int64_t lo = off < 0 ? conv_ceil_div(-off, sl) : 0;
-                    int64_t hi = conv_ceil_div(ow - off, sl);
+                    int64_t lo = off < 0 ? lucid_ceil_div(-off, sl) : 0;
+                    int64_t hi = lucid_ceil_div(ow - off, sl);
                     if (hi > iw) hi = iw;
                     if (lo >= hi) continue;
                     int64_t ii[CONV_MAX_SPATIAL] = {0}; /* input coords of the row */

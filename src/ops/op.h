@@ -95,6 +95,19 @@ void lucid_store_f64(lucid_dtype dtype, void *data, int64_t i, double v);
 /* Element access of integer dtypes exactly. */
 int64_t lucid_load_i64(lucid_dtype dtype, const void *data, int64_t i);
 void lucid_store_i64(lucid_dtype dtype, void *data, int64_t i, int64_t v);
+/* Largest value a geometry attribute (kernel, stride, pad, dilation, group) may take, so that
+ * size arithmetic on them cannot overflow. */
+#define LUCID_OP_MAX_GEOMETRY ((int64_t)1 << 30)
+/* Copies INTS attribute `name` (at most max values, each in [min_value,
+ * LUCID_OP_MAX_GEOMETRY]) into dst; count 0 when absent. */
+lucid_status lucid_op_geometry_ints(const lucid_node *n, const char *name, int64_t *dst,
+                                    size_t max, size_t *count, int64_t min_value,
+                                    lucid_error *err);
+/* ceil(a / b) for b > 0 and any sign of a. */
+static inline int64_t lucid_ceil_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
 /* Row-major strides (in elements) of dims. */
 void lucid_strides(int rank, const int64_t *dims, int64_t *strides);
 

@@ -259,3 +259,26 @@ void lucid_strides(int rank, const int64_t *dims, int64_t *strides)
         s *= dims[i];
     }
 }
+
+lucid_status lucid_op_geometry_ints(const lucid_node *n, const char *name, int64_t *dst,
+                                    size_t max, size_t *count, int64_t min_value,
+                                    lucid_error *err)
+{
+    const int64_t *v;
+    size_t c;
+    lucid_status st = lucid_attr_ints(n, name, &v, &c, err);
+    if (st) return st;
+    if (c > max)
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                 "attribute '%s' has %zu values (at most %zu)", name, c, max);
+    for (size_t i = 0; i < c; i++) {
+        if (v[i] < min_value || v[i] > LUCID_OP_MAX_GEOMETRY)
+            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                     "attribute '%s' value %lld is out of range [%lld, %lld]", name,
+                                     (long long)v[i], (long long)min_value,
+                                     (long long)LUCID_OP_MAX_GEOMETRY);
+        dst[i] = v[i];
+    }
+    *count = c;
+    return LUCID_STATUS_OK;
+}

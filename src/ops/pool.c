@@ -8,7 +8,7 @@
 #define POOL_MAX_SPATIAL (LUCID_MAX_RANK - 2)
 /* Attribute values above this are refused so that window arithmetic stays far from int64
  * overflow. */
-#define POOL_MAX_ATTR ((int64_t)1 << 30)
+#define POOL_MAX_ATTR LUCID_OP_MAX_GEOMETRY
 
 typedef enum pool_auto_pad {
     POOL_PAD_NOTSET,
@@ -57,33 +57,6 @@ static inline void pool_store(lucid_dtype t, void *p, int64_t i, double v)
         lucid_store_f64(t, p, i, v);
 }
 
-static int64_t pool_ceil_div(int64_t a, int64_t b)
-{
-    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
-}
-
-static lucid_status pool_read_ints(const lucid_node *n, const char *name, int64_t *dst, size_t max,
-                                   size_t *count, int64_t min_value, lucid_error *err)
-{
-    const int64_t *v;
-    size_t c;
-    lucid_status st = lucid_attr_ints(n, name, &v, &c, err);
-    if (st) return st;
-    if (c > max)
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "attribute '%s' has %zu values (at most %zu)", name, c, max);
-    for (size_t i = 0; i < c; i++) {
-        if (v[i] < min_value || v[i] > POOL_MAX_ATTR)
-            return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                     "attribute '%s' value %lld is out of range [%lld, %lld]", name,
-                                     (long long)v[i], (long long)min_value,
-                                     (long long)POOL_MAX_ATTR);
-        dst[i] = v[i];
-    }
-    *count = c;
-    return LUCID_STATUS_OK;
-}
-
 static lucid_status pool_flag(const lucid_node *n, const char *name, int64_t *out, lucid_error *err)
 {
     lucid_status st = lucid_attr_int(n, name, 0, out, err);
@@ -117,12 +90,12 @@ static lucid_status pool_parse(const lucid_graph *g, const lucid_node *n, void *
     if ((st = pool_flag(n, "ceil_mode", &p->ceil_mode, err)) ||
         (st = pool_flag(n, "count_include_pad", &p->count_include_pad, err)) ||
         (st = pool_flag(n, "storage_order", &p->storage_order, err)) ||
-        (st = pool_read_ints(n, "kernel_shape", p->kernel, POOL_MAX_SPATIAL, &p->n_kernel, 1,
+        (st = lucid_op_geometry_ints(n, "kernel_shape", p->kernel, POOL_MAX_SPATIAL, &p->n_kernel, 1,
                              err)) ||
-        (st = pool_read_ints(n, "strides", p->strides, POOL_MAX_SPATIAL, &p->n_strides, 1, err)) ||
-        (st = pool_read_ints(n, "dilations", p->dilations, POOL_MAX_SPATIAL, &p->n_dilations, 1,
+        (st = lucid_op_geometry_ints(n, "strides", p->strides, POOL_MAX_SPATIAL, &p->n_strides, 1, err)) ||
+        (st = lucid_op_geometry_ints(n, "dilations", p->dilations, POOL_MAX_SPATIAL, &p->n_dilations, 1,
                              err)) ||
-        (st = pool_read_ints(n, "pads", p->pads, 2 * POOL_MAX_SPATIAL, &p->n_pads, 0, err)))
+        (st = lucid_op_geometry_ints(n, "pads", p->pads, 2 * POOL_MAX_SPATIAL, &p->n_pads, 0, err)))
         return st;
     if (p->n_kernel == 0)
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
@@ -159,7 +132,7 @@ static lucid_status pool_geometry(const lucid_node *n, const pool_params *p, int
             return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED, "spatial size too large");
         int64_t dk = (k - 1) * d + 1, out;
         if (p->auto_pad == POOL_PAD_SAME_UPPER || p->auto_pad == POOL_PAD_SAME_LOWER) {
-            out = pool_ceil_div(in, s);
+            out = lucid_ceil_div(in, s);
             int64_t total = (out - 1) * s + dk - in;
             if (total < 0) total = 0;
             pb = p->auto_pad == POOL_PAD_SAME_UPPER ? total / 2 : total - total / 2;
@@ -173,7 +146,7 @@ static lucid_status pool_geometry(const lucid_node *n, const pool_params *p, int
                                          "than the padded input (%lld) in spatial dim %d",
                                          (long long)dk, (long long)(in + pb + pe), i);
             if (p->ceil_mode) {
-                out = pool_ceil_div(span, s) + 1;
+                out = lucid_ceil_div(span, s) + 1;
                 /* as PyTorch and the ONNX reference: the last window must start inside the
                  * input or its begin padding, not wholly in the end padding */
                 if ((out - 1) * s >= in + pb) out--;
