@@ -21,8 +21,11 @@ bool lucid_dnnl_append_act(dnnl_post_ops_t po, const lucid_dconv *c, char *why, 
 {
     dnnl_status_t ds = dnnl_success;
     switch (c->act) {
-    case LUCID_DCONV_ACT_NONE: break;
-    case LUCID_DCONV_ACT_RELU: ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0, 0); break;
+    case LUCID_DCONV_ACT_NONE:
+        break;
+    case LUCID_DCONV_ACT_RELU:
+        ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0, 0);
+        break;
     case LUCID_DCONV_ACT_LEAKY_RELU:
         /* oneDNN's relu with a negative slope alpha is LeakyRelu */
         ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, c->alpha, 0);
@@ -48,7 +51,9 @@ bool lucid_dnnl_append_act(dnnl_post_ops_t po, const lucid_dconv *c, char *why, 
         /* swish is x * sigmoid(alpha * x) */
         ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.0f, 0);
         break;
-    case LUCID_DCONV_ACT_TANH: ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_tanh, 0, 0); break;
+    case LUCID_DCONV_ACT_TANH:
+        ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_tanh, 0, 0);
+        break;
     default:
         snprintf(why, why_len, "activation has no oneDNN eltwise post-op");
         return false;
@@ -94,7 +99,20 @@ dnnl_status_t lucid_dnnl_execute(dnnl_engine_t eng, dnnl_stream_t s, const_dnnl_
     ds = dnnl_primitive_execute(prim, s, nargs, ea);
     if (ds == dnnl_success) ds = dnnl_stream_wait(s);
 done:
-    for (int i = 0; i < made; i++) dnnl_memory_destroy(ea[i].memory);
+    for (int i = 0; i < made; i++)
+        dnnl_memory_destroy(ea[i].memory);
+    return ds;
+}
+
+dnnl_status_t lucid_dnnl_run_one(dnnl_engine_t eng, const_dnnl_primitive_t prim,
+                                 const lucid_dnnl_arg *args, int nargs, int threads)
+{
+    int old = lucid_dnnl_threads_set(threads);
+    dnnl_stream_t st = NULL;
+    dnnl_status_t ds = dnnl_stream_create(&st, eng, dnnl_stream_default_flags);
+    if (ds == dnnl_success) ds = lucid_dnnl_execute(eng, st, prim, args, nargs);
+    if (st) dnnl_stream_destroy(st);
+    lucid_dnnl_threads_set(old);
     return ds;
 }
 
@@ -114,12 +132,14 @@ dnnl_status_t lucid_dnnl_reorder_const(dnnl_engine_t eng, const dnnl_memory_desc
     if (ds == dnnl_success) ds = dnnl_stream_create(&s, eng, dnnl_stream_default_flags);
     size_t bytes = lucid_dnnl_round(dnnl_memory_desc_get_size(to));
     size_t sbytes = ds == dnnl_success ? lucid_dnnl_round(lucid_dnnl_scratchpad_size(pd)) : 0;
-    if (ds == dnnl_success && !(dst = aligned_alloc(LUCID_DNNL_ALIGN, bytes ? bytes : LUCID_DNNL_ALIGN)))
+    if (ds == dnnl_success &&
+        !(dst = aligned_alloc(LUCID_DNNL_ALIGN, bytes ? bytes : LUCID_DNNL_ALIGN)))
         ds = dnnl_out_of_memory;
     if (ds == dnnl_success && sbytes && !(scratch = aligned_alloc(LUCID_DNNL_ALIGN, sbytes)))
         ds = dnnl_out_of_memory;
     if (ds == dnnl_success) {
-        const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+        const dnnl_memory_desc_t *smd =
+            dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
         lucid_dnnl_arg args[3] = {
             {DNNL_ARG_FROM, from, (void *)src},
             {DNNL_ARG_TO, to, dst},
@@ -141,8 +161,9 @@ dnnl_status_t lucid_dnnl_reorder_const(dnnl_engine_t eng, const dnnl_memory_desc
 
 lucid_status lucid_dnnl_error(lucid_error *err, const char *what, dnnl_status_t ds)
 {
-    return lucid_errorf(err, ds == dnnl_out_of_memory ? LUCID_STATUS_OUT_OF_MEMORY : LUCID_STATUS_UNSUPPORTED,
-                        "oneDNN %s failed (dnnl status %d)", what, (int)ds);
+    return lucid_errorf(
+        err, ds == dnnl_out_of_memory ? LUCID_STATUS_OUT_OF_MEMORY : LUCID_STATUS_UNSUPPORTED,
+        "oneDNN %s failed (dnnl status %d)", what, (int)ds);
 }
 
 #endif

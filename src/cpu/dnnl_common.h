@@ -61,6 +61,11 @@ typedef struct lucid_dnnl_arg {
 dnnl_status_t lucid_dnnl_execute(dnnl_engine_t eng, dnnl_stream_t s, const_dnnl_primitive_t prim,
                                  const lucid_dnnl_arg *args, int nargs);
 
+/* Runs one primitive on its own stream with `threads` OpenMP threads (the caller's count is
+ * restored): what a single-primitive tactic's run is. */
+dnnl_status_t lucid_dnnl_run_one(dnnl_engine_t eng, const_dnnl_primitive_t prim,
+                                 const lucid_dnnl_arg *args, int nargs, int threads);
+
 /* A lucid error from a oneDNN status. */
 lucid_status lucid_dnnl_error(lucid_error *err, const char *what, dnnl_status_t ds);
 

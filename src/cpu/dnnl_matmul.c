@@ -37,9 +37,8 @@ static void dnnl_matmul_release(void *state)
     free(s);
 }
 
-static bool dnnl_matmul_build(const lucid_graph *g, const lucid_node *n, bool full,
-                              int max_threads, dnnl_matmul_state **out, char *why,
-                              size_t why_len)
+static bool dnnl_matmul_build(const lucid_graph *g, const lucid_node *n, bool full, int max_threads,
+                              dnnl_matmul_state **out, char *why, size_t why_len)
 {
     dnnl_matmul_state *s = calloc(1, sizeof *s);
     dnnl_post_ops_t po = NULL;
@@ -97,7 +96,8 @@ static bool dnnl_matmul_build(const lucid_graph *g, const lucid_node *n, bool fu
                 ds = dnnl_out_of_memory;
                 goto fail;
             }
-            for (size_t i = 0; i < bcount; i++) scaled[i] = p->alpha * p->b[i];
+            for (size_t i = 0; i < bcount; i++)
+                scaled[i] = p->alpha * p->b[i];
             b = scaled;
         }
         if ((ds = lucid_dnnl_reorder_const(s->eng, &wp_md, b, s->w_md, &s->w))) goto fail;
@@ -139,8 +139,8 @@ static bool dnnl_matmul_supports(const lucid_graph *g, const lucid_node *n,
     return true;
 }
 
-static lucid_status dnnl_matmul_prepare(const lucid_graph *g, const lucid_node *n,
-                                        int max_threads, void **state, lucid_error *err)
+static lucid_status dnnl_matmul_prepare(const lucid_graph *g, const lucid_node *n, int max_threads,
+                                        void **state, lucid_error *err)
 {
     char why[256] = "";
     dnnl_matmul_state *s;
@@ -163,21 +163,15 @@ static lucid_status dnnl_matmul_run(const void *state, const lucid_array *in, in
     (void)n_in;
     (void)n_out;
     const dnnl_matmul_state *s = state;
-    int old = lucid_dnnl_threads_set(lucid_threadpool_size(pool));
-    dnnl_stream_t st = NULL;
-    dnnl_status_t ds = dnnl_stream_create(&st, s->eng, dnnl_stream_default_flags);
-    if (ds == dnnl_success) {
-        const dnnl_memory_desc_t *smd =
-            dnnl_primitive_desc_query_md(s->pd, dnnl_query_scratchpad_md, 0);
-        lucid_dnnl_arg a[5] = {{DNNL_ARG_SRC, &s->a_md, in[0].data},
-                               {DNNL_ARG_WEIGHTS, s->w_md, s->w},
-                               {DNNL_ARG_DST, &s->y_md, out[0].data},
-                               {DNNL_ARG_SCRATCHPAD, smd, workspace},
-                               {DNNL_ARG_BIAS, &s->b_md, s->bias}};
-        ds = lucid_dnnl_execute(s->eng, st, s->prim, a, s->bias ? 5 : 4);
-    }
-    if (st) dnnl_stream_destroy(st);
-    lucid_dnnl_threads_set(old);
+    const dnnl_memory_desc_t *smd =
+        dnnl_primitive_desc_query_md(s->pd, dnnl_query_scratchpad_md, 0);
+    lucid_dnnl_arg a[5] = {{DNNL_ARG_SRC, &s->a_md, in[0].data},
+                           {DNNL_ARG_WEIGHTS, s->w_md, s->w},
+                           {DNNL_ARG_DST, &s->y_md, out[0].data},
+                           {DNNL_ARG_SCRATCHPAD, smd, workspace},
+                           {DNNL_ARG_BIAS, &s->b_md, s->bias}};
+    dnnl_status_t ds =
+        lucid_dnnl_run_one(s->eng, s->prim, a, s->bias ? 5 : 4, lucid_threadpool_size(pool));
     return ds == dnnl_success ? LUCID_STATUS_OK : lucid_dnnl_error(err, "matmul", ds);
 }
 

@@ -98,7 +98,8 @@ static bool pool_resolve(const lucid_graph *g, const lucid_node *n, pool_desc *p
         lucid_attr_ints(n, "pads", &pv, &pc, NULL) || (pc != 0 && pc != 4))
         return refuse(why, why_len, "unreadable attributes");
     pd->alg = is_max ? dnnl_pooling_max
-                     : cip ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding;
+              : cip  ? dnnl_pooling_avg_include_padding
+                     : dnnl_pooling_avg_exclude_padding;
     for (int i = 0; i < 2; i++) {
         int64_t in = x->dims[2 + i], out = y->dims[2 + i], dk = (ks[i] - 1) * dl[i] + 1;
         int64_t pb = pc ? pv[i] : 0, pe = pc ? pv[2 + i] : 0;
@@ -208,19 +209,13 @@ static lucid_status dnnl_pool_run(const void *state, const lucid_array *in, int 
     (void)n_in;
     (void)n_out;
     const dnnl_pool_state *s = state;
-    int old = lucid_dnnl_threads_set(lucid_threadpool_size(pool));
-    dnnl_stream_t st = NULL;
-    dnnl_status_t ds = dnnl_stream_create(&st, s->eng, dnnl_stream_default_flags);
-    if (ds == dnnl_success) {
-        const dnnl_memory_desc_t *smd =
-            dnnl_primitive_desc_query_md(s->pd, dnnl_query_scratchpad_md, 0);
-        lucid_dnnl_arg a[3] = {{DNNL_ARG_SRC, &s->x_md, in[0].data},
-                               {DNNL_ARG_DST, &s->y_md, out[0].data},
-                               {DNNL_ARG_SCRATCHPAD, smd, workspace}};
-        ds = lucid_dnnl_execute(s->eng, st, s->prim, a, s->scratch ? 3 : 2);
-    }
-    if (st) dnnl_stream_destroy(st);
-    lucid_dnnl_threads_set(old);
+    const dnnl_memory_desc_t *smd =
+        dnnl_primitive_desc_query_md(s->pd, dnnl_query_scratchpad_md, 0);
+    lucid_dnnl_arg a[3] = {{DNNL_ARG_SRC, &s->x_md, in[0].data},
+                           {DNNL_ARG_DST, &s->y_md, out[0].data},
+                           {DNNL_ARG_SCRATCHPAD, smd, workspace}};
+    dnnl_status_t ds =
+        lucid_dnnl_run_one(s->eng, s->prim, a, s->scratch ? 3 : 2, lucid_threadpool_size(pool));
     return ds == dnnl_success ? LUCID_STATUS_OK : lucid_dnnl_error(err, "pooling", ds);
 }
 
