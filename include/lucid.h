@@ -371,6 +371,37 @@ lucid_status lucid_context_output(const lucid_context_t *ctx, size_t i, lucid_ar
 /* The message of the context's last failed call, "" if none. */
 const char *lucid_context_error(const lucid_context_t *ctx);
 
+/* ---- profiling and observing layers ---------------------------------------------------- */
+
+/* Per-layer profiling: while on, every run adds each running layer's wall time (monotonic
+ * clock read around the layer's kernel, which waits for all its threads). Turning it on
+ * clears what was gathered. It costs two clock reads per layer, so measure latency with it
+ * off and profile in a separate run. */
+lucid_status lucid_context_set_profiling(lucid_context_t *ctx, int on);
+
+typedef struct lucid_layer_profile {
+    size_t node;          /* index of the layer in the executed graph (lucid_model_node) */
+    const char *name, *op_type;
+    const char *tactic;   /* "ref" for the reference executor */
+    int64_t runs;         /* profiled runs that ran it */
+    double total_ms;      /* summed over those runs */
+    double min_ms, max_ms;
+} lucid_layer_profile;
+
+/* Running layers in execution order: how many, and the i-th's profile. */
+size_t lucid_context_num_layers(const lucid_context_t *ctx);
+lucid_status lucid_context_layer_profile(const lucid_context_t *ctx, size_t i,
+                                         lucid_layer_profile *out);
+
+/* Called after every layer of every run with the layer's output arrays (views, valid only
+ * during the call: later layers may reuse the memory). For "mark all" comparisons: digest or
+ * copy what is needed. NULL removes it. A non-OK return stops the run with that
+ * status. */
+typedef lucid_status (*lucid_layer_observer)(void *user, size_t node, const char *name,
+                                             const lucid_array *outputs, size_t n_outputs);
+lucid_status lucid_context_set_observer(lucid_context_t *ctx, lucid_layer_observer fn,
+                                        void *user);
+
 /* ---- measurement ----------------------------------------------------------------- */
 
 /* Latency statistics over n samples, in the samples' unit. Percentiles use the

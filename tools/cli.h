@@ -41,6 +41,7 @@ enum {
                                     --exclude-tactics, --tune-ms */
     CLI_F_PLAN_OUT = 1 << 18,    /* -o FILE.plan (build) */
     CLI_F_REFERENCE = 1 << 19,   /* --reference (run, bench, eval) */
+    CLI_F_PROFILE = 1 << 20,     /* --profile (bench) */
 };
 
 /* Flags that describe how to make an engine from an ONNX model: meaningless for a plan file,
@@ -85,6 +86,7 @@ typedef struct cli_args {
     double tune_ms;          /* --tune-ms MS, 0 when not given (the library's 20) */
     const char *plan_out;    /* -o FILE.plan (build) */
     bool reference;          /* --reference: the reference executor, no plan */
+    bool profile;            /* --profile: a separate per-layer profiling run (bench) */
     int given;               /* CLI_F_* bits of the flags given */
     const char *given_name[32]; /* per bit, the first flag given with it (for messages) */
 } cli_args;

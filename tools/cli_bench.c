@@ -1,5 +1,6 @@
 /* cli_bench.c - `lucid bench`: trtexec-style latency and throughput of one model. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -27,6 +28,49 @@ static void cpu_model_name(char *buf, size_t len)
     fclose(f);
 }
 
+/* One layer's profile, for sorting. */
+typedef struct prof_row {
+    lucid_layer_profile p;
+    double mean_ms;
+} prof_row;
+
+static int prof_cmp(const void *a, const void *b)
+{
+    double x = ((const prof_row *)a)->mean_ms, y = ((const prof_row *)b)->mean_ms;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The profiling run: every layer timed over `runs` runs. Returns the rows in execution
+ * order (NULL on failure, with the message printed). */
+static prof_row *profile_layers(lucid_context_t *ctx, int64_t runs, const char *what,
+                                size_t *n_rows)
+{
+    *n_rows = 0;
+    lucid_context_set_profiling(ctx, 1);
+    for (int64_t i = 0; i < runs; i++) {
+        lucid_status st = lucid_context_run(ctx);
+        if (st) {
+            const char *msg = lucid_context_error(ctx);
+            cli_fail(what, msg[0] ? msg : lucid_status_string(st));
+            lucid_context_set_profiling(ctx, 0);
+            return NULL;
+        }
+    }
+    size_t n = lucid_context_num_layers(ctx);
+    prof_row *rows = calloc(n + 1, sizeof *rows);
+    if (!rows) {
+        cli_fail(what, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        lucid_context_layer_profile(ctx, i, &rows[i].p);
+        rows[i].mean_ms = rows[i].p.runs ? rows[i].p.total_ms / (double)rows[i].p.runs : 0;
+    }
+    lucid_context_set_profiling(ctx, 0);
+    *n_rows = n;
+    return rows;
+}
+
 int cli_cmd_bench(int argc, char **argv)
 {
     lucid_bench_options bo;
@@ -38,10 +82,12 @@ int cli_cmd_bench(int argc, char **argv)
     cli_session s;
     memset(&s, 0, sizeof s);
     lucid_context_t *ctx = NULL;
+    prof_row *prof = NULL;
+    size_t n_prof = 0;
     int rc = cli_args_parse(argc, argv, 2,
                             CLI_F_WARMUP | CLI_F_ITERATIONS | CLI_F_DURATION | CLI_F_THREADS |
                                 CLI_F_SHAPE | CLI_F_INPUT | CLI_F_SEED | CLI_F_JSON | CLI_F_OPT |
-                                CLI_F_BUILDER | CLI_F_REFERENCE,
+                                CLI_F_BUILDER | CLI_F_REFERENCE | CLI_F_PROFILE,
                             &a);
     if (rc || a.help) {
         if (!rc) rc = cli_help_command("bench");
@@ -68,6 +114,17 @@ int cli_cmd_bench(int argc, char **argv)
     /* the batch is the first input's leading dimension (1 for a scalar input) */
     int64_t batch = s.n_inputs && s.inputs[0].data.rank > 0 ? s.inputs[0].data.dims[0] : 1;
     double samples_per_s = r.throughput * (double)batch;
+
+    double prof_total_ms = 0;
+    int64_t prof_runs = r.iterations > 10 ? r.iterations : 10;
+    if (a.profile) {
+        if (!(prof = profile_layers(ctx, prof_runs, a.model, &n_prof))) {
+            rc = CLI_EXIT_RUNTIME;
+            goto done;
+        }
+        for (size_t i = 0; i < n_prof; i++)
+            prof_total_ms += prof[i].mean_ms;
+    }
 
     cli_session_note_build(&s);
     if (a.json) {
@@ -151,6 +208,23 @@ int cli_cmd_bench(int argc, char **argv)
             cJSON_AddStringToObject(oj, "digest", digest);
             cJSON_AddItemToArray(outs, oj);
         }
+        if (a.profile) {
+            cJSON *pr = cJSON_AddObjectToObject(doc, "profile");
+            cJSON_AddNumberToObject(pr, "runs", (double)prof_runs);
+            cJSON_AddNumberToObject(pr, "sum_of_layer_means_ms", prof_total_ms);
+            cJSON *layers = cJSON_AddArrayToObject(pr, "layers");
+            for (size_t i = 0; i < n_prof; i++) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddNumberToObject(o, "node", (double)prof[i].p.node);
+                cJSON_AddStringToObject(o, "name", prof[i].p.name);
+                cJSON_AddStringToObject(o, "op", prof[i].p.op_type);
+                cJSON_AddStringToObject(o, "tactic", prof[i].p.tactic);
+                cJSON_AddNumberToObject(o, "mean_ms", prof[i].mean_ms);
+                cJSON_AddNumberToObject(o, "min_ms", prof[i].p.min_ms);
+                cJSON_AddNumberToObject(o, "max_ms", prof[i].p.max_ms);
+                cJSON_AddItemToArray(layers, o);
+            }
+        }
         cJSON_AddStringToObject(doc, "status", "ok");
         cJSON_AddStringToObject(doc, "date", date);
         rc = cli_json_print(doc);
@@ -185,8 +259,27 @@ int cli_cmd_bench(int argc, char **argv)
         if (r.capped)
             printf("note: stopped at %d runs, the benchmark's limit\n",
                    LUCID_BENCH_MAX_ITERATIONS);
+        if (a.profile) {
+            printf("\nprofile:     %lld separate runs, every layer timed; sum of layer means "
+                   "%.4g ms\n",
+                   (long long)prof_runs, prof_total_ms);
+            printf("%10s %6s %10s %10s  %-16s %-36s %s\n", "mean ms", "%", "min ms", "max ms",
+                   "op", "tactic", "layer");
+            prof_row *sorted = malloc((n_prof + 1) * sizeof *sorted);
+            if (sorted) {
+                memcpy(sorted, prof, n_prof * sizeof *sorted);
+                qsort(sorted, n_prof, sizeof *sorted, prof_cmp);
+                for (size_t i = 0; i < n_prof; i++)
+                    printf("%10.4f %6.2f %10.4f %10.4f  %-16s %-36s %s\n", sorted[i].mean_ms,
+                           prof_total_ms > 0 ? 100 * sorted[i].mean_ms / prof_total_ms : 0,
+                           sorted[i].p.min_ms, sorted[i].p.max_ms, sorted[i].p.op_type,
+                           sorted[i].p.tactic, sorted[i].p.name);
+                free(sorted);
+            }
+        }
     }
 done:
+    free(prof);
     lucid_context_destroy(ctx);
     cli_session_close(&s);
     cli_args_free(&a);

@@ -173,6 +173,7 @@ static const flag_def flag_defs[] = {
     {"--timing-cache", CLI_F_BUILDER, true}, {"--tactics", CLI_F_BUILDER, true},
     {"--exclude-tactics", CLI_F_BUILDER, true}, {"--tune-ms", CLI_F_BUILDER, true},
     {"-o", CLI_F_PLAN_OUT, true},           {"--reference", CLI_F_REFERENCE, false},
+    {"--profile", CLI_F_PROFILE, false},
 };
 
 /* A comma-separated list of tactic name prefixes: no empty entries. */
@@ -315,6 +316,7 @@ int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a)
             a->export_onnx = val;
             break;
         case CLI_F_REFERENCE: a->reference = true; break;
+        case CLI_F_PROFILE: a->profile = true; break;
         case CLI_F_PLAN_OUT:
             if (!*val) {
                 cli_fail(d->name, "empty file name");

@@ -25,6 +25,14 @@ struct lucid_context {
     void *workspace;             /* the largest layer's scratch, shared by the layers */
     lucid_threadpool *pool;      /* NULL when running on one thread */
     int threads;
+    /* profiling: per node, runs, summed/min/max seconds; order[] lists running nodes */
+    bool profiling;
+    int64_t *prof_runs;
+    double *prof_sum, *prof_min, *prof_max;
+    int *order;
+    int n_order;
+    lucid_layer_observer observer;
+    void *observer_user;
     lucid_error err;
 };
 
@@ -96,7 +104,14 @@ static lucid_status context_create(const lucid_model_t *model, const lucid_plan_
     c->skip = calloc((size_t)g->n_nodes + 1, sizeof *c->skip);
     c->tactic = calloc((size_t)g->n_nodes + 1, sizeof *c->tactic);
     c->state = calloc((size_t)g->n_nodes + 1, sizeof *c->state);
-    if (!c->bufs || !c->io_offset || !c->skip || !c->tactic || !c->state) goto oom;
+    c->prof_runs = calloc((size_t)g->n_nodes + 1, sizeof *c->prof_runs);
+    c->prof_sum = calloc((size_t)g->n_nodes + 1, sizeof *c->prof_sum);
+    c->prof_min = calloc((size_t)g->n_nodes + 1, sizeof *c->prof_min);
+    c->prof_max = calloc((size_t)g->n_nodes + 1, sizeof *c->prof_max);
+    c->order = calloc((size_t)g->n_nodes + 1, sizeof *c->order);
+    if (!c->bufs || !c->io_offset || !c->skip || !c->tactic || !c->state || !c->prof_runs ||
+        !c->prof_sum || !c->prof_min || !c->prof_max || !c->order)
+        goto oom;
 
     size_t total = 0;
     size_t *offsets = NULL, *own_offsets = NULL;
@@ -164,6 +179,7 @@ static lucid_status context_create(const lucid_model_t *model, const lucid_plan_
             lucid_tensor_array(t, t ? c->bufs[n->outputs[k]] : NULL, &a[n->n_inputs + k]);
         }
         c->skip[i] = !lucid_plan_node_runs(g, i);
+        if (!c->skip[i]) c->order[c->n_order++] = i;
         if (plan) {
             c->tactic[i] = plan->layers[i].tactic;
             c->state[i] = plan->layers[i].state;
@@ -212,6 +228,11 @@ void lucid_context_destroy(lucid_context_t *ctx)
     free(ctx->tactic);
     free(ctx->state);
     free(ctx->workspace);
+    free(ctx->prof_runs);
+    free(ctx->prof_sum);
+    free(ctx->prof_min);
+    free(ctx->prof_max);
+    free(ctx->order);
     lucid_threadpool_destroy(ctx->pool);
     free(ctx);
 }
@@ -250,15 +271,72 @@ lucid_status lucid_context_run(lucid_context_t *ctx)
 {
     if (!ctx) return LUCID_STATUS_INVALID_ARGUMENT;
     const lucid_graph *g = ctx->g;
-    for (int i = 0; i < g->n_nodes; i++) {
-        if (ctx->skip[i]) continue;
+    for (int k = 0; k < ctx->n_order; k++) {
+        int i = ctx->order[k];
         const lucid_node *n = &g->nodes[i];
         lucid_array *a = ctx->io + ctx->io_offset[i];
+        double t0 = ctx->profiling ? lucid_time_now() : 0.0;
         lucid_status st = ctx->tactic[i]->run(ctx->state[i], a, n->n_inputs, a + n->n_inputs,
                                               n->n_outputs, ctx->workspace, ctx->pool, &ctx->err);
         if (st) return st;
+        if (ctx->profiling) {
+            double dt = lucid_time_now() - t0;
+            if (!ctx->prof_runs[i] || dt < ctx->prof_min[i]) ctx->prof_min[i] = dt;
+            if (dt > ctx->prof_max[i]) ctx->prof_max[i] = dt;
+            ctx->prof_sum[i] += dt;
+            ctx->prof_runs[i]++;
+        }
+        if (ctx->observer) {
+            st = ctx->observer(ctx->observer_user, (size_t)i, n->name, a + n->n_inputs,
+                               (size_t)n->n_outputs);
+            if (st)
+                return lucid_node_errorf(n, &ctx->err, st, "stopped by the layer observer");
+        }
     }
     lucid_error_clear(&ctx->err);
+    return LUCID_STATUS_OK;
+}
+
+lucid_status lucid_context_set_profiling(lucid_context_t *ctx, int on)
+{
+    if (!ctx) return LUCID_STATUS_INVALID_ARGUMENT;
+    size_t n = (size_t)ctx->g->n_nodes;
+    memset(ctx->prof_runs, 0, n * sizeof *ctx->prof_runs);
+    memset(ctx->prof_sum, 0, n * sizeof *ctx->prof_sum);
+    memset(ctx->prof_min, 0, n * sizeof *ctx->prof_min);
+    memset(ctx->prof_max, 0, n * sizeof *ctx->prof_max);
+    ctx->profiling = on != 0;
+    return LUCID_STATUS_OK;
+}
+
+size_t lucid_context_num_layers(const lucid_context_t *ctx)
+{
+    return ctx ? (size_t)ctx->n_order : 0;
+}
+
+lucid_status lucid_context_layer_profile(const lucid_context_t *ctx, size_t k,
+                                         lucid_layer_profile *out)
+{
+    if (!ctx || !out || k >= (size_t)ctx->n_order) return LUCID_STATUS_INVALID_ARGUMENT;
+    int i = ctx->order[k];
+    const lucid_node *n = &ctx->g->nodes[i];
+    out->node = (size_t)i;
+    out->name = n->name;
+    out->op_type = n->op_type;
+    out->tactic = ctx->tactic[i]->name;
+    out->runs = ctx->prof_runs[i];
+    out->total_ms = ctx->prof_sum[i] * 1e3;
+    out->min_ms = ctx->prof_min[i] * 1e3;
+    out->max_ms = ctx->prof_max[i] * 1e3;
+    return LUCID_STATUS_OK;
+}
+
+lucid_status lucid_context_set_observer(lucid_context_t *ctx, lucid_layer_observer fn,
+                                        void *user)
+{
+    if (!ctx) return LUCID_STATUS_INVALID_ARGUMENT;
+    ctx->observer = fn;
+    ctx->observer_user = fn ? user : NULL;
     return LUCID_STATUS_OK;
 }
 
