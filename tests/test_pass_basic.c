@@ -533,6 +533,78 @@ out:
     done(&o);
 }
 
+/* ---- Pad folding ---- */
+
+static void build_pads(lucid_graph *g)
+{
+    int64_t xd[4] = {1, 3, 6, 6}, wd[4] = {4, 3, 3, 3}, eight = 8, one = 1;
+    input(g, "x", 4, xd);
+    const_f32(g, "W", 4, wd, 11);
+    const_i64(g, "p_asym", 1, &eight, (int64_t[]){0, 0, 1, 2, 0, 0, 2, 1}, 8);
+    const_i64(g, "p_one", 1, &eight, (int64_t[]){0, 0, 1, 1, 0, 0, 1, 1}, 8);
+    const_i64(g, "p_chan", 1, &eight, (int64_t[]){0, 1, 0, 0, 0, 0, 0, 0}, 8);
+    lucid_graph_set_initializer(g, tensor(g, "v_one"), LUCID_DTYPE_FLOAT, 1, &one,
+                                memcpy(malloc(sizeof(float)), &(float){1.0f}, sizeof(float)),
+                                sizeof(float), NULL);
+    /* folds: asymmetric pads into a padded Conv; into an AveragePool without pads */
+    node(g, "pad1", "Pad", 13, "x,p_asym", "xp1");
+    attr_ints(node(g, "conv1", "Conv", 13, "xp1,W", "y1"), "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    output(g, "y1");
+    node(g, "pad2", "Pad", 13, "x,p_one", "xp2");
+    attr_ints(node(g, "pool2", "AveragePool", 13, "xp2", "y2"), "kernel_shape",
+              (int64_t[]){3, 3}, 2);
+    output(g, "y2");
+    /* must not fold: a non-zero constant; reflect mode; a pool excluding its own pads; two
+     * readers; the channel axis */
+    node(g, "pad3", "Pad", 13, "x,p_one,v_one", "xp3");
+    node(g, "conv3", "Conv", 13, "xp3,W", "y3");
+    output(g, "y3");
+    lucid_node *p4 = node(g, "pad4", "Pad", 13, "x,p_one", "xp4");
+    lucid_attr mode = {.type = LUCID_ATTR_STRING, .name = lucid_strdup("mode"),
+                       .s = lucid_strdup("reflect")};
+    lucid_node_add_attr(p4, &mode, NULL);
+    node(g, "conv4", "Conv", 13, "xp4,W", "y4");
+    output(g, "y4");
+    node(g, "pad5", "Pad", 13, "x,p_one", "xp5");
+    lucid_node *pool5 = node(g, "pool5", "AveragePool", 13, "xp5", "y5");
+    attr_ints(pool5, "kernel_shape", (int64_t[]){3, 3}, 2);
+    attr_ints(pool5, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    output(g, "y5");
+    node(g, "pad6", "Pad", 13, "x,p_one", "xp6");
+    node(g, "conv6", "Conv", 13, "xp6,W", "y6");
+    node(g, "relu6", "Relu", 13, "xp6", "y6b");
+    output(g, "y6");
+    output(g, "y6b");
+    node(g, "pad7", "Pad", 13, "x,p_chan", "y7");
+    attr_ints(node(g, "pool7", "AveragePool", 13, "y7", "y7p"), "kernel_shape",
+              (int64_t[]){2, 2}, 2);
+    output(g, "y7p");
+}
+
+static void test_pad_folding(void)
+{
+    outcome o = run_case("pad folding", build_pads, 2, "pad_folding", false);
+    if (!o.report) goto out;
+    CHECK(!find_node(o.opt, "pad1") && !find_node(o.opt, "pad2"), "two Pads folded");
+    const lucid_node *c1 = find_node(o.opt, "pad1 + conv1");
+    const int64_t *pads = NULL;
+    size_t count = 0;
+    if (c1) lucid_attr_ints(c1, "pads", &pads, &count, NULL);
+    CHECK(c1 && count == 4 && pads[0] == 2 && pads[1] == 3 && pads[2] == 3 && pads[3] == 2,
+          "the Conv's pads are its own plus the Pad's");
+    const lucid_node *p2 = find_node(o.opt, "pad2 + pool2");
+    int64_t include = 0;
+    if (p2) lucid_attr_int(p2, "count_include_pad", 0, &include, NULL);
+    CHECK(p2 && include == 1, "the AveragePool counts the folded zeros");
+    const char *kept[] = {"pad3", "pad4", "pad5", "pad6", "pad7"};
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
+        CHECK(find_node(o.opt, kept[i]) != NULL, "%s stays", kept[i]);
+    CHECK(count_log(o.report, "pad_folding", "refused", NULL) >= 3,
+          "refusals logged (%zu)", count_log(o.report, "pad_folding", "refused", NULL));
+out:
+    done(&o);
+}
+
 /* ---- Reshape views ---- */
 
 static void build_reshapes(lucid_graph *g)
@@ -877,6 +949,7 @@ int main(int argc, char **argv)
     test_noop_removal();
     test_noop_must_not_fire();
     test_transpose_folding();
+    test_pad_folding();
     test_reshape_views();
     test_concat_elision();
     test_levels();

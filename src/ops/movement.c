@@ -634,14 +634,7 @@ const lucid_op_def lucid_op_def_tile = {
 
 /* ---- Pad --------------------------------------------------------------------------- */
 
-typedef enum pad_mode { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE, PAD_WRAP } pad_mode;
-
-typedef struct pad_params {
-    pad_mode mode;
-    float value;                   /* constant before opset 11 */
-    int64_t begin[LUCID_MAX_RANK]; /* resolved by infer */
-    int64_t in_dims[LUCID_MAX_RANK];
-} pad_params;
+typedef lucid_pad_params pad_params;
 
 static lucid_status pad_parse(const lucid_graph *g, const lucid_node *n, void *params,
                               lucid_error *err)
@@ -653,13 +646,13 @@ static lucid_status pad_parse(const lucid_graph *g, const lucid_node *n, void *p
     if (!st) st = lucid_attr_float(n, "value", 0.0f, &p->value, err);
     if (st) return st;
     if (strcmp(mode, "constant") == 0)
-        p->mode = PAD_CONSTANT;
+        p->mode = LUCID_PAD_CONSTANT;
     else if (strcmp(mode, "reflect") == 0)
-        p->mode = PAD_REFLECT;
+        p->mode = LUCID_PAD_REFLECT;
     else if (strcmp(mode, "edge") == 0)
-        p->mode = PAD_EDGE;
+        p->mode = LUCID_PAD_EDGE;
     else if (strcmp(mode, "wrap") == 0 && n->opset >= 19)
-        p->mode = PAD_WRAP;
+        p->mode = LUCID_PAD_WRAP;
     else
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "unknown mode '%s'", mode);
     if (n->opset < 11 && n->n_inputs > 1)
@@ -740,7 +733,7 @@ static lucid_status pad_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
             return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                      "pads remove more than the %lld elements of axis %d",
                                      (long long)x->dims[d], d);
-        if (p->mode != PAD_CONSTANT && x->dims[d] == 0 && dims[d] > 0)
+        if (p->mode != LUCID_PAD_CONSTANT && x->dims[d] == 0 && dims[d] > 0)
             return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                      "cannot pad empty axis %d in this mode", d);
         p->begin[d] = begin[d];
@@ -755,13 +748,13 @@ static int64_t coord_pad(const void *ctx, int d, int64_t o)
     int64_t dim = p->in_dims[d], i = o - p->begin[d];
     if (i >= 0 && i < dim) return i;
     switch (p->mode) {
-    case PAD_CONSTANT:
+    case LUCID_PAD_CONSTANT:
         return -1;
-    case PAD_EDGE:
+    case LUCID_PAD_EDGE:
         return i < 0 ? 0 : dim - 1;
-    case PAD_WRAP:
+    case LUCID_PAD_WRAP:
         return ((i % dim) + dim) % dim;
-    case PAD_REFLECT: {
+    case LUCID_PAD_REFLECT: {
         if (dim == 1) return 0;
         /* reflection without repeating the edge is periodic with period 2 * (dim - 1) */
         int64_t period = 2 * (dim - 1), m = ((i % period) + period) % period;

@@ -15,4 +15,20 @@ typedef struct lucid_transpose_params {
     int perm[LUCID_MAX_RANK]; /* resolved by infer: output dim i is input dim perm[i] */
 } lucid_transpose_params;
 
+/* Pad, resolved by infer: per axis, elements added before (negative: removed); the input's
+ * dims (added after = output dim - input dim - begin). */
+typedef enum lucid_pad_mode {
+    LUCID_PAD_CONSTANT,
+    LUCID_PAD_REFLECT,
+    LUCID_PAD_EDGE,
+    LUCID_PAD_WRAP
+} lucid_pad_mode;
+
+typedef struct lucid_pad_params {
+    lucid_pad_mode mode;
+    float value;                   /* the constant before opset 11 (later: input 2) */
+    int64_t begin[LUCID_MAX_RANK]; /* resolved by infer */
+    int64_t in_dims[LUCID_MAX_RANK];
+} lucid_pad_params;
+
 #endif

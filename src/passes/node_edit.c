@@ -38,6 +38,25 @@ lucid_status lucid_node_set_float(lucid_node *n, const char *name, float v, luci
     return set_attr(n, &a, err);
 }
 
+lucid_status lucid_node_set_int(lucid_node *n, const char *name, int64_t v, lucid_error *err)
+{
+    lucid_attr a = {.name = lucid_strdup(name), .type = LUCID_ATTR_INT, .i = v};
+    return set_attr(n, &a, err);
+}
+
+lucid_status lucid_node_set_ints(lucid_node *n, const char *name, const int64_t *v, size_t count,
+                                 lucid_error *err)
+{
+    lucid_attr a = {.name = lucid_strdup(name), .type = LUCID_ATTR_INTS, .count = count};
+    a.ints = malloc(sizeof *a.ints * (count ? count : 1));
+    if (!a.ints) {
+        lucid_attr_free(&a);
+        return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    }
+    if (count) memcpy(a.ints, v, sizeof *a.ints * count);
+    return set_attr(n, &a, err);
+}
+
 lucid_status lucid_node_set_string(lucid_node *n, const char *name, const char *v, lucid_error *err)
 {
     lucid_attr a = {.name = lucid_strdup(name), .type = LUCID_ATTR_STRING, .s = lucid_strdup(v)};

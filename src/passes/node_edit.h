@@ -12,6 +12,9 @@ lucid_status lucid_node_set_string(lucid_node *n, const char *name, const char *
                                    lucid_error *err);
 lucid_status lucid_node_set_strings(lucid_node *n, const char *name, char *const *v, size_t count,
                                     lucid_error *err);
+lucid_status lucid_node_set_int(lucid_node *n, const char *name, int64_t v, lucid_error *err);
+lucid_status lucid_node_set_ints(lucid_node *n, const char *name, const int64_t *v, size_t count,
+                                 lucid_error *err);
 void lucid_node_remove_attr(lucid_node *n, const char *name);
 
 /* Parses n's attributes again into fresh params of its op. */

@@ -8,6 +8,7 @@
     X(noop_removal)                                                                            \
     X(dead_nodes)                                                                              \
     X(transpose_folding)                                                                       \
+    X(pad_folding)                                                                             \
     X(bn_folding)                                                                              \
     X(horizontal_fusion)                                                                       \
     X(vertical_fusion)                                                                         \
