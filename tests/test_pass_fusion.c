@@ -517,9 +517,11 @@ static void test_must_not_fire(void)
 {
     outcome o = check_graph("second consumer", g_second_consumer, true);
     if (o.ok) {
-        CHECK(o.layers_after == 4 && !find_op(o.model->graph, "FusedConv"),
+        CHECK(o.layers_after == 3 && !find_op(o.model->graph, "FusedConv"),
               "nothing fuses through a tensor with two consumers (%d layers)", o.layers_after);
-        CHECK(report_count(o.report, "rewrite") == 0, "no rewrite logged");
+        CHECK(find_op(o.model->graph, "FusedBatchNormalization"),
+              "past it, bn + tanh become one FusedBatchNormalization");
+        CHECK(report_count(o.report, "rewrite") == 1, "one rewrite logged (bn + tanh)");
     }
     outcome_free(&o);
     o = check_graph("intermediate output", g_intermediate_output, true);
@@ -564,6 +566,37 @@ static void test_bn_after(void)
         CHECK(find_op(o.model->graph, "BatchNormalization") != NULL,
               "BN before a padded conv stays");
         CHECK(report_has(o.report, "refused", "pads"), "refused with a reason naming the padding");
+    }
+    outcome_free(&o);
+}
+
+/* DenseNet's pre-activation: x -> BN -> Relu -> padded Conv. The BN cannot fold into the
+ * Conv; it takes the Relu as a FusedBatchNormalization. A BN followed by an Add keeps it. */
+static void g_preact(lucid_graph *g)
+{
+    input(g, "x", 4, x_dims);
+    bn(g, "bn0", "x", "b", 3);
+    node(g, "relu0", "Relu", 13, "b", "r");
+    conv(g, "conv", "r", "y", 3, 6, 3, 1, 1, true);
+    output(g, "y");
+    bn(g, "bn1", "x", "b1", 3);
+    node(g, "add1", "Add", 13, "b1,x", "y1");
+    output(g, "y1");
+}
+
+static void test_bn_activation(void)
+{
+    outcome o = check_graph("bn + relu before a padded conv", g_preact, true);
+    if (o.ok) {
+        const lucid_node *n = find_op(o.model->graph, "FusedBatchNormalization");
+        CHECK(n && strcmp(n->name, "bn0 + relu0") == 0,
+              "bn0 + relu0 is one FusedBatchNormalization (%s)", n ? n->name : "none");
+        const char *act = "";
+        if (n) lucid_attr_string(n, "activation", "", &act, NULL);
+        CHECK(strcmp(act, "Relu") == 0, "with activation Relu (%s)", act);
+        CHECK(find_op(o.model->graph, "BatchNormalization") &&
+                  find_op(o.model->graph, "Add"),
+              "a BN followed by an Add stays a BN and the Add stays");
     }
     outcome_free(&o);
 }
@@ -767,6 +800,7 @@ int main(void)
     test_residual_cases();
     test_must_not_fire();
     test_bn_after();
+    test_bn_activation();
     test_zero_variance();
     test_gemm();
     test_other_convs();

@@ -418,6 +418,40 @@ static void elementwise_cases(const lucid_cpu_features *cpu, int count)
     }
 }
 
+/* Inference BatchNormalization, and FusedBatchNormalization with each activation: random
+ * shapes (rank 2 to 5), per-channel constants with a positive variance. */
+static void batchnorm_cases(const lucid_cpu_features *cpu, int count)
+{
+    for (int c = 0; c < count; c++) {
+        int rank = rand_int(2, 5);
+        int64_t d[5] = {rand_int(1, 3), rand_int(1, 70), rand_int(1, 19), rand_int(1, 23),
+                        rand_int(1, 3)};
+        bool fused = c % 2 == 1;
+        const char *act = fused ? activations[rand_int(0, 8)] : "";
+        case_builder cb;
+        cb_init(&cb, "%s rank %d %lldx%lldx%lldx%lld %s", fused ? "FusedBatchNormalization"
+                                                               : "BatchNormalization",
+                rank, (long long)d[0], (long long)d[1], (long long)(rank > 2 ? d[2] : 1),
+                (long long)(rank > 3 ? d[3] : 1), act);
+        cb_input(&cb, "x", rank, d);
+        const char *names[4] = {"scale", "B", "mean", "var"};
+        for (int k = 0; k < 4; k++) cb_const(&cb, names[k], 1, &d[1]);
+        float *var = cb.g->tensors[cb.inputs[4]].data;
+        for (int64_t i = 0; i < d[1]; i++) var[i] = fabsf(var[i]) + 0.05f;
+        lucid_node *nd = cb_node(&cb, fused ? "lucid" : "", fused ? "FusedBatchNormalization"
+                                                                 : "BatchNormalization",
+                                 fused ? 1 : 15);
+        attr_float(nd, "epsilon", rand_int(0, 1) ? 1e-5f : 1e-3f);
+        if (act[0]) attr_string(nd, "activation", act);
+        if (strcmp(act, "LeakyRelu") == 0) attr_float(nd, "activation_alpha", 0.1f);
+        if (strcmp(act, "Clip") == 0) {
+            attr_float(nd, "activation_alpha", -0.5f);
+            attr_float(nd, "activation_beta", 0.5f);
+        }
+        check_case(&cb, cpu);
+    }
+}
+
 /* ---- the direct-family kernels' shapes: zoo-like depthwise, stems, and the elementwise
  * forms the fused layers leave behind ---- */
 
@@ -614,6 +648,67 @@ static void movement_cases(const lucid_cpu_features *cpu, int count)
  * and larger K, pixel counts off the 16-float vector and 64-pixel tile, batch 2, bias and
  * residual optional, every activation ---- */
 
+/* Pad (constant mode, opset 13 with and without a constant input, opset 2 with attributes;
+ * edge mode)
+ * and nearest Resize/Upsample (integer and fractional scales, every coordinate transform
+ * and rounding), on random shapes. */
+static void pad_resize_cases(const lucid_cpu_features *cpu, int count)
+{
+    for (int c = 0; c < count; c++) {
+        int rank = rand_int(1, 4);
+        int64_t d[4], pads[8];
+        for (int i = 0; i < rank; i++) {
+            d[i] = rand_int(1, 9);
+            pads[i] = rand_int(0, 3);
+            pads[rank + i] = rand_int(0, 3);
+        }
+        int form = c % 4; /* opset 13, opset 13 with a constant, opset 2, edge mode */
+        case_builder cb;
+        cb_init(&cb, "Pad form %d rank %d %lldx%lldx%lld", form, rank, (long long)d[0],
+                (long long)(rank > 1 ? d[1] : 1), (long long)(rank > 2 ? d[2] : 1));
+        cb_input(&cb, "x", rank, d);
+        if (form != 2) cb_const_i64(&cb, "pads", 2 * rank, pads);
+        if (form == 1) cb_const(&cb, "value", 0, NULL);
+        lucid_node *nd = cb_node(&cb, "", "Pad", form != 2 ? 13 : 2);
+        if (form == 3) attr_string(nd, "mode", "edge");
+        if (form == 2) {
+            attr_ints(nd, "pads", 2 * rank, pads);
+            attr_float(nd, "value", 0.75f);
+        }
+        check_case(&cb, cpu);
+    }
+    static const char *const coords[] = {"asymmetric", "half_pixel", "align_corners",
+                                         "pytorch_half_pixel", "tf_half_pixel_for_nn"};
+    static const char *const rounds[] = {"round_prefer_floor", "round_prefer_ceil", "floor",
+                                         "ceil"};
+    static const float factors[] = {2.0f, 3.0f, 1.5f, 0.5f, 1.0f};
+    for (int c = 0; c < count; c++) {
+        int64_t d[4] = {rand_int(1, 2), rand_int(1, 9), rand_int(1, 9), rand_int(1, 9)};
+        float sc[4] = {1.0f, 1.0f, factors[rand_int(0, 4)], factors[rand_int(0, 4)]};
+        bool upsample = c % 4 == 3;
+        if (upsample) sc[2] = sc[3] = (float)rand_int(1, 3);
+        const char *coord = coords[rand_int(0, 4)], *round = rounds[rand_int(0, 3)];
+        case_builder cb;
+        cb_init(&cb, "%s nearest %lldx%lldx%lldx%lld scales %g %g %s %s",
+                upsample ? "Upsample" : "Resize", (long long)d[0], (long long)d[1],
+                (long long)d[2], (long long)d[3], sc[2], sc[3], upsample ? "" : coord,
+                upsample ? "" : round);
+        cb_input(&cb, "x", 4, d);
+        if (!upsample) cb_absent(&cb);
+        int64_t four = 4;
+        cb_const(&cb, "scales", 1, &four);
+        float *sv = cb.g->tensors[cb.inputs[cb.n_inputs - 1]].data;
+        memcpy(sv, sc, sizeof sc);
+        lucid_node *nd = cb_node(&cb, "", upsample ? "Upsample" : "Resize", upsample ? 9 : 13);
+        attr_string(nd, "mode", "nearest");
+        if (!upsample) {
+            attr_string(nd, "coordinate_transformation_mode", coord);
+            attr_string(nd, "nearest_mode", round);
+        }
+        check_case(&cb, cpu);
+    }
+}
+
 static void pointwise_cases(const lucid_cpu_features *cpu, int count)
 {
     bool fused_ok = lucid_op_get(LUCID_OP_FUSED_CONV)->run != NULL;
@@ -674,7 +769,9 @@ int main(int argc, char **argv)
     gemm_cases(&cpu, 30, false);
     pool_cases(&cpu, 30);
     elementwise_cases(&cpu, 20);
+    batchnorm_cases(&cpu, 24);
     movement_cases(&cpu, 40);
+    pad_resize_cases(&cpu, 40);
     /* lucid's fused layers, once their op exists */
     if (lucid_op_get(LUCID_OP_FUSED_CONV)->run) conv_cases(&cpu, 60, true);
     if (lucid_op_get(LUCID_OP_FUSED_GEMM)->run) gemm_cases(&cpu, 30, true);

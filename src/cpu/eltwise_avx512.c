@@ -1,13 +1,15 @@
 /* eltwise_avx512.c - cpu.eltwise.f32.avx512 (Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid,
  * HardSwish, Tanh; Add/Sub/Mul of equal shapes, a scalar, or one value per row such as a
- * per-channel bias or a squeeze-excite scale) and cpu.softmax.f32.avx512 (the last axis),
- * threaded over the flat range in fixed chunks. */
+ * per-channel bias or a squeeze-excite scale), cpu.softmax.f32.avx512 (the last axis) and
+ * cpu.batchnorm.f32.avx512 (inference BatchNormalization with its fused activation), threaded
+ * over the flat range in fixed chunks. */
 #include <immintrin.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/blas_product.h"
 #include "cpu/eltwise_avx512.h"
 #include "ops/op.h"
 #include "tactics/tactic.h"
@@ -351,4 +353,150 @@ const lucid_tactic lucid_tactic_cpu_softmax_f32_avx512 = {
     .release = ew_release,
     .workspace = ew_workspace,
     .run = sm_run,
+};
+
+/* ---- BatchNormalization (inference) and FusedBatchNormalization: a per-channel affine
+ * transform plus activation, y = act((x - mean[c]) * a[c] + B[c]) with a[c] = scale[c] /
+ * sqrt(var[c] + epsilon) folded once in double, as the reference does ---- */
+
+typedef struct bn_state {
+    int64_t rows, chan, inner; /* rows = N x C planes of inner values */
+    lucid_dconv act;
+    float *mean, *a, *b; /* per channel, owned */
+} bn_state;
+
+static void bn_free(bn_state *s)
+{
+    if (!s) return;
+    free(s->mean);
+    free(s->a);
+    free(s->b);
+    free(s);
+}
+
+static bool bn_resolve(const lucid_graph *g, const lucid_node *n, bn_state *s, char *why,
+                       size_t why_len)
+{
+    memset(s, 0, sizeof *s);
+    if (n->op != LUCID_OP_BATCH_NORMALIZATION && n->op != LUCID_OP_FUSED_BATCH_NORM) return false;
+    const lucid_ir_tensor *x = lucid_op_input(g, n, 0), *y = lucid_op_output(g, n, 0);
+    if (!x || !y || x->dtype != LUCID_DTYPE_FLOAT || !lucid_tensor_shape_known(x) || x->rank < 2)
+        return ew_refuse(why, why_len, "only float32 N x C x ... with static shapes");
+    if (n->n_inputs != 5) return ew_refuse(why, why_len, "needs scale, B, mean and var");
+    for (int i = 1; i < 5; i++) {
+        const lucid_ir_tensor *t = lucid_op_input(g, n, i);
+        if (!t || !t->data || lucid_tensor_numel(t) != x->dims[1])
+            return ew_refuse(why, why_len, "parameters must be constants, one per channel");
+        if (t->dtype != LUCID_DTYPE_FLOAT && t->dtype != LUCID_DTYPE_DOUBLE &&
+            t->dtype != LUCID_DTYPE_FLOAT16 && t->dtype != LUCID_DTYPE_BFLOAT16)
+            return ew_refuse(why, why_len, "parameters must be floating point");
+    }
+    s->chan = x->dims[1];
+    s->rows = x->dims[0] * x->dims[1];
+    s->inner = s->rows ? lucid_tensor_numel(x) / s->rows : 0;
+    if (n->op == LUCID_OP_FUSED_BATCH_NORM && !lucid_blas_read_activation(n, &s->act, why, why_len))
+        return false;
+    return true;
+}
+
+static bool bn_supports(const lucid_graph *g, const lucid_node *n, const lucid_cpu_features *cpu,
+                        char *why, size_t why_len)
+{
+    if (!cpu->avx512f) return ew_refuse(why, why_len, "needs AVX-512F");
+    bn_state s;
+    return bn_resolve(g, n, &s, why, why_len);
+}
+
+static lucid_status bn_prepare(const lucid_graph *g, const lucid_node *n, int max_threads,
+                               void **state, lucid_error *err)
+{
+    (void)max_threads;
+    char why[256] = "";
+    bn_state *s = calloc(1, sizeof *s);
+    if (!s) return lucid_node_errorf(n, err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    if (!bn_resolve(g, n, s, why, sizeof why)) {
+        bn_free(s);
+        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "batchnorm: %s", why);
+    }
+    float epsilon;
+    if (lucid_attr_float(n, "epsilon", 1e-5f, &epsilon, err)) {
+        bn_free(s);
+        return err ? err->status : LUCID_STATUS_INVALID_MODEL;
+    }
+    size_t bytes = sizeof(float) * (size_t)(s->chan ? s->chan : 1);
+    s->mean = malloc(bytes);
+    s->a = malloc(bytes);
+    s->b = malloc(bytes);
+    if (!s->mean || !s->a || !s->b) {
+        bn_free(s);
+        return lucid_node_errorf(n, err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    }
+    const lucid_ir_tensor *sc = lucid_op_input(g, n, 1), *bb = lucid_op_input(g, n, 2),
+                          *mu = lucid_op_input(g, n, 3), *var = lucid_op_input(g, n, 4);
+    for (int64_t c = 0; c < s->chan; c++) {
+        s->mean[c] = (float)lucid_load_f64(mu->dtype, mu->data, c);
+        s->a[c] = (float)(lucid_load_f64(sc->dtype, sc->data, c) /
+                          sqrt(lucid_load_f64(var->dtype, var->data, c) + (double)epsilon));
+        s->b[c] = (float)lucid_load_f64(bb->dtype, bb->data, c);
+    }
+    *state = s;
+    return LUCID_STATUS_OK;
+}
+
+static void bn_release(void *state)
+{
+    bn_free(state);
+}
+
+typedef struct bn_task {
+    const bn_state *s;
+    const float *x;
+    float *y;
+} bn_task;
+
+static void bn_task_run(void *ctx, size_t begin, size_t end, int thread)
+{
+    (void)thread;
+    const bn_task *t = ctx;
+    const bn_state *s = t->s;
+    const int64_t inner = s->inner;
+    for (size_t r = begin; r < end; r++) {
+        const int64_t c = (int64_t)r % s->chan;
+        const __m512 mean = _mm512_set1_ps(s->mean[c]), a = _mm512_set1_ps(s->a[c]),
+                     b = _mm512_set1_ps(s->b[c]);
+        const float *x = t->x + (int64_t)r * inner;
+        float *y = t->y + (int64_t)r * inner;
+        for (int64_t i = 0; i < inner; i += 16) {
+            const __mmask16 m = ew_mask(inner - i);
+            /* multiply, then add, each rounded, as the reference's expression */
+            __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), mean), a);
+            v = _mm512_add_ps(v, b);
+            _mm512_mask_storeu_ps(y + i, m, lucid_avx512_act(&s->act, v));
+        }
+    }
+}
+
+static lucid_status bn_run(const void *state, const lucid_array *in, int n_in, lucid_array *out,
+                           int n_out, void *workspace, lucid_threadpool *pool, lucid_error *err)
+{
+    (void)n_in;
+    (void)n_out;
+    (void)workspace;
+    (void)err;
+    const bn_state *s = state;
+    bn_task t = {s, in[0].data, out[0].data};
+    lucid_threadpool_run(pool, (size_t)s->rows, (size_t)(EW_GRAIN / (s->inner + 1) + 1),
+                         bn_task_run, &t);
+    return LUCID_STATUS_OK;
+}
+
+const lucid_tactic lucid_tactic_cpu_batchnorm_f32_avx512 = {
+    .name = "cpu.batchnorm.f32.avx512",
+    .backend = "cpu",
+    .preference = 400,
+    .supports = bn_supports,
+    .prepare = bn_prepare,
+    .release = bn_release,
+    .workspace = ew_workspace,
+    .run = bn_run,
 };

@@ -1,5 +1,7 @@
 /* fused.c - lucid's fused engine layers (domain "lucid"): FusedConv and FusedGemm, a Conv or
- * Gemm followed by an elementwise epilogue (residual add, activation) in one node. */
+ * Gemm followed by an elementwise epilogue (residual add, activation) in one node, and
+ * FusedBatchNormalization, an inference BatchNormalization that no Conv absorbed followed by
+ * its activation (DenseNet's pre-activation BN + ReLU). */
 #include <math.h>
 #include <string.h>
 
@@ -233,6 +235,68 @@ static lucid_status fused_gemm_run(const lucid_node *n, const lucid_array *in, i
     fused_epilogue(&p->act, out[0].data, NULL, lucid_array_numel(&out[0]));
     return LUCID_STATUS_OK;
 }
+
+/* ---- FusedBatchNormalization: y = act(BatchNormalization(x, scale, B, mean, var)) ----- */
+
+/* BatchNormalization's params come first so its callbacks read them (see fused_conv_params);
+ * their size is known only to norm.c, hence the reserved room. */
+typedef struct fused_bn_params {
+    unsigned char bn[64];
+    fused_act act;
+} fused_bn_params;
+
+static lucid_status fused_bn_parse(const lucid_graph *g, const lucid_node *n, void *params,
+                                   lucid_error *err)
+{
+    fused_bn_params *p = params;
+    if (lucid_op_def_batch_normalization.params_size > sizeof p->bn)
+        return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL, "BatchNormalization params grew");
+    lucid_status st = lucid_op_def_batch_normalization.parse(g, n, p->bn, err);
+    if (!st) st = fused_parse_act(n, &p->act, err);
+    return st;
+}
+
+static lucid_status fused_bn_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
+{
+    static const lucid_dtype types[] = {LUCID_DTYPE_FLOAT, LUCID_DTYPE_UNDEFINED};
+    lucid_status st = lucid_op_check_dtype(g, n, 0, types, err);
+    if (!st) st = lucid_op_def_batch_normalization.infer(g, n, err);
+    return st;
+}
+
+static void fused_bn_cost(const lucid_graph *g, const lucid_node *n, double *macs, double *flops)
+{
+    const fused_bn_params *p = n->params;
+    lucid_op_def_batch_normalization.cost(g, n, macs, flops);
+    double count = (double)lucid_tensor_numel(lucid_op_output(g, n, 0));
+    if (count > 0) *flops += count * fused_act_flops(&p->act);
+}
+
+static lucid_status fused_bn_run(const lucid_node *n, const lucid_array *in, int n_in,
+                                 lucid_array *out, int n_out, lucid_error *err)
+{
+    const fused_bn_params *p = n->params;
+    if (in[0].dtype != LUCID_DTYPE_FLOAT)
+        return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL, "dtype mismatch at run time");
+    lucid_status st = lucid_op_def_batch_normalization.run(n, in, n_in, out, n_out, err);
+    if (st) return st;
+    fused_epilogue(&p->act, out[0].data, NULL, lucid_array_numel(&out[0]));
+    return LUCID_STATUS_OK;
+}
+
+const lucid_op_def lucid_op_def_fused_batch_norm = {
+    .name = "FusedBatchNormalization",
+    .domain = LUCID_DOMAIN,
+    .min_inputs = 5,
+    .max_inputs = 5,
+    .min_outputs = 1,
+    .max_outputs = 1,
+    .params_size = sizeof(fused_bn_params),
+    .parse = fused_bn_parse,
+    .infer = fused_bn_infer,
+    .cost = fused_bn_cost,
+    .run = fused_bn_run,
+};
 
 const lucid_op_def lucid_op_def_fused_conv = {
     .name = "FusedConv",

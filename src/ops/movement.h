@@ -3,7 +3,10 @@
 #ifndef LUCID_OPS_MOVEMENT_H
 #define LUCID_OPS_MOVEMENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "ir/graph.h"
 
 #include "lucid.h"
 
@@ -30,5 +33,11 @@ typedef struct lucid_pad_params {
     int64_t begin[LUCID_MAX_RANK]; /* resolved by infer */
     int64_t in_dims[LUCID_MAX_RANK];
 } lucid_pad_params;
+
+/* Resize/Upsample in nearest mode: the input index that output index o of dim d reads, with
+ * the reference kernel's coordinate transform and rounding (resize.c). False when the node is
+ * not nearest, or o maps outside the input (tf_crop_and_resize extrapolation). */
+bool lucid_resize_nearest_index(const lucid_node *n, int d, int64_t o, int64_t in_len,
+                                int64_t out_len, int64_t *index);
 
 #endif

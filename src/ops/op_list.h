@@ -94,6 +94,7 @@
     X(UPSAMPLE, Upsample, upsample)                                                            \
     /* lucid's engine layers (domain "lucid"), made by the optimizer: fused.c */               \
     X(FUSED_CONV, FusedConv, fused_conv)                                                       \
-    X(FUSED_GEMM, FusedGemm, fused_gemm)
+    X(FUSED_GEMM, FusedGemm, fused_gemm)                                                       \
+    X(FUSED_BATCH_NORM, FusedBatchNormalization, fused_batch_norm)
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "ops/movement.h"
 #include "ops/op.h"
 
 /* Widest filter supported: an antialiased downsample by s needs about 4/s cubic taps. */
@@ -406,6 +407,18 @@ static void compute_taps(const resize_params *p, int d, int64_t o, int64_t in_le
         t->idx[t->count] = t->idx[j];
         t->w[t->count++] = w;
     }
+}
+
+bool lucid_resize_nearest_index(const lucid_node *n, int d, int64_t o, int64_t in_len,
+                                int64_t out_len, int64_t *index)
+{
+    const resize_params *p = n->params;
+    if (!p || p->mode != MODE_NEAREST || d < 0 || d >= LUCID_MAX_RANK) return false;
+    taps t;
+    compute_taps(p, d, o, in_len, out_len, &t);
+    if (t.outside || t.count != 1) return false;
+    *index = t.idx[0];
+    return true;
 }
 
 static lucid_status resize_run(const lucid_node *n, const lucid_array *in, int n_in,

@@ -1,5 +1,6 @@
 /* vertical_fusion.c - Conv/Gemm/MatMul with the bias Add, residual Add and activation that
- * follow it merged into one FusedConv or FusedGemm engine layer. */
+ * follow it merged into one FusedConv or FusedGemm engine layer; an inference
+ * BatchNormalization with the activation after it into one FusedBatchNormalization. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,7 +15,7 @@
  * nodes for SiLU). */
 #define VF_MAX_STEPS 16
 
-typedef enum vf_anchor { VF_CONV, VF_GEMM, VF_MATMUL } vf_anchor;
+typedef enum vf_anchor { VF_CONV, VF_GEMM, VF_MATMUL, VF_BN } vf_anchor;
 
 typedef struct vf_chain {
     vf_anchor kind;
@@ -147,7 +148,7 @@ static void vf_collect(const lucid_graph *g, const lucid_node *anchor, bool has_
             if (c->n_outputs != 1 || !is_float_static(&g->tensors[out]) ||
                 !same_shape(&g->tensors[out], y))
                 return;
-            if (c->op == LUCID_OP_ADD) {
+            if (c->op == LUCID_OP_ADD && ch->kind != VF_BN) {
                 if (c->n_inputs != 2 || c->inputs[0] == c->inputs[1]) return;
                 int other = c->inputs[0] == cur ? c->inputs[1] : c->inputs[0];
                 const lucid_ir_tensor *o = &g->tensors[other];
@@ -163,7 +164,8 @@ static void vf_collect(const lucid_graph *g, const lucid_node *anchor, bool has_
                 } else {
                     return;
                 }
-            } else if (c->inputs[0] == cur && take_activation(g, c, ch)) {
+            } else if (c->inputs[0] == cur && c->op != LUCID_OP_ADD &&
+                       take_activation(g, c, ch)) {
                 has_act = true;
             } else {
                 return;
@@ -327,7 +329,9 @@ static lucid_status vf_apply(lucid_pass_ctx *ctx, lucid_graph *g, int i, vf_chai
     const char *from = n->op_type;
     char from_buf[32];
     snprintf(from_buf, sizeof from_buf, "%s", from);
-    int op = ch->kind == VF_CONV ? LUCID_OP_FUSED_CONV : LUCID_OP_FUSED_GEMM;
+    int op = ch->kind == VF_CONV  ? LUCID_OP_FUSED_CONV
+             : ch->kind == VF_BN ? LUCID_OP_FUSED_BATCH_NORM
+                                 : LUCID_OP_FUSED_GEMM;
     if ((st = lucid_node_set_op(g, n, op, 1, err))) goto done;
     for (int k = 0; k < ch->n_absorbed; k++)
         if ((st = lucid_node_rename_join(n, g->nodes[ch->absorbed[k]].name, false, err))) goto done;
@@ -369,6 +373,17 @@ static lucid_status vertical_fusion_run(lucid_pass_ctx *ctx, lucid_graph *g, luc
         case LUCID_OP_CONV:
             ch.kind = VF_CONV;
             break;
+        case LUCID_OP_BATCH_NORMALIZATION: {
+            /* per-channel statistics only (spatial=1, always so from opset 9); the Add after
+             * it is not absorbed (no bias or residual input) */
+            int64_t spatial = 1;
+            if (n->opset < 9 && lucid_attr_int(n, "spatial", 1, &spatial, NULL)) continue;
+            if (spatial != 1 || n->n_inputs != 5) continue;
+            ch.kind = VF_BN;
+            break;
+        }
+        case LUCID_OP_FUSED_BATCH_NORM:
+            continue; /* it already has its activation */
         case LUCID_OP_GEMM:
             ch.kind = VF_GEMM;
             break;
@@ -398,6 +413,7 @@ const lucid_pass_def lucid_pass_vertical_fusion = {
     .name = "vertical_fusion",
     .level = LUCID_PASS_FUSION,
     .summary = "merge Conv/Gemm/MatMul with the bias Add, residual Add and activation after it "
-               "into one FusedConv/FusedGemm",
+               "into one FusedConv/FusedGemm, and BatchNormalization with its activation into "
+               "one FusedBatchNormalization",
     .run = vertical_fusion_run,
 };

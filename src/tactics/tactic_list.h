@@ -7,6 +7,8 @@
 #define LUCID_TACTIC_LIST_CPU(X)                                                               \
     X(cpu_transpose_copy)                                                                      \
     X(cpu_slice_copy)                                                                          \
+    X(cpu_pad_rowcopy)                                                                         \
+    X(cpu_resize_nearest)                                                                      \
     X(cpu_gemm_f32_avx512)                                                                     \
     X(cpu_gemm_f32_avx2)                                                                       \
     X(cpu_gemm_f32_generic)                                                                    \
@@ -25,6 +27,7 @@
     X(cpu_pool_f32_max_generic)                                                                \
     X(cpu_pool_f32_avg_generic)                                                                \
     X(cpu_eltwise_f32_avx512)                                                                  \
+    X(cpu_batchnorm_f32_avx512)                                                                \
     X(cpu_softmax_f32_avx512)
 
 /* library tactics (src/cpu/dnnl_*.c, blas_*.c), each list empty without its library */
