@@ -491,6 +491,68 @@ const char *lucid_dataset_describe(const lucid_dataset_t *ds);
 lucid_status lucid_dataset_load(lucid_dataset_t *ds, size_t i, float *dst, int64_t *label,
                                 lucid_error *err);
 
+/* ---- characterization ------------------------------------------------------------- */
+
+/* The study as one call (docs/characterize.md): a model through a matrix of engines (lucid,
+ * onnxruntime, pytorch, tensorrt) and lucid optimization configs (reference, fusions, tuned,
+ * deterministic; fp16, bf16, int8, pruned, clustered are listed as unavailable until they
+ * exist), measuring latency, scenarios, cost, per-layer profile, accuracy, determinism and
+ * attribution; writes results.json, CSV tables and report.html into out_dir after every
+ * cell, so an interrupted run leaves what it measured readable. */
+typedef struct lucid_characterize_progress {
+    const char *cell;        /* "lucid/tuned", "onnxruntime/cpu-all-opts" */
+    const char *step;        /* "build", "latency", "offline", "accuracy", ... */
+    size_t steps_done, steps_total;
+    double elapsed_s, eta_s; /* eta_s < 0 while unknown */
+} lucid_characterize_progress;
+
+typedef struct lucid_characterize_options {
+    const char *model;       /* ONNX model file (required) */
+    const char *device;      /* "cpu" (default) or "cuda" */
+    const char *dataset;     /* lucid_dataset_open spec; NULL: seeded random inputs */
+    const char *engines;     /* comma list; NULL: "lucid,onnxruntime,pytorch,tensorrt" */
+    const char *configs;     /* comma list of lucid configs; NULL: all */
+    const char *out_dir;     /* created if missing (required) */
+    int threads;             /* 0: all cores */
+    double warmup_ms;        /* latency: warm-up time */
+    int64_t min_iterations;  /* latency: at least N runs ... */
+    double min_duration_s;   /* ... and at least T seconds */
+    int runs;                /* determinism: R runs (run-to-run) */
+    int builds;              /* determinism: K builds (build-to-build) */
+    const char *batches;     /* Offline sweep, e.g. "1,8,32" (batch sizes beyond the model's
+                                fixed batch are skipped with a note) */
+    int64_t limit;           /* accuracy: at most this many samples (0: all) */
+    double tune_ms;          /* builder's time per candidate (0: the builder's default) */
+    uint64_t seed;           /* random inputs */
+    const char *peers_dir;   /* bench/peers (NULL: $LUCID_PEERS_DIR, else the source tree's) */
+    const char *python;      /* python with onnxruntime (NULL: "python3") */
+    const char *torch_python;/* python with torch (NULL: "/usr/bin/python3") */
+    const char *chartjs;     /* Chart.js file to inline (NULL: $LUCID_CHARTJS, else Debian's) */
+    const char *command_line;/* recorded in results.json */
+    const volatile int *cancel; /* when it becomes non-zero, stop after the current step */
+    void (*progress)(void *user, const lucid_characterize_progress *p);
+    void *progress_user;
+} lucid_characterize_options;
+
+void lucid_characterize_options_default(lucid_characterize_options *opts);
+
+typedef struct lucid_characterization lucid_characterization_t;
+
+/* Runs the study. Bad options (unknown engine or config, unreadable model or dataset) fail
+ * before anything is measured, with a message; cells that cannot run here are recorded as
+ * unavailable with the reason. On OK *out holds the results (also when cancelled). */
+lucid_status lucid_characterize(const lucid_characterize_options *opts,
+                                lucid_characterization_t **out, lucid_error *err);
+/* The summary table (text, several lines), valid while c lives. */
+const char *lucid_characterization_summary(const lucid_characterization_t *c);
+/* 1 when the run was cancelled before every cell was measured. */
+int lucid_characterization_interrupted(const lucid_characterization_t *c);
+void lucid_characterization_destroy(lucid_characterization_t *c);
+/* The lucid configs and engines the study knows, with a one-line summary. */
+size_t lucid_characterize_config_count(void);
+const char *lucid_characterize_config_name(size_t i);
+const char *lucid_characterize_config_summary(size_t i);
+
 /* Monotonic time in seconds. */
 double lucid_time_now(void);
 

@@ -226,5 +226,6 @@ int cli_cmd_run(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
 int cli_cmd_eval(int argc, char **argv);
 int cli_cmd_build(int argc, char **argv);
+int cli_cmd_characterize(int argc, char **argv);
 
 #endif

@@ -35,6 +35,7 @@ static const char exit_codes[] =
     "     cannot run)\n"
     "  3  I/O error: a file could not be opened, read or written\n"
     "  4  runtime failure: out of memory, a failed run, an internal error\n"
+    "  130  characterize was interrupted (Ctrl-C); the results measured so far were written\n"
     "Every error is one line on stderr: 'lucid: <file or --flag>: <message>'.\n";
 
 /* The pass names, comma-separated, for the help texts. */
@@ -68,6 +69,9 @@ void cli_help_main(void)
            "  eval   top-1 and top-5 accuracy of a classifier over a labelled dataset\n"
            "  build  build a plan (-o FILE.plan): every rewrite, every layer's tactic candidates\n"
            "         timed and the fastest kept, activation memory planned; export ONNX\n"
+           "  characterize  the study: engines x optimization configs, measuring latency,\n"
+           "         scenarios, cost, per-layer profile, accuracy, determinism, attribution;\n"
+           "         writes results.json, CSV tables and report.html\n"
            "\n"
            "run, bench and eval take a plan file (recognized by its magic bytes) and run it; given\n"
            "an ONNX model they build a plan first (its build time is a note on stderr), or with\n"
@@ -219,8 +223,73 @@ static const char help_build[] =
     "                     in Netron\n"
     "  --shape NAME=DIMS  fix input NAME's shape (repeatable); symbolic dims otherwise 1\n";
 
+static const char help_characterize[] =
+    "Usage: lucid characterize MODEL.onnx [--device cpu|cuda] [--dataset SPEC]\n"
+    "                          [--engines lucid,onnxruntime,pytorch,tensorrt] [--configs LIST]\n"
+    "                          [--out DIR] [--threads N] [--warmup MS] [--iterations N]\n"
+    "                          [--duration S] [--runs R] [--builds K] [--batches 1,8,32]\n"
+    "                          [--limit N] [--tune-ms MS] [--seed N] [--quiet]\n"
+    "                          [--peers-dir DIR] [--python PY] [--torch-python PY] [--chartjs FILE]\n"
+    "\n"
+    "Runs the model through a matrix of engines and lucid optimization configs and measures,\n"
+    "per cell: latency (warm-up, then at least N runs and S seconds; min, mean, median, p90,\n"
+    "p95, p99, max, stddev, CV with a warning above 1%%; throughput), SingleStream (p90) and\n"
+    "Offline (best samples/s over the batch sweep), cost (build time, plan size, peak\n"
+    "activation and weight memory), a per-layer profile in a separate run (time, tactic,\n"
+    "FLOPs, bytes, GFLOP/s, GB/s; Chrome trace), accuracy (top-1/top-5 against labels;\n"
+    "against the FP32 reference outputs: argmax agreement, max abs/rel error, cosine),\n"
+    "determinism (run-to-run over R runs, build-to-build over K builds, first diverging layer)\n"
+    "and attribution (each optimization's share of the speedup and of the accuracy change).\n"
+    "Cells that cannot run here are listed as unavailable with the reason. DIR gets\n"
+    "results.json (schema lucid-characterize/1, docs/characterize.md), CSV tables,\n"
+    "profile.trace.json and report.html (self-contained), rewritten after every cell: Ctrl-C\n"
+    "stops after the current step and leaves the partial results (exit 130).\n"
+    "\n"
+    "  --device D         cpu (default) or cuda\n"
+    "  --dataset SPEC     samples for accuracy (as 'lucid eval'); default: 16 seeded random\n"
+    "                     inputs (accuracy then only against the reference outputs)\n"
+    "  --engines LIST     default lucid,onnxruntime,pytorch,tensorrt\n"
+    "  --configs LIST     lucid configs (default all): %s\n"
+    "  --out DIR          output folder (default ./characterize)\n"
+    "  --threads N        threads for plans and peers (default 0: all cores)\n"
+    "  --warmup MS        warm-up time (default 200)\n"
+    "  --iterations N     at least N timed runs (default 10)\n"
+    "  --duration S       at least S timed seconds per latency measurement (default 1)\n"
+    "  --runs R           run-to-run determinism runs (default 20)\n"
+    "  --builds K         build-to-build determinism builds (default 3)\n"
+    "  --batches LIST     Offline batch sweep (default 1,8,32; only when the model's batch\n"
+    "                     dimension is symbolic)\n"
+    "  --limit N          at most N dataset samples for accuracy\n"
+    "  --tune-ms MS       builder's time per tactic candidate (default 20)\n"
+    "  --seed N           seed of the random inputs (default 0)\n"
+    "  --quiet            no progress and no summary table\n"
+    "  --peers-dir DIR    the peer drivers (default: bench/peers of the source tree, or\n"
+    "                     $LUCID_PEERS_DIR)\n"
+    "  --python PY        python with onnxruntime (default python3)\n"
+    "  --torch-python PY  python with torch (default /usr/bin/python3)\n"
+    "  --chartjs FILE     Chart.js to inline (default Debian's libjs-chart.js, or\n"
+    "                     $LUCID_CHARTJS)\n";
+
+static const char *config_names(void)
+{
+    static char list[512];
+    size_t pos = 0;
+    for (size_t i = 0; i < lucid_characterize_config_count() && pos < sizeof list; i++) {
+        int w = snprintf(list + pos, sizeof list - pos, "%s%s", i ? "," : "",
+                         lucid_characterize_config_name(i));
+        if (w < 0) break;
+        pos += (size_t)w;
+    }
+    return list;
+}
+
 int cli_help_command(const char *command)
 {
+    if (strcmp(command, "characterize") == 0) {
+        printf(help_characterize, config_names());
+        printf("\n%s", exit_codes);
+        return CLI_EXIT_OK;
+    }
     const char *text = strcmp(command, "info") == 0    ? help_info
                        : strcmp(command, "run") == 0   ? help_run
                        : strcmp(command, "bench") == 0 ? help_bench
@@ -228,7 +297,7 @@ int cli_help_command(const char *command)
                        : strcmp(command, "build") == 0 ? help_build
                                                        : NULL;
     if (!text) {
-        cli_failf(command, "unknown command (commands: info, run, bench, eval, build)");
+        cli_failf(command, "unknown command (commands: info, run, bench, eval, build, characterize)");
         return CLI_EXIT_USAGE;
     }
     fputs(text, stdout);
@@ -261,7 +330,7 @@ int main(int argc, char **argv)
 {
     set_thread_env(argv);
     if (argc < 2) {
-        cli_fail("lucid", "missing COMMAND (commands: info, run, bench, eval, build; try 'lucid --help')");
+        cli_fail("lucid", "missing COMMAND (commands: info, run, bench, eval, build, characterize; try 'lucid --help')");
         return CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
@@ -289,9 +358,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "bench") == 0) return cli_cmd_bench(argc, argv);
     if (strcmp(cmd, "eval") == 0) return cli_cmd_eval(argc, argv);
     if (strcmp(cmd, "build") == 0) return cli_cmd_build(argc, argv);
+    if (strcmp(cmd, "characterize") == 0) return cli_cmd_characterize(argc, argv);
     if (cmd[0] == '-')
         cli_failf(cmd, "unknown flag (try 'lucid --help')");
     else
-        cli_failf(cmd, "unknown command (commands: info, run, bench, eval, build; try 'lucid --help')");
+        cli_failf(cmd, "unknown command (commands: info, run, bench, eval, build, characterize; try 'lucid --help')");
     return CLI_EXIT_USAGE;
 }

@@ -46,3 +46,52 @@ lucid_status lucid_stats_compute(const double *samples, size_t n, lucid_stats *o
     free(s);
     return LUCID_STATUS_OK;
 }
+
+/* ---- helpers of the characterization study (characterize/characterize.h) ---- */
+
+#include "characterize/characterize.h"
+
+void ch_histogram(const double *samples, size_t n, double lo, double hi, int bins,
+                  int64_t *counts)
+{
+    for (int b = 0; b < bins; b++) counts[b] = 0;
+    if (bins <= 0) return;
+    double width = (hi - lo) / bins;
+    for (size_t i = 0; i < n; i++) {
+        int b = width > 0 ? (int)floor((samples[i] - lo) / width) : 0;
+        if (b < 0) b = 0;
+        if (b >= bins) b = bins - 1;
+        counts[b]++;
+    }
+}
+
+void ch_compare(const float *a, const float *r, size_t n, double *max_abs, double *max_rel,
+                double *cosine)
+{
+    double ma = 0, mr = 0, dot = 0, na = 0, nr = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = a[i], y = r[i];
+        double d = fabs(x - y);
+        if (isnan(d)) d = INFINITY;
+        if (d > ma) ma = d;
+        double rel = d / fmax(fabs(y), 1e-12);
+        if (rel > mr) mr = rel;
+        dot += x * y;
+        na += x * x;
+        nr += y * y;
+    }
+    *max_abs = ma;
+    *max_rel = mr;
+    if (na == 0 && nr == 0)
+        *cosine = 1;
+    else if (na == 0 || nr == 0)
+        *cosine = 0;
+    else
+        *cosine = dot / (sqrt(na) * sqrt(nr));
+}
+
+double ch_speedup_share(double step, double total)
+{
+    if (!(step > 0) || !(total > 0) || fabs(total - 1) < 1e-3) return NAN;
+    return log(step) / log(total);
+}

@@ -158,18 +158,19 @@ void lucid_plan_destroy(lucid_plan_t *plan)
 /* Chooses and prepares the tactic of layer i. */
 static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_options *o,
                                 const lucid_cpu_features *cpu, lucid_threadpool *pool,
-                                lucid_timing_cache *cache, lucid_error *err)
+                                lucid_timing_cache *cache, const lucid_tactic *const *extra,
+                                size_t n_extra, lucid_error *err)
 {
     const lucid_graph *g = plan->model->graph;
     const lucid_node *n = &g->nodes[i];
     lucid_layer *l = &plan->layers[i];
-    size_t nt = lucid_tactic_count();
+    size_t nt = n_extra + lucid_tactic_count();
     l->cands = calloc(nt, sizeof *l->cands);
     if (!l->cands) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     int n_supported_fast = 0;
     for (size_t k = 0; k < nt; k++) {
         lucid_candidate *c = &l->cands[l->n_cands++];
-        c->tactic = lucid_tactic_at(k);
+        c->tactic = k < n_extra ? extra[k] : lucid_tactic_at(k - n_extra);
         c->median_ms = -1;
         if (!tactic_allowed(c->tactic, o, c->why, sizeof c->why)) continue;
         c->supported = c->tactic->supports(g, n, cpu, c->why, sizeof c->why);
@@ -274,6 +275,13 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
 lucid_status lucid_plan_build(const lucid_model_t *model, const lucid_build_options *opts,
                               lucid_plan_t **out, lucid_error *err)
 {
+    return lucid_plan_build_ex(model, opts, NULL, 0, out, err);
+}
+
+lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_options *opts,
+                                 const lucid_tactic *const *extra, size_t n_extra,
+                                 lucid_plan_t **out, lucid_error *err)
+{
     if (!model || !out)
         return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "plan_build: NULL argument");
     *out = NULL;
@@ -334,7 +342,7 @@ lucid_status lucid_plan_build(const lucid_model_t *model, const lucid_build_opti
     }
     for (int i = 0; i < g->n_nodes; i++) {
         if (!lucid_plan_node_runs(g, i)) continue;
-        st = build_layer(plan, i, opts, &cpu, pool, cache, err);
+        st = build_layer(plan, i, opts, &cpu, pool, cache, extra, n_extra, err);
         if (st) goto fail;
         if (plan->layers[i].workspace > plan->workspace_size)
             plan->workspace_size = plan->layers[i].workspace;

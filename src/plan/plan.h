@@ -49,6 +49,11 @@ struct lucid_plan {
     lucid_opt_report_t *opt_report; /* the optimizer's log, NULL for a loaded plan */
 };
 
+/* lucid_plan_build with extra tactics considered before the compiled-in ones (tests add
+ * tactics that must never be selectable in normal builds this way). */
+lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_options *opts,
+                                 const lucid_tactic *const *extra, size_t n_extra,
+                                 lucid_plan_t **out, lucid_error *err);
 /* Plans memory for the plan's graph: lifetimes, in-place reuse, greedy by size. */
 lucid_status lucid_plan_memory(lucid_plan_t *plan, lucid_error *err);
 /* Prepares (no timing) the tactic named for each layer, e.g. when a plan file is loaded. */

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""outputs_driver.py - runs a peer engine over N stacked samples and saves its first output for every sample, for `lucid characterize`'s accuracy columns.
+
+Usage:
+
+    python3 bench/peers/outputs_driver.py --engine onnxruntime|pytorch MODEL
+        --input SAMPLES.npy --out OUTPUTS.npy [--chunk B] [--threads N] [--device cpu|cuda]
+
+SAMPLES.npy is float32 [N, ...]; the engine runs it in chunks of B samples (the model's fixed
+batch, or any B when the batch dimension is symbolic; the last chunk may be shorter only when
+the batch is symbolic, else it is padded with zeros whose outputs are dropped). OUTPUTS.npy is
+float32 [N, ...] (the first output). The engine is set up as by ort_driver.py (CPU execution
+provider, all graph optimizations, intra-op threads = --threads) and torch_driver.py (the
+PyTorch module rebuilt from its definition, fp32, eval mode, inference_mode). Prints one JSON
+document: status ok | not_installed | failed, reason, engine_version, samples, seconds.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+
+
+def run_chunks(fn, x, chunk, symbolic):
+    outs = []
+    for i in range(0, len(x), chunk):
+        part = x[i:i + chunk]
+        n = len(part)
+        if n < chunk and not symbolic:
+            pad = np.zeros((chunk - n,) + part.shape[1:], dtype=part.dtype)
+            part = np.concatenate([part, pad])
+        y = np.asarray(fn(part), dtype=np.float32)
+        outs.append(y[:n])
+    return np.concatenate(outs)
+
+
+def ort_runner(args, doc):
+    import onnxruntime as ort
+    doc["engine_version"] = ort.__version__
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.intra_op_num_threads = args.threads
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(args.model, sess_options=so, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    out = sess.get_outputs()[0].name
+    return lambda x: sess.run([out], {name: x})[0]
+
+
+def torch_runner(args, doc):
+    import torch
+    import torch_driver
+    doc["engine_version"] = torch.__version__
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    fam, name = torch_driver.identify(args.model, "")
+    folder = os.path.dirname(os.path.abspath(args.model))
+    if fam == "zoo":
+        model, eq = torch_driver.build_zoo(torch, name, folder)
+    else:
+        model, eq = torch_driver.build_fashion(torch, name, folder, args.model)
+    doc["equivalence"] = eq
+    dev = torch.device(args.device)
+    model = model.to(dev).eval()
+
+    def fn(x):
+        with torch.inference_mode():
+            y = torch_driver.as_list(model(torch.from_numpy(x).to(dev)))[0]
+            return y.float().cpu().numpy()
+    return fn
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model")
+    ap.add_argument("--engine", choices=("onnxruntime", "pytorch"), required=True)
+    ap.add_argument("--input", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--chunk", type=int, default=1)
+    ap.add_argument("--symbolic-batch", action="store_true")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    args = ap.parse_args(argv)
+    doc = {"status": "ok", "engine": args.engine, "engine_version": "", "samples": 0}
+    try:
+        make = ort_runner if args.engine == "onnxruntime" else torch_runner
+        try:
+            fn = make(args, doc)
+        except ImportError as exc:
+            doc.update(status="not_installed",
+                       reason="%s is not importable by %s (%s)" % (args.engine, sys.executable, exc))
+            print(json.dumps(doc))
+            return 0
+        x = np.load(args.input, allow_pickle=False).astype(np.float32, copy=False)
+        t0 = time.perf_counter()
+        y = run_chunks(fn, x, max(1, args.chunk), args.symbolic_batch)
+        doc["seconds"] = time.perf_counter() - t0
+        doc["samples"] = int(len(y))
+        np.save(args.out, np.ascontiguousarray(y, dtype=np.float32))
+    except Exception as exc:  # the document says what failed
+        traceback.print_exc(file=sys.stderr)
+        doc.update(status="failed", reason="%s: %s" % (type(exc).__name__, exc))
+    print(json.dumps(doc))
+    return 0 if doc["status"] != "failed" else 4
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,332 @@
+/* peers.c - peer engines (ONNX Runtime, PyTorch, TensorRT) measured through the Python
+ * drivers in bench/peers as subprocesses: latency and the Offline sweep from their
+ * lucid-bench/1 documents, accuracy from the outputs outputs_driver.py saves. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "characterize/characterize.h"
+
+/* Runs argv, its stdout into *out, its stderr appended to DIR/peers.log. Returns the exit
+ * status (-1 when it could not start, 128+signal when killed). */
+static int run_capture(const lucid_characterization_t *c, char *const argv[], ch_buf *out)
+{
+    char log[1100];
+    snprintf(log, sizeof log, "%s/peers.log", c->out_dir);
+    int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0666);
+    if (logfd >= 0) {
+        char line[2048];
+        size_t pos = 0;
+        pos += (size_t)snprintf(line, sizeof line, "$");
+        for (int i = 0; argv[i] && pos < sizeof line; i++)
+            pos += (size_t)snprintf(line + pos, sizeof line - pos, " %s", argv[i]);
+        if (pos < sizeof line) pos += (size_t)snprintf(line + pos, sizeof line - pos, "\n");
+        if (write(logfd, line, pos < sizeof line ? pos : sizeof line - 1) < 0) {
+            /* the log is a convenience */
+        }
+    }
+    int fds[2];
+    if (pipe(fds) != 0) {
+        if (logfd >= 0) close(logfd);
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        if (logfd >= 0) close(logfd);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        if (logfd >= 0) dup2(logfd, 2);
+        close(fds[0]);
+        close(fds[1]);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    if (logfd >= 0) close(logfd);
+    char buf[4096];
+    ssize_t n;
+    for (;;) {
+        n = read(fds[0], buf, sizeof buf - 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        buf[n] = '\0';
+        ch_puts(out, buf);
+    }
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+}
+
+typedef struct args {
+    char *v[48];
+    char store[24][1200];
+    int n, ns;
+} args;
+
+static void arg(args *a, const char *s)
+{
+    if (a->n < 47) a->v[a->n++] = (char *)s;
+    a->v[a->n] = NULL;
+}
+
+static void argf(args *a, const char *fmt, double v)
+{
+    if (a->ns >= 24) return;
+    snprintf(a->store[a->ns], sizeof a->store[0], fmt, v);
+    arg(a, a->store[a->ns++]);
+}
+
+static void args_str(args *a, const char *fmt, const char *s)
+{
+    if (a->ns >= 24) return;
+    snprintf(a->store[a->ns], sizeof a->store[0], fmt, s);
+    arg(a, a->store[a->ns++]);
+}
+
+static const char *driver_of(const ch_cell *cell)
+{
+    if (strcmp(cell->engine, "onnxruntime") == 0) return "ort_driver.py";
+    if (strcmp(cell->engine, "pytorch") == 0) return "torch_driver.py";
+    return "trtexec.py";
+}
+
+static const char *python_of(const lucid_characterization_t *c, const ch_cell *cell)
+{
+    return strcmp(cell->engine, "pytorch") == 0 ? c->torch_python : c->python;
+}
+
+/* One driver run; returns the parsed document (NULL with cell->reason set on failure). */
+static ch_json *bench_driver(const lucid_characterization_t *c, ch_cell *cell,
+                             const char *input, double warmup_ms, int64_t iters,
+                             double duration_s)
+{
+    args a = {0};
+    arg(&a, python_of(c, cell));
+    char driver[1100];
+    snprintf(driver, sizeof driver, "%s/%s", c->peers_dir, driver_of(cell));
+    arg(&a, driver);
+    arg(&a, c->model_path);
+    arg(&a, "--warmup");
+    argf(&a, "%g", warmup_ms);
+    arg(&a, "--iterations");
+    argf(&a, "%.0f", (double)iters);
+    arg(&a, "--duration");
+    argf(&a, "%g", duration_s);
+    arg(&a, "--threads");
+    argf(&a, "%.0f", (double)c->opts.threads);
+    arg(&a, "--input");
+    char in[1400];
+    snprintf(in, sizeof in, "%s=%s", c->input_name, input);
+    arg(&a, in);
+    if (strcmp(cell->engine, "pytorch") == 0) {
+        arg(&a, "--device");
+        arg(&a, c->opts.device);
+    }
+    if (strcmp(cell->engine, "tensorrt") == 0) {
+        arg(&a, "--precision");
+        arg(&a, "fp32");
+    }
+    if (access(driver, R_OK) != 0) {
+        cell->state = CH_UNAVAILABLE;
+        snprintf(cell->reason, sizeof cell->reason,
+                 "driver %s not found (set --peers-dir or LUCID_PEERS_DIR)", driver);
+        return NULL;
+    }
+    ch_buf out = {0};
+    int rc = run_capture(c, a.v, &out);
+    ch_json *doc = ch_json_parse(out.data ? out.data : "");
+    ch_buf_free(&out);
+    if (!doc) {
+        cell->state = rc == 127 || rc == -1 ? CH_UNAVAILABLE : CH_FAILED;
+        snprintf(cell->reason, sizeof cell->reason,
+                 rc == 127 || rc == -1
+                     ? "cannot run %s (exit %d): is the Python interpreter installed?"
+                     : "%s exited with status %d and no JSON document (see peers.log)",
+                 a.v[0], rc);
+        return NULL;
+    }
+    const char *status = ch_json_string(doc, "status");
+    const char *reason = ch_json_string(doc, "reason");
+    const char *ver = ch_json_string(doc, "engine_version");
+    if (ver) snprintf(cell->engine_version, sizeof cell->engine_version, "%s", ver);
+    if (!status || strcmp(status, "ok") != 0) {
+        cell->state = status && strcmp(status, "not_installed") == 0 ? CH_UNAVAILABLE : CH_FAILED;
+        snprintf(cell->reason, sizeof cell->reason, "%s", reason ? reason : "driver failed");
+        ch_json_free(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+static void fill_latency(const ch_json *doc, ch_latency *lat)
+{
+    const ch_json *l = ch_json_get(doc, "latency_ms");
+    memset(lat, 0, sizeof *lat);
+    if (!l) return;
+    lat->ok = true;
+    lat->ms.min = ch_json_number(l, "min", NAN);
+    lat->ms.max = ch_json_number(l, "max", NAN);
+    lat->ms.mean = ch_json_number(l, "mean", NAN);
+    lat->ms.median = ch_json_number(l, "median", NAN);
+    lat->ms.p90 = ch_json_number(l, "p90", NAN);
+    lat->ms.p95 = ch_json_number(l, "p95", NAN);
+    lat->ms.p99 = ch_json_number(l, "p99", NAN);
+    lat->ms.stddev = ch_json_number(l, "stddev", NAN);
+    lat->ms.cv = ch_json_number(l, "cv", NAN);
+    lat->iterations = (int64_t)ch_json_number(doc, "iterations", 0);
+    lat->ms.n = (size_t)lat->iterations;
+    lat->total_s = ch_json_number(doc, "total_s", NAN);
+    lat->throughput = ch_json_number(doc, "throughput", NAN);
+    lat->capped = ch_json_number(doc, "capped", 0) != 0;
+    const ch_json *w = ch_json_get(doc, "warmup");
+    lat->warmup_iterations = (int64_t)ch_json_number(w, "iterations", 0);
+    lat->warmup_s = ch_json_number(w, "seconds", NAN);
+}
+
+static void peer_accuracy(lucid_characterization_t *c, ch_cell *cell)
+{
+    ch_accuracy *acc = &cell->acc;
+    if (strcmp(cell->engine, "tensorrt") == 0) {
+        snprintf(acc->note, sizeof acc->note,
+                 "not measured: the trtexec driver does not return per-sample outputs");
+        return;
+    }
+    char out_npy[1200], driver[1100], chunk[32];
+    snprintf(out_npy, sizeof out_npy, "%s/inputs/%s-outputs.npy", c->out_dir, cell->engine);
+    snprintf(driver, sizeof driver, "%s/outputs_driver.py", c->peers_dir);
+    int64_t ch = c->batch_symbolic ? (c->n_samples < 256 ? (int64_t)c->n_samples : 256)
+                                   : c->input_dims[0];
+    snprintf(chunk, sizeof chunk, "%lld", (long long)ch);
+    args a = {0};
+    arg(&a, python_of(c, cell));
+    arg(&a, driver);
+    arg(&a, c->model_path);
+    arg(&a, "--engine");
+    arg(&a, cell->engine);
+    arg(&a, "--input");
+    arg(&a, c->samples_npy);
+    arg(&a, "--out");
+    arg(&a, out_npy);
+    arg(&a, "--chunk");
+    arg(&a, chunk);
+    if (c->batch_symbolic) arg(&a, "--symbolic-batch");
+    arg(&a, "--threads");
+    argf(&a, "%.0f", (double)c->opts.threads);
+    arg(&a, "--device");
+    args_str(&a, "%s", c->opts.device);
+    ch_buf out = {0};
+    int rc = run_capture(c, a.v, &out);
+    ch_json *doc = ch_json_parse(out.data ? out.data : "");
+    ch_buf_free(&out);
+    const char *status = doc ? ch_json_string(doc, "status") : NULL;
+    if (!status || strcmp(status, "ok") != 0) {
+        const char *reason = doc ? ch_json_string(doc, "reason") : NULL;
+        snprintf(acc->note, sizeof acc->note, "not measured: %s",
+                 reason ? reason : rc ? "outputs_driver.py failed (see peers.log)" : "no document");
+        ch_json_free(doc);
+        return;
+    }
+    ch_json_free(doc);
+    lucid_array y;
+    lucid_error err;
+    if (lucid_array_load_npy(out_npy, &y, &err)) {
+        snprintf(acc->note, sizeof acc->note, "not measured: %s", err.message);
+        return;
+    }
+    remove(out_npy);
+    if (y.dtype != LUCID_DTYPE_FLOAT || y.nbytes != c->n_samples * c->out_elems * sizeof(float)) {
+        snprintf(acc->note, sizeof acc->note,
+                 "not measured: the engine's outputs have %zu bytes, expected %zu x %zu floats",
+                 y.nbytes, c->n_samples, c->out_elems);
+        lucid_array_free(&y);
+        return;
+    }
+    ch_accuracy_of(c, y.data, c->n_samples, acc);
+    lucid_array_free(&y);
+}
+
+void ch_peer_cell(lucid_characterization_t *c, ch_cell *cell)
+{
+    ch_step(c, cell, "latency");
+    ch_json *doc = bench_driver(c, cell, c->sample1_npy, c->opts.warmup_ms,
+                                c->opts.min_iterations, c->opts.min_duration_s);
+    if (!doc) return;
+    fill_latency(doc, &cell->lat);
+    const ch_json *outs = ch_json_get(doc, "outputs");
+    if (outs && outs->child) {
+        const char *d = ch_json_string(outs->child, "digest");
+        if (d) snprintf(cell->output_digest, sizeof cell->output_digest, "%s", d);
+    }
+    cell->threads = (int)ch_json_number(doc, "threads_used", 0);
+    ch_json_free(doc);
+    if (ch_cancelled(c)) return;
+
+    ch_step(c, cell, "offline");
+    ch_offline *off = &cell->off;
+    double best = -1;
+    for (int i = 0; i < off->n && !ch_cancelled(c); i++) {
+        off->samples_per_s[i] = off->p90_ms[i] = NAN;
+        int64_t b = off->batch[i];
+        if (b == 1) {
+            off->samples_per_s[i] = cell->lat.throughput;
+            off->p90_ms[i] = cell->lat.ms.p90;
+        } else if (!c->batch_symbolic) {
+            snprintf(off->note, sizeof off->note,
+                     "the model's batch dimension is fixed at %lld: batches other than it are "
+                     "not measured",
+                     (long long)c->input_dims[0]);
+            continue;
+        } else {
+            char path[1200];
+            snprintf(path, sizeof path, "%s/inputs/batch%lld.npy", c->out_dir, (long long)b);
+            float *x = malloc((size_t)b * c->sample_elems * sizeof(float));
+            if (!x) continue;
+            for (int64_t k = 0; k < b; k++)
+                memcpy(x + (size_t)k * c->sample_elems,
+                       c->samples + ((size_t)k % c->n_samples) * c->sample_elems,
+                       c->sample_elems * sizeof(float));
+            lucid_array a = {.dtype = LUCID_DTYPE_FLOAT, .rank = c->input_rank, .data = x};
+            memcpy(a.dims, c->input_dims, sizeof a.dims);
+            a.dims[0] = b;
+            a.nbytes = (size_t)b * c->sample_elems * sizeof(float);
+            lucid_error err;
+            lucid_status st = lucid_array_save_npy(path, &a, &err);
+            free(x);
+            if (st) continue;
+            ch_cell probe = *cell;
+            ch_json *d = bench_driver(c, &probe, path, fmin(c->opts.warmup_ms, 100), 3,
+                                      c->opts.min_duration_s / 2);
+            remove(path);
+            if (!d) {
+                snprintf(off->note, sizeof off->note, "batch %lld: %s", (long long)b,
+                         probe.reason);
+                continue;
+            }
+            ch_latency lat;
+            fill_latency(d, &lat);
+            ch_json_free(d);
+            off->samples_per_s[i] = lat.throughput * (double)b;
+            off->p90_ms[i] = lat.ms.p90;
+        }
+        if (off->samples_per_s[i] > best) {
+            best = off->samples_per_s[i];
+            off->best = i;
+        }
+    }
+    if (ch_cancelled(c)) return;
+    ch_step(c, cell, "accuracy");
+    peer_accuracy(c, cell);
+}
