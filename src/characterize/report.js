@@ -69,7 +69,7 @@
   table(root, ['engine', 'config', 'status', 'median ms', 'p90 ms (SingleStream)', 'speedup vs reference', 'Offline samples/s (batch)', 'top-1 %', 'argmax agreement %', 'max abs error', 'build s', 'plan', 'activations', 'weights'],
     cells.map(function (c) {
       var l = c.latency, a = c.accuracy, k = c.cost, o = c.scenarios.offline;
-      return [c.engine, c.config, c.status === 'ok' || !c.reason ? c.status : c.status + ': ' + c.reason,
+      return [c.engine, c.config, c.status,
         l ? fmt(l.median) : '-', l ? fmt(l.p90) : '-', speedup(c) ? fmt(speedup(c), 2) + 'x' : '-',
         o && o.best_samples_per_s ? fmt(o.best_samples_per_s, 1) + ' (' + o.best_batch + ')' : '-',
         a && a.top1 !== undefined ? fmt(a.top1, 2) : '-',
@@ -77,6 +77,12 @@
         a && a.vs_reference ? a.vs_reference.max_abs_error.toExponential(2) : '-',
         k ? fmt(k.build_s, 3) : '-', k ? bytes(k.plan_bytes) : '-', k ? bytes(k.activation_bytes) : '-', k ? bytes(k.weight_bytes) : '-'];
     }), [0, 1, 2], function (j) { return cells[j].status; });
+  var notRun = cells.filter(function (c) { return c.status !== 'ok' && c.reason; });
+  if (notRun.length) {
+    add(root, 'h3', null, 'Not measured');
+    var ul = add(root, 'ul');
+    notRun.forEach(function (c) { add(ul, 'li', null, c.label + ' (' + c.status + '): ' + c.reason); });
+  }
   measured.forEach(function (c) { if (c.latency.cv_warning) add(root, 'p', { 'class': 'warn' }, c.label + ': latency coefficient of variation ' + fmt(100 * c.latency.cv, 1) + '% is above 1%: a noisy measurement.'); });
 
   /* ---- speedup ---- */
@@ -114,11 +120,13 @@
   add(root, 'h2', null, 'Scenarios: SingleStream and Offline');
   add(root, 'p', { 'class': 'note' }, 'SingleStream: 90th-percentile latency at batch 1. Offline: samples per second at each batch of the sweep; the best is reported (MLPerf LoadGen\'s definitions).');
   var offl = measured.filter(function (c) { return c.scenarios.offline.batches.length; });
-  var batches = R.settings.batches;
+  var batches = R.settings.batches.filter(function (b) { return offl.some(function (c) { return c.scenarios.offline.batches.some(function (y) { return y.batch === b; }); }); });
   chart(root, { type: 'bar', data: { labels: batches.map(function (b) { return 'batch ' + b; }), datasets: offl.map(function (c, i) {
     return { label: c.label, data: batches.map(function (b) { var x = c.scenarios.offline.batches.filter(function (y) { return y.batch === b; })[0]; return x ? x.samples_per_s : null; }), backgroundColor: palette[i % palette.length] }; }) },
     options: { scales: { y: { title: { display: true, text: 'samples / s' } } } } });
-  offl.forEach(function (c) { if (c.scenarios.offline.note) add(root, 'p', { 'class': 'note' }, c.label + ': ' + c.scenarios.offline.note); });
+  var notes = {};
+  offl.forEach(function (c) { var n = c.scenarios.offline.note; if (n) (notes[n] = notes[n] || []).push(c.label); });
+  Object.keys(notes).forEach(function (n) { add(root, 'p', { 'class': 'note' }, notes[n].join(', ') + ': ' + n); });
 
   /* ---- per-layer ---- */
   add(root, 'h2', null, 'Per-layer profile');

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# test_characterize.sh - `lucid characterize` end to end.
+#   cli:    bad input (one line, the documented exit code), a small full study on the LeNet-5
+#           Fashion-MNIST model (lucid configs, ONNX Runtime, TensorRT unavailable) whose
+#           results.json validates against docs/characterize.schema.json and says what it
+#           must, the CSV tables, and an interrupted run (SIGINT) leaving valid partial results.
+#   report: the report renders in headless Chromium with every chart drawn and no script
+#           error (checked in the DOM the page annotates), and a screenshot is taken.
+# Usage: test_characterize.sh LUCID SOURCE_DIR cli|report
+set -uo pipefail
+lucid="$1"
+src="$2"
+mode="$3"
+py="${LUCID_PYTHON:-/usr/bin/python3}"
+model="$src/models/fashion/lenet5/model.onnx"
+schema="$src/docs/characterize.schema.json"
+tmp="$(mktemp -d /tmp/lucid-test-characterize.XXXXXX)"
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+dataset=()
+if [ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
+  dataset=(--dataset fashion-mnist:test --limit 200)
+fi
+small=(--warmup 0 --iterations 3 --duration 0.05 --runs 3 --builds 2 --tune-ms 0.5 --threads 2 --quiet)
+
+# expect CODE ARGS...: the exit code and exactly one 'lucid: ' line on stderr
+expect() {
+  local want="$1"
+  shift
+  "$lucid" characterize "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  local lines
+  lines=$(wc -l <"$tmp/err")
+  if [ "$rc" -eq "$want" ] && [ "$lines" -eq 1 ] && grep -q '^lucid: ' "$tmp/err"; then
+    ok
+  else
+    bad "characterize $* -> exit $rc (want $want), stderr: $(cat "$tmp/err")"
+  fi
+}
+
+validate() { # validate FILE: against the schema, when python3-jsonschema is there
+  if ! "$py" -c 'import jsonschema' 2>/dev/null; then
+    echo "SKIP: schema validation of $1: python3-jsonschema is not installed (scripts/setup.sh installs it)"
+    return 0
+  fi
+  if "$py" - "$schema" "$1" <<'EOF'
+import json, sys, jsonschema
+schema, doc = (json.load(open(p)) for p in sys.argv[1:3])
+jsonschema.Draft202012Validator.check_schema(schema)
+errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(doc), key=lambda e: list(e.path))
+for e in errors[:5]:
+    print("schema: %s: %s" % ("/".join(map(str, e.path)), e.message))
+sys.exit(1 if errors else 0)
+EOF
+  then ok; else bad "$1 does not validate against $schema"; fi
+}
+
+if [ "$mode" = cli ]; then
+  expect 1 "$model" --configs tuned,fp64 --out "$tmp/x"
+  expect 1 "$model" --engines lucid,tensorflow --out "$tmp/x"
+  expect 1 "$model" --device tpu --out "$tmp/x"
+  expect 1 "$model" --runs 0 --out "$tmp/x"
+  expect 1 "$model" --no-such-flag
+  expect 1 --out "$tmp/x"
+  expect 3 "$tmp/missing.onnx" --out "$tmp/x"
+  echo "not a model" >"$tmp/bad.onnx"
+  expect 2 "$tmp/bad.onnx" --out "$tmp/x"
+  expect 1 "$model" --dataset npy:"$tmp/none.npy" --out "$tmp/x"
+  [ ! -e "$tmp/x/results.json" ] && ok || bad "a refused study wrote results"
+
+  out="$tmp/run"
+  if "$lucid" characterize "$model" "${dataset[@]}" --engines lucid,onnxruntime,tensorrt \
+      --batches 1,8 "${small[@]}" --out "$out" >"$tmp/out" 2>"$tmp/err"; then ok; else
+    bad "the study failed: $(cat "$tmp/err")"; fi
+  grep -q "report: $out/report.html" "$tmp/out" && ok || bad "no report line: $(cat "$tmp/out")"
+  for f in results.json cells.csv layers.csv determinism.csv ablation.csv offline.csv \
+      profile.trace.json report.html; do
+    [ -s "$out/$f" ] && ok || bad "$f missing"
+  done
+  validate "$out/results.json"
+  "$py" - "$out" "${#dataset[@]}" <<'EOF' && ok || bad "results.json content"
+import csv, json, sys
+out, labelled = sys.argv[1], sys.argv[2] != "0"
+r = json.load(open(out + "/results.json"))
+cells = {c["label"]: c for c in r["cells"]}
+def need(cond, what):
+    if not cond:
+        print("results.json:", what)
+        sys.exit(1)
+need(r["complete"] and not r["interrupted"], "complete")
+for name in ("reference", "fusions", "tuned", "deterministic"):
+    c = cells["lucid/" + name]
+    need(c["status"] == "ok", name + " ok: " + str(c["reason"]))
+    l = c["latency"]
+    need(l["min"] <= l["median"] <= l["p90"] <= l["p95"] <= l["p99"] <= l["max"], name + " percentiles ordered")
+    need(l["iterations"] >= 3, name + " iterations")
+    need(c["accuracy"]["vs_reference"]["argmax_agreement"] >= 99.0, name + " agrees with the reference")
+    need(c["accuracy"]["vs_reference"]["cosine"] > 0.9999, name + " cosine")
+    need(c["profile"] and len(c["profile"]["layers"]) >= 3, name + " profile")
+    need(c["determinism"]["run_to_run"]["runs"] == 3, name + " run-to-run runs")
+    need(c["determinism"]["run_to_run"]["distinct_outputs"] == 1, name + " run-to-run deterministic")
+    if labelled:
+        need(80 <= c["accuracy"]["top1"] <= 100, name + " top-1 plausible")
+for name in ("tuned", "deterministic"):
+    b = cells["lucid/" + name]["determinism"]["build_to_build"]
+    need(b["builds"] == 2 and len(b["plans"]) == 2, name + " build-to-build")
+    need(cells["lucid/" + name]["cost"]["plan_bytes"] > 0, name + " plan size")
+need(cells["lucid/reference"]["accuracy"]["vs_reference"]["max_abs_error"] == 0, "reference is the reference")
+for name in ("fp16", "bf16", "int8", "pruned", "clustered"):
+    c = cells["lucid/" + name]
+    need(c["status"] == "unavailable" and "issue #7" in c["reason"], name + " unavailable with reason")
+need(cells["tensorrt/fp32"]["status"] == "unavailable" and "GPU" in cells["tensorrt/fp32"]["reason"], "tensorrt unavailable")
+ort = cells["onnxruntime/cpu-all-opts"]
+need(ort["status"] in ("ok", "unavailable"), "onnxruntime: " + str(ort["reason"]))
+if ort["status"] == "ok":
+    need(ort["latency"]["median"] > 0 and ort["accuracy"]["vs_reference"]["argmax_agreement"] >= 99, "onnxruntime measured")
+steps = {(a["leaf"], a["step"]) for a in r["ablation"]}
+need(("tuned", "fusions") in steps and ("tuned", "tuned") in steps, "ablation chain of tuned")
+rows = list(csv.DictReader(open(out + "/cells.csv")))
+need(len(rows) == len(r["cells"]), "cells.csv rows")
+trace = json.load(open(out + "/profile.trace.json"))
+need(any(e.get("ph") == "X" for e in trace["traceEvents"]), "trace events")
+EOF
+
+  # an interrupted study leaves valid, partial results and exits 130
+  int="$tmp/int"
+  "$lucid" characterize "$model" --engines lucid --configs reference,tuned --duration 20 \
+    --warmup 0 --quiet --out "$int" >"$tmp/iout" 2>"$tmp/ierr" &
+  pid=$!
+  for _ in $(seq 1 100); do [ -s "$int/results.json" ] && break; sleep 0.1; done
+  sleep 1
+  kill -INT "$pid"
+  wait "$pid"
+  rc=$?
+  [ "$rc" -eq 130 ] && ok || bad "interrupted study exit $rc (want 130): $(cat "$tmp/ierr")"
+  grep -q "interrupted" "$tmp/ierr" && ok || bad "no interruption message: $(cat "$tmp/ierr")"
+  validate "$int/results.json"
+  "$py" - "$int" <<'EOF' && ok || bad "interrupted results.json content"
+import json, sys
+r = json.load(open(sys.argv[1] + "/results.json"))
+assert r["interrupted"] and not r["complete"], "flags"
+assert any(c["status"] == "skipped" or c["reason"] for c in r["cells"]), "a cell not measured"
+EOF
+  [ -s "$int/report.html" ] && ok || bad "no report after an interruption"
+else
+  chromium=""
+  for c in chromium chromium-browser google-chrome; do
+    command -v "$c" >/dev/null 2>&1 && { chromium="$c"; break; }
+  done
+  if [ -z "$chromium" ]; then
+    echo "SKIP: no headless Chromium (Debian package chromium; scripts/setup.sh installs it)"
+    echo "0 passed, 0 failed"
+    exit 0
+  fi
+  out="$tmp/run"
+  if "$lucid" characterize "$model" "${dataset[@]}" --engines lucid,tensorrt --batches 1 \
+      "${small[@]}" --out "$out" >"$tmp/out" 2>"$tmp/err"; then ok; else
+    bad "the study failed: $(cat "$tmp/err")"; fi
+  flags=(--headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$tmp/profile")
+  timeout 120 "$chromium" "${flags[@]}" --dump-dom "file://$out/report.html" >"$tmp/dom.html" 2>"$tmp/chromium.log"
+  body=$(grep -o '<body[^>]*>' "$tmp/dom.html" | head -1)
+  echo "rendered: $body"
+  echo "$body" | grep -q 'data-status="ok"' && ok || bad "page status not ok: $body; errors: $(grep -o '<pre id="errors">[^<]*' "$tmp/dom.html")"
+  drawn=$(echo "$body" | sed -n 's/.*data-charts="\([0-9]*\)".*/\1/p')
+  wanted=$(echo "$body" | sed -n 's/.*data-charts-wanted="\([0-9]*\)".*/\1/p')
+  [ -n "$drawn" ] && [ "$drawn" -ge 5 ] && [ "$drawn" = "$wanted" ] && ok || bad "charts drawn $drawn of $wanted"
+  grep -q 'Determinism' "$tmp/dom.html" && grep -q 'Environment' "$tmp/dom.html" && ok || bad "sections missing"
+  timeout 120 "$chromium" "${flags[@]}" --hide-scrollbars --window-size=1280,4000 \
+    --screenshot="$tmp/report.png" "file://$out/report.html" >>"$tmp/chromium.log" 2>&1
+  size=$(stat -c %s "$tmp/report.png" 2>/dev/null || echo 0)
+  [ "$size" -gt 20000 ] && ok || bad "screenshot $size bytes"
+  # without Chart.js the page still renders its tables and says why charts are missing
+  out2="$tmp/nochart"
+  "$lucid" characterize "$model" --engines lucid --configs reference --batches 1 "${small[@]}" \
+    --chartjs "$tmp/none.js" --out "$out2" >/dev/null 2>&1 && ok || bad "study without Chart.js"
+  timeout 120 "$chromium" "${flags[@]}" --dump-dom "file://$out2/report.html" >"$tmp/dom2.html" 2>>"$tmp/chromium.log"
+  grep -q 'data-status="ok"' "$tmp/dom2.html" && grep -q 'Chart not drawn' "$tmp/dom2.html" && ok ||
+    bad "report without Chart.js"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
