@@ -1,22 +1,19 @@
 #!/usr/bin/env bash
-# main.sh - installs what is missing, builds lucid, and runs it on the bundled default model:
-# a LeNet-5 trained on Fashion-MNIST (models/fashion/lenet5). It describes the model, builds
-# an engine (graph passes, tactics timed on this machine, memory planned) into a plan file,
-# runs it once, and measures its accuracy on the 10,000 Fashion-MNIST test images.
+# main.sh - installs what is missing, builds lucid, and runs the characterization study on the
+# bundled default model: a LeNet-5 trained on Fashion-MNIST (models/fashion/lenet5), on the CPU,
+# with the 10,000 Fashion-MNIST test images. It measures every lucid config (reference,
+# fusions, tuned, deterministic; reduced precision listed as unavailable) and the peer engines
+# installed here (ONNX Runtime, PyTorch; TensorRT needs a GPU), and writes results.json, CSV
+# tables and report.html (docs/characterize.md).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup.sh"
 build="${LUCID_BUILD_DIR:-$root/build}"
 lucid="$build/lucid"
 model="$root/models/fashion/lenet5/model.onnx"
-out="$build/main"
-mkdir -p "$out"
+out="$build/main/characterize"
 "$lucid" info "$model"
 echo
-"$lucid" build "$model" -o "$out/lenet5.plan"
+"$lucid" characterize "$model" --device cpu --dataset fashion-mnist:test --out "$out"
 echo
-"$lucid" run "$out/lenet5.plan"
-echo
-"$lucid" eval "$out/lenet5.plan" --dataset fashion-mnist:test
-echo
-echo "main: the plan is $out/lenet5.plan"
+echo "main: the report is $out/report.html (open it in a browser; results.json and CSV tables alongside)"

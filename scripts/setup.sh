@@ -10,6 +10,7 @@ packages=(
   python3-numpy python3-onnx python3-torch python3-torchvision
   dataset-fashion-mnist darknet
   libdnnl-dev libopenblas-dev
+  libjs-chart.js chromium python3-jsonschema
 )
 
 missing=()

@@ -62,11 +62,18 @@ int cli_cmd_characterize(int argc, char **argv)
     o.out_dir = "characterize";
     bool quiet = false;
     const char *model = NULL;
+    bool flags_done = false;
+    char flag_buf[64];
     for (int i = 2; i < argc; i++) {
         const char *f = argv[i];
         double v;
-        if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) return cli_help_command("characterize");
-        if (f[0] != '-' || strcmp(f, "-") == 0) {
+        if (!flags_done && strcmp(f, "--") == 0) {
+            flags_done = true;
+            continue;
+        }
+        if (!flags_done && (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0))
+            return cli_help_command("characterize");
+        if (flags_done || f[0] != '-' || strcmp(f, "-") == 0) {
             if (model) {
                 cli_failf(f, "unexpected argument: 'lucid characterize' takes one MODEL");
                 return CLI_EXIT_USAGE;
@@ -78,8 +85,17 @@ int cli_cmd_characterize(int argc, char **argv)
             quiet = true;
             continue;
         }
-        if (!need_value(argc, argv, i)) return CLI_EXIT_USAGE;
-        const char *val = argv[++i];
+        const char *val;
+        const char *eq = strchr(f, '=');
+        if (eq && (size_t)(eq - f) < sizeof flag_buf) {
+            /* --flag=value */
+            snprintf(flag_buf, sizeof flag_buf, "%.*s", (int)(eq - f), f);
+            f = flag_buf;
+            val = eq + 1;
+        } else {
+            if (!need_value(argc, argv, i)) return CLI_EXIT_USAGE;
+            val = argv[++i];
+        }
         if (strcmp(f, "--device") == 0) o.device = val;
         else if (strcmp(f, "--dataset") == 0) o.dataset = val;
         else if (strcmp(f, "--engines") == 0) o.engines = val;
