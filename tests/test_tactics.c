@@ -545,6 +545,124 @@ static void direct_kernel_cases(const lucid_cpu_features *cpu, int count)
     }
 }
 
+/* ---- windowed pools the AVX-512 pools take separate paths for: "same" stride-1 pools
+ * (pads adding up to the window, flat path), stride 1 and 2 with any pads, dilations,
+ * kernels up to 7, odd widths, ceil_mode, count_include_pad, planes past the flat path's
+ * size, and larger strides ---- */
+
+static void pool_window_cases(const lucid_cpu_features *cpu, int count)
+{
+    for (int c = 0; c < count; c++) {
+        int max = rand_int(0, 1), form = rand_int(0, 3); /* 0 same s1, 1 s1, 2 s2, 3 s3 */
+        static const int64_t kernels[] = {1, 2, 3, 3, 3, 5, 7};
+        int64_t kh = kernels[rand_int(0, 6)], kw = rand_int(0, 3) ? kh : kernels[rand_int(0, 6)];
+        int64_t dil = form != 0 && rand_int(0, 4) == 0 ? 2 : 1;
+        int64_t s = form == 0 ? 1 : form, big = rand_int(0, 5) == 0;
+        int64_t h = big ? rand_int(90, 110) : rand_int(1, 40), w = big ? rand_int(90, 110) : rand_int(1, 40);
+        int64_t pads[4];
+        if (form == 0) {
+            pads[0] = rand_int(0, (int)(kh - 1)), pads[2] = kh - 1 - pads[0];
+            pads[1] = rand_int(0, (int)(kw - 1)), pads[3] = kw - 1 - pads[1];
+        } else {
+            pads[0] = rand_int(0, (int)(kh - 1)), pads[2] = rand_int(0, (int)(kh - 1));
+            pads[1] = rand_int(0, (int)(kw - 1)), pads[3] = rand_int(0, (int)(kw - 1));
+        }
+        /* at least one output position */
+        if (h + pads[0] + pads[2] < dil * (kh - 1) + 1) h = dil * (kh - 1) + 1;
+        if (w + pads[1] + pads[3] < dil * (kw - 1) + 1) w = dil * (kw - 1) + 1;
+        int ceil_mode = form == 0 ? 0 : rand_int(0, 1), cip = rand_int(0, 1);
+        int64_t n = rand_int(1, 2), ch = big ? rand_int(1, 3) : rand_int(1, 40);
+        case_builder cb;
+        cb_init(&cb, "%s n%lld c%lld %lldx%lld k%lldx%lld s%lld d%lld pads %lld,%lld,%lld,%lld ceil%d cip%d",
+                max ? "MaxPool" : "AveragePool", (long long)n, (long long)ch, (long long)h,
+                (long long)w, (long long)kh, (long long)kw, (long long)s, (long long)dil,
+                (long long)pads[0], (long long)pads[1], (long long)pads[2], (long long)pads[3],
+                ceil_mode, cip);
+        int64_t xd[4] = {n, ch, h, w};
+        cb_input(&cb, "x", 4, xd);
+        /* dilations are MaxPool's (AveragePool has them from opset 19) */
+        if (!max) dil = 1;
+        lucid_node *nd = cb_node(&cb, "", max ? "MaxPool" : "AveragePool", max ? 12 : 13);
+        int64_t ks[2] = {kh, kw}, st[2] = {s, s}, dl[2] = {dil, dil};
+        attr_ints(nd, "kernel_shape", 2, ks);
+        attr_ints(nd, "strides", 2, st);
+        if (max) attr_ints(nd, "dilations", 2, dl);
+        attr_ints(nd, "pads", 4, pads);
+        attr_int(nd, "ceil_mode", ceil_mode);
+        if (!max) attr_int(nd, "count_include_pad", cip);
+        check_case(&cb, cpu);
+    }
+}
+
+/* ---- depthwise layers the AVX-512 tactic takes separate paths for: "same" stride-1 layers
+ * (flat path: planes from 1x1 to 64x64, asymmetric pads, dilation 2, kernels 3/5/7, channel
+ * multiplier 2), strides 1 and 2 with other pads, every activation, bias and residual ---- */
+
+static void depthwise_cases(const lucid_cpu_features *cpu, int count)
+{
+    bool fused_ok = lucid_op_get(LUCID_OP_FUSED_CONV)->run != NULL;
+    for (int c = 0; c < count; c++) {
+        static const int64_t kernels[] = {3, 3, 5, 5, 7};
+        int64_t k = kernels[rand_int(0, 4)], dil = rand_int(0, 4) == 0 ? 2 : 1;
+        int64_t s = rand_int(0, 2) ? 1 : 2, same = s == 1 && rand_int(0, 3) != 0;
+        int64_t h = rand_int(1, 64), w = rand_int(1, 64), ch = rand_int(1, 40);
+        if (h * w > 1200) ch = rand_int(1, 6);
+        int64_t mult = rand_int(0, 5) == 0 ? 2 : 1, reach = dil * (k - 1);
+        int64_t pads[4];
+        if (same) {
+            pads[0] = rand_int(0, (int)reach), pads[2] = reach - pads[0];
+            pads[1] = rand_int(0, (int)reach), pads[3] = reach - pads[1];
+        } else {
+            for (int i = 0; i < 4; i++) pads[i] = rand_int(0, (int)(k / 2));
+        }
+        if (h + pads[0] + pads[2] < reach + 1) h = reach + 1;
+        if (w + pads[1] + pads[3] < reach + 1) w = reach + 1;
+        int64_t oh = (h + pads[0] + pads[2] - reach - 1) / s + 1;
+        int64_t ow = (w + pads[1] + pads[3] - reach - 1) / s + 1;
+        bool fused = fused_ok && rand_int(0, 3) != 0, bias = rand_int(0, 3) != 0;
+        bool residual = fused && rand_int(0, 1);
+        const char *act = fused ? activations[rand_int(0, 8)] : "";
+        case_builder cb;
+        cb_init(&cb, "%s depthwise n1 c%lld x%lld k%lld s%lld d%lld %lldx%lld pads %lld,%lld,%lld,%lld%s%s %s",
+                fused ? "FusedConv" : "Conv", (long long)ch, (long long)mult, (long long)k,
+                (long long)s, (long long)dil, (long long)h, (long long)w, (long long)pads[0],
+                (long long)pads[1], (long long)pads[2], (long long)pads[3], bias ? " bias" : "",
+                residual ? " residual" : "", act);
+        int64_t xd[4] = {1, ch, h, w}, wd[4] = {ch * mult, 1, k, k}, bd[1] = {ch * mult};
+        cb_input(&cb, "x", 4, xd);
+        cb_const(&cb, "w", 4, wd);
+        if (bias)
+            cb_const(&cb, "b", 1, bd);
+        else if (residual)
+            cb_absent(&cb);
+        if (residual) {
+            int64_t zd[4] = {1, ch * mult, oh, ow};
+            cb_input(&cb, "z", 4, zd);
+        }
+        lucid_node *nd = cb_node(&cb, fused ? LUCID_DOMAIN : "", fused ? "FusedConv" : "Conv",
+                                 fused ? 1 : 13);
+        int64_t ks[2] = {k, k}, st[2] = {s, s}, dl[2] = {dil, dil};
+        attr_ints(nd, "kernel_shape", 2, ks);
+        attr_ints(nd, "strides", 2, st);
+        attr_ints(nd, "dilations", 2, dl);
+        attr_ints(nd, "pads", 4, pads);
+        attr_int(nd, "group", ch);
+        if (fused) {
+            attr_string(nd, "activation", act);
+            if (strcmp(act, "Clip") == 0) {
+                attr_float(nd, "activation_alpha", 0.0f);
+                attr_float(nd, "activation_beta", 6.0f);
+            } else if (strcmp(act, "LeakyRelu") == 0) {
+                attr_float(nd, "activation_alpha", 0.1f);
+            } else if (strcmp(act, "HardSigmoid") == 0) {
+                attr_float(nd, "activation_alpha", 0.2f);
+                attr_float(nd, "activation_beta", 0.5f);
+            }
+        }
+        check_case(&cb, cpu);
+    }
+}
+
 /* ---- larger-channel 3x3 stride-1 layers (ResNet-like, where Winograd applies), with
  * residual + ReLU, odd sizes, pads 0 and 1, batch 2 ---- */
 
@@ -768,6 +886,7 @@ int main(int argc, char **argv)
     conv_cases(&cpu, 60, false);
     gemm_cases(&cpu, 30, false);
     pool_cases(&cpu, 30);
+    pool_window_cases(&cpu, 80);
     elementwise_cases(&cpu, 20);
     batchnorm_cases(&cpu, 24);
     movement_cases(&cpu, 40);
@@ -776,6 +895,7 @@ int main(int argc, char **argv)
     if (lucid_op_get(LUCID_OP_FUSED_CONV)->run) conv_cases(&cpu, 60, true);
     if (lucid_op_get(LUCID_OP_FUSED_GEMM)->run) gemm_cases(&cpu, 30, true);
     direct_kernel_cases(&cpu, 24);
+    depthwise_cases(&cpu, 80);
     winograd_cases(&cpu);
     pointwise_cases(&cpu, 40);
     printf("%d passed, %d failed\n", passed, failed);

@@ -55,6 +55,7 @@ void lucid_dw_release(void *state)
 {
     lucid_dw_state *s = state;
     if (!s) return;
+    free(s->masks);
     free(s->w);
     free(s);
 }

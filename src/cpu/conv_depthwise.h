@@ -11,6 +11,9 @@ typedef struct lucid_dw_state {
     lucid_dconv_plane plane;
     int64_t mult; /* output channels per input channel */
     float *w;     /* oc x kh x kw, copied so the plan does not depend on the graph's buffers */
+    /* tactics' own per-layer tables (freed with the state) */
+    uint16_t *masks;
+    int64_t mask_chunks;
 } lucid_dw_state;
 
 /* Output rows [0, rows) of one plane: y[oy][o] = act(bias + sum_k w[k] * x[...] + z[oy][o])

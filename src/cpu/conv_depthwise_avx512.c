@@ -4,6 +4,7 @@
  * applied before the store. */
 #include <immintrin.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cpu/conv_depthwise.h"
 #include "cpu/eltwise_avx512.h"
@@ -224,6 +225,174 @@ static void dw_fill_avx512(const lucid_dw_state *s, const float *x, float *dst)
     }
 }
 
+/* ---- the flat path: "same" stride-1 layers on small planes (EfficientNet's and
+ * MobileNetV2's 28x28, 14x14 and 7x7 planes). The plane is one flat array: output i is the
+ * sum over taps of w[tap] * x[i + off(tap)], where a per-layer lane mask drops the taps that
+ * fall off the row's ends or outside the plane, so a 7x7 plane takes 4 vectors instead of
+ * 7 mostly empty rows and no padded copy is built; four chunks of 16 outputs accumulate
+ * side by side to hide the FMA latency. ---- */
+
+#define DW_FLAT_MAX 4096 /* plane floats (16 KiB: the input copy stays in L1) */
+
+static bool dw_flat_applies(const lucid_dconv *c)
+{
+    return c->sh == 1 && c->sw == 1 && c->oh == c->ih && c->ow == c->iw &&
+           c->ih * c->iw <= DW_FLAT_MAX && c->kh * c->kw <= DW_MAX_TAPS;
+}
+
+/* Floats around the plane's copy so that every tap's load address stays inside it. */
+static int64_t dw_flat_margin(const lucid_dconv *c)
+{
+    const int64_t reach = ((c->kh - 1) * c->dh + 1) * c->iw + (c->kw - 1) * c->dw + 1;
+    return (reach + 15) / 16 * 16 + 16;
+}
+
+static int64_t dw_flat_floats(const lucid_dconv *c)
+{
+    return 2 * dw_flat_margin(c) + (c->ih * c->iw + 63) / 64 * 64;
+}
+
+static bool dw_flat_masks(lucid_dw_state *s)
+{
+    const lucid_dconv *c = &s->c;
+    const int64_t total = c->oh * c->ow, chunks = (total + 15) / 16, taps = c->kh * c->kw;
+    s->masks = malloc(sizeof(uint16_t) * (size_t)(chunks * taps));
+    if (!s->masks) return false;
+    s->mask_chunks = chunks;
+    for (int64_t ky = 0; ky < c->kh; ky++)
+        for (int64_t kx = 0; kx < c->kw; kx++)
+            for (int64_t ch = 0; ch < chunks; ch++) {
+                unsigned m = 0;
+                for (int l = 0; l < 16; l++) {
+                    const int64_t i = 16 * ch + l;
+                    const int64_t iy = i / c->ow - c->pt + ky * c->dh;
+                    const int64_t ix = i % c->ow - c->pl + kx * c->dw;
+                    if (i < total && iy >= 0 && iy < c->ih && ix >= 0 && ix < c->iw) m |= 1u << l;
+                }
+                s->masks[(ky * c->kw + kx) * chunks + ch] = (uint16_t)m;
+            }
+    return true;
+}
+
+/* nv (1..4) chunks of 16 outputs from chunk ch on. */
+static inline __attribute__((always_inline)) void
+dw_flat_block(const lucid_dw_state *s, const float *xb, const float *w, const int64_t *off,
+              int taps, __m512 bv, const float *z, float *y, int64_t ch, int64_t total,
+              const int nv)
+{
+    const lucid_dconv *c = &s->c;
+    const int64_t chunks = s->mask_chunks;
+    const uint16_t *mk = s->masks + ch;
+    __m512 a[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) a[v] = bv;
+    const float *xc = xb + 16 * ch;
+    for (int k = 0; k < taps; k++) {
+        const __m512 wk = _mm512_set1_ps(w[k]);
+        const float *q = xc + off[k];
+        const uint16_t *mt = mk + k * chunks;
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            a[v] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps((__mmask16)mt[v], q + 16 * v), wk, a[v]);
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) {
+        const int64_t i = 16 * (ch + v);
+        const __mmask16 m =
+            total - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (total - i)) - 1);
+        __m512 t = a[v];
+        if (z) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, z + i));
+        _mm512_mask_storeu_ps(y + i, m, lucid_avx512_act(c, t));
+    }
+}
+
+static inline __attribute__((always_inline)) void
+dw_flat_plane(const lucid_dw_state *s, const float *xb, const float *w, float bias,
+              const float *z, float *y, const int taps_const)
+{
+    const lucid_dconv *c = &s->c;
+    const int taps = taps_const ? taps_const : (int)(c->kh * c->kw);
+    int64_t off[DW_MAX_TAPS];
+    for (int64_t ky = 0; ky < c->kh; ky++)
+        for (int64_t kx = 0; kx < c->kw; kx++)
+            off[ky * c->kw + kx] = (ky * c->dh - c->pt) * c->iw + kx * c->dw - c->pl;
+    const __m512 bv = _mm512_set1_ps(bias);
+    const int64_t total = c->oh * c->ow, chunks = s->mask_chunks;
+    int64_t ch = 0;
+    for (; ch + 4 <= chunks; ch += 4) dw_flat_block(s, xb, w, off, taps, bv, z, y, ch, total, 4);
+    switch (chunks - ch) {
+    case 1: dw_flat_block(s, xb, w, off, taps, bv, z, y, ch, total, 1); break;
+    case 2: dw_flat_block(s, xb, w, off, taps, bv, z, y, ch, total, 2); break;
+    case 3: dw_flat_block(s, xb, w, off, taps, bv, z, y, ch, total, 3); break;
+    default: break;
+    }
+}
+
+typedef struct dw_flat_task {
+    const lucid_dw_state *s;
+    const float *x, *b, *z;
+    float *y;
+    char *work;
+} dw_flat_task;
+
+static void dw_flat_task_run(void *ctx, size_t begin, size_t end, int thread)
+{
+    const dw_flat_task *t = ctx;
+    const lucid_dw_state *s = t->s;
+    const lucid_dconv *c = &s->c;
+    const int64_t len = dw_flat_floats(c), margin = dw_flat_margin(c);
+    float *buf = (float *)(t->work + sizeof(float) * (size_t)len * (size_t)thread);
+    /* the margins are never read through an unmasked lane; zeroed to keep them defined */
+    for (int64_t j = 0; j < len; j++) buf[j] = 0.0f;
+    float *xb = buf + margin;
+    const int64_t plane = c->ih * c->iw, taps = c->kh * c->kw;
+    int64_t copied = -1;
+    for (size_t pl = begin; pl < end; pl++) {
+        const int64_t nb = (int64_t)pl / c->oc, oc = (int64_t)pl % c->oc;
+        const int64_t src = nb * c->ic + oc / s->mult;
+        if (src != copied) {
+            /* a copy with margins keeps every tap's address inside one buffer */
+            const float *x = t->x + src * plane;
+            int64_t j = 0;
+            for (; j + 16 <= plane; j += 16) _mm512_storeu_ps(xb + j, _mm512_loadu_ps(x + j));
+            if (j < plane) {
+                const __mmask16 m = (__mmask16)((1u << (plane - j)) - 1);
+                _mm512_mask_storeu_ps(xb + j, m, _mm512_maskz_loadu_ps(m, x + j));
+            }
+            copied = src;
+        }
+        const float *w = s->w + oc * taps;
+        const float bias = t->b ? t->b[oc] : 0.0f;
+        float *y = t->y + (int64_t)pl * plane;
+        const float *z = t->z ? t->z + (int64_t)pl * plane : NULL;
+        if (taps == 9) dw_flat_plane(s, xb, w, bias, z, y, 9);
+        else if (taps == 25) dw_flat_plane(s, xb, w, bias, z, y, 25);
+        else dw_flat_plane(s, xb, w, bias, z, y, 0);
+    }
+}
+
+static lucid_status dw_avx512_prepare(const lucid_graph *g, const lucid_node *n, int max_threads,
+                                      void **state, lucid_error *err)
+{
+    lucid_status st = lucid_dw_prepare(g, n, max_threads, state, err);
+    if (st) return st;
+    lucid_dw_state *s = *state;
+    if (dw_flat_applies(&s->c) && !dw_flat_masks(s)) {
+        lucid_dw_release(s);
+        *state = NULL;
+        return lucid_node_errorf(n, err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    }
+    return LUCID_STATUS_OK;
+}
+
+static size_t dw_avx512_workspace(const void *state, int threads)
+{
+    const lucid_dw_state *s = state;
+    if (s->masks)
+        return sizeof(float) * (size_t)dw_flat_floats(&s->c) * (size_t)(threads < 1 ? 1 : threads);
+    return lucid_dw_workspace(state, threads);
+}
+
 static bool dw_avx512_supports(const lucid_graph *g, const lucid_node *n,
                                const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
@@ -247,6 +416,21 @@ static lucid_status dw_avx512_run(const void *state, const lucid_array *in, int 
     (void)n_out;
     (void)err;
     const lucid_dw_state *s = state;
+    if (s->masks) {
+        dw_flat_task t = {
+            .s = s,
+            .x = in[0].data,
+            .b = n_in > 2 ? in[2].data : NULL,
+            .z = s->c.fused && n_in > 3 ? in[3].data : NULL,
+            .y = out[0].data,
+            .work = workspace,
+        };
+        /* chunks of at least 8K outputs: a thread hand-off is not free */
+        const int64_t plane = s->c.oh * s->c.ow;
+        const size_t grain = (size_t)((8192 + plane - 1) / plane);
+        lucid_threadpool_run(pool, (size_t)(s->c.batch * s->c.oc), grain, dw_flat_task_run, &t);
+        return LUCID_STATUS_OK;
+    }
     lucid_dw_rows_fn row = s->c.kh == 3 && s->c.kw == 3   ? dw_rows_3x3
                            : s->c.kh == 5 && s->c.kw == 5 ? dw_rows_5x5
                                                           : dw_rows_any;
@@ -261,8 +445,8 @@ const lucid_tactic lucid_tactic_cpu_conv_f32_depthwise_avx512 = {
     .in_layout = LUCID_LAYOUT_PLAIN,
     .out_layout = LUCID_LAYOUT_PLAIN,
     .supports = dw_avx512_supports,
-    .prepare = lucid_dw_prepare,
+    .prepare = dw_avx512_prepare,
     .release = lucid_dw_release,
-    .workspace = lucid_dw_workspace,
+    .workspace = dw_avx512_workspace,
     .run = dw_avx512_run,
 };

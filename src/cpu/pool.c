@@ -157,6 +157,7 @@ void lucid_pool_release(void *state)
 {
     lucid_pool_state *s = state;
     if (!s) return;
+    free(s->masks);
     free(s->count);
     free(s);
 }
@@ -171,6 +172,16 @@ static size_t pool_plane_bytes(const lucid_pool_state *s)
 size_t lucid_pool_workspace(const void *state, int threads)
 {
     return pool_plane_bytes(state) * (size_t)(threads < 1 ? 1 : threads);
+}
+
+size_t lucid_pool_grain(const lucid_pool_state *s)
+{
+    /* a second thread's hand-off costs microseconds: small layers (GoogLeNet's 7x7 pools,
+     * global pools of 7x7 planes) stay on fewer threads, each chunk reading at least 16K
+     * input floats */
+    const int64_t per_plane = s->plane_in > 0 ? s->plane_in : 1;
+    const int64_t grain = (16384 + per_plane - 1) / per_plane;
+    return (size_t)(grain < 1 ? 1 : grain);
 }
 
 typedef struct pool_task {
@@ -209,7 +220,7 @@ lucid_status lucid_pool_run(const lucid_pool_state *s, const lucid_array *in, lu
                             lucid_pool_global_fn global)
 {
     pool_task t = {s, in[0].data, out[0].data, workspace, row, global};
-    lucid_threadpool_run(pool, (size_t)s->planes, 1, pool_task_run, &t);
+    lucid_threadpool_run(pool, (size_t)s->planes, lucid_pool_grain(s), pool_task_run, &t);
     return LUCID_STATUS_OK;
 }
 

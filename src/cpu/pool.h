@@ -13,6 +13,9 @@ typedef struct lucid_pool_state {
     lucid_dconv c;       /* the window geometry (channels and activation unused) */
     lucid_dconv_plane plane;
     float *count;        /* average pools: elements each output divides by, oh x ow */
+    /* tactics' own per-layer tables (freed with the state) */
+    uint16_t *masks;
+    int64_t mask_chunks;
 } lucid_pool_state;
 
 /* One output row of a windowed pool from the padded plane at its first input row; count is
@@ -28,6 +31,8 @@ lucid_status lucid_pool_prepare(const lucid_graph *g, const lucid_node *n, int m
                                 void **state, lucid_error *err);
 void lucid_pool_release(void *state);
 size_t lucid_pool_workspace(const void *state, int threads);
+/* Planes per thread-pool grain: enough that each chunk is worth a thread hand-off. */
+size_t lucid_pool_grain(const lucid_pool_state *s);
 lucid_status lucid_pool_run(const lucid_pool_state *s, const lucid_array *in, lucid_array *out,
                             void *workspace, lucid_threadpool *pool, lucid_pool_row_fn row,
                             lucid_pool_global_fn global);

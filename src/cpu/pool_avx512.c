@@ -1,9 +1,19 @@
-/* pool_avx512.c - cpu.pool.f32.{max,avg}.avx512: windowed pools 64 output columns per step
- * (four independent accumulators) over padded stride-phase planes, and global pools with
- * four-vector reductions. */
+/* pool_avx512.c - cpu.pool.f32.{max,avg}.avx512. Windowed pools are computed rows first,
+ * then columns, with no padded copy of the plane:
+ * - "same"-size stride-1 pools (GoogLeNet's and Inception's 3x3/1 pad-1 branch pools) treat
+ *   the plane as one flat array: the rows pass reduces whole spans of output rows that see
+ *   the same window rows in one stream, and the columns pass reads that result shifted by
+ *   each tap under per-layer lane masks that drop the columns past the row's ends, so 7x7
+ *   and 14x14 planes cost a few vectors instead of a loop per row;
+ * - other pools of width stride 1 or 2 reduce each output row's window rows into a row
+ *   buffer whose fixed -inf / 0 margins are the pads, then its columns with unaligned loads
+ *   (stride 1) or even-lane permutes (stride 2);
+ * - larger strides go through padded stride-phase planes, 64 output columns per step.
+ * Global pools use four-vector reductions. */
 #include <immintrin.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cpu/pool.h"
 
@@ -70,6 +80,312 @@ static void pool_row_avg(const lucid_pool_state *s, const float *xp, const float
                          float *y)
 {
     pool_row_k(s, xp, count, y, false);
+}
+
+/* ---- the separable path: rows first, into a per-thread row buffer, then columns ---- */
+
+/* Floats of one thread's row buffer: the left pad, the input row and enough of the right pad
+ * that every column block's loads (up to 32 floats from its first tap) stay inside. */
+static int64_t sep_row_floats(const lucid_pool_state *s)
+{
+    const lucid_dconv *c = &s->c;
+    const int64_t ow16 = (c->ow + 15) / 16 * 16;
+    int64_t need = c->sw * ow16 + (c->kw - 1) * c->dw + 32;
+    if (need < c->pl + c->iw) need = c->pl + c->iw;
+    return (need + 16 + 15) / 16 * 16;
+}
+
+static bool sep_applies(const lucid_pool_state *s)
+{
+    return !s->global && s->c.sw <= 2;
+}
+
+static bool flat_applies(const lucid_pool_state *s);
+static int64_t flat_floats(const lucid_pool_state *s);
+
+static size_t pool_avx512_workspace(const void *state, int threads)
+{
+    const lucid_pool_state *s = state;
+    const size_t t = (size_t)(threads < 1 ? 1 : threads);
+    if (flat_applies(s)) return sizeof(float) * (size_t)flat_floats(s) * t;
+    if (!sep_applies(s)) return lucid_pool_workspace(state, threads);
+    return sizeof(float) * (size_t)sep_row_floats(s) * t;
+}
+
+static inline __mmask16 tail_mask(int64_t left)
+{
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
+/* buf[pl + j] = reduction over the rows xr[0..nr) of column j, for j < iw. */
+static inline __attribute__((always_inline)) void
+sep_rows(const float *const *xr, int nr, int64_t iw, float *buf, const bool is_max)
+{
+    int64_t j = 0;
+    for (; j + 32 <= iw; j += 32) {
+        __m512 a0 = _mm512_loadu_ps(xr[0] + j), a1 = _mm512_loadu_ps(xr[0] + j + 16);
+        for (int r = 1; r < nr; r++) {
+            const __m512 x0 = _mm512_loadu_ps(xr[r] + j), x1 = _mm512_loadu_ps(xr[r] + j + 16);
+            a0 = is_max ? _mm512_max_ps(a0, x0) : _mm512_add_ps(a0, x0);
+            a1 = is_max ? _mm512_max_ps(a1, x1) : _mm512_add_ps(a1, x1);
+        }
+        _mm512_storeu_ps(buf + j, a0);
+        _mm512_storeu_ps(buf + j + 16, a1);
+    }
+    for (; j < iw; j += 16) {
+        const __mmask16 m = tail_mask(iw - j);
+        __m512 a = _mm512_maskz_loadu_ps(m, xr[0] + j);
+        for (int r = 1; r < nr; r++) {
+            const __m512 x = _mm512_maskz_loadu_ps(m, xr[r] + j);
+            a = is_max ? _mm512_max_ps(a, x) : _mm512_add_ps(a, x);
+        }
+        _mm512_mask_storeu_ps(buf + j, m, a);
+    }
+}
+
+/* One output row from the row buffer b (b[0] is padded column 0): kw taps dw apart, stride
+ * sw (1 or 2); kw and sw are constants where the caller inlines them. */
+static inline __attribute__((always_inline)) void
+sep_cols(const float *b, int64_t ow, const float *count, float *y, const int kw, const int64_t dw,
+         const int sw, const bool is_max)
+{
+    const __m512i even =
+        _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    for (int64_t o = 0; o < ow; o += 16) {
+        const float *q = b + sw * o;
+        __m512 a;
+        if (sw == 1) {
+            a = _mm512_loadu_ps(q);
+            for (int k = 1; k < kw; k++) {
+                const __m512 x = _mm512_loadu_ps(q + k * dw);
+                a = is_max ? _mm512_max_ps(a, x) : _mm512_add_ps(a, x);
+            }
+        } else {
+            a = _mm512_permutex2var_ps(_mm512_loadu_ps(q), even, _mm512_loadu_ps(q + 16));
+            for (int k = 1; k < kw; k++) {
+                const __m512 x = _mm512_permutex2var_ps(_mm512_loadu_ps(q + k * dw), even,
+                                                        _mm512_loadu_ps(q + k * dw + 16));
+                a = is_max ? _mm512_max_ps(a, x) : _mm512_add_ps(a, x);
+            }
+        }
+        const __mmask16 m = tail_mask(ow - o);
+        if (!is_max) a = _mm512_div_ps(a, _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, count + o));
+        _mm512_mask_storeu_ps(y + o, m, a);
+    }
+}
+
+/* ---- the flat path: stride 1, output as wide as the input, plane at most FLAT_MAX ---- */
+
+#define FLAT_MAX 8192 /* floats of the rows pass's result: it stays in L1 */
+
+static bool flat_applies(const lucid_pool_state *s)
+{
+    const lucid_dconv *c = &s->c;
+    return !s->global && c->sw == 1 && c->sh == 1 && c->ow == c->iw && c->oh * c->iw <= FLAT_MAX;
+}
+
+/* Floats before and after the rows-pass result so that every tap's load address stays
+ * inside the buffer (its lanes outside the row are masked off, never read). */
+static int64_t flat_margin(const lucid_dconv *c)
+{
+    const int64_t reach = c->pl > (c->kw - 1) * c->dw ? c->pl : (c->kw - 1) * c->dw;
+    return (reach + 15) / 16 * 16 + 16;
+}
+
+static int64_t flat_floats(const lucid_pool_state *s)
+{
+    const lucid_dconv *c = &s->c;
+    return 2 * flat_margin(c) + (c->oh * c->ow + 15) / 16 * 16;
+}
+
+/* The columns pass's masks: masks[kx * chunks + ch] has lane l set when flat output
+ * i = 16 ch + l exists and its tap kx reads a column inside the row. */
+static bool flat_masks(lucid_pool_state *s)
+{
+    const lucid_dconv *c = &s->c;
+    const int64_t total = c->oh * c->ow, chunks = (total + 15) / 16;
+    s->masks = malloc(sizeof(uint16_t) * (size_t)(chunks * c->kw));
+    if (!s->masks) return false;
+    s->mask_chunks = chunks;
+    for (int64_t kx = 0; kx < c->kw; kx++)
+        for (int64_t ch = 0; ch < chunks; ch++) {
+            unsigned m = 0;
+            for (int l = 0; l < 16; l++) {
+                const int64_t i = 16 * ch + l, col = i % c->ow - c->pl + kx * c->dw;
+                if (i < total && col >= 0 && col < c->iw) m |= 1u << l;
+            }
+            s->masks[kx * chunks + ch] = (uint16_t)m;
+        }
+    return true;
+}
+
+/* d[0..n) = reduction over the nr sources src[r][0..n). */
+static inline __attribute__((always_inline)) void
+flat_span(const float *const *src, int nr, int64_t n, float *d, const bool is_max)
+{
+    int64_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+        __m512 a0 = _mm512_loadu_ps(src[0] + j), a1 = _mm512_loadu_ps(src[0] + j + 16);
+        for (int r = 1; r < nr; r++) {
+            const __m512 x0 = _mm512_loadu_ps(src[r] + j), x1 = _mm512_loadu_ps(src[r] + j + 16);
+            a0 = is_max ? _mm512_max_ps(a0, x0) : _mm512_add_ps(a0, x0);
+            a1 = is_max ? _mm512_max_ps(a1, x1) : _mm512_add_ps(a1, x1);
+        }
+        _mm512_storeu_ps(d + j, a0);
+        _mm512_storeu_ps(d + j + 16, a1);
+    }
+    for (; j < n; j += 16) {
+        const __mmask16 m = tail_mask(n - j);
+        __m512 a = _mm512_maskz_loadu_ps(m, src[0] + j);
+        for (int r = 1; r < nr; r++) {
+            const __m512 x = _mm512_maskz_loadu_ps(m, src[r] + j);
+            a = is_max ? _mm512_max_ps(a, x) : _mm512_add_ps(a, x);
+        }
+        _mm512_mask_storeu_ps(d + j, m, a);
+    }
+}
+
+static inline __attribute__((always_inline)) void
+flat_plane(const lucid_pool_state *s, const float *x, float *y, float *v, const int kw,
+           const bool is_max)
+{
+    const lucid_dconv *c = &s->c;
+    const int64_t W = c->iw, oh = c->oh, dh = c->dh, dw = c->dw, pl = c->pl;
+    const float fill = is_max ? -INFINITY : 0.0f;
+    /* rows pass: output rows [oy, end) that see the same window rows form one span */
+    const float *src[64];
+    for (int64_t oy = 0; oy < oh;) {
+        uint64_t set = 0;
+        for (int64_t ky = 0; ky < c->kh; ky++) {
+            const int64_t iy = oy - c->pt + ky * dh;
+            if (iy >= 0 && iy < c->ih) set |= 1ull << ky;
+        }
+        int64_t end = oy + 1;
+        for (; end < oh; end++) {
+            uint64_t next = 0;
+            for (int64_t ky = 0; ky < c->kh; ky++) {
+                const int64_t iy = end - c->pt + ky * dh;
+                if (iy >= 0 && iy < c->ih) next |= 1ull << ky;
+            }
+            if (next != set) break;
+        }
+        int nr = 0;
+        for (int64_t ky = 0; ky < c->kh; ky++)
+            if (set >> ky & 1) src[nr++] = x + (oy - c->pt + ky * dh) * W;
+        if (nr)
+            flat_span(src, nr, (end - oy) * W, v + oy * W, is_max);
+        else
+            for (int64_t j = oy * W; j < end * W; j++) v[j] = fill;
+        oy = end;
+    }
+    /* columns pass over the flat result */
+    const int64_t total = oh * W, chunks = s->mask_chunks;
+    const __m512 fv = _mm512_set1_ps(fill);
+    for (int64_t ch = 0; ch < chunks; ch++) {
+        const int64_t i = 16 * ch;
+        __m512 a = fv;
+        for (int k = 0; k < kw; k++) {
+            const __mmask16 m = s->masks[k * chunks + ch];
+            const __m512 t = _mm512_mask_loadu_ps(fv, m, v + i + k * dw - pl);
+            a = is_max ? _mm512_max_ps(a, t) : _mm512_add_ps(a, t);
+        }
+        const __mmask16 m = tail_mask(total - i);
+        if (!is_max) a = _mm512_div_ps(a, _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, s->count + i));
+        _mm512_mask_storeu_ps(y + i, m, a);
+    }
+}
+
+typedef struct sep_task {
+    const lucid_pool_state *s;
+    const float *x;
+    float *y;
+    char *work;
+} sep_task;
+
+static inline __attribute__((always_inline)) void
+sep_plane(const lucid_pool_state *s, const float *x, float *y, float *buf, const int kw,
+          const int sw, const bool is_max)
+{
+    const lucid_dconv *c = &s->c;
+    const float fill = is_max ? -INFINITY : 0.0f;
+    const float *xr[64];
+    for (int64_t oy = 0; oy < c->oh; oy++) {
+        int nr = 0;
+        for (int64_t ky = 0; ky < c->kh; ky++) {
+            const int64_t iy = oy * c->sh - c->pt + ky * c->dh;
+            if (iy >= 0 && iy < c->ih) xr[nr++] = x + iy * c->iw;
+        }
+        if (nr)
+            sep_rows(xr, nr, c->iw, buf + c->pl, is_max);
+        else /* a window entirely in the pads (ceil_mode overhang): the reference's empty
+              * reduction */
+            for (int64_t j = 0; j < c->iw; j++) buf[c->pl + j] = fill;
+        sep_cols(buf, c->ow, s->count ? s->count + oy * c->ow : NULL, y + oy * c->ow, kw, c->dw,
+                 sw, is_max);
+    }
+}
+
+static void sep_task_run(void *ctx, size_t begin, size_t end, int thread)
+{
+    const sep_task *t = ctx;
+    const lucid_pool_state *s = t->s;
+    const lucid_dconv *c = &s->c;
+    const int64_t len = sep_row_floats(s);
+    float *buf = (float *)(t->work + sizeof(float) * (size_t)len * (size_t)thread);
+    const float fill = s->is_max ? -INFINITY : 0.0f;
+    for (int64_t j = 0; j < len; j++) buf[j] = fill;
+    const int64_t out_plane = c->oh * c->ow;
+    const bool k3 = c->kw == 3;
+    for (size_t pl = begin; pl < end; pl++) {
+        const float *x = t->x + (int64_t)pl * s->plane_in;
+        float *y = t->y + (int64_t)pl * out_plane;
+        if (s->is_max) {
+            if (k3 && c->sw == 1) sep_plane(s, x, y, buf, 3, 1, true);
+            else if (k3) sep_plane(s, x, y, buf, 3, 2, true);
+            else if (c->sw == 1) sep_plane(s, x, y, buf, (int)c->kw, 1, true);
+            else sep_plane(s, x, y, buf, (int)c->kw, 2, true);
+        } else {
+            if (k3 && c->sw == 1) sep_plane(s, x, y, buf, 3, 1, false);
+            else if (k3) sep_plane(s, x, y, buf, 3, 2, false);
+            else if (c->sw == 1) sep_plane(s, x, y, buf, (int)c->kw, 1, false);
+            else sep_plane(s, x, y, buf, (int)c->kw, 2, false);
+        }
+    }
+}
+
+static void flat_task_run(void *ctx, size_t begin, size_t end, int thread)
+{
+    const sep_task *t = ctx;
+    const lucid_pool_state *s = t->s;
+    const lucid_dconv *c = &s->c;
+    float *v = (float *)(t->work + sizeof(float) * (size_t)flat_floats(s) * (size_t)thread) +
+               flat_margin(c);
+    const int64_t out_plane = c->oh * c->ow;
+    for (size_t pl = begin; pl < end; pl++) {
+        const float *x = t->x + (int64_t)pl * s->plane_in;
+        float *y = t->y + (int64_t)pl * out_plane;
+        if (s->is_max) {
+            if (c->kw == 3) flat_plane(s, x, y, v, 3, true);
+            else flat_plane(s, x, y, v, (int)c->kw, true);
+        } else {
+            if (c->kw == 3) flat_plane(s, x, y, v, 3, false);
+            else flat_plane(s, x, y, v, (int)c->kw, false);
+        }
+    }
+}
+
+static lucid_status pool_avx512_prepare(const lucid_graph *g, const lucid_node *n,
+                                        int max_threads, void **state, lucid_error *err)
+{
+    lucid_status st = lucid_pool_prepare(g, n, max_threads, state, err);
+    if (st) return st;
+    lucid_pool_state *s = *state;
+    if (flat_applies(s) && !flat_masks(s)) {
+        lucid_pool_release(s);
+        *state = NULL;
+        return lucid_node_errorf(n, err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    }
+    return LUCID_STATUS_OK;
 }
 
 static float pool_global_avx512(const float *x, int64_t n, bool is_max)
@@ -140,6 +456,12 @@ static lucid_status pool_avx512_run(const void *state, const lucid_array *in, in
     (void)n_out;
     (void)err;
     const lucid_pool_state *s = state;
+    if (sep_applies(s)) {
+        sep_task t = {s, in[0].data, out[0].data, workspace};
+        lucid_threadpool_run(pool, (size_t)s->planes, lucid_pool_grain(s),
+                             flat_applies(s) ? flat_task_run : sep_task_run, &t);
+        return LUCID_STATUS_OK;
+    }
     return lucid_pool_run(s, in, out, workspace, pool, s->is_max ? pool_row_max : pool_row_avg,
                           pool_global_avx512);
 }
@@ -149,9 +471,9 @@ const lucid_tactic lucid_tactic_cpu_pool_f32_max_avx512 = {
     .backend = "cpu",
     .preference = 300,
     .supports = pool_max_avx512_supports,
-    .prepare = lucid_pool_prepare,
+    .prepare = pool_avx512_prepare,
     .release = lucid_pool_release,
-    .workspace = lucid_pool_workspace,
+    .workspace = pool_avx512_workspace,
     .run = pool_avx512_run,
 };
 
@@ -160,8 +482,8 @@ const lucid_tactic lucid_tactic_cpu_pool_f32_avg_avx512 = {
     .backend = "cpu",
     .preference = 300,
     .supports = pool_avg_avx512_supports,
-    .prepare = lucid_pool_prepare,
+    .prepare = pool_avx512_prepare,
     .release = lucid_pool_release,
-    .workspace = lucid_pool_workspace,
+    .workspace = pool_avx512_workspace,
     .run = pool_avx512_run,
 };
