@@ -228,8 +228,9 @@ static void dw_fill_avx512(const lucid_dw_state *s, const float *x, float *dst)
 /* ---- the flat path: "same" stride-1 layers on small planes (EfficientNet's and
  * MobileNetV2's 28x28, 14x14 and 7x7 planes). The plane is one flat array: output i is the
  * sum over taps of w[tap] * x[i + off(tap)], where a per-layer lane mask drops the taps that
- * fall off the row's ends or outside the plane, so a 7x7 plane takes 4 vectors instead of
- * 7 mostly empty rows and no padded copy is built; four chunks of 16 outputs accumulate
+ * fall off the row's ends (taps above or below the plane read the zeroed margins of its
+ * copy), so a 7x7 plane takes 4 vectors instead of
+ * 7 mostly empty rows and the copy is a plain one with margins; four chunks of 16 outputs accumulate
  * side by side to hide the FMA latency. ---- */
 
 #define DW_FLAT_MAX 4096 /* plane floats (16 KiB: the input copy stays in L1) */
@@ -252,48 +253,52 @@ static int64_t dw_flat_floats(const lucid_dconv *c)
     return 2 * dw_flat_margin(c) + (c->ih * c->iw + 63) / 64 * 64;
 }
 
+/* masks[kx * chunks + ch]: lane l set when output i = 16 ch + l exists and kernel column kx
+ * reads a column inside the row. Rows need no mask: a tap above or below the plane reads
+ * the zeroed margins of the plane's copy. */
 static bool dw_flat_masks(lucid_dw_state *s)
 {
     const lucid_dconv *c = &s->c;
-    const int64_t total = c->oh * c->ow, chunks = (total + 15) / 16, taps = c->kh * c->kw;
-    s->masks = malloc(sizeof(uint16_t) * (size_t)(chunks * taps));
+    const int64_t total = c->oh * c->ow, chunks = (total + 15) / 16;
+    s->masks = malloc(sizeof(uint16_t) * (size_t)(chunks * c->kw));
     if (!s->masks) return false;
     s->mask_chunks = chunks;
-    for (int64_t ky = 0; ky < c->kh; ky++)
-        for (int64_t kx = 0; kx < c->kw; kx++)
-            for (int64_t ch = 0; ch < chunks; ch++) {
-                unsigned m = 0;
-                for (int l = 0; l < 16; l++) {
-                    const int64_t i = 16 * ch + l;
-                    const int64_t iy = i / c->ow - c->pt + ky * c->dh;
-                    const int64_t ix = i % c->ow - c->pl + kx * c->dw;
-                    if (i < total && iy >= 0 && iy < c->ih && ix >= 0 && ix < c->iw) m |= 1u << l;
-                }
-                s->masks[(ky * c->kw + kx) * chunks + ch] = (uint16_t)m;
+    for (int64_t kx = 0; kx < c->kw; kx++)
+        for (int64_t ch = 0; ch < chunks; ch++) {
+            unsigned m = 0;
+            for (int l = 0; l < 16; l++) {
+                const int64_t i = 16 * ch + l, ix = i % c->ow - c->pl + kx * c->dw;
+                if (i < total && ix >= 0 && ix < c->iw) m |= 1u << l;
             }
+            s->masks[kx * chunks + ch] = (uint16_t)m;
+        }
     return true;
 }
 
-/* nv (1..4) chunks of 16 outputs from chunk ch on. */
+/* nv (1..4) chunks of 16 outputs from chunk ch on; kernel kh x kw (constants where the
+ * caller inlines them), each column's masks loaded once for all its rows. */
 static inline __attribute__((always_inline)) void
-dw_flat_block(const lucid_dw_state *s, const float *xb, const float *w, const int64_t *off,
-              int taps, __m512 bv, const float *z, float *y, int64_t ch, int64_t total,
+dw_flat_block(const lucid_dw_state *s, const float *xb, const float *w, __m512 bv,
+              const float *z, float *y, int64_t ch, int64_t total, const int kh, const int kw,
               const int nv)
 {
     const lucid_dconv *c = &s->c;
-    const int64_t chunks = s->mask_chunks;
-    const uint16_t *mk = s->masks + ch;
+    const int64_t chunks = s->mask_chunks, W = c->iw, dh = c->dh, dw = c->dw;
     __m512 a[4];
 #pragma GCC unroll 4
     for (int v = 0; v < nv; v++) a[v] = bv;
-    const float *xc = xb + 16 * ch;
-    for (int k = 0; k < taps; k++) {
-        const __m512 wk = _mm512_set1_ps(w[k]);
-        const float *q = xc + off[k];
-        const uint16_t *mt = mk + k * chunks;
+    const float *xc = xb + 16 * ch - c->pt * W - c->pl;
+    for (int kx = 0; kx < kw; kx++) {
+        __mmask16 m[4];
 #pragma GCC unroll 4
-        for (int v = 0; v < nv; v++)
-            a[v] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps((__mmask16)mt[v], q + 16 * v), wk, a[v]);
+        for (int v = 0; v < nv; v++) m[v] = (__mmask16)s->masks[kx * chunks + ch + v];
+        for (int ky = 0; ky < kh; ky++) {
+            const __m512 wk = _mm512_set1_ps(w[ky * kw + kx]);
+            const float *q = xc + ky * dh * W + kx * dw;
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++)
+                a[v] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[v], q + 16 * v), wk, a[v]);
+        }
     }
 #pragma GCC unroll 4
     for (int v = 0; v < nv; v++) {
@@ -308,22 +313,16 @@ dw_flat_block(const lucid_dw_state *s, const float *xb, const float *w, const in
 
 static inline __attribute__((always_inline)) void
 dw_flat_plane(const lucid_dw_state *s, const float *xb, const float *w, float bias,
-              const float *z, float *y, const int taps_const)
+              const float *z, float *y, const int kh, const int kw)
 {
-    const lucid_dconv *c = &s->c;
-    const int taps = taps_const ? taps_const : (int)(c->kh * c->kw);
-    int64_t off[DW_MAX_TAPS];
-    for (int64_t ky = 0; ky < c->kh; ky++)
-        for (int64_t kx = 0; kx < c->kw; kx++)
-            off[ky * c->kw + kx] = (ky * c->dh - c->pt) * c->iw + kx * c->dw - c->pl;
     const __m512 bv = _mm512_set1_ps(bias);
-    const int64_t total = c->oh * c->ow, chunks = s->mask_chunks;
+    const int64_t total = s->c.oh * s->c.ow, chunks = s->mask_chunks;
     int64_t ch = 0;
-    for (; ch + 4 <= chunks; ch += 4) dw_flat_block(s, xb, w, off, taps, bv, z, y, ch, total, 4);
+    for (; ch + 4 <= chunks; ch += 4) dw_flat_block(s, xb, w, bv, z, y, ch, total, kh, kw, 4);
     switch (chunks - ch) {
-    case 1: dw_flat_block(s, xb, w, off, taps, bv, z, y, ch, total, 1); break;
-    case 2: dw_flat_block(s, xb, w, off, taps, bv, z, y, ch, total, 2); break;
-    case 3: dw_flat_block(s, xb, w, off, taps, bv, z, y, ch, total, 3); break;
+    case 1: dw_flat_block(s, xb, w, bv, z, y, ch, total, kh, kw, 1); break;
+    case 2: dw_flat_block(s, xb, w, bv, z, y, ch, total, kh, kw, 2); break;
+    case 3: dw_flat_block(s, xb, w, bv, z, y, ch, total, kh, kw, 3); break;
     default: break;
     }
 }
@@ -365,9 +364,9 @@ static void dw_flat_task_run(void *ctx, size_t begin, size_t end, int thread)
         const float bias = t->b ? t->b[oc] : 0.0f;
         float *y = t->y + (int64_t)pl * plane;
         const float *z = t->z ? t->z + (int64_t)pl * plane : NULL;
-        if (taps == 9) dw_flat_plane(s, xb, w, bias, z, y, 9);
-        else if (taps == 25) dw_flat_plane(s, xb, w, bias, z, y, 25);
-        else dw_flat_plane(s, xb, w, bias, z, y, 0);
+        if (c->kh == 3 && c->kw == 3) dw_flat_plane(s, xb, w, bias, z, y, 3, 3);
+        else if (c->kh == 5 && c->kw == 5) dw_flat_plane(s, xb, w, bias, z, y, 5, 5);
+        else dw_flat_plane(s, xb, w, bias, z, y, (int)c->kh, (int)c->kw);
     }
 }
 
