@@ -587,13 +587,28 @@ lucid_status ch_characterize_run(const lucid_characterize_options *opts, const c
             ch_peer_cell(c, cell);
         }
         if (cell->state == CH_PENDING) cell->state = CH_OK;
-        if (ch_cancelled(c)) c->interrupted = true;
+        if (ch_cancelled(c)) {
+            /* a peer killed by the same Ctrl-C did not fail; a lucid cell stopped early keeps
+             * what it measured and says so */
+            c->interrupted = true;
+            char was[sizeof cell->reason];
+            snprintf(was, sizeof was, "%s", cell->reason);
+            if (cell->state == CH_FAILED) cell->state = CH_SKIPPED;
+            snprintf(cell->reason, sizeof cell->reason, "interrupted during this cell%s%s",
+                     was[0] ? ": " : " (measured partially)", was);
+        }
         cell->seconds = lucid_time_now() - t;
         c->seconds = lucid_time_now() - c->t0;
         utc_now(c->finished, sizeof c->finished);
         ch_env_load(c->load_after);
         if ((st = ch_write_results(c, err))) goto fail;
     }
+    /* the samples were written for the peers only */
+    remove(c->samples_npy);
+    remove(c->sample1_npy);
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s/inputs", c->out_dir);
+    rmdir(dir);
     c->complete = !c->interrupted;
     c->seconds = lucid_time_now() - c->t0;
     utc_now(c->finished, sizeof c->finished);

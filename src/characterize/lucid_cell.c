@@ -437,8 +437,10 @@ static lucid_status measure_profile(const lucid_characterization_t *c, ch_cell *
                                     engine *e, lucid_error *err)
 {
     lucid_status st = LUCID_STATUS_OK;
-    int runs = (int)(cell->lat.iterations < 10 ? 10 : cell->lat.iterations > 200 ? 200
-                                                                               : cell->lat.iterations);
+    /* as many runs as were timed, at least 3 (a slow reference model) and at most 200 */
+    int runs = (int)(cell->lat.iterations < 3     ? 3
+                     : cell->lat.iterations > 200 ? 200
+                                                  : cell->lat.iterations);
     lucid_context_set_profiling(e->ctx, 1);
     for (int r = 0; r < runs && !st; r++) {
         st = engine_feed(c, e, 0, NULL);

@@ -82,6 +82,10 @@ static void latency_json(ch_buf *b, const ch_latency *l)
     kv_num(b, "total_s", l->total_s, true);
     kv_num(b, "throughput", l->throughput, true);
     kv_bool(b, "capped", l->capped, true);
+    /* trtexec's GPU breakdown (host-to-device, compute, device-to-host, enqueue): null until
+     * a GPU engine measures it */
+    key(b, "gpu_breakdown");
+    ch_puts(b, "null,");
     key(b, "histogram");
     int64_t sum = 0;
     for (int i = 0; i < CH_HIST_BINS; i++) sum += l->hist[i];
