@@ -487,8 +487,8 @@ static size_t steps_of(const ch_cell *cell)
 {
     if (cell->state != CH_PENDING) return 0;
     if (!cell->cfg) return 3;                          /* latency, offline, accuracy */
-    return cell->cfg->kind == CH_KIND_PLAN ? 7 : 6; /* (build,) latency, offline, accuracy,
-                                                       profile, run-to-run, build-to-build */
+    /* build or prepare, (latency,) offline, accuracy, profile, run-to-run(, build-to-build) */
+    return cell->cfg->kind == CH_KIND_PLAN ? 7 : 5;
 }
 
 lucid_status ch_characterize_run(const lucid_characterize_options *opts, const ch_hooks *hooks,

@@ -114,6 +114,9 @@ typedef struct ch_latency {
     bool capped;
     double hist_lo, hist_hi;
     int64_t hist[CH_HIST_BINS];
+    /* GPU engines (trtexec's breakdown): mean ms per run, NaN when not measured */
+    bool has_gpu;
+    double h2d_ms, compute_ms, d2h_ms, enqueue_ms;
 } ch_latency;
 
 typedef struct ch_accuracy {

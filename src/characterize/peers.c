@@ -191,6 +191,13 @@ static void fill_latency(const ch_json *doc, ch_latency *lat)
     lat->total_s = ch_json_number(doc, "total_s", NAN);
     lat->throughput = ch_json_number(doc, "throughput", NAN);
     lat->capped = ch_json_number(doc, "capped", 0) != 0;
+    /* trtexec.py's GPU breakdown, as statistics objects "h2d_ms", "compute_ms", ... */
+    lat->h2d_ms = ch_json_number(ch_json_get(doc, "h2d_ms"), "mean", NAN);
+    lat->compute_ms = ch_json_number(ch_json_get(doc, "compute_ms"), "mean", NAN);
+    lat->d2h_ms = ch_json_number(ch_json_get(doc, "d2h_ms"), "mean", NAN);
+    lat->enqueue_ms = ch_json_number(ch_json_get(doc, "enqueue_ms"), "mean", NAN);
+    lat->has_gpu = !isnan(lat->h2d_ms) || !isnan(lat->compute_ms) || !isnan(lat->d2h_ms) ||
+                   !isnan(lat->enqueue_ms);
     const ch_json *w = ch_json_get(doc, "warmup");
     lat->warmup_iterations = (int64_t)ch_json_number(w, "iterations", 0);
     lat->warmup_s = ch_json_number(w, "seconds", NAN);

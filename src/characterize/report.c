@@ -82,10 +82,19 @@ static void latency_json(ch_buf *b, const ch_latency *l)
     kv_num(b, "total_s", l->total_s, true);
     kv_num(b, "throughput", l->throughput, true);
     kv_bool(b, "capped", l->capped, true);
-    /* trtexec's GPU breakdown (host-to-device, compute, device-to-host, enqueue): null until
-     * a GPU engine measures it */
+    /* trtexec's GPU breakdown (host-to-device, compute, device-to-host, enqueue; means):
+     * null on the CPU */
     key(b, "gpu_breakdown");
-    ch_puts(b, "null,");
+    if (l->has_gpu) {
+        ch_puts(b, "{");
+        kv_num(b, "h2d_ms", l->h2d_ms, true);
+        kv_num(b, "compute_ms", l->compute_ms, true);
+        kv_num(b, "d2h_ms", l->d2h_ms, true);
+        kv_num(b, "enqueue_ms", l->enqueue_ms, false);
+        ch_puts(b, "},");
+    } else {
+        ch_puts(b, "null,");
+    }
     key(b, "histogram");
     int64_t sum = 0;
     for (int i = 0; i < CH_HIST_BINS; i++) sum += l->hist[i];

@@ -116,6 +116,12 @@
   table(root, ['cell', 'iterations', 'min', 'mean', 'median', 'p90', 'p95', 'p99', 'max', 'stddev', 'CV %', 'throughput /s'],
     measured.map(function (c) { var l = c.latency; return [c.label, l.iterations, fmt(l.min), fmt(l.mean), fmt(l.median), fmt(l.p90), fmt(l.p95), fmt(l.p99), fmt(l.max), fmt(l.stddev), fmt(100 * l.cv, 2), fmt(l.throughput, 1)]; }), [0]);
 
+  var gpu = measured.filter(function (c) { return c.latency.gpu_breakdown; });
+  if (gpu.length) {
+    add(root, 'h3', null, 'GPU breakdown (mean ms per run, trtexec\'s definitions)');
+    table(root, ['cell', 'host-to-device', 'compute', 'device-to-host', 'enqueue'], gpu.map(function (c) { var g3 = c.latency.gpu_breakdown; return [c.label, fmt(g3.h2d_ms), fmt(g3.compute_ms), fmt(g3.d2h_ms), fmt(g3.enqueue_ms)]; }), [0]);
+  }
+
   /* ---- offline ---- */
   add(root, 'h2', null, 'Scenarios: SingleStream and Offline');
   add(root, 'p', { 'class': 'note' }, 'SingleStream: 90th-percentile latency at batch 1. Offline: samples per second at each batch of the sweep; the best is reported (MLPerf LoadGen\'s definitions).');
