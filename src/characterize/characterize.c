@@ -557,6 +557,7 @@ lucid_status ch_characterize_run(const lucid_characterize_options *opts, const c
         ch_cell *cell = &c->cells[i];
         cell->off.n = n_batches;
         memcpy(cell->off.batch, batches, sizeof batches);
+        for (int k = 0; k < n_batches; k++) cell->off.samples_per_s[k] = cell->off.p90_ms[k] = NAN;
     }
     ch_env_read(c);
     ch_env_load(c->load_before);

@@ -51,6 +51,11 @@
   var cells = R.cells || [];
   var measured = cells.filter(function (c) { return c.latency; });
   var ref = cells.filter(function (c) { return c.engine === 'lucid' && c.config === 'reference' && c.latency; })[0];
+  function shorten(list) {
+    if (!list) return '';
+    var parts = list.split('; ');
+    return parts.length <= 3 ? list : parts.slice(0, 3).join('; ') + '; and ' + (parts.length - 3) + ' more (determinism.csv)';
+  }
   function speedup(c) { return ref && c.latency ? ref.latency.median / c.latency.median : null; }
 
   /* ---- header ---- */
@@ -139,16 +144,21 @@
   add(root, 'p', { 'class': 'note' }, 'A separate profiling run (not the latency run): mean wall time per layer per run, its tactic, and the achieved rates from the layer\'s FLOPs (2 x MACs + other arithmetic) and bytes (activations read and written + weights). profile.trace.json opens in Perfetto.');
   var prof = cells.filter(function (c) { return c.profile; });
   if (prof.length) {
-    var labels = [], seen = {};
-    prof.forEach(function (c) { c.profile.layers.forEach(function (l) { if (!seen[l.name]) { seen[l.name] = 1; labels.push(l.name); } }); });
-    if (labels.length > 60) {
-      var main = prof[prof.length - 1];
-      labels = main.profile.layers.slice().sort(function (a, b) { return b.mean_ms - a.mean_ms; }).slice(0, 40).map(function (l) { return l.name; });
-      add(root, 'p', { 'class': 'note' }, 'The chart shows the 40 slowest layers of ' + main.label + '; the tables list all.');
-    }
-    chart(root, { type: 'bar', data: { labels: prof.map(function (c) { return c.label; }), datasets: labels.map(function (name, i) {
-      return { label: name, data: prof.map(function (c) { var l = c.profile.layers.filter(function (x) { return x.name === name; })[0]; return l ? l.mean_ms : 0; }), backgroundColor: palette[i % palette.length] }; }) },
-      options: { indexAxis: 'y', plugins: { legend: { display: labels.length <= 24 } }, scales: { x: { stacked: true, title: { display: true, text: 'ms per run' } }, y: { stacked: true } } } }, true);
+    /* time by op type: comparable across configs, whose layers differ (fusion renames them) */
+    var ops = [];
+    prof.forEach(function (c) { c.profile.layers.forEach(function (l) { if (ops.indexOf(l.op) < 0) ops.push(l.op); }); });
+    add(root, 'h3', null, 'Time per run by layer type');
+    chart(root, { type: 'bar', data: { labels: prof.map(function (c) { return c.label; }), datasets: ops.map(function (op, i) {
+      return { label: op, data: prof.map(function (c) { return c.profile.layers.filter(function (l) { return l.op === op; }).reduce(function (a, l) { return a + l.mean_ms; }, 0); }), backgroundColor: palette[i % palette.length] }; }) },
+      options: { indexAxis: 'y', scales: { x: { stacked: true, title: { display: true, text: 'ms per run' } }, y: { stacked: true } } } });
+    /* the slowest layers of the headline config */
+    var main = prof.filter(function (c) { return c.config === 'tuned'; })[0] || prof[prof.length - 1];
+    var top = main.profile.layers.slice().sort(function (a, b) { return b.mean_ms - a.mean_ms; }).slice(0, 25);
+    add(root, 'h3', null, 'Slowest layers of ' + main.label + ' (' + top.length + ' of ' + main.profile.layers.length + ')');
+    chart(root, { type: 'bar', data: { labels: top.map(function (l) { return l.name.length > 60 ? l.name.slice(0, 57) + '...' : l.name; }),
+      datasets: [{ label: 'ms per run', data: top.map(function (l) { return l.mean_ms; }), backgroundColor: top.map(function (l) { return palette[ops.indexOf(l.op) % palette.length]; }) }] },
+      options: { indexAxis: 'y', plugins: { legend: { display: false }, tooltip: { callbacks: { afterLabel: function (ctx) { var l = top[ctx.dataIndex]; return l.op + ', ' + l.tactic + ', ' + fmt(l.gflops_per_s, 2) + ' GFLOP/s'; } } } },
+        scales: { x: { title: { display: true, text: 'ms per run' } } } } }, true);
     prof.forEach(function (c) {
       var d = add(root, 'details'); add(d, 'summary', null, c.label + ': ' + c.profile.layers.length + ' layers, ' + fmt(c.profile.total_ms) + ' ms per run (' + c.profile.runs + ' profiled runs)');
       table(d, ['#', 'layer', 'op', 'tactic', 'mean ms', 'share %', 'GFLOP', 'MB', 'GFLOP/s', 'GB/s'],
@@ -179,7 +189,7 @@
     [].concat.apply([], cells.map(function (c) {
       var rows = [], d = c.determinism || {};
       if (d.run_to_run) { var r = d.run_to_run, f = r.first_diverging_layer; rows.push([c.label, 'run-to-run', r.runs, r.distinct_outputs, '-', '-', '-', f ? f.name + ' (' + f.op + ')' : 'none', f ? f.tactic : '-', r.layers_differing, '']); }
-      if (d.build_to_build && d.build_to_build.builds) { var b = d.build_to_build, g2 = b.first_diverging_layer; rows.push([c.label, 'build-to-build', b.builds, b.distinct_outputs, b.distinct_plans, b.distinct_tactic_sets, fmt(100 * b.latency_spread, 1), g2 ? g2.name + ' (' + g2.op + ')' : 'none', g2 ? g2.tactic : '-', b.layers_differing, (b.differing_tactics || '') + (b.note ? ' ' + b.note : '')]); }
+      if (d.build_to_build && d.build_to_build.builds) { var b = d.build_to_build, g2 = b.first_diverging_layer; rows.push([c.label, 'build-to-build', b.builds, b.distinct_outputs, b.distinct_plans, b.distinct_tactic_sets, fmt(100 * b.latency_spread, 1), g2 ? g2.name + ' (' + g2.op + ')' : 'none', g2 ? g2.tactic : '-', b.layers_differing, shorten(b.differing_tactics) + (b.note ? ' ' + b.note : '')]); }
       else if (d.build_to_build && d.build_to_build.note) rows.push([c.label, 'build-to-build', '-', '-', '-', '-', '-', '-', '-', '-', d.build_to_build.note]);
       return rows; })), [0, 1, 7, 8, 10]);
 
