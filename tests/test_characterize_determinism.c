@@ -351,6 +351,8 @@ static void test_build_to_build(void)
         CHECK(b->distinct_tactic_sets == 2 && b->distinct_plans == 2,
               "the builds' different tactics are found: %d tactic sets, %d plans",
               b->distinct_tactic_sets, b->distinct_plans);
+        CHECK(b->tactic_layers_differing == 1, "one layer's tactic differs (%d)",
+              b->tactic_layers_differing);
         CHECK(strstr(b->differing_tactics, "test.gemm.f32.forward") &&
                   strstr(b->differing_tactics, "test.gemm.f32.reverse"),
               "the differing layer is named with both tactics: %s", b->differing_tactics);

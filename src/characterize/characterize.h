@@ -169,7 +169,8 @@ typedef struct ch_build_to_build {
     char plan_digest[CH_MAX_BUILDS][32];
     char output_digest[CH_MAX_BUILDS][32];
     char tactic_digest[CH_MAX_BUILDS][32];
-    char differing_tactics[512]; /* layers whose tactic differs between builds */
+    char differing_tactics[4096]; /* layers whose tactic differs between builds */
+    int tactic_layers_differing;  /* how many (layer, build) pairs differ from build 1 */
     ch_divergence div;
 } ch_build_to_build;
 

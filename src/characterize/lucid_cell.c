@@ -599,9 +599,10 @@ static lucid_status measure_build_to_build(lucid_characterization_t *c, ch_cell 
                 tactic0[i] = tactic0_buf[i];
             } else if (strcmp(names0[i], li.name) != 0) {
                 same_graph = false;
-            } else if (strcmp(tactic0[i], li.tactic) != 0 && pos < sizeof bb->differing_tactics) {
+            } else if (strcmp(tactic0[i], li.tactic) != 0 &&
+                       ++bb->tactic_layers_differing > 0 && pos < sizeof bb->differing_tactics) {
                 int w = snprintf(bb->differing_tactics + pos, sizeof bb->differing_tactics - pos,
-                                 "%s%s (build %d: %s; build 1: %s)", pos ? "; " : "", li.name,
+                                 "%s%s (build %d: %s, build 1: %s)", pos ? "; " : "", li.name,
                                  k + 1, li.tactic, tactic0[i]);
                 if (w > 0) pos += (size_t)w;
             }

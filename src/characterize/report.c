@@ -280,6 +280,7 @@ static void cell_json(ch_buf *b, const ch_cell *cell)
         kv_num(b, "latency_median_max_ms", bb->median_max_ms, true);
         kv_num(b, "latency_spread", bb->spread, true);
         kv_str(b, "differing_tactics", nz(bb->differing_tactics), true);
+        kv_num(b, "tactic_layers_differing", bb->tactic_layers_differing, true);
         kv_num(b, "layers_differing", (double)bb->div.layers_differing, true);
         key(b, "first_diverging_layer");
         divergence_json(b, &bb->div);
