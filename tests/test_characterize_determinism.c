@@ -398,8 +398,48 @@ static void test_refusals(void)
           "the test tactic is not in the registry normal builds choose from");
 }
 
+/* A plan run twice after one lucid_context_set_input computes the same outputs: no layer may
+ * reuse the input's memory (found by the run-to-run check, which first saw 8 distinct
+ * outputs in 20 runs of LeNet-5 when the input was set once). */
+static void test_input_survives_runs(void)
+{
+    lucid_model_t *m = NULL;
+    lucid_plan_t *p = NULL;
+    lucid_context_t *ctx = NULL;
+    lucid_build_options bo;
+    lucid_build_options_default(&bo);
+    bo.threads = 2;
+    bo.time_ms = 0.2;
+    if (lucid_model_load(MODEL, &m, NULL) || lucid_plan_build(m, &bo, &p, NULL) ||
+        lucid_context_create_plan(p, NULL, &ctx, NULL)) {
+        CHECK(0, "LeNet-5 builds");
+        goto done;
+    }
+    float x[784];
+    for (int i = 0; i < 784; i++) x[i] = (float)((i * 7919) % 255) / 255.0f;
+    int64_t dims[4] = {1, 1, 28, 28};
+    float first[10], again[10];
+    lucid_array a;
+    bool ok = !lucid_context_set_input(ctx, "input", LUCID_DTYPE_FLOAT, 4, dims, x) &&
+              !lucid_context_run(ctx) && !lucid_context_output(ctx, 0, &a) &&
+              a.nbytes == sizeof first;
+    if (ok) memcpy(first, a.data, sizeof first);
+    for (int r = 0; r < 3 && ok; r++) {
+        ok = !lucid_context_run(ctx) && !lucid_context_output(ctx, 0, &a);
+        if (ok) memcpy(again, a.data, sizeof again);
+        CHECK(ok && memcmp(first, again, sizeof first) == 0,
+              "run %d after one set_input gives the first run's outputs", r + 2);
+    }
+    CHECK(ok, "runs succeed");
+done:
+    lucid_context_destroy(ctx);
+    lucid_plan_destroy(p);
+    lucid_model_destroy(m);
+}
+
 int main(void)
 {
+    test_input_survives_runs();
     snprintf(outdir, sizeof outdir, "/tmp/lucid-test-characterize-%d", (int)getpid());
     test_refusals();
     test_run_to_run();

@@ -4,7 +4,7 @@
  * The heuristic (documented in docs/plan-format.md): every tensor that needs storage (not a
  * constant, not a view) lives from the step its first byte is written (its producer, or the
  * producer of any view into it; graph inputs from before the first layer) to its last read
- * (graph outputs to the end). Tensors are placed largest first, ties by first use then index,
+ * (graph inputs and outputs to the end). Tensors are placed largest first, ties by first use then index,
  * each at the lowest 64-byte-aligned offset where it overlaps no placed tensor whose lifetime
  * overlaps its own. A same-shape elementwise layer whose input dies at that layer writes its
  * output over the input (in place). */
@@ -98,7 +98,9 @@ lucid_status lucid_plan_memory(lucid_plan_t *plan, lucid_error *err)
         alias[t] = -1;
         needs[t] = !x->data && x->view_of < 0 && (x->is_input || x->producer >= 0);
         first[t] = x->is_input ? -1 : (x->producer >= 0 ? x->producer : 0);
-        last[t] = x->is_output ? nn : first[t];
+        /* graph inputs live to the end as outputs do: the caller sets an input once and may
+         * run many times (lucid_bench_run does), so no layer may reuse its memory */
+        last[t] = x->is_output || x->is_input ? nn : first[t];
         for (int c = 0; c < x->n_consumers; c++)
             if (x->consumers[c] > last[t]) last[t] = x->consumers[c];
     }
