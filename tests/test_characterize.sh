@@ -117,6 +117,8 @@ ort = cells["onnxruntime/cpu-all-opts"]
 need(ort["status"] in ("ok", "unavailable"), "onnxruntime: " + str(ort["reason"]))
 if ort["status"] == "ok":
     need(ort["latency"]["median"] > 0 and ort["accuracy"]["vs_reference"]["argmax_agreement"] >= 99, "onnxruntime measured")
+    rr = ort["determinism"]["run_to_run"]
+    need(rr["runs"] == 3 and rr["distinct_outputs"] >= 1 and rr["note"], "onnxruntime run-to-run")
 steps = {(a["leaf"], a["step"]) for a in r["ablation"]}
 need(("tuned", "fusions") in steps and ("tuned", "tuned") in steps, "ablation chain of tuned")
 rows = list(csv.DictReader(open(out + "/cells.csv")))

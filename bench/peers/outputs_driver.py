@@ -12,7 +12,9 @@ the batch is symbolic, else it is padded with zeros whose outputs are dropped). 
 float32 [N, ...] (the first output). The engine is set up as by ort_driver.py (CPU execution
 provider, all graph optimizations, intra-op threads = --threads) and torch_driver.py (the
 PyTorch module rebuilt from its definition, fp32, eval mode, inference_mode). Prints one JSON
-document: status ok | not_installed | failed, reason, engine_version, samples, seconds.
+document: status ok | not_installed | failed, reason, engine_version, samples, seconds, and
+with --repeat R, run_to_run: the first chunk run R more times in the same session, the number
+of distinct output digests (common.digest) and the first digest.
 """
 
 import argparse
@@ -25,6 +27,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import common  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -89,6 +92,8 @@ def main(argv=None):
     ap.add_argument("--symbolic-batch", action="store_true")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    ap.add_argument("--repeat", type=int, default=0,
+                    help="also run the first chunk R more times and count distinct output digests")
     args = ap.parse_args(argv)
     doc = {"status": "ok", "engine": args.engine, "engine_version": "", "samples": 0}
     try:
@@ -106,6 +111,16 @@ def main(argv=None):
         doc["seconds"] = time.perf_counter() - t0
         doc["samples"] = int(len(y))
         np.save(args.out, np.ascontiguousarray(y, dtype=np.float32))
+        if args.repeat > 0:
+            # run-to-run: the first chunk again, R times in this session, digests of its outputs
+            first = x[:max(1, args.chunk)]
+            if len(first) < args.chunk and not args.symbolic_batch:
+                first = np.concatenate([first, np.zeros((args.chunk - len(first),) + x.shape[1:],
+                                                        dtype=x.dtype)])
+            digests = [common.digest(np.asarray(fn(first), dtype=np.float32))
+                       for _ in range(args.repeat)]
+            doc["run_to_run"] = {"runs": args.repeat, "distinct_outputs": len(set(digests)),
+                                 "first_digest": digests[0]}
     except Exception as exc:  # the document says what failed
         traceback.print_exc(file=sys.stderr)
         doc.update(status="failed", reason="%s: %s" % (type(exc).__name__, exc))

@@ -155,6 +155,7 @@ typedef struct ch_run_to_run {
     int distinct_outputs;
     char first_digest[32];
     ch_divergence div;
+    char note[160];
 } ch_run_to_run;
 
 typedef struct ch_build_to_build {

@@ -234,6 +234,8 @@ static void peer_accuracy(lucid_characterization_t *c, ch_cell *cell)
     argf(&a, "%.0f", (double)c->opts.threads);
     arg(&a, "--device");
     args_str(&a, "%s", c->opts.device);
+    arg(&a, "--repeat");
+    argf(&a, "%.0f", (double)c->opts.runs);
     ch_buf out = {0};
     int rc = run_capture(c, a.v, &out);
     ch_json *doc = ch_json_parse(out.data ? out.data : "");
@@ -245,6 +247,16 @@ static void peer_accuracy(lucid_characterization_t *c, ch_cell *cell)
                  reason ? reason : rc ? "outputs_driver.py failed (see peers.log)" : "no document");
         ch_json_free(doc);
         return;
+    }
+    const ch_json *rr = ch_json_get(doc, "run_to_run");
+    if (rr) {
+        cell->r2r.ok = true;
+        cell->r2r.runs = (int)ch_json_number(rr, "runs", 0);
+        cell->r2r.distinct_outputs = (int)ch_json_number(rr, "distinct_outputs", 0);
+        const char *d = ch_json_string(rr, "first_digest");
+        snprintf(cell->r2r.first_digest, sizeof cell->r2r.first_digest, "%s", d ? d : "");
+        snprintf(cell->r2r.note, sizeof cell->r2r.note,
+                 "the engine's layer outputs are not exposed: a divergence is not localized");
     }
     ch_json_free(doc);
     lucid_array y;

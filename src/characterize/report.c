@@ -261,6 +261,7 @@ static void cell_json(ch_buf *b, const ch_cell *cell)
         kv_num(b, "distinct_outputs", rr->distinct_outputs, true);
         kv_bool(b, "deterministic", rr->distinct_outputs == 1, true);
         kv_num(b, "layers_differing", (double)rr->div.layers_differing, true);
+        kv_str(b, "note", nz(rr->note), true);
         key(b, "first_diverging_layer");
         divergence_json(b, &rr->div);
         ch_puts(b, "}");
@@ -838,11 +839,14 @@ void ch_make_summary(lucid_characterization_t *c)
         if (x->lat.ok && x->lat.ms.cv > 0.01)
             ch_printf(b, "warning: %s: latency CV %.1f%% > 1%% (noisy measurement)\n", x->label,
                       100 * x->lat.ms.cv);
-        if (x->r2r.ok && x->r2r.distinct_outputs > 1)
+        if (x->r2r.ok && x->r2r.distinct_outputs > 1 && x->r2r.div.found)
             ch_printf(b, "non-deterministic: %s: %d distinct outputs in %d runs; first diverging "
                          "layer %s (%s)\n",
                       x->label, x->r2r.distinct_outputs, x->r2r.runs, x->r2r.div.layer,
                       x->r2r.div.tactic);
+        else if (x->r2r.ok && x->r2r.distinct_outputs > 1)
+            ch_printf(b, "non-deterministic: %s: %d distinct outputs in %d runs (not localized)\n",
+                      x->label, x->r2r.distinct_outputs, x->r2r.runs);
         if (x->b2b.ok && (x->b2b.distinct_outputs > 1 || x->b2b.distinct_tactic_sets > 1))
             ch_printf(b, "build-to-build: %s: %d builds, %d tactic sets, %d distinct outputs%s%s\n",
                       x->label, x->b2b.builds, x->b2b.distinct_tactic_sets,

@@ -188,7 +188,7 @@
   table(root, ['cell', 'check', 'count', 'distinct outputs', 'distinct plans', 'distinct tactic sets', 'latency spread %', 'first diverging layer', 'its tactic', 'layers differing', 'differing tactics / note'],
     [].concat.apply([], cells.map(function (c) {
       var rows = [], d = c.determinism || {};
-      if (d.run_to_run) { var r = d.run_to_run, f = r.first_diverging_layer; rows.push([c.label, 'run-to-run', r.runs, r.distinct_outputs, '-', '-', '-', f ? f.name + ' (' + f.op + ')' : 'none', f ? f.tactic : '-', r.layers_differing, '']); }
+      if (d.run_to_run) { var r = d.run_to_run, f = r.first_diverging_layer; rows.push([c.label, 'run-to-run', r.runs, r.distinct_outputs, '-', '-', '-', f ? f.name + ' (' + f.op + ')' : r.note ? 'not localized' : 'none', f ? f.tactic : '-', r.note ? '-' : r.layers_differing, r.note || '']); }
       if (d.build_to_build && d.build_to_build.builds) { var b = d.build_to_build, g2 = b.first_diverging_layer; rows.push([c.label, 'build-to-build', b.builds, b.distinct_outputs, b.distinct_plans, b.distinct_tactic_sets, fmt(100 * b.latency_spread, 1), g2 ? g2.name + ' (' + g2.op + ')' : 'none', g2 ? g2.tactic : '-', b.layers_differing, shorten(b.differing_tactics) + (b.note ? ' ' + b.note : '')]); }
       else if (d.build_to_build && d.build_to_build.note) rows.push([c.label, 'build-to-build', '-', '-', '-', '-', '-', '-', '-', '-', d.build_to_build.note]);
       return rows; })), [0, 1, 7, 8, 10]);
