@@ -313,6 +313,12 @@ typedef struct lucid_plan_info {
     size_t weight_bytes;      /* constants of the optimized graph */
     double build_seconds;     /* 0 for a loaded plan */
     const char *cpu_model;    /* the machine it was built on */
+    size_t nhwc_layers;       /* layers that run channels-last (NHWC) */
+    size_t reorder_layers;    /* layout conversions the builder inserted between them */
+    /* the layout search's estimates (sums of measured medians and reorders, ms): the chosen
+     * layouts, and every layer plain NCHW; both 0 when no search ran (a loaded plan, a
+     * deterministic build, or no channels-last tactic for any layer) */
+    double layout_est_ms, plain_est_ms;
 } lucid_plan_info;
 
 lucid_status lucid_plan_get_info(const lucid_plan_t *plan, lucid_plan_info *out);

@@ -144,6 +144,68 @@ static void test_model(const char *path)
         lucid_plan_destroy(plan);
     }
 
+    /* convolutions forced channels-last: Reorder layers at the chain's ends, the same
+     * outputs, and a save/load round trip that re-derives every tensor's layout */
+    {
+        static const char *const not_nhwc[] = {"cpu.conv", "dnnl.conv.f32.nchw",
+                                               "dnnl.conv.f32.blocked", "blas.conv"};
+        lucid_build_options o;
+        lucid_build_options_default(&o);
+        o.threads = 2;
+        o.time_ms = 1;
+        o.exclude_tactics = not_nhwc;
+        o.n_exclude_tactics = 4;
+        lucid_plan_t *plan = NULL;
+        lucid_status st = lucid_plan_build(m, &o, &plan, &err);
+        CHECK(st == 0, "%s: channels-last build: %s", path, err.message);
+        if (!st) {
+            lucid_plan_info info;
+            lucid_plan_get_info(plan, &info);
+            bool offered = false; /* was dnnl.conv.f32.nhwc a candidate (oneDNN built in)? */
+            for (size_t i = 0; i < info.num_layers; i++) {
+                lucid_layer_info li;
+                lucid_plan_layer(plan, i, &li);
+                for (size_t k = 0; k < li.num_candidates; k++) {
+                    lucid_candidate_info ci;
+                    lucid_plan_candidate(plan, i, k, &ci);
+                    offered |= ci.supported && strcmp(ci.tactic, "dnnl.conv.f32.nhwc") == 0;
+                }
+            }
+            if (offered)
+                CHECK(info.nhwc_layers > 0 && info.reorder_layers >= 2,
+                      "%s: %zu layers channels-last, %zu reorders", path, info.nhwc_layers,
+                      info.reorder_layers);
+            else
+                printf("SKIP %s: no channels-last tactic in this build\n", path);
+            lucid_context_t *ctx = NULL;
+            lucid_context_create_plan(plan, NULL, &ctx, &err);
+            float *y = ctx ? run_once(ctx, lucid_plan_model(plan), &n) : NULL;
+            float worst = 0;
+            for (size_t i = 0; y && i < n && i < nref; i++)
+                worst = fmaxf(worst, fabsf(y[i] - yref[i]));
+            CHECK(y && n == nref && worst <= 1e-4f * fmaxf(scale, 1.0f),
+                  "%s: channels-last plan vs reference: max error %g", path, worst);
+            char file[512];
+            snprintf(file, sizeof file, "%s/nhwc.plan", tmpdir);
+            lucid_plan_t *loaded = NULL;
+            st = lucid_plan_save(plan, file, &err);
+            if (!st) st = lucid_plan_load(file, &loaded, &err);
+            CHECK(st == 0, "%s: channels-last plan saves and loads: %s", path, err.message);
+            lucid_context_t *lc = NULL;
+            if (loaded) lucid_context_create_plan(loaded, NULL, &lc, &err);
+            size_t nl = 0;
+            float *yl = lc ? run_once(lc, lucid_plan_model(loaded), &nl) : NULL;
+            CHECK(y && yl && nl == n && memcmp(y, yl, n * sizeof(float)) == 0,
+                  "%s: the loaded channels-last plan gives identical outputs", path);
+            free(y);
+            free(yl);
+            lucid_context_destroy(lc);
+            lucid_context_destroy(ctx);
+            lucid_plan_destroy(loaded);
+            lucid_plan_destroy(plan);
+        }
+    }
+
     /* deterministic builds with a timing cache: byte-identical plans */
     char cache[512], a[512], b[512];
     snprintf(cache, sizeof cache, "%s/timing.cache", tmpdir);

@@ -9,6 +9,7 @@
 
 #include "core/util.h"
 #include "ir/graph.h"
+#include "ops/layout.h"
 #include "ops/op.h"
 #include "tactics/tactic.h"
 
@@ -143,6 +144,16 @@ static void fill_array(const lucid_ir_tensor *t, void *data, lucid_array *a)
     a->nbytes = lucid_tensor_nbytes(t);
 }
 
+/* a's NCHW data to channels-last in dst (to_nhwc), or a's channels-last data to NCHW. */
+static void to_layout(const lucid_array *a, void *dst, bool to_nhwc)
+{
+    int64_t spatial = a->dims[2] * a->dims[3];
+    size_t image = (size_t)(a->dims[1] * spatial) * sizeof(float);
+    for (int64_t b = 0; b < a->dims[0]; b++)
+        lucid_reorder_image((const char *)a->data + b * image, (char *)dst + b * image, a->dims[1],
+                            spatial, sizeof(float), to_nhwc);
+}
+
 static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
 {
     lucid_graph *g = cb->g;
@@ -193,13 +204,29 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
             failed++;
             continue;
         }
+        /* a channels-last tactic gets its 4-D activations channels-last and its output is
+         * turned back before comparing */
+        const bool nhwc = tac->in_layout == LUCID_LAYOUT_NHWC;
+        lucid_array tin[8];
+        void *tdata[8] = {0};
+        for (int k = 0; k < n->n_inputs; k++) {
+            tin[k] = in[k];
+            const lucid_ir_tensor *t = lucid_op_input(g, n, k);
+            if (!nhwc || !t || t->data || t->rank != 4) continue;
+            tdata[k] = malloc(in[k].nbytes + 1);
+            to_layout(&in[k], tdata[k], true);
+            tin[k].data = tdata[k];
+        }
+        float *ynhwc = nhwc ? malloc(ybytes ? ybytes : 1) : NULL;
         for (int threads = 1; threads <= 2; threads++) {
             lucid_threadpool *pool = threads == 1 ? NULL : pool2;
             size_t ws = tac->workspace(state, threads);
             void *work = ws ? aligned_alloc(64, (ws + 63) / 64 * 64) : NULL;
             memset(y, 0xff, ybytes); /* NaN: unwritten outputs show up */
-            fill_array(yt, y, &out);
-            lucid_status st = tac->run(state, in, n->n_inputs, &out, 1, work, pool, &err);
+            fill_array(yt, nhwc ? (void *)ynhwc : (void *)y, &out);
+            if (nhwc) memset(ynhwc, 0xff, ybytes);
+            lucid_status st = tac->run(state, tin, n->n_inputs, &out, 1, work, pool, &err);
+            if (!st && nhwc) to_layout(&out, y, false);
             free(work);
             if (st) {
                 printf("FAIL %s on %s (%d threads): %s\n", tac->name, cb->label, threads,
@@ -230,6 +257,8 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
             }
         }
         tac->release(state);
+        for (int k = 0; k < 8; k++) free(tdata[k]);
+        free(ynhwc);
     }
     lucid_threadpool_destroy(pool2);
 done:

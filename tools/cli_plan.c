@@ -342,6 +342,12 @@ void cli_plan_print_info(const lucid_plan_t *plan, long long plan_bytes)
     printf("plan layers:     %zu (%zu run; the others are elided views or constants)\n",
            info.num_layers, runs);
     cli_plan_print_tactics(plan, "tactics:         ");
+    printf("layouts:         %zu layers channels-last (NHWC), %zu reorders inserted",
+           info.nhwc_layers, info.reorder_layers);
+    if (info.plain_est_ms > 0)
+        printf("; estimated %.4g ms against %.4g ms all plain NCHW", info.layout_est_ms,
+               info.plain_est_ms);
+    printf("\n");
     printf("activations:     %zu bytes peak (arena) vs %zu bytes naive sum (%.1f%%)\n",
            info.arena_bytes, info.naive_bytes, pct(info.arena_bytes, info.naive_bytes));
     printf("in place:        %zu layers write over their input\n", info.inplace_count);
@@ -373,6 +379,15 @@ cJSON *cli_plan_info_json(const lucid_plan_t *plan, long long plan_bytes)
     cJSON_AddNumberToObject(o, "arena_bytes", (double)info.arena_bytes);
     cJSON_AddNumberToObject(o, "naive_bytes", (double)info.naive_bytes);
     cJSON_AddNumberToObject(o, "inplace_count", (double)info.inplace_count);
+    cJSON_AddNumberToObject(o, "nhwc_layers", (double)info.nhwc_layers);
+    cJSON_AddNumberToObject(o, "reorder_layers", (double)info.reorder_layers);
+    if (info.plain_est_ms > 0) {
+        cJSON_AddNumberToObject(o, "layout_est_ms", info.layout_est_ms);
+        cJSON_AddNumberToObject(o, "plain_est_ms", info.plain_est_ms);
+    } else {
+        cJSON_AddNullToObject(o, "layout_est_ms");
+        cJSON_AddNullToObject(o, "plain_est_ms");
+    }
     cJSON_AddNumberToObject(o, "workspace_bytes", (double)info.workspace_bytes);
     cJSON_AddNumberToObject(o, "weight_bytes", (double)info.weight_bytes);
     if (plan_bytes >= 0)

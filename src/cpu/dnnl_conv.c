@@ -5,7 +5,10 @@
  *                                  oneDNN pick its best algorithm for plain activations;
  *   dnnl.conv.f32.blocked_reorder  lets oneDNN pick the activation layouts too (nChw16c on
  *                                  AVX-512) and reorders input, residual and output between
- *                                  NCHW and those inside the run, in the workspace.
+ *                                  NCHW and those inside the run, in the workspace;
+ *   dnnl.conv.f32.nhwc             reads and writes channels-last (NHWC) activations, input,
+ *                                  residual and output: the builder keeps chains of such
+ *                                  layers in NHWC and inserts Reorder layers at their ends.
  * Deterministic for a fixed thread count: oneDNN's forward convolutions use no atomics and
  * split work by the thread count fixed when the primitive is made (see dnnl_common.h). */
 #ifdef LUCID_HAVE_DNNL
@@ -20,7 +23,8 @@
 
 typedef struct dnnl_conv_state {
     lucid_dconv c;
-    bool blocked, has_bias, has_z;
+    int variant; /* DNNL_PLAIN, DNNL_BLOCKED, DNNL_NHWC */
+    bool has_bias, has_z;
     int threads;
     dnnl_engine_t eng;
     dnnl_primitive_desc_t pd;
@@ -52,6 +56,8 @@ static void dnnl_conv_release(void *state)
     free(s);
 }
 
+enum { DNNL_PLAIN, DNNL_BLOCKED, DNNL_NHWC };
+
 /* A reorder primitive between two layouts of the same tensor, user scratchpad. */
 static dnnl_status_t make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *from,
                                   const dnnl_memory_desc_t *to, dnnl_primitive_desc_t *pd,
@@ -69,7 +75,7 @@ static dnnl_status_t make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *f
 
 /* Builds the primitive descriptors (and, when full, primitives and reordered weights) for
  * node n. supports calls it without full to learn whether oneDNN takes the layer. */
-static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, bool blocked, bool full,
+static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, int variant, bool full,
                             int max_threads, dnnl_conv_state **out, char *why, size_t why_len)
 {
     dnnl_conv_state *s = calloc(1, sizeof *s);
@@ -84,7 +90,8 @@ static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, bool bloc
         snprintf(why, why_len, "out of memory");
         goto done;
     }
-    s->blocked = blocked;
+    const bool blocked = variant == DNNL_BLOCKED;
+    s->variant = variant;
     s->threads = max_threads;
     lucid_dconv *c = &s->c;
     if (!lucid_dconv_resolve(g, n, c, why, why_len)) goto done;
@@ -109,16 +116,17 @@ static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, bool bloc
      * on a 1x1 stride-2 convolution padded by 2; a pad as wide as the dilated kernel adds only
      * rows and columns of bias and is not something real models do */
     const int64_t ekh = (c->kh - 1) * c->dh + 1, ekw = (c->kw - 1) * c->dw + 1;
-    if (blocked && (c->pt >= ekh || pb >= ekh || c->pl >= ekw || pr >= ekw)) {
+    if (variant != DNNL_PLAIN && (c->pt >= ekh || pb >= ekh || c->pl >= ekw || pr >= ekw)) {
         snprintf(why, why_len, "a pad as wide as the kernel (oneDNN 2.6 blocked kernels fault)");
         goto done;
     }
     stage = "engine";
     if ((ds = dnnl_engine_create(&s->eng, dnnl_cpu, 0))) goto fail;
     stage = "memory descriptors";
-    const dnnl_format_tag_t act_tag = blocked ? dnnl_format_tag_any : dnnl_nchw;
-    if ((ds = dnnl_memory_desc_init_by_tag(&s->x_md, 4, xd, dnnl_f32, dnnl_nchw)) ||
-        (ds = dnnl_memory_desc_init_by_tag(&s->y_md, 4, yd, dnnl_f32, dnnl_nchw)) ||
+    const dnnl_format_tag_t user_tag = variant == DNNL_NHWC ? dnnl_nhwc : dnnl_nchw;
+    const dnnl_format_tag_t act_tag = blocked ? dnnl_format_tag_any : user_tag;
+    if ((ds = dnnl_memory_desc_init_by_tag(&s->x_md, 4, xd, dnnl_f32, user_tag)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&s->y_md, 4, yd, dnnl_f32, user_tag)) ||
         (ds = dnnl_memory_desc_init_by_tag(&s->xc_md, 4, xd, dnnl_f32, act_tag)) ||
         (ds = dnnl_memory_desc_init_by_tag(&s->yc_md, 4, yd, dnnl_f32, act_tag)) ||
         (ds = dnnl_memory_desc_init_by_tag(&s->b_md, 1, bd, dnnl_f32, dnnl_x)) ||
@@ -188,12 +196,12 @@ done:
     return ok;
 }
 
-static bool dnnl_conv_supports_variant(const lucid_graph *g, const lucid_node *n, bool blocked,
+static bool dnnl_conv_supports_variant(const lucid_graph *g, const lucid_node *n, int variant,
                                        char *why, size_t why_len)
 {
     dnnl_conv_state *s;
     /* the builder times with the plan's threads; 1 here only decides whether oneDNN takes it */
-    if (!dnnl_conv_build(g, n, blocked, false, 1, &s, why, why_len)) return false;
+    if (!dnnl_conv_build(g, n, variant, false, 1, &s, why, why_len)) return false;
     dnnl_conv_release(s);
     return true;
 }
@@ -202,23 +210,30 @@ static bool dnnl_conv_nchw_supports(const lucid_graph *g, const lucid_node *n,
                                     const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
     (void)cpu;
-    return dnnl_conv_supports_variant(g, n, false, why, why_len);
+    return dnnl_conv_supports_variant(g, n, DNNL_PLAIN, why, why_len);
 }
 
 static bool dnnl_conv_blocked_supports(const lucid_graph *g, const lucid_node *n,
                                        const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
     (void)cpu;
-    return dnnl_conv_supports_variant(g, n, true, why, why_len);
+    return dnnl_conv_supports_variant(g, n, DNNL_BLOCKED, why, why_len);
+}
+
+static bool dnnl_conv_nhwc_supports(const lucid_graph *g, const lucid_node *n,
+                                    const lucid_cpu_features *cpu, char *why, size_t why_len)
+{
+    (void)cpu;
+    return dnnl_conv_supports_variant(g, n, DNNL_NHWC, why, why_len);
 }
 
 static lucid_status dnnl_conv_prepare_variant(const lucid_graph *g, const lucid_node *n,
-                                              bool blocked, int max_threads, void **state,
+                                              int variant, int max_threads, void **state,
                                               lucid_error *err)
 {
     char why[256] = "";
     dnnl_conv_state *s;
-    if (!dnnl_conv_build(g, n, blocked, true, max_threads, &s, why, sizeof why))
+    if (!dnnl_conv_build(g, n, variant, true, max_threads, &s, why, sizeof why))
         return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
     *state = s;
     return LUCID_STATUS_OK;
@@ -227,13 +242,19 @@ static lucid_status dnnl_conv_prepare_variant(const lucid_graph *g, const lucid_
 static lucid_status dnnl_conv_nchw_prepare(const lucid_graph *g, const lucid_node *n,
                                            int max_threads, void **state, lucid_error *err)
 {
-    return dnnl_conv_prepare_variant(g, n, false, max_threads, state, err);
+    return dnnl_conv_prepare_variant(g, n, DNNL_PLAIN, max_threads, state, err);
+}
+
+static lucid_status dnnl_conv_nhwc_prepare(const lucid_graph *g, const lucid_node *n,
+                                           int max_threads, void **state, lucid_error *err)
+{
+    return dnnl_conv_prepare_variant(g, n, DNNL_NHWC, max_threads, state, err);
 }
 
 static lucid_status dnnl_conv_blocked_prepare(const lucid_graph *g, const lucid_node *n,
                                               int max_threads, void **state, lucid_error *err)
 {
-    return dnnl_conv_prepare_variant(g, n, true, max_threads, state, err);
+    return dnnl_conv_prepare_variant(g, n, DNNL_BLOCKED, max_threads, state, err);
 }
 
 /* workspace: [scratchpad | input in xc layout | output in yc layout], 64-byte slices */
@@ -331,6 +352,20 @@ const lucid_tactic lucid_tactic_dnnl_conv_f32_blocked_reorder = {
     .out_layout = LUCID_LAYOUT_PLAIN,
     .supports = dnnl_conv_blocked_supports,
     .prepare = dnnl_conv_blocked_prepare,
+    .release = dnnl_conv_release,
+    .workspace = dnnl_conv_workspace,
+    .run = dnnl_conv_run,
+};
+
+const lucid_tactic lucid_tactic_dnnl_conv_f32_nhwc = {
+    .name = "dnnl.conv.f32.nhwc",
+    .backend = "dnnl",
+    .flags = LUCID_TACTIC_THREAD_DEPENDENT,
+    .preference = 402,
+    .in_layout = LUCID_LAYOUT_NHWC,
+    .out_layout = LUCID_LAYOUT_NHWC,
+    .supports = dnnl_conv_nhwc_supports,
+    .prepare = dnnl_conv_nhwc_prepare,
     .release = dnnl_conv_release,
     .workspace = dnnl_conv_workspace,
     .run = dnnl_conv_run,

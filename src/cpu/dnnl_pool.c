@@ -1,6 +1,7 @@
-/* dnnl_pool.c - the oneDNN pooling tactic dnnl.pool.f32.nchw: MaxPool (without its Indices
- * output), AveragePool (counting pads or not) and the global pools, on lucid's plain NCHW.
- * Pooling reduces each window in a fixed order: deterministic. */
+/* dnnl_pool.c - the oneDNN pooling tactics dnnl.pool.f32.nchw (plain NCHW) and
+ * dnnl.pool.f32.nhwc (channels-last activations): MaxPool (without its Indices output),
+ * AveragePool (counting pads or not) and the global pools. Pooling reduces each window in a
+ * fixed order: deterministic. */
 #ifdef LUCID_HAVE_DNNL
 
 #include <stdio.h>
@@ -127,8 +128,8 @@ static bool pool_resolve(const lucid_graph *g, const lucid_node *n, pool_desc *p
     return true;
 }
 
-static bool dnnl_pool_build(const lucid_graph *g, const lucid_node *n, bool full, int max_threads,
-                            dnnl_pool_state **out, char *why, size_t why_len)
+static bool dnnl_pool_build(const lucid_graph *g, const lucid_node *n, bool nhwc, bool full,
+                            int max_threads, dnnl_pool_state **out, char *why, size_t why_len)
 {
     dnnl_pool_state *s = calloc(1, sizeof *s);
     dnnl_primitive_attr_t attr = NULL;
@@ -147,8 +148,9 @@ static bool dnnl_pool_build(const lucid_graph *g, const lucid_node *n, bool full
     if ((ds = dnnl_engine_create(&s->eng, dnnl_cpu, 0))) goto fail;
     stage = "pooling descriptor";
     dnnl_pooling_v2_desc_t d;
-    if ((ds = dnnl_memory_desc_init_by_tag(&s->x_md, 4, p.xd, dnnl_f32, dnnl_nchw)) ||
-        (ds = dnnl_memory_desc_init_by_tag(&s->y_md, 4, p.yd, dnnl_f32, dnnl_nchw)) ||
+    const dnnl_format_tag_t tag = nhwc ? dnnl_nhwc : dnnl_nchw;
+    if ((ds = dnnl_memory_desc_init_by_tag(&s->x_md, 4, p.xd, dnnl_f32, tag)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&s->y_md, 4, p.yd, dnnl_f32, tag)) ||
         (ds = dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_inference, p.alg, &s->x_md,
                                                 &s->y_md, p.s, p.k, p.d, p.pl, p.pr)))
         goto fail;
@@ -180,20 +182,42 @@ static bool dnnl_pool_supports(const lucid_graph *g, const lucid_node *n,
 {
     (void)cpu;
     dnnl_pool_state *s;
-    if (!dnnl_pool_build(g, n, false, 1, &s, why, why_len)) return false;
+    if (!dnnl_pool_build(g, n, false, false, 1, &s, why, why_len)) return false;
     dnnl_pool_release(s);
     return true;
+}
+
+static bool dnnl_pool_nhwc_supports(const lucid_graph *g, const lucid_node *n,
+                                    const lucid_cpu_features *cpu, char *why, size_t why_len)
+{
+    (void)cpu;
+    dnnl_pool_state *s;
+    if (!dnnl_pool_build(g, n, true, false, 1, &s, why, why_len)) return false;
+    dnnl_pool_release(s);
+    return true;
+}
+
+static lucid_status dnnl_pool_prepare_layout(const lucid_graph *g, const lucid_node *n, bool nhwc,
+                                             int max_threads, void **state, lucid_error *err)
+{
+    char why[256] = "";
+    dnnl_pool_state *s;
+    if (!dnnl_pool_build(g, n, nhwc, true, max_threads, &s, why, sizeof why))
+        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
+    *state = s;
+    return LUCID_STATUS_OK;
 }
 
 static lucid_status dnnl_pool_prepare(const lucid_graph *g, const lucid_node *n, int max_threads,
                                       void **state, lucid_error *err)
 {
-    char why[256] = "";
-    dnnl_pool_state *s;
-    if (!dnnl_pool_build(g, n, true, max_threads, &s, why, sizeof why))
-        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
-    *state = s;
-    return LUCID_STATUS_OK;
+    return dnnl_pool_prepare_layout(g, n, false, max_threads, state, err);
+}
+
+static lucid_status dnnl_pool_nhwc_prepare(const lucid_graph *g, const lucid_node *n,
+                                           int max_threads, void **state, lucid_error *err)
+{
+    return dnnl_pool_prepare_layout(g, n, true, max_threads, state, err);
 }
 
 static size_t dnnl_pool_workspace(const void *state, int threads)
@@ -228,6 +252,21 @@ const lucid_tactic lucid_tactic_dnnl_pool_f32_nchw = {
     .out_layout = LUCID_LAYOUT_PLAIN,
     .supports = dnnl_pool_supports,
     .prepare = dnnl_pool_prepare,
+    .release = dnnl_pool_release,
+    .workspace = dnnl_pool_workspace,
+    .run = dnnl_pool_run,
+};
+
+
+const lucid_tactic lucid_tactic_dnnl_pool_f32_nhwc = {
+    .name = "dnnl.pool.f32.nhwc",
+    .backend = "dnnl",
+    .flags = 0,
+    .preference = 404,
+    .in_layout = LUCID_LAYOUT_NHWC,
+    .out_layout = LUCID_LAYOUT_NHWC,
+    .supports = dnnl_pool_nhwc_supports,
+    .prepare = dnnl_pool_nhwc_prepare,
     .release = dnnl_pool_release,
     .workspace = dnnl_pool_workspace,
     .run = dnnl_pool_run,

@@ -54,6 +54,8 @@ typedef struct lucid_ir_tensor {
     int view_of;         /* -1, or the tensor whose buffer this one lives in (a Reshape output,
                             a Concat input written straight into its slice) */
     size_t view_offset;  /* bytes into view_of's buffer */
+    int layout;          /* how a plan stores it (lucid_layout: 0 plain, as ONNX orders it;
+                            1 NHWC, channels last); the shape stays the logical NCHW one */
 } lucid_ir_tensor;
 
 typedef struct lucid_node {
@@ -71,6 +73,7 @@ typedef struct lucid_node {
     void *params;      /* attributes parsed by the op (owned), or NULL */
     bool dead;         /* marked for removal by a pass; lucid_graph_compact removes it */
     bool elided;       /* its outputs are views that already hold the result: not run */
+    int layout;        /* in a plan: the layout (lucid_layout) its tactic reads and writes */
 } lucid_node;
 
 typedef struct lucid_graph {

@@ -17,6 +17,9 @@ typedef struct export_state {
     void **allocs;
     size_t n_allocs, cap_allocs;
     bool oom;
+    /* per tensor, the name it is written under: a plan's Reorder layers (physical layout
+     * conversions, logically the identity) are left out, their input and output one tensor */
+    const char **name;
 } export_state;
 
 static void *ex_alloc(export_state *ex, size_t size)
@@ -231,9 +234,9 @@ static Onnx__NodeProto *ex_node(export_state *ex, const lucid_graph *g, const lu
     np->op_type = n->op_type;
     np->domain = n->domain[0] ? n->domain : NULL;
     for (int k = 0; k < n->n_inputs; k++)
-        ins[k] = n->inputs[k] >= 0 ? g->tensors[n->inputs[k]].name : "";
+        ins[k] = n->inputs[k] >= 0 ? (char *)ex->name[n->inputs[k]] : "";
     for (int k = 0; k < n->n_outputs; k++)
-        outs[k] = n->outputs[k] >= 0 ? g->tensors[n->outputs[k]].name : "";
+        outs[k] = n->outputs[k] >= 0 ? (char *)ex->name[n->outputs[k]] : "";
     np->n_input = (size_t)n->n_inputs;
     np->input = ins;
     np->n_output = (size_t)n->n_outputs;
@@ -341,6 +344,18 @@ static lucid_status ex_build(export_state *ex, const lucid_graph *g, Onnx__Model
     }
 
     size_t nt = (size_t)g->n_tensors + 1;
+    ex->name = ex_alloc(ex, sizeof *ex->name * nt);
+    if (!ex->name) goto oom;
+    for (int t = 0; t < g->n_tensors; t++) ex->name[t] = g->tensors[t].name;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const lucid_node *n = &g->nodes[i];
+        if (n->op != LUCID_OP_REORDER || n->n_inputs != 1 || n->n_outputs != 1 ||
+            n->inputs[0] < 0 || n->outputs[0] < 0)
+            continue;
+        int a = n->inputs[0], b = n->outputs[0];
+        const char *keep = g->tensors[b].is_output ? g->tensors[b].name : g->tensors[a].name;
+        ex->name[a] = ex->name[b] = keep;
+    }
     gp->initializer = ex_alloc(ex, sizeof *gp->initializer * nt);
     gp->input = ex_alloc(ex, sizeof *gp->input * nt);
     gp->output = ex_alloc(ex, sizeof *gp->output * nt);
@@ -373,13 +388,14 @@ static lucid_status ex_build(export_state *ex, const lucid_graph *g, Onnx__Model
     for (int t = 0; t < g->n_tensors; t++) {
         const lucid_ir_tensor *x = &g->tensors[t];
         if (x->is_initializer || x->is_input || x->is_output || x->producer < 0 ||
-            x->dtype == LUCID_DTYPE_UNDEFINED)
+            x->dtype == LUCID_DTYPE_UNDEFINED || strcmp(ex->name[t], x->name) != 0)
             continue;
         Onnx__ValueInfoProto *vi = ex_value_info(ex, x);
         if (!vi) goto oom;
         gp->value_info[gp->n_value_info++] = vi;
     }
     for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].op == LUCID_OP_REORDER) continue;
         Onnx__NodeProto *np = ex_node(ex, g, &g->nodes[i]);
         if (!np) {
             if (ex->oom) goto oom;

@@ -95,6 +95,8 @@
     /* lucid's engine layers (domain "lucid"), made by the optimizer: fused.c */               \
     X(FUSED_CONV, FusedConv, fused_conv)                                                       \
     X(FUSED_GEMM, FusedGemm, fused_gemm)                                                       \
-    X(FUSED_BATCH_NORM, FusedBatchNormalization, fused_batch_norm)
+    X(FUSED_BATCH_NORM, FusedBatchNormalization, fused_batch_norm)                             \
+    /* the builder's layout conversions (domain "lucid"): layout.c */                          \
+    X(REORDER, Reorder, reorder)
 
 #endif

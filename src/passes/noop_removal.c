@@ -76,6 +76,10 @@ static bool is_noop(const lucid_graph *g, const lucid_node *n, const char **what
     case LUCID_OP_IDENTITY:
         *what = "Identity";
         return true;
+    case LUCID_OP_REORDER:
+        /* a plan's layout conversion: in a graph every tensor is logical, so it copies */
+        *what = "Reorder (a plan's layout conversion)";
+        return true;
     case LUCID_OP_DROPOUT:
         /* inference Dropout (training mode is refused at inference) copies its input; the
          * optional mask must be unused */

@@ -155,11 +155,14 @@ void lucid_plan_destroy(lucid_plan_t *plan)
     free(plan);
 }
 
-/* Chooses and prepares the tactic of layer i. */
+/* Times the candidates of layer i and, when final, chooses and prepares its tactic. The
+ * first pass (final false) times every candidate whatever its layout; the final pass keeps
+ * only candidates of the layout the layer was given (lucid_plan_choose_layouts) and reads
+ * their medians back from the cache. */
 static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_options *o,
                                 const lucid_cpu_features *cpu, lucid_threadpool *pool,
                                 lucid_timing_cache *cache, const lucid_tactic *const *extra,
-                                size_t n_extra, lucid_error *err)
+                                size_t n_extra, bool final, lucid_error *err)
 {
     const lucid_graph *g = plan->model->graph;
     const lucid_node *n = &g->nodes[i];
@@ -173,6 +176,18 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
         c->tactic = k < n_extra ? extra[k] : lucid_tactic_at(k - n_extra);
         c->median_ms = -1;
         if (!tactic_allowed(c->tactic, o, c->why, sizeof c->why)) continue;
+        const int layout = c->tactic->in_layout;
+        if (layout != LUCID_LAYOUT_PLAIN && !lucid_layout_nhwc_eligible(g, n)) {
+            snprintf(c->why, sizeof c->why,
+                     "channels-last needs 4-D float32 activations whose outputs are not views");
+            continue;
+        }
+        if (final && n->op != LUCID_OP_REORDER && layout != n->layout) {
+            snprintf(c->why, sizeof c->why, "the layer runs %s (layout chosen with reorders "
+                                            "costed)",
+                     n->layout == LUCID_LAYOUT_NHWC ? "channels-last" : "plain NCHW");
+            continue;
+        }
         c->supported = c->tactic->supports(g, n, cpu, c->why, sizeof c->why);
         if (c->supported && c->tactic != &lucid_tactic_reference) n_supported_fast++;
     }
@@ -200,6 +215,7 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
         double cached;
         if (cache && lucid_timing_cache_get(cache, key, &cached)) {
             c->median_ms = cached;
+            c->timed = lucid_timing_cache_fresh(cache, key);
         } else {
             if (!io_ready) {
                 st = io_make(g, n, &io, err);
@@ -233,6 +249,7 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
     }
     if (io_ready) io_free(&io);
     if (st) return st;
+    if (!final) return LUCID_STATUS_OK;
     if (best < 0)
         return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
                                  "no tactic can run this layer (the tactic filters excluded "
@@ -259,9 +276,13 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
                      margin * 100, l->cands[best].tactic->name, best_ms);
         best = pick;
     } else {
-        snprintf(l->reason, sizeof l->reason, "fastest median of %d candidates",
-                 n_supported_fast);
+        snprintf(l->reason, sizeof l->reason, "fastest median of %d candidates%s",
+                 n_supported_fast,
+                 n->layout == LUCID_LAYOUT_NHWC ? " that run channels-last" : "");
     }
+    if (n->op == LUCID_OP_REORDER)
+        snprintf(l->reason, sizeof l->reason,
+                 "layout conversion inserted by the builder between layers that disagree");
     l->tactic = l->cands[best].tactic;
     st = l->tactic->prepare(g, n, plan->threads, &l->state, err);
     if (st) {
@@ -306,7 +327,7 @@ lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_o
     plan->deterministic = opts->deterministic != 0;
     plan->opt_level = opts->optimize.n_passes ? -1 : opts->optimize.opt_level;
     lucid_threadpool *pool = NULL;
-    lucid_timing_cache *cache = NULL;
+    lucid_timing_cache *cache = NULL, *own_cache = NULL;
     lucid_status st;
     lucid_graph *copy = lucid_graph_clone(model->graph, lucid_op_params_size);
     if (!copy) {
@@ -321,6 +342,14 @@ lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_o
     st = lucid_model_optimize(plan->model, &opts->optimize, &plan->opt_report, err);
     if (st) goto fail;
     const lucid_graph *g = plan->model->graph;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].op == LUCID_OP_REORDER) {
+            st = lucid_node_errorf(&g->nodes[i], err, LUCID_STATUS_UNSUPPORTED,
+                                   "Reorder is the builder's own layout conversion; a model "
+                                   "given to the builder cannot have one (optimization level "
+                                   "1 or more removes it)");
+            goto fail;
+        }
     if (!g->shapes_known) {
         st = lucid_model_check_runnable(plan->model, err);
         if (!st) st = lucid_errorf(err, LUCID_STATUS_INTERNAL, "shapes unknown");
@@ -340,16 +369,48 @@ lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_o
         st = lucid_timing_cache_load(opts->timing_cache, &cache, err);
         if (st) goto fail;
     }
+    /* without a cache file, one in memory carries the first pass's timings to the second */
+    if (!cache && !(cache = own_cache = lucid_timing_cache_create())) {
+        st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+        goto fail;
+    }
     for (int i = 0; i < g->n_nodes; i++) {
         if (!lucid_plan_node_runs(g, i)) continue;
-        st = build_layer(plan, i, opts, &cpu, pool, cache, extra, n_extra, err);
+        st = build_layer(plan, i, opts, &cpu, pool, cache, extra, n_extra, false, err);
+        if (st) goto fail;
+    }
+    int n_nhwc = 0;
+    st = lucid_plan_choose_layouts(plan, opts, pool, &n_nhwc, err);
+    if (st) goto fail;
+    for (int i = 0; i < g->n_nodes; i++) layer_free(&plan->layers[i]);
+    free(plan->layers);
+    plan->layers = NULL;
+    if (n_nhwc) {
+        st = lucid_plan_insert_reorders(plan, err);
+        if (st) goto fail;
+        g = plan->model->graph;
+    }
+    plan->layers = calloc((size_t)g->n_nodes + 1, sizeof *plan->layers);
+    if (!plan->layers) {
+        st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!lucid_plan_node_runs(g, i)) continue;
+        st = build_layer(plan, i, opts, &cpu, pool, cache, extra, n_extra, true, err);
         if (st) goto fail;
         if (plan->layers[i].workspace > plan->workspace_size)
             plan->workspace_size = plan->layers[i].workspace;
     }
+    /* the layouts the tactics read and write agree along every edge */
+    st = lucid_plan_derive_layouts(plan, err);
+    if (st) {
+        lucid_error_prefix(err, "internal: ");
+        goto fail;
+    }
     st = lucid_plan_memory(plan, err);
     if (st) goto fail;
-    if (cache) {
+    if (cache && !own_cache) {
         st = lucid_timing_cache_save(cache, opts->timing_cache, err);
         if (st) goto fail;
     }
@@ -428,6 +489,15 @@ lucid_status lucid_plan_get_info(const lucid_plan_t *plan, lucid_plan_info *out)
         if (g->tensors[t].is_initializer) out->weight_bytes += g->tensors[t].nbytes;
     out->build_seconds = plan->build_seconds;
     out->cpu_model = plan->cpu_model;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!plan->layers[i].tactic) continue;
+        if (g->nodes[i].op == LUCID_OP_REORDER)
+            out->reorder_layers++;
+        else if (plan->layers[i].tactic->in_layout == LUCID_LAYOUT_NHWC)
+            out->nhwc_layers++;
+    }
+    out->layout_est_ms = plan->layout_est_ms;
+    out->plain_est_ms = plan->plain_est_ms;
     return LUCID_STATUS_OK;
 }
 

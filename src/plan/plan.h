@@ -45,6 +45,7 @@ struct lucid_plan {
     size_t workspace_size;    /* the largest layer workspace */
     size_t inplace_count;     /* outputs placed on their dead input */
     double build_seconds;
+    double layout_est_ms, plain_est_ms; /* the layout search's totals (0: none ran) */
     char cpu_model[128];
     lucid_opt_report_t *opt_report; /* the optimizer's log, NULL for a loaded plan */
 };
@@ -59,6 +60,18 @@ lucid_status lucid_plan_memory(lucid_plan_t *plan, lucid_error *err);
 /* Prepares (no timing) the tactic named for each layer, e.g. when a plan file is loaded. */
 lucid_status lucid_plan_prepare_layers(lucid_plan_t *plan, const char *const *tactic_names,
                                        lucid_error *err);
+/* The builder's layout choice (layout.c): after every layer's candidates were timed, sets
+ * each node's layout (channels-last where that costs least, reorders included) and counts the
+ * channels-last layers; then inserts the Reorder nodes that make it so. */
+lucid_status lucid_plan_choose_layouts(lucid_plan_t *plan, const lucid_build_options *o,
+                                       lucid_threadpool *pool, int *n_nhwc, lucid_error *err);
+lucid_status lucid_plan_insert_reorders(lucid_plan_t *plan, lucid_error *err);
+/* Can node n run channels-last (4-D float activations, outputs not views)? */
+bool lucid_layout_nhwc_eligible(const lucid_graph *g, const lucid_node *n);
+/* For a plan read from a file: every tensor's layout from its producer's tactic, checked
+ * against what each layer's tactic reads. */
+lucid_status lucid_plan_derive_layouts(lucid_plan_t *plan, lucid_error *err);
+
 /* Does node i run at all (not elided, outputs not all known constants)? */
 bool lucid_plan_node_runs(const lucid_graph *g, int i);
 

@@ -513,6 +513,9 @@ lucid_status lucid_plan_load(const char *path, lucid_plan_t **out, lucid_error *
         goto fail;
     }
     st = lucid_plan_prepare_layers(plan, (const char *const *)names, err);
+    /* tensors are stored in the layouts their producers' tactics write; each reader's tactic
+     * must read that layout */
+    if (!st) st = lucid_plan_derive_layouts(plan, err);
     if (st) {
         lucid_error_prefix(err, "%s: ", path);
         goto fail;

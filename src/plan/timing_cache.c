@@ -19,6 +19,7 @@
 typedef struct entry {
     char key[96];
     double ms;
+    bool fresh; /* put in this process (measured now), not read from the file */
 } entry;
 
 struct lucid_timing_cache {
@@ -120,6 +121,7 @@ lucid_status lucid_timing_cache_load(const char *path, lucid_timing_cache **out,
     }
     if (!st && lineno == 0)
         st = lucid_errorf(err, LUCID_STATUS_INVALID_MODEL, "%s: empty timing cache file", path);
+    for (size_t i = 0; i < c->count; i++) c->entries[i].fresh = false; /* read, not measured */
     fclose(f);
     if (st) {
         lucid_timing_cache_destroy(c);
@@ -178,6 +180,7 @@ void lucid_timing_cache_put(lucid_timing_cache *c, const char *key, double ms)
     for (size_t i = 0; i < c->count; i++)
         if (strcmp(c->entries[i].key, key) == 0) {
             c->entries[i].ms = ms;
+            c->entries[i].fresh = true;
             return;
         }
     if (c->count == c->cap) {
@@ -189,5 +192,18 @@ void lucid_timing_cache_put(lucid_timing_cache *c, const char *key, double ms)
     }
     snprintf(c->entries[c->count].key, sizeof c->entries[0].key, "%s", key);
     c->entries[c->count].ms = ms;
+    c->entries[c->count].fresh = true;
     c->count++;
+}
+
+lucid_timing_cache *lucid_timing_cache_create(void)
+{
+    return calloc(1, sizeof(lucid_timing_cache));
+}
+
+bool lucid_timing_cache_fresh(const lucid_timing_cache *c, const char *key)
+{
+    for (size_t i = 0; i < c->count; i++)
+        if (strcmp(c->entries[i].key, key) == 0) return c->entries[i].fresh;
+    return false;
 }

@@ -20,6 +20,10 @@ lucid_status lucid_timing_cache_load(const char *path, lucid_timing_cache **out,
 lucid_status lucid_timing_cache_save(const lucid_timing_cache *c, const char *path,
                                      lucid_error *err);
 void lucid_timing_cache_destroy(lucid_timing_cache *c);
+/* An empty cache held in memory only (NULL on out of memory). */
+lucid_timing_cache *lucid_timing_cache_create(void);
+/* Was key's entry put by this process (a measurement of this build), not read from a file? */
+bool lucid_timing_cache_fresh(const lucid_timing_cache *c, const char *key);
 bool lucid_timing_cache_get(const lucid_timing_cache *c, const char *key, double *ms);
 void lucid_timing_cache_put(lucid_timing_cache *c, const char *key, double ms);
 /* The key of (layer, tactic, threads, cpu): a 16-hex-digit digest and the tactic name. */

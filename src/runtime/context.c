@@ -7,6 +7,7 @@
 #include "core/threadpool.h"
 #include "core/util.h"
 #include "ir/model.h"
+#include "ops/layout.h"
 #include "ops/op.h"
 #include "plan/plan.h"
 
@@ -33,6 +34,8 @@ struct lucid_context {
     int n_order;
     lucid_layer_observer observer;
     void *observer_user;
+    void *obs_scratch;    /* channels-last outputs are shown to the observer in plain layout */
+    lucid_array obs_out[1];
     lucid_error err;
 };
 
@@ -92,6 +95,12 @@ static lucid_status context_create(const lucid_model_t *model, const lucid_plan_
                             plan->threads, opts->threads);
     lucid_status st = lucid_model_check_runnable(model, err);
     if (st) return st;
+    for (int i = 0; !plan && i < g->n_nodes; i++)
+        if (g->nodes[i].op == LUCID_OP_REORDER)
+            return lucid_node_errorf(&g->nodes[i], err, LUCID_STATUS_UNSUPPORTED,
+                                     "Reorder converts a plan's storage layout; the reference "
+                                     "executor stores every tensor plain (optimize the model, "
+                                     "which removes it)");
 
     lucid_context_t *c = calloc(1, sizeof *c);
     if (!c) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -233,6 +242,7 @@ void lucid_context_destroy(lucid_context_t *ctx)
     free(ctx->prof_min);
     free(ctx->prof_max);
     free(ctx->order);
+    free(ctx->obs_scratch);
     lucid_threadpool_destroy(ctx->pool);
     free(ctx);
 }
@@ -287,7 +297,23 @@ lucid_status lucid_context_run(lucid_context_t *ctx)
             ctx->prof_runs[i]++;
         }
         if (ctx->observer) {
-            st = ctx->observer(ctx->observer_user, (size_t)i, n->name, a + n->n_inputs,
+            const lucid_array *shown = a + n->n_inputs;
+            if (n->n_outputs == 1 && ctx->obs_scratch && n->outputs[0] >= 0 &&
+                g->tensors[n->outputs[0]].layout == LUCID_LAYOUT_NHWC) {
+                /* the observer sees every tensor in plain NCHW, whatever layout runs */
+                const lucid_array *o = &a[n->n_inputs];
+                int64_t spatial = 1;
+                for (int d = 2; d < o->rank; d++) spatial *= o->dims[d];
+                size_t es = lucid_dtype_size(o->dtype), image = (size_t)(o->dims[1] * spatial) * es;
+                for (int64_t b = 0; b < o->dims[0]; b++)
+                    lucid_reorder_image((const unsigned char *)o->data + b * image,
+                                        (unsigned char *)ctx->obs_scratch + b * image, o->dims[1],
+                                        spatial, es, false);
+                ctx->obs_out[0] = *o;
+                ctx->obs_out[0].data = ctx->obs_scratch;
+                shown = ctx->obs_out;
+            }
+            st = ctx->observer(ctx->observer_user, (size_t)i, n->name, shown,
                                (size_t)n->n_outputs);
             if (st)
                 return lucid_node_errorf(n, &ctx->err, st, "stopped by the layer observer");
@@ -335,6 +361,16 @@ lucid_status lucid_context_set_observer(lucid_context_t *ctx, lucid_layer_observ
                                         void *user)
 {
     if (!ctx) return LUCID_STATUS_INVALID_ARGUMENT;
+    size_t need = 0;
+    for (int t = 0; t < ctx->g->n_tensors; t++)
+        if (ctx->g->tensors[t].layout == LUCID_LAYOUT_NHWC &&
+            lucid_tensor_nbytes(&ctx->g->tensors[t]) > need)
+            need = lucid_tensor_nbytes(&ctx->g->tensors[t]);
+    if (fn && need && !ctx->obs_scratch) {
+        if (!(ctx->obs_scratch = malloc(need)))
+            return lucid_errorf(&ctx->err, LUCID_STATUS_OUT_OF_MEMORY,
+                                "out of memory for the observer's %zu-byte buffer", need);
+    }
     ctx->observer = fn;
     ctx->observer_user = fn ? user : NULL;
     return LUCID_STATUS_OK;

@@ -9,6 +9,7 @@
     X(cpu_slice_copy)                                                                          \
     X(cpu_pad_rowcopy)                                                                         \
     X(cpu_resize_nearest)                                                                      \
+    X(cpu_reorder_tiled)                                                                       \
     X(cpu_gemm_f32_avx512)                                                                     \
     X(cpu_gemm_f32_avx2)                                                                       \
     X(cpu_gemm_f32_generic)                                                                    \
@@ -35,8 +36,10 @@
 #define LUCID_TACTIC_LIST_DNNL(X)                                                              \
     X(dnnl_conv_f32_nchw)                                                                      \
     X(dnnl_conv_f32_blocked_reorder)                                                           \
+    X(dnnl_conv_f32_nhwc)                                                                      \
     X(dnnl_matmul_f32)                                                                         \
-    X(dnnl_pool_f32_nchw)
+    X(dnnl_pool_f32_nchw)                                                                      \
+    X(dnnl_pool_f32_nhwc)
 #else
 #define LUCID_TACTIC_LIST_DNNL(X)
 #endif
