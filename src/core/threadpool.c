@@ -3,11 +3,17 @@
  * A network runs hundreds of short parallel loops, so hand-off latency matters more than
  * anything else here: workers and the caller spin on atomics for a while (a few tens of
  * microseconds) before falling back to sleeping on a condition variable, so back-to-back
- * layers never pay a futex wake-up, and an idle pool costs no CPU. */
+ * layers never pay a futex wake-up, and an idle pool costs no CPU.
+ *
+ * Chunk i belongs to thread i, but whoever claims it first runs it: the caller, done with
+ * chunk 0, takes the chunks of workers that have not started (asleep, or their core taken by
+ * another process) instead of waiting for them. A chunk keeps its boundaries and its index
+ * (the scratch slot tactics give it) whoever runs it, so results do not change. */
 #include "core/threadpool.h"
 
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -21,7 +27,9 @@ struct lucid_threadpool {
     pthread_mutex_t mu;
     pthread_cond_t wake;
     atomic_ulong generation; /* bumped for every loop */
-    atomic_int pending;      /* workers still busy with the current loop */
+    atomic_int pending;      /* chunks 1.. of the current loop claimed but not finished, or
+                                not claimed yet */
+    atomic_ulong *claimed;   /* per chunk: the last generation that claimed it */
     atomic_int sleepers;     /* workers blocked on `wake` */
     atomic_int stop;
     /* the current loop, published before generation is bumped */
@@ -40,6 +48,13 @@ static inline void cpu_relax(void)
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
+}
+
+/* Claims chunk index for loop gen; false if someone already did. */
+static bool claim(lucid_threadpool *p, int index, unsigned long gen)
+{
+    unsigned long c = atomic_load_explicit(&p->claimed[index], memory_order_relaxed);
+    return c < gen && atomic_compare_exchange_strong(&p->claimed[index], &c, gen);
 }
 
 static void run_chunk(lucid_threadpool *p, int index)
@@ -77,8 +92,10 @@ static void *worker_main(void *arg)
         }
         if (atomic_load(&p->stop)) return NULL;
         seen = gen;
-        run_chunk(p, index);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+        if (claim(p, index, gen)) {
+            run_chunk(p, index);
+            atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+        }
     }
 }
 
@@ -102,7 +119,9 @@ lucid_threadpool *lucid_threadpool_create(int threads)
     atomic_init(&p->sleepers, 0);
     atomic_init(&p->stop, 0);
     p->workers = calloc((size_t)threads, sizeof *p->workers);
-    if (!p->workers) goto fail;
+    p->claimed = calloc((size_t)threads, sizeof *p->claimed);
+    if (!p->workers || !p->claimed) goto fail;
+    for (int i = 0; i < threads; i++) atomic_init(&p->claimed[i], 0);
     for (int i = 1; i < threads; i++) {
         worker_arg *wa = malloc(sizeof *wa);
         if (!wa) goto fail;
@@ -130,6 +149,7 @@ void lucid_threadpool_destroy(lucid_threadpool *p)
     for (int i = 1; i < p->size; i++)
         if (p->workers && p->workers[i]) pthread_join(p->workers[i], NULL);
     free(p->workers);
+    free(p->claimed);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -157,14 +177,21 @@ void lucid_threadpool_run(lucid_threadpool *p, size_t n, size_t grain, lucid_tas
     p->chunk = per * grain;
     atomic_store_explicit(&p->pending, p->size - 1, memory_order_relaxed);
     /* release: workers that see the new generation see the loop's fields */
-    atomic_fetch_add(&p->generation, 1); /* seq_cst: ordered before reading sleepers */
+    unsigned long gen = atomic_fetch_add(&p->generation, 1) + 1; /* seq_cst: ordered before
+                                                                     reading sleepers */
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mu);
     }
     run_chunk(p, 0);
-    /* the workers' chunks: spin, then yield the core to them */
+    /* the chunks no worker has started yet are the caller's */
+    for (int i = 1; i < p->size; i++)
+        if (claim(p, i, gen)) {
+            run_chunk(p, i);
+            atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+        }
+    /* the workers' chunks in flight: spin, then yield the core to them */
     for (int i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) {
         if (i < SPIN_ROUNDS)
             cpu_relax();
