@@ -32,8 +32,8 @@ typedef struct gemm_state {
     atomic_uint runs; /* the test tactic's only mutable state: it varies the arrival order */
 } gemm_state;
 
-static bool gemm_supports(const lucid_graph *g, const lucid_node *n,
-                          const lucid_cpu_features *cpu, char *why, size_t len)
+static bool gemm_supports(const lucid_graph *g, const lucid_node *n, const lucid_cpu_features *cpu,
+                          char *why, size_t len)
 {
     (void)cpu;
     if (n->op != LUCID_OP_GEMM || !n->params) return snprintf(why, len, "not a Gemm") < 0;
@@ -124,17 +124,16 @@ static void chunk_task(void *ctx, size_t begin, size_t end, int thread)
             for (int64_t o = 0; o < s->n; o++) {
                 float acc = 0;
                 for (int64_t k = k0; k < k1; k++)
-                    acc += j->a[i * s->k + k] *
-                           (s->trans_b ? j->b[o * s->k + k] : j->b[k * s->n + o]);
+                    acc +=
+                        j->a[i * s->k + k] * (s->trans_b ? j->b[o * s->k + k] : j->b[k * s->n + o]);
                 out[i * s->n + o] = acc;
             }
         j->arrival[atomic_fetch_add(&j->next_ticket, 1)] = c;
     }
 }
 
-static lucid_status gemm_run(const void *state, const lucid_array *in, int n_in,
-                             lucid_array *out, int n_out, void *workspace,
-                             lucid_threadpool *pool, lucid_error *err)
+static lucid_status gemm_run(const void *state, const lucid_array *in, int n_in, lucid_array *out,
+                             int n_out, void *workspace, lucid_threadpool *pool, lucid_error *err)
 {
     (void)n_out;
     (void)err;
@@ -149,7 +148,7 @@ static lucid_status gemm_run(const void *state, const lucid_array *in, int n_in,
         for (int64_t o = 0; o < s->n; o++) {
             float acc = bias ? bias[o] : 0;
             for (int q = 0; q < CHUNKS; q++) {
-                int c = s->order == ORDER_ARRIVAL ? j.arrival[q]
+                int c = s->order == ORDER_ARRIVAL   ? j.arrival[q]
                         : s->order == ORDER_FORWARD ? q
                                                     : CHUNKS - 1 - q;
                 acc += j.partial[(size_t)c * (size_t)(s->m * s->n) + (size_t)(i * s->n + o)];
@@ -266,8 +265,8 @@ static void test_run_to_run(void)
     CHECK(gemm_layer[0], "a build with the arrival-order tactic uses it for a layer");
 
     const lucid_tactic *extra[] = {&arrival_tactic};
-    ch_hooks hooks = {.extra_tactics = extra, .n_extra_tactics = 1,
-                      .build_options = exclude_real_gemms};
+    ch_hooks hooks = {
+        .extra_tactics = extra, .n_extra_tactics = 1, .build_options = exclude_real_gemms};
     lucid_characterize_options o;
     options(&o, "tuned,deterministic", 12, 1);
     lucid_characterization_t *c = NULL;
@@ -334,8 +333,8 @@ static void test_build_to_build(void)
 {
     const lucid_tactic *extra[] = {&forward_tactic, &reverse_tactic};
     const char *list[1];
-    ch_hooks hooks = {.extra_tactics = extra, .n_extra_tactics = 2, .build_options = alternate,
-                      .user = list};
+    ch_hooks hooks = {
+        .extra_tactics = extra, .n_extra_tactics = 2, .build_options = alternate, .user = list};
     lucid_characterize_options o;
     options(&o, "tuned", 3, 2);
     lucid_characterization_t *c = NULL;
@@ -416,7 +415,8 @@ static void test_input_survives_runs(void)
         goto done;
     }
     float x[784];
-    for (int i = 0; i < 784; i++) x[i] = (float)((i * 7919) % 255) / 255.0f;
+    for (int i = 0; i < 784; i++)
+        x[i] = (float)((i * 7919) % 255) / 255.0f;
     int64_t dims[4] = {1, 1, 28, 28};
     float first[10], again[10];
     lucid_array a;

@@ -17,7 +17,8 @@ static void test_stats(void)
 {
     /* 1..100 in a scrambled order: nearest rank p = the ceil(p/100*n)-th smallest */
     double s[100];
-    for (int i = 0; i < 100; i++) s[i] = (double)((i * 37) % 100 + 1);
+    for (int i = 0; i < 100; i++)
+        s[i] = (double)((i * 37) % 100 + 1);
     lucid_stats st;
     CHECK(lucid_stats_compute(s, 100, &st) == LUCID_STATUS_OK, "stats of 1..100");
     CHECK(st.n == 100 && st.min == 1 && st.max == 100, "min %g max %g", st.min, st.max);
@@ -47,7 +48,8 @@ static void test_stats(void)
 
     /* 200 samples, 10 of them slow: p95 must still be fast, p99 slow (the 198th) */
     double v[200];
-    for (int i = 0; i < 200; i++) v[i] = i % 20 == 7 ? 5.0 : 1.0;
+    for (int i = 0; i < 200; i++)
+        v[i] = i % 20 == 7 ? 5.0 : 1.0;
     CHECK(lucid_stats_compute(v, 200, &st) == LUCID_STATUS_OK && st.p90 == 1 && st.p95 == 1 &&
               st.p99 == 5,
           "p90 %g p95 %g p99 %g", st.p90, st.p95, st.p99);

@@ -28,8 +28,8 @@ static void progress(void *user, const lucid_characterize_progress *p)
         snprintf(eta, sizeof eta, "ETA %.0f s", p->eta_s);
     else
         snprintf(eta, sizeof eta, "ETA -");
-    fprintf(stderr, "\r\033[Kcharacterize: [%zu/%zu] %s: %s  (%.0f s elapsed, %s)", p->steps_done + 1,
-            p->steps_total, p->cell, p->step, p->elapsed_s, eta);
+    fprintf(stderr, "\r\033[Kcharacterize: [%zu/%zu] %s: %s  (%.0f s elapsed, %s)",
+            p->steps_done + 1, p->steps_total, p->cell, p->step, p->elapsed_s, eta);
     fflush(stderr);
 }
 
@@ -96,16 +96,26 @@ int cli_cmd_characterize(int argc, char **argv)
             if (!need_value(argc, argv, i)) return CLI_EXIT_USAGE;
             val = argv[++i];
         }
-        if (strcmp(f, "--device") == 0) o.device = val;
-        else if (strcmp(f, "--dataset") == 0) o.dataset = val;
-        else if (strcmp(f, "--engines") == 0) o.engines = val;
-        else if (strcmp(f, "--configs") == 0) o.configs = val;
-        else if (strcmp(f, "--out") == 0 || strcmp(f, "-o") == 0) o.out_dir = val;
-        else if (strcmp(f, "--peers-dir") == 0) o.peers_dir = val;
-        else if (strcmp(f, "--python") == 0) o.python = val;
-        else if (strcmp(f, "--torch-python") == 0) o.torch_python = val;
-        else if (strcmp(f, "--chartjs") == 0) o.chartjs = val;
-        else if (strcmp(f, "--batches") == 0) o.batches = val;
+        if (strcmp(f, "--device") == 0)
+            o.device = val;
+        else if (strcmp(f, "--dataset") == 0)
+            o.dataset = val;
+        else if (strcmp(f, "--engines") == 0)
+            o.engines = val;
+        else if (strcmp(f, "--configs") == 0)
+            o.configs = val;
+        else if (strcmp(f, "--out") == 0 || strcmp(f, "-o") == 0)
+            o.out_dir = val;
+        else if (strcmp(f, "--peers-dir") == 0)
+            o.peers_dir = val;
+        else if (strcmp(f, "--python") == 0)
+            o.python = val;
+        else if (strcmp(f, "--torch-python") == 0)
+            o.torch_python = val;
+        else if (strcmp(f, "--chartjs") == 0)
+            o.chartjs = val;
+        else if (strcmp(f, "--batches") == 0)
+            o.batches = val;
         else if (strcmp(f, "--threads") == 0) {
             if (!parse_double(f, val, 0, 1024, &v) || v != floor(v)) return CLI_EXIT_USAGE;
             o.threads = (int)v;
@@ -147,11 +157,13 @@ int cli_cmd_characterize(int argc, char **argv)
     o.model = model;
     /* the command line, recorded in results.json */
     size_t len = 16;
-    for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 1;
+    for (int i = 0; i < argc; i++)
+        len += strlen(argv[i]) + 1;
     char *cmd = malloc(len);
     if (cmd) {
         size_t pos = (size_t)snprintf(cmd, len, "lucid");
-        for (int i = 1; i < argc; i++) pos += (size_t)snprintf(cmd + pos, len - pos, " %s", argv[i]);
+        for (int i = 1; i < argc; i++)
+            pos += (size_t)snprintf(cmd + pos, len - pos, " %s", argv[i]);
         o.command_line = cmd;
     }
     bool tty = !quiet && isatty(fileno(stderr));

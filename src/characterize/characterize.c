@@ -40,11 +40,16 @@ void lucid_characterize_options_default(lucid_characterize_options *o)
 const char *ch_state_name(ch_state s)
 {
     switch (s) {
-    case CH_PENDING: return "pending";
-    case CH_OK: return "ok";
-    case CH_UNAVAILABLE: return "unavailable";
-    case CH_FAILED: return "failed";
-    case CH_SKIPPED: return "skipped";
+    case CH_PENDING:
+        return "pending";
+    case CH_OK:
+        return "ok";
+    case CH_UNAVAILABLE:
+        return "unavailable";
+    case CH_FAILED:
+        return "failed";
+    case CH_SKIPPED:
+        return "skipped";
     }
     return "?";
 }
@@ -123,8 +128,8 @@ static lucid_status check_list(const char *what, const char *list, lucid_error *
             ok = strlen(k) == len && strncmp(p, k, len) == 0;
         }
         if (!ok)
-            return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
-                                "unknown %s '%.*s' (%ss: %s)", what, (int)len, p, what, known);
+            return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "unknown %s '%.*s' (%ss: %s)",
+                                what, (int)len, p, what, known);
         if (!e) break;
         p = e + 1;
     }
@@ -148,8 +153,7 @@ static lucid_status parse_batches(const char *s, int64_t *out, int *n, lucid_err
         out[(*n)++] = v;
         p = *end ? end + 1 : end;
     }
-    if (*n == 0)
-        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "batches: empty list");
+    if (*n == 0) return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "batches: empty list");
     return LUCID_STATUS_OK;
 }
 
@@ -172,8 +176,8 @@ static lucid_status make_dirs(const char *path, lucid_error *err)
     return LUCID_STATUS_OK;
 }
 
-lucid_status ch_open_model(const lucid_characterization_t *c, int64_t batch,
-                           lucid_model_t **out, lucid_error *err)
+lucid_status ch_open_model(const lucid_characterization_t *c, int64_t batch, lucid_model_t **out,
+                           lucid_error *err)
 {
     lucid_model_t *m = NULL;
     lucid_status st = lucid_model_load(c->model_path, &m, err);
@@ -248,7 +252,8 @@ static lucid_status inspect_model(lucid_characterization_t *c, lucid_error *err)
         goto done;
     }
     c->out_elems = 1;
-    for (int i = 1; i < o.rank; i++) c->out_elems *= (size_t)o.dims[i];
+    for (int i = 1; i < o.rank; i++)
+        c->out_elems *= (size_t)o.dims[i];
     lucid_model_info info;
     lucid_model_get_info(m, &info);
     c->macs = info.macs;
@@ -336,7 +341,8 @@ static lucid_status load_samples(lucid_characterization_t *c, lucid_error *err)
     snprintf(dir, sizeof dir, "%s/inputs", c->out_dir);
     if ((st = make_dirs(dir, err))) return st;
     lucid_array a = {.dtype = LUCID_DTYPE_FLOAT, .rank = c->input_rank};
-    for (int i = 0; i < c->input_rank; i++) a.dims[i] = c->input_dims[i];
+    for (int i = 0; i < c->input_rank; i++)
+        a.dims[i] = c->input_dims[i];
     a.dims[0] = 1;
     a.data = c->samples;
     a.nbytes = c->sample_elems * sizeof(float);
@@ -369,8 +375,7 @@ static size_t argmax(const float *s, size_t n)
     return best;
 }
 
-void ch_accuracy_of(const lucid_characterization_t *c, const float *out, size_t n,
-                    ch_accuracy *acc)
+void ch_accuracy_of(const lucid_characterization_t *c, const float *out, size_t n, ch_accuracy *acc)
 {
     acc->ok = true;
     acc->samples = (int64_t)n;
@@ -486,7 +491,7 @@ static lucid_status lay_out_cells(lucid_characterization_t *c, const char *engin
 static size_t steps_of(const ch_cell *cell)
 {
     if (cell->state != CH_PENDING) return 0;
-    if (!cell->cfg) return 3;                          /* latency, offline, accuracy */
+    if (!cell->cfg) return 3; /* latency, offline, accuracy */
     /* build or prepare, (latency,) offline, accuracy, profile, run-to-run(, build-to-build) */
     return cell->cfg->kind == CH_KIND_PLAN ? 7 : 5;
 }
@@ -513,8 +518,7 @@ lucid_status ch_characterize_run(const lucid_characterize_options *opts, const c
     if (st) return st;
     if (o->runs < 1 || o->runs > CH_MAX_RUNS || o->builds < 1 || o->builds > CH_MAX_BUILDS)
         return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
-                            "runs must be 1 to %d and builds 1 to %d", CH_MAX_RUNS,
-                            CH_MAX_BUILDS);
+                            "runs must be 1 to %d and builds 1 to %d", CH_MAX_RUNS, CH_MAX_BUILDS);
     if (o->threads < 0 || o->threads > 1024 || o->limit < 0 || !(o->warmup_ms >= 0) ||
         !(o->min_duration_s >= 0) || o->min_iterations < 1 ||
         o->min_iterations > LUCID_BENCH_MAX_ITERATIONS || !(o->tune_ms >= 0))
@@ -557,12 +561,14 @@ lucid_status ch_characterize_run(const lucid_characterize_options *opts, const c
         ch_cell *cell = &c->cells[i];
         cell->off.n = n_batches;
         memcpy(cell->off.batch, batches, sizeof batches);
-        for (int k = 0; k < n_batches; k++) cell->off.samples_per_s[k] = cell->off.p90_ms[k] = NAN;
+        for (int k = 0; k < n_batches; k++)
+            cell->off.samples_per_s[k] = cell->off.p90_ms[k] = NAN;
     }
     ch_env_read(c);
     ch_env_load(c->load_before);
     c->steps_total = 1;
-    for (size_t i = 0; i < c->n_cells; i++) c->steps_total += steps_of(&c->cells[i]);
+    for (size_t i = 0; i < c->n_cells; i++)
+        c->steps_total += steps_of(&c->cells[i]);
     if ((st = ch_write_results(c, err))) goto fail;
 
     ch_step(c, NULL, "reference outputs");
@@ -642,7 +648,8 @@ int lucid_characterization_interrupted(const lucid_characterization_t *c)
 void lucid_characterization_destroy(lucid_characterization_t *c)
 {
     if (!c) return;
-    for (size_t i = 0; i < c->n_cells; i++) free(c->cells[i].layers);
+    for (size_t i = 0; i < c->n_cells; i++)
+        free(c->cells[i].layers);
     free(c->cells);
     free(c->samples);
     free(c->labels);

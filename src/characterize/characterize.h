@@ -42,9 +42,9 @@ typedef enum { CH_JNULL, CH_JBOOL, CH_JNUM, CH_JSTR, CH_JARR, CH_JOBJ } ch_jtype
 
 typedef struct ch_json {
     ch_jtype type;
-    double num;           /* numbers; bools as 0/1 */
-    char *str;            /* strings */
-    char *key;            /* member name inside an object */
+    double num;            /* numbers; bools as 0/1 */
+    char *str;             /* strings */
+    char *key;             /* member name inside an object */
     struct ch_json *child; /* first element or member */
     struct ch_json *next;
 } ch_json;
@@ -62,8 +62,7 @@ const char *ch_json_string(const ch_json *j, const char *key);
 /* ---- statistics helpers (stats.c) ---- */
 
 /* Counts samples into `bins` equal bins over [lo, hi] (values outside clamp to the ends). */
-void ch_histogram(const double *samples, size_t n, double lo, double hi, int bins,
-                  int64_t *counts);
+void ch_histogram(const double *samples, size_t n, double lo, double hi, int bins, int64_t *counts);
 /* Accuracy against reference outputs over n values: max |a-r|, max |a-r|/max(|r|, eps),
  * cosine similarity (1 when both are all zero). */
 void ch_compare(const float *a, const float *r, size_t n, double *max_abs, double *max_rel,
@@ -82,8 +81,8 @@ typedef enum ch_kind {
 typedef struct ch_config {
     const char *name;
     const char *summary;
-    const char *base;  /* the config this one adds one optimization to; NULL: the baseline */
-    const char *adds;  /* what it adds, for the attribution table */
+    const char *base; /* the config this one adds one optimization to; NULL: the baseline */
+    const char *adds; /* what it adds, for the attribution table */
     ch_kind kind;
     int opt_level;
     bool deterministic;
@@ -124,9 +123,9 @@ typedef struct ch_accuracy {
     char note[256];
     int64_t samples;
     bool labelled;
-    double top1, top5;     /* percent; top5 NaN for < 5 classes */
-    bool vs_ref;           /* the comparison with the reference outputs below is valid */
-    double agreement;      /* percent of samples whose argmax equals the reference's */
+    double top1, top5; /* percent; top5 NaN for < 5 classes */
+    bool vs_ref;       /* the comparison with the reference outputs below is valid */
+    double agreement;  /* percent of samples whose argmax equals the reference's */
     double max_abs, max_rel, cosine;
 } ch_accuracy;
 
@@ -137,7 +136,7 @@ typedef struct ch_layer {
     double mean_ms, min_ms, max_ms;
     int64_t runs;
     double macs, flops;
-    double bytes;          /* activations read + written + weights */
+    double bytes; /* activations read + written + weights */
 } ch_layer;
 
 typedef struct ch_divergence {
@@ -145,7 +144,7 @@ typedef struct ch_divergence {
     char layer[LUCID_MAX_NAME]; /* the first layer (execution order) whose output differs */
     char op[64];
     char tactic[96];
-    size_t index;          /* its position in execution order */
+    size_t index; /* its position in execution order */
     size_t layers_differing;
 } ch_divergence;
 
@@ -181,18 +180,18 @@ typedef struct ch_offline {
     double samples_per_s[CH_MAX_BATCHES];
     double p90_ms[CH_MAX_BATCHES];
     char note[256];
-    int best;               /* index of the best batch, -1 when none */
+    int best; /* index of the best batch, -1 when none */
 } ch_offline;
 
 typedef struct ch_cell {
     char engine[32];
     char config[48];
-    char label[96];         /* "lucid/tuned" */
-    const ch_config *cfg;   /* lucid configs only */
+    char label[96];       /* "lucid/tuned" */
+    const ch_config *cfg; /* lucid configs only */
     ch_state state;
     char reason[600];
     char engine_version[64];
-    double seconds;         /* wall time spent on the cell */
+    double seconds; /* wall time spent on the cell */
     /* cost (lucid) */
     bool has_cost;
     double build_s;
@@ -200,7 +199,7 @@ typedef struct ch_cell {
     char plan_digest[32];
     int threads;
     size_t layers_total, layers_run;
-    char tactics[1024];     /* "name x3, other x1" */
+    char tactics[1024]; /* "name x3, other x1" */
     ch_latency lat;
     ch_offline off;
     ch_accuracy acc;
@@ -236,17 +235,17 @@ struct lucid_characterization {
     int input_rank;
     int64_t input_dims[LUCID_MAX_RANK];
     bool batch_symbolic;
-    size_t sample_elems;   /* one sample's input elements */
-    size_t out_elems;      /* one sample's first-output elements */
+    size_t sample_elems; /* one sample's input elements */
+    size_t out_elems;    /* one sample's first-output elements */
     double macs, flops;
     int64_t param_bytes;
     size_t n_nodes;
     /* data */
     char dataset_desc[512];
     size_t n_samples;
-    float *samples;        /* n_samples x sample_elems */
-    int64_t *labels;       /* n_samples, or NULL */
-    float *ref_out;        /* reference outputs: n_samples x out_elems, or NULL */
+    float *samples;  /* n_samples x sample_elems */
+    int64_t *labels; /* n_samples, or NULL */
+    float *ref_out;  /* reference outputs: n_samples x out_elems, or NULL */
     char ref_note[256];
     char samples_npy[1100]; /* all samples stacked, for peers */
     char sample1_npy[1100]; /* the first sample, for peer latency */
@@ -278,8 +277,8 @@ const ch_cell *ch_find_cell(const lucid_characterization_t *c, const char *engin
 void ch_env_read(lucid_characterization_t *c);
 void ch_env_load(double load[3]);
 /* lucid_cell.c: loads the model with its input's batch set to `batch` (symbolic dims 1). */
-lucid_status ch_open_model(const lucid_characterization_t *c, int64_t batch,
-                           lucid_model_t **out, lucid_error *err);
+lucid_status ch_open_model(const lucid_characterization_t *c, int64_t batch, lucid_model_t **out,
+                           lucid_error *err);
 /* lucid_cell.c: measures one lucid config cell. */
 lucid_status ch_lucid_cell(lucid_characterization_t *c, ch_cell *cell, lucid_error *err);
 /* Ground-truth outputs of the reference executor over the samples (c->ref_out). */

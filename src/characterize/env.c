@@ -30,17 +30,18 @@ void ch_env_load(double load[3])
     load[0] = load[1] = load[2] = -1;
     FILE *f = fopen("/proc/loadavg", "r");
     if (!f) return;
-    if (fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = load[1] = load[2] = -1;
+    if (fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3)
+        load[0] = load[1] = load[2] = -1;
     fclose(f);
 }
 
 /* The flags that matter for lucid's tactics, in a fixed order, from /proc/cpuinfo. */
 static void cpu_flags(char *out, size_t len)
 {
-    static const char *const wanted[] = {
-        "sse4_1", "avx", "avx2", "fma", "f16c", "avx512f", "avx512dq", "avx512bw", "avx512vl",
-        "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16",
-        "amx_int8"};
+    static const char *const wanted[] = {"sse4_1",   "avx",         "avx2",        "fma",
+                                         "f16c",     "avx512f",     "avx512dq",    "avx512bw",
+                                         "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+                                         "avx_vnni", "amx_tile",    "amx_bf16",    "amx_int8"};
     out[0] = '\0';
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (!f) return;

@@ -16,7 +16,8 @@ static bool reserve(ch_buf *b, size_t extra)
     if (b->oom) return false;
     if (b->len + extra + 1 <= b->cap) return true;
     size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + extra + 1) cap *= 2;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
     char *d = realloc(b->data, cap);
     if (!d) {
         b->oom = true;
@@ -69,12 +70,24 @@ void ch_json_str(ch_buf *b, const char *s)
     ch_puts(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': ch_puts(b, "\\\""); break;
-        case '\\': ch_puts(b, "\\\\"); break;
-        case '\n': ch_puts(b, "\\n"); break;
-        case '\r': ch_puts(b, "\\r"); break;
-        case '\t': ch_puts(b, "\\t"); break;
-        case '<': ch_puts(b, "\\u003c"); break; /* safe inside an HTML <script> block */
+        case '"':
+            ch_puts(b, "\\\"");
+            break;
+        case '\\':
+            ch_puts(b, "\\\\");
+            break;
+        case '\n':
+            ch_puts(b, "\\n");
+            break;
+        case '\r':
+            ch_puts(b, "\\r");
+            break;
+        case '\t':
+            ch_puts(b, "\\t");
+            break;
+        case '<':
+            ch_puts(b, "\\u003c");
+            break; /* safe inside an HTML <script> block */
         default:
             if (*p < 0x20) {
                 ch_printf(b, "\\u%04x", *p);
@@ -141,7 +154,8 @@ typedef struct reader {
 
 static void skip_ws(reader *r)
 {
-    while (*r->p && isspace((unsigned char)*r->p)) r->p++;
+    while (*r->p && isspace((unsigned char)*r->p))
+        r->p++;
 }
 
 static char *parse_string(reader *r)
@@ -155,26 +169,38 @@ static char *parse_string(reader *r)
         if (c == '\\') {
             char e = *r->p++;
             switch (e) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 'b':
+                c = '\b';
+                break;
+            case 'f':
+                c = '\f';
+                break;
             case 'u': {
                 unsigned v = 0;
                 for (int k = 0; k < 4; k++) {
                     char h = *r->p;
                     if (!isxdigit((unsigned char)h)) goto bad;
-                    v = v * 16 + (unsigned)(isdigit((unsigned char)h) ? h - '0'
-                                                                      : (tolower(h) - 'a' + 10));
+                    v = v * 16 +
+                        (unsigned)(isdigit((unsigned char)h) ? h - '0' : (tolower(h) - 'a' + 10));
                     r->p++;
                 }
                 /* enough for what the drivers print: ASCII kept, the rest as '?' */
                 c = v < 0x80 ? (char)v : '?';
                 break;
             }
-            case '\0': goto bad;
-            default: c = e;
+            case '\0':
+                goto bad;
+            default:
+                c = e;
             }
         }
         char s[2] = {c, 0};

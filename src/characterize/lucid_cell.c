@@ -163,7 +163,8 @@ static uint64_t tactic_summary(const engine *e, char *out, size_t len)
         h = lucid_hash_fnv1a(li.name, strlen(li.name) + 1, h);
         h = lucid_hash_fnv1a(li.tactic, strlen(li.tactic) + 1, h);
         int k = 0;
-        while (k < n && strcmp(names[k], li.tactic) != 0) k++;
+        while (k < n && strcmp(names[k], li.tactic) != 0)
+            k++;
         if (k == n && n < 256) {
             names[n] = li.tactic;
             counts[n++] = 0;
@@ -181,8 +182,8 @@ static uint64_t tactic_summary(const engine *e, char *out, size_t len)
 /* ---- per-layer digests through the layer observer ("mark all") ---- */
 
 typedef struct observer {
-    uint64_t *dig;   /* runs x cap */
-    size_t *node;    /* cap: executed node at each position (from the first run) */
+    uint64_t *dig; /* runs x cap */
+    size_t *node;  /* cap: executed node at each position (from the first run) */
     size_t cap, pos, run, positions;
 } observer;
 
@@ -247,8 +248,8 @@ static void find_divergence(const observer *o, size_t runs, const engine *e, ch_
 
 /* ---- the steps ---- */
 
-static lucid_status measure_cost(const lucid_characterization_t *c, ch_cell *cell,
-                                 const engine *e, lucid_error *err)
+static lucid_status measure_cost(const lucid_characterization_t *c, ch_cell *cell, const engine *e,
+                                 lucid_error *err)
 {
     cell->has_cost = true;
     cell->build_s = e->build_s;
@@ -284,8 +285,8 @@ static lucid_status measure_cost(const lucid_characterization_t *c, ch_cell *cel
 }
 
 static lucid_status measure_latency(const lucid_characterization_t *c, engine *e,
-                                    const lucid_bench_options *bo, ch_latency *lat,
-                                    float *scratch, lucid_error *err)
+                                    const lucid_bench_options *bo, ch_latency *lat, float *scratch,
+                                    lucid_error *err)
 {
     lucid_status st = engine_feed(c, e, 0, scratch);
     if (!st) st = lucid_context_run(e->ctx);
@@ -295,7 +296,8 @@ static lucid_status measure_latency(const lucid_characterization_t *c, engine *e
     if (st) return run_error(e, st, err);
     double one = lucid_time_now() - t0;
     double want = (double)bo->min_iterations;
-    if (one > 0 && bo->min_duration_s / one * 1.5 + 64 > want) want = bo->min_duration_s / one * 1.5 + 64;
+    if (one > 0 && bo->min_duration_s / one * 1.5 + 64 > want)
+        want = bo->min_duration_s / one * 1.5 + 64;
     if (want > LUCID_BENCH_MAX_ITERATIONS) want = LUCID_BENCH_MAX_ITERATIONS;
     size_t cap = (size_t)want;
     double *samples = malloc(cap * sizeof *samples);
@@ -325,8 +327,7 @@ static lucid_status measure_latency(const lucid_characterization_t *c, engine *e
     return LUCID_STATUS_OK;
 }
 
-static lucid_status measure_offline(lucid_characterization_t *c, ch_cell *cell,
-                                    lucid_error *err)
+static lucid_status measure_offline(lucid_characterization_t *c, ch_cell *cell, lucid_error *err)
 {
     ch_offline *off = &cell->off;
     double best = -1;
@@ -406,8 +407,7 @@ void ch_reference_outputs(lucid_characterization_t *c)
         engine_free(&e);
     }
     if (st) {
-        snprintf(c->ref_note, sizeof c->ref_note, "the reference executor failed: %s",
-                 err.message);
+        snprintf(c->ref_note, sizeof c->ref_note, "the reference executor failed: %s", err.message);
         free(out);
         return;
     }
@@ -416,8 +416,8 @@ void ch_reference_outputs(lucid_characterization_t *c)
              "FP32 outputs of the reference executor on the model as loaded (no optimization)");
 }
 
-static lucid_status measure_accuracy(const lucid_characterization_t *c, ch_cell *cell,
-                                     engine *e, lucid_error *err)
+static lucid_status measure_accuracy(const lucid_characterization_t *c, ch_cell *cell, engine *e,
+                                     lucid_error *err)
 {
     if (strcmp(cell->config, "reference") == 0 && c->ref_out) {
         /* the ground truth is this config's own outputs (computed once) */
@@ -433,8 +433,8 @@ static lucid_status measure_accuracy(const lucid_characterization_t *c, ch_cell 
     return st;
 }
 
-static lucid_status measure_profile(const lucid_characterization_t *c, ch_cell *cell,
-                                    engine *e, lucid_error *err)
+static lucid_status measure_profile(const lucid_characterization_t *c, ch_cell *cell, engine *e,
+                                    lucid_error *err)
 {
     lucid_status st = LUCID_STATUS_OK;
     /* as many runs as were timed, at least 3 (a slow reference model) and at most 200 */
@@ -484,8 +484,8 @@ static lucid_status measure_profile(const lucid_characterization_t *c, ch_cell *
     return LUCID_STATUS_OK;
 }
 
-static lucid_status measure_run_to_run(const lucid_characterization_t *c, ch_cell *cell,
-                                       engine *e, lucid_error *err)
+static lucid_status measure_run_to_run(const lucid_characterization_t *c, ch_cell *cell, engine *e,
+                                       lucid_error *err)
 {
     size_t runs = (size_t)c->opts.runs;
     size_t cap = c->n_nodes * 4 + 64;
@@ -520,7 +520,8 @@ static lucid_status measure_run_to_run(const lucid_characterization_t *c, ch_cel
         rr->runs = (int)runs;
         for (size_t r = 0; r < runs; r++) {
             bool seen = false;
-            for (size_t q = 0; q < r && !seen; q++) seen = outs[q] == outs[r];
+            for (size_t q = 0; q < r && !seen; q++)
+                seen = outs[q] == outs[r];
             rr->distinct_outputs += !seen;
         }
         digest_str(outs[0], rr->first_digest);
@@ -537,7 +538,8 @@ static int count_distinct(char (*d)[32], int n)
     int k = 0;
     for (int i = 0; i < n; i++) {
         bool seen = false;
-        for (int j = 0; j < i && !seen; j++) seen = strcmp(d[i], d[j]) == 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = strcmp(d[i], d[j]) == 0;
         k += !seen;
     }
     return k;
@@ -553,16 +555,15 @@ static lucid_status measure_build_to_build(lucid_characterization_t *c, ch_cell 
     int builds = c->opts.builds;
     size_t cap = c->n_nodes * 4 + 64;
     lucid_model_info mi;
-    if (lucid_model_get_info(engine_model(first), &mi) == LUCID_STATUS_OK &&
-        mi.num_nodes + 1 > cap)
+    if (lucid_model_get_info(engine_model(first), &mi) == LUCID_STATUS_OK && mi.num_nodes + 1 > cap)
         cap = mi.num_nodes + 1;
     observer o;
     lucid_status st = observer_init(&o, (size_t)builds, cap, err);
     if (st) return st;
     size_t n_layers = mi.num_nodes;
     const char **tactic0 = calloc(n_layers + 1, sizeof *tactic0);
-    char (*names0)[LUCID_MAX_NAME] = calloc(n_layers + 1, sizeof *names0);
-    char (*tactic0_buf)[96] = calloc(n_layers + 1, sizeof *tactic0_buf);
+    char(*names0)[LUCID_MAX_NAME] = calloc(n_layers + 1, sizeof *names0);
+    char(*tactic0_buf)[96] = calloc(n_layers + 1, sizeof *tactic0_buf);
     if (!tactic0 || !names0 || !tactic0_buf) {
         st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
         goto done;
@@ -599,8 +600,8 @@ static lucid_status measure_build_to_build(lucid_characterization_t *c, ch_cell 
                 tactic0[i] = tactic0_buf[i];
             } else if (strcmp(names0[i], li.name) != 0) {
                 same_graph = false;
-            } else if (strcmp(tactic0[i], li.tactic) != 0 &&
-                       ++bb->tactic_layers_differing > 0 && pos < sizeof bb->differing_tactics) {
+            } else if (strcmp(tactic0[i], li.tactic) != 0 && ++bb->tactic_layers_differing > 0 &&
+                       pos < sizeof bb->differing_tactics) {
                 int w = snprintf(bb->differing_tactics + pos, sizeof bb->differing_tactics - pos,
                                  "%s%s (build %d: %s, build 1: %s)", pos ? "; " : "", li.name,
                                  k + 1, li.tactic, tactic0[i]);
@@ -637,8 +638,8 @@ static lucid_status measure_build_to_build(lucid_characterization_t *c, ch_cell 
         bb->median_min_ms = fmin(bb->median_min_ms, bb->median_ms[k]);
         bb->median_max_ms = fmax(bb->median_max_ms, bb->median_ms[k]);
     }
-    bb->spread = bb->median_min_ms > 0 ? (bb->median_max_ms - bb->median_min_ms) / bb->median_min_ms
-                                       : NAN;
+    bb->spread =
+        bb->median_min_ms > 0 ? (bb->median_max_ms - bb->median_min_ms) / bb->median_min_ms : NAN;
     if (same_graph)
         find_divergence(&o, (size_t)bb->builds, first, &bb->div);
     else

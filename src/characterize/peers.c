@@ -109,9 +109,8 @@ static const char *python_of(const lucid_characterization_t *c, const ch_cell *c
 }
 
 /* One driver run; returns the parsed document (NULL with cell->reason set on failure). */
-static ch_json *bench_driver(const lucid_characterization_t *c, ch_cell *cell,
-                             const char *input, double warmup_ms, int64_t iters,
-                             double duration_s)
+static ch_json *bench_driver(const lucid_characterization_t *c, ch_cell *cell, const char *input,
+                             double warmup_ms, int64_t iters, double duration_s)
 {
     args a = {0};
     arg(&a, python_of(c, cell));
@@ -214,8 +213,8 @@ static void peer_accuracy(lucid_characterization_t *c, ch_cell *cell)
     char out_npy[1200], driver[1100], chunk[32];
     snprintf(out_npy, sizeof out_npy, "%s/inputs/%s-outputs.npy", c->out_dir, cell->engine);
     snprintf(driver, sizeof driver, "%s/outputs_driver.py", c->peers_dir);
-    int64_t ch = c->batch_symbolic ? (c->n_samples < 256 ? (int64_t)c->n_samples : 256)
-                                   : c->input_dims[0];
+    int64_t ch =
+        c->batch_symbolic ? (c->n_samples < 256 ? (int64_t)c->n_samples : 256) : c->input_dims[0];
     snprintf(chunk, sizeof chunk, "%lld", (long long)ch);
     args a = {0};
     arg(&a, python_of(c, cell));
@@ -244,7 +243,9 @@ static void peer_accuracy(lucid_characterization_t *c, ch_cell *cell)
     if (!status || strcmp(status, "ok") != 0) {
         const char *reason = doc ? ch_json_string(doc, "reason") : NULL;
         snprintf(acc->note, sizeof acc->note, "not measured: %s",
-                 reason ? reason : rc ? "outputs_driver.py failed (see peers.log)" : "no document");
+                 reason ? reason
+                 : rc   ? "outputs_driver.py failed (see peers.log)"
+                        : "no document");
         ch_json_free(doc);
         return;
     }
@@ -280,8 +281,8 @@ static void peer_accuracy(lucid_characterization_t *c, ch_cell *cell)
 void ch_peer_cell(lucid_characterization_t *c, ch_cell *cell)
 {
     ch_step(c, cell, "latency");
-    ch_json *doc = bench_driver(c, cell, c->sample1_npy, c->opts.warmup_ms,
-                                c->opts.min_iterations, c->opts.min_duration_s);
+    ch_json *doc = bench_driver(c, cell, c->sample1_npy, c->opts.warmup_ms, c->opts.min_iterations,
+                                c->opts.min_duration_s);
     if (!doc) return;
     fill_latency(doc, &cell->lat);
     const ch_json *outs = ch_json_get(doc, "outputs");
@@ -330,8 +331,7 @@ void ch_peer_cell(lucid_characterization_t *c, ch_cell *cell)
                                       c->opts.min_duration_s / 2);
             remove(path);
             if (!d) {
-                snprintf(off->note, sizeof off->note, "batch %lld: %s", (long long)b,
-                         probe.reason);
+                snprintf(off->note, sizeof off->note, "batch %lld: %s", (long long)b, probe.reason);
                 continue;
             }
             ch_latency lat;

@@ -97,7 +97,8 @@ static void latency_json(ch_buf *b, const ch_latency *l)
     }
     key(b, "histogram");
     int64_t sum = 0;
-    for (int i = 0; i < CH_HIST_BINS; i++) sum += l->hist[i];
+    for (int i = 0; i < CH_HIST_BINS; i++)
+        sum += l->hist[i];
     if (sum == 0) {
         ch_puts(b, "null");
     } else {
@@ -458,8 +459,9 @@ static void results_json(ch_buf *b, const lucid_characterization_t *c)
     kv_num(b, "limit", (double)o->limit, true);
     kv_num(b, "tune_ms", o->tune_ms, true);
     kv_num(b, "seed", (double)o->seed, true);
-    kv_str(b, "percentiles", "nearest rank: the smallest sample with at least p% of samples at "
-                             "or below it; median: mean of the two middle samples for even n",
+    kv_str(b, "percentiles",
+           "nearest rank: the smallest sample with at least p% of samples at "
+           "or below it; median: mean of the two middle samples for even n",
            false);
     ch_puts(b, "},\n");
     key(b, "environment");
@@ -762,9 +764,9 @@ lucid_status ch_write_results(lucid_characterization_t *c, lucid_error *err)
         const char *name;
         void (*fn)(ch_buf *, const lucid_characterization_t *);
     } files[] = {
-        {"results.json", results_json}, {"cells.csv", cells_csv},
-        {"layers.csv", layers_csv},     {"determinism.csv", determinism_csv},
-        {"ablation.csv", ablation_csv}, {"offline.csv", offline_csv},
+        {"results.json", results_json},     {"cells.csv", cells_csv},
+        {"layers.csv", layers_csv},         {"determinism.csv", determinism_csv},
+        {"ablation.csv", ablation_csv},     {"offline.csv", offline_csv},
         {"profile.trace.json", trace_json},
     };
     ch_buf results = {0};
@@ -840,8 +842,9 @@ void ch_make_summary(lucid_characterization_t *c)
             ch_printf(b, "warning: %s: latency CV %.1f%% > 1%% (noisy measurement)\n", x->label,
                       100 * x->lat.ms.cv);
         if (x->r2r.ok && x->r2r.distinct_outputs > 1 && x->r2r.div.found)
-            ch_printf(b, "non-deterministic: %s: %d distinct outputs in %d runs; first diverging "
-                         "layer %s (%s)\n",
+            ch_printf(b,
+                      "non-deterministic: %s: %d distinct outputs in %d runs; first diverging "
+                      "layer %s (%s)\n",
                       x->label, x->r2r.distinct_outputs, x->r2r.runs, x->r2r.div.layer,
                       x->r2r.div.tactic);
         else if (x->r2r.ok && x->r2r.distinct_outputs > 1)
@@ -849,8 +852,8 @@ void ch_make_summary(lucid_characterization_t *c)
                       x->label, x->r2r.distinct_outputs, x->r2r.runs);
         if (x->b2b.ok && (x->b2b.distinct_outputs > 1 || x->b2b.distinct_tactic_sets > 1))
             ch_printf(b, "build-to-build: %s: %d builds, %d tactic sets, %d distinct outputs%s%s\n",
-                      x->label, x->b2b.builds, x->b2b.distinct_tactic_sets,
-                      x->b2b.distinct_outputs, x->b2b.div.found ? "; first diverging layer " : "",
+                      x->label, x->b2b.builds, x->b2b.distinct_tactic_sets, x->b2b.distinct_outputs,
+                      x->b2b.div.found ? "; first diverging layer " : "",
                       x->b2b.div.found ? x->b2b.div.layer : "");
     }
     if (c->interrupted) ch_puts(b, "\ninterrupted: the results above are partial\n");
