@@ -182,22 +182,26 @@ static uint64_t tactic_summary(const engine *e, char *out, size_t len)
 /* ---- per-layer digests through the layer observer ("mark all") ---- */
 
 typedef struct observer {
-    uint64_t *dig; /* runs x cap */
-    size_t *node;  /* cap: executed node at each position (from the first run) */
+    uint64_t *dig;  /* runs x cap: digest of the layer's outputs */
+    uint64_t *name; /* runs x cap: digest of the layer's name (to match layers across builds) */
+    size_t *node;   /* cap: executed node at each position (from the first run) */
+    size_t *count;  /* runs: positions seen */
     size_t cap, pos, run, positions;
 } observer;
 
 static lucid_status observe(void *user, size_t node, const char *name, const lucid_array *outs,
                             size_t n_outs)
 {
-    (void)name;
     observer *o = user;
     if (o->pos >= o->cap) return LUCID_STATUS_OK;
-    uint64_t h = lucid_hash_fnv1a(&node, sizeof node, 0);
+    uint64_t h = 0;
     for (size_t k = 0; k < n_outs; k++)
         if (outs[k].data) h = lucid_hash_fnv1a(outs[k].data, outs[k].nbytes, h);
     o->dig[o->run * o->cap + o->pos] = h;
+    o->name[o->run * o->cap + o->pos] =
+        lucid_hash_fnv1a(name ? name : "", name ? strlen(name) : 0, 0);
     if (o->run == 0) o->node[o->pos] = node;
+    o->count[o->run] = o->pos + 1;
     o->pos++;
     if (o->pos > o->positions) o->positions = o->pos;
     return LUCID_STATUS_OK;
@@ -208,10 +212,14 @@ static lucid_status observer_init(observer *o, size_t runs, size_t cap, lucid_er
     memset(o, 0, sizeof *o);
     o->cap = cap;
     o->dig = calloc(runs * cap, sizeof *o->dig);
+    o->name = calloc(runs * cap, sizeof *o->name);
     o->node = calloc(cap, sizeof *o->node);
-    if (!o->dig || !o->node) {
+    o->count = calloc(runs, sizeof *o->count);
+    if (!o->dig || !o->name || !o->node || !o->count) {
         free(o->dig);
+        free(o->name);
         free(o->node);
+        free(o->count);
         return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory for layer digests");
     }
     return LUCID_STATUS_OK;
@@ -220,18 +228,32 @@ static lucid_status observer_init(observer *o, size_t runs, size_t cap, lucid_er
 static void observer_free(observer *o)
 {
     free(o->dig);
+    free(o->name);
     free(o->node);
+    free(o->count);
 }
 
-/* The first position where some run's digest differs from run 0's, and how many positions
- * differ; names the layer from the engine that ran it. */
-static void find_divergence(const observer *o, size_t runs, const engine *e, ch_divergence *d)
+/* Does run r's layer at the position matching run 0's position p differ? Runs of one engine
+ * match by position (by_name false); builds, whose graphs may differ (layout reorders), match
+ * by layer name, and a layer that build r lacks does not count. */
+static bool layer_differs(const observer *o, size_t r, size_t p, bool by_name)
+{
+    if (!by_name) return o->dig[r * o->cap + p] != o->dig[p];
+    for (size_t q = 0; q < o->count[r]; q++)
+        if (o->name[r * o->cap + q] == o->name[p]) return o->dig[r * o->cap + q] != o->dig[p];
+    return false;
+}
+
+/* The first layer of run 0 (execution order) whose output differs in some other run, and how
+ * many differ; names the layer from the engine that ran run 0. */
+static void find_divergence(const observer *o, size_t runs, const engine *e, bool by_name,
+                            ch_divergence *d)
 {
     memset(d, 0, sizeof *d);
-    for (size_t p = 0; p < o->positions; p++) {
+    for (size_t p = 0; p < o->count[0]; p++) {
         bool differs = false;
         for (size_t r = 1; r < runs && !differs; r++)
-            differs = o->dig[r * o->cap + p] != o->dig[p];
+            differs = layer_differs(o, r, p, by_name);
         if (!differs) continue;
         d->layers_differing++;
         if (d->found) continue;
@@ -526,7 +548,7 @@ static lucid_status measure_run_to_run(const lucid_characterization_t *c, ch_cel
         }
         digest_str(outs[0], rr->first_digest);
         snprintf(cell->output_digest, sizeof cell->output_digest, "%s", rr->first_digest);
-        find_divergence(&o, runs, e, &rr->div);
+        find_divergence(&o, runs, e, false, &rr->div);
     }
     free(outs);
     observer_free(&o);
@@ -591,20 +613,30 @@ static lucid_status measure_build_to_build(lucid_characterization_t *c, ch_cell 
         lucid_plan_get_info(e->plan, &pi);
         bb->build_s[k] = pi.build_seconds;
         if (pi.num_layers != n_layers) same_graph = false;
-        for (size_t i = 0; i < pi.num_layers && same_graph && !st; i++) {
+        /* layers match by name: builds that chose other layouts have other reorder layers */
+        for (size_t i = 0; i < pi.num_layers && !st; i++) {
             lucid_layer_info li;
             lucid_plan_layer(e->plan, i, &li);
             if (k == 0) {
+                if (i >= n_layers) break;
                 snprintf(names0[i], sizeof names0[i], "%s", li.name);
                 snprintf(tactic0_buf[i], sizeof tactic0_buf[i], "%s", li.tactic);
                 tactic0[i] = tactic0_buf[i];
-            } else if (strcmp(names0[i], li.name) != 0) {
+                continue;
+            }
+            size_t j = 0;
+            while (j < n_layers && strcmp(names0[j], li.name) != 0)
+                j++;
+            if (j == n_layers) {
                 same_graph = false;
-            } else if (strcmp(tactic0[i], li.tactic) != 0 && ++bb->tactic_layers_differing > 0 &&
-                       pos < sizeof bb->differing_tactics) {
+                continue;
+            }
+            if (strcmp(tactic0[j], li.tactic) != 0 && ++bb->tactic_layers_differing > 0 &&
+                pos < sizeof bb->differing_tactics) {
                 int w = snprintf(bb->differing_tactics + pos, sizeof bb->differing_tactics - pos,
                                  "%s%s (build %d: %s, build 1: %s)", pos ? "; " : "", li.name,
-                                 k + 1, li.tactic, tactic0[i]);
+                                 k + 1, li.tactic[0] ? li.tactic : "none",
+                                 tactic0[j][0] ? tactic0[j] : "none");
                 if (w > 0) pos += (size_t)w;
             }
         }
@@ -640,11 +672,10 @@ static lucid_status measure_build_to_build(lucid_characterization_t *c, ch_cell 
     }
     bb->spread =
         bb->median_min_ms > 0 ? (bb->median_max_ms - bb->median_min_ms) / bb->median_min_ms : NAN;
-    if (same_graph)
-        find_divergence(&o, (size_t)bb->builds, first, &bb->div);
-    else
+    find_divergence(&o, (size_t)bb->builds, first, true, &bb->div);
+    if (!same_graph)
         snprintf(bb->note, sizeof bb->note,
-                 "the builds' graphs differ, so per-layer outputs were not compared");
+                 "the builds' graphs differ (other layout reorders): layers were matched by name");
     if (bb->builds < builds)
         snprintf(bb->note, sizeof bb->note, "interrupted after %d of %d builds", bb->builds,
                  builds);
