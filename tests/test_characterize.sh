@@ -161,7 +161,8 @@ else
   if "$lucid" characterize "$model" "${dataset[@]}" --engines lucid,tensorrt --batches 1 \
       "${small[@]}" --out "$out" >"$tmp/out" 2>"$tmp/err"; then ok; else
     bad "the study failed: $(cat "$tmp/err")"; fi
-  flags=(--headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$tmp/profile")
+  flags=(--headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run
+    --user-data-dir="$tmp/profile")
   timeout 120 "$chromium" "${flags[@]}" --dump-dom "file://$out/report.html" >"$tmp/dom.html" 2>"$tmp/chromium.log"
   body=$(grep -o '<body[^>]*>' "$tmp/dom.html" | head -1)
   echo "rendered: $body"

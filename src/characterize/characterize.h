@@ -87,6 +87,9 @@ typedef struct ch_config {
     int opt_level;
     bool deterministic;
     const char *missing; /* NULL when lucid has it; else why not (stays listed) */
+    /* Plan kinds: sets what the config changes in the build options beyond opt_level and
+     * deterministic (a precision, a calibration set, a pruning target); NULL for none. */
+    void (*configure)(lucid_build_options *o);
 } ch_config;
 
 size_t ch_config_count(void);

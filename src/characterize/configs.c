@@ -5,8 +5,8 @@
 #include "characterize/characterize.h"
 
 /* Order matters: a config comes after its base, and the table's order is the report's. A
- * reduced-precision or compression config becomes real by setting `missing` to NULL and
- * teaching lucid_cell.c how to build it (its build options). */
+ * reduced-precision or compression config becomes real by setting `missing` to NULL and giving
+ * it a `configure` function that sets its build options (precision, calibration, ...). */
 static const ch_config configs[] = {
     {.name = "reference",
      .summary = "no optimization: the ONNX graph as loaded on the reference kernels",
