@@ -121,6 +121,17 @@ if ort["status"] == "ok":
     need(rr["runs"] == 3 and rr["distinct_outputs"] >= 1 and rr["note"], "onnxruntime run-to-run")
 steps = {(a["leaf"], a["step"]) for a in r["ablation"]}
 need(("tuned", "fusions") in steps and ("tuned", "tuned") in steps, "ablation chain of tuned")
+# the chain's steps multiply to the config's speedup over the reference, and their shares sum to 1
+for leaf in ("tuned", "deterministic"):
+    rows = [a for a in r["ablation"] if a["leaf"] == leaf]
+    prod = 1.0
+    for a in rows:
+        prod *= a["step_speedup"]
+    total = cells["lucid/reference"]["latency"]["median"] / cells["lucid/" + leaf]["latency"]["median"]
+    need(abs(prod - total) <= 1e-6 * total and abs(rows[-1]["cumulative_speedup"] - total) <= 1e-6 * total,
+         leaf + " steps multiply to the total speedup")
+    shares = [a["share_of_speedup"] for a in rows]
+    need(None in shares or abs(sum(shares) - 1) < 1e-6, leaf + " shares sum to 1: %s" % shares)
 rows = list(csv.DictReader(open(out + "/cells.csv")))
 need(len(rows) == len(r["cells"]), "cells.csv rows")
 trace = json.load(open(out + "/profile.trace.json"))
