@@ -138,6 +138,23 @@ trace = json.load(open(out + "/profile.trace.json"))
 need(any(e.get("ph") == "X" for e in trace["traceEvents"]), "trace events")
 EOF
 
+  # --device cuda on this machine: no cell can run, each says why, nothing is faked
+  cuda="$tmp/cuda"
+  if "$lucid" characterize "$model" --device cuda "${small[@]}" --out "$cuda" >"$tmp/cout" 2>"$tmp/cerr"; then
+    ok; else bad "--device cuda study failed: $(cat "$tmp/cerr")"; fi
+  validate "$cuda/results.json"
+  "$py" - "$cuda" <<'EOF' && ok || bad "--device cuda results"
+import json, sys
+r = json.load(open(sys.argv[1] + "/results.json"))
+for c in r["cells"]:
+    assert c["status"] in ("unavailable", "ok"), c
+    assert c["status"] == "unavailable" or c["engine"] in ("pytorch", "tensorrt"), c["label"]
+    assert c["status"] == "ok" or c["reason"], c["label"]
+    assert c["status"] == "ok" or c["latency"] is None, c["label"]
+lucid = [c for c in r["cells"] if c["engine"] == "lucid"]
+assert all(c["status"] == "unavailable" for c in lucid), "lucid has no CUDA backend yet"
+EOF
+
   # an interrupted study leaves valid, partial results and exits 130
   int="$tmp/int"
   "$lucid" characterize "$model" --engines lucid --configs reference,tuned --duration 20 \
