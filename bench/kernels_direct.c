@@ -136,6 +136,7 @@ static void bench_case(const char *label, const lucid_cpu_features *cpu)
     for (size_t i = 0; i < lucid_tactic_count() && nt < 16; i++) {
         const lucid_tactic *t = lucid_tactic_at(i);
         char why[256] = "";
+        if (t->device != LUCID_DEVICE_CPU) continue;
         if (!t->supports(g, n, cpu, why, sizeof why)) continue;
         if (t->prepare(g, n, 2, &states[nt], &err)) continue;
         for (int th = 0; th < 2; th++) {

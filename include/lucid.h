@@ -260,6 +260,33 @@ void lucid_opt_report_destroy(lucid_opt_report_t *r);
 
 typedef struct lucid_plan lucid_plan_t;
 
+/* Where a plan runs. CPU is the default (0). CUDA runs every layer on an NVIDIA GPU (a lucid
+ * built with LUCID_CUDA; lucid_cuda_available says whether one can be used here). */
+typedef enum lucid_device {
+    LUCID_DEVICE_CPU = 0,
+    LUCID_DEVICE_CUDA = 1,
+} lucid_device;
+
+/* The arithmetic and storage of float activations and weights inside a GPU plan, applied to
+ * the whole network (graph inputs and outputs stay float32 at the engine boundary). FP32:
+ * float32, no TF32 (the default, 0); TF32: float32 storage, TensorFloat-32 tensor-core math
+ * allowed; FP16 / BF16: 16-bit storage, float32 accumulation where the library allows. CPU
+ * plans accept FP32 only. */
+typedef enum lucid_precision {
+    LUCID_PRECISION_FP32 = 0,
+    LUCID_PRECISION_TF32 = 1,
+    LUCID_PRECISION_FP16 = 2,
+    LUCID_PRECISION_BF16 = 3,
+} lucid_precision;
+
+/* "fp32", "tf32", "fp16", "bf16"; "cpu", "cuda". */
+const char *lucid_precision_name(lucid_precision p);
+const char *lucid_device_name(lucid_device d);
+
+/* 1 when this lucid has the CUDA backend and a usable GPU; otherwise 0 with the reason in why
+ * (e.g. "built without LUCID_CUDA", "no CUDA device: ..."). why may be NULL. */
+int lucid_cuda_available(char *why, size_t why_len);
+
 /* How a plan is built. optimize: the graph passes (defaults: all). threads: the thread count
  * to tune for and run with (0: all cores). deterministic: choose tactics by the documented
  * rule (among tactics within `margin` of the fastest median, the first in lucid's fixed
@@ -279,6 +306,11 @@ typedef struct lucid_build_options {
     const char *const *exclude_tactics;
     size_t n_exclude_tactics;
     double time_ms;
+    /* device: where the plan runs (0: CPU). precision: see lucid_precision (0: FP32).
+     * cuda_device: the GPU ordinal for LUCID_DEVICE_CUDA. */
+    lucid_device device;
+    lucid_precision precision;
+    int cuda_device;
 } lucid_build_options;
 
 void lucid_build_options_default(lucid_build_options *opts);
@@ -319,6 +351,10 @@ typedef struct lucid_plan_info {
      * layouts, and every layer plain NCHW; both 0 when no search ran (a loaded plan, a
      * deterministic build, or no channels-last tactic for any layer) */
     double layout_est_ms, plain_est_ms;
+    lucid_device device;      /* where it runs */
+    lucid_precision precision;
+    const char *device_model; /* the GPU it was built for ("" for CPU plans): name, compute
+                                 capability, driver, CUDA and cuDNN versions */
 } lucid_plan_info;
 
 lucid_status lucid_plan_get_info(const lucid_plan_t *plan, lucid_plan_info *out);
@@ -350,6 +386,9 @@ typedef struct lucid_context lucid_context_t;
 
 typedef struct lucid_context_options {
     int threads; /* 0: all cores */
+    /* GPU plans: 1 runs the layers one launch at a time instead of replaying the whole run
+     * (input copies, layers, output copies) as one captured CUDA graph (the default, 0). */
+    int no_cuda_graph;
 } lucid_context_options;
 
 /* Creates an execution context for a model whose input shapes are all known; allocates
@@ -376,6 +415,18 @@ size_t lucid_context_num_outputs(const lucid_context_t *ctx);
 lucid_status lucid_context_output(const lucid_context_t *ctx, size_t i, lucid_array *out);
 /* The message of the context's last failed call, "" if none. */
 const char *lucid_context_error(const lucid_context_t *ctx);
+
+/* GPU contexts: where the last run's time went, measured with CUDA events on the context's
+ * stream (trtexec's breakdown). h2d_ms: input copies (and their conversion to the plan's
+ * precision); compute_ms: the layers; d2h_ms: output conversion and copies; enqueue_ms: host
+ * time to launch the run (one graph launch, or every layer's launches). */
+typedef struct lucid_device_timing {
+    double h2d_ms, compute_ms, d2h_ms, enqueue_ms;
+    int cuda_graph; /* 1 when the run replayed a CUDA graph */
+} lucid_device_timing;
+
+/* LUCID_STATUS_UNSUPPORTED for CPU contexts. */
+lucid_status lucid_context_device_timing(const lucid_context_t *ctx, lucid_device_timing *out);
 
 /* ---- profiling and observing layers ---------------------------------------------------- */
 

@@ -19,6 +19,7 @@ model, its parameter count, export time and file size, and the total export time
 """
 
 import argparse
+import inspect
 import os
 import shutil
 import sys
@@ -302,11 +303,13 @@ def export_one(name, out_dir, verbose=True):
             # BatchNormalization stays a node (PRESERVE keeps the eval-mode model as written,
             # without the exporter's own Conv+BN folding) and constant subgraphs stay
             # unfolded: the graph the optimizer starts from is the one a user exports.
+            # torch >= 2.9 defaults to the dynamo exporter: ask for the TorchScript one
+            legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
             torch.onnx.export(model, torch.from_numpy(x), onnx_path, opset_version=OPSET,
                               input_names=["input"], output_names=out_names,
                               do_constant_folding=False, export_params=True,
                               training=torch.onnx.TrainingMode.PRESERVE,
-                              dynamic_axes=dynamic_batch(name, out_names))
+                              dynamic_axes=dynamic_batch(name, out_names), **legacy)
         export_s = time.time() - t0
         if name == "tiny_yolov3" and FOLD_PADS:
             m = onnx.load(onnx_path)

@@ -193,6 +193,7 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
     for (size_t ti = 0; ti < lucid_tactic_count(); ti++) {
         const lucid_tactic *tac = lucid_tactic_at(ti);
         if (tac == &lucid_tactic_reference) continue;
+        if (tac->device != LUCID_DEVICE_CPU) continue; /* GPU tactics: tests/test_cuda.c */
         char why[256] = "";
         if (!tac->supports(g, n, cpu, why, sizeof why)) {
             if (verbose && why[0]) printf("  %s refuses %s: %s\n", tac->name, cb->label, why);

@@ -42,6 +42,7 @@ enum {
     CLI_F_PLAN_OUT = 1 << 18,    /* -o FILE.plan (build) */
     CLI_F_REFERENCE = 1 << 19,   /* --reference (run, bench, eval) */
     CLI_F_PROFILE = 1 << 20,     /* --profile (bench) */
+    CLI_F_CUDA_GRAPH = 1 << 21,  /* --no-cuda-graph (run, bench, eval) */
 };
 
 /* Flags that describe how to make an engine from an ONNX model: meaningless for a plan file,
@@ -85,6 +86,9 @@ typedef struct cli_args {
     const char *exclude_tactics; /* --exclude-tactics a,b (raw) */
     double tune_ms;          /* --tune-ms MS, 0 when not given (the library's 20) */
     const char *plan_out;    /* -o FILE.plan (build) */
+    lucid_device device;     /* --device cpu|cuda (builder flag) */
+    lucid_precision precision; /* --precision fp32|tf32|fp16|bf16 (builder flag) */
+    bool no_cuda_graph;      /* --no-cuda-graph: GPU runs launch layer by layer */
     bool reference;          /* --reference: the reference executor, no plan */
     bool profile;            /* --profile: a separate per-layer profiling run (bench) */
     int given;               /* CLI_F_* bits of the flags given */

@@ -87,7 +87,7 @@ int cli_cmd_bench(int argc, char **argv)
     int rc = cli_args_parse(argc, argv, 2,
                             CLI_F_WARMUP | CLI_F_ITERATIONS | CLI_F_DURATION | CLI_F_THREADS |
                                 CLI_F_SHAPE | CLI_F_INPUT | CLI_F_SEED | CLI_F_JSON | CLI_F_OPT |
-                                CLI_F_BUILDER | CLI_F_REFERENCE | CLI_F_PROFILE,
+                                CLI_F_BUILDER | CLI_F_REFERENCE | CLI_F_CUDA_GRAPH | CLI_F_PROFILE,
                             &a);
     if (rc || a.help) {
         if (!rc) rc = cli_help_command("bench");
@@ -108,6 +108,40 @@ int cli_cmd_bench(int argc, char **argv)
         rc = st == LUCID_STATUS_UNSUPPORTED || st == LUCID_STATUS_INVALID_MODEL ? CLI_EXIT_DATA
                                                                                  : CLI_EXIT_RUNTIME;
         goto done;
+    }
+    /* GPU plans: trtexec's breakdown, medians over extra runs read from CUDA events */
+    lucid_device_timing dt0;
+    bool gpu = lucid_context_device_timing(ctx, &dt0) == LUCID_STATUS_OK;
+    double gpu_med[4] = {0, 0, 0, 0};
+    int gpu_graph = 0;
+    if (gpu) {
+        int64_t n = r.iterations < 200 ? (r.iterations > 10 ? r.iterations : 10) : 200;
+        double *v = malloc(sizeof(double) * 4 * (size_t)n);
+        if (!v) {
+            cli_fail(a.model, "out of memory");
+            rc = CLI_EXIT_RUNTIME;
+            goto done;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            lucid_device_timing dt;
+            if ((st = lucid_context_run(ctx)) || (st = lucid_context_device_timing(ctx, &dt))) {
+                free(v);
+                cli_fail(a.model, lucid_context_error(ctx));
+                rc = CLI_EXIT_RUNTIME;
+                goto done;
+            }
+            v[i] = dt.h2d_ms;
+            v[n + i] = dt.compute_ms;
+            v[2 * n + i] = dt.d2h_ms;
+            v[3 * n + i] = dt.enqueue_ms;
+            gpu_graph = dt.cuda_graph;
+        }
+        for (int k = 0; k < 4; k++) {
+            lucid_stats gs;
+            lucid_stats_compute(v + k * n, (size_t)n, &gs);
+            gpu_med[k] = gs.median;
+        }
+        free(v);
     }
     const lucid_stats *l = &r.latency_ms;
     bool cv_warning = l->cv > 0.01;
@@ -191,6 +225,14 @@ int cli_cmd_bench(int argc, char **argv)
         cJSON_AddNumberToObject(lat, "stddev", l->stddev);
         cJSON_AddNumberToObject(lat, "cv", l->cv);
         cJSON_AddBoolToObject(doc, "cv_warning", cv_warning);
+        if (gpu) {
+            cJSON *gd = cJSON_AddObjectToObject(doc, "gpu_median_ms");
+            cJSON_AddNumberToObject(gd, "h2d", gpu_med[0]);
+            cJSON_AddNumberToObject(gd, "compute", gpu_med[1]);
+            cJSON_AddNumberToObject(gd, "d2h", gpu_med[2]);
+            cJSON_AddNumberToObject(gd, "enqueue", gpu_med[3]);
+            cJSON_AddBoolToObject(gd, "cuda_graph", gpu_graph);
+        }
         cJSON_AddBoolToObject(doc, "capped", r.capped);
         /* digests of the last timed run's outputs: equal digests across engines or builds mean
          * bit-identical results on the same inputs */
@@ -250,6 +292,11 @@ int cli_cmd_bench(int argc, char **argv)
                "max %.5g\n",
                l->min, l->mean, l->median, l->p90, l->p95, l->p99, l->max);
         printf("spread:      stddev %.5g ms  CV %.2f%%\n", l->stddev, l->cv * 100);
+        if (gpu)
+            printf("gpu median:  H2D %.5g ms  compute %.5g ms  D2H %.5g ms  enqueue %.5g ms "
+                   "(%s)\n",
+                   gpu_med[0], gpu_med[1], gpu_med[2], gpu_med[3],
+                   gpu_graph ? "one CUDA graph launch" : "layer by layer");
         printf("throughput:  %.2f inferences/s (batch %lld: %.2f samples/s)\n", r.throughput,
                (long long)batch, samples_per_s);
         if (cv_warning)

@@ -174,6 +174,8 @@ static const flag_def flag_defs[] = {
     {"--exclude-tactics", CLI_F_BUILDER, true}, {"--tune-ms", CLI_F_BUILDER, true},
     {"-o", CLI_F_PLAN_OUT, true},           {"--reference", CLI_F_REFERENCE, false},
     {"--profile", CLI_F_PROFILE, false},
+    {"--device", CLI_F_BUILDER, true},      {"--precision", CLI_F_BUILDER, true},
+    {"--no-cuda-graph", CLI_F_CUDA_GRAPH, false},
 };
 
 /* A comma-separated list of tactic name prefixes: no empty entries. */
@@ -317,6 +319,7 @@ int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a)
             break;
         case CLI_F_REFERENCE: a->reference = true; break;
         case CLI_F_PROFILE: a->profile = true; break;
+        case CLI_F_CUDA_GRAPH: a->no_cuda_graph = true; break;
         case CLI_F_PLAN_OUT:
             if (!*val) {
                 cli_fail(d->name, "empty file name");
@@ -328,6 +331,25 @@ int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a)
             /* six flags share the bit: tell them apart by name */
             if (strcmp(d->name, "--deterministic") == 0) {
                 a->deterministic = true;
+            } else if (strcmp(d->name, "--device") == 0) {
+                if (strcmp(val, "cpu") == 0) {
+                    a->device = LUCID_DEVICE_CPU;
+                } else if (strcmp(val, "cuda") == 0) {
+                    a->device = LUCID_DEVICE_CUDA;
+                } else {
+                    cli_failf(d->name, "'%s' is not a device (cpu, cuda)", val);
+                    rc = CLI_EXIT_USAGE;
+                }
+            } else if (strcmp(d->name, "--precision") == 0) {
+                static const char *const names[] = {"fp32", "tf32", "fp16", "bf16"};
+                int found = -1;
+                for (int k = 0; k < 4; k++)
+                    if (strcmp(val, names[k]) == 0) found = k;
+                if (found < 0) {
+                    cli_failf(d->name, "'%s' is not a precision (fp32, tf32, fp16, bf16)", val);
+                    rc = CLI_EXIT_USAGE;
+                }
+                a->precision = found < 0 ? LUCID_PRECISION_FP32 : (lucid_precision)found;
             } else if (strcmp(d->name, "--margin") == 0) {
                 rc = parse_double(d->name, val, 0, 10, &a->margin);
             } else if (strcmp(d->name, "--tune-ms") == 0) {
@@ -933,7 +955,8 @@ int cli_engine_context(const cli_session *s, const cli_args *a, lucid_context_t 
     lucid_status st;
     if (s->plan) {
         /* a plan built for this run took --threads as its own thread count */
-        lucid_context_options opts = {.threads = s->is_plan_file ? a->threads : 0};
+        lucid_context_options opts = {.threads = s->is_plan_file ? a->threads : 0,
+                                      .no_cuda_graph = a->no_cuda_graph};
         st = lucid_context_create_plan(s->plan, &opts, out, &err);
     } else {
         lucid_context_options opts = {.threads = a->threads};

@@ -77,7 +77,7 @@ int cli_cmd_eval(int argc, char **argv)
     int rc = cli_args_parse(argc, argv, 2,
                             CLI_F_DATASET | CLI_F_LIMIT | CLI_F_SHAPE | CLI_F_JSON |
                                 CLI_F_SAVE_LOGITS | CLI_F_THREADS | CLI_F_OPT | CLI_F_BUILDER |
-                                CLI_F_REFERENCE,
+                                CLI_F_REFERENCE | CLI_F_CUDA_GRAPH,
                             &a);
     if (rc || a.help) {
         if (!rc) rc = cli_help_command("eval");

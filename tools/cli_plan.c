@@ -137,6 +137,8 @@ int cli_plan_build(const cli_args *a, cli_session *s)
     bo.margin = a->margin;
     bo.timing_cache = a->timing_cache;
     bo.time_ms = a->tune_ms;
+    bo.device = a->device;
+    bo.precision = a->precision;
     s->opt_level = bo.optimize.opt_level;
 
     lucid_error err;
@@ -332,6 +334,9 @@ void cli_plan_print_info(const lucid_plan_t *plan, long long plan_bytes)
     free(count_tactics(plan, &n, &runs));
     printf("threads:         %d\n", info.threads);
     printf("deterministic:   %s\n", info.deterministic ? "yes" : "no");
+    printf("device:          %s, %s%s%s\n", lucid_device_name(info.device),
+           lucid_precision_name(info.precision), info.device_model[0] ? ", " : "",
+           info.device_model);
     if (info.opt_level >= 0)
         printf("opt level:       %d\n", info.opt_level);
     else
@@ -365,6 +370,9 @@ cJSON *cli_plan_info_json(const lucid_plan_t *plan, long long plan_bytes)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "threads", info.threads);
     cJSON_AddBoolToObject(o, "deterministic", info.deterministic);
+    cJSON_AddStringToObject(o, "device", lucid_device_name(info.device));
+    cJSON_AddStringToObject(o, "precision", lucid_precision_name(info.precision));
+    cJSON_AddStringToObject(o, "device_model", info.device_model ? info.device_model : "");
     if (info.opt_level >= 0)
         cJSON_AddNumberToObject(o, "opt_level", info.opt_level);
     else

@@ -165,7 +165,7 @@ int cli_cmd_run(int argc, char **argv)
     char(*files)[256] = NULL;
     int rc = cli_args_parse(argc, argv, 2,
                             CLI_F_SHAPE | CLI_F_INPUT | CLI_F_OUTPUT_DIR | CLI_F_SEED | CLI_F_JSON |
-                                CLI_F_OPT | CLI_F_THREADS | CLI_F_BUILDER | CLI_F_REFERENCE,
+                                CLI_F_OPT | CLI_F_THREADS | CLI_F_BUILDER | CLI_F_REFERENCE | CLI_F_CUDA_GRAPH,
                             &a);
     if (rc || a.help) {
         if (!rc) rc = cli_help_command("run");

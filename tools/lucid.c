@@ -22,7 +22,12 @@ static const char builder_flags[] =
     "  --tactics P,...    only tactics whose names start with one of these prefixes\n"
     "  --exclude-tactics P,...  no tactic whose name starts with one of these prefixes\n"
     "                     (the reference kernel stays allowed as the last resort)\n"
-    "  --tune-ms MS       timing budget per candidate tactic (default 20; at least 3 runs)\n";
+    "  --tune-ms MS       timing budget per candidate tactic (default 20; at least 3 runs)\n"
+    "  --device D         cpu (default) or cuda: every layer on the NVIDIA GPU\n"
+    "  --precision P      fp32 (default), tf32, fp16 or bf16: the GPU plan's arithmetic and\n"
+    "                     storage (inputs and outputs stay float32); CPU plans are fp32\n"
+    "GPU plans (run, bench, eval):\n"
+    "  --no-cuda-graph    launch layer by layer instead of replaying one captured CUDA graph\n";
 
 static const char exit_codes[] =
     "Exit codes:\n"

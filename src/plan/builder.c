@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strmap.h"
 #include "core/util.h"
 #include "ops/op.h"
 #include "plan/plan.h"
@@ -26,6 +27,25 @@ static bool has_prefix(const char *name, const char *prefix)
 static bool tactic_allowed(const lucid_tactic *t, const lucid_build_options *o, char *why,
                            size_t len)
 {
+    if (t->device != o->device) {
+        snprintf(why, len, "runs on the %s, the plan on the %s", lucid_device_name(t->device),
+                 lucid_device_name(o->device));
+        return false;
+    }
+    if (t->device != LUCID_DEVICE_CPU) {
+        /* the build's storage precision; TF32 math only where the build allows it */
+        lucid_precision storage =
+            o->precision == LUCID_PRECISION_TF32 ? LUCID_PRECISION_FP32 : o->precision;
+        if (t->precision != storage) {
+            snprintf(why, len, "%s tactic, %s build", lucid_precision_name(t->precision),
+                     lucid_precision_name(o->precision));
+            return false;
+        }
+        if ((t->flags & LUCID_TACTIC_TF32) && o->precision != LUCID_PRECISION_TF32) {
+            snprintf(why, len, "TF32 math, allowed only in tf32 builds");
+            return false;
+        }
+    }
     if (t == &lucid_tactic_reference) return true;
     for (size_t i = 0; i < o->n_exclude_tactics; i++)
         if (has_prefix(t->name, o->exclude_tactics[i])) {
@@ -148,6 +168,10 @@ void lucid_plan_destroy(lucid_plan_t *plan)
     if (!plan) return;
     if (plan->layers && plan->model)
         for (int i = 0; i < plan->model->graph->n_nodes; i++) layer_free(&plan->layers[i]);
+    if (plan->backend) {
+        plan->backend->plan_release(plan);
+        if (plan->dev) plan->backend->close(plan->dev);
+    }
     free(plan->layers);
     free(plan->offsets);
     lucid_opt_report_destroy(plan->opt_report);
@@ -212,10 +236,35 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
         }
         char key[512];
         lucid_timing_key(g, n, c->tactic, plan->threads, cpu, key, sizeof key);
+        if (plan->dev) { /* the GPU, its driver and libraries are part of a device key */
+            size_t kl = strlen(key);
+            snprintf(key + kl, sizeof key - kl, "@%016llx",
+                     (unsigned long long)lucid_hash_fnv1a(plan->backend->describe(plan->dev),
+                                                          strlen(plan->backend->describe(plan->dev)),
+                                                          0));
+        }
         double cached;
         if (cache && lucid_timing_cache_get(cache, key, &cached)) {
             c->median_ms = cached;
             c->timed = lucid_timing_cache_fresh(cache, key);
+        } else if (c->tactic->device != LUCID_DEVICE_CPU) {
+            lucid_error terr = {0};
+            st = plan->backend->time_tactic(plan->dev, c->tactic, g, n, budget, &c->median_ms,
+                                            &terr);
+            if (st == LUCID_STATUS_UNSUPPORTED) { /* the library refused this layer */
+                c->supported = false;
+                c->median_ms = -1;
+                snprintf(c->why, sizeof c->why, "%s", terr.message);
+                st = LUCID_STATUS_OK;
+                continue;
+            }
+            if (st) {
+                if (err) *err = terr;
+                lucid_error_prefix(err, "timing tactic %s: ", c->tactic->name);
+                break;
+            }
+            c->timed = true;
+            if (cache) lucid_timing_cache_put(cache, key, c->median_ms);
         } else {
             if (!io_ready) {
                 st = io_make(g, n, &io, err);
@@ -250,6 +299,22 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
     if (io_ready) io_free(&io);
     if (st) return st;
     if (!final) return LUCID_STATUS_OK;
+    if (best < 0 && plan->dev) {
+        /* name the first refusal of a device tactic: the op or shape it lacks */
+        /* tactics of other ops say "not a ..."; the reason of one made for this op tells more */
+        const char *why = "no tactic of this device runs the op";
+        bool specific = false;
+        for (int k = 0; k < l->n_cands && !specific; k++) {
+            const lucid_candidate *c = &l->cands[k];
+            if (c->tactic->device != plan->device || !c->why[0]) continue;
+            specific = strncmp(c->why, "not a", 5) != 0 && strstr(c->why, " build") == NULL;
+            if (specific || strcmp(why, "no tactic of this device runs the op") == 0) why = c->why;
+        }
+        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
+                                 "no %s tactic can run this layer (%s %s): %s",
+                                 lucid_device_name(plan->device), n->op_type,
+                                 lucid_precision_name(plan->precision), why);
+    }
     if (best < 0)
         return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
                                  "no tactic can run this layer (the tactic filters excluded "
@@ -284,12 +349,14 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
         snprintf(l->reason, sizeof l->reason,
                  "layout conversion inserted by the builder between layers that disagree");
     l->tactic = l->cands[best].tactic;
-    st = l->tactic->prepare(g, n, plan->threads, &l->state, err);
+    st = l->tactic->device != LUCID_DEVICE_CPU
+             ? l->tactic->prepare_device(l->tactic, g, n, plan->dev, &l->state, err)
+             : l->tactic->prepare(g, n, plan->threads, &l->state, err);
     if (st) {
         l->tactic = NULL;
         return st;
     }
-    l->workspace = l->tactic->workspace(l->state, plan->threads);
+    l->workspace = l->tactic->workspace(l->state, l->tactic->device ? 1 : plan->threads);
     return LUCID_STATUS_OK;
 }
 
@@ -317,9 +384,25 @@ lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_o
     if (opts->margin < 0 || opts->margin > 10 || opts->time_ms < 0 || opts->time_ms > 60000)
         return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
                             "margin must be 0 to 10 and time_ms 0 to 60000");
+    if (opts->device != LUCID_DEVICE_CPU && opts->device != LUCID_DEVICE_CUDA)
+        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "unknown device %d",
+                            (int)opts->device);
+    if (opts->precision < LUCID_PRECISION_FP32 || opts->precision > LUCID_PRECISION_BF16)
+        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "unknown precision %d",
+                            (int)opts->precision);
+    if (opts->device == LUCID_DEVICE_CPU && opts->precision != LUCID_PRECISION_FP32)
+        return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
+                            "precision %s: CPU plans are fp32 (reduced precision runs on the GPU: "
+                            "device cuda)",
+                            lucid_precision_name(opts->precision));
+    if (opts->device == LUCID_DEVICE_CUDA && !lucid_cuda_backend())
+        return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
+                            "device cuda: this lucid was built without LUCID_CUDA");
     double t0 = lucid_time_now();
     lucid_plan_t *plan = calloc(1, sizeof *plan);
     if (!plan) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    plan->device = opts->device;
+    plan->precision = opts->precision;
     lucid_cpu_features cpu;
     lucid_cpu_features_detect(&cpu);
     snprintf(plan->cpu_model, sizeof plan->cpu_model, "%s", cpu.model);
@@ -329,6 +412,13 @@ lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_o
     lucid_threadpool *pool = NULL;
     lucid_timing_cache *cache = NULL, *own_cache = NULL;
     lucid_status st;
+    if (plan->device != LUCID_DEVICE_CPU) {
+        plan->backend = lucid_cuda_backend();
+        st = plan->backend->open(opts->cuda_device, plan->deterministic, &plan->dev, err);
+        if (st) goto fail;
+        snprintf(plan->device_model, sizeof plan->device_model, "%s",
+                 plan->backend->describe(plan->dev));
+    }
     lucid_graph *copy = lucid_graph_clone(model->graph, lucid_op_params_size);
     if (!copy) {
         st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory copying the model");
@@ -360,7 +450,7 @@ lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_o
         st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
         goto fail;
     }
-    if (plan->threads > 1 && !(pool = lucid_threadpool_create(plan->threads))) {
+    if (!plan->dev && plan->threads > 1 && !(pool = lucid_threadpool_create(plan->threads))) {
         st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "cannot start %d threads",
                           plan->threads);
         goto fail;
@@ -410,6 +500,10 @@ lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_o
     }
     st = lucid_plan_memory(plan, err);
     if (st) goto fail;
+    if (plan->backend) {
+        st = plan->backend->plan_finalize(plan, err);
+        if (st) goto fail;
+    }
     if (cache && !own_cache) {
         st = lucid_timing_cache_save(cache, opts->timing_cache, err);
         if (st) goto fail;
@@ -452,10 +546,17 @@ lucid_status lucid_plan_prepare_layers(lucid_plan_t *plan, const char *const *ta
         if (!t->supports(g, &g->nodes[i], &cpu, why, sizeof why))
             return lucid_node_errorf(&g->nodes[i], err, LUCID_STATUS_UNSUPPORTED,
                                      "the plan's tactic '%s' cannot run here: %s", name, why);
-        lucid_status st = t->prepare(g, &g->nodes[i], plan->threads, &l->state, err);
+        if (t->device != plan->device)
+            return lucid_node_errorf(&g->nodes[i], err, LUCID_STATUS_INVALID_MODEL,
+                                     "the plan's tactic '%s' runs on the %s, the plan on the %s",
+                                     name, lucid_device_name(t->device),
+                                     lucid_device_name(plan->device));
+        lucid_status st = t->device != LUCID_DEVICE_CPU
+                              ? t->prepare_device(t, g, &g->nodes[i], plan->dev, &l->state, err)
+                              : t->prepare(g, &g->nodes[i], plan->threads, &l->state, err);
         if (st) return st;
         l->tactic = t;
-        l->workspace = t->workspace(l->state, plan->threads);
+        l->workspace = t->workspace(l->state, t->device ? 1 : plan->threads);
         snprintf(l->reason, sizeof l->reason, "as recorded in the plan file");
         if (l->workspace > plan->workspace_size) plan->workspace_size = l->workspace;
     }
@@ -498,6 +599,9 @@ lucid_status lucid_plan_get_info(const lucid_plan_t *plan, lucid_plan_info *out)
     }
     out->layout_est_ms = plan->layout_est_ms;
     out->plain_est_ms = plan->plain_est_ms;
+    out->device = plan->device;
+    out->precision = plan->precision;
+    out->device_model = plan->device_model;
     return LUCID_STATUS_OK;
 }
 

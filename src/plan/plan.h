@@ -10,6 +10,7 @@
 #include "ir/graph.h"
 #include "ir/model.h"
 #include "lucid.h"
+#include "tactics/device.h"
 #include "tactics/tactic.h"
 
 #define LUCID_PLAN_ALIGN 64
@@ -48,6 +49,14 @@ struct lucid_plan {
     double layout_est_ms, plain_est_ms; /* the layout search's totals (0: none ran) */
     char cpu_model[128];
     lucid_opt_report_t *opt_report; /* the optimizer's log, NULL for a loaded plan */
+    /* GPU plans (device != CPU): the backend, its open device (owned), the plan-wide device
+     * state (constants on the device) and the GPU's description */
+    lucid_device device;
+    lucid_precision precision;
+    const lucid_device_backend *backend;
+    void *dev;
+    void *dev_state;
+    char device_model[256];
 };
 
 /* lucid_plan_build with extra tactics considered before the compiled-in ones (tests add

@@ -13,7 +13,7 @@
 #include "plan/plan.h"
 
 #define PLAN_MAGIC "LUCIDPLN"
-#define PLAN_FORMAT 1
+#define PLAN_FORMAT 2 /* 2: device and precision in the flags, the GPU after the CPU */
 #define PLAN_HEADER 64
 #define PLAN_MAX_FILE ((uint64_t)4 << 30)
 #define PLAN_MAX_COUNT 10000000u
@@ -140,13 +140,17 @@ lucid_status lucid_plan_save(const lucid_plan_t *plan, const char *path, lucid_e
     put_u64(&b, plan->arena_size);
     for (int t = 0; t < g->n_tensors; t++) put_u64(&b, plan->offsets[t]);
     put_str(&b, plan->cpu_model);
+    put_str(&b, plan->device_model);
     if (b.oom) {
         free(b.p);
         return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory writing the plan");
     }
     unsigned char hdr[PLAN_HEADER] = {0};
     memcpy(hdr, PLAN_MAGIC, 8);
-    uint32_t format = PLAN_FORMAT, flags = plan->deterministic ? 1 : 0;
+    /* flags: bit 0 deterministic, bits 8-15 the device, bits 16-23 the precision */
+    uint32_t format = PLAN_FORMAT, flags = (plan->deterministic ? 1u : 0u) |
+                                           (uint32_t)plan->device << 8 |
+                                           (uint32_t)plan->precision << 16;
     memcpy(hdr + 8, &format, 4);
     memcpy(hdr + 12, &flags, 4);
     snprintf((char *)hdr + 16, 16, "%s", LUCID_VERSION_STRING);
@@ -454,9 +458,18 @@ lucid_status lucid_plan_load(const char *path, lucid_plan_t **out, lucid_error *
         return lucid_errorf(err, LUCID_STATUS_INVALID_MODEL,
                             "%s: checksum mismatch: the plan file is corrupt", path);
     }
-    if (threads < 1 || threads > 1024 || level < -1 || level > 3) {
+    uint32_t fdev = (flags >> 8) & 0xff, fprec = (flags >> 16) & 0xff;
+    if (threads < 1 || threads > 1024 || level < -1 || level > 3 || (flags & ~0xffff01u) ||
+        fdev > LUCID_DEVICE_CUDA || fprec > LUCID_PRECISION_BF16 ||
+        (fdev == LUCID_DEVICE_CPU && fprec != LUCID_PRECISION_FP32)) {
         free(payload);
         return corrupt(path, "header fields", err);
+    }
+    if (fdev == LUCID_DEVICE_CUDA && !lucid_cuda_backend()) {
+        free(payload);
+        return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
+                            "%s: a GPU (cuda) plan; this lucid was built without LUCID_CUDA",
+                            path);
     }
 
     lucid_status st;
@@ -472,6 +485,8 @@ lucid_status lucid_plan_load(const char *path, lucid_plan_t **out, lucid_error *
     plan->threads = threads;
     plan->opt_level = level;
     plan->deterministic = flags & 1;
+    plan->device = (lucid_device)fdev;
+    plan->precision = (lucid_precision)fprec;
     free(g->path);
     g->path = lucid_strdup(path);
     st = read_graph(&b, path, g, err);
@@ -500,6 +515,11 @@ lucid_status lucid_plan_load(const char *path, lucid_plan_t **out, lucid_error *
         snprintf(plan->cpu_model, sizeof plan->cpu_model, "%s", cpu);
         free(cpu);
     }
+    char *gpu = get_str(&b);
+    if (gpu) {
+        snprintf(plan->device_model, sizeof plan->device_model, "%s", gpu);
+        free(gpu);
+    }
     if (b.bad || b.pos != b.len) {
         st = corrupt(path, b.bad ? "truncated layer table" : "trailing bytes", err);
         goto fail;
@@ -512,10 +532,19 @@ lucid_status lucid_plan_load(const char *path, lucid_plan_t **out, lucid_error *
         st = corrupt(path, "its memory plan does not match its graph", err);
         goto fail;
     }
+    if (plan->device != LUCID_DEVICE_CPU) {
+        plan->backend = lucid_cuda_backend();
+        st = plan->backend->open(0, plan->deterministic, &plan->dev, err);
+        if (st) {
+            lucid_error_prefix(err, "%s: ", path);
+            goto fail;
+        }
+    }
     st = lucid_plan_prepare_layers(plan, (const char *const *)names, err);
     /* tensors are stored in the layouts their producers' tactics write; each reader's tactic
      * must read that layout */
     if (!st) st = lucid_plan_derive_layouts(plan, err);
+    if (!st && plan->backend) st = plan->backend->plan_finalize(plan, err);
     if (st) {
         lucid_error_prefix(err, "%s: ", path);
         goto fail;

@@ -36,6 +36,11 @@ struct lucid_context {
     void *observer_user;
     void *obs_scratch;    /* channels-last outputs are shown to the observer in plain layout */
     lucid_array obs_out[1];
+    /* GPU plans: the backend's half of the context (device arena, stream, CUDA graph);
+     * bufs[] then holds only the graph inputs' and outputs' pinned host buffers */
+    const lucid_device_backend *backend;
+    void *exec;
+    double *layer_ms; /* per running layer, a profiling run's device times */
     lucid_error err;
 };
 
@@ -122,6 +127,28 @@ static lucid_status context_create(const lucid_model_t *model, const lucid_plan_
         !c->prof_sum || !c->prof_min || !c->prof_max || !c->order)
         goto oom;
 
+    if (plan && plan->dev) {
+        c->backend = plan->backend;
+        c->layer_ms = calloc((size_t)g->n_nodes + 1, sizeof *c->layer_ms);
+        if (!c->layer_ms) goto oom;
+        st = c->backend->exec_create(plan, opts, &c->exec, err);
+        if (st) {
+            lucid_context_destroy(c);
+            return st;
+        }
+        for (int i = 0; i < g->n_nodes; i++) {
+            c->skip[i] = !lucid_plan_node_runs(g, i);
+            if (!c->skip[i]) c->order[c->n_order++] = i;
+            c->tactic[i] = plan->layers[i].tactic;
+            c->state[i] = plan->layers[i].state;
+        }
+        for (int k = 0; k < g->n_inputs; k++)
+            c->bufs[g->inputs[k]] = c->backend->exec_host_buffer(c->exec, g->inputs[k]);
+        for (int k = 0; k < g->n_outputs; k++)
+            c->bufs[g->outputs[k]] = c->backend->exec_host_buffer(c->exec, g->outputs[k]);
+        *out = c;
+        return LUCID_STATUS_OK;
+    }
     size_t total = 0;
     size_t *offsets = NULL, *own_offsets = NULL;
     if (plan) {
@@ -229,6 +256,8 @@ lucid_status lucid_context_create_plan(const lucid_plan_t *plan,
 void lucid_context_destroy(lucid_context_t *ctx)
 {
     if (!ctx) return;
+    if (ctx->backend && ctx->exec) ctx->backend->exec_destroy(ctx->exec);
+    free(ctx->layer_ms);
     free(ctx->bufs);
     free(ctx->arena);
     free(ctx->io);
@@ -277,9 +306,40 @@ lucid_status lucid_context_set_input(lucid_context_t *ctx, const char *name, luc
                         name);
 }
 
+/* A GPU run: the backend enqueues and waits; a profiling run adds its per-layer device
+ * times. The observer would need every layer's outputs copied back: refused for now. */
+static lucid_status context_run_device(lucid_context_t *ctx)
+{
+    if (ctx->observer)
+        return lucid_errorf(&ctx->err, LUCID_STATUS_UNSUPPORTED,
+                            "layer observers are not supported on GPU contexts yet");
+    lucid_status st =
+        ctx->backend->exec_run(ctx->exec, ctx->profiling ? ctx->layer_ms : NULL, &ctx->err);
+    if (st) return st;
+    if (ctx->profiling)
+        for (int k = 0; k < ctx->n_order; k++) {
+            int i = ctx->order[k];
+            double dt = ctx->layer_ms[k] * 1e-3;
+            if (!ctx->prof_runs[i] || dt < ctx->prof_min[i]) ctx->prof_min[i] = dt;
+            if (dt > ctx->prof_max[i]) ctx->prof_max[i] = dt;
+            ctx->prof_sum[i] += dt;
+            ctx->prof_runs[i]++;
+        }
+    lucid_error_clear(&ctx->err);
+    return LUCID_STATUS_OK;
+}
+
+lucid_status lucid_context_device_timing(const lucid_context_t *ctx, lucid_device_timing *out)
+{
+    if (!ctx || !out) return LUCID_STATUS_INVALID_ARGUMENT;
+    if (!ctx->exec) return LUCID_STATUS_UNSUPPORTED;
+    return ctx->backend->exec_timing(ctx->exec, out);
+}
+
 lucid_status lucid_context_run(lucid_context_t *ctx)
 {
     if (!ctx) return LUCID_STATUS_INVALID_ARGUMENT;
+    if (ctx->exec) return context_run_device(ctx);
     const lucid_graph *g = ctx->g;
     for (int k = 0; k < ctx->n_order; k++) {
         int i = ctx->order[k];

@@ -27,6 +27,8 @@ enum {
     LUCID_TACTIC_NONDETERMINISTIC = 1u << 0,
     /* results are deterministic for a given thread count but change with it */
     LUCID_TACTIC_THREAD_DEPENDENT = 1u << 1,
+    /* float32 storage with TensorFloat-32 tensor-core math: only in LUCID_PRECISION_TF32 builds */
+    LUCID_TACTIC_TF32 = 1u << 2,
 };
 
 /* Tensor layouts a tactic reads and writes. Plain is ONNX's row-major (NCHW for images). */
@@ -59,6 +61,28 @@ typedef struct lucid_tactic {
      * tactic says otherwise), outputs already allocated. No allocation here. */
     lucid_status (*run)(const void *state, const lucid_array *in, int n_in, lucid_array *out,
                         int n_out, void *workspace, lucid_threadpool *pool, lucid_error *err);
+
+    /* ---- device tactics (GPU). Zero for CPU tactics: device 0 is LUCID_DEVICE_CPU and the
+     * hooks below stay NULL. A device tactic leaves prepare/run NULL and sets these. */
+    lucid_device device;
+    /* the storage precision of the float tensors it reads and writes (FP32, FP16, BF16) */
+    lucid_precision precision;
+    /* a member of a family of tactics sharing code (a cuDNN algorithm number) */
+    int variant;
+    /* Builds the tactic's state on the device `dev` (the backend's device handle: weights
+     * uploaded in the tactic's precision and layout, library descriptors). Returns
+     * LUCID_STATUS_UNSUPPORTED, with the reason in err, when the library refuses this layer
+     * (a cuDNN algorithm that does not apply): the builder then skips the candidate. */
+    lucid_status (*prepare_device)(const struct lucid_tactic *t, const lucid_graph *g,
+                                   const lucid_node *n, void *dev, void **state,
+                                   lucid_error *err);
+    /* Enqueues the layer on `stream` (the backend's per-context stream and library handles):
+     * in/out data are device pointers holding `precision` values for float tensors. Never
+     * synchronizes or allocates, so the run can be captured into a CUDA graph. workspace
+     * (device memory) has workspace(state, 1) bytes. */
+    lucid_status (*run_device)(const void *state, const lucid_array *in, int n_in,
+                               lucid_array *out, int n_out, void *workspace, void *stream,
+                               lucid_error *err);
 } lucid_tactic;
 
 /* Every tactic compiled in, in preference order across backends. */

@@ -51,8 +51,15 @@
 #define LUCID_TACTIC_LIST_BLAS(X)
 #endif
 
+/* GPU tactics (src/cuda/), in a build with LUCID_CUDA */
+#ifdef LUCID_HAVE_CUDA
+#include "cuda/cuda_tactic_list.h"
+#else
+#define LUCID_TACTIC_LIST_CUDA(X)
+#endif
+
 #define LUCID_TACTIC_LIST(X)                                                                   \
     LUCID_TACTIC_LIST_CPU(X)                                                                   \
-    LUCID_TACTIC_LIST_DNNL(X) LUCID_TACTIC_LIST_BLAS(X) X(reference)
+    LUCID_TACTIC_LIST_DNNL(X) LUCID_TACTIC_LIST_BLAS(X) LUCID_TACTIC_LIST_CUDA(X) X(reference)
 
 #endif

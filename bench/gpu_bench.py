@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""gpu_bench.py - lucid on the GPU against PyTorch on the same GPU, in the same run.
+
+Per model: a lucid GPU plan is built once (lucid build --device cuda --precision P), then in
+each round lucid bench (the plan, CUDA graph replay), PyTorch eager and torch.compile (each
+mode given) run one after the other (bench/peers/torch_driver.py, host latency with the input
+and output copies, as lucid bench measures). Medians of each round are kept; the table shows
+the median over rounds and lucid's ratio to each peer. Throughput runs use --shape at the
+given batch sizes.
+
+Usage (on the GPU machine, through scripts/gpu.sh run bench):
+    python3 bench/gpu_bench.py --lucid BIN --zoo DIR --models a,b --out DIR
+        [--precision fp16] [--peers eager,compile-reduce-overhead] [--rounds 2]
+        [--duration 2] [--throughput resnet50,mobilenet_v2] [--batches 64,256]
+Writes DIR/gpu_bench.json and DIR/gpu_bench.md.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_json(cmd, timeout):
+    t0 = time.time()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": "timeout", "cmd": " ".join(cmd)}, time.time() - t0
+    try:
+        doc = json.loads(p.stdout)
+    except ValueError:
+        doc = {"status": "failed", "stderr": p.stderr[-800:], "stdout": p.stdout[-400:]}
+    if p.returncode != 0 and doc.get("status") in (None, "ok"):
+        doc["status"] = "failed rc=%d" % p.returncode
+        doc["stderr"] = p.stderr[-800:]
+    return doc, time.time() - t0
+
+
+def median_of(doc):
+    try:
+        return float(doc["latency_ms"]["median"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lucid", required=True)
+    ap.add_argument("--zoo", required=True)
+    ap.add_argument("--models", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--precision", default="fp16")
+    ap.add_argument("--peers", default="eager,compile-reduce-overhead")
+    ap.add_argument("--max-autotune", default="", help="models that also run compile-max-autotune")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--duration", type=float, default=2.0)
+    ap.add_argument("--throughput", default="", help="models for the batch runs")
+    ap.add_argument("--batches", default="64,256")
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--timeout", type=float, default=400)
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    plans = os.path.join("/tmp", "lucid-gpu-plans")
+    os.makedirs(plans, exist_ok=True)
+    driver = os.path.join(HERE, "peers", "torch_driver.py")
+    results = []
+    jobs = [(m, 1) for m in a.models.split(",") if m]
+    for m in a.throughput.split(","):
+        if m:
+            jobs += [(m, int(b)) for b in a.batches.split(",")]
+    for model, batch in jobs:
+        onnx = os.path.join(a.zoo, model, "model.onnx")
+        if not os.path.exists(onnx):
+            print("skip %s: no %s" % (model, onnx), flush=True)
+            continue
+        plan = os.path.join(plans, "%s_b%d_%s.plan" % (model, batch, a.precision))
+        t0 = time.time()
+        b = subprocess.run([a.lucid, "build", onnx, "--device", "cuda", "--precision", a.precision,
+                            "--shape", "input=%d,3,%s" % (batch, "416,416" if model == "tiny_yolov3" else
+                                                          "299,299" if model == "inception_v3" else "224,224"),
+                            "--tune-ms", "5", "-o", plan], capture_output=True, text=True)
+        build_s = time.time() - t0
+        row = {"model": model, "batch": batch, "precision": a.precision, "build_s": build_s,
+               "lucid": [], "peers": {}}
+        if b.returncode != 0:
+            row["lucid_error"] = (b.stderr or b.stdout)[-600:]
+            print("%s b%d: lucid build failed: %s" % (model, batch, row["lucid_error"]), flush=True)
+            results.append(row)
+            write(a, results)
+            continue
+        peers = [] if a.no_peers else [p for p in a.peers.split(",") if p]
+        if model in a.max_autotune.split(","):
+            peers.append("compile-max-autotune")
+        for p in peers:
+            row["peers"][p] = []
+        for r in range(a.rounds):
+            doc, _ = run_json([a.lucid, "bench", plan, "--json", "--duration", str(a.duration),
+                               "--warmup", "500"], a.timeout)
+            row["lucid"].append(median_of(doc))
+            if r == 0:
+                row["lucid_gpu_median_ms"] = doc.get("gpu_median_ms")
+                row["lucid_status"] = doc.get("status")
+                if doc.get("status") != "ok":
+                    row["lucid_error"] = doc.get("stderr", "")[-600:]
+            for p in peers:
+                cmd = [sys.executable, driver, onnx, "--device", "cuda", "--precision", a.precision,
+                       "--mode", p, "--batch", str(batch), "--json", "--duration", str(a.duration),
+                       "--warmup", "500", "--allow-mismatch"]
+                doc, wall = run_json(cmd, a.timeout)
+                row["peers"][p].append(median_of(doc))
+                if r == 0:
+                    row.setdefault("peer_info", {})[p] = {
+                        "status": doc.get("status"), "first_run_s": doc.get("first_run_s"),
+                        "wall_s": wall, "error": doc.get("stderr", doc.get("error", ""))[-400:]
+                        if doc.get("status") != "ok" else ""}
+        def med(v):
+            v = [x for x in v if x is not None]
+            return statistics.median(v) if v else None
+        row["lucid_ms"] = med(row["lucid"])
+        row["peer_ms"] = {p: med(v) for p, v in row["peers"].items()}
+        print("%-20s b%-4d lucid %s  %s  (build %.1f s)" % (
+            model, batch, "%.4f" % row["lucid_ms"] if row["lucid_ms"] else "-",
+            "  ".join("%s %s" % (p, "%.4f" % v if v else "-") for p, v in row["peer_ms"].items()),
+            build_s), flush=True)
+        results.append(row)
+        write(a, results)
+    write(a, results, final=True)
+    return 0
+
+
+def write(a, results, final=False):
+    gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                         capture_output=True, text=True).stdout.strip()
+    try:
+        import torch
+        tver = torch.__version__
+    except ImportError:
+        tver = "not installed"
+    doc = {"schema": "lucid-gpu-bench/1", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "gpu": gpu, "host": platform.node(), "torch": tver, "precision": a.precision,
+           "rounds": a.rounds, "duration_s": a.duration, "command": " ".join(sys.argv),
+           "latency": "host latency per inference: input copy in, run, output copy out, synchronized",
+           "results": results}
+    with open(os.path.join(a.out, "gpu_bench.json"), "w") as f:
+        json.dump(doc, f, indent=1)
+    peers = sorted({p for r in results for p in r.get("peer_ms", {})})
+    lines = ["# lucid vs PyTorch on %s (%s, %s)" % (gpu, a.precision, doc["date"]), "",
+             "Median host latency in ms (median of %d rounds of >= %g s each); ratio = lucid / peer "
+             "(below 1: lucid faster)." % (a.rounds, a.duration), "",
+             "| model | batch | lucid | " + " | ".join(peers) + " | " +
+             " | ".join("lucid/" + p for p in peers) + " | lucid GPU compute |",
+             "|" + "---|" * (4 + 2 * len(peers))]
+    for r in results:
+        lm = r.get("lucid_ms")
+        cells = ["%.4f" % lm if lm else "failed"]
+        for p in peers:
+            v = r.get("peer_ms", {}).get(p)
+            cells.append("%.4f" % v if v else "-")
+        for p in peers:
+            v = r.get("peer_ms", {}).get(p)
+            cells.append("%.2f" % (lm / v) if lm and v else "-")
+        g = r.get("lucid_gpu_median_ms") or {}
+        cells.append("%.4f" % g["compute"] if g.get("compute") is not None else "-")
+        lines.append("| %s | %d | %s |" % (r["model"], r["batch"], " | ".join(cells)))
+    with open(os.path.join(a.out, "gpu_bench.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    if final:
+        print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

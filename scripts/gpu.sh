@@ -1,0 +1,97 @@
+#!/bin/bash
+# gpu.sh - the GPU tests and benchmarks, for a machine with an NVIDIA GPU but none of lucid's
+# Debian build dependencies (the lent GPU machine: Ubuntu 24.04, CUDA 13, cuDNN 9 and cuBLAS
+# from PyTorch's pip wheels, no network). docs/gpu.md explains the method.
+#
+#   scripts/gpu.sh stage [DIR]   here (the build machine): builds a self-contained lucid and
+#                                test_cuda with LUCID_CUDA=ON and no optional CPU libraries,
+#                                and copies them, the two shared libraries they need that the
+#                                GPU machine lacks (libprotobuf-c, libcjson) and the scripts the
+#                                run needs into DIR (default .stage-gpu, at most ~10 MiB)
+#   scripts/gpu.sh run [WHAT] [DIR]  there, from the repository root, with DIR carried:
+#                                WHAT = tests (default: test_cuda on the Fashion-MNIST and zoo
+#                                models, compute-sanitizer on small models), bench (lucid against
+#                                PyTorch eager and torch.compile, bench/gpu_bench.py), or all.
+#                                Zoo models are exported there with models/export_zoo.py into
+#                                /tmp/zoo (seconds each). Logs and results go to $OUT (or
+#                                /tmp/gpu-out).
+set -euo pipefail
+cmd=${1:-}
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+if [ "$cmd" = stage ]; then
+    stage=$(realpath -m "${2:-.stage-gpu}")
+    build="$here/build-gpu-stage"
+    cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DLUCID_WERROR=ON -DLUCID_CUDA=ON \
+        -DLUCID_DNNL=OFF -DLUCID_BLAS=OFF -DLUCID_JPEG=OFF -DLUCID_PNG=OFF \
+        "-DCMAKE_CUDA_ARCHITECTURES=87;90" >/dev/null
+    make -C "$build" -j2 lucid test_cuda >/dev/null
+    rm -rf "$stage/bin" "$stage/lib" "$stage/src"
+    mkdir -p "$stage/bin" "$stage/lib" "$stage/src"
+    cp "$build/lucid" "$build/tests/test_cuda" "$stage/bin/"
+    for lib in libprotobuf-c.so.1 libcjson.so.1; do
+        cp -L "$(ldd "$build/lucid" | awk -v l=$lib '$1 == l {print $3}')" "$stage/lib/"
+    done
+    (cd "$here" && cp --parents scripts/gpu.sh bench/gpu_bench.py models/export_zoo.py \
+        bench/peers/torch_driver.py bench/peers/common.py bench/peers/onnx_lite.py \
+        models/train_fashion.py "$stage/src/")
+    # Tiny-YOLOv3's layer list comes from Debian's darknet package
+    [ -f /usr/share/darknet/cfg/yolov3-tiny.cfg ] && cp /usr/share/darknet/cfg/yolov3-tiny.cfg "$stage/"
+    du -sh "$stage"
+    exit 0
+fi
+
+[ "$cmd" = run ] || { echo "usage: scripts/gpu.sh stage [DIR] | run [tests|bench|all] [DIR]" >&2; exit 1; }
+what=${2:-tests}
+stage=$(realpath -m "${3:-.stage-gpu}")
+out=${OUT:-/tmp/gpu-out}
+mkdir -p "$out"
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+export PYTHONUNBUFFERED=1
+# cuDNN and cuBLASLt come from the pip wheels next to PyTorch
+libdirs=$(python3 - <<'EOF'
+import glob, os, site
+dirs = set()
+for sp in site.getsitepackages():
+    for pat in ("nvidia/*/lib/libcudnn.so.9", "nvidia/*/lib/libcublasLt.so.*", "nvidia/*/*/lib/libcublasLt.so.*",
+                "nvidia/*/lib/libcupti.so.*", "nvidia/*/*/lib/libcudnn.so.9"):
+        for f in glob.glob(os.path.join(sp, pat)):
+            dirs.add(os.path.dirname(f))
+print(":".join(sorted(dirs)))
+EOF
+)
+export LD_LIBRARY_PATH="$stage/lib:$libdirs:${LD_LIBRARY_PATH:-}"
+lucid="$stage/bin/lucid"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+if ldd "$lucid" | grep -q "not found"; then ldd "$lucid"; echo "missing libraries" >&2; exit 1; fi
+src="$stage/src"
+zoo=/tmp/zoo
+models=${ZOO_MODELS:-resnet18,mobilenet_v2,squeezenet1_1,shufflenet_v2_x1_0,efficientnet_b0,googlenet,tiny_yolov3,densenet121,inception_v3,resnet50,alexnet,vgg16}
+t0=$(date +%s)
+if [ -f "$stage/yolov3-tiny.cfg" ] && [ ! -f /usr/share/darknet/cfg/yolov3-tiny.cfg ]; then
+    mkdir -p /usr/share/darknet/cfg && cp "$stage/yolov3-tiny.cfg" /usr/share/darknet/cfg/
+fi
+if ! python3 "$src/models/export_zoo.py" --out "$zoo" --models "$models" 2>&1 | tail -1; then
+    for m in ${models//,/ }; do  # one at a time: a model that fails to export is reported
+        python3 "$src/models/export_zoo.py" --out "$zoo" --models "$m" 2>&1 | tail -1 || true
+    done
+fi
+echo "zoo export: $(( $(date +%s) - t0 )) s"
+
+if [ "$what" = tests ] || [ "$what" = all ]; then
+    set +e  # a failing test is reported; the sanitizer and benchmarks still run
+    LUCID_SOURCE="$PWD" LUCID_ZOO_DIR="$zoo" "$stage/bin/test_cuda" 2>&1 | tee "$out/test_cuda.log" | grep -v "^  " | tail -60
+    echo "test_cuda: exit ${PIPESTATUS[0]}"
+    for m in lenet5 resnet; do
+        compute-sanitizer --tool memcheck --error-exitcode 9 "$lucid" run "$PWD/models/fashion/$m/model.onnx" \
+            --device cuda --precision fp16 --tune-ms 1 2>&1 | tail -3
+        echo "compute-sanitizer memcheck $m fp16: exit ${PIPESTATUS[0]}"
+    done
+    compute-sanitizer --tool racecheck --error-exitcode 9 "$lucid" run "$PWD/models/fashion/resnet/model.onnx" \
+        --device cuda --tune-ms 1 2>&1 | tail -2
+    echo "compute-sanitizer racecheck resnet fp32: exit ${PIPESTATUS[0]}"
+fi
+if [ "$what" = bench ] || [ "$what" = all ]; then
+    python3 "$src/bench/gpu_bench.py" --lucid "$lucid" --zoo "$zoo" --models "$models" \
+        --out "$out" ${BENCH_ARGS:-}
+fi

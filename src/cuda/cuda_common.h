@@ -1,0 +1,85 @@
+/* cuda_common.h - what lucid's CUDA host code shares: the device opened for a plan, the
+ * per-context stream with its library handles, checked calls, and tactic helpers. */
+#ifndef LUCID_CUDA_CUDA_COMMON_H
+#define LUCID_CUDA_CUDA_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cublasLt.h>
+#include <cuda_runtime_api.h>
+#include <cudnn.h>
+
+#include "core/error.h"
+#include "cuda/kernels.h"
+#include "ir/graph.h"
+#include "tactics/tactic.h"
+
+/* A GPU opened by a plan (builder or loader): handles for preparing tactics, a stream and
+ * events for timing them. */
+typedef struct lucid_cuda_dev {
+    int ordinal;
+    bool deterministic; /* the plan's: tactics refuse what the library reports as not */
+    cudnnHandle_t cudnn;
+    cublasLtHandle_t lt;
+    cudaStream_t stream;
+    cudaEvent_t ev0, ev1;
+    int cc_major, cc_minor, sm_count;
+    char name[128];
+    char desc[256];
+} lucid_cuda_dev;
+
+/* What a device tactic's run gets: the context's stream and its own library handles. */
+typedef struct lucid_cuda_stream {
+    cudaStream_t stream;
+    cudnnHandle_t cudnn;
+    cublasLtHandle_t lt;
+} lucid_cuda_stream;
+
+/* Checked calls: OK, or an error naming the call and the library's message. */
+lucid_status lucid_cuda_check(cudaError_t e, lucid_error *err, const char *what);
+lucid_status lucid_cudnn_check(cudnnStatus_t s, lucid_error *err, const char *what);
+lucid_status lucid_cublas_check(cublasStatus_t s, lucid_error *err, const char *what);
+/* A kernel launcher's status with its reason. */
+lucid_status lucid_kernel_check(lucid_status st, const char *why, lucid_error *err,
+                                const char *kernel);
+
+/* The element type of a precision's float storage. */
+lc_type lucid_cuda_type(lucid_precision p);
+size_t lucid_cuda_type_size(lc_type t);
+/* Uploads n float32 values converted to type t into new device memory *dst. */
+lucid_status lucid_cuda_upload_floats(const float *src, int64_t n, lc_type t, void **dst,
+                                      lucid_error *err);
+/* Uploads raw bytes into new device memory. */
+lucid_status lucid_cuda_upload(const void *src, size_t bytes, void **dst, lucid_error *err);
+
+/* Is every float tensor of node n float32 (the only float dtype lucid's device plans store)? */
+bool lucid_cuda_all_float(const lucid_graph *g, const lucid_node *n, char *why, size_t why_len);
+
+/* Declares a device tactic struct. */
+#define LUCID_CUDA_TACTIC(sym, tname, prec, flg, pref, var, sup, prep, rel, ws, runf)           \
+    const lucid_tactic lucid_tactic_##sym = {                                                   \
+        .name = tname,                                                                          \
+        .backend = "cuda",                                                                      \
+        .flags = flg,                                                                           \
+        .preference = pref,                                                                     \
+        .supports = sup,                                                                        \
+        .release = rel,                                                                         \
+        .workspace = ws,                                                                        \
+        .device = LUCID_DEVICE_CUDA,                                                            \
+        .precision = prec,                                                                      \
+        .variant = var,                                                                         \
+        .prepare_device = prep,                                                                 \
+        .run_device = runf,                                                                     \
+    };
+
+/* The same with precision and flags as one argument ("LUCID_PRECISION_FP16, 0") */
+#define LUCID_CUDA_TACTIC_EXPAND(m, args) m args
+#define LUCID_CUDA_TACTIC_P(sym, tname, pf, pref, var, sup, prep, rel, ws, runf)                \
+    LUCID_CUDA_TACTIC_EXPAND(LUCID_CUDA_TACTIC,                                                 \
+                             (sym, tname, pf, pref, var, sup, prep, rel, ws, runf))
+
+size_t lucid_cuda_no_workspace(const void *state, int threads);
+
+#endif

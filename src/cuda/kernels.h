@@ -1,0 +1,163 @@
+/* kernels.h - lucid's own CUDA kernels (kernels.cu), as extern "C" launchers taking plain
+ * structs and a stream. Each launcher enqueues its kernel and returns LUCID_STATUS_OK, or
+ * LUCID_STATUS_INTERNAL with the CUDA error's text in *why. Element types: lc_type; all
+ * arithmetic is float32, so 16-bit storage loses nothing beyond its own rounding. */
+#ifndef LUCID_CUDA_KERNELS_H
+#define LUCID_CUDA_KERNELS_H
+
+#include <stdint.h>
+
+#include "lucid.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum lc_type { LC_F32 = 0, LC_F16 = 1, LC_BF16 = 2 } lc_type;
+
+/* the activations of lucid's fused layers (same numbering as lucid_act in cpu/epilogue.h),
+ * then the standalone unary ops */
+typedef enum lc_act {
+    LC_ACT_NONE = 0,
+    LC_ACT_RELU,
+    LC_ACT_CLIP,
+    LC_ACT_LEAKY_RELU,
+    LC_ACT_SIGMOID,
+    LC_ACT_HARD_SIGMOID,
+    LC_ACT_HARD_SWISH,
+    LC_ACT_SILU,
+    LC_ACT_TANH,
+    LC_ACT_ELU,
+    LC_ACT_SELU,
+    LC_ACT_SOFTPLUS,
+    LC_ACT_EXP,
+    LC_ACT_NEG,
+    LC_ACT_ABS,
+    LC_ACT_SQRT,
+    LC_ACT_ERF,
+    LC_ACT_LOG,
+    LC_ACT_RECIPROCAL,
+    LC_ACT_FLOOR,
+    LC_ACT_CEIL,
+} lc_act;
+
+#define LC_MAX_RANK 8
+
+/* y[i] = convert(x[i]) between any two element types */
+lucid_status lc_convert(const void *x, lc_type xt, void *y, lc_type yt, int64_t n, void *stream,
+                        const char **why);
+
+/* y = act(y_in + bias[c] + z) where c = (i / inner) % channels; bias (float32) and z (type t,
+ * same shape as y) may be NULL; x may equal y. */
+typedef struct lc_epilogue_args {
+    lc_type t;
+    const void *x;
+    void *y;
+    const float *bias;
+    const void *z;
+    int64_t n, channels, inner;
+    lc_act act;
+    float alpha, beta;
+} lc_epilogue_args;
+lucid_status lc_epilogue(const lc_epilogue_args *a, void *stream, const char **why);
+
+/* out = op(a, b) with broadcasting: strides (elements) of a and b for each output dim, 0 where
+ * broadcast; dims is out's shape. */
+typedef enum lc_binop { LC_ADD, LC_SUB, LC_MUL, LC_DIV, LC_POW, LC_MAX, LC_MIN } lc_binop;
+typedef struct lc_binary_args {
+    lc_type t;
+    lc_binop op;
+    const void *a, *b;
+    void *y;
+    int rank;
+    int64_t dims[LC_MAX_RANK];
+    int64_t sa[LC_MAX_RANK], sb[LC_MAX_RANK];
+    int64_t n;
+    /* activation applied after op (fusions may use it; NONE otherwise) */
+    lc_act act;
+    float alpha, beta;
+} lc_binary_args;
+lucid_status lc_binary(const lc_binary_args *a, void *stream, const char **why);
+
+/* y[obase + sum idx_k * os_k] = x[ibase + sum idx_k * is_k] over every index of dims: Transpose,
+ * Slice, Expand, Concat and Split parts, layout changes. Element size esize (1..8 bytes). */
+typedef struct lc_copy_args {
+    int esize;
+    const void *x;
+    void *y;
+    int rank;
+    int64_t dims[LC_MAX_RANK];
+    int64_t is[LC_MAX_RANK], os[LC_MAX_RANK];
+    int64_t ibase, obase;
+    int64_t n;
+} lc_copy_args;
+lucid_status lc_copy(const lc_copy_args *a, void *stream, const char **why);
+
+/* 2-D NCHW pooling window; count: per output position (oh x ow) the average's divisor */
+typedef struct lc_pool_args {
+    lc_type t;
+    int is_max;
+    const void *x;
+    void *y;
+    int64_t planes, ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl;
+    const float *count;
+} lc_pool_args;
+lucid_status lc_pool(const lc_pool_args *a, void *stream, const char **why);
+
+/* global pooling: y[p] = max or mean of x[p * plane .. (p + 1) * plane) */
+lucid_status lc_global_pool(lc_type t, int is_max, const void *x, void *y, int64_t planes,
+                            int64_t plane, void *stream, const char **why);
+
+/* softmax (or log-softmax) of each row of `cols` values */
+lucid_status lc_softmax(lc_type t, int log, const void *x, void *y, int64_t rows, int64_t cols,
+                        void *stream, const char **why);
+
+/* y = x * scale[c] + shift[c], c = (i / inner) % channels (BatchNormalization folded to an
+ * affine map at prepare time), then act */
+lucid_status lc_channel_affine(lc_type t, const void *x, void *y, const float *scale,
+                               const float *shift, int64_t n, int64_t channels, int64_t inner,
+                               lc_act act, float alpha, float beta, void *stream,
+                               const char **why);
+
+/* depthwise 2-D convolution (group == channels, one filter per channel, multiplier m), NCHW,
+ * float32 weights, epilogue act(conv + bias + z) */
+typedef struct lc_dwconv_args {
+    lc_type t;
+    const void *x;
+    void *y;
+    const float *w;    /* oc x kh x kw */
+    const float *bias; /* oc, or NULL */
+    const void *z;     /* residual, or NULL */
+    int64_t batch, ic, oc, ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl;
+    lc_act act;
+    float alpha, beta;
+} lc_dwconv_args;
+lucid_status lc_dwconv(const lc_dwconv_args *a, void *stream, const char **why);
+
+/* nearest resize of the last two dims: iy = floor(oy * ih / oh) (ONNX asymmetric, floor, for
+ * integer scale factors) */
+lucid_status lc_resize_nearest(lc_type t, const void *x, void *y, int64_t planes, int64_t ih,
+                               int64_t iw, int64_t oh, int64_t ow, void *stream,
+                               const char **why);
+
+/* constant pad: y (dims) from x (xdims) placed at begin pads, value elsewhere; edge: the
+ * nearest element of x instead of value */
+typedef struct lc_pad_args {
+    lc_type t;
+    const void *x;
+    void *y;
+    int rank;
+    int64_t ydims[LC_MAX_RANK], xdims[LC_MAX_RANK], begin[LC_MAX_RANK];
+    int64_t n;
+    float value;
+    int edge;
+} lc_pad_args;
+lucid_status lc_pad(const lc_pad_args *a, void *stream, const char **why);
+
+/* fills a buffer of n elements with deterministic values in [-1, 1) (builder timing inputs) */
+lucid_status lc_fill(lc_type t, void *y, int64_t n, void *stream, const char **why);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,43 @@
+/* device.c - names of devices and precisions, and whether the CUDA backend can run here. */
+#include <stdio.h>
+
+#include "tactics/device.h"
+
+const char *lucid_precision_name(lucid_precision p)
+{
+    switch (p) {
+    case LUCID_PRECISION_FP32: return "fp32";
+    case LUCID_PRECISION_TF32: return "tf32";
+    case LUCID_PRECISION_FP16: return "fp16";
+    case LUCID_PRECISION_BF16: return "bf16";
+    }
+    return "unknown";
+}
+
+const char *lucid_device_name(lucid_device d)
+{
+    switch (d) {
+    case LUCID_DEVICE_CPU: return "cpu";
+    case LUCID_DEVICE_CUDA: return "cuda";
+    }
+    return "unknown";
+}
+
+#ifndef LUCID_HAVE_CUDA
+const lucid_device_backend *lucid_cuda_backend(void)
+{
+    return NULL;
+}
+#endif
+
+int lucid_cuda_available(char *why, size_t why_len)
+{
+    const lucid_device_backend *b = lucid_cuda_backend();
+    if (!b) {
+        if (why && why_len) snprintf(why, why_len, "this lucid was built without LUCID_CUDA");
+        return 0;
+    }
+    char tmp[256];
+    bool ok = b->probe(why && why_len ? why : tmp, why && why_len ? why_len : sizeof tmp);
+    return ok ? 1 : 0;
+}

@@ -1,0 +1,482 @@
+/* test_cuda.c - the GPU backend against the CPU reference: every CUDA tactic on every layer of
+ * the test models (inputs are the reference executor's own activations), whole models built
+ * for the GPU in each precision, CUDA-graph and layer-by-layer runs bit-identical, concurrent
+ * contexts on one plan bit-identical, and GPU plan files round-tripping. Without a GPU (or
+ * without LUCID_CUDA) it prints why and exits 77, which ctest reports as skipped.
+ *
+ * Tolerances, as max |gpu - ref| / max |ref| over a tensor: fp32 (TF32 off) 1e-4 per layer
+ * (2e-3 for cuDNN's Winograd and FFT algorithms, whose operand transforms round more) and
+ * 1e-3 per model; tf32 5e-3 per layer, 1e-2 per model (10-bit mantissa products over long
+ * sums); fp16 1e-2 per layer, 3e-2 per model; bf16 6e-2 per layer, 1.5e-1 per model (8 bits of
+ * mantissa). Seen on an H200: fp32 models within 1e-6, fp16 within 1.3e-3, bf16 within 1.1e-2.
+ *
+ * Usage: test_cuda [MODEL.onnx ...]  (default: the Fashion-MNIST models, then the zoo models
+ * in cache/zoo, whose input.npy / output.npy are the PyTorch reference) */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lucid.h"
+#include "test_util.h"
+
+#ifdef LUCID_HAVE_CUDA
+#include "cuda/cuda_common.h"
+#include "ir/model.h"
+#include "ops/op.h"
+#include "plan/plan.h"
+
+static int verbose;
+
+static double rel_err(const float *a, const float *ref, int64_t n)
+{
+    double maxref = 0, maxdiff = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (isnan(a[i]) != isnan(ref[i])) return INFINITY;
+        double d = fabs((double)a[i] - ref[i]);
+        if (d > maxdiff) maxdiff = d;
+        if (fabs(ref[i]) > maxref) maxref = fabs(ref[i]);
+    }
+    return maxdiff / (maxref > 1e-6 ? maxref : 1.0);
+}
+
+/* ---- per layer: every CUDA tactic against the reference executor's activations ---- */
+
+typedef struct capture {
+    const lucid_graph *g;
+    float **val; /* per tensor: a copy of its reference value (float tensors) */
+    unsigned char **ptr; /* per tensor: where the reference executor keeps it */
+} capture;
+
+/* The reference executor without a plan gives every tensor its own bytes (views share their
+ * storage's), so after the run every value is still in place: the observer notes where. */
+static lucid_status observe(void *user, size_t node, const char *name, const lucid_array *outs,
+                            size_t n_outs)
+{
+    (void)name;
+    capture *c = user;
+    const lucid_node *n = &c->g->nodes[node];
+    for (size_t k = 0; k < n_outs; k++)
+        if (n->outputs[k] >= 0 && outs[k].data) c->ptr[n->outputs[k]] = outs[k].data;
+    return LUCID_STATUS_OK;
+}
+
+/* Copies every float tensor's value after the run; tensors no running node wrote (elided
+ * Concat outputs, Reshape views) are found through another tensor of the same storage. */
+static void capture_values(capture *c)
+{
+    const lucid_graph *g = c->g;
+    for (int t = 0; t < g->n_tensors; t++) {
+        const lucid_ir_tensor *x = &g->tensors[t];
+        if (c->val[t] || x->data || x->dtype != LUCID_DTYPE_FLOAT) continue;
+        unsigned char *p = c->ptr[t];
+        if (!p) {
+            size_t off;
+            int root = lucid_tensor_storage(g, t, &off);
+            for (int v = 0; v < g->n_tensors && !p; v++) {
+                size_t voff;
+                if (!c->ptr[v] || lucid_tensor_storage(g, v, &voff) != root) continue;
+                p = c->ptr[v] - voff + off;
+            }
+        }
+        if (!p) continue;
+        c->val[t] = malloc(lucid_tensor_nbytes(x));
+        if (c->val[t]) memcpy(c->val[t], p, lucid_tensor_nbytes(x));
+    }
+}
+
+static void fill_input(float *x, int64_t n, unsigned seed)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)(((uint64_t)(i + seed) * 2654435761u) % 2001) / 1000.0f - 1.0f;
+}
+
+static const double layer_tol[4] = {1e-4, 5e-3, 1e-2, 6e-2}; /* fp32 tf32 fp16 bf16 */
+
+static void test_layers(const char *path, const lucid_device_backend *be)
+{
+    lucid_error err;
+    lucid_model_t *m = NULL;
+    if (lucid_model_load(path, &m, &err)) {
+        CHECK(0, "%s: %s", path, err.message);
+        return;
+    }
+    lucid_tensor_desc d;
+    lucid_model_input(m, 0, &d);
+    if (d.dims[0] < 0) {
+        int64_t dims[LUCID_MAX_RANK];
+        memcpy(dims, d.dims, sizeof dims);
+        dims[0] = 1;
+        lucid_model_set_input_shape(m, d.name, d.rank, dims, NULL);
+        lucid_model_input(m, 0, &d);
+    }
+    lucid_optimize_options oo;
+    lucid_optimize_options_default(&oo);
+    CHECK(!lucid_model_optimize(m, &oo, NULL, &err), "optimize %s: %s", path, err.message);
+    lucid_model_input(m, 0, &d); /* its name lives in the optimized graph now */
+    const lucid_graph *g = m->graph;
+    capture cap = {g, calloc((size_t)g->n_tensors, sizeof(float *)),
+                   calloc((size_t)g->n_tensors, sizeof(unsigned char *))};
+    int64_t nx = 1;
+    for (int i = 0; i < d.rank; i++) nx *= d.dims[i];
+    float *x = malloc(sizeof(float) * (size_t)nx);
+    fill_input(x, nx, 1);
+    cap.val[g->inputs[0]] = x;
+    lucid_context_t *ctx = NULL;
+    if (lucid_context_create(m, NULL, &ctx, &err)) {
+        CHECK(0, "reference context %s: %s", path, err.message);
+        goto done;
+    }
+    CHECK(!lucid_context_set_input(ctx, d.name, LUCID_DTYPE_FLOAT, d.rank, d.dims, x),
+          "set_input: %s", lucid_context_error(ctx));
+    lucid_context_set_observer(ctx, observe, &cap);
+    CHECK(!lucid_context_run(ctx), "reference run: %s", lucid_context_error(ctx));
+    capture_values(&cap);
+    lucid_context_destroy(ctx);
+    void *devp = NULL;
+    if (be->open(0, false, &devp, &err)) {
+        CHECK(0, "open: %s", err.message);
+        goto done;
+    }
+    lucid_cuda_dev *dev = devp;
+    lucid_cuda_stream s = {dev->stream, dev->cudnn, dev->lt};
+    int n_checked = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const lucid_node *n = &g->nodes[i];
+        if (!lucid_plan_node_runs(g, i)) continue;
+        for (size_t ti = 0; ti < lucid_tactic_count(); ti++) {
+            const lucid_tactic *t = lucid_tactic_at(ti);
+            if (t->device != LUCID_DEVICE_CUDA) continue;
+            char why[256] = "";
+            if (!t->supports(g, n, NULL, why, sizeof why)) continue;
+            void *state = NULL;
+            lucid_status st = t->prepare_device(t, g, n, dev, &state, &err);
+            if (st == LUCID_STATUS_UNSUPPORTED) continue;
+            if (st) {
+                CHECK(0, "%s on %s: prepare: %s", t->name, n->name, err.message);
+                continue;
+            }
+            lc_type ft = lucid_cuda_type(t->precision);
+            lucid_array in[16], out[8];
+            void *owned[24];
+            int no = 0;
+            bool ok = n->n_inputs <= 16 && n->n_outputs <= 8;
+            for (int k = 0; k < n->n_inputs && ok; k++) {
+                const lucid_ir_tensor *xt = lucid_op_input(g, n, k);
+                void *p = NULL;
+                if (xt) {
+                    const void *src = xt->data ? xt->data : cap.val[n->inputs[k]];
+                    if (!src) ok = false;
+                    else if (xt->dtype == LUCID_DTYPE_FLOAT)
+                        ok = !lucid_cuda_upload_floats(src, lucid_tensor_numel(xt), ft, &p, &err);
+                    else
+                        ok = !lucid_cuda_upload(src, lucid_tensor_nbytes(xt), &p, &err);
+                    if (p) owned[no++] = p;
+                }
+                lucid_tensor_array(xt, p, &in[k]);
+            }
+            for (int k = 0; k < n->n_outputs && ok; k++) {
+                const lucid_ir_tensor *yt = lucid_op_output(g, n, k);
+                void *p = NULL;
+                if (yt) {
+                    ok = cudaMalloc(&p, lucid_tensor_nbytes(yt)) == cudaSuccess;
+                    if (ok) owned[no++] = p;
+                    if (ok) cudaMemset(p, 0xff, lucid_tensor_nbytes(yt)); /* NaN: unwritten */
+                    /* cudaMemset runs on the legacy stream, which the tactic's non-blocking
+                     * stream does not wait for */
+                    if (ok) ok = cudaDeviceSynchronize() == cudaSuccess;
+                }
+                lucid_tensor_array(yt, p, &out[k]);
+            }
+            size_t ws = t->workspace(state, 1);
+            void *work = NULL;
+            if (ok && ws) ok = cudaMalloc(&work, ws) == cudaSuccess;
+            if (ok) {
+                st = t->run_device(state, in, n->n_inputs, out, n->n_outputs, work, &s, &err);
+                CHECK(!st, "%s on %s: run: %s", t->name, n->name, err.message);
+                CHECK(cudaStreamSynchronize(dev->stream) == cudaSuccess, "%s on %s: sync: %s",
+                      t->name, n->name, cudaGetErrorString(cudaGetLastError()));
+                for (int k = 0; k < n->n_outputs && !st; k++) {
+                    const lucid_ir_tensor *yt = lucid_op_output(g, n, k);
+                    const float *ref = yt ? cap.val[n->outputs[k]] : NULL;
+                    if (!ref) continue;
+                    int64_t ne = lucid_tensor_numel(yt);
+                    void *dst = NULL;
+                    float *got = malloc(sizeof(float) * (size_t)ne);
+                    cudaMalloc(&dst, sizeof(float) * (size_t)ne);
+                    const char *kwhy = NULL;
+                    lc_convert(out[k].data, ft, dst, LC_F32, ne, dev->stream, &kwhy);
+                    /* cudaMemcpy runs on the legacy stream: wait for the conversion first */
+                    cudaStreamSynchronize(dev->stream);
+                    cudaMemcpy(got, dst, sizeof(float) * (size_t)ne, cudaMemcpyDeviceToHost);
+                    int pi = (t->flags & LUCID_TACTIC_TF32) ? 1 : (int)t->precision;
+                    double e = rel_err(got, ref, ne), tol = layer_tol[pi];
+                    /* Winograd and FFT transform the operands: more rounding, even in fp32 */
+                    if ((strstr(t->name, "winograd") || strstr(t->name, "fft")) && tol < 2e-3)
+                        tol = 2e-3;
+                    CHECK(e <= tol, "%s on %s (%s): error %.3g > %.3g", t->name,
+                          n->name, n->op_type, e, tol);
+                    if (verbose) printf("  %-48s %-28s %.3g\n", t->name, n->name, e);
+                    n_checked++;
+                    free(got);
+                    cudaFree(dst);
+                }
+            } else {
+                CHECK(0, "%s on %s: could not set up buffers", t->name, n->name);
+            }
+            if (work) cudaFree(work);
+            for (int k = 0; k < no; k++) cudaFree(owned[k]);
+            t->release(state);
+        }
+    }
+    printf("%s: %d tactic x layer results checked against the reference\n", path, n_checked);
+    be->close(devp);
+done:
+    for (int t = 0; t < g->n_tensors; t++) free(cap.val[t]);
+    free(cap.val);
+    free(cap.ptr);
+    lucid_model_destroy(m);
+}
+
+/* ---- whole models ---- */
+
+typedef struct thread_arg {
+    const lucid_plan_t *plan;
+    const char *input;
+    int rank;
+    int64_t dims[LUCID_MAX_RANK];
+    const float *x;
+    float *y;
+    size_t ny;
+    int ok;
+} thread_arg;
+
+static void *thread_run(void *p)
+{
+    thread_arg *a = p;
+    lucid_context_t *ctx = NULL;
+    a->ok = 0;
+    if (lucid_context_create_plan(a->plan, NULL, &ctx, NULL)) return NULL;
+    for (int r = 0; r < 20; r++) {
+        lucid_context_set_input(ctx, a->input, LUCID_DTYPE_FLOAT, a->rank, a->dims, a->x);
+        if (lucid_context_run(ctx)) {
+            lucid_context_destroy(ctx);
+            return NULL;
+        }
+    }
+    lucid_array o;
+    lucid_context_output(ctx, 0, &o);
+    memcpy(a->y, o.data, a->ny * sizeof(float));
+    lucid_context_destroy(ctx);
+    a->ok = 1;
+    return NULL;
+}
+
+static float *run_ctx(const lucid_plan_t *plan, const lucid_context_options *o, const char *name,
+                      int rank, const int64_t *dims, const float *x, size_t *ny)
+{
+    lucid_error err;
+    lucid_context_t *ctx = NULL;
+    if (lucid_context_create_plan(plan, o, &ctx, &err)) {
+        CHECK(0, "context: %s", err.message);
+        return NULL;
+    }
+    float *y = NULL;
+    for (int r = 0; r < 2; r++) { /* the first run of a graph context captures it */
+        if (lucid_context_set_input(ctx, name, LUCID_DTYPE_FLOAT, rank, dims, x)) {
+            CHECK(0, "set_input: %s", lucid_context_error(ctx));
+            lucid_context_destroy(ctx);
+            return NULL;
+        }
+        if (lucid_context_run(ctx)) {
+            CHECK(0, "run: %s", lucid_context_error(ctx));
+            lucid_context_destroy(ctx);
+            return NULL;
+        }
+    }
+    lucid_array out;
+    lucid_context_output(ctx, 0, &out);
+    *ny = out.nbytes / sizeof(float);
+    y = malloc(out.nbytes);
+    memcpy(y, out.data, out.nbytes);
+    lucid_context_destroy(ctx);
+    return y;
+}
+
+static const double model_tol[4] = {1e-3, 1e-2, 3e-2, 1.5e-1};
+
+/* precisions: bit p set tests lucid_precision p */
+static void test_model(const char *path, const char *in_npy, const char *out_npy, unsigned precs)
+{
+    lucid_error err;
+    lucid_array xin = {0}, yref = {0};
+    if (lucid_array_load_npy(in_npy, &xin, &err) || lucid_array_load_npy(out_npy, &yref, &err)) {
+        CHECK(0, "%s: %s", path, err.message);
+        goto out;
+    }
+    /* batch: the reference file's first sample(s), at most 8, or the model's fixed batch */
+    int64_t batch = xin.dims[0] < 8 ? xin.dims[0] : 8;
+    {
+        lucid_model_t *m0 = NULL;
+        if (!lucid_model_load(path, &m0, NULL)) {
+            lucid_tensor_desc d0;
+            lucid_model_input(m0, 0, &d0);
+            if (d0.rank > 0 && d0.dims[0] > 0 && d0.dims[0] < batch) batch = d0.dims[0];
+            lucid_model_destroy(m0);
+        }
+    }
+    xin.dims[0] = batch;
+    int64_t per_out = lucid_array_numel(&yref) / yref.dims[0];
+    for (int p = 0; p < 4; p++) {
+        if (!(precs & (1u << p))) continue;
+        lucid_precision prec = (lucid_precision)p;
+        lucid_model_t *m = NULL;
+        if (lucid_model_load(path, &m, &err)) {
+            CHECK(0, "%s: %s", path, err.message);
+            goto out;
+        }
+        lucid_tensor_desc d;
+        lucid_model_input(m, 0, &d);
+        lucid_model_set_input_shape(m, d.name, xin.rank, xin.dims, NULL);
+        lucid_build_options bo;
+        lucid_build_options_default(&bo);
+        bo.device = LUCID_DEVICE_CUDA;
+        bo.precision = prec;
+        bo.time_ms = 2;
+        lucid_plan_t *plan = NULL;
+        double t0 = lucid_time_now();
+        if (lucid_plan_build(m, &bo, &plan, &err)) {
+            CHECK(0, "%s %s build: %s", path, lucid_precision_name(prec), err.message);
+            lucid_model_destroy(m);
+            continue;
+        }
+        double build_s = lucid_time_now() - t0;
+        size_t ny = 0, ny2 = 0;
+        lucid_context_options graph = {0}, nograph = {.no_cuda_graph = 1};
+        float *y = run_ctx(plan, &graph, d.name, xin.rank, xin.dims, xin.data, &ny);
+        float *y2 = run_ctx(plan, &nograph, d.name, xin.rank, xin.dims, xin.data, &ny2);
+        if (y && y2) {
+            double e = rel_err(y, yref.data, batch * per_out);
+            int agree = 0;
+            for (int64_t b = 0; b < batch; b++) {
+                int64_t am = 0, ar = 0;
+                const float *yr = (const float *)yref.data + b * per_out, *yg = y + b * per_out;
+                for (int64_t j = 1; j < per_out; j++) {
+                    if (yg[j] > yg[am]) am = j;
+                    if (yr[j] > yr[ar]) ar = j;
+                }
+                agree += am == ar;
+            }
+            printf("%-50s %s: error %.3g vs reference, top-1 %d/%lld agree, build %.1f s\n", path,
+                   lucid_precision_name(prec), e, agree, (long long)batch, build_s);
+            CHECK(e <= model_tol[p], "%s %s: error %.3g > %.3g", path, lucid_precision_name(prec),
+                  e, model_tol[p]);
+            CHECK(ny == ny2 && memcmp(y, y2, ny * sizeof(float)) == 0,
+                  "%s %s: CUDA graph and layer-by-layer runs differ", path,
+                  lucid_precision_name(prec));
+            if (prec == LUCID_PRECISION_FP16) {
+                /* four contexts sharing the plan, run concurrently */
+                pthread_t th[4];
+                thread_arg ta[4];
+                for (int k = 0; k < 4; k++) {
+                    ta[k] = (thread_arg){.plan = plan, .input = d.name, .rank = xin.rank,
+                                         .x = xin.data, .ny = ny, .y = malloc(ny * sizeof(float))};
+                    memcpy(ta[k].dims, xin.dims, sizeof ta[k].dims);
+                    pthread_create(&th[k], NULL, thread_run, &ta[k]);
+                }
+                for (int k = 0; k < 4; k++) {
+                    pthread_join(th[k], NULL);
+                    CHECK(ta[k].ok && memcmp(ta[k].y, y, ny * sizeof(float)) == 0,
+                          "%s: concurrent context %d differs or failed", path, k);
+                    free(ta[k].y);
+                }
+                /* the plan file round trip */
+                char pp[] = "/tmp/lucid_test_cuda_XXXXXX";
+                int fd = mkstemp(pp);
+                if (fd >= 0) close(fd);
+                lucid_plan_t *loaded = NULL;
+                CHECK(!lucid_plan_save(plan, pp, &err), "save: %s", err.message);
+                if (!lucid_plan_load(pp, &loaded, &err)) {
+                    size_t n3 = 0;
+                    float *y3 = run_ctx(loaded, &graph, d.name, xin.rank, xin.dims, xin.data, &n3);
+                    CHECK(y3 && n3 == ny && memcmp(y3, y, ny * sizeof(float)) == 0,
+                          "%s: the loaded GPU plan computes different outputs", path);
+                    free(y3);
+                    lucid_plan_info pi;
+                    lucid_plan_get_info(loaded, &pi);
+                    CHECK(pi.device == LUCID_DEVICE_CUDA && pi.precision == LUCID_PRECISION_FP16,
+                          "loaded plan lost its device or precision");
+                    lucid_plan_destroy(loaded);
+                } else {
+                    CHECK(0, "load: %s", err.message);
+                }
+                unlink(pp);
+            }
+        }
+        free(y);
+        free(y2);
+        lucid_plan_destroy(plan);
+        lucid_model_destroy(m);
+    }
+out:
+    lucid_array_free(&xin);
+    lucid_array_free(&yref);
+}
+
+int main(int argc, char **argv)
+{
+    char why[256];
+    if (!lucid_cuda_available(why, sizeof why)) {
+        printf("SKIP: %s\n", why);
+        return 77;
+    }
+    const lucid_device_backend *be = lucid_cuda_backend();
+    verbose = getenv("LUCID_TEST_VERBOSE") != NULL;
+    static const char *fashion[] = {"lenet5", "resnet", "inception", "mobilenet", "squeezenet",
+                                    "vgg"};
+    static const char *zoo[] = {"resnet18", "mobilenet_v2", "squeezenet1_1", "shufflenet_v2_x1_0",
+                                "efficientnet_b0", "googlenet", "tiny_yolov3", "densenet121",
+                                "inception_v3", "resnet50", "alexnet", "vgg16"};
+    const char *zoo_dir = getenv("LUCID_ZOO_DIR") ? getenv("LUCID_ZOO_DIR")
+                                                  : LUCID_SOURCE_DIR "/cache/zoo";
+    const char *src = getenv("LUCID_SOURCE") ? getenv("LUCID_SOURCE") : LUCID_SOURCE_DIR;
+    char p[512], pi[512], po[512];
+    if (argc > 1) {
+        for (int i = 1; i < argc; i++) test_layers(argv[i], be);
+        return test_summary();
+    }
+    for (size_t i = 0; i < sizeof fashion / sizeof fashion[0]; i++) {
+        snprintf(p, sizeof p, "%s/models/fashion/%s/model.onnx", src, fashion[i]);
+        snprintf(pi, sizeof pi, "%s/models/fashion/%s/ref_input.npy", src, fashion[i]);
+        snprintf(po, sizeof po, "%s/models/fashion/%s/ref_logits.npy", src, fashion[i]);
+        if (access(p, R_OK) != 0) continue;
+        test_layers(p, be);
+        test_model(p, pi, po, 0xf);
+    }
+    for (size_t i = 0; i < sizeof zoo / sizeof zoo[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s/model.onnx", zoo_dir, zoo[i]);
+        snprintf(pi, sizeof pi, "%s/%s/input.npy", zoo_dir, zoo[i]);
+        snprintf(po, sizeof po, "%s/%s/output.npy", zoo_dir, zoo[i]);
+        if (access(p, R_OK) != 0 || access(pi, R_OK) != 0) {
+            printf("SKIP %s: not in %s\n", zoo[i], zoo_dir);
+            continue;
+        }
+        if (i < 3) test_layers(p, be); /* every tactic on three zoo models' layers */
+        /* the zoo in fp32 (TF32 off) and fp16; every precision runs on the Fashion models */
+        test_model(p, pi, po, 1u << LUCID_PRECISION_FP32 | 1u << LUCID_PRECISION_FP16);
+    }
+    return test_summary();
+}
+
+#else
+
+int main(void)
+{
+    char why[256];
+    lucid_cuda_available(why, sizeof why);
+    printf("SKIP: %s\n", why);
+    return 77;
+}
+
+#endif
