@@ -431,7 +431,8 @@ lucid_status lucid_context_device_timing(const lucid_context_t *ctx, lucid_devic
 /* ---- profiling and observing layers ---------------------------------------------------- */
 
 /* Per-layer profiling: while on, every run adds each running layer's wall time (monotonic
- * clock read around the layer's kernel, which waits for all its threads). Turning it on
+ * clock read around the layer's kernel, which waits for all its threads; on a GPU context, the
+ * CUDA-event time of the layer in a layer-by-layer run without the CUDA graph). Turning it on
  * clears what was gathered. It costs two clock reads per layer, so measure latency with it
  * off and profile in a separate run. */
 lucid_status lucid_context_set_profiling(lucid_context_t *ctx, int on);
