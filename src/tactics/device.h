@@ -24,7 +24,8 @@ typedef struct lucid_device_backend {
      * timing cache key's device part and the plan's device_model. */
     const char *(*describe)(const void *dev);
     /* Median ms of tactic t on node n (inputs filled with deterministic values on the
-     * device, CUDA-event timing, one warm-up then runs until budget_ms, 3 to 50 runs).
+     * device, CUDA-event timing, one warm-up then samples until budget_ms, 3 to 50 samples
+     * of 8 back-to-back runs).
      * UNSUPPORTED when the tactic's prepare_device refuses the layer. */
     lucid_status (*time_tactic)(void *dev, const lucid_tactic *t, const lucid_graph *g,
                                 const lucid_node *n, double budget_ms, double *median_ms,
