@@ -330,7 +330,8 @@ static bool tactic_owns_input(const lucid_node *n, int k)
     case LUCID_OP_GEMM:
     case LUCID_OP_FUSED_GEMM:
     case LUCID_OP_MATMUL:
-    case LUCID_OP_BATCH_NORMALIZATION: return k >= 1;
+    case LUCID_OP_BATCH_NORMALIZATION:
+    case LUCID_OP_FUSED_BATCH_NORM: return k >= 1;
     default: return false;
     }
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/epilogue.h"
 #include "cpu/pool.h"
 #include "cuda/cuda_common.h"
 #include "ops/movement.h"
@@ -235,7 +236,11 @@ static bool bn_supports(const lucid_graph *g, const lucid_node *n, const lucid_c
                         char *why, size_t len)
 {
     (void)cpu;
-    if (n->op != LUCID_OP_BATCH_NORMALIZATION) return refuse(why, len, "not BatchNormalization");
+    if (n->op != LUCID_OP_BATCH_NORMALIZATION && n->op != LUCID_OP_FUSED_BATCH_NORM)
+        return refuse(why, len, "not BatchNormalization");
+    lucid_epilogue e;
+    if (n->op == LUCID_OP_FUSED_BATCH_NORM && !lucid_epilogue_read_act(n, &e, why, len))
+        return false;
     if (!lucid_cuda_all_float(g, n, why, len)) return false;
     const lucid_ir_tensor *x = lucid_op_input(g, n, 0);
     if (x->rank < 2) return refuse(why, len, "rank below 2");
@@ -464,6 +469,17 @@ static lucid_status misc_prepare(const lucid_tactic *t, const lucid_graph *g, co
         if (st) goto fail;
         s->channels = c;
         s->inner = lucid_tensor_numel(x) / (x->dims[0] * c);
+        s->act = LC_ACT_NONE;
+        if (n->op == LUCID_OP_FUSED_BATCH_NORM) { /* BatchNormalization + its activation */
+            lucid_epilogue e;
+            if (!lucid_epilogue_read_act(n, &e, why, sizeof why)) {
+                st = lucid_errorf(err, LUCID_STATUS_UNSUPPORTED, "%s", why);
+                goto fail;
+            }
+            s->act = (lc_act)e.act;
+            s->alpha = e.act_alpha;
+            s->beta = e.act_beta;
+        }
     } else { /* data movement */
         int64_t is[LC_MAX_RANK], os[LC_MAX_RANK];
         int nparts = n->op == LUCID_OP_CONCAT ? n->n_inputs : n->op == LUCID_OP_SPLIT ? n->n_outputs : 1;
@@ -584,9 +600,10 @@ static lucid_status misc_run(const void *p, const lucid_array *in, int n_in, luc
                                              out[0].data, s->rows, s->cols, cs, &why),
                                   why, err, "softmax");
     case LUCID_OP_BATCH_NORMALIZATION:
+    case LUCID_OP_FUSED_BATCH_NORM:
         return lucid_kernel_check(lc_channel_affine(s->t, in[0].data, out[0].data, s->dev_a,
                                                     s->dev_b, s->n, s->channels, s->inner,
-                                                    LC_ACT_NONE, 0, 0, cs, &why),
+                                                    s->act, s->alpha, s->beta, cs, &why),
                                   why, err, "batchnorm");
     case LUCID_OP_PAD: {
         lc_pad_args a = s->pad;
