@@ -53,6 +53,15 @@ import numpy as np  # noqa: E402
 ENGINES = ("lucid", "onnxruntime", "pytorch")
 
 
+def slim_build(doc):
+    """The build report without its bulk: every layer's chosen tactic, median and reason (not
+    every candidate), no rewrite log or pass timings (`lucid build --report` gives those)."""
+    out = {k: v for k, v in doc.items() if k not in ("rewrites", "passes", "layers")}
+    out["layers"] = [{k: l.get(k) for k in ("index", "name", "op", "runs", "tactic", "median_ms",
+                                             "reason")} for l in doc.get("layers", [])]
+    return out
+
+
 def python_with(module, candidates):
     """The first interpreter in candidates that can import module, else None."""
     for py in candidates:
@@ -307,7 +316,7 @@ def bench_model(name, path, engines, args, lucid, ort_py, torch_py, work):
                "--timing-cache", os.path.join(work, "timing.cache")] + shape_flags
         doc, rc, err = run_json(cmd, args.timeout)
         if doc is not None and rc == 0 and os.path.exists(plan):
-            entry["lucid_build"] = doc
+            entry["lucid_build"] = slim_build(doc)
             lucid_target = plan
         else:
             entry["notes"].append("lucid build failed (exit %s): %s" % (rc, err.strip()))

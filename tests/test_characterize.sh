@@ -152,7 +152,7 @@ for c in r["cells"]:
     assert c["status"] == "ok" or c["reason"], c["label"]
     assert c["status"] == "ok" or c["latency"] is None, c["label"]
 lucid = [c for c in r["cells"] if c["engine"] == "lucid"]
-assert all(c["status"] == "unavailable" for c in lucid), "lucid has no CUDA backend yet"
+assert all(c["status"] == "unavailable" for c in lucid), "characterize runs no lucid CUDA cells yet"
 EOF
 
   # an interrupted study leaves valid, partial results and exits 130

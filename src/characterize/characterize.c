@@ -455,7 +455,8 @@ static lucid_status lay_out_cells(lucid_characterization_t *c, const char *engin
                 } else if (cuda) {
                     cell->state = CH_UNAVAILABLE;
                     snprintf(cell->reason, sizeof cell->reason,
-                             "lucid has no CUDA backend yet (issue #8); --device cpu runs it");
+                             "characterize does not run lucid's CUDA plans yet (lucid "
+                             "bench --device cuda measures them); --device cpu runs it");
                 }
             }
         } else if (strcmp(en, "onnxruntime") == 0) {
