@@ -1,6 +1,6 @@
 #!/bin/bash
 # gpu.sh - the GPU tests and benchmarks, for a machine with an NVIDIA GPU but none of lucid's
-# Debian build dependencies (the lent GPU machine: Ubuntu 24.04, CUDA 13, cuDNN 9 and cuBLAS
+# Debian build dependencies (e.g. Ubuntu 24.04 with CUDA 13, cuDNN 9 and cuBLAS
 # from PyTorch's pip wheels, no network). docs/gpu.md explains the method.
 #
 #   scripts/gpu.sh stage [DIR]   here (the build machine): builds a self-contained lucid and
