@@ -220,6 +220,7 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
     bool io_ready = false;
     lucid_status st = LUCID_STATUS_OK;
     int best = -1;
+    bool single = false; /* one candidate: chosen without a comparison */
     double best_ms = INFINITY;
     for (int k = 0; k < l->n_cands; k++) {
         lucid_candidate *c = &l->cands[k];
@@ -228,11 +229,6 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
         if (c->tactic == &lucid_tactic_reference && n_supported_fast > 0) {
             snprintf(c->why, sizeof c->why, "fallback only");
             continue;
-        }
-        if (n_supported_fast + (n_supported_fast == 0) == 1) {
-            /* a single candidate: nothing to choose, nothing to time */
-            best = k;
-            break;
         }
         char key[512];
         lucid_timing_key(g, n, c->tactic, plan->threads, cpu, key, sizeof key);
@@ -244,6 +240,17 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
                                                           0));
         }
         double cached;
+        if (n_supported_fast + (n_supported_fast == 0) == 1) {
+            /* a single candidate: nothing to choose, nothing to time (a median the first pass
+             * measured, when its layout left it alone here, is still reported) */
+            if (cache && lucid_timing_cache_get(cache, key, &cached)) {
+                c->median_ms = cached;
+                c->timed = lucid_timing_cache_fresh(cache, key);
+            }
+            single = true;
+            best = k;
+            break;
+        }
         if (cache && lucid_timing_cache_get(cache, key, &cached)) {
             c->median_ms = cached;
             c->timed = lucid_timing_cache_fresh(cache, key);
@@ -319,8 +326,9 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
         return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
                                  "no tactic can run this layer (the tactic filters excluded "
                                  "every candidate)");
-    if (l->cands[best].median_ms < 0) {
-        snprintf(l->reason, sizeof l->reason, "the only supported tactic");
+    if (single || l->cands[best].median_ms < 0) {
+        snprintf(l->reason, sizeof l->reason, "the only supported tactic%s",
+                 single && n->layout == LUCID_LAYOUT_NHWC ? " that runs channels-last" : "");
     } else if (o->deterministic) {
         /* the documented rule: within the margin of the fastest, the first by preference */
         double margin = o->margin > 0 ? o->margin : 0.05;
