@@ -1,6 +1,6 @@
 /* kernels_direct.c - times lucid's direct-family CPU tactics against the reference kernel on
  * zoo layer shapes (interleaved, medians), and measures the AVX-512 activation error.
- * Build: cc -O2 -Iinclude -Isrc bench/kernels_direct.c build-direct/liblucid.a -lm -lpthread */
+ * Built with -DLUCID_BENCH=ON as lucid_bench_kernels_direct. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include "core/util.h"
 #include "ir/graph.h"
 #include "ops/op.h"
+#include "bench_graph.h"
 #include "tactics/tactic.h"
 
 static double now(void)
@@ -59,52 +60,9 @@ static lucid_node *add_node(const char *domain, const char *op, int opset)
 
 static void set_ints(lucid_node *n, const char *name, int c, int64_t a, int64_t b, int64_t p)
 {
-    lucid_attr at = {0};
-    at.name = lucid_strdup(name);
-    at.type = LUCID_ATTR_INTS;
-    at.count = (size_t)c;
-    at.ints = malloc(sizeof(int64_t) * 4);
     int64_t v[4] = {a, b, p, p};
     if (c == 4) v[0] = v[1] = v[2] = v[3] = a;
-    memcpy(at.ints, v, sizeof(int64_t) * (size_t)c);
-    lucid_node_add_attr(n, &at, NULL);
-}
-
-static void set_int(lucid_node *n, const char *name, int64_t v)
-{
-    lucid_attr at = {0};
-    at.name = lucid_strdup(name);
-    at.type = LUCID_ATTR_INT;
-    at.i = v;
-    lucid_node_add_attr(n, &at, NULL);
-}
-
-static void set_str(lucid_node *n, const char *name, const char *v)
-{
-    lucid_attr at = {0};
-    at.name = lucid_strdup(name);
-    at.type = LUCID_ATTR_STRING;
-    at.s = lucid_strdup(v);
-    lucid_node_add_attr(n, &at, NULL);
-}
-
-static void set_float(lucid_node *n, const char *name, float v)
-{
-    lucid_attr at = {0};
-    at.name = lucid_strdup(name);
-    at.type = LUCID_ATTR_FLOAT;
-    at.f = v;
-    lucid_node_add_attr(n, &at, NULL);
-}
-
-static void fill(const lucid_ir_tensor *t, void *data, lucid_array *a)
-{
-    memset(a, 0, sizeof *a);
-    a->dtype = t->dtype;
-    a->rank = t->rank;
-    memcpy(a->dims, t->dims, sizeof(int64_t) * (size_t)t->rank);
-    a->data = data;
-    a->nbytes = lucid_tensor_nbytes(t);
+    bench_attr_ints(n, name, c, v);
 }
 
 /* Times the reference and every supporting tactic (1 and 2 threads), interleaved rounds. */
@@ -126,10 +84,10 @@ static void bench_case(const char *label, const lucid_cpu_features *cpu)
             for (int64_t i = 0; i < ne; i++) f[i] = (float)((i * 104729) % 2001) / 1000.0f - 1.0f;
             d = f;
         }
-        fill(t, d, &in[k]);
+        lucid_tensor_array(t, d, &in[k]);
     }
     const lucid_ir_tensor *yt = lucid_op_output(g, n, 0);
-    fill(yt, malloc(lucid_tensor_nbytes(yt)), &out);
+    lucid_tensor_array(yt, malloc(lucid_tensor_nbytes(yt)), &out);
     const lucid_tactic *tacs[16];
     void *states[16], *work[16][2];
     int nt = 0;
@@ -194,12 +152,12 @@ static void conv(const lucid_cpu_features *cpu, const char *label, int64_t nb, i
     set_ints(n, "kernel_shape", 2, k, k, 0);
     set_ints(n, "strides", 2, s, s, 0);
     set_ints(n, "pads", 4, k / 2, 0, 0);
-    set_int(n, "group", group);
+    bench_attr_int(n, "group", group);
     if (act) {
-        set_str(n, "activation", act);
+        bench_attr_str(n, "activation", act);
         if (strcmp(act, "Clip") == 0) {
-            set_float(n, "activation_alpha", 0);
-            set_float(n, "activation_beta", 6);
+            bench_attr_float(n, "activation_alpha", 0);
+            bench_attr_float(n, "activation_beta", 6);
         }
     }
     bench_case(label, cpu);
@@ -251,8 +209,8 @@ static void activation_error(const lucid_cpu_features *cpu)
         float *x = malloc(sizeof(float) * (size_t)count), *y = malloc(sizeof(float) * (size_t)count);
         for (int64_t i = 0; i < count; i++) x[i] = -20.0f + 40.0f * (float)i / (float)(count - 1);
         lucid_array ai, ao;
-        fill(lucid_op_input(g, n, 0), x, &ai);
-        fill(lucid_op_output(g, n, 0), y, &ao);
+        lucid_tensor_array(lucid_op_input(g, n, 0), x, &ai);
+        lucid_tensor_array(lucid_op_output(g, n, 0), y, &ao);
         t->run(st, &ai, 1, &ao, 1, NULL, NULL, &err);
         double worst = 0, at = 0;
         for (int64_t i = 0; i < count; i++) {

@@ -4,7 +4,7 @@
  * single-thread CPU time (CLOCK_THREAD_CPUTIME_ID: time the scheduler gave another process
  * on a shared machine does not count) and the median 2-thread wall time. Usage:
  *   lucid_bench_kernels_dwpool [tactic-prefix,...] [rounds=21] [filter-substring]
- * Build: cc -O2 -Iinclude -Isrc bench/kernels_dwpool.c liblucid.a (+ its libraries). */
+ * Built with -DLUCID_BENCH=ON as lucid_bench_kernels_dwpool. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +13,7 @@
 #include "core/util.h"
 #include "ir/graph.h"
 #include "ops/op.h"
+#include "bench_graph.h"
 #include "tactics/tactic.h"
 
 static double clock_ms(clockid_t id)
@@ -63,54 +64,6 @@ static lucid_node *add_node(const char *domain, const char *op, int opset)
     return &g->nodes[i];
 }
 
-static void set_ints(lucid_node *n, const char *name, int c, const int64_t *v)
-{
-    lucid_attr at = {0};
-    at.name = lucid_strdup(name);
-    at.type = LUCID_ATTR_INTS;
-    at.count = (size_t)c;
-    at.ints = malloc(sizeof(int64_t) * (size_t)c);
-    memcpy(at.ints, v, sizeof(int64_t) * (size_t)c);
-    lucid_node_add_attr(n, &at, NULL);
-}
-
-static void set_int(lucid_node *n, const char *name, int64_t v)
-{
-    lucid_attr at = {0};
-    at.name = lucid_strdup(name);
-    at.type = LUCID_ATTR_INT;
-    at.i = v;
-    lucid_node_add_attr(n, &at, NULL);
-}
-
-static void set_str(lucid_node *n, const char *name, const char *v)
-{
-    lucid_attr at = {0};
-    at.name = lucid_strdup(name);
-    at.type = LUCID_ATTR_STRING;
-    at.s = lucid_strdup(v);
-    lucid_node_add_attr(n, &at, NULL);
-}
-
-static void set_float(lucid_node *n, const char *name, float v)
-{
-    lucid_attr at = {0};
-    at.name = lucid_strdup(name);
-    at.type = LUCID_ATTR_FLOAT;
-    at.f = v;
-    lucid_node_add_attr(n, &at, NULL);
-}
-
-static void fill(const lucid_ir_tensor *t, void *data, lucid_array *a)
-{
-    memset(a, 0, sizeof *a);
-    a->dtype = t->dtype;
-    a->rank = t->rank;
-    memcpy(a->dims, t->dims, sizeof(int64_t) * (size_t)t->rank);
-    a->data = data;
-    a->nbytes = lucid_tensor_nbytes(t);
-}
-
 static bool wanted(const char *name)
 {
     const char *p = prefixes;
@@ -143,11 +96,11 @@ static void bench_case(const char *label, const lucid_cpu_features *cpu)
             for (int64_t i = 0; i < ne; i++) f[i] = (float)((i * 104729) % 2001) / 1000.0f - 1.0f;
             d = owned[k] = f;
         }
-        fill(t, d, &in[k]);
+        lucid_tensor_array(t, d, &in[k]);
     }
     const lucid_ir_tensor *yt = lucid_op_output(g, n, 0);
     void *ydata = malloc(lucid_tensor_nbytes(yt));
-    fill(yt, ydata, &out);
+    lucid_tensor_array(yt, ydata, &out);
     enum { MAXT = 8, MAXR = 101 };
     const lucid_tactic *tacs[MAXT];
     void *states[MAXT], *work[MAXT][2];
@@ -216,15 +169,15 @@ static void dw(const lucid_cpu_features *cpu, const char *model, int64_t ch, int
     }
     lucid_node *n = add_node(fused ? LUCID_DOMAIN : "", fused ? "FusedConv" : "Conv", fused ? 1 : 13);
     int64_t ks[2] = {k, k}, st[2] = {s, s}, p = k / 2, pads[4] = {p, p, p, p};
-    set_ints(n, "kernel_shape", 2, ks);
-    set_ints(n, "strides", 2, st);
-    set_ints(n, "pads", 4, pads);
-    set_int(n, "group", ch);
+    bench_attr_ints(n, "kernel_shape", 2, ks);
+    bench_attr_ints(n, "strides", 2, st);
+    bench_attr_ints(n, "pads", 4, pads);
+    bench_attr_int(n, "group", ch);
     if (fused) {
-        set_str(n, "activation", act ? act : "");
+        bench_attr_str(n, "activation", act ? act : "");
         if (act && strcmp(act, "Clip") == 0) {
-            set_float(n, "activation_alpha", 0);
-            set_float(n, "activation_beta", 6);
+            bench_attr_float(n, "activation_alpha", 0);
+            bench_attr_float(n, "activation_beta", 6);
         }
     }
     bench_case(label, cpu);
@@ -244,11 +197,11 @@ static void pool(const lucid_cpu_features *cpu, const char *model, const char *o
     lucid_node *n = add_node("", op, 13);
     if (k) {
         int64_t ks[2] = {k, k}, st[2] = {s, s}, pads[4] = {p, p, p, p};
-        set_ints(n, "kernel_shape", 2, ks);
-        set_ints(n, "strides", 2, st);
-        set_ints(n, "pads", 4, pads);
-        set_int(n, "ceil_mode", ceil_mode);
-        if (strcmp(op, "AveragePool") == 0) set_int(n, "count_include_pad", cip);
+        bench_attr_ints(n, "kernel_shape", 2, ks);
+        bench_attr_ints(n, "strides", 2, st);
+        bench_attr_ints(n, "pads", 4, pads);
+        bench_attr_int(n, "ceil_mode", ceil_mode);
+        if (strcmp(op, "AveragePool") == 0) bench_attr_int(n, "count_include_pad", cip);
     }
     bench_case(label, cpu);
 }
