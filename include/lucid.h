@@ -267,19 +267,37 @@ typedef enum lucid_device {
     LUCID_DEVICE_CUDA = 1,
 } lucid_device;
 
-/* The arithmetic and storage of float activations and weights inside a GPU plan, applied to
- * the whole network (graph inputs and outputs stay float32 at the engine boundary). FP32:
- * float32, no TF32 (the default, 0); TF32: float32 storage, TensorFloat-32 tensor-core math
- * allowed; FP16 / BF16: 16-bit storage, float32 accumulation where the library allows. CPU
- * plans accept FP32 only. */
+/* The arithmetic and storage of float activations and weights inside a plan (graph inputs
+ * and outputs stay float32 at the engine boundary). FP32: float32, no TF32 (the default, 0);
+ * TF32 (GPU only): float32 storage, TensorFloat-32 tensor-core math allowed; FP16 / BF16:
+ * 16-bit storage of weights and activations, float32 accumulation; INT8 (CPU): symmetric
+ * per-channel int8 weights and per-tensor int8 activations, calibrated (see
+ * lucid_build_options), int32 accumulation. On the CPU a reduced precision is a permission:
+ * layers that have no kernel in it, or that a constraint or the automatic mixed-precision
+ * mode keeps, stay float32, and the build report says which and why. */
 typedef enum lucid_precision {
     LUCID_PRECISION_FP32 = 0,
     LUCID_PRECISION_TF32 = 1,
     LUCID_PRECISION_FP16 = 2,
     LUCID_PRECISION_BF16 = 3,
+    LUCID_PRECISION_INT8 = 4,
 } lucid_precision;
 
-/* "fp32", "tf32", "fp16", "bf16"; "cpu", "cuda". */
+/* How INT8 calibration turns the activations seen on the calibration set into a per-tensor
+ * clipping threshold (scale = threshold / 127). ENTROPY: the threshold minimizing the
+ * KL divergence between the 2048-bin histogram of |x| and its 128-level quantization (the
+ * default, as TensorRT's entropy calibrator); MINMAX: the largest |x| seen; PERCENTILE: the
+ * given percentile of |x| (build option percentile, default 99.99). */
+typedef enum lucid_calibrator {
+    LUCID_CALIBRATOR_ENTROPY = 0,
+    LUCID_CALIBRATOR_MINMAX = 1,
+    LUCID_CALIBRATOR_PERCENTILE = 2,
+} lucid_calibrator;
+
+/* "entropy", "minmax", "percentile". */
+const char *lucid_calibrator_name(lucid_calibrator c);
+
+/* "fp32", "tf32", "fp16", "bf16", "int8"; "cpu", "cuda". */
 const char *lucid_precision_name(lucid_precision p);
 const char *lucid_device_name(lucid_device d);
 
@@ -311,6 +329,35 @@ typedef struct lucid_build_options {
     lucid_device device;
     lucid_precision precision;
     int cuda_device;
+    /* Per-layer precision constraints, "NAME=fp32" (or =fp16, =bf16, =int8): NAME is a layer
+     * of the optimized graph (as the build report names it) or an original ONNX node name
+     * folded into one; the layer runs in that precision or the build fails saying why. */
+    const char *const *layer_precision;
+    size_t n_layer_precision;
+    /* Automatic mixed precision (> 0): a layer whose output, computed in the reduced
+     * precision, differs from float32 on the calibration set by more than this relative
+     * error (L2 norm of the difference over L2 norm of the float32 output) stays float32.
+     * 0: every eligible layer takes the reduced precision. */
+    double auto_precision_threshold;
+    /* INT8 calibration: calibration_data is a lucid_dataset_open spec (use a split that is not
+     * the evaluation split, e.g. "fashion-mnist:train"), of which the first calibration_count
+     * samples are used (0: 500); calibration_cache: a file holding the thresholds: read when
+     * it exists (then no data is needed and the build is reproducible), written otherwise.
+     * Without data and without a cache file an INT8 build fails. */
+    lucid_calibrator calibrator;
+    double percentile; /* for LUCID_CALIBRATOR_PERCENTILE: 0 means 99.99 */
+    const char *calibration_data;
+    size_t calibration_count;
+    const char *calibration_cache;
+    /* Compression of constant weights (Conv, Gemm, MatMul), applied after the graph passes:
+     * prune_sparsity in [0, 1): the fraction of each layer's weights with the smallest
+     * magnitude set to zero (unstructured); prune_2_4: keep the 2 largest of every 4
+     * consecutive input-channel weights (2:4 structured; overrides prune_sparsity);
+     * cluster_bits (0: off, 2 to 8): each layer's weights replaced by the nearest of
+     * 2^cluster_bits shared values found by seeded k-means. */
+    double prune_sparsity;
+    int prune_2_4;
+    int cluster_bits;
 } lucid_build_options;
 
 void lucid_build_options_default(lucid_build_options *opts);

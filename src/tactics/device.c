@@ -1,4 +1,4 @@
-/* device.c - names of devices and precisions, and whether the CUDA backend can run here. */
+/* device.c - names of devices, precisions and calibrators, and whether the CUDA backend can run here. */
 #include <stdio.h>
 
 #include "tactics/device.h"
@@ -10,6 +10,17 @@ const char *lucid_precision_name(lucid_precision p)
     case LUCID_PRECISION_TF32: return "tf32";
     case LUCID_PRECISION_FP16: return "fp16";
     case LUCID_PRECISION_BF16: return "bf16";
+    case LUCID_PRECISION_INT8: return "int8";
+    }
+    return "unknown";
+}
+
+const char *lucid_calibrator_name(lucid_calibrator c)
+{
+    switch (c) {
+    case LUCID_CALIBRATOR_ENTROPY: return "entropy";
+    case LUCID_CALIBRATOR_MINMAX: return "minmax";
+    case LUCID_CALIBRATOR_PERCENTILE: return "percentile";
     }
     return "unknown";
 }
