@@ -402,6 +402,12 @@ typedef struct lucid_plan_info {
     lucid_precision precision;
     const char *device_model; /* the GPU it was built for ("" for CPU plans): name, compute
                                  capability, driver, CUDA and cuDNN versions */
+    size_t reduced_layers;    /* running layers computing in 16 bits or INT8 */
+    size_t reformat_layers;   /* precision conversions between them (Cast, Quantize/
+                                 DequantizeLinear) */
+    const char *calibration;  /* where INT8 thresholds came from ("" if none) */
+    size_t calibration_samples; /* samples the build calibrated on (0: none or from a cache) */
+    size_t error_samples;     /* samples the automatic mixed-precision mode compared on */
 } lucid_plan_info;
 
 lucid_status lucid_plan_get_info(const lucid_plan_t *plan, lucid_plan_info *out);
@@ -413,6 +419,8 @@ typedef struct lucid_layer_info {
     const char *tactic;    /* "" when it does not run */
     const char *reason;    /* why this tactic */
     size_t num_candidates;
+    const char *precision; /* what it computes in: "fp32", "fp16", "bf16", "int8", or
+                              "reformat" for precision and layout conversions */
 } lucid_layer_info;
 
 typedef struct lucid_candidate_info {
@@ -424,6 +432,37 @@ typedef struct lucid_candidate_info {
 } lucid_candidate_info;
 
 lucid_status lucid_plan_layer(const lucid_plan_t *plan, size_t i, lucid_layer_info *out);
+
+/* The precision decisions of a reduced-precision build, one per layer that could take the
+ * precision (named as in the optimized graph before conversions were inserted): what it got,
+ * the relative L2 error of its output against float32 on the calibration set and the part of
+ * it the layer itself adds (both < 0 unless the automatic mode measured them), and why it
+ * stayed float32. None for FP32 builds and loaded plans. */
+typedef struct lucid_precision_record_info {
+    const char *name, *op_type;
+    lucid_precision precision;
+    double error, added_error;
+    const char *why;
+} lucid_precision_record_info;
+
+size_t lucid_plan_num_precision_records(const lucid_plan_t *plan);
+lucid_status lucid_plan_precision_record(const lucid_plan_t *plan, size_t i,
+                                         lucid_precision_record_info *out);
+
+/* Weight compression of the build, per compressed layer: weight count, zeros before and
+ * after pruning, distinct values after clustering (0: not clustered), and the stored size
+ * dense float32 vs compressed (a 1-bit mask plus the nonzeros when pruned; a codebook plus
+ * indices when clustered). No lucid kernel runs sparse or clustered weights: compression
+ * changes accuracy and size, not speed. */
+typedef struct lucid_compressed_info {
+    const char *layer;
+    int64_t weights, zeros_before, zeros_after;
+    int distinct_values;
+    size_t bytes_before, bytes_after;
+} lucid_compressed_info;
+
+size_t lucid_plan_num_compressed(const lucid_plan_t *plan);
+lucid_status lucid_plan_compressed(const lucid_plan_t *plan, size_t i, lucid_compressed_info *out);
 lucid_status lucid_plan_candidate(const lucid_plan_t *plan, size_t layer, size_t k,
                                   lucid_candidate_info *out);
 

@@ -235,7 +235,7 @@ done
 expect_ok "build without -o" build "$T/add.onnx" --shape a=3x4 --shape b=3x4 --report
 expect_out "build without -o writes nothing" "written: +no"
 expect_out "build --report: optimizer passes" "^passes:"
-expect_out "build --report: layer table" "\[0\] add1 \(Add\)"
+expect_out "build --report: layer table" "\[0\] add1 \(Add, fp32\)"
 expect_out "build --report: chosen tactic with its reason" "tactic [a-z0-9_.]+.*: "
 expect_ok "build --json" build "$T/add.onnx" --shape a=3x4 --shape b=3x4 --json --tune-ms 1 --threads 1
 json_check "build json lucid-build/2" "d['schema']=='lucid-build/2' and d['output'] is None and d['plan']['threads']==1 and d['plan']['plan_bytes'] is None and d['plan']['arena_bytes']<=d['plan']['naive_bytes'] and d['plan']['build_s']>0 and sum(d['tactics'].values())==1 and 'passes' in d and 'rewrites' in d"
@@ -295,7 +295,7 @@ expect_out "info plan: file" "relu.plan \(lucid plan\)"
 expect_out "info plan: threads" "threads: +[0-9]+"
 expect_out "info plan: built on" "built on:"
 expect_out "info plan: memory" "activations: .* naive sum"
-expect_out "info plan: layer table" "\[0\] relu1 \(Relu\)"
+expect_out "info plan: layer table" "\[0\] relu1 \(Relu, fp32\)"
 expect_ok "bench a plan" bench "$T/relu.plan" --warmup 0 --iterations 3 --duration 0 --json
 json_check "bench json of a plan" "d['config']=='plan' and d['tactics'] and d['build_s'] is None and d['threads_used']>=1"
 run_cli info "$T/relu.plan" --json

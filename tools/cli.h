@@ -87,7 +87,19 @@ typedef struct cli_args {
     double tune_ms;          /* --tune-ms MS, 0 when not given (the library's 20) */
     const char *plan_out;    /* -o FILE.plan (build) */
     lucid_device device;     /* --device cpu|cuda (builder flag) */
-    lucid_precision precision; /* --precision fp32|tf32|fp16|bf16 (builder flag) */
+    lucid_precision precision; /* --precision fp32|tf32|fp16|bf16|int8 (builder flag) */
+    /* reduced precision and compression (builder flags) */
+    const char **layer_precision; /* --layer-precision NAME=P values, in order */
+    int n_layer_precision;
+    double auto_precision;   /* --auto-precision THRESHOLD, 0 when not given */
+    lucid_calibrator calibrator; /* --calibrator entropy|minmax|percentile */
+    double percentile;       /* --percentile P, 0 when not given (99.99) */
+    const char *calibration_data;  /* --calibration-data SPEC */
+    int64_t calibration_count;     /* --calibration-count N, 0 when not given (500) */
+    const char *calibration_cache; /* --calibration-cache FILE */
+    double prune;            /* --prune FRACTION */
+    bool prune_2_4;          /* --prune-2-4 */
+    int cluster_bits;        /* --cluster-bits B */
     bool no_cuda_graph;      /* --no-cuda-graph: GPU runs launch layer by layer */
     bool reference;          /* --reference: the reference executor, no plan */
     bool profile;            /* --profile: a separate per-layer profiling run (bench) */

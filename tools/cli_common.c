@@ -175,6 +175,11 @@ static const flag_def flag_defs[] = {
     {"-o", CLI_F_PLAN_OUT, true},           {"--reference", CLI_F_REFERENCE, false},
     {"--profile", CLI_F_PROFILE, false},
     {"--device", CLI_F_BUILDER, true},      {"--precision", CLI_F_BUILDER, true},
+    {"--layer-precision", CLI_F_BUILDER, true}, {"--auto-precision", CLI_F_BUILDER, true},
+    {"--calibrator", CLI_F_BUILDER, true},  {"--percentile", CLI_F_BUILDER, true},
+    {"--calibration-data", CLI_F_BUILDER, true}, {"--calibration-count", CLI_F_BUILDER, true},
+    {"--calibration-cache", CLI_F_BUILDER, true}, {"--prune", CLI_F_BUILDER, true},
+    {"--prune-2-4", CLI_F_BUILDER, false},  {"--cluster-bits", CLI_F_BUILDER, true},
     {"--no-cuda-graph", CLI_F_CUDA_GRAPH, false},
 };
 
@@ -204,7 +209,8 @@ int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a)
     a->shapes = calloc((size_t)argc + 1, sizeof *a->shapes);
     a->inputs = calloc((size_t)argc + 1, sizeof *a->inputs);
     a->disable = calloc((size_t)argc + 1, sizeof *a->disable);
-    if (!a->shapes || !a->inputs || !a->disable) {
+    a->layer_precision = calloc((size_t)argc + 1, sizeof *a->layer_precision);
+    if (!a->shapes || !a->inputs || !a->disable || !a->layer_precision) {
         cli_fail(a->command, "out of memory");
         return CLI_EXIT_RUNTIME;
     }
@@ -341,15 +347,53 @@ int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a)
                     rc = CLI_EXIT_USAGE;
                 }
             } else if (strcmp(d->name, "--precision") == 0) {
-                static const char *const names[] = {"fp32", "tf32", "fp16", "bf16"};
+                static const char *const names[] = {"fp32", "tf32", "fp16", "bf16", "int8"};
                 int found = -1;
-                for (int k = 0; k < 4; k++)
+                for (int k = 0; k < 5; k++)
                     if (strcmp(val, names[k]) == 0) found = k;
                 if (found < 0) {
-                    cli_failf(d->name, "'%s' is not a precision (fp32, tf32, fp16, bf16)", val);
+                    cli_failf(d->name, "'%s' is not a precision (fp32, tf32, fp16, bf16, int8)",
+                              val);
                     rc = CLI_EXIT_USAGE;
                 }
                 a->precision = found < 0 ? LUCID_PRECISION_FP32 : (lucid_precision)found;
+            } else if (strcmp(d->name, "--layer-precision") == 0) {
+                const char *sep = strrchr(val, '=');
+                if (!sep || sep == val || !sep[1]) {
+                    cli_failf(d->name, "'%s' is not NAME=PRECISION (e.g. conv1=fp32)", val);
+                    rc = CLI_EXIT_USAGE;
+                }
+                a->layer_precision[a->n_layer_precision++] = val;
+            } else if (strcmp(d->name, "--auto-precision") == 0) {
+                rc = parse_double(d->name, val, 1e-9, 1e6, &a->auto_precision);
+            } else if (strcmp(d->name, "--calibrator") == 0) {
+                if (strcmp(val, "entropy") == 0) a->calibrator = LUCID_CALIBRATOR_ENTROPY;
+                else if (strcmp(val, "minmax") == 0) a->calibrator = LUCID_CALIBRATOR_MINMAX;
+                else if (strcmp(val, "percentile") == 0) a->calibrator = LUCID_CALIBRATOR_PERCENTILE;
+                else {
+                    cli_failf(d->name, "'%s' is not a calibrator (entropy, minmax, percentile)",
+                              val);
+                    rc = CLI_EXIT_USAGE;
+                }
+            } else if (strcmp(d->name, "--percentile") == 0) {
+                rc = parse_double(d->name, val, 1e-6, 100, &a->percentile);
+            } else if (strcmp(d->name, "--calibration-count") == 0) {
+                rc = parse_i64(d->name, val, 1, 10000000, &a->calibration_count);
+            } else if (strcmp(d->name, "--calibration-data") == 0 ||
+                       strcmp(d->name, "--calibration-cache") == 0) {
+                if (!*val) {
+                    cli_fail(d->name, "empty name");
+                    rc = CLI_EXIT_USAGE;
+                }
+                if (strcmp(d->name, "--calibration-data") == 0) a->calibration_data = val;
+                else a->calibration_cache = val;
+            } else if (strcmp(d->name, "--prune") == 0) {
+                rc = parse_double(d->name, val, 0, 0.999999, &a->prune);
+            } else if (strcmp(d->name, "--prune-2-4") == 0) {
+                a->prune_2_4 = true;
+            } else if (strcmp(d->name, "--cluster-bits") == 0) {
+                rc = parse_i64(d->name, val, 2, 8, &iv);
+                a->cluster_bits = (int)iv;
             } else if (strcmp(d->name, "--margin") == 0) {
                 rc = parse_double(d->name, val, 0, 10, &a->margin);
             } else if (strcmp(d->name, "--tune-ms") == 0) {
@@ -417,7 +461,8 @@ void cli_args_free(cli_args *a)
     free(a->shapes);
     free(a->inputs);
     free(a->disable);
-    a->shapes = a->inputs = a->disable = NULL;
+    free(a->layer_precision);
+    a->shapes = a->inputs = a->disable = a->layer_precision = NULL;
 }
 
 /* ---- shapes as text and JSON --------------------------------------------------------- */

@@ -139,6 +139,17 @@ int cli_plan_build(const cli_args *a, cli_session *s)
     bo.time_ms = a->tune_ms;
     bo.device = a->device;
     bo.precision = a->precision;
+    bo.layer_precision = a->layer_precision;
+    bo.n_layer_precision = (size_t)a->n_layer_precision;
+    bo.auto_precision_threshold = a->auto_precision;
+    bo.calibrator = a->calibrator;
+    bo.percentile = a->percentile;
+    bo.calibration_data = a->calibration_data;
+    bo.calibration_count = (size_t)a->calibration_count;
+    bo.calibration_cache = a->calibration_cache;
+    bo.prune_sparsity = a->prune;
+    bo.prune_2_4 = a->prune_2_4;
+    bo.cluster_bits = a->cluster_bits;
     s->opt_level = bo.optimize.opt_level;
 
     lucid_error err;
@@ -194,7 +205,8 @@ void cli_plan_print_layers(const lucid_plan_t *plan)
     for (size_t i = 0; i < info.num_layers; i++) {
         lucid_layer_info li;
         if (lucid_plan_layer(plan, i, &li)) continue;
-        printf("  [%zu] %s (%s)\n", i, li.name && li.name[0] ? li.name : "-", li.op_type);
+        printf("  [%zu] %s (%s, %s)\n", i, li.name && li.name[0] ? li.name : "-", li.op_type,
+               li.precision);
         double ms = li.runs ? chosen_ms(plan, i, &li) : -1;
         if (!li.runs)
             printf("      does not run: %s\n", li.reason);
@@ -239,6 +251,7 @@ cJSON *cli_plan_layers_json(const lucid_plan_t *plan)
         cJSON_AddStringToObject(o, "name", li.name ? li.name : "");
         cJSON_AddStringToObject(o, "op", li.op_type);
         cJSON_AddBoolToObject(o, "runs", li.runs);
+        cJSON_AddStringToObject(o, "precision", li.precision);
         if (li.runs)
             cJSON_AddStringToObject(o, "tactic", li.tactic);
         else
@@ -359,6 +372,44 @@ void cli_plan_print_info(const lucid_plan_t *plan, long long plan_bytes)
     printf("workspace:       %zu bytes\n", info.workspace_bytes);
     printf("weights:         %zu bytes\n", info.weight_bytes);
     if (plan_bytes >= 0) printf("plan size:       %lld bytes\n", plan_bytes);
+    if (info.reduced_layers || info.reformat_layers || lucid_plan_num_precision_records(plan))
+        printf("precision:       %zu layers in reduced precision, %zu conversions\n",
+               info.reduced_layers, info.reformat_layers);
+    if (info.calibration && info.calibration[0])
+        printf("calibration:     %s\n", info.calibration);
+    size_t nrec = lucid_plan_num_precision_records(plan);
+    if (nrec) {
+        printf("\nprecision: each layer that could take %s, what it got%s\n",
+               lucid_precision_name(info.precision),
+               info.error_samples ? " and its output error vs fp32 on the calibration set "
+                                    "(relative L2: total, and added by the layer)"
+                                  : "");
+        for (size_t i = 0; i < nrec; i++) {
+            lucid_precision_record_info r;
+            if (lucid_plan_precision_record(plan, i, &r)) continue;
+            printf("  %-40s %-18s %-5s", r.name, r.op_type, lucid_precision_name(r.precision));
+            if (r.error >= 0) printf("  error %.3g (adds %.3g)", r.error, r.added_error);
+            if (r.why[0]) printf("  %s", r.why);
+            printf("\n");
+        }
+    }
+    size_t ncomp = lucid_plan_num_compressed(plan);
+    if (ncomp) {
+        size_t before = 0, after = 0;
+        printf("\ncompression: per layer, zeros and shared values, bytes dense -> compressed "
+               "(no sparse or clustered kernel runs them: size only, no speedup)\n");
+        for (size_t i = 0; i < ncomp; i++) {
+            lucid_compressed_info c;
+            if (lucid_plan_compressed(plan, i, &c)) continue;
+            before += c.bytes_before;
+            after += c.bytes_after;
+            printf("  %-40s %10lld weights, %5.1f%% zeros", c.layer, (long long)c.weights,
+                   c.weights ? 100.0 * (double)c.zeros_after / (double)c.weights : 0.0);
+            if (c.distinct_values) printf(", %d values", c.distinct_values);
+            printf(", %zu -> %zu bytes\n", c.bytes_before, c.bytes_after);
+        }
+        printf("  total: %zu -> %zu bytes (%.1f%%)\n", before, after, pct(after, before));
+    }
 }
 
 cJSON *cli_plan_info_json(const lucid_plan_t *plan, long long plan_bytes)
@@ -402,5 +453,42 @@ cJSON *cli_plan_info_json(const lucid_plan_t *plan, long long plan_bytes)
         cJSON_AddNumberToObject(o, "plan_bytes", (double)plan_bytes);
     else
         cJSON_AddNullToObject(o, "plan_bytes");
+    cJSON_AddNumberToObject(o, "reduced_layers", (double)info.reduced_layers);
+    cJSON_AddNumberToObject(o, "reformat_layers", (double)info.reformat_layers);
+    cJSON_AddStringToObject(o, "calibration", info.calibration ? info.calibration : "");
+    cJSON_AddNumberToObject(o, "calibration_samples", (double)info.calibration_samples);
+    cJSON_AddNumberToObject(o, "error_samples", (double)info.error_samples);
+    cJSON *prec = cJSON_AddArrayToObject(o, "precision_layers");
+    for (size_t i = 0; i < lucid_plan_num_precision_records(plan); i++) {
+        lucid_precision_record_info r;
+        if (lucid_plan_precision_record(plan, i, &r)) continue;
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", r.name);
+        cJSON_AddStringToObject(e, "op", r.op_type);
+        cJSON_AddStringToObject(e, "precision", lucid_precision_name(r.precision));
+        if (r.error >= 0) {
+            cJSON_AddNumberToObject(e, "error", r.error);
+            cJSON_AddNumberToObject(e, "added_error", r.added_error);
+        } else {
+            cJSON_AddNullToObject(e, "error");
+            cJSON_AddNullToObject(e, "added_error");
+        }
+        cJSON_AddStringToObject(e, "why", r.why);
+        cJSON_AddItemToArray(prec, e);
+    }
+    cJSON *comp = cJSON_AddArrayToObject(o, "compressed_layers");
+    for (size_t i = 0; i < lucid_plan_num_compressed(plan); i++) {
+        lucid_compressed_info c;
+        if (lucid_plan_compressed(plan, i, &c)) continue;
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", c.layer);
+        cJSON_AddNumberToObject(e, "weights", (double)c.weights);
+        cJSON_AddNumberToObject(e, "zeros_before", (double)c.zeros_before);
+        cJSON_AddNumberToObject(e, "zeros_after", (double)c.zeros_after);
+        cJSON_AddNumberToObject(e, "distinct_values", c.distinct_values);
+        cJSON_AddNumberToObject(e, "bytes_before", (double)c.bytes_before);
+        cJSON_AddNumberToObject(e, "bytes_after", (double)c.bytes_after);
+        cJSON_AddItemToArray(comp, e);
+    }
     return o;
 }

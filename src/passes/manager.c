@@ -35,6 +35,7 @@ struct lucid_opt_report {
 
 struct lucid_pass_ctx {
     lucid_opt_report_t *report;
+    lucid_precision_job *job;
     const lucid_pass_def *pass;
     size_t rewrites, refused;
 };
@@ -154,8 +155,20 @@ void lucid_opt_report_destroy(lucid_opt_report_t *r)
     free(r);
 }
 
+lucid_precision_job *lucid_pass_job(lucid_pass_ctx *ctx)
+{
+    return ctx->job;
+}
+
 lucid_status lucid_model_optimize(lucid_model_t *model, const lucid_optimize_options *opts,
                                   lucid_opt_report_t **report, lucid_error *err)
+{
+    return lucid_model_optimize_job(model, opts, NULL, report, err);
+}
+
+lucid_status lucid_model_optimize_job(lucid_model_t *model, const lucid_optimize_options *opts,
+                                      lucid_precision_job *job, lucid_opt_report_t **report,
+                                      lucid_error *err)
 {
     if (report) *report = NULL;
     if (!model)
@@ -181,6 +194,7 @@ lucid_status lucid_model_optimize(lucid_model_t *model, const lucid_optimize_opt
         if (p < 0) return unknown_pass(opts->disable[i], err);
         selected[p] = false;
     }
+    if (job) selected[find_pass("precision")] = true;
 
     lucid_opt_report_t *r = calloc(1, sizeof *r);
     if (!r) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -196,7 +210,7 @@ lucid_status lucid_model_optimize(lucid_model_t *model, const lucid_optimize_opt
         pi->level = passes[i]->level;
         pi->ran = selected[i];
         if (!selected[i]) continue;
-        lucid_pass_ctx ctx = {.report = r, .pass = passes[i]};
+        lucid_pass_ctx ctx = {.report = r, .job = job, .pass = passes[i]};
         double t0 = lucid_time_now();
         st = passes[i]->run(&ctx, g, err);
         if (!st) st = lucid_graph_compact(g, err);

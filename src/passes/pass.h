@@ -13,6 +13,10 @@ enum {
 };
 
 typedef struct lucid_pass_ctx lucid_pass_ctx;
+/* The builder's reduced-precision and compression request (src/quant/quant.h), seen by the
+ * precision pass; NULL when the graph is optimized on its own. */
+typedef struct lucid_precision_job lucid_precision_job;
+lucid_precision_job *lucid_pass_job(lucid_pass_ctx *ctx);
 
 /* A pass rewrites ctx's graph and logs each rewrite. It may mark nodes dead (they are removed,
  * with the tensors nobody uses any more, when it returns), add nodes and constants, and
@@ -42,6 +46,12 @@ static inline void lucid_node_kill(lucid_node *n)
 {
     n->dead = true;
 }
+
+/* lucid_model_optimize for the builder: with a precision job, the precision pass always runs
+ * (at whatever level), and rewrites the graph as the job's build options ask. */
+lucid_status lucid_model_optimize_job(lucid_model_t *model, const lucid_optimize_options *opts,
+                                      lucid_precision_job *job, lucid_opt_report_t **report,
+                                      lucid_error *err);
 
 #define LUCID_PASS_EXTERN(sym) extern const lucid_pass_def lucid_pass_##sym;
 

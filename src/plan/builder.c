@@ -10,6 +10,8 @@
 #include "core/util.h"
 #include "ops/op.h"
 #include "plan/plan.h"
+#include "passes/pass.h"
+#include "quant/quant.h"
 #include "plan/timing_cache.h"
 
 void lucid_build_options_default(lucid_build_options *opts)
@@ -176,6 +178,8 @@ void lucid_plan_destroy(lucid_plan_t *plan)
     free(plan->offsets);
     lucid_opt_report_destroy(plan->opt_report);
     lucid_model_destroy(plan->model);
+    lucid_precision_job_free(plan->job);
+    free(plan->job);
     free(plan);
 }
 
@@ -395,14 +399,36 @@ lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_o
     if (opts->device != LUCID_DEVICE_CPU && opts->device != LUCID_DEVICE_CUDA)
         return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "unknown device %d",
                             (int)opts->device);
-    if (opts->precision < LUCID_PRECISION_FP32 || opts->precision > LUCID_PRECISION_BF16)
+    if (opts->precision < LUCID_PRECISION_FP32 || opts->precision > LUCID_PRECISION_INT8)
         return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "unknown precision %d",
                             (int)opts->precision);
-    if (opts->device == LUCID_DEVICE_CPU && opts->precision != LUCID_PRECISION_FP32)
+    if (opts->device == LUCID_DEVICE_CPU && opts->precision == LUCID_PRECISION_TF32)
         return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
-                            "precision %s: CPU plans are fp32 (reduced precision runs on the GPU: "
-                            "device cuda)",
-                            lucid_precision_name(opts->precision));
+                            "precision tf32 is the GPU's TensorFloat-32 tensor-core math; CPU "
+                            "plans take fp32, fp16, bf16 or int8");
+    if (opts->device == LUCID_DEVICE_CUDA && opts->precision == LUCID_PRECISION_INT8)
+        return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
+                            "precision int8 runs on the CPU; GPU plans take fp32, tf32, fp16 or "
+                            "bf16");
+    if (opts->device == LUCID_DEVICE_CUDA &&
+        (opts->n_layer_precision || opts->auto_precision_threshold > 0))
+        return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
+                            "per-layer and automatic mixed precision are CPU features; a GPU plan "
+                            "runs every layer in its precision");
+    if (!(opts->auto_precision_threshold >= 0 && opts->auto_precision_threshold < 1e6) ||
+        !(opts->percentile == 0 || (opts->percentile > 0 && opts->percentile <= 100)) ||
+        opts->calibrator < LUCID_CALIBRATOR_ENTROPY ||
+        opts->calibrator > LUCID_CALIBRATOR_PERCENTILE || opts->calibration_count > 10000000)
+        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
+                            "bad precision options: the automatic threshold must be >= 0, the "
+                            "percentile in (0, 100], the calibrator known, the calibration count "
+                            "at most 10000000");
+    if (!(opts->prune_sparsity >= 0 && opts->prune_sparsity < 1) ||
+        (opts->cluster_bits != 0 && (opts->cluster_bits < 2 || opts->cluster_bits > 8)))
+        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
+                            "bad compression options: pruning sparsity must be in [0, 1) (got "
+                            "%g) and cluster bits 0 (off) or 2 to 8 (got %d)",
+                            opts->prune_sparsity, opts->cluster_bits);
     if (opts->device == LUCID_DEVICE_CUDA && !lucid_cuda_backend())
         return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
                             "device cuda: this lucid was built without LUCID_CUDA");
@@ -437,8 +463,27 @@ lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_o
         lucid_graph_destroy(copy);
         goto fail;
     }
-    st = lucid_model_optimize(plan->model, &opts->optimize, &plan->opt_report, err);
+    /* the precision pass applies compression anywhere and reduced precision on the CPU (a
+     * GPU plan's precision is its tactics') */
+    bool compress = opts->prune_sparsity > 0 || opts->prune_2_4 || opts->cluster_bits;
+    bool reduce = plan->device == LUCID_DEVICE_CPU &&
+                  (opts->precision != LUCID_PRECISION_FP32 || opts->n_layer_precision);
+    if (compress || reduce) {
+        plan->job_opts = *opts;
+        if (!reduce) {
+            plan->job_opts.precision = LUCID_PRECISION_FP32;
+            plan->job_opts.n_layer_precision = 0;
+        }
+        if (!(plan->job = calloc(1, sizeof *plan->job))) {
+            st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+            goto fail;
+        }
+        plan->job->opts = &plan->job_opts;
+    }
+    st = lucid_model_optimize_job(plan->model, &opts->optimize, plan->job, &plan->opt_report,
+                                  err);
     if (st) goto fail;
+    if (plan->job) plan->job->opts = NULL; /* the options are the caller's, not kept */
     const lucid_graph *g = plan->model->graph;
     for (int i = 0; i < g->n_nodes; i++)
         if (g->nodes[i].op == LUCID_OP_REORDER) {
@@ -610,6 +655,17 @@ lucid_status lucid_plan_get_info(const lucid_plan_t *plan, lucid_plan_info *out)
     out->device = plan->device;
     out->precision = plan->precision;
     out->device_model = plan->device_model;
+    out->calibration = plan->job ? plan->job->calibration : "";
+    out->calibration_samples = plan->job ? plan->job->calib_samples : 0;
+    out->error_samples = plan->job ? plan->job->error_samples : 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!plan->layers[i].tactic) continue;
+        const char *p = lucid_node_precision_name(g, &g->nodes[i]);
+        if (strcmp(p, "reformat") == 0)
+            out->reformat_layers++;
+        else if (strcmp(p, "fp32") != 0)
+            out->reduced_layers++;
+    }
     return LUCID_STATUS_OK;
 }
 
@@ -625,6 +681,69 @@ lucid_status lucid_plan_layer(const lucid_plan_t *plan, size_t i, lucid_layer_in
     out->tactic = l->tactic ? l->tactic->name : "";
     out->reason = l->tactic ? l->reason : (n->elided ? "elided: its outputs are views" : "constant");
     out->num_candidates = (size_t)l->n_cands;
+    out->precision = lucid_node_precision_name(plan->model->graph, n);
+    return LUCID_STATUS_OK;
+}
+
+const char *lucid_node_precision_name(const lucid_graph *g, const lucid_node *n)
+{
+    if (n->op == LUCID_OP_CAST || n->op == LUCID_OP_REORDER ||
+        strcmp(n->op_type, "QuantizeLinear") == 0 || strcmp(n->op_type, "DequantizeLinear") == 0)
+        return "reformat";
+    bool i8 = false, f16 = false, b16 = false;
+    for (int pass = 0; pass < 2; pass++) {
+        const int *ts = pass ? n->outputs : n->inputs;
+        int cnt = pass ? n->n_outputs : n->n_inputs;
+        for (int k = 0; k < cnt; k++) {
+            if (ts[k] < 0) continue;
+            const lucid_ir_tensor *t = &g->tensors[ts[k]];
+            if (t->data && pass == 0 && k > 0) continue; /* weights, scales, shapes */
+            i8 |= t->dtype == LUCID_DTYPE_INT8 || t->dtype == LUCID_DTYPE_UINT8;
+            f16 |= t->dtype == LUCID_DTYPE_FLOAT16;
+            b16 |= t->dtype == LUCID_DTYPE_BFLOAT16;
+        }
+    }
+    return i8 ? "int8" : f16 ? "fp16" : b16 ? "bf16" : "fp32";
+}
+
+size_t lucid_plan_num_precision_records(const lucid_plan_t *plan)
+{
+    return plan && plan->job ? plan->job->n_records : 0;
+}
+
+lucid_status lucid_plan_precision_record(const lucid_plan_t *plan, size_t i,
+                                         lucid_precision_record_info *out)
+{
+    if (!plan || !out || !plan->job || i >= plan->job->n_records)
+        return LUCID_STATUS_INVALID_ARGUMENT;
+    const lucid_precision_record *r = &plan->job->records[i];
+    out->name = r->name;
+    out->op_type = r->op_type;
+    out->precision = r->precision;
+    out->error = r->error;
+    out->added_error = r->added_error;
+    out->why = r->why;
+    return LUCID_STATUS_OK;
+}
+
+size_t lucid_plan_num_compressed(const lucid_plan_t *plan)
+{
+    return plan && plan->job ? plan->job->compress.n : 0;
+}
+
+lucid_status lucid_plan_compressed(const lucid_plan_t *plan, size_t i,
+                                   lucid_compressed_info *out)
+{
+    if (!plan || !out || !plan->job || i >= plan->job->compress.n)
+        return LUCID_STATUS_INVALID_ARGUMENT;
+    const lucid_compress_layer *c = &plan->job->compress.layers[i];
+    out->layer = plan->job->compress_names ? plan->job->compress_names[i] : "";
+    out->weights = c->weights;
+    out->zeros_before = c->zeros_before;
+    out->zeros_after = c->zeros_after;
+    out->distinct_values = c->distinct_after;
+    out->bytes_before = c->bytes_before;
+    out->bytes_after = c->bytes_after;
     return LUCID_STATUS_OK;
 }
 

@@ -57,7 +57,15 @@ struct lucid_plan {
     void *dev;
     void *dev_state;
     char device_model[256];
+    /* the precision pass's request and report (NULL when the build asked for neither reduced
+     * precision nor compression, and for loaded plans) */
+    struct lucid_precision_job *job;
+    lucid_build_options job_opts;
 };
+
+/* What a layer computes in, from its tensors' dtypes: "fp32", "fp16", "bf16", "int8", or
+ * "reformat" for conversions (Cast, Quantize/DequantizeLinear, Reorder). */
+const char *lucid_node_precision_name(const lucid_graph *g, const lucid_node *n);
 
 /* lucid_plan_build with extra tactics considered before the compiled-in ones (tests add
  * tactics that must never be selectable in normal builds this way). */

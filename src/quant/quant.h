@@ -61,33 +61,6 @@ lucid_status lucid_calib_cache_save(const lucid_calib_table *t, const char *path
                                     lucid_error *err);
 lucid_status lucid_calib_cache_load(const char *path, lucid_calib_table **out, lucid_error *err);
 
-/* ---- per-layer precision decisions (precision.c) ---------------------------------- */
-
-/* For each node of the optimized graph, what the precision stage decided and measured. */
-typedef struct lucid_layer_precision {
-    lucid_precision precision; /* what it runs in */
-    double error;              /* relative L2 error of its output vs float32 on the
-                                  calibration set, < 0 when not measured */
-    char why[160];             /* why not the requested precision ("" when it has it) */
-} lucid_layer_precision;
-
-/* ---- rewrites -------------------------------------------------------------------- */
-
-/* 16-bit (cast16.c): every node with keep[i] false whose op has 16-bit kernels gets its float
- * activations and weights in `p` (FP16 or BF16); Cast nodes convert at the boundaries with
- * float32 layers and at the graph inputs and outputs. out[i] (per node of the graph before
- * the rewrite) says what each got and why not. */
-lucid_status lucid_precision_cast16(lucid_graph *g, lucid_precision p, const bool *keep,
-                                    lucid_layer_precision *out, lucid_error *err);
-
-/* INT8 (qdq_insert.c): inserts QuantizeLinear/DequantizeLinear pairs (the explicit
- * quantization form) before the data inputs of every quantizable node with keep[i] false,
- * using the table's thresholds for activations and symmetric per-output-channel int8 for
- * constant weights; the qdq_fusion pass then turns them into int8 layers. */
-lucid_status lucid_precision_insert_qdq(lucid_graph *g, const lucid_calib_table *t,
-                                        const bool *keep, lucid_layer_precision *out,
-                                        lucid_error *err);
-
 /* ---- compression (prune.c, cluster.c) -------------------------------------------- */
 
 typedef struct lucid_compress_layer {
@@ -111,5 +84,61 @@ void lucid_compress_report_free(lucid_compress_report *r);
  * FusedGemm and MatMul nodes (constant weights only; biases untouched). Deterministic. */
 lucid_status lucid_compress_weights(lucid_graph *g, const lucid_build_options *o,
                                     lucid_compress_report *rep, lucid_error *err);
+
+/* ---- per-layer precision decisions (precision.c) ---------------------------------- */
+
+/* For each node of the optimized graph, what the precision stage decided and measured. */
+typedef struct lucid_layer_precision {
+    lucid_precision precision; /* what it runs in */
+    double error;              /* relative L2 error of its output vs float32 on the
+                                  calibration set, < 0 when not measured */
+    char why[160];             /* why not the requested precision ("" when it has it) */
+} lucid_layer_precision;
+
+/* One layer's decision as the build report shows it: the layer (named as in the graph the
+ * precision pass saw), what it runs in, and the errors measured on the calibration set. */
+typedef struct lucid_precision_record {
+    char *name;
+    char *op_type;
+    lucid_precision precision;
+    double error;       /* relative L2 error of its output vs float32 (< 0: not measured) */
+    double added_error; /* error minus the largest error among its inputs: what the layer
+                           itself adds (< 0: not measured) */
+    char why[160];      /* why it is not in the requested precision ("" when it is) */
+} lucid_precision_record;
+
+typedef struct lucid_precision_job lucid_precision_job;
+
+/* What the builder asks of the precision pass, and what the pass reports back. */
+struct lucid_precision_job {
+    const lucid_build_options *opts;
+    lucid_compress_report compress;
+    char **compress_names;           /* per compress.layers entry: the layer's name */
+    lucid_precision_record *records; /* one per layer that could take the precision */
+    size_t n_records;
+    char calibration[320];  /* where the thresholds came from ("" when none were needed) */
+    size_t calib_samples;   /* samples run for calibration (0: from the cache) */
+    size_t error_samples;   /* samples run to measure per-layer errors (0: none) */
+    double calib_seconds, measure_seconds;
+};
+
+void lucid_precision_job_free(lucid_precision_job *job);
+
+/* ---- rewrites -------------------------------------------------------------------- */
+
+/* 16-bit (cast16.c): every node with keep[i] false whose op has 16-bit kernels gets its float
+ * activations and weights in `p` (FP16 or BF16); Cast nodes convert at the boundaries with
+ * float32 layers and at the graph inputs and outputs. out[i] (per node of the graph before
+ * the rewrite) says what each got and why not. */
+lucid_status lucid_precision_cast16(lucid_graph *g, lucid_precision p, const bool *keep,
+                                    lucid_layer_precision *out, lucid_error *err);
+
+/* INT8 (qdq_insert.c): inserts QuantizeLinear/DequantizeLinear pairs (the explicit
+ * quantization form) before the data inputs of every quantizable node with keep[i] false,
+ * using the table's thresholds for activations and symmetric per-output-channel int8 for
+ * constant weights; the qdq_fusion pass then turns them into int8 layers. */
+lucid_status lucid_precision_insert_qdq(lucid_graph *g, const lucid_calib_table *t,
+                                        const bool *keep, lucid_layer_precision *out,
+                                        lucid_error *err);
 
 #endif
