@@ -639,8 +639,7 @@ lucid_status lucid_dataset_load(lucid_dataset_t *ds, size_t i, float *dst, int64
 
 /* The study as one call (docs/characterize.md): a model through a matrix of engines (lucid,
  * onnxruntime, pytorch, tensorrt) and lucid optimization configs (reference, fusions, tuned,
- * deterministic; fp16, bf16, int8, pruned, clustered are listed as unavailable until they
- * exist), measuring latency, scenarios, cost, per-layer profile, accuracy, determinism and
+ * deterministic, fp16, bf16, int8, pruned, clustered), measuring latency, scenarios, cost, per-layer profile, accuracy, determinism and
  * attribution; writes results.json, CSV tables and report.html into out_dir after every
  * cell, so an interrupted run leaves what it measured readable. */
 typedef struct lucid_characterize_progress {
@@ -654,6 +653,9 @@ typedef struct lucid_characterize_options {
     const char *model;       /* ONNX model file (required) */
     const char *device;      /* "cpu" (default) or "cuda" */
     const char *dataset;     /* lucid_dataset_open spec; NULL: seeded random inputs */
+    /* INT8 calibration images (a spec); NULL: the training split when the dataset is
+     * Fashion-MNIST's test split, otherwise none (the int8 config is then unavailable) */
+    const char *calibration_data;
     const char *engines;     /* comma list; NULL: "lucid,onnxruntime,pytorch,tensorrt" */
     const char *configs;     /* comma list of lucid configs; NULL: all */
     const char *out_dir;     /* created if missing (required) */

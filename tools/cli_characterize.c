@@ -100,6 +100,8 @@ int cli_cmd_characterize(int argc, char **argv)
             o.device = val;
         else if (strcmp(f, "--dataset") == 0)
             o.dataset = val;
+        else if (strcmp(f, "--calibration-data") == 0)
+            o.calibration_data = val;
         else if (strcmp(f, "--engines") == 0)
             o.engines = val;
         else if (strcmp(f, "--configs") == 0)

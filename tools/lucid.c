@@ -246,6 +246,7 @@ static const char help_build[] =
 
 static const char help_characterize[] =
     "Usage: lucid characterize MODEL.onnx [--device cpu|cuda] [--dataset SPEC]\n"
+    "                          [--calibration-data SPEC]\n"
     "                          [--engines lucid,onnxruntime,pytorch,tensorrt] [--configs LIST]\n"
     "                          [--out DIR] [--threads N] [--warmup MS] [--iterations N]\n"
     "                          [--duration S] [--runs R] [--builds K] [--batches 1,8,32]\n"
@@ -269,6 +270,8 @@ static const char help_characterize[] =
     "  --device D         cpu (default) or cuda\n"
     "  --dataset SPEC     samples for accuracy (as 'lucid eval'); default: 16 seeded random\n"
     "                     inputs (accuracy then only against the reference outputs)\n"
+    "  --calibration-data SPEC  int8 calibration images (default: fashion-mnist:train when\n"
+    "                     the dataset is Fashion-MNIST's test split; otherwise int8 needs it)\n"
     "  --engines LIST     default lucid,onnxruntime,pytorch,tensorrt\n"
     "  --configs LIST     lucid configs (default all): %s\n"
     "  --out DIR          output folder (default ./characterize)\n"

@@ -449,9 +449,12 @@ static lucid_status lay_out_cells(lucid_characterization_t *c, const char *engin
                 if (configs && !list_has(configs, cfg->name)) continue;
                 add_cell(c, en, cfg->name, cfg);
                 ch_cell *cell = &c->cells[c->n_cells - 1];
-                if (cfg->missing) {
+                lucid_build_options probe;
+                lucid_build_options_default(&probe);
+                const char *why = cfg->configure ? cfg->configure(&c->opts, &probe) : NULL;
+                if (cfg->missing || why) {
                     cell->state = CH_UNAVAILABLE;
-                    snprintf(cell->reason, sizeof cell->reason, "%s", cfg->missing);
+                    snprintf(cell->reason, sizeof cell->reason, "%s", cfg->missing ? cfg->missing : why);
                 } else if (cuda) {
                     cell->state = CH_UNAVAILABLE;
                     snprintf(cell->reason, sizeof cell->reason,
@@ -534,6 +537,15 @@ lucid_status ch_characterize_run(const lucid_characterize_options *opts, const c
     if (!c) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     c->opts = *o;
     c->opts.device = device;
+    /* Fashion-MNIST's test split is evaluated: its training split calibrates */
+    if (!o->calibration_data && o->dataset && strncmp(o->dataset, "fashion-mnist", 13) == 0) {
+        const char *rest = o->dataset + 13, *at = strchr(rest, '@');
+        bool test = strncmp(rest, ":test", 5) == 0 || rest[0] == 0 || rest[0] == '@';
+        if (test) {
+            snprintf(c->calib_spec, sizeof c->calib_spec, "fashion-mnist:train%s", at ? at : "");
+            c->opts.calibration_data = c->calib_spec;
+        }
+    }
     c->opts.engines = engines;
     if (hooks) c->hooks = *hooks;
     c->t0 = lucid_time_now();

@@ -88,8 +88,10 @@ typedef struct ch_config {
     bool deterministic;
     const char *missing; /* NULL when lucid has it; else why not (stays listed) */
     /* Plan kinds: sets what the config changes in the build options beyond opt_level and
-     * deterministic (a precision, a calibration set, a pruning target); NULL for none. */
-    void (*configure)(lucid_build_options *o);
+     * deterministic (a precision, a calibration set, a pruning target); NULL for none.
+     * Returns NULL, or why the config cannot run with these options (a missing calibration
+     * set). */
+    const char *(*configure)(const lucid_characterize_options *co, lucid_build_options *o);
 } ch_config;
 
 size_t ch_config_count(void);
@@ -245,6 +247,7 @@ struct lucid_characterization {
     size_t n_nodes;
     /* data */
     char dataset_desc[512];
+    char calib_spec[1100];  /* the calibration set chosen for the int8 config */
     size_t n_samples;
     float *samples;  /* n_samples x sample_elems */
     int64_t *labels; /* n_samples, or NULL */

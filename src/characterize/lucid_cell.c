@@ -58,7 +58,7 @@ static lucid_status engine_make(const lucid_characterization_t *c, const ch_conf
         bo.threads = c->opts.threads;
         bo.deterministic = cfg->deterministic;
         bo.time_ms = c->opts.tune_ms;
-        if (cfg->configure) cfg->configure(&bo);
+        if (cfg->configure) cfg->configure(&c->opts, &bo);
         if (c->hooks.build_options) c->hooks.build_options(c->hooks.user, cfg->name, build, &bo);
         st = lucid_plan_build_ex(e->model, &bo, c->hooks.extra_tactics, c->hooks.n_extra_tactics,
                                  &e->plan, err);
