@@ -2,7 +2,8 @@
 # main.sh - installs what is missing, builds lucid, and runs the characterization study on the
 # bundled default model: a LeNet-5 trained on Fashion-MNIST (models/fashion/lenet5), on the CPU,
 # with the 10,000 Fashion-MNIST test images. It measures every lucid config (reference,
-# fusions, tuned, deterministic; reduced precision listed as unavailable) and the peer engines
+# fusions, tuned, deterministic, fp16, bf16, int8 calibrated on the training split, pruned,
+# clustered) and the peer engines
 # installed here (ONNX Runtime, PyTorch; TensorRT needs a GPU), and writes results.json, CSV
 # tables and report.html (docs/characterize.md).
 set -euo pipefail
