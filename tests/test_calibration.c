@@ -673,6 +673,7 @@ static void test_cache(void)
     char *text2 = read_text(again);
     CHECK(text && text2 && strcmp(text, text2) == 0, "save(load(f)) is byte-identical to f");
     free(text2);
+    free(text);
     lucid_calib_table_destroy(back);
 
     /* the LeNet-5 table */

@@ -252,13 +252,8 @@ static lucid_status read_file(const char *path, char **data, size_t *size, lucid
     lucid_status st = LUCID_STATUS_OK;
     for (;;) {
         if (len == cap) {
-            if (cap > CACHE_MAX_BYTES) {
-                st = cache_error(err, LUCID_STATUS_LIMIT_EXCEEDED, path, 0,
-                                 "larger than %zu bytes: not a calibration cache",
-                                 CACHE_MAX_BYTES);
-                break;
-            }
-            size_t ncap = cap ? cap * 2 : 65536;
+            if (len > CACHE_MAX_BYTES) break; /* refused below */
+            size_t ncap = LUCID_MIN(cap ? cap * 2 : 65536, CACHE_MAX_BYTES + 1);
             char *p = realloc(buf, ncap + 1);
             if (!p) {
                 st = cache_error(err, LUCID_STATUS_OUT_OF_MEMORY, path, 0, "out of memory");
