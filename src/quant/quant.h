@@ -15,48 +15,83 @@
 /* ---- calibration (calibrate.c, calib_cache.c) ------------------------------------- */
 
 #define LUCID_CALIB_BINS 2048
+#define LUCID_CALIB_DEFAULT_COUNT 500
+#define LUCID_CALIB_DEFAULT_PERCENTILE 99.99
+/* The entropy calibrator's quantized levels: 128 magnitudes (int8's 0..127). */
+#define LUCID_CALIB_ENTROPY_LEVELS 128
 
 /* What the calibration set showed for one activation tensor (a float32 tensor of the
- * optimized graph, named as there). */
+ * optimized graph that is not a constant: the graph input and every node output, named as
+ * there). */
 typedef struct lucid_calib_entry {
     char *name;
     double min, max;        /* over every element of every calibration sample */
     double amax;            /* max(|min|, |max|) */
-    uint64_t hist[LUCID_CALIB_BINS]; /* |x| in LUCID_CALIB_BINS equal bins over [0, amax] */
-    double threshold;       /* the calibrator's clipping threshold (scale = threshold / 127) */
+    uint64_t *hist;         /* LUCID_CALIB_BINS counts of |x|: bin j holds
+                               j*amax/BINS <= |x| < (j+1)*amax/BINS, the last bin also |x| = amax
+                               (all in bin 0 when amax is 0); NULL in a table read from a cache,
+                               which also has min = max = amax = 0 */
+    double threshold;       /* the calibrator's clipping threshold (scale = threshold / 127);
+                               0 for a tensor that was 0 on every sample */
 } lucid_calib_entry;
 
 typedef struct lucid_calib_table {
-    lucid_calib_entry *entries;
+    lucid_calib_entry *entries; /* the graph input first, then node outputs in node order */
     size_t n;
     lucid_calibrator calibrator;
-    double percentile;
-    size_t samples;         /* calibration samples seen (0 for a table read from a cache) */
-    char source[256];       /* the dataset's description, or the cache file */
+    double percentile;      /* what the percentile calibrator used (also kept for the others) */
+    size_t samples;         /* calibration samples seen (as recorded, for a table from a cache) */
+    char source[256];       /* the dataset's description (as recorded, for a table from a cache;
+                               cut to 255 bytes) */
 } lucid_calib_table;
 
 void lucid_calib_table_destroy(lucid_calib_table *t);
 /* The entry for a tensor name, NULL when there is none. */
 const lucid_calib_entry *lucid_calib_table_find(const lucid_calib_table *t, const char *name);
 
-/* Runs the model (float32, reference or any plan of it: the caller's choice through
- * `model`) over the first `count` samples of `ds` (0: 500, at most the dataset's size) and
- * records every float32 activation tensor's range and |x| histogram (two passes: ranges,
- * then histograms over the final ranges), then applies the calibrator. Samples of the wrong
- * shape, an empty set, or a model with more than one input fail with a message. */
+/* Runs the float32 model with the reference executor over the first `count` samples of `ds`
+ * (0: LUCID_CALIB_DEFAULT_COUNT, at most the dataset's size; more than it has is an error) and
+ * records every float32 activation tensor's range and |x| histogram, then applies the
+ * calibrator (percentile 0: LUCID_CALIB_DEFAULT_PERCENTILE).
+ *
+ * The model (not changed: a copy runs) must have one float32 input [batch, C, H, W] whose
+ * C, H, W are the dataset's sample shape; unknown dimensions are fixed from the dataset and a
+ * symbolic batch to 1. A fixed batch B > 1 runs the samples B at a time; the last batch is
+ * filled up with samples from the start of the set again (ranges stay exact, histograms
+ * count those samples twice). Views and elided nodes of the optimized graph run as copies
+ * in the copy, so that every tensor is seen. Two passes over the samples: the first finds
+ * min and max, the second fills the histograms over the final [0, amax], so a table is a
+ * pure function of the model, the samples and the calibrator. Non-finite activations, an
+ * empty set, samples of the wrong shape, or a model with more than one input or a
+ * non-float input fail with a message. */
 lucid_status lucid_calib_collect(const lucid_model_t *model, lucid_dataset_t *ds, size_t count,
                                  lucid_calibrator calibrator, double percentile,
                                  lucid_calib_table **out, lucid_error *err);
 
-/* The calibrators on one histogram of |x| (bins over [0, amax]): the clipping threshold. */
+/* The calibrators on one histogram of |x| (bins over [0, amax]): the clipping threshold, in
+ * [0, amax]. An empty histogram (or amax <= 0) gives amax.
+ * minmax: amax.
+ * percentile (0 < p <= 100, clamped): amax * (j + 1) / bins for the first bin j at which the
+ *   count of bins 0..j reaches p% of all (cum * 100 >= p * total, in double): the upper edge
+ *   of the bin where the p-th percentile of |x| lies.
+ * entropy: with h = hist and h[0] taken as 0 (bin 0 holds the exact zeros of ReLU outputs,
+ *   which int8 represents exactly; counted, their spike drives the search to a tiny threshold),
+ *   for each candidate i = 128 .. bins (bins kept): P = h[0 .. i) with the count of h[i ..)
+ *   added to P[i-1]; Q = h[0 .. i) merged into 128 groups (group g spans bins
+ *   [g*i/128, (g+1)*i/128), integer division) and each group's count spread evenly over the
+ *   bins of the group where P is non-zero; the i minimizing KL(P || Q) (both normalized;
+ *   candidates where Q is 0 where P is not are skipped; ties: the smallest i) gives
+ *   min((i + 0.5) * amax / bins, amax). At most 128 bins, or nothing outside bin 0: amax. */
 double lucid_calib_threshold_minmax(const uint64_t *hist, size_t bins, double amax);
 double lucid_calib_threshold_percentile(const uint64_t *hist, size_t bins, double amax,
                                         double percentile);
 double lucid_calib_threshold_entropy(const uint64_t *hist, size_t bins, double amax);
 
 /* The calibration cache: a text file, one threshold per tensor, with a header naming the
- * calibrator and a checksum (format in docs/precision.md). The builder reads it only when the
- * file exists; a corrupt, truncated or foreign file is an error naming the file and line. */
+ * calibrator and a checksum (format in calib_cache.c and docs/precision.md). The builder reads
+ * it only when the file exists; a corrupt, truncated or foreign file is an error naming the
+ * file and line. load(save(t)) gives t's names, thresholds, calibrator, percentile, samples and
+ * source exactly. Saving writes PATH.tmp and renames it over PATH. */
 lucid_status lucid_calib_cache_save(const lucid_calib_table *t, const char *path,
                                     lucid_error *err);
 lucid_status lucid_calib_cache_load(const char *path, lucid_calib_table **out, lucid_error *err);
