@@ -106,12 +106,48 @@ static lucid_status add_qdq(lucid_graph *g, int t, int scale, int zp, int axis, 
     return LUCID_STATUS_OK;
 }
 
+/* Is tensor t non-negative by construction (a ReLU's output, or pooled, reshaped or
+ * concatenated from such outputs)? Decided from the graph alone, so that a build from a
+ * calibration cache quantizes exactly as the build that wrote it. */
+static bool nonneg_by_construction(const lucid_graph *g, int t, int depth)
+{
+    if (t < 0 || depth > 64) return false;
+    int p = g->tensors[t].producer;
+    if (p < 0) return false;
+    const lucid_node *n = &g->nodes[p];
+    switch (n->op) {
+    case LUCID_OP_RELU: return true;
+    case LUCID_OP_FUSED_CONV:
+    case LUCID_OP_FUSED_GEMM:
+    case LUCID_OP_FUSED_BATCH_NORM: {
+        const char *act = "";
+        if (lucid_attr_string(n, "activation", "", &act, NULL)) return false;
+        return strcmp(act, "Relu") == 0;
+    }
+    case LUCID_OP_MAX_POOL:
+    case LUCID_OP_AVERAGE_POOL:
+    case LUCID_OP_GLOBAL_AVERAGE_POOL:
+    case LUCID_OP_GLOBAL_MAX_POOL:
+    case LUCID_OP_FLATTEN:
+    case LUCID_OP_RESHAPE:
+    case LUCID_OP_IDENTITY:
+    case LUCID_OP_SQUEEZE:
+    case LUCID_OP_UNSQUEEZE: return nonneg_by_construction(g, n->inputs[0], depth + 1);
+    case LUCID_OP_CONCAT:
+        for (int k = 0; k < n->n_inputs; k++)
+            if (!nonneg_by_construction(g, n->inputs[k], depth + 1)) return false;
+        return n->n_inputs > 0;
+    default: return false;
+    }
+}
+
 /* The activation t quantized per tensor with the calibrated threshold: uint8 (zero point 0)
- * when calibration never saw a negative value, int8 otherwise. */
+ * when it is non-negative by construction (one more bit of resolution, and the form int8
+ * dot-product instructions take natively), int8 otherwise. */
 static lucid_status quantize_activation(lucid_graph *g, int t, const lucid_calib_entry *e,
                                         int *out, lucid_error *err)
 {
-    bool nonneg = e->min >= 0;
+    bool nonneg = nonneg_by_construction(g, t, 0);
     double thr = e->threshold > 0 && isfinite(e->threshold) ? e->threshold : 0;
     /* a tensor that was all zeros still needs a valid (positive) scale */
     double scale = thr > 0 ? thr / (nonneg ? 255.0 : 127.0) : 1.0;
