@@ -459,6 +459,7 @@ typedef struct lucid_compressed_info {
     int64_t weights, zeros_before, zeros_after;
     int distinct_values;
     size_t bytes_before, bytes_after;
+    const char *note; /* why it was skipped or only partly compressed ("" when it was not) */
 } lucid_compressed_info;
 
 size_t lucid_plan_num_compressed(const lucid_plan_t *plan);

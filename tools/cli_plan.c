@@ -406,7 +406,8 @@ void cli_plan_print_info(const lucid_plan_t *plan, long long plan_bytes)
             printf("  %-40s %10lld weights, %5.1f%% zeros", c.layer, (long long)c.weights,
                    c.weights ? 100.0 * (double)c.zeros_after / (double)c.weights : 0.0);
             if (c.distinct_values) printf(", %d values", c.distinct_values);
-            printf(", %zu -> %zu bytes\n", c.bytes_before, c.bytes_after);
+            printf(", %zu -> %zu bytes%s%s\n", c.bytes_before, c.bytes_after,
+                   c.note[0] ? "; " : "", c.note);
         }
         printf("  total: %zu -> %zu bytes (%.1f%%)\n", before, after, pct(after, before));
     }
@@ -488,6 +489,7 @@ cJSON *cli_plan_info_json(const lucid_plan_t *plan, long long plan_bytes)
         cJSON_AddNumberToObject(e, "distinct_values", c.distinct_values);
         cJSON_AddNumberToObject(e, "bytes_before", (double)c.bytes_before);
         cJSON_AddNumberToObject(e, "bytes_after", (double)c.bytes_after);
+        cJSON_AddStringToObject(e, "note", c.note);
         cJSON_AddItemToArray(comp, e);
     }
     return o;

@@ -744,6 +744,7 @@ lucid_status lucid_plan_compressed(const lucid_plan_t *plan, size_t i,
     out->distinct_values = c->distinct_after;
     out->bytes_before = c->bytes_before;
     out->bytes_after = c->bytes_after;
+    out->note = c->note;
     return LUCID_STATUS_OK;
 }
 

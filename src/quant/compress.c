@@ -32,22 +32,14 @@ lucid_status lucid_cluster_weights(float *w, int64_t n, int bits, bool keep_zero
  * axis is shorter than 2 leaves it unpruned). A skipped layer (not a float32 constant, or
  * holding a non-finite value) reports bytes_after = bytes_before = the bytes it is stored in,
  * zeros_after = zeros_before and distinct_after = 0.
- *
- * quant.h's lucid_compress_layer has no room yet for the reason a layer was skipped or only
- * partly compressed; when it gains `char note[LUCID_COMPRESS_NOTE_SIZE]` the reasons below
- * are written there. */
+ * The reason a layer was skipped or only partly compressed goes to its note. */
 static void layer_note(lucid_compress_layer *l, const char *fmt, ...) LUCID_PRINTF(2, 3);
 static void layer_note(lucid_compress_layer *l, const char *fmt, ...)
 {
-#ifdef LUCID_COMPRESS_NOTE_SIZE
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(l->note, sizeof l->note, fmt, ap);
     va_end(ap);
-#else
-    (void)l;
-    (void)fmt;
-#endif
 }
 
 static bool is_weight_layer(int op)

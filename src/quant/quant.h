@@ -106,6 +106,8 @@ typedef struct lucid_compress_layer {
     size_t bytes_before;     /* float32 dense */
     size_t bytes_after;      /* the compressed size: sparse (bitmap + nonzeros) when pruned,
                                 codebook + indices when clustered */
+    char note[160];          /* why the layer was skipped or only partly compressed ("" when
+                                it was not) */
 } lucid_compress_layer;
 
 typedef struct lucid_compress_report {
