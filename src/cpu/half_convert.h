@@ -9,7 +9,15 @@
 #include <stdint.h>
 
 #include "core/threadpool.h"
+#include "ir/graph.h"
 #include "lucid.h"
+
+/* A float32 copy of node n as the single node of a new graph (src/cpu/widen16.c): 16-bit
+ * tensors become float32 (constants widened, exactly), everything else is copied as it is,
+ * names and attributes kept. Float32 tactics prepare on it. NULL, with a reason, on failure;
+ * free with lucid_graph_destroy. */
+lucid_graph *lucid_half_shadow_create(const lucid_graph *g, const lucid_node *n, char *why,
+                                      size_t why_len);
 
 /* The AVX-512 kernels (callable only where AVX-512F is present). */
 void lucid_avx512_f16_to_f32(const uint16_t *src, float *dst, int64_t n);

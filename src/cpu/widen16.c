@@ -75,10 +75,8 @@ static bool copy_attr(lucid_attr *d, const lucid_attr *s)
     return s->t == NULL; /* no layer the wrapped tactics run has tensor attributes */
 }
 
-/* A float32 copy of node n as the single node of a new graph: 16-bit tensors become float32
- * (constants widened), everything else is copied as it is. NULL, with a reason, on failure. */
-static lucid_graph *shadow_create(const lucid_graph *g, const lucid_node *n, char *why,
-                                  size_t why_len)
+lucid_graph *lucid_half_shadow_create(const lucid_graph *g, const lucid_node *n, char *why,
+                                      size_t why_len)
 {
     lucid_graph *s = lucid_graph_create();
     lucid_error err = {0};
@@ -188,7 +186,7 @@ static bool widen_supports(const lucid_tactic *inner, const lucid_graph *g, cons
                            const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
     if (!widen_check(g, n, why, why_len)) return false;
-    lucid_graph *s = shadow_create(g, n, why, why_len);
+    lucid_graph *s = lucid_half_shadow_create(g, n, why, why_len);
     if (!s) return false;
     char iw[160] = "";
     bool ok = inner->supports(s, &s->nodes[0], cpu, iw, sizeof iw);
@@ -223,7 +221,7 @@ static lucid_status widen_prepare(const lucid_tactic *inner, const lucid_graph *
     s->avx512 = cpu.avx512f && cpu.avx512bw && cpu.f16c;
     s->n_in = n->n_inputs;
     s->n_out = n->n_outputs;
-    if (!(s->shadow = shadow_create(g, n, why, sizeof why))) {
+    if (!(s->shadow = lucid_half_shadow_create(g, n, why, sizeof why))) {
         widen_release(s);
         return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
     }

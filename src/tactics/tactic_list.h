@@ -32,7 +32,8 @@
     X(cpu_softmax_f32_avx512)
 
 /* 16-bit tactics: Cast (src/cpu/half_convert.c), and 16-bit layers run by float32 tactics
- * (src/cpu/widen16.c: widen16_<the float32 tactic>, listed there with names and layouts) */
+ * (src/cpu/widen16.c: widen16_<the float32 tactic>, listed there with names and layouts),
+ * oneDNN's bfloat16 kernels (src/cpu/dnnl_conv.c, dnnl_matmul.c) */
 #define LUCID_TACTIC_LIST_HALF(X)                                                              \
     X(cpu_cast_f32_f16_avx512)                                                                 \
     X(cpu_cast_f32_bf16_avx512)                                                                \
@@ -50,6 +51,10 @@
     LUCID_TACTIC_LIST_HALF_DNNL(X)
 #ifdef LUCID_HAVE_DNNL
 #define LUCID_TACTIC_LIST_HALF_DNNL(X)                                                         \
+    X(dnnl_conv_bf16_nchw)                                                                     \
+    X(dnnl_conv_bf16_blocked_reorder)                                                          \
+    X(dnnl_conv_bf16_nhwc)                                                                     \
+    X(dnnl_matmul_bf16)                                                                        \
     X(widen16_dnnl_conv_f32_nchw)                                                              \
     X(widen16_dnnl_conv_f32_blocked_reorder)                                                   \
     X(widen16_dnnl_conv_f32_nhwc)                                                              \
