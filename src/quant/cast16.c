@@ -358,7 +358,7 @@ lucid_status lucid_precision_cast16(lucid_graph *g, lucid_precision p, const boo
         y->rank = x->rank;
         memcpy(y->dims, x->dims, sizeof y->dims);
         y->view_of = x->view_of;
-        y->view_offset = x->view_offset;
+        y->view_offset = x->view_offset / 2; /* bytes: 2 per value instead of 4 */
         x->view_of = -1;
         x->view_offset = 0;
         for (int v = 0; v < g->n_tensors; v++)
@@ -408,7 +408,11 @@ lucid_status lucid_precision_cast16(lucid_graph *g, lucid_precision p, const boo
                     lucid_half_narrow(dt, x->data, d, count);
                     char base[LUCID_MAX_NAME + 32];
                     snprintf(base, sizeof base, "%s%s", x->name, sfx);
-                    int c = lucid_graph_add_constant(g, base, dt, x->rank, x->dims, d,
+                    /* adding a tensor may move the tensor array: copy the shape first */
+                    int rank = x->rank;
+                    int64_t dims[LUCID_MAX_RANK];
+                    memcpy(dims, x->dims, sizeof dims);
+                    int c = lucid_graph_add_constant(g, base, dt, rank, dims, d,
                                                      sizeof(uint16_t) * (size_t)count, err);
                     if (c < 0) {
                         st = err ? err->status : LUCID_STATUS_OUT_OF_MEMORY;
@@ -439,9 +443,13 @@ lucid_status lucid_precision_cast16(lucid_graph *g, lucid_precision p, const boo
             n->inputs[k] = *slot;
         }
     }
-    /* 16-bit tensors take their dtype now (inference checks it) */
+    /* 16-bit tensors take their dtype now (inference checks it); a view's byte offset in
+     * its storage (a slice of an elided Concat, stored 16-bit as a whole) halves */
     for (int t = 0; t < t0; t++)
-        if (th[t] && !g->tensors[t].is_output) g->tensors[t].dtype = dt;
+        if (th[t] && !g->tensors[t].is_output) {
+            g->tensors[t].dtype = dt;
+            g->tensors[t].view_offset /= 2;
+        }
     st = lucid_graph_compact(g, err);
     if (st) lucid_error_prefix(err, "cast16: ");
 done:
