@@ -15,6 +15,9 @@
 
 static int passed, failed;
 static int verbose;
+/* The float dtype cases are run in: float32, or float16 / bfloat16 (every float32 tensor of a
+ * built case converted, constants rounded to nearest even) for the 16-bit tactics. */
+static lucid_dtype case_dtype = LUCID_DTYPE_FLOAT;
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 static uint64_t next_u64(void)
@@ -148,10 +151,11 @@ static void fill_array(const lucid_ir_tensor *t, void *data, lucid_array *a)
 static void to_layout(const lucid_array *a, void *dst, bool to_nhwc)
 {
     int64_t spatial = a->dims[2] * a->dims[3];
-    size_t image = (size_t)(a->dims[1] * spatial) * sizeof(float);
+    size_t es = lucid_dtype_size(a->dtype);
+    size_t image = (size_t)(a->dims[1] * spatial) * es;
     for (int64_t b = 0; b < a->dims[0]; b++)
         lucid_reorder_image((const char *)a->data + b * image, (char *)dst + b * image, a->dims[1],
-                            spatial, sizeof(float), to_nhwc);
+                            spatial, es, to_nhwc);
 }
 
 static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
@@ -164,6 +168,32 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
         lucid_graph_destroy(g);
         return;
     }
+    if (case_dtype != LUCID_DTYPE_FLOAT) {
+        /* the 16-bit form of the case: float32 tensors converted, constants rounded */
+        for (int t = 0; t < g->n_tensors; t++) {
+            lucid_ir_tensor *x = &g->tensors[t];
+            if (x->dtype != LUCID_DTYPE_FLOAT) continue;
+            if (x->data) {
+                int64_t ne = lucid_tensor_numel(x);
+                uint16_t *h = malloc(sizeof(uint16_t) * (size_t)(ne ? ne : 1));
+                for (int64_t i = 0; i < ne; i++)
+                    lucid_store_f64(case_dtype, h, i, ((const float *)x->data)[i]);
+                free(x->data);
+                x->data = h;
+                x->nbytes = sizeof(uint16_t) * (size_t)ne;
+            }
+            x->dtype = case_dtype;
+        }
+        if (lucid_graph_infer(g, &err)) {
+            printf("FAIL %s (%s): case does not build: %s\n", cb->label,
+                   lucid_dtype_name(case_dtype), err.message);
+            failed++;
+            lucid_graph_destroy(g);
+            return;
+        }
+        size_t len = strlen(cb->label);
+        snprintf(cb->label + len, sizeof cb->label - len, " [%s]", lucid_dtype_name(case_dtype));
+    }
     const lucid_node *n = &g->nodes[0];
     lucid_array in[8], out_ref, out;
     void *in_data[8] = {0};
@@ -171,8 +201,8 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
         const lucid_ir_tensor *t = lucid_op_input(g, n, k);
         if (t && !t->data) {
             int64_t ne = lucid_tensor_numel(t);
-            float *d = malloc(sizeof(float) * (size_t)(ne ? ne : 1));
-            for (int64_t i = 0; i < ne; i++) d[i] = rand_float();
+            void *d = malloc(lucid_tensor_nbytes(t) + 1);
+            for (int64_t i = 0; i < ne; i++) lucid_store_f64(t->dtype, d, i, rand_float());
             in_data[k] = d;
         }
         fill_array(t, t ? (t->data ? t->data : in_data[k]) : NULL, &in[k]);
@@ -180,7 +210,10 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
     const lucid_ir_tensor *yt = lucid_op_output(g, n, 0);
     size_t ybytes = lucid_tensor_nbytes(yt);
     int64_t yn = lucid_tensor_numel(yt);
-    float *yref = malloc(ybytes ? ybytes : 1), *y = malloc(ybytes ? ybytes : 1);
+    /* y and yref hold the output's dtype; yf and yref_f their float32 values */
+    void *yref = malloc(ybytes ? ybytes : 1), *y = malloc(ybytes ? ybytes : 1);
+    float *yref_f = malloc(sizeof(float) * (size_t)(yn ? yn : 1));
+    float *yf = malloc(sizeof(float) * (size_t)(yn ? yn : 1));
     fill_array(yt, yref, &out_ref);
     if (lucid_op_get(n->op)->run(n, in, n->n_inputs, &out_ref, 1, &err)) {
         printf("FAIL %s: reference kernel: %s\n", cb->label, err.message);
@@ -188,7 +221,16 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
         goto done;
     }
     float scale = 0;
-    for (int64_t i = 0; i < yn; i++) scale = fmaxf(scale, fabsf(yref[i]));
+    for (int64_t i = 0; i < yn; i++) {
+        yref_f[i] = (float)lucid_load_f64(yt->dtype, yref, i);
+        scale = fmaxf(scale, fabsf(yref_f[i]));
+    }
+    /* 16-bit outputs: float32 arithmetic in another order may round the other way, one unit
+     * in the last place of the 16-bit type (at most 2^-7 of the value for bfloat16, 2^-10
+     * for float16) */
+    const float ulp16 = yt->dtype == LUCID_DTYPE_BFLOAT16 ? 0x1p-7f
+                        : yt->dtype == LUCID_DTYPE_FLOAT16 ? 0x1p-10f
+                                                           : 0.0f;
     lucid_threadpool *pool2 = lucid_threadpool_create(2);
     for (size_t ti = 0; ti < lucid_tactic_count(); ti++) {
         const lucid_tactic *tac = lucid_tactic_at(ti);
@@ -218,7 +260,7 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
             to_layout(&in[k], tdata[k], true);
             tin[k].data = tdata[k];
         }
-        float *ynhwc = nhwc ? malloc(ybytes ? ybytes : 1) : NULL;
+        void *ynhwc = nhwc ? malloc(ybytes ? ybytes : 1) : NULL;
         for (int threads = 1; threads <= 2; threads++) {
             lucid_threadpool *pool = threads == 1 ? NULL : pool2;
             size_t ws = tac->workspace(state, threads);
@@ -238,7 +280,10 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
             float worst = 0;
             int64_t at = 0;
             for (int64_t i = 0; i < yn; i++) {
-                float d = fabsf(y[i] - yref[i]);
+                yf[i] = (float)lucid_load_f64(yt->dtype, y, i);
+                /* the 16-bit rounding allowance is taken off the difference */
+                float d = fabsf(yf[i] - yref_f[i]) - 1.01f * ulp16 * fabsf(yref_f[i]);
+                if (d < 0) d = 0;
                 if (!(d <= worst)) { /* catches NaN too */
                     worst = isnan(d) ? INFINITY : d;
                     at = i;
@@ -253,7 +298,7 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
                            threads, worst);
             } else {
                 printf("FAIL %s on %s (%d threads): element %lld is %g, reference %g\n",
-                       tac->name, cb->label, threads, (long long)at, y[at], yref[at]);
+                       tac->name, cb->label, threads, (long long)at, yf[at], yref_f[at]);
                 failed++;
             }
         }
@@ -266,6 +311,8 @@ done:
     for (int k = 0; k < 8; k++) free(in_data[k]);
     free(yref);
     free(y);
+    free(yref_f);
+    free(yf);
     lucid_graph_destroy(g);
 }
 
@@ -928,6 +975,20 @@ int main(int argc, char **argv)
     depthwise_cases(&cpu, 80);
     winograd_cases(&cpu);
     pointwise_cases(&cpu, 40);
+    /* the same layers in float16 and bfloat16: the 16-bit tactics against the reference */
+    for (int h = 0; h < 2; h++) {
+        case_dtype = h ? LUCID_DTYPE_BFLOAT16 : LUCID_DTYPE_FLOAT16;
+        conv_cases(&cpu, 30, false);
+        conv_cases(&cpu, 30, true);
+        gemm_cases(&cpu, 15, false);
+        gemm_cases(&cpu, 15, true);
+        pool_cases(&cpu, 15);
+        elementwise_cases(&cpu, 10);
+        batchnorm_cases(&cpu, 10);
+        depthwise_cases(&cpu, 20);
+        pointwise_cases(&cpu, 15);
+    }
+    case_dtype = LUCID_DTYPE_FLOAT;
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

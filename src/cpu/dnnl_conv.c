@@ -8,7 +8,11 @@
  *                                  NCHW and those inside the run, in the workspace;
  *   dnnl.conv.f32.nhwc             reads and writes channels-last (NHWC) activations, input,
  *                                  residual and output: the builder keeps chains of such
- *                                  layers in NHWC and inserts Reorder layers at their ends.
+ *                                  layers in NHWC and inserts Reorder layers at their ends;
+ *   dnnl.conv.bf16.{nchw,blocked_reorder,nhwc}  the same for bfloat16 layers: bfloat16
+ *                                  activations and weights, float32 bias and accumulation
+ *                                  (oneDNN's avx512_core_bf16 kernels where the processor has
+ *                                  AVX512-BF16), output rounded once.
  * Deterministic for a fixed thread count: oneDNN's forward convolutions use no atomics and
  * split work by the thread count fixed when the primitive is made (see dnnl_common.h). */
 #ifdef LUCID_HAVE_DNNL
@@ -19,6 +23,7 @@
 
 #include "core/error.h"
 #include "cpu/dnnl_common.h"
+#include "cpu/half_convert.h"
 #include "ops/op.h"
 
 typedef struct dnnl_conv_state {
@@ -34,6 +39,7 @@ typedef struct dnnl_conv_state {
     dnnl_memory_desc_t b_md;
     const dnnl_memory_desc_t *w_md;  /* owned by pd */
     void *w;                         /* weights in w_md's layout */
+    float *bias;                     /* bfloat16 layers: the bias widened to float32 */
     /* blocked variant: NCHW -> xc (input), NCHW -> yc (residual), yc -> NCHW (output) */
     bool need_x, need_y;
     dnnl_primitive_desc_t rx_pd, rz_pd, ry_pd;
@@ -53,6 +59,7 @@ static void dnnl_conv_release(void *state)
         if (pds[i]) dnnl_primitive_desc_destroy(pds[i]);
     if (s->eng) dnnl_engine_destroy(s->eng);
     free(s->w);
+    free(s->bias);
     free(s);
 }
 
@@ -75,8 +82,9 @@ static dnnl_status_t make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *f
 
 /* Builds the primitive descriptors (and, when full, primitives and reordered weights) for
  * node n. supports calls it without full to learn whether oneDNN takes the layer. */
-static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, int variant, bool full,
-                            int max_threads, dnnl_conv_state **out, char *why, size_t why_len)
+static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, int variant,
+                            dnnl_data_type_t dt, bool full, int max_threads,
+                            dnnl_conv_state **out, char *why, size_t why_len)
 {
     dnnl_conv_state *s = calloc(1, sizeof *s);
     dnnl_post_ops_t po = NULL;
@@ -125,14 +133,16 @@ static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, int varia
     stage = "memory descriptors";
     const dnnl_format_tag_t user_tag = variant == DNNL_NHWC ? dnnl_nhwc : dnnl_nchw;
     const dnnl_format_tag_t act_tag = blocked ? dnnl_format_tag_any : user_tag;
-    if ((ds = dnnl_memory_desc_init_by_tag(&s->x_md, 4, xd, dnnl_f32, user_tag)) ||
-        (ds = dnnl_memory_desc_init_by_tag(&s->y_md, 4, yd, dnnl_f32, user_tag)) ||
-        (ds = dnnl_memory_desc_init_by_tag(&s->xc_md, 4, xd, dnnl_f32, act_tag)) ||
-        (ds = dnnl_memory_desc_init_by_tag(&s->yc_md, 4, yd, dnnl_f32, act_tag)) ||
+    /* the weights come as float32 (a bfloat16 layer's, widened exactly, from the float32
+     * copy of the layer) and are reordered into dt; the bias stays float32 */
+    if ((ds = dnnl_memory_desc_init_by_tag(&s->x_md, 4, xd, dt, user_tag)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&s->y_md, 4, yd, dt, user_tag)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&s->xc_md, 4, xd, dt, act_tag)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&s->yc_md, 4, yd, dt, act_tag)) ||
         (ds = dnnl_memory_desc_init_by_tag(&s->b_md, 1, bd, dnnl_f32, dnnl_x)) ||
         (ds = dnnl_memory_desc_init_by_tag(&wp_md, wr, wd, dnnl_f32,
                                            c->group > 1 ? dnnl_goihw : dnnl_oihw)) ||
-        (ds = dnnl_memory_desc_init_by_tag(&w_any, wr, wd, dnnl_f32, dnnl_format_tag_any)))
+        (ds = dnnl_memory_desc_init_by_tag(&w_any, wr, wd, dt, dnnl_format_tag_any)))
         goto fail;
     stage = "post-ops";
     if ((ds = dnnl_post_ops_create(&po))) goto fail;
@@ -158,7 +168,8 @@ static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, int varia
     s->need_x = !dnnl_memory_desc_equal(&s->x_md, &s->xc_md);
     s->need_y = !dnnl_memory_desc_equal(&s->y_md, &s->yc_md);
     if (blocked && !s->need_x && !s->need_y) {
-        snprintf(why, why_len, "oneDNN keeps plain NCHW here; dnnl.conv.f32.nchw is this layer");
+        snprintf(why, why_len, "oneDNN keeps plain NCHW here; dnnl.conv.%s.nchw is this layer",
+                 dt == dnnl_f32 ? "f32" : "bf16");
         goto done;
     }
     if (full) {
@@ -166,6 +177,19 @@ static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, int varia
         if ((ds = lucid_dnnl_reorder_const(s->eng, &wp_md, lucid_op_input(g, n, 1)->data, s->w_md,
                                            &s->w)))
             goto fail;
+        if (dt != dnnl_f32 && s->has_bias) {
+            stage = "bias";
+            const lucid_ir_tensor *b = lucid_op_input(g, n, 2);
+            if (!b->data) {
+                snprintf(why, why_len, "the bias is not a constant");
+                goto done;
+            }
+            if (!(s->bias = malloc(sizeof(float) * (size_t)c->oc))) {
+                ds = dnnl_out_of_memory;
+                goto fail;
+            }
+            memcpy(s->bias, b->data, sizeof(float) * (size_t)c->oc);
+        }
         stage = "convolution primitive";
         if ((ds = dnnl_primitive_create(&s->prim, s->pd))) goto fail;
         stage = "activation reorders";
@@ -201,9 +225,94 @@ static bool dnnl_conv_supports_variant(const lucid_graph *g, const lucid_node *n
 {
     dnnl_conv_state *s;
     /* the builder times with the plan's threads; 1 here only decides whether oneDNN takes it */
-    if (!dnnl_conv_build(g, n, variant, false, 1, &s, why, why_len)) return false;
+    if (!dnnl_conv_build(g, n, variant, dnnl_f32, false, 1, &s, why, why_len)) return false;
     dnnl_conv_release(s);
     return true;
+}
+
+/* bfloat16 layers: oneDNN is given the layer's float32 copy for its geometry and weights */
+static bool dnnl_conv_bf16_build(const lucid_graph *g, const lucid_node *n, int variant, bool full,
+                                 int max_threads, dnnl_conv_state **out, char *why,
+                                 size_t why_len)
+{
+    *out = NULL;
+    const lucid_ir_tensor *x = lucid_op_input(g, n, 0), *y = lucid_op_output(g, n, 0);
+    if ((n->op != LUCID_OP_CONV && n->op != LUCID_OP_FUSED_CONV) || !x || !y) return false;
+    if (x->dtype != LUCID_DTYPE_BFLOAT16 || y->dtype != LUCID_DTYPE_BFLOAT16) {
+        snprintf(why, why_len, "only bfloat16");
+        return false;
+    }
+    lucid_graph *sg = lucid_half_shadow_create(g, n, why, why_len);
+    if (!sg) return false;
+    bool ok = dnnl_conv_build(sg, &sg->nodes[0], variant, dnnl_bf16, full, max_threads, out, why,
+                              why_len);
+    lucid_graph_destroy(sg);
+    return ok;
+}
+
+static bool dnnl_conv_bf16_supports_variant(const lucid_graph *g, const lucid_node *n,
+                                            const lucid_cpu_features *cpu, int variant, char *why,
+                                            size_t why_len)
+{
+    /* without AVX512-BF16 oneDNN 2.6 emulates bfloat16 dot products: not worth timing */
+    if (!cpu->avx512_bf16) {
+        snprintf(why, why_len, "needs AVX512-BF16");
+        return false;
+    }
+    dnnl_conv_state *s;
+    if (!dnnl_conv_bf16_build(g, n, variant, false, 1, &s, why, why_len)) return false;
+    dnnl_conv_release(s);
+    return true;
+}
+
+static bool dnnl_conv_bf16_nchw_supports(const lucid_graph *g, const lucid_node *n,
+                                         const lucid_cpu_features *cpu, char *why, size_t why_len)
+{
+    return dnnl_conv_bf16_supports_variant(g, n, cpu, DNNL_PLAIN, why, why_len);
+}
+
+static bool dnnl_conv_bf16_blocked_supports(const lucid_graph *g, const lucid_node *n,
+                                            const lucid_cpu_features *cpu, char *why,
+                                            size_t why_len)
+{
+    return dnnl_conv_bf16_supports_variant(g, n, cpu, DNNL_BLOCKED, why, why_len);
+}
+
+static bool dnnl_conv_bf16_nhwc_supports(const lucid_graph *g, const lucid_node *n,
+                                         const lucid_cpu_features *cpu, char *why, size_t why_len)
+{
+    return dnnl_conv_bf16_supports_variant(g, n, cpu, DNNL_NHWC, why, why_len);
+}
+
+static lucid_status dnnl_conv_bf16_prepare_variant(const lucid_graph *g, const lucid_node *n,
+                                                   int variant, int max_threads, void **state,
+                                                   lucid_error *err)
+{
+    char why[256] = "";
+    dnnl_conv_state *s;
+    if (!dnnl_conv_bf16_build(g, n, variant, true, max_threads, &s, why, sizeof why))
+        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
+    *state = s;
+    return LUCID_STATUS_OK;
+}
+
+static lucid_status dnnl_conv_bf16_nchw_prepare(const lucid_graph *g, const lucid_node *n,
+                                                int max_threads, void **state, lucid_error *err)
+{
+    return dnnl_conv_bf16_prepare_variant(g, n, DNNL_PLAIN, max_threads, state, err);
+}
+
+static lucid_status dnnl_conv_bf16_blocked_prepare(const lucid_graph *g, const lucid_node *n,
+                                                   int max_threads, void **state,
+                                                   lucid_error *err)
+{
+    return dnnl_conv_bf16_prepare_variant(g, n, DNNL_BLOCKED, max_threads, state, err);
+}
+
+static lucid_status dnnl_conv_bf16_nhwc_prepare(const lucid_graph *g, const lucid_node *n,
+                                                int max_threads, void **state, lucid_error *err)
+{
+    return dnnl_conv_bf16_prepare_variant(g, n, DNNL_NHWC, max_threads, state, err);
 }
 
 static bool dnnl_conv_nchw_supports(const lucid_graph *g, const lucid_node *n,
@@ -233,7 +342,7 @@ static lucid_status dnnl_conv_prepare_variant(const lucid_graph *g, const lucid_
 {
     char why[256] = "";
     dnnl_conv_state *s;
-    if (!dnnl_conv_build(g, n, variant, true, max_threads, &s, why, sizeof why))
+    if (!dnnl_conv_build(g, n, variant, dnnl_f32, true, max_threads, &s, why, sizeof why))
         return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
     *state = s;
     return LUCID_STATUS_OK;
@@ -277,7 +386,7 @@ static lucid_status dnnl_conv_run(const void *state, const lucid_array *in, int 
     void *xc = ws + lucid_dnnl_round(s->scratch);
     void *yc = (char *)xc + lucid_dnnl_round(s->xc_bytes);
     void *x = in[0].data, *y = out[0].data;
-    void *b = s->has_bias && n_in > 2 ? in[2].data : NULL;
+    void *b = s->bias ? s->bias : s->has_bias && n_in > 2 ? in[2].data : NULL;
     void *z = s->has_z && n_in > 3 ? in[3].data : NULL;
     void *conv_x = s->need_x ? xc : x, *conv_y = s->need_y ? yc : y;
     int old = lucid_dnnl_threads_set(lucid_threadpool_size(pool));
@@ -370,5 +479,29 @@ const lucid_tactic lucid_tactic_dnnl_conv_f32_nhwc = {
     .workspace = dnnl_conv_workspace,
     .run = dnnl_conv_run,
 };
+
+#define DNNL_CONV_BF16_TACTIC(SYM, NAME, PREF, LAYOUT, SUP, PREP)                              \
+    const lucid_tactic lucid_tactic_##SYM = {                                                  \
+        .name = NAME,                                                                          \
+        .backend = "dnnl",                                                                     \
+        .flags = LUCID_TACTIC_THREAD_DEPENDENT,                                                \
+        .preference = PREF,                                                                    \
+        .in_layout = LAYOUT,                                                                   \
+        .out_layout = LAYOUT,                                                                  \
+        .precision = LUCID_PRECISION_BF16,                                                     \
+        .supports = SUP,                                                                       \
+        .prepare = PREP,                                                                       \
+        .release = dnnl_conv_release,                                                          \
+        .workspace = dnnl_conv_workspace,                                                      \
+        .run = dnnl_conv_run,                                                                  \
+    };
+
+DNNL_CONV_BF16_TACTIC(dnnl_conv_bf16_nchw, "dnnl.conv.bf16.nchw", 410, LUCID_LAYOUT_PLAIN,
+                      dnnl_conv_bf16_nchw_supports, dnnl_conv_bf16_nchw_prepare)
+DNNL_CONV_BF16_TACTIC(dnnl_conv_bf16_blocked_reorder, "dnnl.conv.bf16.blocked_reorder", 411,
+                      LUCID_LAYOUT_PLAIN, dnnl_conv_bf16_blocked_supports,
+                      dnnl_conv_bf16_blocked_prepare)
+DNNL_CONV_BF16_TACTIC(dnnl_conv_bf16_nhwc, "dnnl.conv.bf16.nhwc", 412, LUCID_LAYOUT_NHWC,
+                      dnnl_conv_bf16_nhwc_supports, dnnl_conv_bf16_nhwc_prepare)
 
 #endif

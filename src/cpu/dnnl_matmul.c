@@ -1,4 +1,5 @@
-/* dnnl_matmul.c - the oneDNN matmul tactic dnnl.matmul.f32 for Gemm, FusedGemm and MatMul
+/* dnnl_matmul.c - the oneDNN matmul tactics dnnl.matmul.f32 (and .bf16: bfloat16 A, B and Y,
+ * float32 bias and accumulation) for Gemm, FusedGemm and MatMul
  * with constant B: alpha folded into B and beta * C into the bias at prepare, B reordered to
  * the layout oneDNN prefers, the activation as eltwise post-ops. Gemm's transposed A is read
  * through strides. Deterministic for a fixed thread count (see dnnl_common.h). */
@@ -11,6 +12,7 @@
 #include "core/error.h"
 #include "cpu/blas_product.h"
 #include "cpu/dnnl_common.h"
+#include "cpu/half_convert.h"
 #include "ops/op.h"
 
 typedef struct dnnl_matmul_state {
@@ -37,8 +39,9 @@ static void dnnl_matmul_release(void *state)
     free(s);
 }
 
-static bool dnnl_matmul_build(const lucid_graph *g, const lucid_node *n, bool full, int max_threads,
-                              dnnl_matmul_state **out, char *why, size_t why_len)
+static bool dnnl_matmul_build(const lucid_graph *g, const lucid_node *n, dnnl_data_type_t dt,
+                              bool full, int max_threads, dnnl_matmul_state **out, char *why,
+                              size_t why_len)
 {
     dnnl_matmul_state *s = calloc(1, sizeof *s);
     dnnl_post_ops_t po = NULL;
@@ -66,10 +69,12 @@ static bool dnnl_matmul_build(const lucid_graph *g, const lucid_node *n, bool fu
     stage = "engine";
     if ((ds = dnnl_engine_create(&s->eng, dnnl_cpu, 0))) goto fail;
     stage = "memory descriptors";
-    if ((ds = dnnl_memory_desc_init_by_strides(&s->a_md, 2, ad, dnnl_f32, as)) ||
+    /* B comes as float32 (a bfloat16 layer's widened exactly) and is reordered into dt; the
+     * bias stays float32 */
+    if ((ds = dnnl_memory_desc_init_by_strides(&s->a_md, 2, ad, dt, as)) ||
         (ds = dnnl_memory_desc_init_by_strides(&wp_md, 2, wd, dnnl_f32, ws)) ||
-        (ds = dnnl_memory_desc_init_by_tag(&w_any, 2, wd, dnnl_f32, dnnl_format_tag_any)) ||
-        (ds = dnnl_memory_desc_init_by_tag(&s->y_md, 2, yd, dnnl_f32, dnnl_ab)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&w_any, 2, wd, dt, dnnl_format_tag_any)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&s->y_md, 2, yd, dt, dnnl_ab)) ||
         (ds = dnnl_memory_desc_init_by_tag(&s->b_md, 2, bd, dnnl_f32, dnnl_ab)))
         goto fail;
     stage = "post-ops";
@@ -134,9 +139,51 @@ static bool dnnl_matmul_supports(const lucid_graph *g, const lucid_node *n,
 {
     (void)cpu;
     dnnl_matmul_state *s;
-    if (!dnnl_matmul_build(g, n, false, 1, &s, why, why_len)) return false;
+    if (!dnnl_matmul_build(g, n, dnnl_f32, false, 1, &s, why, why_len)) return false;
     dnnl_matmul_release(s);
     return true;
+}
+
+/* bfloat16 layers: oneDNN is given the layer's float32 copy for its shapes and weights */
+static bool dnnl_matmul_bf16_build(const lucid_graph *g, const lucid_node *n, bool full,
+                                   int max_threads, dnnl_matmul_state **out, char *why,
+                                   size_t why_len)
+{
+    *out = NULL;
+    const lucid_ir_tensor *a = lucid_op_input(g, n, 0), *y = lucid_op_output(g, n, 0);
+    if (!a || !y || a->dtype != LUCID_DTYPE_BFLOAT16 || y->dtype != LUCID_DTYPE_BFLOAT16) {
+        snprintf(why, why_len, "only bfloat16");
+        return false;
+    }
+    lucid_graph *sg = lucid_half_shadow_create(g, n, why, why_len);
+    if (!sg) return false;
+    bool ok = dnnl_matmul_build(sg, &sg->nodes[0], dnnl_bf16, full, max_threads, out, why, why_len);
+    lucid_graph_destroy(sg);
+    return ok;
+}
+
+static bool dnnl_matmul_bf16_supports(const lucid_graph *g, const lucid_node *n,
+                                      const lucid_cpu_features *cpu, char *why, size_t why_len)
+{
+    if (!cpu->avx512_bf16) {
+        snprintf(why, why_len, "needs AVX512-BF16");
+        return false;
+    }
+    dnnl_matmul_state *s;
+    if (!dnnl_matmul_bf16_build(g, n, false, 1, &s, why, why_len)) return false;
+    dnnl_matmul_release(s);
+    return true;
+}
+
+static lucid_status dnnl_matmul_bf16_prepare(const lucid_graph *g, const lucid_node *n,
+                                             int max_threads, void **state, lucid_error *err)
+{
+    char why[256] = "";
+    dnnl_matmul_state *s;
+    if (!dnnl_matmul_bf16_build(g, n, true, max_threads, &s, why, sizeof why))
+        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
+    *state = s;
+    return LUCID_STATUS_OK;
 }
 
 static lucid_status dnnl_matmul_prepare(const lucid_graph *g, const lucid_node *n, int max_threads,
@@ -144,7 +191,7 @@ static lucid_status dnnl_matmul_prepare(const lucid_graph *g, const lucid_node *
 {
     char why[256] = "";
     dnnl_matmul_state *s;
-    if (!dnnl_matmul_build(g, n, true, max_threads, &s, why, sizeof why))
+    if (!dnnl_matmul_build(g, n, dnnl_f32, true, max_threads, &s, why, sizeof why))
         return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
     *state = s;
     return LUCID_STATUS_OK;
@@ -184,6 +231,21 @@ const lucid_tactic lucid_tactic_dnnl_matmul_f32 = {
     .out_layout = LUCID_LAYOUT_PLAIN,
     .supports = dnnl_matmul_supports,
     .prepare = dnnl_matmul_prepare,
+    .release = dnnl_matmul_release,
+    .workspace = dnnl_matmul_workspace,
+    .run = dnnl_matmul_run,
+};
+
+const lucid_tactic lucid_tactic_dnnl_matmul_bf16 = {
+    .name = "dnnl.matmul.bf16",
+    .backend = "dnnl",
+    .flags = LUCID_TACTIC_THREAD_DEPENDENT,
+    .preference = 410,
+    .in_layout = LUCID_LAYOUT_PLAIN,
+    .out_layout = LUCID_LAYOUT_PLAIN,
+    .precision = LUCID_PRECISION_BF16,
+    .supports = dnnl_matmul_bf16_supports,
+    .prepare = dnnl_matmul_bf16_prepare,
     .release = dnnl_matmul_release,
     .workspace = dnnl_matmul_workspace,
     .run = dnnl_matmul_run,

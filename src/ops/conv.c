@@ -236,12 +236,19 @@ static lucid_status conv_geometry(const lucid_node *n, const conv_params *p, boo
 static lucid_status conv_infer_common(lucid_graph *gr, lucid_node *n, bool transpose,
                                       lucid_error *err)
 {
-    static const lucid_dtype types[] = {LUCID_DTYPE_FLOAT, LUCID_DTYPE_UNDEFINED};
+    /* float32, or 16-bit storage computed in float32 (the reference widens, see half.c) */
+    static const lucid_dtype types[] = {LUCID_DTYPE_FLOAT, LUCID_DTYPE_FLOAT16,
+                                        LUCID_DTYPE_BFLOAT16, LUCID_DTYPE_UNDEFINED};
     const lucid_ir_tensor *x = lucid_op_input(gr, n, 0), *w = lucid_op_input(gr, n, 1),
                           *b = lucid_op_input(gr, n, 2);
     lucid_status st;
     for (int i = 0; i < 3; i++)
         if ((st = lucid_op_check_dtype(gr, n, i, types, err))) return st;
+    if (w->dtype != x->dtype || (b && b->dtype != x->dtype))
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                 "inputs have different dtypes (X %s, W %s%s%s)",
+                                 lucid_dtype_name(x->dtype), lucid_dtype_name(w->dtype),
+                                 b ? ", B " : "", b ? lucid_dtype_name(b->dtype) : "");
     conv_geom g;
     st = conv_geometry(n, n->params, transpose, x->rank, x->dims, w->rank, w->dims,
                        b ? b->rank : -1, b ? b->dims : NULL, &g, err);
@@ -367,6 +374,8 @@ static void conv_row(int nc, float *const *y, const float *w, const float *x, in
 static lucid_status conv_run(const lucid_node *n, const lucid_array *in, int n_in, lucid_array *out,
                              int n_out, lucid_error *err)
 {
+    if (lucid_dtype_is_float16(in[0].dtype))
+        return lucid_op_run_widened(n, conv_run, in, n_in, out, n_out, err);
     conv_geom g;
     lucid_status st = conv_run_geometry(n, false, in, n_in, out, &g, err);
     if (st) return st;
@@ -451,6 +460,8 @@ static lucid_status conv_run(const lucid_node *n, const lucid_array *in, int n_i
 static lucid_status conv_transpose_run(const lucid_node *n, const lucid_array *in, int n_in,
                                        lucid_array *out, int n_out, lucid_error *err)
 {
+    if (lucid_dtype_is_float16(in[0].dtype))
+        return lucid_op_run_widened(n, conv_transpose_run, in, n_in, out, n_out, err);
     conv_geom g;
     lucid_status st = conv_run_geometry(n, true, in, n_in, out, &g, err);
     if (st) return st;

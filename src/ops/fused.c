@@ -184,6 +184,8 @@ static void fused_conv_cost(const lucid_graph *g, const lucid_node *n, double *m
 static lucid_status fused_conv_run(const lucid_node *n, const lucid_array *in, int n_in,
                                    lucid_array *out, int n_out, lucid_error *err)
 {
+    if (lucid_dtype_is_float16(in[0].dtype)) /* conv and epilogue in float32, one rounding */
+        return lucid_op_run_widened(n, fused_conv_run, in, n_in, out, n_out, err);
     const fused_conv_params *p = n->params;
     lucid_status st = lucid_op_def_conv.run(n, in, n_in < 3 ? n_in : 3, out, n_out, err);
     if (st) return st;
@@ -209,8 +211,9 @@ static lucid_status fused_gemm_parse(const lucid_graph *g, const lucid_node *n, 
 
 static lucid_status fused_gemm_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
 {
-    /* the epilogue is float32 arithmetic, like FusedConv's */
-    static const lucid_dtype types[] = {LUCID_DTYPE_FLOAT, LUCID_DTYPE_UNDEFINED};
+    /* the epilogue is float32 arithmetic, like FusedConv's (16-bit storage is widened) */
+    static const lucid_dtype types[] = {LUCID_DTYPE_FLOAT, LUCID_DTYPE_FLOAT16,
+                                        LUCID_DTYPE_BFLOAT16, LUCID_DTYPE_UNDEFINED};
     lucid_status st = lucid_op_check_dtype(g, n, 0, types, err);
     if (!st) st = lucid_op_def_gemm.infer(g, n, err);
     return st;
@@ -227,6 +230,8 @@ static void fused_gemm_cost(const lucid_graph *g, const lucid_node *n, double *m
 static lucid_status fused_gemm_run(const lucid_node *n, const lucid_array *in, int n_in,
                                    lucid_array *out, int n_out, lucid_error *err)
 {
+    if (lucid_dtype_is_float16(in[0].dtype)) /* product and epilogue in float32 */
+        return lucid_op_run_widened(n, fused_gemm_run, in, n_in, out, n_out, err);
     const fused_gemm_params *p = n->params;
     if (in[0].dtype != LUCID_DTYPE_FLOAT)
         return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL, "dtype mismatch at run time");
@@ -258,7 +263,8 @@ static lucid_status fused_bn_parse(const lucid_graph *g, const lucid_node *n, vo
 
 static lucid_status fused_bn_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
 {
-    static const lucid_dtype types[] = {LUCID_DTYPE_FLOAT, LUCID_DTYPE_UNDEFINED};
+    static const lucid_dtype types[] = {LUCID_DTYPE_FLOAT, LUCID_DTYPE_FLOAT16,
+                                        LUCID_DTYPE_BFLOAT16, LUCID_DTYPE_UNDEFINED};
     lucid_status st = lucid_op_check_dtype(g, n, 0, types, err);
     if (!st) st = lucid_op_def_batch_normalization.infer(g, n, err);
     return st;
@@ -275,6 +281,8 @@ static void fused_bn_cost(const lucid_graph *g, const lucid_node *n, double *mac
 static lucid_status fused_bn_run(const lucid_node *n, const lucid_array *in, int n_in,
                                  lucid_array *out, int n_out, lucid_error *err)
 {
+    if (lucid_dtype_is_float16(in[0].dtype)) /* normalization and epilogue in float32 */
+        return lucid_op_run_widened(n, fused_bn_run, in, n_in, out, n_out, err);
     const fused_bn_params *p = n->params;
     if (in[0].dtype != LUCID_DTYPE_FLOAT)
         return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL, "dtype mismatch at run time");

@@ -174,6 +174,9 @@ static lucid_status gemm_run(const lucid_node *n, const lucid_array *in, int n_i
     lucid_dtype t = in[0].dtype;
     if (in[1].dtype != t || (c && c->dtype != t) || out[0].dtype != t)
         return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL, "dtype mismatch at run time");
+    /* 16-bit floats: product, alpha and beta * C in float32, rounded once (rounding the
+     * product before adding C would round twice) */
+    if (lucid_dtype_is_float16(t)) return lucid_op_run_widened(n, gemm_run, in, n_in, out, n_out, err);
     /* A[i,k] and B[k,j] as strided views of the stored (possibly transposed) matrices */
     int64_t ars = p->trans_a ? 1 : g.k, acs = p->trans_a ? g.m : 1;
     int64_t brs = p->trans_b ? 1 : g.n, bcs = p->trans_b ? g.k : 1;

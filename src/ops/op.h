@@ -111,4 +111,19 @@ static inline int64_t lucid_ceil_div(int64_t a, int64_t b)
 /* Row-major strides (in elements) of dims. */
 void lucid_strides(int rank, const int64_t *dims, int64_t *strides);
 
+/* ---- 16-bit floats in float32 reference kernels (ops/half.c) ---- */
+
+/* float16 or bfloat16. */
+bool lucid_dtype_is_float16(lucid_dtype dtype);
+/* Exact widening, and narrowing rounded to nearest even, of count values. */
+void lucid_half_widen(lucid_dtype dtype, const uint16_t *src, float *dst, int64_t count);
+void lucid_half_narrow(lucid_dtype dtype, const float *src, uint16_t *dst, int64_t count);
+typedef lucid_status (*lucid_op_run_fn)(const lucid_node *n, const lucid_array *in, int n_in,
+                                        lucid_array *out, int n_out, lucid_error *err);
+/* Runs a float32 reference kernel on operands some of which are 16-bit floats: those inputs
+ * are widened into float32 copies, the kernel computes in float32, and 16-bit outputs are
+ * rounded once from its float32 results. Allocates the copies (reference kernels only). */
+lucid_status lucid_op_run_widened(const lucid_node *n, lucid_op_run_fn run, const lucid_array *in,
+                                  int n_in, lucid_array *out, int n_out, lucid_error *err);
+
 #endif

@@ -24,8 +24,14 @@
  * alone, on warm caches, are optimistic, and a marginal gain is within timing noise. */
 #define LAYOUT_MIN_GAIN 0.02
 
+/* float32, or the 16-bit floats of FP16/BF16 plans */
+static bool nhwc_dtype(lucid_dtype t)
+{
+    return t == LUCID_DTYPE_FLOAT || t == LUCID_DTYPE_FLOAT16 || t == LUCID_DTYPE_BFLOAT16;
+}
+
 /* Can node n's activations be channels-last? Its non-constant inputs and its outputs must be
- * 4-D and float32, and its outputs neither views nor holding views (a view's bytes are a
+ * 4-D floats, and its outputs neither views nor holding views (a view's bytes are a
  * plain slice of another tensor). */
 bool lucid_layout_nhwc_eligible(const lucid_graph *g, const lucid_node *n)
 {
@@ -33,13 +39,13 @@ bool lucid_layout_nhwc_eligible(const lucid_graph *g, const lucid_node *n)
     for (int k = 0; k < n->n_inputs; k++) {
         const lucid_ir_tensor *t = lucid_op_input(g, n, k);
         if (!t || t->data) continue;
-        if (t->rank != 4 || t->dtype != LUCID_DTYPE_FLOAT) return false;
+        if (t->rank != 4 || !nhwc_dtype(t->dtype)) return false;
     }
     for (int k = 0; k < n->n_outputs; k++) {
         int o = n->outputs[k];
         if (o < 0) continue;
         const lucid_ir_tensor *t = &g->tensors[o];
-        if (t->rank != 4 || t->dtype != LUCID_DTYPE_FLOAT || t->view_of >= 0) return false;
+        if (t->rank != 4 || !nhwc_dtype(t->dtype) || t->view_of >= 0) return false;
         for (int v = 0; v < g->n_tensors; v++)
             if (g->tensors[v].view_of == o) return false;
     }

@@ -31,6 +31,39 @@
     X(cpu_batchnorm_f32_avx512)                                                                \
     X(cpu_softmax_f32_avx512)
 
+/* 16-bit tactics: Cast (src/cpu/half_convert.c), and 16-bit layers run by float32 tactics
+ * (src/cpu/widen16.c: widen16_<the float32 tactic>, listed there with names and layouts),
+ * oneDNN's bfloat16 kernels (src/cpu/dnnl_conv.c, dnnl_matmul.c) */
+#define LUCID_TACTIC_LIST_HALF(X)                                                              \
+    X(cpu_cast_f32_f16_avx512)                                                                 \
+    X(cpu_cast_f32_bf16_avx512)                                                                \
+    X(widen16_cpu_gemm_f32_avx512)                                                             \
+    X(widen16_cpu_conv_f32_pointwise_smallk_avx512)                                            \
+    X(widen16_cpu_conv_f32_1x1_gemm_avx512)                                                    \
+    X(widen16_cpu_conv_f32_depthwise_avx512)                                                   \
+    X(widen16_cpu_conv_f32_direct_avx512)                                                      \
+    X(widen16_cpu_conv_f32_winograd_f4x3_avx512)                                               \
+    X(widen16_cpu_conv_f32_im2col_gemm_avx512)                                                 \
+    X(widen16_cpu_pool_f32_max_avx512)                                                         \
+    X(widen16_cpu_pool_f32_avg_avx512)                                                         \
+    X(widen16_cpu_batchnorm_f32_avx512)                                                        \
+    X(widen16_cpu_eltwise_f32_avx512)                                                          \
+    LUCID_TACTIC_LIST_HALF_DNNL(X)
+#ifdef LUCID_HAVE_DNNL
+#define LUCID_TACTIC_LIST_HALF_DNNL(X)                                                         \
+    X(dnnl_conv_bf16_nchw)                                                                     \
+    X(dnnl_conv_bf16_blocked_reorder)                                                          \
+    X(dnnl_conv_bf16_nhwc)                                                                     \
+    X(dnnl_matmul_bf16)                                                                        \
+    X(widen16_dnnl_conv_f32_nchw)                                                              \
+    X(widen16_dnnl_conv_f32_blocked_reorder)                                                   \
+    X(widen16_dnnl_conv_f32_nhwc)                                                              \
+    X(widen16_dnnl_matmul_f32)                                                                 \
+    X(widen16_dnnl_pool_f32_nhwc)
+#else
+#define LUCID_TACTIC_LIST_HALF_DNNL(X)
+#endif
+
 /* library tactics (src/cpu/dnnl_*.c, blas_*.c), each list empty without its library */
 #ifdef LUCID_HAVE_DNNL
 #define LUCID_TACTIC_LIST_DNNL(X)                                                              \
@@ -60,6 +93,7 @@
 
 #define LUCID_TACTIC_LIST(X)                                                                   \
     LUCID_TACTIC_LIST_CPU(X)                                                                   \
+    LUCID_TACTIC_LIST_HALF(X)                                                                  \
     LUCID_TACTIC_LIST_DNNL(X) LUCID_TACTIC_LIST_BLAS(X) LUCID_TACTIC_LIST_CUDA(X) X(reference)
 
 #endif
