@@ -107,9 +107,12 @@ static lucid_status io_make(const lucid_graph *g, const lucid_node *n, layer_io 
              * time with, and valid as indices for the ops that take them */
             int64_t ne = lucid_tensor_numel(t);
             for (int64_t i = 0; i < ne; i++) {
-                double v = t->dtype == LUCID_DTYPE_FLOAT || t->dtype == LUCID_DTYPE_DOUBLE
-                               ? (double)((i * 2654435761u) % 2000) / 1000.0 - 1.0
-                               : 0.0;
+                bool fl = t->dtype == LUCID_DTYPE_FLOAT || t->dtype == LUCID_DTYPE_DOUBLE ||
+                          t->dtype == LUCID_DTYPE_FLOAT16 || t->dtype == LUCID_DTYPE_BFLOAT16;
+                bool q8 = t->dtype == LUCID_DTYPE_INT8 || t->dtype == LUCID_DTYPE_UINT8;
+                double v = fl   ? (double)((i * 2654435761u) % 2000) / 1000.0 - 1.0
+                           : q8 ? (double)((i * 2654435761u) % 100)
+                                : 0.0;
                 lucid_store_f64(t->dtype, d, i, v);
             }
             io->owned[io->n_owned++] = d;
