@@ -12,6 +12,7 @@
     X(bn_folding)                                                                              \
     X(horizontal_fusion)                                                                       \
     X(vertical_fusion)                                                                         \
+    X(qdq_fusion)                                                                              \
     X(reshape_views)                                                                           \
     X(concat_elision)                                                                          \
     X(split_views)

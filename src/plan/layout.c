@@ -24,22 +24,29 @@
  * alone, on warm caches, are optimistic, and a marginal gain is within timing noise. */
 #define LAYOUT_MIN_GAIN 0.02
 
+/* The activation dtypes a channels-last layout holds: float32, and the int8/uint8 of
+ * quantized networks (QConv, MaxPool on int8), so that they stay channels-last end to end. */
+static bool nhwc_dtype(lucid_dtype t)
+{
+    return t == LUCID_DTYPE_FLOAT || t == LUCID_DTYPE_INT8 || t == LUCID_DTYPE_UINT8;
+}
+
 /* Can node n's activations be channels-last? Its non-constant inputs and its outputs must be
- * 4-D and float32, and its outputs neither views nor holding views (a view's bytes are a
- * plain slice of another tensor). */
+ * 4-D float32, int8 or uint8, and its outputs neither views nor holding views (a view's bytes
+ * are a plain slice of another tensor). */
 bool lucid_layout_nhwc_eligible(const lucid_graph *g, const lucid_node *n)
 {
     if (n->elided || n->op == LUCID_OP_REORDER) return false;
     for (int k = 0; k < n->n_inputs; k++) {
         const lucid_ir_tensor *t = lucid_op_input(g, n, k);
         if (!t || t->data) continue;
-        if (t->rank != 4 || t->dtype != LUCID_DTYPE_FLOAT) return false;
+        if (t->rank != 4 || !nhwc_dtype(t->dtype)) return false;
     }
     for (int k = 0; k < n->n_outputs; k++) {
         int o = n->outputs[k];
         if (o < 0) continue;
         const lucid_ir_tensor *t = &g->tensors[o];
-        if (t->rank != 4 || t->dtype != LUCID_DTYPE_FLOAT || t->view_of >= 0) return false;
+        if (t->rank != 4 || !nhwc_dtype(t->dtype) || t->view_of >= 0) return false;
         for (int v = 0; v < g->n_tensors; v++)
             if (g->tensors[v].view_of == o) return false;
     }
@@ -313,7 +320,7 @@ lucid_status lucid_plan_derive_layouts(lucid_plan_t *plan, lucid_error *err)
             !lucid_layout_nhwc_eligible(g, n))
             return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                      "tactic '%s' runs channels-last, but the layer's tensors "
-                                     "cannot be (not 4-D float32, or views)",
+                                     "cannot be (not 4-D float32/int8/uint8, or views)",
                                      tac ? tac->name : "");
         for (int k = 0; k < n->n_inputs; k++) {
             int t = n->inputs[k];

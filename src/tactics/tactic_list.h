@@ -38,8 +38,13 @@
     X(dnnl_conv_f32_blocked_reorder)                                                           \
     X(dnnl_conv_f32_nhwc)                                                                      \
     X(dnnl_matmul_f32)                                                                         \
+    X(dnnl_conv_int8_nhwc)                                                                     \
+    X(dnnl_conv_int8_nchw)                                                                     \
+    X(dnnl_matmul_int8)                                                                        \
     X(dnnl_pool_f32_nchw)                                                                      \
-    X(dnnl_pool_f32_nhwc)
+    X(dnnl_pool_f32_nhwc)                                                                      \
+    X(dnnl_pool_int8_nchw)                                                                     \
+    X(dnnl_pool_int8_nhwc)
 #else
 #define LUCID_TACTIC_LIST_DNNL(X)
 #endif
