@@ -274,6 +274,16 @@ static bool dnnl_q_build(const lucid_graph *g, const lucid_node *n, bool nhwc, b
         stage = "matmul primitive descriptor";
         if ((ds = dnnl_primitive_desc_create(&s->pd, &md, attr, s->eng, NULL))) goto fail;
     }
+    {
+        /* oneDNN's reference kernels (what plain NCHW int8 gets) are orders of magnitude slower
+         * than lucid's reference-plus-reorders: not worth timing */
+        const char *impl = NULL;
+        if (dnnl_primitive_desc_query(s->pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+            impl && strstr(impl, "ref")) {
+            snprintf(why, why_len, "oneDNN has only its reference kernel here (%s)", impl);
+            goto done;
+        }
+    }
     s->w_md = dnnl_primitive_desc_query_md(s->pd, dnnl_query_weights_md, 0);
     s->scratch = lucid_dnnl_scratchpad_size(s->pd);
     if (full) {

@@ -221,7 +221,7 @@ static int move_quantizers_up(lucid_pass_ctx *ctx, lucid_graph *g)
         q0->inputs[0] = u;
         p = &g->nodes[i];
         p->inputs[0] = tq;
-        lucid_pass_rewrite(ctx, qname, "", "%s moved above %s (%s): it runs on %s values", qname,
+        lucid_pass_rewrite(ctx, qname, qname, "%s moved above %s (%s): it runs on %s values", qname,
                            p->name, p->op_type, lucid_dtype_name(q.qtype));
         changed++;
     }

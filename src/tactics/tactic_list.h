@@ -10,6 +10,8 @@
     X(cpu_pad_rowcopy)                                                                         \
     X(cpu_resize_nearest)                                                                      \
     X(cpu_reorder_tiled)                                                                       \
+    X(cpu_quantize_avx512)                                                                     \
+    X(cpu_quantize_avx512_nhwc)                                                                \
     X(cpu_gemm_f32_avx512)                                                                     \
     X(cpu_gemm_f32_avx2)                                                                       \
     X(cpu_gemm_f32_generic)                                                                    \
