@@ -354,7 +354,7 @@ static lucid_status qconv_run(const lucid_node *n, const lucid_array *in, int n_
 const lucid_op_def lucid_op_def_qconv = {
     .name = "QConv",
     .domain = LUCID_DOMAIN,
-    .min_inputs = 5,
+    .min_inputs = 2, /* X_zero_point may be omitted: infer requires W and W_scale */
     .max_inputs = 11,
     .min_outputs = 1,
     .max_outputs = 1,
@@ -438,7 +438,7 @@ static lucid_status qgemm_run(const lucid_node *n, const lucid_array *in, int n_
 const lucid_op_def lucid_op_def_qgemm = {
     .name = "QGemm",
     .domain = LUCID_DOMAIN,
-    .min_inputs = 5,
+    .min_inputs = 2, /* as QConv */
     .max_inputs = 8,
     .min_outputs = 1,
     .max_outputs = 1,

@@ -114,11 +114,22 @@ static bool all_readers_quantize(const lucid_graph *g, int t, int *qs, int *nq, 
     if (g->tensors[t].is_output) return false;
     int n = readers(g, t, qs, QF_MAX_READERS);
     if (n <= 0) return false;
+    int outputs = 0;
+    for (int k = 0; k < n; k++) {
+        /* a graph output keeps its name: it must be the Q output kept */
+        if (g->nodes[qs[k]].n_outputs > 0 && g->nodes[qs[k]].outputs[0] >= 0 &&
+            g->tensors[g->nodes[qs[k]].outputs[0]].is_output) {
+            if (outputs++) return false;
+            int tmp = qs[0];
+            qs[0] = qs[k];
+            qs[k] = tmp;
+        }
+    }
     for (int k = 0; k < n; k++) {
         const lucid_node *r = &g->nodes[qs[k]];
         qparam p;
         if (r->op != LUCID_OP_QUANTIZE_LINEAR || r->inputs[0] != t || !read_qparam(g, r, &p) ||
-            p.axis >= 0 || g->tensors[r->outputs[0]].is_output)
+            p.axis >= 0)
             return false;
         if (k == 0)
             *q = p;
@@ -186,8 +197,9 @@ static bool commutes_with_q(const lucid_graph *g, const lucid_node *p, const qpa
     case LUCID_OP_IDENTITY:
         return true;
     case LUCID_OP_RELU:
-        /* max(q, 0) = Q(max(x, 0)) only when 0 is the quantized zero */
-        return q->qtype == LUCID_DTYPE_INT8 && qp_zero_zp(g, q);
+        /* max(q, 0) = Q(max(x, 0)) only when 0 is the quantized zero; with uint8 and zero
+         * point 0 the Relu is the quantization's own saturation and goes away */
+        return qp_zero_zp(g, q);
     default:
         return false;
     }
@@ -221,6 +233,16 @@ static int move_quantizers_up(lucid_pass_ctx *ctx, lucid_graph *g)
         q0->inputs[0] = u;
         p = &g->nodes[i];
         p->inputs[0] = tq;
+        if (p->op == LUCID_OP_RELU && q.qtype == LUCID_DTYPE_UINT8) {
+            lucid_graph_replace_uses(g, v, tq);
+            lucid_node_kill(p);
+            lucid_pass_rewrite(ctx, qname, qname,
+                               "%s moved above %s, which it makes redundant (uint8 with zero "
+                               "point 0 saturates negatives to 0)",
+                               qname, p->name);
+            changed++;
+            continue;
+        }
         lucid_pass_rewrite(ctx, qname, qname, "%s moved above %s (%s): it runs on %s values", qname,
                            p->name, p->op_type, lucid_dtype_name(q.qtype));
         changed++;
@@ -497,6 +519,32 @@ static lucid_status fuse_gemm(lucid_pass_ctx *ctx, lucid_graph *g, int i, bool l
     return LUCID_STATUS_OK;
 }
 
+/* A QConv/QGemm made earlier with a float output whose readers now all quantize it (a Q moved
+ * up to it since): the requantization goes into the layer. */
+static lucid_status fold_late_output_q(lucid_pass_ctx *ctx, lucid_graph *g, int i, bool *done,
+                                       lucid_error *err)
+{
+    *done = false;
+    lucid_node *n = &g->nodes[i];
+    const int ys_i = n->op == LUCID_OP_QCONV ? LUCID_QCONV_Y_SCALE : LUCID_QGEMM_Y_SCALE;
+    if (n->n_inputs > ys_i && n->inputs[ys_i] >= 0) return LUCID_STATUS_OK;
+    namelist nodes = {""};
+    nl_add(&nodes, n->name);
+    int ys, yzp;
+    char qname[256];
+    if (!fold_output_q(g, &n, i, &ys, &yzp, &nodes, qname, sizeof qname, err))
+        return err ? err->status : LUCID_STATUS_OUT_OF_MEMORY;
+    if (ys < 0) return LUCID_STATUS_OK;
+    lucid_status st = lucid_node_set_input(n, ys_i + 1, yzp, err);
+    if (!st) st = lucid_node_set_input(n, ys_i, ys, err);
+    if (!st) st = lucid_node_reparse(g, n, err);
+    if (!st) st = lucid_node_rename_join(n, qname, false, err);
+    if (st) return st;
+    lucid_pass_rewrite(ctx, nodes.buf, n->name, "%s output quantized inside the layer", n->op_type);
+    *done = true;
+    return LUCID_STATUS_OK;
+}
+
 static lucid_status fuse_layers(lucid_pass_ctx *ctx, lucid_graph *g, bool log, int *changed,
                                 lucid_error *err)
 {
@@ -515,6 +563,10 @@ static lucid_status fuse_layers(lucid_pass_ctx *ctx, lucid_graph *g, bool log, i
         case LUCID_OP_FUSED_GEMM:
         case LUCID_OP_MATMUL:
             st = fuse_gemm(ctx, g, i, log, &done, err);
+            break;
+        case LUCID_OP_QCONV:
+        case LUCID_OP_QGEMM:
+            st = fold_late_output_q(ctx, g, i, &done, err);
             break;
         default:
             break;
