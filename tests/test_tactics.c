@@ -41,9 +41,12 @@ static float rand_float(void)
 
 /* ---- building one-node graphs ---- */
 
+/* QConv has 11 inputs */
+#define CB_MAX_INPUTS 12
+
 typedef struct case_builder {
     lucid_graph *g;
-    int inputs[8];
+    int inputs[CB_MAX_INPUTS];
     int n_inputs;
     char label[256];
 } case_builder;
@@ -151,7 +154,7 @@ static void fill_array(const lucid_ir_tensor *t, void *data, lucid_array *a)
 static void to_layout(const lucid_array *a, void *dst, bool to_nhwc)
 {
     int64_t spatial = a->dims[2] * a->dims[3];
-    size_t es = lucid_dtype_size(a->dtype);
+    const size_t es = lucid_dtype_size(a->dtype);
     size_t image = (size_t)(a->dims[1] * spatial) * es;
     for (int64_t b = 0; b < a->dims[0]; b++)
         lucid_reorder_image((const char *)a->data + b * image, (char *)dst + b * image, a->dims[1],
@@ -195,14 +198,19 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
         snprintf(cb->label + len, sizeof cb->label - len, " [%s]", lucid_dtype_name(case_dtype));
     }
     const lucid_node *n = &g->nodes[0];
-    lucid_array in[8], out_ref, out;
-    void *in_data[8] = {0};
+    lucid_array in[CB_MAX_INPUTS], out_ref, out;
+    void *in_data[CB_MAX_INPUTS] = {0};
     for (int k = 0; k < n->n_inputs; k++) {
         const lucid_ir_tensor *t = lucid_op_input(g, n, k);
         if (t && !t->data) {
+            /* floats in [-1, 1), the int8/uint8 of quantized layers over their whole range */
             int64_t ne = lucid_tensor_numel(t);
             void *d = malloc(lucid_tensor_nbytes(t) + 1);
-            for (int64_t i = 0; i < ne; i++) lucid_store_f64(t->dtype, d, i, rand_float());
+            for (int64_t i = 0; i < ne; i++)
+                lucid_store_f64(t->dtype, d, i,
+                                t->dtype == LUCID_DTYPE_INT8    ? rand_int(-128, 127)
+                                : t->dtype == LUCID_DTYPE_UINT8 ? rand_int(0, 255)
+                                                                : rand_float());
             in_data[k] = d;
         }
         fill_array(t, t ? (t->data ? t->data : in_data[k]) : NULL, &in[k]);
@@ -210,6 +218,7 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
     const lucid_ir_tensor *yt = lucid_op_output(g, n, 0);
     size_t ybytes = lucid_tensor_nbytes(yt);
     int64_t yn = lucid_tensor_numel(yt);
+    const lucid_dtype ydt = yt->dtype;
     /* y and yref hold the output's dtype; yf and yref_f their float32 values */
     void *yref = malloc(ybytes ? ybytes : 1), *y = malloc(ybytes ? ybytes : 1);
     float *yref_f = malloc(sizeof(float) * (size_t)(yn ? yn : 1));
@@ -250,8 +259,8 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
         /* a channels-last tactic gets its 4-D activations channels-last and its output is
          * turned back before comparing */
         const bool nhwc = tac->in_layout == LUCID_LAYOUT_NHWC;
-        lucid_array tin[8];
-        void *tdata[8] = {0};
+        lucid_array tin[CB_MAX_INPUTS];
+        void *tdata[CB_MAX_INPUTS] = {0};
         for (int k = 0; k < n->n_inputs; k++) {
             tin[k] = in[k];
             const lucid_ir_tensor *t = lucid_op_input(g, n, k);
@@ -289,8 +298,12 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
                     at = i;
                 }
             }
-            /* FP32 with a different summation order: relative to the output's scale */
-            float tol = 1e-4f * (scale > 1 ? scale : 1);
+            /* FP32 with a different summation order: relative to the output's scale; a
+             * quantized output within one unit in the last place (the requantization rounds
+             * a float computed in another order) */
+            float tol = ydt == LUCID_DTYPE_INT8 || ydt == LUCID_DTYPE_UINT8
+                            ? 1.0f
+                            : 1e-4f * (scale > 1 ? scale : 1);
             if (worst <= tol) {
                 passed++;
                 if (verbose)
@@ -303,12 +316,12 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
             }
         }
         tac->release(state);
-        for (int k = 0; k < 8; k++) free(tdata[k]);
+        for (int k = 0; k < CB_MAX_INPUTS; k++) free(tdata[k]);
         free(ynhwc);
     }
     lucid_threadpool_destroy(pool2);
 done:
-    for (int k = 0; k < 8; k++) free(in_data[k]);
+    for (int k = 0; k < CB_MAX_INPUTS; k++) free(in_data[k]);
     free(yref);
     free(y);
     free(yref_f);
@@ -950,6 +963,160 @@ static void pointwise_cases(const lucid_cpu_features *cpu, int count)
     }
 }
 
+/* ---- int8: QConv, QGemm, int8 MaxPool, QuantizeLinear / DequantizeLinear ---- */
+
+/* A constant of dtype t (one value v, or random over the dtype's range when count > 1 and
+ * v is NaN). */
+static void cb_const_q(case_builder *cb, const char *name, lucid_dtype t, int rank,
+                       const int64_t *dims, double v)
+{
+    int64_t n = lucid_shape_numel(rank, dims);
+    size_t es = lucid_dtype_size(t);
+    void *d = calloc((size_t)(n ? n : 1), es);
+    for (int64_t i = 0; i < n; i++)
+        lucid_store_f64(t, d, i,
+                        !isnan(v)                ? v
+                        : t == LUCID_DTYPE_FLOAT ? 0.002 + 0.02 * (rand_float() + 1)
+                                                 : rand_int(-127, 127));
+    int x = lucid_graph_tensor(cb->g, name, NULL);
+    lucid_graph_set_initializer(cb->g, x, t, rank, dims, d, es * (size_t)n, NULL);
+    cb->inputs[cb->n_inputs++] = x;
+}
+
+/* An int8/uint8 input fed at run time. */
+static void cb_input_q(case_builder *cb, const char *name, lucid_dtype t, int rank,
+                       const int64_t *dims)
+{
+    cb_input(cb, name, rank, dims);
+    cb->g->tensors[cb->inputs[cb->n_inputs - 1]].dtype = t;
+}
+
+static void qconv_cases(const lucid_cpu_features *cpu, int count)
+{
+    static const char *const qacts[] = {"", "Relu", "Clip"};
+    for (int c = 0; c < count; c++) {
+        int group = rand_int(0, 4) == 0 ? rand_int(2, 4) : 1;
+        if (rand_int(0, 5) == 0) group = -1; /* depthwise */
+        int64_t cin = group == -1 ? rand_int(2, 32) : group * rand_int(1, 24);
+        int64_t m = group == -1 ? cin : (group * rand_int(1, 24));
+        if (group == -1) group = (int)cin;
+        int64_t k = rand_int(1, 3) * 2 - 1, stride = rand_int(1, 2), pad = rand_int(0, k / 2);
+        int64_t h = rand_int(k, 14), w = rand_int(k, 14), batch = rand_int(1, 2);
+        const lucid_dtype xt = rand_int(0, 1) ? LUCID_DTYPE_UINT8 : LUCID_DTYPE_INT8;
+        const int zmode = rand_int(0, 3); /* 0 none, 1 int8, 2 uint8, 3 float */
+        const bool qout = rand_int(0, 3) != 0, bias = rand_int(0, 3) != 0;
+        const bool per_channel = rand_int(0, 3) != 0;
+        const char *act = qacts[rand_int(0, 2)];
+        const lucid_dtype yt = rand_int(0, 1) ? LUCID_DTYPE_UINT8 : LUCID_DTYPE_INT8;
+        case_builder cb;
+        cb_init(&cb,
+                "QConv %s x %lldx%lldx%lldx%lld M %lld k %lld s %lld p %lld g %d%s z%d %s %s%s",
+                lucid_dtype_name(xt), (long long)batch, (long long)cin, (long long)h,
+                (long long)w, (long long)m, (long long)k, (long long)stride, (long long)pad,
+                group, bias ? " bias" : "", zmode, act, qout ? lucid_dtype_name(yt) : "float32",
+                per_channel ? "" : " per-tensor");
+        int64_t xd[4] = {batch, cin, h, w}, wd[4] = {m, cin / group, k, k}, md[1] = {m};
+        int64_t oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+        int64_t yd[4] = {batch, m, oh, ow};
+        cb_input_q(&cb, "x", xt, 4, xd);
+        cb_const_q(&cb, "xs", LUCID_DTYPE_FLOAT, 0, NULL, 0.02 + 0.01 * rand_int(0, 3));
+        cb_absent(&cb);
+        cb_const_q(&cb, "w", LUCID_DTYPE_INT8, 4, wd, NAN);
+        cb_const_q(&cb, "ws", LUCID_DTYPE_FLOAT, per_channel ? 1 : 0, md, NAN);
+        if (bias)
+            cb_const(&cb, "b", 1, md);
+        else
+            cb_absent(&cb);
+        if (zmode == 0) {
+            cb_absent(&cb);
+            cb_absent(&cb);
+        } else if (zmode == 3) {
+            cb_input(&cb, "z", 4, yd);
+            cb_absent(&cb);
+        } else {
+            cb_input_q(&cb, "z", zmode == 1 ? LUCID_DTYPE_INT8 : LUCID_DTYPE_UINT8, 4, yd);
+            cb_const_q(&cb, "zs", LUCID_DTYPE_FLOAT, 0, NULL, 0.05);
+        }
+        cb_absent(&cb);
+        if (qout) {
+            cb_const_q(&cb, "ys", LUCID_DTYPE_FLOAT, 0, NULL, 0.1 + 0.05 * rand_int(0, 4));
+            cb_const_q(&cb, "yz", yt, 0, NULL, 0);
+        }
+        lucid_node *nd = cb_node(&cb, LUCID_DOMAIN, "QConv", 1);
+        int64_t pads[4] = {pad, pad, pad, pad}, st[2] = {stride, stride};
+        attr_ints(nd, "pads", 4, pads);
+        attr_ints(nd, "strides", 2, st);
+        attr_int(nd, "group", group);
+        attr_string(nd, "activation", act);
+        if (act[0] == 'C') {
+            attr_float(nd, "activation_alpha", 0.0f);
+            attr_float(nd, "activation_beta", 2.0f);
+        }
+        check_case(&cb, cpu);
+    }
+}
+
+static void qgemm_cases(const lucid_cpu_features *cpu, int count)
+{
+    for (int c = 0; c < count; c++) {
+        int64_t rows = rand_int(1, 8), k = rand_int(1, 300), nn = rand_int(1, 100);
+        const lucid_dtype xt = rand_int(0, 1) ? LUCID_DTYPE_UINT8 : LUCID_DTYPE_INT8;
+        const bool qout = rand_int(0, 1), bias = rand_int(0, 1), relu = rand_int(0, 1);
+        case_builder cb;
+        cb_init(&cb, "QGemm %s %lldx%lld n %lld%s%s %s", lucid_dtype_name(xt), (long long)rows,
+                (long long)k, (long long)nn, bias ? " bias" : "", relu ? " relu" : "",
+                qout ? "int8 out" : "float out");
+        int64_t ad[2] = {rows, k}, wd[2] = {nn, k}, nd1[1] = {nn};
+        cb_input_q(&cb, "a", xt, 2, ad);
+        cb_const_q(&cb, "as", LUCID_DTYPE_FLOAT, 0, NULL, 0.03);
+        cb_absent(&cb);
+        cb_const_q(&cb, "w", LUCID_DTYPE_INT8, 2, wd, NAN);
+        cb_const_q(&cb, "ws", LUCID_DTYPE_FLOAT, 1, nd1, NAN);
+        if (bias)
+            cb_const(&cb, "b", 1, nd1);
+        else
+            cb_absent(&cb);
+        if (qout) cb_const_q(&cb, "ys", LUCID_DTYPE_FLOAT, 0, NULL, 0.5);
+        lucid_node *n = cb_node(&cb, LUCID_DOMAIN, "QGemm", 1);
+        attr_string(n, "activation", relu ? "Relu" : "");
+        check_case(&cb, cpu);
+    }
+}
+
+static void int8_misc_cases(const lucid_cpu_features *cpu, int count)
+{
+    for (int c = 0; c < count; c++) {
+        const lucid_dtype t = rand_int(0, 1) ? LUCID_DTYPE_UINT8 : LUCID_DTYPE_INT8;
+        int64_t xd[4] = {rand_int(1, 2), rand_int(1, 40), rand_int(3, 17), rand_int(3, 17)};
+        /* MaxPool on int8 */
+        case_builder cb;
+        cb_init(&cb, "MaxPool %s %lldx%lldx%lldx%lld", lucid_dtype_name(t), (long long)xd[0],
+                (long long)xd[1], (long long)xd[2], (long long)xd[3]);
+        cb_input_q(&cb, "x", t, 4, xd);
+        lucid_node *n = cb_node(&cb, "", "MaxPool", 12);
+        int64_t k[2] = {3, 3}, s[2] = {2, 2}, p[4] = {1, 1, 1, 1};
+        attr_ints(n, "kernel_shape", 2, k);
+        attr_ints(n, "strides", 2, s);
+        attr_ints(n, "pads", 4, p);
+        check_case(&cb, cpu);
+        /* QuantizeLinear (float -> t) and DequantizeLinear (t -> float), per tensor */
+        for (int q = 0; q < 2; q++) {
+            case_builder qb;
+            int zp = t == LUCID_DTYPE_UINT8 ? rand_int(0, 255) : rand_int(-20, 20);
+            cb_init(&qb, "%s %s zp %d", q ? "DequantizeLinear" : "QuantizeLinear",
+                    lucid_dtype_name(t), zp);
+            if (q)
+                cb_input_q(&qb, "x", t, 4, xd);
+            else
+                cb_input(&qb, "x", 4, xd);
+            cb_const_q(&qb, "s", LUCID_DTYPE_FLOAT, 0, NULL, 0.0078125 * rand_int(1, 4) / 3);
+            cb_const_q(&qb, "z", t, 0, NULL, zp);
+            cb_node(&qb, "", q ? "DequantizeLinear" : "QuantizeLinear", 13);
+            check_case(&qb, cpu);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
@@ -989,6 +1156,9 @@ int main(int argc, char **argv)
         pointwise_cases(&cpu, 15);
     }
     case_dtype = LUCID_DTYPE_FLOAT;
+    qconv_cases(&cpu, 60);
+    qgemm_cases(&cpu, 30);
+    int8_misc_cases(&cpu, 20);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

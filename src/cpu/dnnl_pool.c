@@ -1,7 +1,9 @@
 /* dnnl_pool.c - the oneDNN pooling tactics dnnl.pool.f32.nchw (plain NCHW) and
  * dnnl.pool.f32.nhwc (channels-last activations): MaxPool (without its Indices output),
- * AveragePool (counting pads or not) and the global pools. Pooling reduces each window in a
- * fixed order: deterministic. */
+ * AveragePool (counting pads or not) and the global pools; dnnl.pool.int8.nchw and
+ * dnnl.pool.int8.nhwc: MaxPool and GlobalMaxPool on the int8/uint8 activations of quantized
+ * networks (a maximum of quantized values is the quantized maximum). Pooling reduces each
+ * window in a fixed order: deterministic. */
 #ifdef LUCID_HAVE_DNNL
 
 #include <stdio.h>
@@ -56,11 +58,12 @@ static bool read_pair(const lucid_node *n, const char *name, int64_t def, int64_
  * dilation from 0) and begin/end pads that reproduce the inferred output size. */
 typedef struct pool_desc {
     dnnl_alg_kind_t alg;
+    dnnl_data_type_t dt;
     dnnl_dims_t xd, yd, k, s, d, pl, pr;
 } pool_desc;
 
-static bool pool_resolve(const lucid_graph *g, const lucid_node *n, pool_desc *pd, char *why,
-                         size_t why_len)
+static bool pool_resolve(const lucid_graph *g, const lucid_node *n, bool int8, pool_desc *pd,
+                         char *why, size_t why_len)
 {
     const lucid_ir_tensor *x = lucid_op_input(g, n, 0), *y = lucid_op_output(g, n, 0);
     bool global = n->op == LUCID_OP_GLOBAL_AVERAGE_POOL || n->op == LUCID_OP_GLOBAL_MAX_POOL;
@@ -69,9 +72,16 @@ static bool pool_resolve(const lucid_graph *g, const lucid_node *n, pool_desc *p
         return refuse(why, why_len, "not a pooling layer");
     if (!x || !y || x->rank != 4 || y->rank != 4)
         return refuse(why, why_len, "only 2-D (NCHW) pooling");
-    if (x->dtype != LUCID_DTYPE_FLOAT || !lucid_tensor_shape_known(x) ||
-        !lucid_tensor_shape_known(y))
-        return refuse(why, why_len, "only float32 with static shapes");
+    if (!lucid_tensor_shape_known(x) || !lucid_tensor_shape_known(y))
+        return refuse(why, why_len, "only static shapes");
+    if (int8) {
+        if (!is_max || (x->dtype != LUCID_DTYPE_INT8 && x->dtype != LUCID_DTYPE_UINT8))
+            return refuse(why, why_len, "int8/uint8 max pooling only");
+        pd->dt = x->dtype == LUCID_DTYPE_INT8 ? dnnl_s8 : dnnl_u8;
+    } else {
+        if (x->dtype != LUCID_DTYPE_FLOAT) return refuse(why, why_len, "only float32");
+        pd->dt = dnnl_f32;
+    }
     if (n->n_outputs > 1 && n->outputs[1] >= 0)
         return refuse(why, why_len, "MaxPool's Indices output is not produced by oneDNN");
     for (int i = 0; i < 4; i++) {
@@ -128,8 +138,9 @@ static bool pool_resolve(const lucid_graph *g, const lucid_node *n, pool_desc *p
     return true;
 }
 
-static bool dnnl_pool_build(const lucid_graph *g, const lucid_node *n, bool nhwc, bool full,
-                            int max_threads, dnnl_pool_state **out, char *why, size_t why_len)
+static bool dnnl_pool_build(const lucid_graph *g, const lucid_node *n, bool nhwc, bool int8,
+                            bool full, int max_threads, dnnl_pool_state **out, char *why,
+                            size_t why_len)
 {
     dnnl_pool_state *s = calloc(1, sizeof *s);
     dnnl_primitive_attr_t attr = NULL;
@@ -143,14 +154,14 @@ static bool dnnl_pool_build(const lucid_graph *g, const lucid_node *n, bool nhwc
         snprintf(why, why_len, "out of memory");
         goto done;
     }
-    if (!pool_resolve(g, n, &p, why, why_len)) goto done;
+    if (!pool_resolve(g, n, int8, &p, why, why_len)) goto done;
     stage = "engine";
     if ((ds = dnnl_engine_create(&s->eng, dnnl_cpu, 0))) goto fail;
     stage = "pooling descriptor";
     dnnl_pooling_v2_desc_t d;
     const dnnl_format_tag_t tag = nhwc ? dnnl_nhwc : dnnl_nchw;
-    if ((ds = dnnl_memory_desc_init_by_tag(&s->x_md, 4, p.xd, dnnl_f32, tag)) ||
-        (ds = dnnl_memory_desc_init_by_tag(&s->y_md, 4, p.yd, dnnl_f32, tag)) ||
+    if ((ds = dnnl_memory_desc_init_by_tag(&s->x_md, 4, p.xd, p.dt, tag)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&s->y_md, 4, p.yd, p.dt, tag)) ||
         (ds = dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_inference, p.alg, &s->x_md,
                                                 &s->y_md, p.s, p.k, p.d, p.pl, p.pr)))
         goto fail;
@@ -182,7 +193,7 @@ static bool dnnl_pool_supports(const lucid_graph *g, const lucid_node *n,
 {
     (void)cpu;
     dnnl_pool_state *s;
-    if (!dnnl_pool_build(g, n, false, false, 1, &s, why, why_len)) return false;
+    if (!dnnl_pool_build(g, n, false, false, false, 1, &s, why, why_len)) return false;
     dnnl_pool_release(s);
     return true;
 }
@@ -192,17 +203,18 @@ static bool dnnl_pool_nhwc_supports(const lucid_graph *g, const lucid_node *n,
 {
     (void)cpu;
     dnnl_pool_state *s;
-    if (!dnnl_pool_build(g, n, true, false, 1, &s, why, why_len)) return false;
+    if (!dnnl_pool_build(g, n, true, false, false, 1, &s, why, why_len)) return false;
     dnnl_pool_release(s);
     return true;
 }
 
-static lucid_status dnnl_pool_prepare_layout(const lucid_graph *g, const lucid_node *n, bool nhwc,
-                                             int max_threads, void **state, lucid_error *err)
+static lucid_status dnnl_pool_prepare_variant(const lucid_graph *g, const lucid_node *n, bool nhwc,
+                                              bool int8, int max_threads, void **state,
+                                              lucid_error *err)
 {
     char why[256] = "";
     dnnl_pool_state *s;
-    if (!dnnl_pool_build(g, n, nhwc, true, max_threads, &s, why, sizeof why))
+    if (!dnnl_pool_build(g, n, nhwc, int8, true, max_threads, &s, why, sizeof why))
         return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
     *state = s;
     return LUCID_STATUS_OK;
@@ -211,13 +223,48 @@ static lucid_status dnnl_pool_prepare_layout(const lucid_graph *g, const lucid_n
 static lucid_status dnnl_pool_prepare(const lucid_graph *g, const lucid_node *n, int max_threads,
                                       void **state, lucid_error *err)
 {
-    return dnnl_pool_prepare_layout(g, n, false, max_threads, state, err);
+    return dnnl_pool_prepare_variant(g, n, false, false, max_threads, state, err);
 }
 
 static lucid_status dnnl_pool_nhwc_prepare(const lucid_graph *g, const lucid_node *n,
                                            int max_threads, void **state, lucid_error *err)
 {
-    return dnnl_pool_prepare_layout(g, n, true, max_threads, state, err);
+    return dnnl_pool_prepare_variant(g, n, true, false, max_threads, state, err);
+}
+
+static bool dnnl_pool_int8_supports_variant(const lucid_graph *g, const lucid_node *n, bool nhwc,
+                                            char *why, size_t why_len)
+{
+    dnnl_pool_state *s;
+    if (!dnnl_pool_build(g, n, nhwc, true, false, 1, &s, why, why_len)) return false;
+    dnnl_pool_release(s);
+    return true;
+}
+
+static bool dnnl_pool_int8_supports(const lucid_graph *g, const lucid_node *n,
+                                    const lucid_cpu_features *cpu, char *why, size_t why_len)
+{
+    (void)cpu;
+    return dnnl_pool_int8_supports_variant(g, n, false, why, why_len);
+}
+
+static bool dnnl_pool_int8_nhwc_supports(const lucid_graph *g, const lucid_node *n,
+                                         const lucid_cpu_features *cpu, char *why, size_t why_len)
+{
+    (void)cpu;
+    return dnnl_pool_int8_supports_variant(g, n, true, why, why_len);
+}
+
+static lucid_status dnnl_pool_int8_prepare(const lucid_graph *g, const lucid_node *n,
+                                           int max_threads, void **state, lucid_error *err)
+{
+    return dnnl_pool_prepare_variant(g, n, false, true, max_threads, state, err);
+}
+
+static lucid_status dnnl_pool_int8_nhwc_prepare(const lucid_graph *g, const lucid_node *n,
+                                                int max_threads, void **state, lucid_error *err)
+{
+    return dnnl_pool_prepare_variant(g, n, true, true, max_threads, state, err);
 }
 
 static size_t dnnl_pool_workspace(const void *state, int threads)
@@ -267,6 +314,34 @@ const lucid_tactic lucid_tactic_dnnl_pool_f32_nhwc = {
     .out_layout = LUCID_LAYOUT_NHWC,
     .supports = dnnl_pool_nhwc_supports,
     .prepare = dnnl_pool_nhwc_prepare,
+    .release = dnnl_pool_release,
+    .workspace = dnnl_pool_workspace,
+    .run = dnnl_pool_run,
+};
+
+const lucid_tactic lucid_tactic_dnnl_pool_int8_nchw = {
+    .name = "dnnl.pool.int8.nchw",
+    .backend = "dnnl",
+    .flags = 0,
+    .preference = 405,
+    .in_layout = LUCID_LAYOUT_PLAIN,
+    .out_layout = LUCID_LAYOUT_PLAIN,
+    .supports = dnnl_pool_int8_supports,
+    .prepare = dnnl_pool_int8_prepare,
+    .release = dnnl_pool_release,
+    .workspace = dnnl_pool_workspace,
+    .run = dnnl_pool_run,
+};
+
+const lucid_tactic lucid_tactic_dnnl_pool_int8_nhwc = {
+    .name = "dnnl.pool.int8.nhwc",
+    .backend = "dnnl",
+    .flags = 0,
+    .preference = 406,
+    .in_layout = LUCID_LAYOUT_NHWC,
+    .out_layout = LUCID_LAYOUT_NHWC,
+    .supports = dnnl_pool_int8_nhwc_supports,
+    .prepare = dnnl_pool_int8_nhwc_prepare,
     .release = dnnl_pool_release,
     .workspace = dnnl_pool_workspace,
     .run = dnnl_pool_run,

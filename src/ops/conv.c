@@ -11,15 +11,7 @@
 
 typedef lucid_conv_params conv_params;
 
-/* Everything a kernel needs, resolved from attributes and the actual shapes. */
-typedef struct conv_geom {
-    int nsp; /* spatial dims */
-    int64_t batch, in_c, out_c, group;
-    int64_t in[CONV_MAX_SPATIAL], out[CONV_MAX_SPATIAL], k[CONV_MAX_SPATIAL];
-    int64_t s[CONV_MAX_SPATIAL], d[CONV_MAX_SPATIAL];
-    int64_t pb[CONV_MAX_SPATIAL], pe[CONV_MAX_SPATIAL]; /* pads at begin and end */
-    int64_t in_size, out_size, k_size;                  /* spatial element counts */
-} conv_geom;
+typedef lucid_conv_geom conv_geom;
 
 static lucid_status conv_parse_common(const lucid_node *n, conv_params *p, bool transpose,
                                       lucid_error *err)
@@ -231,6 +223,13 @@ static lucid_status conv_geometry(const lucid_node *n, const conv_params *p, boo
                                      "the output is too large");
     }
     return LUCID_STATUS_OK;
+}
+
+lucid_status lucid_conv_resolve_geometry(const lucid_node *n, const lucid_conv_params *p,
+                                         int x_rank, const int64_t *xd, int w_rank,
+                                         const int64_t *wd, lucid_conv_geom *g, lucid_error *err)
+{
+    return conv_geometry(n, p, false, x_rank, xd, w_rank, wd, -1, NULL, g, err);
 }
 
 static lucid_status conv_infer_common(lucid_graph *gr, lucid_node *n, bool transpose,

@@ -29,4 +29,21 @@ typedef struct lucid_conv_params {
     int64_t out_shape[LUCID_MAX_RANK];       /* ConvTranspose output_shape */
 } lucid_conv_params;
 
+/* Everything a kernel needs, resolved from a convolution's attributes and actual shapes. */
+typedef struct lucid_conv_geom {
+    int nsp; /* spatial dims */
+    int64_t batch, in_c, out_c, group;
+    int64_t in[LUCID_CONV_MAX_SPATIAL], out[LUCID_CONV_MAX_SPATIAL], k[LUCID_CONV_MAX_SPATIAL];
+    int64_t s[LUCID_CONV_MAX_SPATIAL], d[LUCID_CONV_MAX_SPATIAL];
+    int64_t pb[LUCID_CONV_MAX_SPATIAL], pe[LUCID_CONV_MAX_SPATIAL]; /* pads at begin and end */
+    int64_t in_size, out_size, k_size;                              /* spatial element counts */
+} lucid_conv_geom;
+
+/* The geometry of a (forward) Conv with params p on input X (x_rank, xd) and weight W
+ * (w_rank, wd), every attribute checked against the shapes; for lucid's quantized
+ * convolutions, whose inputs sit at other positions than Conv's. */
+lucid_status lucid_conv_resolve_geometry(const lucid_node *n, const lucid_conv_params *p,
+                                         int x_rank, const int64_t *xd, int w_rank,
+                                         const int64_t *wd, lucid_conv_geom *g, lucid_error *err);
+
 #endif

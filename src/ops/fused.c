@@ -7,6 +7,7 @@
 
 #include "core/util.h"
 #include "ops/conv.h"
+#include "ops/fused.h"
 #include "ops/gemm.h"
 
 /* The activations an epilogue applies; attribute `activation` names them as the ONNX ops they
@@ -138,6 +139,37 @@ static double fused_act_flops(const fused_act *a)
     default:
         return 1;
     }
+}
+
+/* ---- the shared epilogue (fused.h) ---- */
+
+_Static_assert(sizeof(lucid_fused_act) == sizeof(fused_act), "fused.h mirrors fused_act");
+
+lucid_status lucid_fused_act_parse(const lucid_node *n, lucid_fused_act *a, lucid_error *err)
+{
+    fused_act f = {0};
+    lucid_status st = fused_parse_act(n, &f, err);
+    a->kind = (int)f.kind;
+    a->alpha = f.alpha;
+    a->beta = f.beta;
+    return st;
+}
+
+float lucid_fused_act_apply(const lucid_fused_act *a, float v)
+{
+    fused_act f = {(fused_act_kind)a->kind, a->alpha, a->beta};
+    return fused_act_apply(&f, v);
+}
+
+double lucid_fused_act_flops(const lucid_fused_act *a)
+{
+    fused_act f = {(fused_act_kind)a->kind, a->alpha, a->beta};
+    return fused_act_flops(&f);
+}
+
+bool lucid_fused_act_is_piecewise_linear(const lucid_fused_act *a)
+{
+    return a->kind == FUSED_ACT_NONE || a->kind == FUSED_ACT_RELU || a->kind == FUSED_ACT_CLIP;
 }
 
 /* ---- FusedConv: y = act(conv(x, w) + b + z) --------------------------------------- */

@@ -89,6 +89,9 @@
     X(CONSTANT_OF_SHAPE, ConstantOfShape, constant_of_shape)                                   \
     X(RANGE, Range, range)                                                                     \
     X(CAST, Cast, cast)                                                                        \
+    /* quantization: quantize.c */                                                          \
+    X(QUANTIZE_LINEAR, QuantizeLinear, quantize_linear)                                        \
+    X(DEQUANTIZE_LINEAR, DequantizeLinear, dequantize_linear)                                  \
     /* resampling: resize.c */                                                                 \
     X(RESIZE, Resize, resize)                                                                  \
     X(UPSAMPLE, Upsample, upsample)                                                            \
@@ -96,6 +99,9 @@
     X(FUSED_CONV, FusedConv, fused_conv)                                                       \
     X(FUSED_GEMM, FusedGemm, fused_gemm)                                                       \
     X(FUSED_BATCH_NORM, FusedBatchNormalization, fused_batch_norm)                             \
+    /* lucid's int8 engine layers (domain "lucid"), made by qdq_fusion: qconv.c */             \
+    X(QCONV, QConv, qconv)                                                                     \
+    X(QGEMM, QGemm, qgemm)                                                                     \
     /* the builder's layout conversions (domain "lucid"): layout.c */                          \
     X(REORDER, Reorder, reorder)
 

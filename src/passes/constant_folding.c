@@ -22,6 +22,12 @@ static lucid_status constant_folding_run(lucid_pass_ctx *ctx, lucid_graph *g, lu
     for (int i = 0; i < g->n_nodes; i++) {
         lucid_node *n = &g->nodes[i];
         if (n->dead || n->elided) continue;
+        /* int8/uint8 weights behind a DequantizeLinear stay quantized: qdq_fusion gives them
+         * to int8 layers as they are (it folds those float layers read) */
+        if (n->op == LUCID_OP_DEQUANTIZE_LINEAR && n->inputs[0] >= 0) {
+            lucid_dtype qt = g->tensors[n->inputs[0]].dtype;
+            if (qt == LUCID_DTYPE_INT8 || qt == LUCID_DTYPE_UINT8) continue;
+        }
         bool outputs_known = true, shapes_known = true, inputs_constant = true, is_output = false;
         int64_t out_elems = 0, max_elems = 0, in_elems = 0;
         for (int k = 0; k < n->n_outputs; k++) {

@@ -13,6 +13,7 @@
     X(horizontal_fusion)                                                                       \
     X(vertical_fusion)                                                                         \
     X(precision)                                                                               \
+    X(qdq_fusion)                                                                              \
     X(reshape_views)                                                                           \
     X(concat_elision)                                                                          \
     X(split_views)

@@ -24,15 +24,18 @@
  * alone, on warm caches, are optimistic, and a marginal gain is within timing noise. */
 #define LAYOUT_MIN_GAIN 0.02
 
-/* float32, or the 16-bit floats of FP16/BF16 plans */
+/* The activation dtypes a channels-last layout holds: float32, the 16-bit floats of FP16/BF16
+ * plans, and the int8/uint8 of quantized networks (QConv, MaxPool on int8), so that they stay
+ * channels-last end to end. */
 static bool nhwc_dtype(lucid_dtype t)
 {
-    return t == LUCID_DTYPE_FLOAT || t == LUCID_DTYPE_FLOAT16 || t == LUCID_DTYPE_BFLOAT16;
+    return t == LUCID_DTYPE_FLOAT || t == LUCID_DTYPE_FLOAT16 || t == LUCID_DTYPE_BFLOAT16 ||
+           t == LUCID_DTYPE_INT8 || t == LUCID_DTYPE_UINT8;
 }
 
 /* Can node n's activations be channels-last? Its non-constant inputs and its outputs must be
- * 4-D floats, and its outputs neither views nor holding views (a view's bytes are a
- * plain slice of another tensor). */
+ * 4-D float32, 16-bit float, int8 or uint8, and its outputs neither views nor holding views (a
+ * view's bytes are a plain slice of another tensor). */
 bool lucid_layout_nhwc_eligible(const lucid_graph *g, const lucid_node *n)
 {
     if (n->elided || n->op == LUCID_OP_REORDER) return false;
@@ -319,7 +322,7 @@ lucid_status lucid_plan_derive_layouts(lucid_plan_t *plan, lucid_error *err)
             !lucid_layout_nhwc_eligible(g, n))
             return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                      "tactic '%s' runs channels-last, but the layer's tensors "
-                                     "cannot be (not 4-D float32, or views)",
+                                     "cannot be (not 4-D float32/int8/uint8, or views)",
                                      tac ? tac->name : "");
         for (int k = 0; k < n->n_inputs; k++) {
             int t = n->inputs[k];

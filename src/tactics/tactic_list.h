@@ -10,6 +10,8 @@
     X(cpu_pad_rowcopy)                                                                         \
     X(cpu_resize_nearest)                                                                      \
     X(cpu_reorder_tiled)                                                                       \
+    X(cpu_quantize_avx512)                                                                     \
+    X(cpu_quantize_avx512_nhwc)                                                                \
     X(cpu_gemm_f32_avx512)                                                                     \
     X(cpu_gemm_f32_avx2)                                                                       \
     X(cpu_gemm_f32_generic)                                                                    \
@@ -71,8 +73,13 @@
     X(dnnl_conv_f32_blocked_reorder)                                                           \
     X(dnnl_conv_f32_nhwc)                                                                      \
     X(dnnl_matmul_f32)                                                                         \
+    X(dnnl_conv_int8_nhwc)                                                                     \
+    X(dnnl_conv_int8_nchw)                                                                     \
+    X(dnnl_matmul_int8)                                                                        \
     X(dnnl_pool_f32_nchw)                                                                      \
-    X(dnnl_pool_f32_nhwc)
+    X(dnnl_pool_f32_nhwc)                                                                      \
+    X(dnnl_pool_int8_nchw)                                                                     \
+    X(dnnl_pool_int8_nhwc)
 #else
 #define LUCID_TACTIC_LIST_DNNL(X)
 #endif
