@@ -117,7 +117,10 @@ for name in ("fp16", "bf16", "int8", "pruned", "clustered"):
         need(c["status"] == "unavailable" and "calibration" in c["reason"], "int8 unavailable without calibration data")
         continue
     need(c["status"] == "ok", name + " ok: " + str(c["reason"]))
-    need(c["accuracy"]["vs_reference"]["argmax_agreement"] >= 95.0, name + " agrees with the reference")
+    # 16-bit and INT8 stay close; 50% pruning and 16-value clustering of LeNet-5 without
+    # fine-tuning move about 4% and 1% of the answers (docs/precision.md)
+    floor = {"fp16": 99.0, "bf16": 99.0, "int8": 97.0, "pruned": 80.0, "clustered": 90.0}[name]
+    need(c["accuracy"]["vs_reference"]["argmax_agreement"] >= floor, name + " agrees with the reference")
     need(c["accuracy"]["vs_reference"]["max_abs_error"] > 0, name + " differs from the reference at all")
     if labelled:
         need(80 <= c["accuracy"]["top1"] <= 100, name + " top-1 plausible")

@@ -35,7 +35,7 @@ static const char builder_flags[] =
     "  --calibration-data SPEC  int8 calibration images, a dataset spec (use a split you do\n"
     "                     not evaluate on, e.g. fashion-mnist:train)\n"
     "  --calibration-count N  calibration samples (default 500)\n"
-    "  --calibrator C     entropy (default), minmax or percentile\n"
+    "  --calibrator C     percentile (default), entropy or minmax\n"
     "  --percentile P     the percentile calibrator's percentile (default 99.99)\n"
     "  --calibration-cache FILE  thresholds read from FILE when it exists (no data needed,\n"
     "                     reproducible), written to it otherwise\n"

@@ -21,7 +21,7 @@ static const char *cfg_bf16(const lucid_characterize_options *co, lucid_build_op
 static const char *cfg_int8(const lucid_characterize_options *co, lucid_build_options *o)
 {
     o->precision = LUCID_PRECISION_INT8;
-    o->calibrator = LUCID_CALIBRATOR_ENTROPY;
+    o->calibrator = LUCID_CALIBRATOR_PERCENTILE;
     o->calibration_count = 500;
     o->calibration_data = co->calibration_data;
     if (!o->calibration_data)
@@ -87,8 +87,8 @@ static const ch_config configs[] = {
      .opt_level = 3,
      .configure = cfg_bf16},
     {.name = "int8",
-     .summary = "tuned with INT8 post-training quantization: entropy calibration on 500 images "
-                "of the calibration split, per-channel weights",
+     .summary = "tuned with INT8 post-training quantization: 99.99th-percentile calibration on "
+                "500 images of the calibration split, per-channel weights",
      .base = "tuned",
      .adds = "INT8 quantization",
      .kind = CH_KIND_PLAN,

@@ -420,8 +420,8 @@ lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_o
                             "runs every layer in its precision");
     if (!(opts->auto_precision_threshold >= 0 && opts->auto_precision_threshold < 1e6) ||
         !(opts->percentile == 0 || (opts->percentile > 0 && opts->percentile <= 100)) ||
-        opts->calibrator < LUCID_CALIBRATOR_ENTROPY ||
-        opts->calibrator > LUCID_CALIBRATOR_PERCENTILE || opts->calibration_count > 10000000)
+        (int)opts->calibrator < 0 || (int)opts->calibrator > 2 ||
+        opts->calibration_count > 10000000)
         return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
                             "bad precision options: the automatic threshold must be >= 0, the "
                             "percentile in (0, 100], the calibrator known, the calibration count "
