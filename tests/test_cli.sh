@@ -277,6 +277,62 @@ if [ -f "$LENET/model.onnx" ] && [ -f "$LENET/ref_input.npy" ]; then
     expect_ok "lenet5: bench the plan" bench "$T/lenet.plan" --warmup 0 --iterations 3 --duration 0 --json
     json_check "lenet5 bench json" "d['config']=='plan' and sum(d['tactics'].values())>=5 and d['build_s'] is None"
     DET_MODEL="$LENET/model.onnx"
+
+    # ---- reduced precision and compression ----
+    L="$LENET/model.onnx"
+    run_cli run "$L" --reference --input "input=$T/lenet_x.npy" --output-dir "$T/ref"
+    for p in fp16 bf16; do
+        expect_ok "lenet5: build $p" build "$L" --precision $p --tune-ms 1 -o "$T/l_$p.plan"
+        expect_out "lenet5 $p: layers in reduced precision" "precision: +[1-9][0-9]* layers in reduced precision"
+        expect_ok "lenet5: info $p plan" info "$T/l_$p.plan"
+        expect_out "lenet5 $p plan: its precision" "device: +cpu, $p"
+        expect_out "lenet5 $p plan: per-layer precision" "\(FusedConv, $p\)"
+        expect_ok "lenet5: run $p plan" run "$T/l_$p.plan" --input "input=$T/lenet_x.npy" --output-dir "$T/o_$p"
+        cmp_npy "lenet5 $p plan vs reference" "$T/o_$p/logits.npy" "$T/ref/logits.npy" 3e-2
+    done
+    expect_ok "lenet5: bf16 with a layer kept fp32" build "$L" --precision bf16 --tune-ms 1 \
+        --layer-precision /classifier/classifier.4/Gemm=fp32 --json
+    json_check "the constrained layer is fp32 and says why" "[r for r in d['plan']['precision_layers'] if r['name']=='/classifier/classifier.4/Gemm' and r['precision']=='fp32' and 'constraint' in r['why']]"
+    expect_err "layer constraint naming no layer" 2 "$L" build "$L" --precision bf16 --layer-precision nosuch=fp32
+    expect_err "layer constraint to another precision" 2 "$L" build "$L" --precision bf16 --layer-precision /classifier/classifier.4/Gemm=int8
+    expect_err "layer constraint in an fp32 build" 2 "$L" build "$L" --layer-precision /classifier/classifier.4/Gemm=fp32
+    expect_err "layer constraint syntax" 1 --layer-precision build "$L" --precision bf16 --layer-precision nosuch
+    expect_err "tf32 on the CPU" 2 "$L" build "$L" --precision tf32
+    expect_err "unknown precision" 1 --precision build "$L" --precision int4
+    expect_err "int8 without calibration data" 2 "$L" build "$L" --precision int8
+    expect_err "bad calibrator" 1 --calibrator build "$L" --precision int8 --calibrator mean
+    expect_err "pruning fraction 1" 1 --prune build "$L" --prune 1
+    expect_err "cluster bits 9" 1 --cluster-bits build "$L" --cluster-bits 9
+    expect_ok "lenet5: prune and cluster" build "$L" --prune 0.5 --cluster-bits 4 --tune-ms 1 --json
+    json_check "compression report" "all(c['zeros_after'] >= c['weights']//2 and c['distinct_values'] <= 17 and c['bytes_after'] < c['bytes_before'] for c in d['plan']['compressed_layers']) and len(d['plan']['compressed_layers']) == 5"
+    if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+        expect_ok "lenet5: int8 build writes a calibration cache" build "$L" --precision int8 \
+            --calibration-data fashion-mnist:train --calibration-count 50 \
+            --calibration-cache "$T/l.calib" --tune-ms 1 -o "$T/l_int8.plan"
+        expect_out "int8: calibration source" "calibration: +percentile calibrator on 50 samples"
+        [ -s "$T/l.calib" ] && ok || bad "no calibration cache written"
+        expect_ok "lenet5: int8 build from the cache" build "$L" --precision int8 \
+            --calibration-cache "$T/l.calib" --tune-ms 1 -o "$T/l_int8b.plan"
+        expect_out "int8 from the cache: named" "calibration: +calibration cache"
+        expect_ok "lenet5: run int8 plan" run "$T/l_int8.plan" --input "input=$T/lenet_x.npy" --output-dir "$T/o_i8"
+        expect_ok "lenet5: run int8 plan from the cache" run "$T/l_int8b.plan" --input "input=$T/lenet_x.npy" --output-dir "$T/o_i8b"
+        cmp_npy "int8 plans from data and from its cache agree" "$T/o_i8b/logits.npy" "$T/o_i8/logits.npy" 0
+        cmp_npy "int8 plan vs reference" "$T/o_i8/logits.npy" "$T/ref/logits.npy" 0.1
+        expect_ok "lenet5: info int8 plan" info "$T/l_int8.plan"
+        expect_out "int8 plan: QConv layers" "\(QConv, int8\)"
+        # a corrupt cache: one changed byte breaks the checksum
+        sed 's/samples 50/samples 51/' "$T/l.calib" >"$T/bad.calib"
+        expect_err "corrupt calibration cache" 2 "$L" build "$L" --precision int8 --calibration-cache "$T/bad.calib"
+        grep -q "bad.calib" "$T/err" && ok || bad "the corrupt cache is named: $(cat "$T/err")"
+        "$PY" -c "import sys, numpy as np; np.save(sys.argv[1], np.zeros((4, 1, 20, 20), np.float32))" "$T/c20.npy"
+        expect_err "calibration data of the wrong shape" 2 "$L" build "$L" --precision int8 \
+            --calibration-data "npy:$T/c20.npy"
+        grep -q "c20.npy" "$T/err" && ok || bad "the wrong calibration set is named: $(cat "$T/err")"
+        expect_err "auto precision without data" 2 "$L" build "$L" --precision bf16 --auto-precision 0.01
+        expect_ok "lenet5: automatic mixed precision" build "$L" --precision int8 --auto-precision 0.02 \
+            --calibration-data fashion-mnist:train --calibration-count 40 --tune-ms 1 --json
+        json_check "auto mode: every eligible layer has its measured error" "all(r['error'] is not None and r['added_error'] is not None for r in d['plan']['precision_layers']) and d['plan']['error_samples'] == 32"
+    fi
 else
     echo "note: models/fashion/lenet5 not found; its plan checks are skipped"
     DET_MODEL="$T/relu.onnx"

@@ -218,8 +218,11 @@ lucid_status lucid_model_optimize_job(lucid_model_t *model, const lucid_optimize
         pi->rewrites = ctx.rewrites;
         pi->refused = ctx.refused;
         if (st) {
-            /* a pass must leave a valid graph: failing here is a bug in the pass */
-            lucid_error_prefix(err, "pass '%s': ", passes[i]->name);
+            /* a pass must leave a valid graph: failing here is a bug in the pass; the
+             * precision pass also fails on what the build asked (a bad calibration set, an
+             * impossible layer constraint), and its messages say so themselves */
+            if (passes[i] != &lucid_pass_precision)
+                lucid_error_prefix(err, "pass '%s': ", passes[i]->name);
             break;
         }
         if (r->oom) {
