@@ -23,6 +23,7 @@
 #include "cpu/dnnl_common.h"
 #include "ops/conv.h"
 #include "ops/fused.h"
+#include "ops/layout.h"
 #include "ops/op.h"
 #include "ops/qlayers.h"
 
@@ -414,6 +415,115 @@ static lucid_status dnnl_q_run(const void *state, const lucid_array *in, int n_i
                               : lucid_dnnl_error(err, s->conv ? "int8 convolution" : "int8 matmul",
                                                  ds);
 }
+
+/* ---- plain NCHW through the channels-last kernel -------------------------------------
+ * oneDNN has no fast int8 convolution on plain NCHW activations (only its reference one), and
+ * some layers cannot run channels-last in a plan (their outputs are slices of a Concat). This
+ * variant reorders the input (and residual) to NHWC in its workspace, runs the channels-last
+ * primitive, and reorders the result back into the plain output. */
+typedef struct q_reorder_state {
+    dnnl_q_state *inner;
+    int64_t batch, cx, sx, cy, sy; /* channels and spatial size of input and output */
+    size_t esx, esy, esz;          /* element sizes of input, output and residual */
+    size_t xb, yb, zb;             /* bytes of input, output and residual */
+} q_reorder_state;
+
+static void q_reorder_release(void *state)
+{
+    q_reorder_state *s = state;
+    if (!s) return;
+    dnnl_q_release(s->inner);
+    free(s);
+}
+
+static lucid_status qconv_reorder_prepare(const lucid_graph *g, const lucid_node *n, int threads,
+                                          void **state, lucid_error *err)
+{
+    const lucid_ir_tensor *x = lucid_op_input(g, n, 0), *y = lucid_op_output(g, n, 0);
+    const lucid_ir_tensor *z = lucid_op_input(g, n, LUCID_QCONV_Z);
+    if (!x || !y || x->rank != 4 || y->rank != 4)
+        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "needs 4-D activations");
+    q_reorder_state *s = calloc(1, sizeof *s);
+    if (!s) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    void *inner = NULL;
+    lucid_status st = prepare_variant(g, n, true, threads, &inner, err);
+    if (st) {
+        free(s);
+        return st;
+    }
+    s->inner = inner;
+    s->batch = x->dims[0];
+    s->cx = x->dims[1];
+    s->sx = x->dims[2] * x->dims[3];
+    s->cy = y->dims[1];
+    s->sy = y->dims[2] * y->dims[3];
+    s->esx = lucid_dtype_size(x->dtype);
+    s->esy = lucid_dtype_size(y->dtype);
+    s->xb = lucid_tensor_nbytes(x);
+    s->yb = lucid_tensor_nbytes(y);
+    if (z && !z->data) {
+        s->esz = lucid_dtype_size(z->dtype);
+        s->zb = lucid_tensor_nbytes(z);
+    }
+    *state = s;
+    return LUCID_STATUS_OK;
+}
+
+static size_t qconv_reorder_workspace(const void *state, int threads)
+{
+    const q_reorder_state *s = state;
+    return dnnl_q_workspace(s->inner, threads) + lucid_dnnl_round(s->xb) +
+           lucid_dnnl_round(s->yb) + lucid_dnnl_round(s->zb);
+}
+
+static void reorder_batch(const void *src, void *dst, int64_t batch, int64_t c, int64_t sp,
+                          size_t es, bool to_nhwc)
+{
+    size_t image = (size_t)(c * sp) * es;
+    for (int64_t b = 0; b < batch; b++)
+        lucid_reorder_image((const char *)src + (size_t)b * image, (char *)dst + (size_t)b * image,
+                            c, sp, es, to_nhwc);
+}
+
+static lucid_status qconv_reorder_run(const void *state, const lucid_array *in, int n_in,
+                                      lucid_array *out, int n_out, void *workspace,
+                                      lucid_threadpool *pool, lucid_error *err)
+{
+    const q_reorder_state *s = state;
+    char *ws = workspace;
+    size_t scratch = dnnl_q_workspace(s->inner, 1);
+    char *xn = ws + scratch, *yn = xn + lucid_dnnl_round(s->xb), *zn = yn + lucid_dnnl_round(s->yb);
+    lucid_array tin[16];
+    if (n_in > (int)(sizeof tin / sizeof tin[0]))
+        return lucid_errorf(err, LUCID_STATUS_INTERNAL, "too many inputs");
+    for (int k = 0; k < n_in; k++) tin[k] = in[k];
+    reorder_batch(in[0].data, xn, s->batch, s->cx, s->sx, s->esx, true);
+    tin[0].data = xn;
+    if (s->zb && n_in > LUCID_QCONV_Z && in[LUCID_QCONV_Z].data) {
+        reorder_batch(in[LUCID_QCONV_Z].data, zn, s->batch, s->cy, s->sy, s->esz, true);
+        tin[LUCID_QCONV_Z].data = zn;
+    }
+    lucid_array tout = out[0];
+    tout.data = yn;
+    lucid_status st = dnnl_q_run(s->inner, tin, n_in, &tout, n_out, ws, pool, err);
+    if (st) return st;
+    reorder_batch(yn, out[0].data, s->batch, s->cy, s->sy, s->esy, false);
+    return LUCID_STATUS_OK;
+}
+
+const lucid_tactic lucid_tactic_dnnl_conv_int8_nchw_reorder = {
+    .name = "dnnl.conv.int8.nchw_via_nhwc",
+    .backend = "dnnl",
+    .flags = LUCID_TACTIC_THREAD_DEPENDENT,
+    .preference = 413,
+    .in_layout = LUCID_LAYOUT_PLAIN,
+    .out_layout = LUCID_LAYOUT_PLAIN,
+    .supports = qconv_nhwc_supports,
+    .prepare = qconv_reorder_prepare,
+    .release = q_reorder_release,
+    .workspace = qconv_reorder_workspace,
+    .run = qconv_reorder_run,
+};
 
 const lucid_tactic lucid_tactic_dnnl_conv_int8_nhwc = {
     .name = "dnnl.conv.int8.nhwc",

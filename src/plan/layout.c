@@ -137,9 +137,36 @@ lucid_status lucid_plan_choose_layouts(lucid_plan_t *plan, const lucid_build_opt
     lucid_graph *g = plan->model->graph;
     *n_nhwc = 0;
     for (int i = 0; i < g->n_nodes; i++) g->nodes[i].layout = LUCID_LAYOUT_PLAIN;
-    /* deterministic builds keep plain NCHW: a layout choice would be one more decision that
-     * timing noise could flip between builds */
-    if (o->deterministic) return LUCID_STATUS_OK;
+    /* deterministic builds choose by a rule, never by timing (which noise could flip between
+     * builds): a layer runs channels-last when only channels-last tactics (besides the
+     * reference kernel) support it, as int8 convolutions; a layer that supports both follows
+     * the layout of its first input's producer, so chains stay channels-last without
+     * reorders; everything else stays plain NCHW */
+    if (o->deterministic) {
+        for (int i = 0; i < g->n_nodes; i++) {
+            const lucid_layer *l = &plan->layers[i];
+            if (!lucid_plan_node_runs(g, i) || !l->cands) continue;
+            bool plain = false, nhwc = false;
+            for (int k = 0; k < l->n_cands; k++) {
+                const lucid_candidate *c = &l->cands[k];
+                if (!c->supported || c->tactic == &lucid_tactic_reference) continue;
+                if (c->tactic->in_layout == LUCID_LAYOUT_NHWC)
+                    nhwc = true;
+                else
+                    plain = true;
+            }
+            bool follow = false;
+            if (nhwc && plain && g->nodes[i].n_inputs > 0 && g->nodes[i].inputs[0] >= 0) {
+                int p = g->tensors[g->nodes[i].inputs[0]].producer;
+                follow = p >= 0 && g->nodes[p].layout == LUCID_LAYOUT_NHWC;
+            }
+            if (nhwc && (!plain || follow)) {
+                g->nodes[i].layout = LUCID_LAYOUT_NHWC;
+                (*n_nhwc)++;
+            }
+        }
+        return LUCID_STATUS_OK;
+    }
     const size_t n = (size_t)g->n_nodes + 1;
     layout_search ls = {.g = g, .pool = pool};
     ls.ms = malloc(sizeof *ls.ms * n);

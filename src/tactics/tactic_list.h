@@ -75,6 +75,7 @@
     X(dnnl_matmul_f32)                                                                         \
     X(dnnl_conv_int8_nhwc)                                                                     \
     X(dnnl_conv_int8_nchw)                                                                     \
+    X(dnnl_conv_int8_nchw_reorder)                                                             \
     X(dnnl_matmul_int8)                                                                        \
     X(dnnl_pool_f32_nchw)                                                                      \
     X(dnnl_pool_f32_nhwc)                                                                      \
