@@ -122,7 +122,11 @@ static bool nonneg_by_construction(const lucid_graph *g, int t, int depth)
     case LUCID_OP_FUSED_BATCH_NORM: {
         const char *act = "";
         if (lucid_attr_string(n, "activation", "", &act, NULL)) return false;
-        return strcmp(act, "Relu") == 0;
+        if (strcmp(act, "Relu") == 0) return true;
+        /* Clip(min >= 0): ReLU6 */
+        float lo = -1;
+        return strcmp(act, "Clip") == 0 &&
+               !lucid_attr_float(n, "activation_alpha", -1, &lo, NULL) && lo >= 0;
     }
     case LUCID_OP_MAX_POOL:
     case LUCID_OP_AVERAGE_POOL:
