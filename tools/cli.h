@@ -88,6 +88,7 @@ typedef struct cli_args {
     const char *plan_out;    /* -o FILE.plan (build) */
     lucid_device device;     /* --device cpu|cuda (builder flag) */
     lucid_precision precision; /* --precision fp32|tf32|fp16|bf16 (builder flag) */
+    lucid_gpu_layout gpu_layout; /* --gpu-layout auto|nchw|nhwc (builder flag) */
     bool no_cuda_graph;      /* --no-cuda-graph: GPU runs launch layer by layer */
     bool reference;          /* --reference: the reference executor, no plan */
     bool profile;            /* --profile: a separate per-layer profiling run (bench) */

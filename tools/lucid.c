@@ -26,6 +26,9 @@ static const char builder_flags[] =
     "  --device D         cpu (default) or cuda: every layer on the NVIDIA GPU\n"
     "  --precision P      fp32 (default), tf32, fp16 or bf16: the GPU plan's arithmetic and\n"
     "                     storage (inputs and outputs stay float32); CPU plans are fp32\n"
+    "  --gpu-layout L     auto (default: NHWC in fp16/bf16 plans where every layer can run\n"
+    "                     channels-last, else NCHW), nchw or nhwc: how the GPU stores 4-D\n"
+    "                     activations\n"
     "GPU plans (run, bench, eval):\n"
     "  --no-cuda-graph    launch layer by layer instead of replaying one captured CUDA graph\n";
 

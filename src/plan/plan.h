@@ -57,6 +57,8 @@ struct lucid_plan {
     void *dev;
     void *dev_state;
     char device_model[256];
+    bool channels_last;          /* GPU plans: 4-D float activations stored NHWC */
+    char layout_reason[200];     /* why (the backend's plan_layout) */
 };
 
 /* lucid_plan_build with extra tactics considered before the compiled-in ones (tests add
