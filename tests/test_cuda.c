@@ -1,6 +1,7 @@
 /* test_cuda.c - the GPU backend against the CPU reference: every CUDA tactic on every layer of
- * the test models (inputs are the reference executor's own activations), whole models built
- * for the GPU in each precision, CUDA-graph and layer-by-layer runs bit-identical, concurrent
+ * the test models (inputs are the reference executor's own activations), as NCHW and as
+ * channels-last (NHWC) tactics, whole models built for the GPU in each precision and layout
+ * (the automatic choice, then forced ones), CUDA-graph and layer-by-layer runs bit-identical, concurrent
  * contexts on one plan bit-identical, and GPU plan files round-tripping. Without a GPU (or
  * without LUCID_CUDA) it prints why and exits 77, which ctest reports as skipped.
  *
@@ -8,7 +9,8 @@
  * (2e-3 for cuDNN's Winograd and FFT algorithms, whose operand transforms round more) and
  * 1e-3 per model; tf32 5e-3 per layer, 1e-2 per model (10-bit mantissa products over long
  * sums); fp16 1e-2 per layer, 3e-2 per model; bf16 6e-2 per layer, 1.5e-1 per model (8 bits of
- * mantissa). Seen on an H200: fp32 models within 1e-6, fp16 within 1.3e-3, bf16 within 1.1e-2.
+ * mantissa). Seen on an H200: fp32 models within 1e-6 (channels-last within 2e-6), fp16 within
+ * 1.3e-3, bf16 within 1.3e-2; the same tolerances hold for both layouts.
  *
  * Usage: test_cuda [MODEL.onnx ...]  (default: the Fashion-MNIST models, then the zoo models
  * in cache/zoo, whose input.npy / output.npy are the PyTorch reference) */
