@@ -12,6 +12,7 @@ Usage (on the GPU machine, through scripts/gpu.sh run bench):
     python3 bench/gpu_bench.py --lucid BIN --zoo DIR --models a,b --out DIR
         [--precision fp16] [--peers eager,compile-reduce-overhead] [--rounds 2]
         [--duration 2] [--throughput resnet50,mobilenet_v2] [--batches 64,256]
+        [--nchw all|a,b]  (also a --gpu-layout nchw plan of these models, same rounds)
 Writes DIR/gpu_bench.json and DIR/gpu_bench.md.
 """
 
@@ -64,6 +65,8 @@ def main():
     ap.add_argument("--throughput", default="", help="models for the batch runs")
     ap.add_argument("--batches", default="64,256")
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--nchw", default="", help="models (or 'all') whose lucid plan is also built "
+                    "with --gpu-layout nchw and run in the same rounds (the channels-last gain)")
     ap.add_argument("--timeout", type=float, default=400)
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -81,14 +84,30 @@ def main():
             print("skip %s: no %s" % (model, onnx), flush=True)
             continue
         plan = os.path.join(plans, "%s_b%d_%s.plan" % (model, batch, a.precision))
+        shape = "input=%d,3,%s" % (batch, "416,416" if model == "tiny_yolov3" else
+                                   "299,299" if model == "inception_v3" else "224,224")
         t0 = time.time()
         b = subprocess.run([a.lucid, "build", onnx, "--device", "cuda", "--precision", a.precision,
-                            "--shape", "input=%d,3,%s" % (batch, "416,416" if model == "tiny_yolov3" else
-                                                          "299,299" if model == "inception_v3" else "224,224"),
-                            "--tune-ms", "5", "-o", plan], capture_output=True, text=True)
+                            "--shape", shape, "--tune-ms", "5", "-o", plan],
+                           capture_output=True, text=True)
         build_s = time.time() - t0
         row = {"model": model, "batch": batch, "precision": a.precision, "build_s": build_s,
                "lucid": [], "peers": {}}
+        info, _ = run_json([a.lucid, "info", plan, "--json"], 60)
+        pinfo = info.get("plan") or {}
+        row["gpu_layout"] = pinfo.get("gpu_layout")
+        row["gpu_layout_reason"] = pinfo.get("gpu_layout_reason")
+        nchw_plan = None
+        if b.returncode == 0 and (a.nchw == "all" or model in a.nchw.split(",")):
+            nchw_plan = plan.replace(".plan", "_nchw.plan")
+            nb = subprocess.run([a.lucid, "build", onnx, "--device", "cuda", "--precision",
+                                 a.precision, "--shape", shape, "--tune-ms", "5", "--gpu-layout",
+                                 "nchw", "-o", nchw_plan], capture_output=True, text=True)
+            if nb.returncode != 0:
+                row["lucid_nchw_error"] = (nb.stderr or nb.stdout)[-600:]
+                nchw_plan = None
+            else:
+                row["lucid_nchw"] = []
         if b.returncode != 0:
             row["lucid_error"] = (b.stderr or b.stdout)[-600:]
             print("%s b%d: lucid build failed: %s" % (model, batch, row["lucid_error"]), flush=True)
@@ -109,6 +128,10 @@ def main():
                 row["lucid_status"] = doc.get("status")
                 if doc.get("status") != "ok":
                     row["lucid_error"] = doc.get("stderr", "")[-600:]
+            if nchw_plan:
+                doc, _ = run_json([a.lucid, "bench", nchw_plan, "--json", "--duration",
+                                   str(a.duration), "--warmup", "500"], a.timeout)
+                row["lucid_nchw"].append(median_of(doc))
             for p in peers:
                 cmd = [sys.executable, driver, onnx, "--device", "cuda", "--precision", a.precision,
                        "--mode", p, "--batch", str(batch), "--json", "--duration", str(a.duration),
@@ -124,9 +147,13 @@ def main():
             v = [x for x in v if x is not None]
             return statistics.median(v) if v else None
         row["lucid_ms"] = med(row["lucid"])
+        if "lucid_nchw" in row:
+            row["lucid_nchw_ms"] = med(row["lucid_nchw"])
         row["peer_ms"] = {p: med(v) for p, v in row["peers"].items()}
-        print("%-20s b%-4d lucid %s  %s  (build %.1f s)" % (
+        print("%-20s b%-4d lucid %s (%s)%s  %s  (build %.1f s)" % (
             model, batch, "%.4f" % row["lucid_ms"] if row["lucid_ms"] else "-",
+            row.get("gpu_layout"), "  lucid NCHW %.4f" % row["lucid_nchw_ms"]
+            if row.get("lucid_nchw_ms") else "",
             "  ".join("%s %s" % (p, "%.4f" % v if v else "-") for p, v in row["peer_ms"].items()),
             build_s), flush=True)
         results.append(row)
@@ -154,12 +181,14 @@ def write(a, results, final=False):
     lines = ["# lucid vs PyTorch on %s (%s, %s)" % (gpu, a.precision, doc["date"]), "",
              "Median host latency in ms (median of %d rounds of >= %g s each); ratio = lucid / peer "
              "(below 1: lucid faster)." % (a.rounds, a.duration), "",
-             "| model | batch | lucid | " + " | ".join(peers) + " | " +
+             "| model | batch | lucid layout | lucid | lucid NCHW | " + " | ".join(peers) + " | " +
              " | ".join("lucid/" + p for p in peers) + " | lucid GPU compute |",
-             "|" + "---|" * (4 + 2 * len(peers))]
+             "|" + "---|" * (6 + 2 * len(peers))]
     for r in results:
         lm = r.get("lucid_ms")
-        cells = ["%.4f" % lm if lm else "failed"]
+        ln = r.get("lucid_nchw_ms")
+        cells = [str(r.get("gpu_layout") or "-"), "%.4f" % lm if lm else "failed",
+                 "%.4f" % ln if ln else "-"]
         for p in peers:
             v = r.get("peer_ms", {}).get(p)
             cells.append("%.4f" % v if v else "-")

@@ -299,6 +299,16 @@ typedef enum lucid_calibrator {
 /* "entropy", "minmax", "percentile". */
 const char *lucid_calibrator_name(lucid_calibrator c);
 
+/* How a GPU plan stores its 4-D float activations. AUTO: channels-last (NHWC) in fp16 and
+ * bf16 plans where every layer can run so (cuDNN's tensor-core convolutions read NHWC; the
+ * engine boundary stays NCHW float32), plain NCHW otherwise; NCHW and NHWC force one (NHWC
+ * fails the build, saying which layer, where a layer cannot run channels-last). */
+typedef enum lucid_gpu_layout {
+    LUCID_GPU_LAYOUT_AUTO = 0,
+    LUCID_GPU_LAYOUT_NCHW = 1,
+    LUCID_GPU_LAYOUT_NHWC = 2,
+} lucid_gpu_layout;
+
 /* "fp32", "tf32", "fp16", "bf16", "int8"; "cpu", "cuda". */
 const char *lucid_precision_name(lucid_precision p);
 const char *lucid_device_name(lucid_device d);
@@ -360,6 +370,8 @@ typedef struct lucid_build_options {
     double prune_sparsity;
     int prune_2_4;
     int cluster_bits;
+    /* GPU plans: see lucid_gpu_layout (0: AUTO) */
+    lucid_gpu_layout gpu_layout;
 } lucid_build_options;
 
 void lucid_build_options_default(lucid_build_options *opts);
@@ -410,6 +422,8 @@ typedef struct lucid_plan_info {
     const char *calibration;  /* where INT8 thresholds came from ("" if none) */
     size_t calibration_samples; /* samples the build calibrated on (0: none or from a cache) */
     size_t error_samples;     /* samples the automatic mixed-precision mode compared on */
+    int gpu_channels_last;    /* GPU plans: 4-D float activations stored NHWC (1) or NCHW (0) */
+    const char *gpu_layout_reason; /* why that layout ("" for CPU plans) */
 } lucid_plan_info;
 
 lucid_status lucid_plan_get_info(const lucid_plan_t *plan, lucid_plan_info *out);

@@ -1,6 +1,7 @@
 /* test_cuda.c - the GPU backend against the CPU reference: every CUDA tactic on every layer of
- * the test models (inputs are the reference executor's own activations), whole models built
- * for the GPU in each precision, CUDA-graph and layer-by-layer runs bit-identical, concurrent
+ * the test models (inputs are the reference executor's own activations), as NCHW and as
+ * channels-last (NHWC) tactics, whole models built for the GPU in each precision and layout
+ * (the automatic choice, then forced ones), CUDA-graph and layer-by-layer runs bit-identical, concurrent
  * contexts on one plan bit-identical, and GPU plan files round-tripping. Without a GPU (or
  * without LUCID_CUDA) it prints why and exits 77, which ctest reports as skipped.
  *
@@ -8,7 +9,8 @@
  * (2e-3 for cuDNN's Winograd and FFT algorithms, whose operand transforms round more) and
  * 1e-3 per model; tf32 5e-3 per layer, 1e-2 per model (10-bit mantissa products over long
  * sums); fp16 1e-2 per layer, 3e-2 per model; bf16 6e-2 per layer, 1.5e-1 per model (8 bits of
- * mantissa). Seen on an H200: fp32 models within 1e-6, fp16 within 1.3e-3, bf16 within 1.1e-2.
+ * mantissa). Seen on an H200: fp32 models within 1e-6 (channels-last within 2e-6), fp16 within
+ * 1.3e-3, bf16 within 1.3e-2; the same tolerances hold for both layouts.
  *
  * Usage: test_cuda [MODEL.onnx ...]  (default: the Fashion-MNIST models, then the zoo models
  * in cache/zoo, whose input.npy / output.npy are the PyTorch reference) */
@@ -94,10 +96,21 @@ static void fill_input(float *x, int64_t n, unsigned seed)
 
 static const double layer_tol[4] = {1e-4, 5e-3, 1e-2, 6e-2}; /* fp32 tf32 fp16 bf16 */
 
-static void test_layers(const char *path, const lucid_device_backend *be)
+/* NHWC <-> NCHW on the host, n images of c channels and hw positions */
+static void from_nhwc(const float *x, float *y, int64_t n, int64_t c, int64_t hw)
+{
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t ch = 0; ch < c; ch++)
+            for (int64_t p = 0; p < hw; p++) y[(b * c + ch) * hw + p] = x[(b * hw + p) * c + ch];
+}
+
+/* nhwc: the tactics prepared for a channels-last plan (the graph's views adjusted as the
+ * builder does), their 4-D float inputs and outputs converted on the host */
+static void test_layers(const char *path, const lucid_device_backend *be, bool nhwc)
 {
     lucid_error err;
     lucid_model_t *m = NULL;
+    void *devp = NULL;
     if (lucid_model_load(path, &m, &err)) {
         CHECK(0, "%s: %s", path, err.message);
         return;
@@ -116,6 +129,24 @@ static void test_layers(const char *path, const lucid_device_backend *be)
     CHECK(!lucid_model_optimize(m, &oo, NULL, &err), "optimize %s: %s", path, err.message);
     lucid_model_input(m, 0, &d); /* its name lives in the optimized graph now */
     const lucid_graph *g = m->graph;
+    if (be->open(0, false, &devp, &err)) {
+        CHECK(0, "open: %s", err.message);
+        lucid_model_destroy(m);
+        return;
+    }
+    lucid_cuda_dev *dev = devp;
+    if (nhwc) {
+        bool got = false;
+        char why[200];
+        if (be->plan_layout(devp, m->graph, LUCID_PRECISION_FP16, LUCID_GPU_LAYOUT_NHWC, &got,
+                            why, sizeof why, &err)) {
+            printf("%s: no channels-last layer test: %s\n", path, err.message);
+            be->close(devp);
+            lucid_model_destroy(m);
+            return;
+        }
+        printf("%s: channels-last: %s\n", path, why);
+    }
     capture cap = {g, calloc((size_t)g->n_tensors, sizeof(float *)),
                    calloc((size_t)g->n_tensors, sizeof(unsigned char *))};
     int64_t nx = 1;
@@ -134,12 +165,6 @@ static void test_layers(const char *path, const lucid_device_backend *be)
     CHECK(!lucid_context_run(ctx), "reference run: %s", lucid_context_error(ctx));
     capture_values(&cap);
     lucid_context_destroy(ctx);
-    void *devp = NULL;
-    if (be->open(0, false, &devp, &err)) {
-        CHECK(0, "open: %s", err.message);
-        goto done;
-    }
-    lucid_cuda_dev *dev = devp;
     lucid_cuda_stream s = {dev->stream, dev->cudnn, dev->lt};
     int n_checked = 0;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -168,7 +193,13 @@ static void test_layers(const char *path, const lucid_device_backend *be)
                 if (xt) {
                     const void *src = xt->data ? xt->data : cap.val[n->inputs[k]];
                     if (!src) ok = false;
-                    else if (xt->dtype == LUCID_DTYPE_FLOAT)
+                    else if (lucid_cuda_nhwc(dev, xt)) {
+                        float *tmp = malloc(lucid_tensor_nbytes(xt));
+                        lucid_cuda_to_nhwc(src, tmp, xt->dims[0], xt->dims[1],
+                                           xt->dims[2] * xt->dims[3]);
+                        ok = !lucid_cuda_upload_floats(tmp, lucid_tensor_numel(xt), ft, &p, &err);
+                        free(tmp);
+                    } else if (xt->dtype == LUCID_DTYPE_FLOAT)
                         ok = !lucid_cuda_upload_floats(src, lucid_tensor_numel(xt), ft, &p, &err);
                     else
                         ok = !lucid_cuda_upload(src, lucid_tensor_nbytes(xt), &p, &err);
@@ -210,6 +241,12 @@ static void test_layers(const char *path, const lucid_device_backend *be)
                     /* cudaMemcpy runs on the legacy stream: wait for the conversion first */
                     cudaStreamSynchronize(dev->stream);
                     cudaMemcpy(got, dst, sizeof(float) * (size_t)ne, cudaMemcpyDeviceToHost);
+                    if (lucid_cuda_nhwc(dev, yt)) {
+                        float *tmp = malloc(sizeof(float) * (size_t)ne);
+                        from_nhwc(got, tmp, yt->dims[0], yt->dims[1], yt->dims[2] * yt->dims[3]);
+                        free(got);
+                        got = tmp;
+                    }
                     int pi = (t->flags & LUCID_TACTIC_TF32) ? 1 : (int)t->precision;
                     double e = rel_err(got, ref, ne), tol = layer_tol[pi];
                     /* Winograd and FFT transform the operands: more rounding, even in fp32 */
@@ -230,9 +267,10 @@ static void test_layers(const char *path, const lucid_device_backend *be)
             t->release(state);
         }
     }
-    printf("%s: %d tactic x layer results checked against the reference\n", path, n_checked);
-    be->close(devp);
+    printf("%s: %d tactic x layer results checked against the reference (%s)\n", path,
+           n_checked, nhwc ? "NHWC" : "NCHW");
 done:
+    be->close(devp);
     for (int t = 0; t < g->n_tensors; t++) free(cap.val[t]);
     free(cap.val);
     free(cap.ptr);
@@ -306,8 +344,12 @@ static float *run_ctx(const lucid_plan_t *plan, const lucid_context_options *o, 
 
 static const double model_tol[4] = {1e-3, 1e-2, 3e-2, 1.5e-1};
 
-/* precisions: bit p set tests lucid_precision p */
-static void test_model(const char *path, const char *in_npy, const char *out_npy, unsigned precs)
+static const char *const layout_names[] = {"auto", "NCHW", "NHWC"};
+
+/* precisions: bit p set tests lucid_precision p; layout: lucid_gpu_layout (a forced NHWC that
+ * the model cannot run is reported, not failed) */
+static void test_model(const char *path, const char *in_npy, const char *out_npy, unsigned precs,
+                       lucid_gpu_layout layout)
 {
     lucid_error err;
     lucid_array xin = {0}, yref = {0};
@@ -344,14 +386,31 @@ static void test_model(const char *path, const char *in_npy, const char *out_npy
         bo.device = LUCID_DEVICE_CUDA;
         bo.precision = prec;
         bo.time_ms = 2;
+        bo.gpu_layout = layout;
         lucid_plan_t *plan = NULL;
         double t0 = lucid_time_now();
-        if (lucid_plan_build(m, &bo, &plan, &err)) {
-            CHECK(0, "%s %s build: %s", path, lucid_precision_name(prec), err.message);
+        lucid_status bst = lucid_plan_build(m, &bo, &plan, &err);
+        if (bst == LUCID_STATUS_UNSUPPORTED && layout == LUCID_GPU_LAYOUT_NHWC &&
+            strstr(err.message, "GPU layout NHWC requested")) {
+            printf("%-50s %s NHWC: not buildable channels-last: %s\n", path,
+                   lucid_precision_name(prec), err.message);
+            lucid_model_destroy(m);
+            continue;
+        }
+        if (bst) {
+            CHECK(0, "%s %s %s build: %s", path, lucid_precision_name(prec),
+                  layout_names[layout], err.message);
             lucid_model_destroy(m);
             continue;
         }
         double build_s = lucid_time_now() - t0;
+        lucid_plan_info bi;
+        lucid_plan_get_info(plan, &bi);
+        const char *lname = bi.gpu_channels_last ? "NHWC" : "NCHW";
+        CHECK(layout != LUCID_GPU_LAYOUT_NHWC || bi.gpu_channels_last,
+              "%s: NHWC requested, %s built", path, lname);
+        CHECK(layout != LUCID_GPU_LAYOUT_NCHW || !bi.gpu_channels_last,
+              "%s: NCHW requested, %s built", path, lname);
         size_t ny = 0, ny2 = 0;
         lucid_context_options graph = {0}, nograph = {.no_cuda_graph = 1};
         float *y = run_ctx(plan, &graph, d.name, xin.rank, xin.dims, xin.data, &ny);
@@ -368,14 +427,15 @@ static void test_model(const char *path, const char *in_npy, const char *out_npy
                 }
                 agree += am == ar;
             }
-            printf("%-50s %s: error %.3g vs reference, top-1 %d/%lld agree, build %.1f s\n", path,
-                   lucid_precision_name(prec), e, agree, (long long)batch, build_s);
-            CHECK(e <= model_tol[p], "%s %s: error %.3g > %.3g", path, lucid_precision_name(prec),
-                  e, model_tol[p]);
+            printf("%-50s %s %s (%s): error %.3g vs reference, top-1 %d/%lld agree, build %.1f s\n",
+                   path, lucid_precision_name(prec), lname, bi.gpu_layout_reason, e, agree,
+                   (long long)batch, build_s);
+            CHECK(e <= model_tol[p], "%s %s %s: error %.3g > %.3g", path,
+                  lucid_precision_name(prec), lname, e, model_tol[p]);
             CHECK(ny == ny2 && memcmp(y, y2, ny * sizeof(float)) == 0,
-                  "%s %s: CUDA graph and layer-by-layer runs differ", path,
-                  lucid_precision_name(prec));
-            if (prec == LUCID_PRECISION_FP16) {
+                  "%s %s %s: CUDA graph and layer-by-layer runs differ", path,
+                  lucid_precision_name(prec), lname);
+            if (prec == LUCID_PRECISION_FP16 || bi.gpu_channels_last) {
                 /* four contexts sharing the plan, run concurrently */
                 pthread_t th[4];
                 thread_arg ta[4];
@@ -405,8 +465,9 @@ static void test_model(const char *path, const char *in_npy, const char *out_npy
                     free(y3);
                     lucid_plan_info pi;
                     lucid_plan_get_info(loaded, &pi);
-                    CHECK(pi.device == LUCID_DEVICE_CUDA && pi.precision == LUCID_PRECISION_FP16,
-                          "loaded plan lost its device or precision");
+                    CHECK(pi.device == LUCID_DEVICE_CUDA && pi.precision == prec &&
+                              pi.gpu_channels_last == bi.gpu_channels_last,
+                          "loaded plan lost its device, precision or layout");
                     lucid_plan_destroy(loaded);
                 } else {
                     CHECK(0, "load: %s", err.message);
@@ -443,16 +504,25 @@ int main(int argc, char **argv)
     const char *src = getenv("LUCID_SOURCE") ? getenv("LUCID_SOURCE") : LUCID_SOURCE_DIR;
     char p[512], pi[512], po[512];
     if (argc > 1) {
-        for (int i = 1; i < argc; i++) test_layers(argv[i], be);
+        for (int i = 1; i < argc; i++) {
+            test_layers(argv[i], be, false);
+            test_layers(argv[i], be, true);
+        }
         return test_summary();
     }
+    const unsigned fp32 = 1u << LUCID_PRECISION_FP32, fp16 = 1u << LUCID_PRECISION_FP16;
     for (size_t i = 0; i < sizeof fashion / sizeof fashion[0]; i++) {
         snprintf(p, sizeof p, "%s/models/fashion/%s/model.onnx", src, fashion[i]);
         snprintf(pi, sizeof pi, "%s/models/fashion/%s/ref_input.npy", src, fashion[i]);
         snprintf(po, sizeof po, "%s/models/fashion/%s/ref_logits.npy", src, fashion[i]);
         if (access(p, R_OK) != 0) continue;
-        test_layers(p, be);
-        test_model(p, pi, po, 0xf);
+        test_layers(p, be, false);
+        test_layers(p, be, true);
+        /* auto: fp32 and tf32 NCHW, fp16 and bf16 channels-last; then fp32 channels-last (the
+         * layout logic under tight tolerances) and fp16 NCHW */
+        test_model(p, pi, po, 0xf, LUCID_GPU_LAYOUT_AUTO);
+        test_model(p, pi, po, fp32, LUCID_GPU_LAYOUT_NHWC);
+        test_model(p, pi, po, fp16, LUCID_GPU_LAYOUT_NCHW);
     }
     for (size_t i = 0; i < sizeof zoo / sizeof zoo[0]; i++) {
         snprintf(p, sizeof p, "%s/%s/model.onnx", zoo_dir, zoo[i]);
@@ -462,9 +532,14 @@ int main(int argc, char **argv)
             printf("SKIP %s: not in %s\n", zoo[i], zoo_dir);
             continue;
         }
-        if (i < 3) test_layers(p, be); /* every tactic on three zoo models' layers */
-        /* the zoo in fp32 (TF32 off) and fp16; every precision runs on the Fashion models */
-        test_model(p, pi, po, 1u << LUCID_PRECISION_FP32 | 1u << LUCID_PRECISION_FP16);
+        if (i < 3) { /* every tactic on three zoo models' layers, in both layouts */
+            test_layers(p, be, false);
+            test_layers(p, be, true);
+        }
+        /* the zoo in fp32 (TF32 off, NCHW) and fp16 (channels-last where it can), then fp32
+         * channels-last; every precision runs on the Fashion models */
+        test_model(p, pi, po, fp32 | fp16, LUCID_GPU_LAYOUT_AUTO);
+        test_model(p, pi, po, fp32, LUCID_GPU_LAYOUT_NHWC);
     }
     return test_summary();
 }

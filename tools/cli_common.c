@@ -180,6 +180,7 @@ static const flag_def flag_defs[] = {
     {"--calibration-data", CLI_F_BUILDER, true}, {"--calibration-count", CLI_F_BUILDER, true},
     {"--calibration-cache", CLI_F_BUILDER, true}, {"--prune", CLI_F_BUILDER, true},
     {"--prune-2-4", CLI_F_BUILDER, false},  {"--cluster-bits", CLI_F_BUILDER, true},
+    {"--gpu-layout", CLI_F_BUILDER, true},
     {"--no-cuda-graph", CLI_F_CUDA_GRAPH, false},
 };
 
@@ -394,6 +395,16 @@ int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a)
             } else if (strcmp(d->name, "--cluster-bits") == 0) {
                 rc = parse_i64(d->name, val, 2, 8, &iv);
                 a->cluster_bits = (int)iv;
+            } else if (strcmp(d->name, "--gpu-layout") == 0) {
+                static const char *const names[] = {"auto", "nchw", "nhwc"};
+                int found = -1;
+                for (int k = 0; k < 3; k++)
+                    if (strcmp(val, names[k]) == 0) found = k;
+                if (found < 0) {
+                    cli_failf(d->name, "'%s' is not a GPU layout (auto, nchw, nhwc)", val);
+                    rc = CLI_EXIT_USAGE;
+                }
+                a->gpu_layout = found < 0 ? LUCID_GPU_LAYOUT_AUTO : (lucid_gpu_layout)found;
             } else if (strcmp(d->name, "--margin") == 0) {
                 rc = parse_double(d->name, val, 0, 10, &a->margin);
             } else if (strcmp(d->name, "--tune-ms") == 0) {

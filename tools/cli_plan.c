@@ -150,6 +150,7 @@ int cli_plan_build(const cli_args *a, cli_session *s)
     bo.prune_sparsity = a->prune;
     bo.prune_2_4 = a->prune_2_4;
     bo.cluster_bits = a->cluster_bits;
+    bo.gpu_layout = a->gpu_layout;
     s->opt_level = bo.optimize.opt_level;
 
     lucid_error err;
@@ -350,6 +351,10 @@ void cli_plan_print_info(const lucid_plan_t *plan, long long plan_bytes)
     printf("device:          %s, %s%s%s\n", lucid_device_name(info.device),
            lucid_precision_name(info.precision), info.device_model[0] ? ", " : "",
            info.device_model);
+    if (info.device != LUCID_DEVICE_CPU)
+        printf("GPU layout:      %s%s%s\n", info.gpu_channels_last ? "NHWC (channels-last)" : "NCHW",
+               info.gpu_layout_reason && info.gpu_layout_reason[0] ? ": " : "",
+               info.gpu_layout_reason ? info.gpu_layout_reason : "");
     if (info.opt_level >= 0)
         printf("opt level:       %d\n", info.opt_level);
     else
@@ -425,6 +430,11 @@ cJSON *cli_plan_info_json(const lucid_plan_t *plan, long long plan_bytes)
     cJSON_AddStringToObject(o, "device", lucid_device_name(info.device));
     cJSON_AddStringToObject(o, "precision", lucid_precision_name(info.precision));
     cJSON_AddStringToObject(o, "device_model", info.device_model ? info.device_model : "");
+    if (info.device != LUCID_DEVICE_CPU) {
+        cJSON_AddStringToObject(o, "gpu_layout", info.gpu_channels_last ? "nhwc" : "nchw");
+        cJSON_AddStringToObject(o, "gpu_layout_reason",
+                                info.gpu_layout_reason ? info.gpu_layout_reason : "");
+    }
     if (info.opt_level >= 0)
         cJSON_AddNumberToObject(o, "opt_level", info.opt_level);
     else

@@ -42,6 +42,9 @@ static const char builder_flags[] =
     "  --prune F          zero the fraction F of each layer's smallest weights\n"
     "  --prune-2-4        keep the 2 largest of every 4 weights along the input channels\n"
     "  --cluster-bits B   share 2^B weight values per layer (k-means, B from 2 to 8)\n"
+    "  --gpu-layout L     auto (default: NHWC in fp16/bf16 plans where every layer can run\n"
+    "                     channels-last, else NCHW), nchw or nhwc: how the GPU stores 4-D\n"
+    "                     activations\n"
     "GPU plans (run, bench, eval):\n"
     "  --no-cuda-graph    launch layer by layer instead of replaying one captured CUDA graph\n";
 

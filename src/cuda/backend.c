@@ -116,6 +116,48 @@ lucid_status lucid_cuda_upload_floats(const float *src, int64_t n, lc_type t, vo
     return st;
 }
 
+bool lucid_cuda_nhwc(const lucid_cuda_dev *d, const lucid_ir_tensor *t)
+{
+    return d && d->nhwc && t && t->rank == 4 && t->dtype == LUCID_DTYPE_FLOAT;
+}
+
+void lucid_cuda_strides(const lucid_cuda_dev *d, const lucid_ir_tensor *t, int64_t *s)
+{
+    if (lucid_cuda_nhwc(d, t)) {
+        const int64_t *x = t->dims;
+        s[1] = 1;
+        s[3] = x[1];
+        s[2] = x[3] * x[1];
+        s[0] = x[2] * x[3] * x[1];
+        return;
+    }
+    int64_t stride = 1;
+    for (int k = t->rank - 1; k >= 0; k--) {
+        s[k] = stride;
+        stride *= t->dims[k];
+    }
+}
+
+void lucid_cuda_to_nhwc(const float *x, float *y, int64_t n, int64_t c, int64_t hw)
+{
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t ch = 0; ch < c; ch++)
+            for (int64_t p = 0; p < hw; p++) y[(b * hw + p) * c + ch] = x[(b * c + ch) * hw + p];
+}
+
+lucid_status lucid_cuda_upload_tensor(const lucid_cuda_dev *d, const lucid_ir_tensor *t,
+                                      lc_type ft, void **dst, lucid_error *err)
+{
+    int64_t n = lucid_tensor_numel(t);
+    if (!lucid_cuda_nhwc(d, t)) return lucid_cuda_upload_floats(t->data, n, ft, dst, err);
+    float *tmp = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    if (!tmp) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    lucid_cuda_to_nhwc(t->data, tmp, t->dims[0], t->dims[1], t->dims[2] * t->dims[3]);
+    lucid_status st = lucid_cuda_upload_floats(tmp, n, ft, dst, err);
+    free(tmp);
+    return st;
+}
+
 bool lucid_cuda_all_float(const lucid_graph *g, const lucid_node *n, char *why, size_t why_len)
 {
     for (int k = 0; k < n->n_inputs + n->n_outputs; k++) {
@@ -244,7 +286,7 @@ static lucid_status timing_io_make(lucid_cuda_dev *d, lc_type ft, const lucid_gr
             bool fl = t->dtype == LUCID_DTYPE_FLOAT;
             int64_t ne = lucid_tensor_numel(t);
             if (is_in && t->data) {
-                st = fl ? lucid_cuda_upload_floats(t->data, ne, ft, &p, err)
+                st = fl ? lucid_cuda_upload_tensor(d, t, ft, &p, err)
                         : lucid_cuda_upload(t->data, lucid_tensor_nbytes(t), &p, err);
             } else {
                 st = lucid_cuda_check(cudaMalloc(&p, lucid_tensor_nbytes(t) + 64), err,
@@ -371,8 +413,7 @@ static lucid_status cuda_plan_finalize(lucid_plan_t *plan, lucid_error *err)
                 continue;
             const lucid_ir_tensor *x = &g->tensors[t];
             lucid_status st = x->dtype == LUCID_DTYPE_FLOAT
-                                  ? lucid_cuda_upload_floats(x->data, lucid_tensor_numel(x), ft,
-                                                             &ps->consts[t], err)
+                                  ? lucid_cuda_upload_tensor(plan->dev, x, ft, &ps->consts[t], err)
                                   : lucid_cuda_upload(x->data, lucid_tensor_nbytes(x),
                                                       &ps->consts[t], err);
             if (st) {
@@ -405,6 +446,7 @@ static const lucid_device_backend cuda_backend = {
     .open = cuda_open,
     .close = cuda_close,
     .describe = cuda_describe,
+    .plan_layout = lucid_cuda_plan_layout,
     .time_tactic = cuda_time_tactic,
     .plan_finalize = cuda_plan_finalize,
     .plan_release = cuda_plan_release,

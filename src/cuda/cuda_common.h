@@ -25,6 +25,9 @@ typedef struct lucid_cuda_dev {
     cublasLtHandle_t lt;
     cudaStream_t stream;
     cudaEvent_t ev0, ev1;
+    /* the plan stores every 4-D float tensor channels-last (NHWC): set by plan_layout
+     * (layout.c) before any tactic is prepared; tactics read it in prepare_device */
+    bool nhwc;
     int cc_major, cc_minor, sm_count;
     char name[128];
     char desc[256];
@@ -53,6 +56,22 @@ lucid_status lucid_cuda_upload_floats(const float *src, int64_t n, lc_type t, vo
                                       lucid_error *err);
 /* Uploads raw bytes into new device memory. */
 lucid_status lucid_cuda_upload(const void *src, size_t bytes, void **dst, lucid_error *err);
+
+/* Is t stored channels-last on device d (a float tensor of rank 4 in an NHWC plan)? A 4-D
+ * tensor with C == 1 or H * W == 1 has the same bytes either way. */
+bool lucid_cuda_nhwc(const lucid_cuda_dev *d, const lucid_ir_tensor *t);
+/* s[k]: the distance in elements between neighbours along logical dim k of t's storage */
+void lucid_cuda_strides(const lucid_cuda_dev *d, const lucid_ir_tensor *t, int64_t *s);
+/* Uploads constant float tensor t in type ft, channels-last where d stores it so. */
+lucid_status lucid_cuda_upload_tensor(const lucid_cuda_dev *d, const lucid_ir_tensor *t,
+                                      lc_type ft, void **dst, lucid_error *err);
+/* NCHW -> NHWC of n images of c channels and hw positions (host, float32) */
+void lucid_cuda_to_nhwc(const float *x, float *y, int64_t n, int64_t c, int64_t hw);
+
+/* layout.c: the backend's plan_layout hook */
+lucid_status lucid_cuda_plan_layout(void *dev, lucid_graph *g, lucid_precision precision,
+                                    int request, bool *nhwc, char *why, size_t why_len,
+                                    lucid_error *err);
 
 /* Is every float tensor of node n float32 (the only float dtype lucid's device plans store)? */
 bool lucid_cuda_all_float(const lucid_graph *g, const lucid_node *n, char *why, size_t why_len);

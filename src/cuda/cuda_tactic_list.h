@@ -12,6 +12,7 @@
     X(cuda_batchnorm_fp32) \
     X(cuda_copy_fp32) \
     X(cuda_dwconv_fp32) \
+    X(cuda_dconv_fp32) \
     X(cuda_cba_fp32_implicit_gemm) \
     X(cuda_cba_fp32_implicit_precomp_gemm) \
     X(cuda_cba_fp32_gemm) \
@@ -63,6 +64,7 @@
     X(cuda_batchnorm_fp16) \
     X(cuda_copy_fp16) \
     X(cuda_dwconv_fp16) \
+    X(cuda_dconv_fp16) \
     X(cuda_cba_fp16_implicit_gemm) \
     X(cuda_cba_fp16_implicit_precomp_gemm) \
     X(cuda_cba_fp16_gemm) \
@@ -92,6 +94,7 @@
     X(cuda_batchnorm_bf16) \
     X(cuda_copy_bf16) \
     X(cuda_dwconv_bf16) \
+    X(cuda_dconv_bf16) \
     X(cuda_cba_bf16_implicit_gemm) \
     X(cuda_cba_bf16_implicit_precomp_gemm) \
     X(cuda_cba_bf16_gemm) \

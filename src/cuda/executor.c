@@ -1,7 +1,7 @@
 /* executor.c - an execution context's GPU half: the device arena laid out by the plan's
  * memory planner, one stream with its own cuDNN and cuBLASLt handles, pinned host staging for
- * graph inputs and outputs (float32 at the boundary, converted on the device to the plan's
- * precision), and the whole run - copies in, layers, copies out - captured once as a CUDA
+ * graph inputs and outputs (float32 NCHW at the boundary, converted on the device to the
+ * plan's precision and, in channels-last plans, to NHWC), and the whole run - copies in, layers, copies out - captured once as a CUDA
  * graph and replayed. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +21,8 @@ typedef struct boundary {
     void *dev;           /* the tensor in the arena */
     int64_t numel;
     bool convert;
+    bool nhwc;           /* stored channels-last: converted from / to NCHW at the boundary */
+    int64_t n, c, hw;
     bool constant;       /* an output that is a constant: filled once at creation */
 } boundary;
 
@@ -90,7 +92,13 @@ static lucid_status boundary_make(cuda_exec *x, int t, boundary *b, bool is_outp
     b->numel = lucid_tensor_numel(tt);
     b->host_bytes = lucid_tensor_nbytes(tt);
     b->dev = x->dptr[t];
-    b->convert = tt->dtype == LUCID_DTYPE_FLOAT && x->ft != LC_F32;
+    b->nhwc = lucid_cuda_nhwc(x->plan->dev, tt);
+    if (b->nhwc) {
+        b->n = tt->dims[0];
+        b->c = tt->dims[1];
+        b->hw = tt->dims[2] * tt->dims[3];
+    }
+    b->convert = tt->dtype == LUCID_DTYPE_FLOAT && (x->ft != LC_F32 || b->nhwc);
     lucid_status st = lucid_cuda_check(cudaMallocHost(&b->host, b->host_bytes ? b->host_bytes : 1),
                                        err, "cudaMallocHost (pinned staging)");
     if (st) return st;
@@ -238,8 +246,11 @@ static lucid_status enqueue(cuda_exec *x, bool profiling, bool capturing, lucid_
                                                   cudaMemcpyHostToDevice, s),
                                   err, "input copy");
             if (!st)
-                st = lucid_kernel_check(lc_convert(b->stage, LC_F32, b->dev, x->ft, b->numel, s, &why),
-                                        why, err, "convert input");
+                st = lucid_kernel_check(
+                    b->nhwc ? lc_convert_layout(b->stage, LC_F32, b->dev, x->ft, b->n, b->c,
+                                                b->hw, 1, s, &why)
+                            : lc_convert(b->stage, LC_F32, b->dev, x->ft, b->numel, s, &why),
+                    why, err, "convert input");
         } else {
             st = lucid_cuda_check(cudaMemcpyAsync(b->dev, b->host, b->host_bytes,
                                                   cudaMemcpyHostToDevice, s),
@@ -268,8 +279,11 @@ static lucid_status enqueue(cuda_exec *x, bool profiling, bool capturing, lucid_
         boundary *b = &x->out[i];
         if (b->constant) continue;
         if (b->convert) {
-            st = lucid_kernel_check(lc_convert(b->dev, x->ft, b->stage, LC_F32, b->numel, s, &why),
-                                    why, err, "convert output");
+            st = lucid_kernel_check(
+                b->nhwc ? lc_convert_layout(b->dev, x->ft, b->stage, LC_F32, b->n, b->c, b->hw,
+                                            0, s, &why)
+                        : lc_convert(b->dev, x->ft, b->stage, LC_F32, b->numel, s, &why),
+                why, err, "convert output");
             if (!st)
                 st = lucid_cuda_check(cudaMemcpyAsync(b->host, b->stage, b->host_bytes,
                                                       cudaMemcpyDeviceToHost, s),

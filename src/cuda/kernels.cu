@@ -93,6 +93,22 @@ template <typename X, typename Y> __global__ void k_convert(const X *x, Y *y, in
     GRID_LOOP(i, n) st(y, i, ld(x, i));
 }
 
+template <typename X, typename Y>
+__global__ void k_convert_layout(const X *x, Y *y, int64_t total, int64_t c, int64_t hw,
+                                 int to_nhwc)
+{
+    GRID_LOOP(i, total)
+    {
+        if (to_nhwc) {
+            int64_t ch = i % c, r = i / c, p = r % hw, b = r / hw;
+            st(y, i, ld(x, (b * c + ch) * hw + p));
+        } else {
+            int64_t p = i % hw, r = i / hw, ch = r % c, b = r / c;
+            st(y, i, ld(x, (b * hw + p) * c + ch));
+        }
+    }
+}
+
 template <typename T>
 __global__ void k_epilogue(const T *x, T *y, const float *bias, const T *z, int64_t n,
                            int64_t channels, int64_t inner, lc_act act, float alpha, float beta)
@@ -166,8 +182,20 @@ template <typename T> __global__ void k_pool(lc_pool_args a)
     int64_t n = a.planes * a.oh * a.ow;
     GRID_LOOP(i, n)
     {
-        int64_t ox = i % a.ow, oy = (i / a.ow) % a.oh, p = i / (a.ow * a.oh);
-        const T *xp = x + p * a.ih * a.iw;
+        int64_t ox, oy, xs;
+        const T *xp;
+        if (a.nhwc) { /* i runs over (b, oy, ox, c) */
+            int64_t c = i % a.channels, r = i / a.channels;
+            ox = r % a.ow;
+            oy = (r / a.ow) % a.oh;
+            xp = x + r / (a.ow * a.oh) * a.ih * a.iw * a.channels + c;
+            xs = a.channels;
+        } else {
+            ox = i % a.ow;
+            oy = (i / a.ow) % a.oh;
+            xp = x + i / (a.ow * a.oh) * a.ih * a.iw;
+            xs = 1;
+        }
         float acc = a.is_max ? -INFINITY : 0.0f;
         for (int64_t ky = 0; ky < a.kh; ky++) {
             int64_t iy = oy * a.sh - a.pt + ky * a.dh;
@@ -175,7 +203,7 @@ template <typename T> __global__ void k_pool(lc_pool_args a)
             for (int64_t kx = 0; kx < a.kw; kx++) {
                 int64_t ix = ox * a.sw - a.pl + kx * a.dw;
                 if (ix < 0 || ix >= a.iw) continue;
-                float v = ld(xp, iy * a.iw + ix);
+                float v = ld(xp, (iy * a.iw + ix) * xs);
                 acc = a.is_max ? (v > acc || v != v ? v : acc) : acc + v;
             }
         }
@@ -202,6 +230,29 @@ __global__ void k_global_pool(const T *x, T *y, int64_t planes, int64_t plane, i
         acc = is_max ? fmaxf(acc, o) : acc + o;
     }
     if (lane == 0) st(y, warp, is_max ? acc : acc / (float)plane);
+}
+
+// NHWC: a block is 32 channels (x) by blockDim.y slices of the plane (y); each thread sums
+// its slice in order, then the slices are summed in order: a fixed reduction order
+template <typename T>
+__global__ void k_global_pool_nhwc(const T *x, T *y, int64_t channels, int64_t plane,
+                                   int is_max)
+{
+    __shared__ float red[32][33];
+    int64_t c = (int64_t)blockIdx.x * 32 + threadIdx.x, b = blockIdx.y;
+    float acc = is_max ? -INFINITY : 0.0f;
+    if (c < channels)
+        for (int64_t p = threadIdx.y; p < plane; p += blockDim.y) {
+            float v = ld(x, (b * plane + p) * channels + c);
+            acc = is_max ? fmaxf(acc, v) : acc + v;
+        }
+    red[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < channels) {
+        for (unsigned k = 1; k < blockDim.y; k++)
+            acc = is_max ? fmaxf(acc, red[k][threadIdx.x]) : acc + red[k][threadIdx.x];
+        st(y, b * channels + c, is_max ? acc : acc / (float)plane);
+    }
 }
 
 // one block of 256 threads per row; fixed-order block reductions through shared memory
@@ -252,13 +303,24 @@ template <typename T> __global__ void k_dwconv(lc_dwconv_args a)
     const T *x = (const T *)a.x;
     T *y = (T *)a.y;
     const T *z = (const T *)a.z;
-    int64_t n = a.batch * a.oc * a.oh * a.ow, mult = a.oc / a.ic;
+    int64_t n = a.batch * a.oc * a.oh * a.ow;
+    int64_t group = a.group ? a.group : a.ic, icg = a.ic / group, ocg = a.oc / group;
     GRID_LOOP(i, n)
     {
-        int64_t ox = i % a.ow, oy = (i / a.ow) % a.oh, oc = (i / (a.ow * a.oh)) % a.oc,
-                b = i / (a.ow * a.oh * a.oc);
-        const T *xp = x + (b * a.ic + oc / mult) * a.ih * a.iw;
-        const float *wp = a.w + oc * a.kh * a.kw;
+        int64_t ox, oy, oc, b;
+        if (a.nhwc) {
+            oc = i % a.oc;
+            int64_t r = i / a.oc;
+            ox = r % a.ow;
+            oy = (r / a.ow) % a.oh;
+            b = r / (a.ow * a.oh);
+        } else {
+            ox = i % a.ow;
+            oy = (i / a.ow) % a.oh;
+            oc = (i / (a.ow * a.oh)) % a.oc;
+            b = i / (a.ow * a.oh * a.oc);
+        }
+        int64_t ic0 = oc / ocg * icg;
         float acc = 0.0f;
         for (int64_t ky = 0; ky < a.kh; ky++) {
             int64_t iy = oy * a.sh - a.pt + ky * a.dh;
@@ -266,7 +328,17 @@ template <typename T> __global__ void k_dwconv(lc_dwconv_args a)
             for (int64_t kx = 0; kx < a.kw; kx++) {
                 int64_t ix = ox * a.sw - a.pl + kx * a.dw;
                 if (ix < 0 || ix >= a.iw) continue;
-                acc += ld(xp, iy * a.iw + ix) * wp[ky * a.kw + kx];
+                for (int64_t j = 0; j < icg; j++) {
+                    float xv, wv;
+                    if (a.nhwc) {
+                        xv = ld(x, ((b * a.ih + iy) * a.iw + ix) * a.ic + ic0 + j);
+                        wv = a.w[((ky * a.kw + kx) * icg + j) * a.oc + oc];
+                    } else {
+                        xv = ld(x, ((b * a.ic + ic0 + j) * a.ih + iy) * a.iw + ix);
+                        wv = a.w[((oc * icg + j) * a.kh + ky) * a.kw + kx];
+                    }
+                    acc += xv * wv;
+                }
             }
         }
         if (a.bias) acc += a.bias[oc];
@@ -285,6 +357,18 @@ __global__ void k_resize_nearest(const T *x, T *y, int64_t planes, int64_t ih, i
         int64_t ox = i % ow, oy = (i / ow) % oh, p = i / (ow * oh);
         int64_t iy = oy * ih / oh, ix = ox * iw / ow;
         y[i] = x[(p * ih + iy) * iw + ix];
+    }
+}
+
+template <typename T>
+__global__ void k_resize_nearest_nhwc(const T *x, T *y, int64_t batch, int64_t c, int64_t ih,
+                                      int64_t iw, int64_t oh, int64_t ow)
+{
+    int64_t n = batch * oh * ow * c;
+    GRID_LOOP(i, n)
+    {
+        int64_t ch = i % c, r = i / c, ox = r % ow, oy = (r / ow) % oh, b = r / (ow * oh);
+        y[i] = x[((b * ih + oy * ih / oh) * iw + ox * iw / ow) * c + ch];
     }
 }
 
@@ -326,6 +410,23 @@ lucid_status lc_convert(const void *x, lc_type xt, void *y, lc_type yt, int64_t 
         dispatch(yt, [&](auto *yp) {
             using Y = std::remove_pointer_t<decltype(yp)>;
             k_convert<X, Y><<<blocks_for(n, 256), 256, 0, s>>>((const X *)x, (Y *)y, n);
+        });
+    });
+    return finish(why);
+}
+
+lucid_status lc_convert_layout(const void *x, lc_type xt, void *y, lc_type yt, int64_t n,
+                               int64_t c, int64_t hw, int to_nhwc, void *stream,
+                               const char **why)
+{
+    cudaStream_t s = (cudaStream_t)stream;
+    int64_t total = n * c * hw;
+    dispatch(xt, [&](auto *xp) {
+        using X = std::remove_pointer_t<decltype(xp)>;
+        dispatch(yt, [&](auto *yp) {
+            using Y = std::remove_pointer_t<decltype(yp)>;
+            k_convert_layout<X, Y><<<blocks_for(total, 256), 256, 0, s>>>((const X *)x, (Y *)y,
+                                                                          total, c, hw, to_nhwc);
         });
     });
     return finish(why);
@@ -404,6 +505,24 @@ lucid_status lc_global_pool(lc_type t, int is_max, const void *x, void *y, int64
     return finish(why);
 }
 
+lucid_status lc_global_pool_nhwc(lc_type t, int is_max, const void *x, void *y, int64_t batch,
+                                 int64_t channels, int64_t plane, void *stream,
+                                 const char **why)
+{
+    if (batch > 65535) {
+        if (why) *why = "batch over 65535";
+        return LUCID_STATUS_INTERNAL;
+    }
+    dim3 block(32, plane >= 1024 ? 32 : plane >= 128 ? 16 : 4);
+    dim3 grid((unsigned)((channels + 31) / 32), (unsigned)batch);
+    dispatch(t, [&](auto *tp) {
+        using T = std::remove_pointer_t<decltype(tp)>;
+        k_global_pool_nhwc<T><<<grid, block, 0, (cudaStream_t)stream>>>((const T *)x, (T *)y,
+                                                                        channels, plane, is_max);
+    });
+    return finish(why);
+}
+
 lucid_status lc_softmax(lc_type t, int log, const void *x, void *y, int64_t rows, int64_t cols,
                         void *stream, const char **why)
 {
@@ -454,6 +573,21 @@ lucid_status lc_resize_nearest(lc_type t, const void *x, void *y, int64_t planes
     else
         k_resize_nearest<uint16_t><<<blocks_for(n, 256), 256, 0, s>>>(
             (const uint16_t *)x, (uint16_t *)y, planes, ih, iw, oh, ow);
+    return finish(why);
+}
+
+lucid_status lc_resize_nearest_nhwc(lc_type t, const void *x, void *y, int64_t batch,
+                                    int64_t c, int64_t ih, int64_t iw, int64_t oh, int64_t ow,
+                                    void *stream, const char **why)
+{
+    int64_t n = batch * oh * ow * c;
+    cudaStream_t s = (cudaStream_t)stream;
+    if (t == LC_F32)
+        k_resize_nearest_nhwc<uint32_t><<<blocks_for(n, 256), 256, 0, s>>>(
+            (const uint32_t *)x, (uint32_t *)y, batch, c, ih, iw, oh, ow);
+    else
+        k_resize_nearest_nhwc<uint16_t><<<blocks_for(n, 256), 256, 0, s>>>(
+            (const uint16_t *)x, (uint16_t *)y, batch, c, ih, iw, oh, ow);
     return finish(why);
 }
 

@@ -47,6 +47,12 @@ typedef enum lc_act {
 lucid_status lc_convert(const void *x, lc_type xt, void *y, lc_type yt, int64_t n, void *stream,
                         const char **why);
 
+/* y = convert(x) of n images of c channels and hw positions, NCHW -> NHWC (to_nhwc) or
+ * NHWC -> NCHW: the engine boundary of channels-last plans */
+lucid_status lc_convert_layout(const void *x, lc_type xt, void *y, lc_type yt, int64_t n,
+                               int64_t c, int64_t hw, int to_nhwc, void *stream,
+                               const char **why);
+
 /* y = act(y_in + bias[c] + z) where c = (i / inner) % channels; bias (float32) and z (type t,
  * same shape as y) may be NULL; x may equal y. */
 typedef struct lc_epilogue_args {
@@ -93,7 +99,8 @@ typedef struct lc_copy_args {
 } lc_copy_args;
 lucid_status lc_copy(const lc_copy_args *a, void *stream, const char **why);
 
-/* 2-D NCHW pooling window; count: per output position (oh x ow) the average's divisor */
+/* 2-D pooling window over planes = batch * channels, NCHW or (nhwc) NHWC; count: per output
+ * position (oh x ow) the average's divisor */
 typedef struct lc_pool_args {
     lc_type t;
     int is_max;
@@ -101,12 +108,19 @@ typedef struct lc_pool_args {
     void *y;
     int64_t planes, ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl;
     const float *count;
+    int nhwc;
+    int64_t channels;
 } lc_pool_args;
 lucid_status lc_pool(const lc_pool_args *a, void *stream, const char **why);
 
 /* global pooling: y[p] = max or mean of x[p * plane .. (p + 1) * plane) */
 lucid_status lc_global_pool(lc_type t, int is_max, const void *x, void *y, int64_t planes,
                             int64_t plane, void *stream, const char **why);
+
+/* the same over NHWC: y[b, c] = max or mean of x[b, 0..plane, c] */
+lucid_status lc_global_pool_nhwc(lc_type t, int is_max, const void *x, void *y, int64_t batch,
+                                 int64_t channels, int64_t plane, void *stream,
+                                 const char **why);
 
 /* softmax (or log-softmax) of each row of `cols` values */
 lucid_status lc_softmax(lc_type t, int log, const void *x, void *y, int64_t rows, int64_t cols,
@@ -119,18 +133,20 @@ lucid_status lc_channel_affine(lc_type t, const void *x, void *y, const float *s
                                lc_act act, float alpha, float beta, void *stream,
                                const char **why);
 
-/* depthwise 2-D convolution (group == channels, one filter per channel, multiplier m), NCHW,
- * float32 weights, epilogue act(conv + bias + z) */
+/* grouped 2-D convolution computed directly (depthwise: group == ic, one filter per channel,
+ * multiplier oc / ic), NCHW or (nhwc) NHWC, float32 weights, epilogue act(conv + bias + z) */
 typedef struct lc_dwconv_args {
     lc_type t;
     const void *x;
     void *y;
-    const float *w;    /* oc x kh x kw */
+    const float *w;    /* NCHW: oc x icg x kh x kw; NHWC: kh x kw x icg x oc (icg = ic / group) */
     const float *bias; /* oc, or NULL */
     const void *z;     /* residual, or NULL */
     int64_t batch, ic, oc, ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl;
     lc_act act;
     float alpha, beta;
+    int64_t group; /* 0 means ic (depthwise) */
+    int nhwc;
 } lc_dwconv_args;
 lucid_status lc_dwconv(const lc_dwconv_args *a, void *stream, const char **why);
 
@@ -139,6 +155,11 @@ lucid_status lc_dwconv(const lc_dwconv_args *a, void *stream, const char **why);
 lucid_status lc_resize_nearest(lc_type t, const void *x, void *y, int64_t planes, int64_t ih,
                                int64_t iw, int64_t oh, int64_t ow, void *stream,
                                const char **why);
+
+/* the same over NHWC: planes = batch, c channels per position */
+lucid_status lc_resize_nearest_nhwc(lc_type t, const void *x, void *y, int64_t batch,
+                                    int64_t c, int64_t ih, int64_t iw, int64_t oh, int64_t ow,
+                                    void *stream, const char **why);
 
 /* constant pad: y (dims) from x (xdims) placed at begin pads, value elsewhere; edge: the
  * nearest element of x instead of value */

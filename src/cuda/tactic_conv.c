@@ -14,6 +14,7 @@ typedef struct conv_state {
     lc_type t;
     bool cba; /* cudnnConvolutionBiasActivationForward */
     bool has_bias, has_z;
+    bool nhwc; /* the plan stores activations channels-last */
     cudnnTensorDescriptor_t xd, yd, bd;
     cudnnFilterDescriptor_t wd;
     cudnnConvolutionDescriptor_t cd;
@@ -83,6 +84,30 @@ static lucid_status upload_bias(conv_state *s, const lucid_ir_tensor *b, bool ty
     return st;
 }
 
+/* The weights [oc][icg][kh][kw] in order `to`: 0 as they are, 1 [oc][kh][kw][icg] (cuDNN's
+ * NHWC filters, KRSC), 2 [kh][kw][icg][oc] (lucid's NHWC direct kernel), uploaded as type t. */
+static lucid_status upload_weights(const lucid_dconv *c, const lucid_ir_tensor *w, int to,
+                                   lc_type t, void **dst, lucid_error *err)
+{
+    int64_t n = lucid_tensor_numel(w);
+    if (to == 0) return lucid_cuda_upload_floats(w->data, n, t, dst, err);
+    const float *src = w->data;
+    float *tmp = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    if (!tmp) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    int64_t icg = c->ic / c->group, kh = c->kh, kw = c->kw, oc = c->oc;
+    for (int64_t k = 0; k < oc; k++)
+        for (int64_t j = 0; j < icg; j++)
+            for (int64_t r = 0; r < kh; r++)
+                for (int64_t q = 0; q < kw; q++) {
+                    float v = src[((k * icg + j) * kh + r) * kw + q];
+                    if (to == 1) tmp[((k * kh + r) * kw + q) * icg + j] = v;
+                    else tmp[((r * kw + q) * icg + j) * oc + k] = v;
+                }
+    lucid_status st = lucid_cuda_upload_floats(tmp, n, t, dst, err);
+    free(tmp);
+    return st;
+}
+
 static lucid_status cudnn_conv_prepare(const lucid_tactic *t, const lucid_graph *g,
                                        const lucid_node *n, void *devp, void **out,
                                        lucid_error *err)
@@ -116,16 +141,18 @@ static lucid_status cudnn_conv_prepare(const lucid_tactic *t, const lucid_graph 
         if (st) goto fail;
     }
     int dt = cudnn_type(s->t);
+    s->nhwc = dev->nhwc;
+    cudnnTensorFormat_t fmt = s->nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
     st = lucid_cudnn_check(cudnnCreateTensorDescriptor(&s->xd), err, "cudnnCreateTensorDescriptor");
     if (!st) st = lucid_cudnn_check(cudnnCreateTensorDescriptor(&s->yd), err, "cudnnCreateTensorDescriptor");
     if (!st) st = lucid_cudnn_check(cudnnCreateTensorDescriptor(&s->bd), err, "cudnnCreateTensorDescriptor");
     if (!st) st = lucid_cudnn_check(cudnnCreateFilterDescriptor(&s->wd), err, "cudnnCreateFilterDescriptor");
     if (!st) st = lucid_cudnn_check(cudnnCreateConvolutionDescriptor(&s->cd), err, "cudnnCreateConvolutionDescriptor");
     if (!st) st = lucid_cudnn_check(cudnnCreateActivationDescriptor(&s->ad), err, "cudnnCreateActivationDescriptor");
-    if (!st) st = lucid_cudnn_check(cudnnSetTensor4dDescriptor(s->xd, CUDNN_TENSOR_NCHW, dt, (int)c->batch, (int)c->ic, (int)c->ih, (int)c->iw), err, "x descriptor");
-    if (!st) st = lucid_cudnn_check(cudnnSetTensor4dDescriptor(s->yd, CUDNN_TENSOR_NCHW, dt, (int)c->batch, (int)c->oc, (int)c->oh, (int)c->ow), err, "y descriptor");
-    if (!st) st = lucid_cudnn_check(cudnnSetTensor4dDescriptor(s->bd, CUDNN_TENSOR_NCHW, dt, 1, (int)c->oc, 1, 1), err, "bias descriptor");
-    if (!st) st = lucid_cudnn_check(cudnnSetFilter4dDescriptor(s->wd, dt, CUDNN_TENSOR_NCHW, (int)c->oc, (int)(c->ic / c->group), (int)c->kh, (int)c->kw), err, "filter descriptor");
+    if (!st) st = lucid_cudnn_check(cudnnSetTensor4dDescriptor(s->xd, fmt, dt, (int)c->batch, (int)c->ic, (int)c->ih, (int)c->iw), err, "x descriptor");
+    if (!st) st = lucid_cudnn_check(cudnnSetTensor4dDescriptor(s->yd, fmt, dt, (int)c->batch, (int)c->oc, (int)c->oh, (int)c->ow), err, "y descriptor");
+    if (!st) st = lucid_cudnn_check(cudnnSetTensor4dDescriptor(s->bd, fmt, dt, 1, (int)c->oc, 1, 1), err, "bias descriptor");
+    if (!st) st = lucid_cudnn_check(cudnnSetFilter4dDescriptor(s->wd, dt, fmt, (int)c->oc, (int)(c->ic / c->group), (int)c->kh, (int)c->kw), err, "filter descriptor");
     if (!st) st = lucid_cudnn_check(cudnnSetConvolution2dDescriptor(s->cd, (int)c->pt, (int)c->pl, (int)c->sh, (int)c->sw, (int)c->dh, (int)c->dw, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT), err, "convolution descriptor");
     if (!st) st = lucid_cudnn_check(cudnnSetConvolutionGroupCount(s->cd, (int)c->group), err, "group count");
     /* fp32: no tensor cores at all (no TF32); tf32: TF32 allowed; 16-bit: tensor cores */
@@ -164,8 +191,7 @@ static lucid_status cudnn_conv_prepare(const lucid_tactic *t, const lucid_graph 
                 goto fail;
             }
     }
-    const lucid_ir_tensor *w = lucid_op_input(g, n, 1);
-    st = lucid_cuda_upload_floats(w->data, lucid_tensor_numel(w), s->t, &s->w, err);
+    st = upload_weights(c, lucid_op_input(g, n, 1), s->nhwc ? 1 : 0, s->t, &s->w, err);
     if (!st) st = upload_bias(s, lucid_op_input(g, n, 2), s->cba, err);
     if (st) goto fail;
     *out = s;
@@ -204,7 +230,7 @@ static lucid_status cudnn_conv_run(const void *p, const lucid_array *in, int n_i
     lc_epilogue_args a = {.t = s->t, .x = out[0].data, .y = out[0].data,
                           .bias = s->has_bias ? s->bias : NULL, .z = z,
                           .n = s->c.batch * s->c.oc * s->c.oh * s->c.ow, .channels = s->c.oc,
-                          .inner = s->c.oh * s->c.ow, .act = (lc_act)s->c.act,
+                          .inner = s->nhwc ? 1 : s->c.oh * s->c.ow, .act = (lc_act)s->c.act,
                           .alpha = s->c.alpha, .beta = s->c.beta};
     return lucid_kernel_check(lc_epilogue(&a, cs->stream, &why), why, err, "epilogue");
 }
@@ -225,10 +251,30 @@ static bool dw_supports(const lucid_graph *g, const lucid_node *n, const lucid_c
     return true;
 }
 
+/* lucid's direct kernel for convolutions that are not depthwise: the fallback of
+ * channels-last plans where cuDNN has no NHWC kernel for few input channels (an RGB stem) */
+static bool direct_supports(const lucid_graph *g, const lucid_node *n,
+                            const lucid_cpu_features *cpu, char *why, size_t why_len)
+{
+    if (!conv_supports(g, n, cpu, why, why_len)) return false;
+    lucid_dconv c;
+    lucid_dconv_resolve(g, n, &c, why, why_len);
+    if (c.group == c.ic && c.group > 1) {
+        snprintf(why, why_len, "depthwise (cuda.own.conv.depthwise runs it)");
+        return false;
+    }
+    if ((c.ic / c.group) % 8 == 0) {
+        snprintf(why, why_len, "%lld input channels per group, a multiple of 8: cuDNN's",
+                 (long long)(c.ic / c.group));
+        return false;
+    }
+    return true;
+}
+
 static lucid_status dw_prepare(const lucid_tactic *t, const lucid_graph *g, const lucid_node *n,
                                void *devp, void **out, lucid_error *err)
 {
-    (void)devp;
+    const lucid_cuda_dev *dev = devp;
     char why[160];
     *out = NULL;
     conv_state *s = calloc(1, sizeof *s);
@@ -238,10 +284,16 @@ static lucid_status dw_prepare(const lucid_tactic *t, const lucid_graph *g, cons
         return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED, "%s", why);
     }
     s->t = lucid_cuda_type(t->precision);
+    s->nhwc = dev->nhwc;
+    if (t->variant == 1 && !s->nhwc) {
+        free(s);
+        return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
+                            "NCHW plan: cuDNN runs every dense convolution");
+    }
     s->has_bias = lucid_op_input(g, n, 2) != NULL;
     s->has_z = s->c.fused && lucid_op_input(g, n, 3) != NULL;
-    const lucid_ir_tensor *w = lucid_op_input(g, n, 1);
-    lucid_status st = lucid_cuda_upload_floats(w->data, lucid_tensor_numel(w), LC_F32, &s->w, err);
+    lucid_status st = upload_weights(&s->c, lucid_op_input(g, n, 1), s->nhwc ? 2 : 0, LC_F32,
+                                     &s->w, err);
     if (!st) st = upload_bias(s, lucid_op_input(g, n, 2), false, err);
     if (st) {
         conv_release(s);
@@ -263,9 +315,10 @@ static lucid_status dw_run(const void *p, const lucid_array *in, int n_in, lucid
                         .batch = c->batch, .ic = c->ic, .oc = c->oc, .ih = c->ih, .iw = c->iw,
                         .oh = c->oh, .ow = c->ow, .kh = c->kh, .kw = c->kw, .sh = c->sh,
                         .sw = c->sw, .dh = c->dh, .dw = c->dw, .pt = c->pt, .pl = c->pl,
-                        .act = (lc_act)c->act, .alpha = c->alpha, .beta = c->beta};
+                        .act = (lc_act)c->act, .alpha = c->alpha, .beta = c->beta,
+                        .group = c->group, .nhwc = s->nhwc};
     return lucid_kernel_check(lc_dwconv(&a, ((const lucid_cuda_stream *)stream)->stream, &why),
-                              why, err, "depthwise conv");
+                              why, err, "direct conv");
 }
 
 /* ---- the tactic table: every cuDNN algorithm in every precision ---- */
@@ -302,6 +355,9 @@ CONV_TACTIC_ALGO(bf16)
 #define DW_TACTIC(prec)                                                                         \
     LUCID_CUDA_TACTIC_P(cuda_dwconv_##prec, "cuda.own.conv.depthwise." #prec,                   \
                         CONV_PREC_ARGS(prec), 0, 0, dw_supports, dw_prepare, conv_release,      \
+                        lucid_cuda_no_workspace, dw_run)                                        \
+    LUCID_CUDA_TACTIC_P(cuda_dconv_##prec, "cuda.own.conv.direct." #prec,                       \
+                        CONV_PREC_ARGS(prec), 30, 1, direct_supports, dw_prepare, conv_release, \
                         lucid_cuda_no_workspace, dw_run)
 DW_TACTIC(fp32)
 DW_TACTIC(fp16)

@@ -283,9 +283,10 @@ static lucid_status col_layout(cublasLtMatrixLayout_t *l, cudaDataType_t dt, int
 }
 
 typedef struct conv1x1_state {
-    gemm_state g;    /* A = X (the input), B = W */
+    gemm_state g;    /* NCHW: A = X (the input), B = W; NHWC: A = W, B = X */
     lucid_dconv c;
-    float *bias;     /* float32, for the epilogue kernel */
+    float *bias;     /* float32, for the epilogue kernel (NCHW) */
+    bool nhwc;       /* one GEMM over every position, bias and ReLU in cuBLASLt's epilogue */
 } conv1x1_state;
 
 static void conv1x1_release(void *p)
@@ -301,6 +302,45 @@ static size_t conv1x1_workspace(const void *p, int threads)
 {
     (void)threads;
     return ((const conv1x1_state *)p)->g.ws;
+}
+
+/* Channels-last: the input is a row-major [positions x ic] matrix and the output
+ * [positions x oc], so the layer is one GEMM over all images. Column-major, D [oc x M] =
+ * W^T (the weights [oc][ic] read as a column-major ic x oc, transposed) times X [ic x M], the
+ * residual as C (same layout as D); bias is then one value per row of D, which cuBLASLt's
+ * epilogue adds (with ReLU) in the same kernel. */
+static lucid_status conv1x1_nhwc_desc(conv1x1_state *cs, const lucid_graph *g,
+                                      const lucid_node *n, cublasComputeType_t ct,
+                                      cudaDataType_t dt, lucid_error *err)
+{
+    gemm_state *s = &cs->g;
+    const lucid_dconv *c = &cs->c;
+    int64_t m = c->batch * c->oh * c->ow;
+    cublasOperation_t opa = CUBLAS_OP_T, opb = CUBLAS_OP_N;
+    lucid_status st = lucid_cublas_check(cublasLtMatmulDescCreate(&s->desc, ct, CUDA_R_32F), err, "cublasLtMatmulDescCreate");
+    if (!st) st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa), err, "transa");
+    if (!st) st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb), err, "transb");
+    if (!st) st = col_layout(&s->la, dt, c->ic, c->oc, c->ic, 1, 0, err);
+    if (!st) st = col_layout(&s->lb, dt, c->ic, m, c->ic, 1, 0, err);
+    if (!st) st = col_layout(&s->ld, dt, c->oc, m, c->oc, 1, 0, err);
+    if (!st) st = col_layout(&s->lc, dt, c->oc, m, c->oc, 1, 0, err);
+    if (st) return st;
+    s->act = (lc_act)c->act;
+    s->act_alpha = c->alpha;
+    s->act_beta = c->beta;
+    const lucid_ir_tensor *b = lucid_op_input(g, n, 2);
+    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
+    if (b) {
+        st = lucid_cuda_upload_floats(b->data, c->oc, s->t, &s->bias, err);
+        epi = s->act == LC_ACT_RELU ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+        if (!st) st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &s->bias, sizeof s->bias), err, "bias pointer");
+        if (!st) st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &dt, sizeof dt), err, "bias type");
+    } else if (s->act == LC_ACT_RELU) {
+        epi = CUBLASLT_EPILOGUE_RELU;
+    }
+    if (epi == CUBLASLT_EPILOGUE_RELU || epi == CUBLASLT_EPILOGUE_RELU_BIAS) s->act = LC_ACT_NONE;
+    if (!st) st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi), err, "epilogue");
+    return st;
 }
 
 static lucid_status conv1x1_prepare(const lucid_tactic *t, const lucid_graph *g,
@@ -326,6 +366,12 @@ static lucid_status conv1x1_prepare(const lucid_tactic *t, const lucid_graph *g,
     cublasComputeType_t ct = (t->flags & LUCID_TACTIC_TF32) ? CUBLAS_COMPUTE_32F_FAST_TF32
                                                             : CUBLAS_COMPUTE_32F;
     cublasOperation_t op = CUBLAS_OP_N;
+    cs->nhwc = dev->nhwc;
+    if (cs->nhwc) {
+        st = conv1x1_nhwc_desc(cs, g, n, ct, dt, err);
+        if (st) goto fail;
+        goto heuristic;
+    }
     st = lucid_cublas_check(cublasLtMatmulDescCreate(&s->desc, ct, CUDA_R_32F), err, "cublasLtMatmulDescCreate");
     if (!st) st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_TRANSA, &op, sizeof op), err, "transa");
     if (!st) st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_TRANSB, &op, sizeof op), err, "transb");
@@ -334,6 +380,7 @@ static lucid_status conv1x1_prepare(const lucid_tactic *t, const lucid_graph *g,
     if (!st) st = col_layout(&s->ld, dt, hw, c->oc, hw, c->batch, c->oc * hw, err);
     if (!st) st = col_layout(&s->lc, dt, hw, c->oc, hw, c->batch, c->oc * hw, err);
     if (st) goto fail;
+heuristic:;
     cublasLtMatmulPreference_t pref = NULL;
     size_t maxws = GEMM_MAX_WORKSPACE;
     cublasLtMatmulHeuristicResult_t res[4];
@@ -352,7 +399,8 @@ static lucid_status conv1x1_prepare(const lucid_tactic *t, const lucid_graph *g,
     s->ws = res[t->variant].workspaceSize;
     const lucid_ir_tensor *w = lucid_op_input(g, n, 1), *b = lucid_op_input(g, n, 2);
     st = lucid_cuda_upload_floats(w->data, lucid_tensor_numel(w), s->t, &s->w, err);
-    if (!st && b) st = lucid_cuda_upload_floats(b->data, c->oc, LC_F32, (void **)&cs->bias, err);
+    if (!st && b && !cs->nhwc)
+        st = lucid_cuda_upload_floats(b->data, c->oc, LC_F32, (void **)&cs->bias, err);
     if (st) goto fail;
     *out = cs;
     return LUCID_STATUS_OK;
@@ -369,14 +417,22 @@ static lucid_status conv1x1_run(const void *p, const lucid_array *in, int n_in, 
     const lucid_cuda_stream *st_ = stream;
     const void *z = s->has_z && n_in > 3 ? in[3].data : NULL;
     const float beta = z ? 1.0f : 0.0f;
+    const void *ma = cs->nhwc ? s->w : in[0].data, *mb = cs->nhwc ? in[0].data : s->w;
     lucid_status st = lucid_cublas_check(
-        cublasLtMatmul(st_->lt, s->desc, &s->alpha, in[0].data, s->la, s->w, s->lb, &beta,
+        cublasLtMatmul(st_->lt, s->desc, &s->alpha, ma, s->la, mb, s->lb, &beta,
                        z ? z : out[0].data, s->lc, out[0].data, s->ld, &s->algo, work, s->ws,
                        st_->stream),
         err, "cublasLtMatmul");
-    if (st || (!cs->bias && cs->c.act == LUCID_DCONV_ACT_NONE)) return st;
     const char *why = NULL;
     const lucid_dconv *c = &cs->c;
+    if (cs->nhwc) { /* bias and ReLU were cuBLASLt's; another activation is applied here */
+        if (st || s->act == LC_ACT_NONE) return st;
+        lc_epilogue_args e = {.t = s->t, .x = out[0].data, .y = out[0].data,
+                              .n = c->batch * c->oc * c->oh * c->ow, .channels = 1, .inner = 1,
+                              .act = s->act, .alpha = s->act_alpha, .beta = s->act_beta};
+        return lucid_kernel_check(lc_epilogue(&e, st_->stream, &why), why, err, "activation");
+    }
+    if (st || (!cs->bias && cs->c.act == LUCID_DCONV_ACT_NONE)) return st;
     lc_epilogue_args a = {.t = s->t, .x = out[0].data, .y = out[0].data, .bias = cs->bias,
                           .n = c->batch * c->oc * c->oh * c->ow, .channels = c->oc,
                           .inner = c->oh * c->ow, .act = (lc_act)c->act, .alpha = c->alpha,

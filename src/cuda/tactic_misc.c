@@ -153,21 +153,6 @@ static bool binary_supports(const lucid_graph *g, const lucid_node *n,
     return true;
 }
 
-/* strides of x broadcast to out's dims (right-aligned, 0 where x has 1 or lacks the dim) */
-static void bcast_strides(const lucid_ir_tensor *x, int rank, const int64_t *dims, int64_t *s)
-{
-    int64_t stride = 1;
-    for (int d = rank - 1; d >= 0; d--) {
-        int xd = d - (rank - x->rank);
-        if (xd < 0) {
-            s[d] = 0;
-            continue;
-        }
-        s[d] = x->dims[xd] == 1 && dims[d] != 1 ? 0 : stride;
-        stride *= x->dims[xd];
-    }
-}
-
 /* ---- pooling ---- */
 
 static bool reduce_mean_spatial(const lucid_graph *g, const lucid_node *n, char *why, size_t len)
@@ -368,6 +353,33 @@ static void contiguous_strides(int rank, const int64_t *dims, int64_t *s)
     }
 }
 
+/* strides of x's storage (channels-last where the plan stores it so) broadcast to out's dims
+ * (right-aligned, 0 where x has 1 or lacks the dim) */
+static void storage_bcast(const lucid_cuda_dev *d, const lucid_ir_tensor *x, int rank,
+                          const int64_t *dims, int64_t *s)
+{
+    int64_t xs[LC_MAX_RANK];
+    lucid_cuda_strides(d, x, xs);
+    for (int k = rank - 1; k >= 0; k--) {
+        int xd = k - (rank - x->rank);
+        s[k] = xd < 0 || (x->dims[xd] == 1 && dims[k] != 1) ? 0 : xs[xd];
+    }
+}
+
+/* Orders the dims by decreasing output stride (a stable insertion sort), permuting the other
+ * stride arrays alike (a and b may be NULL): the kernels then write in memory order, and one
+ * whose output is dense may index it by the running element number. */
+static void output_order(int rank, int64_t *dims, int64_t *os, int64_t *a, int64_t *b)
+{
+    for (int i = 1; i < rank; i++)
+        for (int j = i; j > 0 && os[j] > os[j - 1]; j--) {
+            int64_t t;
+#define SWAP(v) if (v) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t; }
+            SWAP(dims) SWAP(os) SWAP(a) SWAP(b)
+#undef SWAP
+        }
+}
+
 /* a copy of `dims` (rank) from x at ibase with strides is into y at obase with strides os */
 static void part_set(lc_copy_args *p, int esize, int rank, const int64_t *dims, const int64_t *is,
                      const int64_t *os, int64_t ibase, int64_t obase)
@@ -388,12 +400,19 @@ static void part_set(lc_copy_args *p, int esize, int rank, const int64_t *dims, 
     }
     p->ibase = ibase;
     p->obase = obase;
+    if (rank > 1) output_order(rank, p->dims, p->os, p->is, NULL);
+}
+
+/* Is t stored channels-last with bytes that differ from NCHW (C > 1 and H * W > 1)? */
+static bool nhwc_differs(const lucid_cuda_dev *d, const lucid_ir_tensor *t)
+{
+    return lucid_cuda_nhwc(d, t) && t->dims[1] != 1 && t->dims[2] * t->dims[3] != 1;
 }
 
 static lucid_status misc_prepare(const lucid_tactic *t, const lucid_graph *g, const lucid_node *n,
                                  void *devp, void **out, lucid_error *err)
 {
-    (void)devp;
+    const lucid_cuda_dev *dev = devp;
     char why[160] = "";
     *out = NULL;
     if (!t->supports(g, n, NULL, why, sizeof why))
@@ -412,8 +431,11 @@ static lucid_status misc_prepare(const lucid_tactic *t, const lucid_graph *g, co
         binary_op(n->op, &s->binop);
         s->rank = y->rank;
         memcpy(s->dims, y->dims, sizeof(int64_t) * (size_t)y->rank);
-        bcast_strides(lucid_op_input(g, n, 0), y->rank, y->dims, s->sa);
-        bcast_strides(lucid_op_input(g, n, 1), y->rank, y->dims, s->sb);
+        storage_bcast(dev, lucid_op_input(g, n, 0), y->rank, y->dims, s->sa);
+        storage_bcast(dev, lucid_op_input(g, n, 1), y->rank, y->dims, s->sb);
+        int64_t ys[LC_MAX_RANK];
+        lucid_cuda_strides(dev, y, ys);
+        output_order(y->rank, s->dims, ys, s->sa, s->sb);
         if (y->rank == 0) {
             s->rank = 1;
             s->dims[0] = 1;
@@ -422,7 +444,9 @@ static lucid_status misc_prepare(const lucid_tactic *t, const lucid_graph *g, co
         if (n->op == LUCID_OP_REDUCE_MEAN || n->op == LUCID_OP_GLOBAL_AVERAGE_POOL ||
             n->op == LUCID_OP_GLOBAL_MAX_POOL) {
             s->pool.is_max = n->op == LUCID_OP_GLOBAL_MAX_POOL;
+            s->pool.nhwc = lucid_cuda_nhwc(dev, x);
             s->planes = x->dims[0] * x->dims[1];
+            s->channels = x->dims[1];
             s->inner = lucid_tensor_numel(x) / (s->planes ? s->planes : 1);
             s->rows = -1; /* global */
         } else {
@@ -434,7 +458,8 @@ static lucid_status misc_prepare(const lucid_tactic *t, const lucid_graph *g, co
             s->pool = (lc_pool_args){.t = s->t, .is_max = p->is_max, .planes = p->planes,
                                      .ih = c->ih, .iw = c->iw, .oh = c->oh, .ow = c->ow,
                                      .kh = c->kh, .kw = c->kw, .sh = c->sh, .sw = c->sw,
-                                     .dh = c->dh, .dw = c->dw, .pt = c->pt, .pl = c->pl};
+                                     .dh = c->dh, .dw = c->dw, .pt = c->pt, .pl = c->pl,
+                                     .nhwc = lucid_cuda_nhwc(dev, x), .channels = x->dims[1]};
             if (!p->is_max)
                 st = lucid_cuda_upload_floats(p->count, c->oh * c->ow, LC_F32, (void **)&s->dev_a, err);
             lucid_pool_release(ps);
@@ -468,7 +493,7 @@ static lucid_status misc_prepare(const lucid_tactic *t, const lucid_graph *g, co
         free(ab);
         if (st) goto fail;
         s->channels = c;
-        s->inner = lucid_tensor_numel(x) / (x->dims[0] * c);
+        s->inner = lucid_cuda_nhwc(dev, x) ? 1 : lucid_tensor_numel(x) / (x->dims[0] * c);
         s->act = LC_ACT_NONE;
         if (n->op == LUCID_OP_FUSED_BATCH_NORM) { /* BatchNormalization + its activation */
             lucid_epilogue e;
@@ -492,23 +517,23 @@ static lucid_status misc_prepare(const lucid_tactic *t, const lucid_graph *g, co
         if (n->op == LUCID_OP_TRANSPOSE) {
             const lucid_transpose_params *p = n->params;
             int64_t xs[LC_MAX_RANK];
-            contiguous_strides(x->rank, x->dims, xs);
+            lucid_cuda_strides(dev, x, xs);
             for (int d = 0; d < y->rank; d++) is[d] = xs[p->perm[d]];
-            contiguous_strides(y->rank, y->dims, os);
+            lucid_cuda_strides(dev, y, os);
             part_set(&s->parts[0], es, y->rank, y->dims, is, os, 0, 0);
         } else if (n->op == LUCID_OP_SLICE) {
             const lucid_slice_params *p = n->params;
             int64_t xs[LC_MAX_RANK], base = 0;
-            contiguous_strides(x->rank, x->dims, xs);
+            lucid_cuda_strides(dev, x, xs);
             for (int d = 0; d < y->rank; d++) {
                 is[d] = xs[d] * p->step[d];
                 base += p->start[d] * xs[d];
             }
-            contiguous_strides(y->rank, y->dims, os);
+            lucid_cuda_strides(dev, y, os);
             part_set(&s->parts[0], es, y->rank, y->dims, is, os, base, 0);
         } else if (n->op == LUCID_OP_EXPAND) {
-            bcast_strides(x, y->rank, y->dims, is);
-            contiguous_strides(y->rank, y->dims, os);
+            storage_bcast(dev, x, y->rank, y->dims, is);
+            lucid_cuda_strides(dev, y, os);
             part_set(&s->parts[0], es, y->rank, y->dims, is, os, 0, 0);
         } else if (n->op == LUCID_OP_CONCAT || n->op == LUCID_OP_SPLIT) {
             const lucid_ir_tensor *whole = n->op == LUCID_OP_CONCAT ? y : x;
@@ -516,13 +541,13 @@ static lucid_status misc_prepare(const lucid_tactic *t, const lucid_graph *g, co
             lucid_attr_int(n, "axis", n->op == LUCID_OP_SPLIT ? 0 : 1, &axis, NULL);
             if (axis < 0) axis += whole->rank;
             int64_t ws[LC_MAX_RANK], off = 0;
-            contiguous_strides(whole->rank, whole->dims, ws);
+            lucid_cuda_strides(dev, whole, ws);
             for (int k = 0; k < nparts; k++) {
                 const lucid_ir_tensor *pt = n->op == LUCID_OP_CONCAT ? lucid_op_input(g, n, k)
                                                                      : lucid_op_output(g, n, k);
                 if (!pt) continue;
                 int64_t ps[LC_MAX_RANK];
-                contiguous_strides(pt->rank, pt->dims, ps);
+                lucid_cuda_strides(dev, pt, ps);
                 if (n->op == LUCID_OP_CONCAT)
                     part_set(&s->parts[k], es, pt->rank, pt->dims, ps, ws, 0, off * ws[axis]);
                 else
@@ -535,17 +560,34 @@ static lucid_status misc_prepare(const lucid_tactic *t, const lucid_graph *g, co
             pad_read(g, n, pads, &s->pad.value, &s->pad.edge, why, sizeof why);
             s->pad.rank = x->rank;
             s->pad.n = s->n;
-            for (int d = 0; d < x->rank; d++) {
-                s->pad.xdims[d] = x->dims[d];
-                s->pad.ydims[d] = y->dims[d];
-                s->pad.begin[d] = pads[d];
+            /* channels-last: the same padding over the dims in storage order N, H, W, C */
+            static const int nhwc_order[4] = {0, 2, 3, 1};
+            bool cl = lucid_cuda_nhwc(dev, x);
+            for (int k = 0; k < x->rank; k++) {
+                int d = cl ? nhwc_order[k] : k;
+                s->pad.xdims[k] = x->dims[d];
+                s->pad.ydims[k] = y->dims[d];
+                s->pad.begin[k] = pads[d];
             }
         } else if (n->op == LUCID_OP_RESIZE || n->op == LUCID_OP_UPSAMPLE) {
             s->planes = x->dims[0] * x->dims[1];
+            s->pool.nhwc = lucid_cuda_nhwc(dev, x);
+            s->channels = x->dims[1];
+            s->rows = x->dims[0];
             s->ih = x->dims[2];
             s->iw = x->dims[3];
             s->oh = y->dims[2];
             s->ow = y->dims[3];
+        } else if (nhwc_differs(dev, x) != nhwc_differs(dev, y)) {
+            /* Reshape and friends between a channels-last 4-D tensor and a tensor holding its
+             * elements in ONNX's order: read or written through the 4-D side's strides (the
+             * layout choice refuses two channels-last sides of different shapes) */
+            const lucid_ir_tensor *four = nhwc_differs(dev, x) ? x : y;
+            int64_t fs[LC_MAX_RANK], cs[LC_MAX_RANK];
+            lucid_cuda_strides(dev, four, fs);
+            contiguous_strides(4, four->dims, cs);
+            if (four == x) part_set(&s->parts[0], es, 4, x->dims, fs, cs, 0, 0);
+            else part_set(&s->parts[0], es, 4, y->dims, cs, fs, 0, 0);
         } else { /* Reshape and friends that run (not views): a plain copy */
             int64_t d1 = s->n, one = 1;
             part_set(&s->parts[0], es, 1, &d1, &one, &one, 0, 0);
@@ -591,6 +633,11 @@ static lucid_status misc_run(const void *p, const lucid_array *in, int n_in, luc
     case LUCID_OP_GLOBAL_AVERAGE_POOL:
     case LUCID_OP_GLOBAL_MAX_POOL:
     case LUCID_OP_REDUCE_MEAN:
+        if (s->pool.nhwc)
+            return lucid_kernel_check(lc_global_pool_nhwc(s->t, s->pool.is_max, in[0].data,
+                                                          out[0].data, s->planes / s->channels,
+                                                          s->channels, s->inner, cs, &why),
+                                      why, err, "global pool");
         return lucid_kernel_check(lc_global_pool(s->t, s->pool.is_max, in[0].data, out[0].data,
                                                  s->planes, s->inner, cs, &why),
                                   why, err, "global pool");
@@ -613,6 +660,11 @@ static lucid_status misc_run(const void *p, const lucid_array *in, int n_in, luc
     }
     case LUCID_OP_RESIZE:
     case LUCID_OP_UPSAMPLE:
+        if (s->pool.nhwc)
+            return lucid_kernel_check(lc_resize_nearest_nhwc(s->t, in[0].data, out[0].data,
+                                                             s->rows, s->channels, s->ih, s->iw,
+                                                             s->oh, s->ow, cs, &why),
+                                      why, err, "resize");
         return lucid_kernel_check(lc_resize_nearest(s->t, in[0].data, out[0].data, s->planes,
                                                     s->ih, s->iw, s->oh, s->ow, cs, &why),
                                   why, err, "resize");

@@ -239,12 +239,14 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
         }
         char key[512];
         lucid_timing_key(g, n, c->tactic, plan->threads, cpu, key, sizeof key);
-        if (plan->dev) { /* the GPU, its driver and libraries are part of a device key */
+        if (plan->dev) { /* the GPU, its driver and libraries are part of a device key, and
+                          * the plan's activation layout */
             size_t kl = strlen(key);
-            snprintf(key + kl, sizeof key - kl, "@%016llx",
+            snprintf(key + kl, sizeof key - kl, "@%016llx%s",
                      (unsigned long long)lucid_hash_fnv1a(plan->backend->describe(plan->dev),
                                                           strlen(plan->backend->describe(plan->dev)),
-                                                          0));
+                                                          0),
+                     plan->channels_last ? "/nhwc" : "");
         }
         double cached;
         if (n_supported_fast + (n_supported_fast == 0) == 1) {
@@ -487,6 +489,17 @@ lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_o
                                   err);
     if (st) goto fail;
     if (plan->job) plan->job->opts = NULL; /* the options are the caller's, not kept */
+    if (opts->gpu_layout < LUCID_GPU_LAYOUT_AUTO || opts->gpu_layout > LUCID_GPU_LAYOUT_NHWC) {
+        st = lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "unknown GPU layout %d",
+                          (int)opts->gpu_layout);
+        goto fail;
+    }
+    if (plan->backend) { /* the GPU's activation layout, before any tactic is timed */
+        st = plan->backend->plan_layout(plan->dev, plan->model->graph, plan->precision,
+                                        (int)opts->gpu_layout, &plan->channels_last,
+                                        plan->layout_reason, sizeof plan->layout_reason, err);
+        if (st) goto fail;
+    }
     const lucid_graph *g = plan->model->graph;
     for (int i = 0; i < g->n_nodes; i++)
         if (g->nodes[i].op == LUCID_OP_REORDER) {
@@ -669,6 +682,8 @@ lucid_status lucid_plan_get_info(const lucid_plan_t *plan, lucid_plan_info *out)
         else if (strcmp(p, "fp32") != 0)
             out->reduced_layers++;
     }
+    out->gpu_channels_last = plan->channels_last;
+    out->gpu_layout_reason = plan->layout_reason;
     return LUCID_STATUS_OK;
 }
 

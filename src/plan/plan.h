@@ -61,6 +61,8 @@ struct lucid_plan {
      * precision nor compression, and for loaded plans) */
     struct lucid_precision_job *job;
     lucid_build_options job_opts;
+    bool channels_last;          /* GPU plans: 4-D float activations stored NHWC */
+    char layout_reason[200];     /* why (the backend's plan_layout) */
 };
 
 /* What a layer computes in, from its tensors' dtypes: "fp32", "fp16", "bf16", "int8", or

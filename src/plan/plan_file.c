@@ -147,8 +147,10 @@ lucid_status lucid_plan_save(const lucid_plan_t *plan, const char *path, lucid_e
     }
     unsigned char hdr[PLAN_HEADER] = {0};
     memcpy(hdr, PLAN_MAGIC, 8);
-    /* flags: bit 0 deterministic, bits 8-15 the device, bits 16-23 the precision */
+    /* flags: bit 0 deterministic, bit 1 GPU activations channels-last, bits 8-15 the
+     * device, bits 16-23 the precision */
     uint32_t format = PLAN_FORMAT, flags = (plan->deterministic ? 1u : 0u) |
+                                           (plan->channels_last ? 2u : 0u) |
                                            (uint32_t)plan->device << 8 |
                                            (uint32_t)plan->precision << 16;
     memcpy(hdr + 8, &format, 4);
@@ -459,7 +461,8 @@ lucid_status lucid_plan_load(const char *path, lucid_plan_t **out, lucid_error *
                             "%s: checksum mismatch: the plan file is corrupt", path);
     }
     uint32_t fdev = (flags >> 8) & 0xff, fprec = (flags >> 16) & 0xff;
-    if (threads < 1 || threads > 1024 || level < -1 || level > 3 || (flags & ~0xffff01u) ||
+    if (threads < 1 || threads > 1024 || level < -1 || level > 3 || (flags & ~0xffff03u) ||
+        ((flags & 2u) && fdev != LUCID_DEVICE_CUDA) ||
         fdev > LUCID_DEVICE_CUDA || fprec > LUCID_PRECISION_INT8 ||
         (fdev == LUCID_DEVICE_CPU && fprec == LUCID_PRECISION_TF32) ||
         (fdev == LUCID_DEVICE_CUDA && fprec == LUCID_PRECISION_INT8)) {
@@ -486,6 +489,7 @@ lucid_status lucid_plan_load(const char *path, lucid_plan_t **out, lucid_error *
     plan->threads = threads;
     plan->opt_level = level;
     plan->deterministic = flags & 1;
+    plan->channels_last = (flags & 2u) != 0;
     plan->device = (lucid_device)fdev;
     plan->precision = (lucid_precision)fprec;
     free(g->path);
@@ -536,6 +540,17 @@ lucid_status lucid_plan_load(const char *path, lucid_plan_t **out, lucid_error *
     if (plan->device != LUCID_DEVICE_CPU) {
         plan->backend = lucid_cuda_backend();
         st = plan->backend->open(0, plan->deterministic, &plan->dev, err);
+        /* the recorded layout (the stored graph already has the views it allows) */
+        bool nhwc = false;
+        if (!st)
+            st = plan->backend->plan_layout(plan->dev, plan->model->graph, plan->precision,
+                                            plan->channels_last ? LUCID_GPU_LAYOUT_NHWC
+                                                                : LUCID_GPU_LAYOUT_NCHW,
+                                            &nhwc, plan->layout_reason,
+                                            sizeof plan->layout_reason, err);
+        if (!st && nhwc != plan->channels_last)
+            st = corrupt(path, "its GPU layout", err);
+        if (!st) snprintf(plan->layout_reason, sizeof plan->layout_reason, "as the plan file records");
         if (st) {
             lucid_error_prefix(err, "%s: ", path);
             goto fail;

@@ -23,6 +23,15 @@ typedef struct lucid_device_backend {
     /* One line naming the GPU, compute capability, driver, CUDA and library versions: the
      * timing cache key's device part and the plan's device_model. */
     const char *(*describe)(const void *dev);
+    /* Chooses how the plan stores 4-D float activations, on the optimized graph g before any
+     * tactic is timed or prepared; request is a lucid_gpu_layout (a loaded plan passes what
+     * its file recorded). Channels-last needs every layer to run so; views that channels-last
+     * storage would break (a Reshape between 4-D and other ranks, a Concat, Split or Slice
+     * along channels) become copies again (g is changed then). Sets *nhwc, says why in why;
+     * an error only when NHWC was requested and a layer cannot run so. */
+    lucid_status (*plan_layout)(void *dev, lucid_graph *g, lucid_precision precision,
+                                int request, bool *nhwc, char *why, size_t why_len,
+                                lucid_error *err);
     /* Median ms of tactic t on node n (inputs filled with deterministic values on the
      * device, CUDA-event timing, one warm-up then samples until budget_ms, 3 to 50 samples
      * of 8 back-to-back runs).
