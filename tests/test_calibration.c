@@ -485,7 +485,8 @@ static void test_lenet(void)
     }
     CHECK(acts == t->n && t->n >= 8, "%zu activation tensors, %zu entries", acts, t->n);
 
-    /* ranges against a direct computation: the optimized model's own reference run */
+    /* ranges against a direct computation: the optimized model's own reference run (the
+     * calibration runs a float32 plan, whose kernels sum in another order: equal to 1e-5) */
     direct *d = calloc(1, sizeof *d);
     d->g = g;
     lucid_context_t *ctx = NULL;
@@ -519,7 +520,8 @@ static void test_lenet(void)
             if (!e) continue;
             if (d->seen[ti]) {
                 compared++;
-                CHECK(e->min == d->lo[ti] && e->max == d->hi[ti],
+                CHECK(fabs(e->min - d->lo[ti]) <= 1e-5 * fmax(1, fabs(d->lo[ti])) &&
+                          fabs(e->max - d->hi[ti]) <= 1e-5 * fmax(1, fabs(d->hi[ti])),
                       "'%s': [%.9g, %.9g] vs direct [%.9g, %.9g]", e->name, e->min, e->max,
                       d->lo[ti], d->hi[ti]);
             } else if (n->elided && n->n_outputs == 1) {

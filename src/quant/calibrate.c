@@ -1,5 +1,5 @@
 /* calibrate.c - INT8 calibration: activation ranges and |x| histograms over a calibration set
- * (run with the reference executor), and the calibrators that turn a histogram into a
+ * (run with a float32 plan of the model), and the calibrators that turn a histogram into a
  * clipping threshold (minmax, percentile, entropy). */
 #include <math.h>
 #include <stdio.h>
@@ -275,8 +275,8 @@ static lucid_status check_input(const lucid_graph *g, const lucid_dataset_t *ds,
     return LUCID_STATUS_OK;
 }
 
-/* A copy of the model that the reference executor runs with every node: views become
- * copies again and unknown input dimensions are fixed. */
+/* A copy of the model that runs every node: views become copies again and unknown input
+ * dimensions are fixed. */
 static lucid_status runnable_copy(const lucid_model_t *model, const int64_t dims[4],
                                   lucid_model_t **out, lucid_error *err)
 {
@@ -409,14 +409,42 @@ lucid_status lucid_calib_collect(const lucid_model_t *model, lucid_dataset_t *ds
                             batch, sample);
 
     lucid_model_t *m = NULL;
+    lucid_plan_t *plan = NULL;
     lucid_context_t *ctx = NULL;
     lucid_calib_table *table = NULL;
     float *buf = NULL;
     collect_state s = {0};
     st = runnable_copy(model, dims, &m, err);
     if (st) goto fail;
-    s.g = m->graph;
-    st = lucid_context_create(m, NULL, &ctx, err);
+    /* An FP32 plan of the copy runs the samples: the reference kernels would take minutes per
+     * hundred images on ImageNet-sized models (its fast kernels sum in another order, so
+     * ranges differ from the reference's in the last bits). No graph pass runs (the graph is already
+     * optimized; the copy's views are real copies so that every tensor is seen), and the
+     * deterministic rule keeps every layer plain NCHW, so the plan's graph is the copy's. */
+    lucid_build_options bo;
+    lucid_build_options_default(&bo);
+    bo.optimize.opt_level = 0;
+    /* one thread and the widest margin: each layer gets the first tactic in lucid's
+     * preference order (unless another is over 11 times faster), so the statistics do not
+     * depend on timing noise or the machine's core count */
+    bo.deterministic = 1;
+    bo.margin = 10;
+    bo.threads = 1;
+    bo.time_ms = 1;
+    st = lucid_plan_build(m, &bo, &plan, err);
+    if (st) {
+        lucid_error_prefix(err, "calibration: building the float32 plan: ");
+        goto fail;
+    }
+    if (lucid_plan_model(plan)->graph->n_nodes == m->graph->n_nodes) {
+        s.g = lucid_plan_model(plan)->graph;
+        st = lucid_context_create_plan(plan, NULL, &ctx, err);
+    } else {
+        /* a layer only a channels-last tactic runs made the builder insert reorders: the
+         * reference executor runs the copy as it is */
+        s.g = m->graph;
+        st = lucid_context_create(m, NULL, &ctx, err);
+    }
     if (st) goto fail;
     st = list_entries(&s, err);
     if (st) goto fail;
@@ -495,6 +523,7 @@ fail:
     free(buf);
     state_free(&s);
     lucid_context_destroy(ctx);
+    lucid_plan_destroy(plan);
     lucid_model_destroy(m);
     return st;
 }

@@ -49,7 +49,9 @@ void lucid_calib_table_destroy(lucid_calib_table *t);
 /* The entry for a tensor name, NULL when there is none. */
 const lucid_calib_entry *lucid_calib_table_find(const lucid_calib_table *t, const char *name);
 
-/* Runs the float32 model with the reference executor over the first `count` samples of `ds`
+/* Runs the float32 model (as an FP32 plan built by the deterministic rule with no graph pass,
+ * or on the reference executor when that plan would need layout reorders) over the first
+ * `count` samples of `ds`
  * (0: LUCID_CALIB_DEFAULT_COUNT, at most the dataset's size; more than it has is an error) and
  * records every float32 activation tensor's range and |x| histogram, then applies the
  * calibrator (percentile 0: LUCID_CALIB_DEFAULT_PERCENTILE).
