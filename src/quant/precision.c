@@ -160,6 +160,25 @@ static lucid_status wrap_copy(const lucid_graph *g, lucid_model_t **out, lucid_e
 
 /* ---- per-layer error measurement --------------------------------------------------- */
 
+/* A context running `m` fast and reproducibly: a plan built with no graph pass, one thread
+ * and the deterministic rule at its widest margin (each layer's first tactic by preference),
+ * so that the measured errors, and the decisions taken on them, do not depend on timing
+ * noise or the machine's core count. */
+static lucid_status fast_context(const lucid_model_t *m, lucid_plan_t **plan,
+                                 lucid_context_t **ctx, lucid_error *err)
+{
+    lucid_build_options bo;
+    lucid_build_options_default(&bo);
+    bo.optimize.opt_level = 0;
+    bo.deterministic = 1;
+    bo.margin = 10;
+    bo.threads = 1;
+    bo.time_ms = 1;
+    lucid_status st = lucid_plan_build(m, &bo, plan, err);
+    if (!st) st = lucid_context_create_plan(*plan, NULL, ctx, err);
+    return st;
+}
+
 typedef struct err_acc {
     const lucid_graph *ref;
     lucid_strmap by_node; /* node name -> index in ref */
@@ -215,7 +234,7 @@ static lucid_status err_observer(void *user, size_t node, const char *name,
     return LUCID_STATUS_OK;
 }
 
-/* Runs the float32 graph `ref` and its reduced version `low` (reference kernels) on the
+/* Runs the float32 graph `ref` and its reduced version `low` (plans, fast_context) on the
  * first samples of ds; rel[i] is node i of ref's relative L2 output error, added[i] what it
  * adds over the largest error among the nodes feeding it (both -1 for nodes not compared). */
 static lucid_status measure_errors(const lucid_graph *ref, const lucid_graph *low,
@@ -224,6 +243,7 @@ static lucid_status measure_errors(const lucid_graph *ref, const lucid_graph *lo
 {
     err_acc a = {.ref = ref};
     lucid_model_t *mr = NULL, *ml = NULL;
+    lucid_plan_t *pr = NULL, *pl = NULL;
     lucid_context_t *cr = NULL, *cl = NULL;
     float *x = NULL;
     lucid_status st = LUCID_STATUS_OK;
@@ -243,9 +263,10 @@ static lucid_status measure_errors(const lucid_graph *ref, const lucid_graph *lo
             goto done;
         }
     if ((st = wrap_copy(ref, &mr, err)) || (st = wrap_copy(low, &ml, err))) goto done;
-    if ((st = lucid_context_create(mr, NULL, &cr, err)) ||
-        (st = lucid_context_create(ml, NULL, &cl, err)))
+    if ((st = fast_context(mr, &pr, &cr, err)) || (st = fast_context(ml, &pl, &cl, err))) {
+        lucid_error_prefix(err, "measuring layer errors: ");
         goto done;
+    }
     const lucid_ir_tensor *in = &ref->tensors[ref->inputs[0]];
     int64_t numel = lucid_tensor_numel(in), batch = in->dims[0], per = numel / batch;
     x = malloc((size_t)numel * sizeof *x);
@@ -307,6 +328,8 @@ static lucid_status measure_errors(const lucid_graph *ref, const lucid_graph *lo
 done:
     lucid_context_destroy(cr);
     lucid_context_destroy(cl);
+    lucid_plan_destroy(pr);
+    lucid_plan_destroy(pl);
     lucid_model_destroy(mr);
     lucid_model_destroy(ml);
     if (a.out)
