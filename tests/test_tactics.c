@@ -993,7 +993,8 @@ static void cb_input_q(case_builder *cb, const char *name, lucid_dtype t, int ra
 
 static void qconv_cases(const lucid_cpu_features *cpu, int count)
 {
-    static const char *const qacts[] = {"", "Relu", "Clip"};
+    /* Relu and Clip commute with the output scale; SiLU and Sigmoid need real values */
+    static const char *const qacts[] = {"", "Relu", "Clip", "SiLU", "Sigmoid"};
     for (int c = 0; c < count; c++) {
         int group = rand_int(0, 4) == 0 ? rand_int(2, 4) : 1;
         if (rand_int(0, 5) == 0) group = -1; /* depthwise */
@@ -1006,7 +1007,7 @@ static void qconv_cases(const lucid_cpu_features *cpu, int count)
         const int zmode = rand_int(0, 3); /* 0 none, 1 int8, 2 uint8, 3 float */
         const bool qout = rand_int(0, 3) != 0, bias = rand_int(0, 3) != 0;
         const bool per_channel = rand_int(0, 3) != 0;
-        const char *act = qacts[rand_int(0, 2)];
+        const char *act = qacts[rand_int(0, 4)];
         const lucid_dtype yt = rand_int(0, 1) ? LUCID_DTYPE_UINT8 : LUCID_DTYPE_INT8;
         case_builder cb;
         cb_init(&cb,

@@ -112,13 +112,20 @@ static bool q_common_build(const lucid_graph *g, const lucid_node *n, int64_t m,
     c->m = m;
     c->quantized = lucid_op_input(g, n, ys_i) != NULL;
     c->y_scale = c->quantized ? scalar_f(g, n, ys_i) : 1.0f;
+    lucid_fused_act act;
+    if (lucid_fused_act_parse(n, &act, NULL)) return refuse(why, len, "unreadable activation");
+    /* A piecewise-linear activation (Relu, Clip) commutes with the output scale, so the
+     * primitive works in the output's units from the start. Any other (SiLU, Sigmoid, ...)
+     * must see real values: the primitive then works in real units, applies the activation,
+     * and a final linear post-op divides by the output scale before the int8 store. */
+    const bool real = c->quantized && !lucid_fused_act_is_piecewise_linear(&act);
     c->per_channel = wc != 1;
     c->oscale = malloc(sizeof(float) * (size_t)(m ? m : 1));
     c->bias = b ? malloc(sizeof(float) * (size_t)(m ? m : 1)) : NULL;
     if (!c->oscale || (b && !c->bias)) return refuse(why, len, "out of memory");
     for (int64_t i = 0; i < m; i++) {
         const float mult = xs * ((const float *)ws->data)[wc == 1 ? 0 : i];
-        c->oscale[i] = c->quantized ? mult / c->y_scale : mult;
+        c->oscale[i] = c->quantized && !real ? mult / c->y_scale : mult;
         if (b) c->bias[i] = ((const float *)b->data)[i] / mult;
     }
     /* the residual (QConv only) */
@@ -136,26 +143,25 @@ static bool q_common_build(const lucid_graph *g, const lucid_node *n, int64_t m,
             ds = dnnl_post_ops_append_sum(po, 1.0f);
         } else if (zq) {
             s->zmode = Z_COPY;
-            ds = dnnl_post_ops_append_sum_v3(po, s->z_scale / c->y_scale, s->z_zp,
-                                             dnnl_type(z->dtype));
+            ds = dnnl_post_ops_append_sum_v3(po, real ? s->z_scale : s->z_scale / c->y_scale,
+                                             s->z_zp, dnnl_type(z->dtype));
         } else {
             return refuse(why, len, "a float residual with a quantized output");
         }
         if (ds != dnnl_success) return refuse(why, len, "oneDNN refused the sum post-op");
     }
-    /* the activation, on values in the output's scale */
-    lucid_fused_act act;
-    if (lucid_fused_act_parse(n, &act, NULL)) return refuse(why, len, "unreadable activation");
+    /* the activation, on values in the output's units (or real ones, see above) */
     lucid_dconv dc = {.act = (lucid_dconv_act)act.kind, .alpha = act.alpha, .beta = act.beta};
-    if (c->quantized) {
-        if (!lucid_fused_act_is_piecewise_linear(&act))
-            return refuse(why, len, "activation other than Relu/Clip with a quantized output");
-        if (dc.act == LUCID_DCONV_ACT_CLIP) {
-            dc.alpha /= c->y_scale;
-            dc.beta /= c->y_scale;
-        }
+    if (c->quantized && !real && dc.act == LUCID_DCONV_ACT_CLIP) {
+        dc.alpha /= c->y_scale;
+        dc.beta /= c->y_scale;
     }
-    return lucid_dnnl_append_act(po, &dc, why, len);
+    if (!lucid_dnnl_append_act(po, &dc, why, len)) return false;
+    if (real &&
+        dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, 1.0f / c->y_scale, 0.0f) !=
+            dnnl_success)
+        return refuse(why, len, "oneDNN refused the output-scale post-op");
+    return true;
 }
 
 static bool dnnl_q_build(const lucid_graph *g, const lucid_node *n, bool nhwc, bool full,
