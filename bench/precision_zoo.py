@@ -18,6 +18,7 @@ Per model (cache/zoo/<name>/model.onnx, input 1x3xHxW):
 Usage: /usr/bin/python3 bench/precision_zoo.py [--lucid build/lucid] [--models a,b]
           [--configs fp32,fp16,bf16,int8] [--rounds 3] [--duration 1] [--threads 2]
           [--calibration-count 64] [--ort-python python3] [--work DIR] [--out OUT.json] [--md OUT.md]
+       /usr/bin/python3 bench/precision_zoo.py --merge A.json B.json --out OUT.json --md OUT.md
 """
 import argparse
 import datetime
@@ -89,7 +90,21 @@ def main():
     ap.add_argument("--work")
     ap.add_argument("--out")
     ap.add_argument("--md")
+    ap.add_argument("--merge", nargs="+", metavar="RESULT.json",
+                    help="no measuring: combine earlier result files (a later file's models "
+                         "replace an earlier one's) into --out and --md")
     a = ap.parse_args()
+    if a.merge:
+        results, cmds = {}, []
+        for f in a.merge:
+            d = json.load(open(f))
+            results.update(d["results"])
+            cmds.append({"file": os.path.basename(f), "command": d["command"], "date": d["date"],
+                         "lucid": d["lucid"], "models": sorted(d["results"])})
+        models = sorted(results)
+        configs = [c for c in a.configs.split(",") if all(c in results[m]["configs"] for m in models)]
+        finish(a, models, configs, results, merged_from=cmds)
+        return
     models = a.models.split(",") if a.models else sorted(
         d for d in os.listdir(a.zoo) if os.path.exists(os.path.join(a.zoo, d, "model.onnx")))
     configs = a.configs.split(",")
@@ -183,6 +198,10 @@ def main():
             f"{e} {s['median_ms']:.3f} ms" + (f" ({s['ratio_to_ort_fp32']:.2f}x ORT)" if s.get('ratio_to_ort_fp32') else "")
             for e, s in speed.items() if s["median_ms"] is not None), file=sys.stderr)
 
+    finish(a, models, configs, results)
+
+
+def table(models, configs, results):
     head = "| model | " + " | ".join(f"{c} agree / rel. err" for c in configs if c != "fp32") + \
         " | ORT fp32 ms | " + " | ".join(f"lucid {c} ms (x ORT)" for c in configs) + " |"
     lines = [head, "|---|" + "---|" * (len(configs) - 1 + 1 + len(configs))]
@@ -201,8 +220,12 @@ def main():
             cells.append(f"{s['median_ms']:.2f} ({s['ratio_to_ort_fp32']:.2f})"
                          if s and s.get("median_ms") and s.get("ratio_to_ort_fp32") else "failed")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    table = "\n".join(lines)
-    print(table)
+    return "\n".join(lines)
+
+
+def finish(a, models, configs, results, merged_from=None):
+    text = table(models, configs, results)
+    print(text)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                 if l.startswith("model name")), "unknown")
     doc = {"schema": "lucid-precision-zoo/1", "command": "bench/precision_zoo.py " + " ".join(sys.argv[1:]),
@@ -212,13 +235,19 @@ def main():
            "photos": f"{PHOTOS}/*.jpg, center crops",
            "calibration": f"{a.calibration_count} random crops of the same photos (bench/calibration_photos.py)",
            "results": results}
+    if merged_from:
+        # the merged files' own facts (each file's date, command and lucid are listed)
+        first = json.load(open(a.merge[0]))
+        for k in ("lucid", "cpu", "cores", "os", "threads", "photos", "calibration"):
+            doc[k] = first.get(k)
+        doc["merged_from"] = merged_from
     if a.out:
         with open(a.out, "w") as f:
             json.dump(doc, f, indent=1)
             f.write("\n")
     if a.md:
         with open(a.md, "w") as f:
-            f.write(table + "\n")
+            f.write(text + "\n")
 
 
 if __name__ == "__main__":

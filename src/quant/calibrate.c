@@ -516,7 +516,8 @@ lucid_status lucid_calib_collect(const lucid_model_t *model, lucid_dataset_t *ds
     table->calibrator = calibrator;
     table->percentile = percentile;
     table->samples = count;
-    snprintf(table->source, sizeof table->source, "%s", ds->description);
+    snprintf(table->source, sizeof table->source, "%.*s", (int)sizeof table->source - 1,
+             ds->description);
     *out = table;
     st = LUCID_STATUS_OK;
 fail:

@@ -157,7 +157,7 @@ static lucid_status quantize_activation(lucid_graph *g, int t, const lucid_calib
     double scale = thr > 0 ? thr / (nonneg ? 255.0 : 127.0) : 1.0;
     char base[512];
     snprintf(base, sizeof base, "%s_scale", g->tensors[t].name);
-    int s, z;
+    int s = -1, z = -1;
     lucid_status st = scalar_const(g, base, LUCID_DTYPE_FLOAT, scale, &s, err);
     if (st) return st;
     snprintf(base, sizeof base, "%s_zero_point", g->tensors[t].name);
