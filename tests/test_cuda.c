@@ -13,7 +13,9 @@
  * 1.3e-3, bf16 within 1.3e-2; the same tolerances hold for both layouts.
  *
  * Usage: test_cuda [MODEL.onnx ...]  (default: the Fashion-MNIST models, then the zoo models
- * in cache/zoo, whose input.npy / output.npy are the PyTorch reference) */
+ * in cache/zoo, whose input.npy / output.npy are the PyTorch reference). Environment:
+ * LUCID_TEST_ZOO=a,b runs only these zoo models; LUCID_TEST_ZOO_LAYERS=a,b tests every tactic
+ * on these zoo models' layers (default: the first three). */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -485,6 +487,21 @@ out:
     lucid_array_free(&yref);
 }
 
+/* Is name in the comma-separated list of environment variable var? dflt when var is unset. */
+static bool listed(const char *var, const char *name, bool dflt)
+{
+    const char *l = getenv(var);
+    if (!l) return dflt;
+    size_t n = strlen(name);
+    for (const char *p = l; *p;) {
+        const char *e = strchr(p, ',');
+        size_t k = e ? (size_t)(e - p) : strlen(p);
+        if (k == n && strncmp(p, name, n) == 0) return true;
+        p += k + (e != NULL);
+    }
+    return false;
+}
+
 int main(int argc, char **argv)
 {
     char why[256];
@@ -532,7 +549,10 @@ int main(int argc, char **argv)
             printf("SKIP %s: not in %s\n", zoo[i], zoo_dir);
             continue;
         }
-        if (i < 3) { /* every tactic on three zoo models' layers, in both layouts */
+        if (!listed("LUCID_TEST_ZOO", zoo[i], true)) continue;
+        /* every tactic on three zoo models' layers (or those LUCID_TEST_ZOO_LAYERS names), in
+         * both layouts */
+        if (listed("LUCID_TEST_ZOO_LAYERS", zoo[i], i < 3)) {
             test_layers(p, be, false);
             test_layers(p, be, true);
         }
