@@ -14,7 +14,10 @@
 #                                PyTorch eager and torch.compile, bench/gpu_bench.py), or all.
 #                                Zoo models are exported there with models/export_zoo.py into
 #                                /tmp/zoo (seconds each). Logs and results go to $OUT (or
-#                                /tmp/gpu-out).
+#                                /tmp/gpu-out). Environment: ZOO_MODELS (a,b: the zoo models
+#                                exported, tested and benchmarked), TEST_TIMEOUT (seconds for
+#                                test_cuda), SANITIZE (all, memcheck or none), BENCH_ARGS (more
+#                                gpu_bench.py flags); test_cuda's own LUCID_TEST_ZOO_LAYERS.
 set -euo pipefail
 cmd=${1:-}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -80,16 +83,20 @@ echo "zoo export: $(( $(date +%s) - t0 )) s"
 
 if [ "$what" = tests ] || [ "$what" = all ]; then
     set +e  # a failing test is reported; the sanitizer and benchmarks still run
-    LUCID_SOURCE="$PWD" LUCID_ZOO_DIR="$zoo" "$stage/bin/test_cuda" 2>&1 | tee "$out/test_cuda.log" | grep -v "^  " | tail -60
+    LUCID_SOURCE="$PWD" LUCID_ZOO_DIR="$zoo" timeout "${TEST_TIMEOUT:-3000}" "$stage/bin/test_cuda" 2>&1 |
+        tee "$out/test_cuda.log" | grep -v "^  " | tail -60
     echo "test_cuda: exit ${PIPESTATUS[0]}"
-    for m in lenet5 resnet; do
+    sanitize=${SANITIZE:-all}
+    [ "$sanitize" = none ] || for m in lenet5 resnet; do
         compute-sanitizer --tool memcheck --error-exitcode 9 "$lucid" run "$PWD/models/fashion/$m/model.onnx" \
             --device cuda --precision fp16 --tune-ms 1 2>&1 | tail -3
         echo "compute-sanitizer memcheck $m fp16: exit ${PIPESTATUS[0]}"
     done
-    compute-sanitizer --tool racecheck --error-exitcode 9 "$lucid" run "$PWD/models/fashion/resnet/model.onnx" \
-        --device cuda --tune-ms 1 2>&1 | tail -2
-    echo "compute-sanitizer racecheck resnet fp32: exit ${PIPESTATUS[0]}"
+    if [ "$sanitize" = all ]; then
+        compute-sanitizer --tool racecheck --error-exitcode 9 "$lucid" run "$PWD/models/fashion/resnet/model.onnx" \
+            --device cuda --tune-ms 1 2>&1 | tail -2
+        echo "compute-sanitizer racecheck resnet fp32: exit ${PIPESTATUS[0]}"
+    fi
 fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
     python3 "$src/bench/gpu_bench.py" --lucid "$lucid" --zoo "$zoo" --models "$models" \

@@ -13,7 +13,10 @@
  * 1.3e-3, bf16 within 1.3e-2; the same tolerances hold for both layouts.
  *
  * Usage: test_cuda [MODEL.onnx ...]  (default: the Fashion-MNIST models, then the zoo models
- * in cache/zoo, whose input.npy / output.npy are the PyTorch reference) */
+ * in cache/zoo, whose input.npy / output.npy are the PyTorch reference). Environment:
+ * LUCID_TEST_FASHION=a,b and LUCID_TEST_ZOO=a,b run only these Fashion-MNIST and zoo models;
+ * LUCID_TEST_ZOO_LAYERS=a,b tests every tactic on these zoo models' layers (default: the first
+ * three). */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -288,6 +291,7 @@ typedef struct thread_arg {
     float *y;
     size_t ny;
     int ok;
+    lucid_error err; /* why the context failed */
 } thread_arg;
 
 static void *thread_run(void *p)
@@ -295,10 +299,12 @@ static void *thread_run(void *p)
     thread_arg *a = p;
     lucid_context_t *ctx = NULL;
     a->ok = 0;
-    if (lucid_context_create_plan(a->plan, NULL, &ctx, NULL)) return NULL;
+    if (lucid_context_create_plan(a->plan, NULL, &ctx, &a->err)) return NULL;
     for (int r = 0; r < 20; r++) {
         lucid_context_set_input(ctx, a->input, LUCID_DTYPE_FLOAT, a->rank, a->dims, a->x);
         if (lucid_context_run(ctx)) {
+            snprintf(a->err.message, sizeof a->err.message, "run %d: %s", r,
+                     lucid_context_error(ctx));
             lucid_context_destroy(ctx);
             return NULL;
         }
@@ -447,8 +453,16 @@ static void test_model(const char *path, const char *in_npy, const char *out_npy
                 }
                 for (int k = 0; k < 4; k++) {
                     pthread_join(th[k], NULL);
-                    CHECK(ta[k].ok && memcmp(ta[k].y, y, ny * sizeof(float)) == 0,
-                          "%s: concurrent context %d differs or failed", path, k);
+                    size_t nd = 0, first = 0;
+                    for (size_t j = 0; ta[k].ok && j < ny; j++)
+                        if (memcmp(&ta[k].y[j], &y[j], sizeof(float)) != 0 && !nd++) first = j;
+                    CHECK(ta[k].ok && nd == 0,
+                          "%s %s %s: concurrent context %d %s (%zu of %zu outputs differ, the "
+                          "first at %zu: %.9g against %.9g)%s%s",
+                          path, lucid_precision_name(prec), lname, k,
+                          ta[k].ok ? "differs" : "failed", nd, ny, first,
+                          ta[k].ok ? ta[k].y[first] : 0.0, y[first], ta[k].ok ? "" : ": ",
+                          ta[k].ok ? "" : ta[k].err.message);
                     free(ta[k].y);
                 }
                 /* the plan file round trip */
@@ -485,6 +499,21 @@ out:
     lucid_array_free(&yref);
 }
 
+/* Is name in the comma-separated list of environment variable var? dflt when var is unset. */
+static bool listed(const char *var, const char *name, bool dflt)
+{
+    const char *l = getenv(var);
+    if (!l) return dflt;
+    size_t n = strlen(name);
+    for (const char *p = l; *p;) {
+        const char *e = strchr(p, ',');
+        size_t k = e ? (size_t)(e - p) : strlen(p);
+        if (k == n && strncmp(p, name, n) == 0) return true;
+        p += k + (e != NULL);
+    }
+    return false;
+}
+
 int main(int argc, char **argv)
 {
     char why[256];
@@ -515,7 +544,7 @@ int main(int argc, char **argv)
         snprintf(p, sizeof p, "%s/models/fashion/%s/model.onnx", src, fashion[i]);
         snprintf(pi, sizeof pi, "%s/models/fashion/%s/ref_input.npy", src, fashion[i]);
         snprintf(po, sizeof po, "%s/models/fashion/%s/ref_logits.npy", src, fashion[i]);
-        if (access(p, R_OK) != 0) continue;
+        if (access(p, R_OK) != 0 || !listed("LUCID_TEST_FASHION", fashion[i], true)) continue;
         test_layers(p, be, false);
         test_layers(p, be, true);
         /* auto: fp32 and tf32 NCHW, fp16 and bf16 channels-last; then fp32 channels-last (the
@@ -532,7 +561,10 @@ int main(int argc, char **argv)
             printf("SKIP %s: not in %s\n", zoo[i], zoo_dir);
             continue;
         }
-        if (i < 3) { /* every tactic on three zoo models' layers, in both layouts */
+        if (!listed("LUCID_TEST_ZOO", zoo[i], true)) continue;
+        /* every tactic on three zoo models' layers (or those LUCID_TEST_ZOO_LAYERS names), in
+         * both layouts */
+        if (listed("LUCID_TEST_ZOO_LAYERS", zoo[i], i < 3)) {
             test_layers(p, be, false);
             test_layers(p, be, true);
         }

@@ -7,6 +7,9 @@
 #include <cuda_runtime.h>
 
 #include <math.h>
+#include <stdint.h>
+
+#include <initializer_list>
 #include <type_traits>
 
 #include "cuda/kernels.h"
@@ -83,6 +86,63 @@ template <typename F> void dispatch(lc_type t, F f)
     else if (t == LC_F16) f((__half *)nullptr);
     else f((__nv_bfloat16 *)nullptr);
 }
+
+// V elements of T moved as one 2-, 4-, 8- or 16-byte access (the address must be aligned to
+// V * sizeof(T)); arithmetic stays float32
+template <int B> struct raw_of;
+template <> struct raw_of<2> { typedef unsigned short t; };
+template <> struct raw_of<4> { typedef unsigned t; };
+template <> struct raw_of<8> { typedef uint2 t; };
+template <> struct raw_of<16> { typedef uint4 t; };
+
+template <typename T, int V> __device__ __forceinline__ void ldv(const T *p, float *f)
+{
+    typedef typename raw_of<sizeof(T) * V>::t R;
+    R r = *reinterpret_cast<const R *>(p);
+    const T *e = reinterpret_cast<const T *>(&r);
+#pragma unroll
+    for (int j = 0; j < V; j++) f[j] = ld(e, j);
+}
+
+template <typename T, int V> __device__ __forceinline__ void stv(T *p, const float *f)
+{
+    typedef typename raw_of<sizeof(T) * V>::t R;
+    R r;
+    T *e = reinterpret_cast<T *>(&r);
+#pragma unroll
+    for (int j = 0; j < V; j++) st(e, j, f[j]);
+    *reinterpret_cast<R *>(p) = r;
+}
+
+// calls f with std::integral_constant<int, V> for the given V (1, 2, 4 or 8; at most 16 bytes
+// of T, which the caller has checked)
+template <typename T, typename F> void dispatch_vec(int v, F f)
+{
+    if (v == 8) {
+        if constexpr (sizeof(T) <= 2) f(std::integral_constant<int, 8>());
+    } else if (v == 4) f(std::integral_constant<int, 4>());
+    else if (v == 2) f(std::integral_constant<int, 2>());
+    else f(std::integral_constant<int, 1>());
+}
+
+bool aligned(const void *p, int64_t bytes) { return p == nullptr || (uintptr_t)p % (uint64_t)bytes == 0; }
+
+// the widest vector (elements, at most 16 bytes) that divides every count in m and to whose
+// size every pointer in p is aligned
+int widest(int es, std::initializer_list<int64_t> m, std::initializer_list<const void *> p)
+{
+    for (int v = 16 / es; v > 1; v /= 2) {
+        bool ok = true;
+        for (int64_t k : m) ok = ok && k % v == 0;
+        for (const void *q : p) ok = ok && aligned(q, (int64_t)v * es);
+        if (ok) return v;
+    }
+    return 1;
+}
+
+#define GRID_LOOP32(i, n)                                                                        \
+    for (int i = (int)(blockIdx.x * blockDim.x + threadIdx.x); i < (n);                          \
+         i += (int)(gridDim.x * blockDim.x))
 
 #define GRID_LOOP(i, n)                                                                          \
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                    \
@@ -397,6 +457,224 @@ template <typename T> __global__ void k_fill(T *y, int64_t n)
     GRID_LOOP(i, n) st(y, i, (float)((i * 2654435761ull) % 2000) / 1000.0f - 1.0f);
 }
 
+
+// k_epilogue and k_affine with 32-bit indices and V elements per thread: y = act(x * scale[c] +
+// shift[c] + z) (scale, shift and z may be NULL). The V elements share one channel (inner % V
+// == 0) or are V consecutive channels (inner == 1, channels % V == 0).
+template <typename T, int V>
+__global__ void k_chan_v(const T *x, T *y, const float *scale, const float *shift, const T *z,
+                         int nv, int channels, int inner, lc_act act, float alpha, float beta)
+{
+    GRID_LOOP32(k, nv)
+    {
+        int i = k * V;
+        float v[V];
+        ldv<T, V>(x + i, v);
+        if (scale || shift) {
+            int c0 = inner == 1 ? i % channels : (i / inner) % channels, step = inner == 1;
+#pragma unroll
+            for (int j = 0; j < V; j++) {
+                int c = c0 + j * step;
+                if (scale) v[j] *= scale[c];
+                if (shift) v[j] += shift[c];
+            }
+        }
+        if (z) {
+            float w[V];
+            ldv<T, V>(z + i, w);
+#pragma unroll
+            for (int j = 0; j < V; j++) v[j] += w[j];
+        }
+#pragma unroll
+        for (int j = 0; j < V; j++) v[j] = act_apply(act, v[j], alpha, beta);
+        stv<T, V>(y + i, v);
+    }
+}
+
+__device__ __forceinline__ float binop_apply(lc_binop op, float u, float v)
+{
+    switch (op) {
+    case LC_ADD: return u + v;
+    case LC_SUB: return u - v;
+    case LC_MUL: return u * v;
+    case LC_DIV: return u / v;
+    case LC_POW: return powf(u, v);
+    case LC_MAX: return fmaxf(u, v);
+    default: return fminf(u, v);
+    }
+}
+
+// a broadcasting binary op whose geometry folded to R <= 3 dims of 32-bit extent (size-1 dims
+// dropped, dims both operands walk contiguously merged); V elements per thread along the last
+// dim, where each operand's last stride is 0 (one value for the V) or 1 (one vector access)
+struct fast_geom {
+    int dims[3], sa[3], sb[3];
+};
+
+template <typename T, int R, int V>
+__global__ void k_binary_v(const T *a, const T *b, T *y, fast_geom g, int nv, lc_binop op,
+                           lc_act act, float alpha, float beta)
+{
+    GRID_LOOP32(k, nv)
+    {
+        int r = k * V, oa = 0, ob = 0;
+#pragma unroll
+        for (int d = R - 1; d >= 0; d--) {
+            int q = r % g.dims[d];
+            r /= g.dims[d];
+            oa += q * g.sa[d];
+            ob += q * g.sb[d];
+        }
+        float u[V], v[V];
+        if (V > 1 && g.sa[R - 1] == 0) {
+            float t = ld(a, oa);
+#pragma unroll
+            for (int j = 0; j < V; j++) u[j] = t;
+        } else {
+            ldv<T, V>(a + oa, u);
+        }
+        if (V > 1 && g.sb[R - 1] == 0) {
+            float t = ld(b, ob);
+#pragma unroll
+            for (int j = 0; j < V; j++) v[j] = t;
+        } else {
+            ldv<T, V>(b + ob, v);
+        }
+#pragma unroll
+        for (int j = 0; j < V; j++) u[j] = act_apply(act, binop_apply(op, u[j], v[j]), alpha, beta);
+        stv<T, V>(y + k * V, u);
+    }
+}
+
+// k_copy with 32-bit indices over at most 4 dims (after folding), elements of 1 to 16 bytes
+template <typename E, int R>
+__global__ void k_copy32(const E *x, E *y, copy_geom g, int ibase, int obase, int n)
+{
+    GRID_LOOP32(i, n)
+    {
+        int r = i, oi = ibase, oo = obase;
+#pragma unroll
+        for (int d = R - 1; d >= 0; d--) {
+            int q = r % (int)g.dims[d];
+            r /= (int)g.dims[d];
+            oi += q * (int)g.is[d];
+            oo += q * (int)g.os[d];
+        }
+        y[oo] = x[oi];
+    }
+}
+
+// depthwise (one filter per channel) NHWC convolution: a thread computes V adjacent channels of
+// one output position with vector accesses; 32-bit indices; weights [kh][kw][c] float32. The
+// same sums in the same order as k_dwconv.
+struct dw_geom {
+    int c, ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl;
+};
+
+template <typename T, int V>
+__global__ void k_dwconv_nhwc_v(const T *x, T *y, const float *w, const float *bias, const T *z,
+                                dw_geom g, int nv, lc_act act, float alpha, float beta)
+{
+    int cv = g.c / V;
+    GRID_LOOP32(k, nv)
+    {
+        int c0 = (k % cv) * V, r = k / cv;
+        int ox = r % g.ow;
+        r /= g.ow;
+        int oy = r % g.oh, b = r / g.oh;
+        float acc[V];
+#pragma unroll
+        for (int j = 0; j < V; j++) acc[j] = 0.0f;
+        const T *xb = x + (size_t)b * g.ih * g.iw * g.c + c0;
+        for (int ky = 0; ky < g.kh; ky++) {
+            int iy = oy * g.sh - g.pt + ky * g.dh;
+            if (iy < 0 || iy >= g.ih) continue;
+            for (int kx = 0; kx < g.kw; kx++) {
+                int ix = ox * g.sw - g.pl + kx * g.dw;
+                if (ix < 0 || ix >= g.iw) continue;
+                float xv[V];
+                ldv<T, V>(xb + (iy * g.iw + ix) * g.c, xv);
+                const float *wp = w + (ky * g.kw + kx) * g.c + c0;
+#pragma unroll
+                for (int j = 0; j < V; j++) acc[j] += xv[j] * __ldg(wp + j);
+            }
+        }
+        if (bias)
+#pragma unroll
+            for (int j = 0; j < V; j++) acc[j] += __ldg(bias + c0 + j);
+        int o = k * V;
+        if (z) {
+            float zv[V];
+            ldv<T, V>(z + o, zv);
+#pragma unroll
+            for (int j = 0; j < V; j++) acc[j] += zv[j];
+        }
+#pragma unroll
+        for (int j = 0; j < V; j++) acc[j] = act_apply(act, acc[j], alpha, beta);
+        stv<T, V>(y + o, acc);
+    }
+}
+
+// NHWC global pooling, step 1: block (lanes, rows) of 256 threads covers lanes * V channels of
+// one image (blockIdx.z) and one chunk of the plane (blockIdx.y); each thread reduces every
+// rows-th position of the chunk in order, then thread row 0 reduces the rows in order. With one
+// chunk the block writes y (the mean or max); otherwise part[b][chunk][c] (float32), which
+// k_gpool_finish reduces in chunk order: a fixed order for a given shape.
+template <typename T, int V>
+__global__ void k_gpool_nhwc_v(const T *x, T *y, float *part, int c, int plane, int chunk,
+                               int is_max)
+{
+    __shared__ float red[256 * 8];
+    int cv = blockIdx.x * blockDim.x + threadIdx.x, s = blockIdx.y, b = blockIdx.z;
+    int p0 = s * chunk, p1 = min(plane, p0 + chunk);
+    float acc[V];
+#pragma unroll
+    for (int j = 0; j < V; j++) acc[j] = is_max ? -INFINITY : 0.0f;
+    if (cv * V < c) {
+        const T *xp = x + (size_t)b * plane * c + cv * V;
+        for (int p = p0 + threadIdx.y; p < p1; p += blockDim.y) {
+            float v[V];
+            ldv<T, V>(xp + (size_t)p * c, v);
+#pragma unroll
+            for (int j = 0; j < V; j++) acc[j] = is_max ? fmaxf(acc[j], v[j]) : acc[j] + v[j];
+        }
+    }
+    float *mine = red + (threadIdx.y * blockDim.x + threadIdx.x) * V;
+#pragma unroll
+    for (int j = 0; j < V; j++) mine[j] = acc[j];
+    __syncthreads();
+    if (threadIdx.y != 0 || cv * V >= c) return;
+    for (unsigned k = 1; k < blockDim.y; k++) {
+        const float *o = red + (k * blockDim.x + threadIdx.x) * V;
+#pragma unroll
+        for (int j = 0; j < V; j++) acc[j] = is_max ? fmaxf(acc[j], o[j]) : acc[j] + o[j];
+    }
+    if (gridDim.y == 1) {
+#pragma unroll
+        for (int j = 0; j < V; j++) acc[j] = is_max ? acc[j] : acc[j] / (float)plane;
+        stv<T, V>(y + (size_t)b * c + cv * V, acc);
+    } else {
+        float *pp = part + ((size_t)b * gridDim.y + s) * c + cv * V;
+#pragma unroll
+        for (int j = 0; j < V; j++) pp[j] = acc[j];
+    }
+}
+
+template <typename T>
+__global__ void k_gpool_finish(const float *part, T *y, int c, int chunks, int plane, int is_max,
+                               int n)
+{
+    GRID_LOOP32(i, n)
+    {
+        int b = i / c, ch = i % c;
+        const float *pp = part + (size_t)b * chunks * c + ch;
+        float acc = pp[0];
+        for (int k = 1; k < chunks; k++)
+            acc = is_max ? fmaxf(acc, pp[(size_t)k * c]) : acc + pp[(size_t)k * c];
+        st(y, i, is_max ? acc : acc / (float)plane);
+    }
+}
+
 } // namespace
 
 extern "C" {
@@ -432,8 +710,35 @@ lucid_status lc_convert_layout(const void *x, lc_type xt, void *y, lc_type yt, i
     return finish(why);
 }
 
+// the 32-bit, vector form of k_epilogue / k_affine where it applies; false if not
+static bool chan_fast(lc_type t, const void *x, void *y, const float *scale, const float *shift,
+               const void *z, int64_t n, int64_t channels, int64_t inner, lc_act act,
+               float alpha, float beta, cudaStream_t s)
+{
+    if (n <= 0 || n > INT32_MAX || channels <= 0 || inner <= 0 || channels > INT32_MAX ||
+        inner > INT32_MAX)
+        return false;
+    bool per_chan = scale || shift;
+    int es = t == LC_F32 ? 4 : 2;
+    int v = widest(es, {n, per_chan ? (inner == 1 ? channels : inner) : 0}, {x, y, z});
+    dispatch(t, [&](auto *tp) {
+        using T = std::remove_pointer_t<decltype(tp)>;
+        dispatch_vec<T>(v, [&](auto vc) {
+            constexpr int V = decltype(vc)::value;
+            int nv = (int)(n / V);
+            k_chan_v<T, V><<<blocks_for(nv, 256), 256, 0, s>>>(
+                (const T *)x, (T *)y, scale, shift, (const T *)z, nv, (int)channels, (int)inner,
+                act, alpha, beta);
+        });
+    });
+    return true;
+}
+
 lucid_status lc_epilogue(const lc_epilogue_args *a, void *stream, const char **why)
 {
+    if (chan_fast(a->t, a->x, a->y, nullptr, a->bias, a->z, a->n, a->channels, a->inner, a->act,
+                  a->alpha, a->beta, (cudaStream_t)stream))
+        return finish(why);
     dispatch(a->t, [&](auto *tp) {
         using T = std::remove_pointer_t<decltype(tp)>;
         k_epilogue<T><<<blocks_for(a->n, 256), 256, 0, (cudaStream_t)stream>>>(
@@ -443,8 +748,78 @@ lucid_status lc_epilogue(const lc_epilogue_args *a, void *stream, const char **w
     return finish(why);
 }
 
+// Folds a binary op's geometry (size-1 dims dropped, dims that both operands walk contiguously
+// merged) and runs k_binary_v when at most 3 dims of 32-bit extent remain; false otherwise.
+static bool binary_fast(const lc_binary_args *a, cudaStream_t s)
+{
+    if (a->n <= 0 || a->n > INT32_MAX || a->rank > LC_MAX_RANK) return false;
+    int64_t dims[LC_MAX_RANK], sa[LC_MAX_RANK], sb[LC_MAX_RANK];
+    int r = 0;
+    for (int d = 0; d < a->rank; d++) {
+        if (a->dims[d] == 1) continue;
+        if (r > 0 && sa[r - 1] == a->sa[d] * a->dims[d] && sb[r - 1] == a->sb[d] * a->dims[d]) {
+            dims[r - 1] *= a->dims[d];
+            sa[r - 1] = a->sa[d];
+            sb[r - 1] = a->sb[d];
+            continue;
+        }
+        dims[r] = a->dims[d];
+        sa[r] = a->sa[d];
+        sb[r] = a->sb[d];
+        r++;
+    }
+    if (r == 0) {
+        dims[0] = 1;
+        sa[0] = sb[0] = 0;
+        r = 1;
+    }
+    if (r > 3) return false;
+    fast_geom g;
+    for (int d = 0; d < r; d++) {
+        if (dims[d] > INT32_MAX || sa[d] < 0 || sb[d] < 0 || sa[d] * dims[d] > INT32_MAX ||
+            sb[d] * dims[d] > INT32_MAX)
+            return false;
+        g.dims[d] = (int)dims[d];
+        g.sa[d] = (int)sa[d];
+        g.sb[d] = (int)sb[d];
+    }
+    int es = a->t == LC_F32 ? 4 : 2;
+    int v = 1;
+    if ((sa[r - 1] == 0 || sa[r - 1] == 1) && (sb[r - 1] == 0 || sb[r - 1] == 1)) {
+        // an operand read as vectors needs every stride a multiple of V and an aligned base
+        int64_t ma = 0, mb = 0;
+        for (int d = 0; d < r - 1; d++) {
+            if (sa[r - 1] == 1) ma |= sa[d];
+            if (sb[r - 1] == 1) mb |= sb[d];
+        }
+        v = widest(es, {dims[r - 1], ma, mb},
+                   {a->y, sa[r - 1] == 1 ? a->a : nullptr, sb[r - 1] == 1 ? a->b : nullptr});
+    }
+    int nv = (int)(a->n / v);
+    dispatch(a->t, [&](auto *tp) {
+        using T = std::remove_pointer_t<decltype(tp)>;
+        dispatch_vec<T>(v, [&](auto vc) {
+            constexpr int V = decltype(vc)::value;
+            const T *pa = (const T *)a->a, *pb = (const T *)a->b;
+            T *py = (T *)a->y;
+            unsigned blocks = blocks_for(nv, 256);
+            if (r == 1)
+                k_binary_v<T, 1, V><<<blocks, 256, 0, s>>>(pa, pb, py, g, nv, a->op, a->act,
+                                                           a->alpha, a->beta);
+            else if (r == 2)
+                k_binary_v<T, 2, V><<<blocks, 256, 0, s>>>(pa, pb, py, g, nv, a->op, a->act,
+                                                           a->alpha, a->beta);
+            else
+                k_binary_v<T, 3, V><<<blocks, 256, 0, s>>>(pa, pb, py, g, nv, a->op, a->act,
+                                                           a->alpha, a->beta);
+        });
+    });
+    return true;
+}
+
 lucid_status lc_binary(const lc_binary_args *a, void *stream, const char **why)
 {
+    if (binary_fast(a, (cudaStream_t)stream)) return finish(why);
     bin_geom g;
     g.rank = a->rank;
     for (int d = 0; d < LC_MAX_RANK; d++) {
@@ -461,8 +836,87 @@ lucid_status lc_binary(const lc_binary_args *a, void *stream, const char **why)
     return finish(why);
 }
 
+// Folds a copy's geometry (size-1 dims dropped, dims both sides walk contiguously merged),
+// widens its element to up to 16 bytes where the innermost dim is contiguous on both sides,
+// and runs k_copy32 when at most 4 dims of 32-bit extent remain; false otherwise.
+static bool copy_fast(const lc_copy_args *a, cudaStream_t s)
+{
+    if (a->n <= 0 || a->n > INT32_MAX || a->rank > LC_MAX_RANK) return false;
+    int64_t dims[LC_MAX_RANK], is[LC_MAX_RANK], os[LC_MAX_RANK];
+    int r = 0;
+    for (int d = 0; d < a->rank; d++) {
+        if (a->dims[d] == 1) continue;
+        if (r > 0 && is[r - 1] == a->is[d] * a->dims[d] && os[r - 1] == a->os[d] * a->dims[d]) {
+            dims[r - 1] *= a->dims[d];
+            is[r - 1] = a->is[d];
+            os[r - 1] = a->os[d];
+            continue;
+        }
+        dims[r] = a->dims[d];
+        is[r] = a->is[d];
+        os[r] = a->os[d];
+        r++;
+    }
+    if (r == 0) {
+        dims[0] = 1;
+        is[0] = os[0] = 0;
+        r = 1;
+    }
+    if (r > 4) return false;
+    int64_t es = a->esize, ib = a->ibase, ob = a->obase;
+    while (es < 16 && is[r - 1] == 1 && os[r - 1] == 1 && dims[r - 1] % 2 == 0 && ib % 2 == 0 &&
+           ob % 2 == 0 && aligned(a->x, 2 * es) && aligned(a->y, 2 * es)) {
+        bool even = true;
+        for (int d = 0; d < r - 1; d++) even = even && is[d] % 2 == 0 && os[d] % 2 == 0;
+        if (!even) break;
+        es *= 2;
+        dims[r - 1] /= 2;
+        for (int d = 0; d < r - 1; d++) {
+            is[d] /= 2;
+            os[d] /= 2;
+        }
+        ib /= 2;
+        ob /= 2;
+    }
+    int64_t n = 1, span_i = ib, span_o = ob;
+    for (int d = 0; d < r; d++) {
+        if (is[d] < 0 || os[d] < 0) return false;
+        n *= dims[d];
+        span_i += (dims[d] - 1) * is[d];
+        span_o += (dims[d] - 1) * os[d];
+    }
+    if (span_i > INT32_MAX || span_o > INT32_MAX || ib > INT32_MAX || ob > INT32_MAX) return false;
+    copy_geom g;
+    for (int d = 0; d < r; d++) {
+        g.dims[d] = dims[d];
+        g.is[d] = is[d];
+        g.os[d] = os[d];
+    }
+    auto go = [&](auto *ep) {
+        using E = std::remove_pointer_t<decltype(ep)>;
+        const E *x = (const E *)a->x;
+        E *y = (E *)a->y;
+        unsigned b = blocks_for(n, 256);
+        switch (r) {
+        case 1: k_copy32<E, 1><<<b, 256, 0, s>>>(x, y, g, (int)ib, (int)ob, (int)n); break;
+        case 2: k_copy32<E, 2><<<b, 256, 0, s>>>(x, y, g, (int)ib, (int)ob, (int)n); break;
+        case 3: k_copy32<E, 3><<<b, 256, 0, s>>>(x, y, g, (int)ib, (int)ob, (int)n); break;
+        default: k_copy32<E, 4><<<b, 256, 0, s>>>(x, y, g, (int)ib, (int)ob, (int)n); break;
+        }
+    };
+    switch (es) {
+    case 1: go((uint8_t *)nullptr); return true;
+    case 2: go((uint16_t *)nullptr); return true;
+    case 4: go((uint32_t *)nullptr); return true;
+    case 8: go((uint2 *)nullptr); return true;
+    case 16: go((uint4 *)nullptr); return true;
+    default: return false;
+    }
+}
+
 lucid_status lc_copy(const lc_copy_args *a, void *stream, const char **why)
 {
+    if (copy_fast(a, (cudaStream_t)stream)) return finish(why);
     copy_geom g;
     g.rank = a->rank;
     for (int d = 0; d < LC_MAX_RANK; d++) {
@@ -505,10 +959,56 @@ lucid_status lc_global_pool(lc_type t, int is_max, const void *x, void *y, int64
     return finish(why);
 }
 
-lucid_status lc_global_pool_nhwc(lc_type t, int is_max, const void *x, void *y, int64_t batch,
-                                 int64_t channels, int64_t plane, void *stream,
-                                 const char **why)
+/* the chunks of the plane one image's NHWC global pooling is split into: each block reduces
+ * at least 4 positions per thread row and at most 64 chunks */
+static int64_t gpool_chunk(int64_t plane, int rows)
 {
+    int64_t chunk = 4 * (int64_t)rows, least = (plane + 63) / 64;
+    return chunk > least ? chunk : least;
+}
+
+size_t lc_global_pool_nhwc_workspace(lc_type t, int64_t batch, int64_t channels, int64_t plane)
+{
+    (void)t;
+    /* rows >= 8, so chunks <= min(64, ceil(plane / 32)) */
+    int64_t chunks = (plane + 31) / 32;
+    if (chunks > 64) chunks = 64;
+    return chunks > 1 ? (size_t)(batch * chunks * channels) * sizeof(float) : 0;
+}
+
+lucid_status lc_global_pool_nhwc(lc_type t, int is_max, const void *x, void *y, int64_t batch,
+                                 int64_t channels, int64_t plane, void *work, size_t work_size,
+                                 void *stream, const char **why)
+{
+    cudaStream_t s = (cudaStream_t)stream;
+    if (batch <= 65535 && plane * channels * batch <= INT32_MAX && plane > 0 && channels > 0) {
+        int es = t == LC_F32 ? 4 : 2;
+        int v = widest(es, {channels}, {x, y});
+        int64_t cv = channels / v;
+        int lanes = (int)(cv < 32 ? cv : 32), rows = 256 / lanes;
+        int64_t chunk = gpool_chunk(plane, rows), chunks = (plane + chunk - 1) / chunk;
+        if (chunks > 1 && (!work || work_size < (size_t)(batch * chunks * channels) * sizeof(float))) {
+            chunk = plane;
+            chunks = 1;
+        }
+        dim3 grid((unsigned)((cv + lanes - 1) / lanes), (unsigned)chunks, (unsigned)batch);
+        dim3 block((unsigned)lanes, (unsigned)rows);
+        dispatch(t, [&](auto *tp) {
+            using T = std::remove_pointer_t<decltype(tp)>;
+            dispatch_vec<T>(v, [&](auto vc) {
+                constexpr int V = decltype(vc)::value;
+                k_gpool_nhwc_v<T, V><<<grid, block, 0, s>>>((const T *)x, (T *)y, (float *)work,
+                                                            (int)channels, (int)plane,
+                                                            (int)chunk, is_max);
+            });
+            if (chunks > 1) {
+                int n = (int)(batch * channels);
+                k_gpool_finish<T><<<blocks_for(n, 256), 256, 0, s>>>(
+                    (const float *)work, (T *)y, (int)channels, (int)chunks, (int)plane, is_max, n);
+            }
+        });
+        return finish(why);
+    }
     if (batch > 65535) {
         if (why) *why = "batch over 65535";
         return LUCID_STATUS_INTERNAL;
@@ -543,6 +1043,9 @@ lucid_status lc_channel_affine(lc_type t, const void *x, void *y, const float *s
                                lc_act act, float alpha, float beta, void *stream,
                                const char **why)
 {
+    if (chan_fast(t, x, y, scale, shift, nullptr, n, channels, inner, act, alpha, beta,
+                  (cudaStream_t)stream))
+        return finish(why);
     dispatch(t, [&](auto *tp) {
         using T = std::remove_pointer_t<decltype(tp)>;
         k_affine<T><<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(
@@ -554,6 +1057,27 @@ lucid_status lc_channel_affine(lc_type t, const void *x, void *y, const float *s
 lucid_status lc_dwconv(const lc_dwconv_args *a, void *stream, const char **why)
 {
     int64_t n = a->batch * a->oc * a->oh * a->ow;
+    int64_t group = a->group ? a->group : a->ic;
+    if (a->nhwc && group == a->ic && a->oc == a->ic && n <= INT32_MAX &&
+        a->batch * a->ih * a->iw * a->ic <= INT32_MAX) {
+        /* depthwise, one filter per channel: V channels per thread */
+        int es = a->t == LC_F32 ? 4 : 2;
+        int v = widest(es, {a->ic}, {a->x, a->y, a->z});
+        dw_geom g = {(int)a->ic, (int)a->ih, (int)a->iw, (int)a->oh, (int)a->ow, (int)a->kh,
+                     (int)a->kw, (int)a->sh, (int)a->sw, (int)a->dh, (int)a->dw, (int)a->pt,
+                     (int)a->pl};
+        dispatch(a->t, [&](auto *tp) {
+            using T = std::remove_pointer_t<decltype(tp)>;
+            dispatch_vec<T>(v, [&](auto vc) {
+                constexpr int V = decltype(vc)::value;
+                int nv = (int)(n / V);
+                k_dwconv_nhwc_v<T, V><<<blocks_for(nv, 128), 128, 0, (cudaStream_t)stream>>>(
+                    (const T *)a->x, (T *)a->y, a->w, a->bias, (const T *)a->z, g, nv, a->act,
+                    a->alpha, a->beta);
+            });
+        });
+        return finish(why);
+    }
     dispatch(a->t, [&](auto *tp) {
         using T = std::remove_pointer_t<decltype(tp)>;
         k_dwconv<T><<<blocks_for(n, 128), 128, 0, (cudaStream_t)stream>>>(*a);

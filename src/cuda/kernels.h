@@ -5,6 +5,7 @@
 #ifndef LUCID_CUDA_KERNELS_H
 #define LUCID_CUDA_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lucid.h"
@@ -117,10 +118,14 @@ lucid_status lc_pool(const lc_pool_args *a, void *stream, const char **why);
 lucid_status lc_global_pool(lc_type t, int is_max, const void *x, void *y, int64_t planes,
                             int64_t plane, void *stream, const char **why);
 
-/* the same over NHWC: y[b, c] = max or mean of x[b, 0..plane, c] */
+/* the same over NHWC: y[b, c] = max or mean of x[b, 0..plane, c]. A large plane is split
+ * among blocks whose float32 partial results go to work (lc_global_pool_nhwc_workspace bytes;
+ * with less, or NULL, one block reduces each image's whole plane), then are reduced in a fixed
+ * order. */
+size_t lc_global_pool_nhwc_workspace(lc_type t, int64_t batch, int64_t channels, int64_t plane);
 lucid_status lc_global_pool_nhwc(lc_type t, int is_max, const void *x, void *y, int64_t batch,
-                                 int64_t channels, int64_t plane, void *stream,
-                                 const char **why);
+                                 int64_t channels, int64_t plane, void *work, size_t work_size,
+                                 void *stream, const char **why);
 
 /* softmax (or log-softmax) of each row of `cols` values */
 lucid_status lc_softmax(lc_type t, int log, const void *x, void *y, int64_t rows, int64_t cols,

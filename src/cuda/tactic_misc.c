@@ -600,6 +600,15 @@ fail:
     return st;
 }
 
+/* NHWC global pooling splits a large plane among blocks: their partial sums */
+static size_t misc_workspace(const void *p, int threads)
+{
+    (void)threads;
+    const misc_state *s = p;
+    if (!s || s->rows != -1 || !s->pool.nhwc || !s->channels) return 0;
+    return lc_global_pool_nhwc_workspace(s->t, s->planes / s->channels, s->channels, s->inner);
+}
+
 static lucid_status misc_run(const void *p, const lucid_array *in, int n_in, lucid_array *out,
                              int n_out, void *work, void *stream, lucid_error *err)
 {
@@ -636,7 +645,8 @@ static lucid_status misc_run(const void *p, const lucid_array *in, int n_in, luc
         if (s->pool.nhwc)
             return lucid_kernel_check(lc_global_pool_nhwc(s->t, s->pool.is_max, in[0].data,
                                                           out[0].data, s->planes / s->channels,
-                                                          s->channels, s->inner, cs, &why),
+                                                          s->channels, s->inner, work,
+                                                          misc_workspace(s, 1), cs, &why),
                                       why, err, "global pool");
         return lucid_kernel_check(lc_global_pool(s->t, s->pool.is_max, in[0].data, out[0].data,
                                                  s->planes, s->inner, cs, &why),
@@ -694,7 +704,7 @@ static lucid_status misc_run(const void *p, const lucid_array *in, int n_in, luc
 #define MISC_PREC(p) MISC_PREC_##p
 #define MISC_TACTIC(sym, kind, var, sup, prec)                                                  \
     LUCID_CUDA_TACTIC_P(cuda_##sym##_##prec, "cuda.own." kind "." #prec, MISC_PREC(prec), 0,    \
-                        var, sup, misc_prepare, misc_release, lucid_cuda_no_workspace, misc_run)
+                        var, sup, misc_prepare, misc_release, misc_workspace, misc_run)
 #define MISC_TACTICS(prec)                                                                      \
     MISC_TACTIC(act, "act", 0, act_supports, prec)                                              \
     MISC_TACTIC(binary, "binary", 1, binary_supports, prec)                                     \
