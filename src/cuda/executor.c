@@ -4,12 +4,17 @@
  * plan's precision and, in channels-last plans, to NHWC), and the whole run - copies in, layers, copies out - captured once as a CUDA
  * graph and replayed. */
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cuda/cuda_common.h"
 #include "ops/op.h"
 #include "plan/plan.h"
+
+/* held by a context's creation, destruction, first run and CUDA-graph capture
+ * (lucid_cuda_exec_run says why) */
+static pthread_mutex_t first_run_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void *lucid_cuda_plan_const(const lucid_plan_t *plan, int t);
 
@@ -40,6 +45,7 @@ typedef struct cuda_exec {
     boundary *in, *out;
     int n_in, n_out;
     bool use_graph;
+    bool warmed;       /* a first (eager) run has loaded what the layers launch */
     cudaGraph_t graph;
     cudaGraphExec_t gexec;
     cudaEvent_t ev[4];  /* start, inputs in, layers done, outputs out */
@@ -47,7 +53,19 @@ typedef struct cuda_exec {
     lucid_device_timing timing;
 } cuda_exec;
 
+static void exec_destroy_locked(void *p);
+
+/* Creating and destroying a context allocate, free and synchronize device-wide (cudaMalloc,
+ * cudaFree, library handles): under the lock, so that no other context's capture is
+ * invalidated by them */
 void lucid_cuda_exec_destroy(void *p)
+{
+    pthread_mutex_lock(&first_run_lock);
+    exec_destroy_locked(p);
+    pthread_mutex_unlock(&first_run_lock);
+}
+
+static void exec_destroy_locked(void *p)
 {
     cuda_exec *x = p;
     if (!x) return;
@@ -116,8 +134,20 @@ static lucid_status boundary_make(cuda_exec *x, int t, boundary *b, bool is_outp
     return st;
 }
 
+static lucid_status exec_create_locked(const lucid_plan_t *plan, const lucid_context_options *o,
+                                       void **out, lucid_error *err);
+
 lucid_status lucid_cuda_exec_create(const lucid_plan_t *plan, const lucid_context_options *o,
                                     void **out, lucid_error *err)
+{
+    pthread_mutex_lock(&first_run_lock);
+    lucid_status st = exec_create_locked(plan, o, out, err);
+    pthread_mutex_unlock(&first_run_lock);
+    return st;
+}
+
+static lucid_status exec_create_locked(const lucid_plan_t *plan, const lucid_context_options *o,
+                                       void **out, lucid_error *err)
 {
     *out = NULL;
     const lucid_cuda_dev *d = plan->dev;
@@ -210,7 +240,7 @@ lucid_status lucid_cuda_exec_create(const lucid_plan_t *plan, const lucid_contex
 oom:
     st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
 fail:
-    lucid_cuda_exec_destroy(x);
+    exec_destroy_locked(x);
     return st;
 }
 
@@ -324,13 +354,24 @@ lucid_status lucid_cuda_exec_run(void *p, double *layer_ms, lucid_error *err)
                                        err, "cudaSetDevice");
     if (st) return st;
     bool graph = x->use_graph && !layer_ms;
-    if (graph && !x->gexec) {
-        /* one eager run first: libraries finish their lazy set-up (module loads, handle
-         * allocations) outside the capture, where it would be illegal */
-        st = enqueue(x, false, false, err);
-        lucid_status sync = lucid_cuda_check(cudaStreamSynchronize(x->s.stream), err, "the run");
-        if (st || sync) return st ? st : sync;
-        st = capture(x, err);
+    if (!x->warmed || (graph && !x->gexec)) {
+        /* The first run of a context, and its capture, hold a process-wide lock: a first
+         * eager run loads CUDA modules and library kernels lazily, and a module load
+         * synchronizes the whole device, which invalidates a capture another thread has in
+         * progress on any stream (cudaErrorStreamCaptureInvalidated, seen with concurrent
+         * contexts). After the first run a context only launches what is loaded. */
+        pthread_mutex_lock(&first_run_lock);
+        if (!x->warmed) {
+            /* one eager run first: libraries finish their lazy set-up (module loads, handle
+             * allocations) outside the capture, where it would be illegal */
+            st = enqueue(x, false, false, err);
+            lucid_status sync =
+                lucid_cuda_check(cudaStreamSynchronize(x->s.stream), err, "the run");
+            if (!st) st = sync;
+            if (!st) x->warmed = true;
+        }
+        if (!st && graph && !x->gexec) st = capture(x, err);
+        pthread_mutex_unlock(&first_run_lock);
         if (st) return st;
     }
     double t0 = lucid_time_now();
