@@ -189,6 +189,9 @@ lucid_status lucid_model_optimize_job(lucid_model_t *model, const lucid_optimize
         if (p < 0) return unknown_pass(opts->passes[i], err);
         selected[p] = true;
     }
+    /* an INT8 build fuses its Q/DQ pairs into int8 layers at any level (unless told not to,
+     * below: then the layers run as float32 on dequantized values) */
+    if (job && lucid_precision_job_int8(job)) selected[find_pass("qdq_fusion")] = true;
     for (size_t i = 0; i < opts->n_disable; i++) {
         int p = find_pass(opts->disable[i]);
         if (p < 0) return unknown_pass(opts->disable[i], err);

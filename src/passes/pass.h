@@ -17,6 +17,8 @@ typedef struct lucid_pass_ctx lucid_pass_ctx;
  * precision pass; NULL when the graph is optimized on its own. */
 typedef struct lucid_precision_job lucid_precision_job;
 lucid_precision_job *lucid_pass_job(lucid_pass_ctx *ctx);
+/* Does the job ask for INT8 (so that the Q/DQ fusion must run)? */
+bool lucid_precision_job_int8(const lucid_precision_job *job);
 
 /* A pass rewrites ctx's graph and logs each rewrite. It may mark nodes dead (they are removed,
  * with the tensors nobody uses any more, when it returns), add nodes and constants, and

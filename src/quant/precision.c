@@ -19,6 +19,11 @@
 /* samples run through both graphs when the automatic mode measures layer errors */
 #define ERROR_SAMPLES_MAX 32
 
+bool lucid_precision_job_int8(const lucid_precision_job *job)
+{
+    return job && job->opts && job->opts->precision == LUCID_PRECISION_INT8;
+}
+
 void lucid_precision_job_free(lucid_precision_job *job)
 {
     if (!job) return;
