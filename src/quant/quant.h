@@ -62,8 +62,10 @@ const lucid_calib_entry *lucid_calib_table_find(const lucid_calib_table *t, cons
  * filled up with samples from the start of the set again (ranges stay exact, histograms
  * count those samples twice). Views and elided nodes of the optimized graph run as copies
  * in the copy, so that every tensor is seen. Two passes over the samples: the first finds
- * min and max, the second fills the histograms over the final [0, amax], so a table is a
- * pure function of the model, the samples and the calibrator. Non-finite activations, an
+ * min and max, the second fills the histograms over the final [0, amax]; the plan runs on one
+ * thread with tactics chosen by preference, not timing, so on one machine a table is a pure
+ * function of the model, the samples and the calibrator (another CPU may round differently:
+ * the calibration cache reproduces a build anywhere). Non-finite activations, an
  * empty set, samples of the wrong shape, or a model with more than one input or a
  * non-float input fail with a message. */
 lucid_status lucid_calib_collect(const lucid_model_t *model, lucid_dataset_t *ds, size_t count,
