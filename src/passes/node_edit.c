@@ -182,3 +182,15 @@ void lucid_node_kill_orphan_constants(lucid_graph *g, const lucid_node *dead)
         if (!used) lucid_node_kill(p);
     }
 }
+
+int lucid_tensor_live_consumers(const lucid_graph *g, int t, int *out, int max)
+{
+    const lucid_ir_tensor *x = &g->tensors[t];
+    int count = 0;
+    for (int c = 0; c < x->n_consumers; c++) {
+        if (g->nodes[x->consumers[c]].dead) continue;
+        if (count == max) return -1;
+        out[count++] = x->consumers[c];
+    }
+    return count;
+}

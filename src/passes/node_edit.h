@@ -33,6 +33,9 @@ lucid_status lucid_node_rename_join(lucid_node *n, const char *other, bool befor
 /* In t's consumer list, node `from` (now dead) is replaced by node `to`, which reads t in
  * its place; kept exact so that use counts stay right for the rest of a pass. */
 void lucid_tensor_consumer_replace(lucid_graph *g, int t, int from, int to);
+/* The live (not dead) consumers of tensor t, at most max of them, into out; returns their
+ * count, or -1 when there are more than max. */
+int lucid_tensor_live_consumers(const lucid_graph *g, int t, int *out, int max);
 /* After node `dead` was removed: Constant nodes that fed it and whose outputs nobody uses
  * any more are removed too. */
 void lucid_node_kill_orphan_constants(lucid_graph *g, const lucid_node *dead);

@@ -92,19 +92,6 @@ static bool qp_equal(const lucid_graph *g, const qparam *a, const qparam *b)
     return true;
 }
 
-/* The live readers of t (at most max); -1 when more. */
-static int readers(const lucid_graph *g, int t, int *out, int max)
-{
-    const lucid_ir_tensor *x = &g->tensors[t];
-    int count = 0;
-    for (int c = 0; c < x->n_consumers; c++) {
-        if (g->nodes[x->consumers[c]].dead) continue;
-        if (count == max) return -1;
-        out[count++] = x->consumers[c];
-    }
-    return count;
-}
-
 #define QF_MAX_READERS 16
 
 /* Are all readers of t (not a graph output) QuantizeLinear nodes with equal per-tensor
@@ -112,7 +99,7 @@ static int readers(const lucid_graph *g, int t, int *out, int max)
 static bool all_readers_quantize(const lucid_graph *g, int t, int *qs, int *nq, qparam *q)
 {
     if (g->tensors[t].is_output) return false;
-    int n = readers(g, t, qs, QF_MAX_READERS);
+    int n = lucid_tensor_live_consumers(g, t, qs, QF_MAX_READERS);
     if (n <= 0) return false;
     int outputs = 0;
     for (int k = 0; k < n; k++) {
@@ -588,7 +575,7 @@ static lucid_status clean_up(lucid_pass_ctx *ctx, lucid_graph *g, int *changed, 
             continue;
         int o = n->outputs[0];
         int r[1];
-        if (!g->tensors[o].is_output && readers(g, o, r, 1) == 0) {
+        if (!g->tensors[o].is_output && lucid_tensor_live_consumers(g, o, r, 1) == 0) {
             lucid_node_kill(n);
             (*changed)++;
             continue;

@@ -56,19 +56,6 @@ static bool per_channel_const(const lucid_ir_tensor *c, const lucid_ir_tensor *o
     return true;
 }
 
-/* The live consumers of t, at most max of them; returns their count (-1: more than max). */
-static int live_consumers(const lucid_graph *g, int t, int *out, int max)
-{
-    const lucid_ir_tensor *x = &g->tensors[t];
-    int count = 0;
-    for (int c = 0; c < x->n_consumers; c++) {
-        if (g->nodes[x->consumers[c]].dead) continue;
-        if (count == max) return -1;
-        out[count++] = x->consumers[c];
-    }
-    return count;
-}
-
 static float vf_const_scalar(const lucid_graph *g, int t, float def, bool *ok)
 {
     if (t < 0) return def;
@@ -141,7 +128,7 @@ static void vf_collect(const lucid_graph *g, const lucid_node *anchor, bool has_
         const lucid_ir_tensor *t = &g->tensors[cur];
         if (t->is_output) return; /* the intermediate must stay visible */
         int cons[2];
-        int nc = live_consumers(g, cur, cons, 2);
+        int nc = lucid_tensor_live_consumers(g, cur, cons, 2);
         if (nc == 1) {
             const lucid_node *c = &g->nodes[cons[0]];
             int out = c->outputs[0];
@@ -185,7 +172,9 @@ static void vf_collect(const lucid_graph *g, const lucid_node *anchor, bool has_
         bool pair = (m->inputs[0] == cur && m->inputs[1] == so) ||
                     (m->inputs[1] == cur && m->inputs[0] == so);
         int only[2];
-        if (!pair || g->tensors[so].is_output || live_consumers(g, so, only, 2) != 1) return;
+        if (!pair || g->tensors[so].is_output ||
+            lucid_tensor_live_consumers(g, so, only, 2) != 1)
+            return;
         if (!is_float_static(&g->tensors[m->outputs[0]]) ||
             !same_shape(&g->tensors[m->outputs[0]], y))
             return;
