@@ -175,24 +175,24 @@ def prewarm(a, jobs, driver):
     this only moves it out of the timed rounds' wall time."""
     t0 = time.time()
     modes = [p for p in a.peers.split(",") if p.startswith("compile")]
-    todo = []
+    commands = []
     for model, batch in jobs:
         onnx = os.path.join(a.zoo, model, "model.onnx")
         if not os.path.exists(onnx):
             continue
         for p in modes + (["compile-max-autotune"] if model in a.max_autotune.split(",") else []):
-            todo.append([sys.executable, driver, onnx, "--device", "cuda", "--precision",
+            commands.append([sys.executable, driver, onnx, "--device", "cuda", "--precision",
                          a.precision, "--mode", p, "--batch", str(batch), "--json", "--duration",
                          "0.01", "--iterations", "1", "--warmup", "0", "--allow-mismatch"])
-    running = []
-    while todo or running:
-        while todo and len(running) < a.prewarm:
-            running.append(subprocess.Popen(todo.pop(0), stdout=subprocess.DEVNULL,
+    waiting, running = list(commands), []
+    while waiting or running:
+        while waiting and len(running) < a.prewarm:
+            running.append(subprocess.Popen(waiting.pop(0), stdout=subprocess.DEVNULL,
                                             stderr=subprocess.DEVNULL))
         time.sleep(0.2)
         running = [p for p in running if p.poll() is None]
-    print("prewarm: %d compiled peer runs in %.0f s" % (
-        sum(1 for m, b in jobs) * len(modes), time.time() - t0), flush=True)
+    print("prewarm: %d compiled peer runs in %.0f s" % (len(commands), time.time() - t0),
+          flush=True)
 
 
 def write(a, results, final=False):
