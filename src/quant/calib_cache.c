@@ -74,7 +74,8 @@ static void sb_put(sbuf *b, const char *s, size_t n)
     if (b->oom) return;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
-        while (b->len + n + 1 > cap) cap *= 2;
+        while (b->len + n + 1 > cap)
+            cap *= 2;
         char *p = realloc(b->p, cap);
         if (!p) {
             b->oom = true;
@@ -106,8 +107,7 @@ static void sb_encode(sbuf *b, const char *s, bool keep_space)
     }
 }
 
-lucid_status lucid_calib_cache_save(const lucid_calib_table *t, const char *path,
-                                    lucid_error *err)
+lucid_status lucid_calib_cache_save(const lucid_calib_table *t, const char *path, lucid_error *err)
 {
     if (!t || !path || (t->n && !t->entries))
         return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "calib_cache_save: NULL argument");
@@ -245,8 +245,7 @@ static lucid_status read_file(const char *path, char **data, size_t *size, lucid
     *size = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return cache_error(err, LUCID_STATUS_IO_ERROR, path, 0, "cannot open: %s",
-                           strerror(errno));
+        return cache_error(err, LUCID_STATUS_IO_ERROR, path, 0, "cannot open: %s", strerror(errno));
     size_t cap = 0, len = 0;
     char *buf = NULL;
     lucid_status st = LUCID_STATUS_OK;
@@ -376,7 +375,8 @@ static lucid_status parse_header(const char *path, const line_ref *l, lucid_cali
     if (l->len < mlen + 1 || memcmp(l->p, CACHE_MAGIC, mlen) != 0 || l->p[mlen] != ' ')
         return cache_error(err, LUCID_STATUS_INVALID_MODEL, path, 1,
                            "not a lucid calibration cache (it does not start with '%s')",
-                           CACHE_MAGIC " " "1");
+                           CACHE_MAGIC " "
+                                       "1");
     const char *v = l->p + mlen + 1, *end = l->p + l->len;
     const char *sp = memchr(v, ' ', (size_t)(end - v));
     size_t vlen = (size_t)((sp ? sp : end) - v);
@@ -441,14 +441,15 @@ static lucid_status parse_entry(const char *path, size_t lineno, const line_ref 
 {
     const char *sp1 = memchr(l->p, ' ', l->len);
     const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', l->len - (size_t)(sp1 + 1 - l->p)) : NULL;
-    const char *sp3 =
-        sp2 ? memchr(sp2 + 1, ' ', l->len - (size_t)(sp2 + 1 - l->p)) : NULL;
+    const char *sp3 = sp2 ? memchr(sp2 + 1, ' ', l->len - (size_t)(sp2 + 1 - l->p)) : NULL;
     if (!sp1 || !sp2 || sp3 || sp1 == l->p || sp2 == sp1 + 1 || sp2 + 1 == l->p + l->len) {
         size_t fields = 0;
         for (size_t i = 0; i < l->len;) {
-            while (i < l->len && l->p[i] == ' ') i++;
+            while (i < l->len && l->p[i] == ' ')
+                i++;
             if (i < l->len) fields++;
-            while (i < l->len && l->p[i] != ' ') i++;
+            while (i < l->len && l->p[i] != ' ')
+                i++;
         }
         return cache_error(err, LUCID_STATUS_INVALID_MODEL, path, lineno,
                            "expected '<name> <hex threshold> <decimal threshold>' separated by "
@@ -509,9 +510,9 @@ lucid_status lucid_calib_cache_load(const char *path, lucid_calib_table **out, l
 
     /* lines, checked for bytes outside printable ASCII */
     size_t n_lines = 0;
-    for (size_t i = 0; i < size; i++) n_lines += data[i] == '\n';
-    if (!(lines = calloc(n_lines + 2, sizeof *lines)) ||
-        !(name_buf = malloc(CACHE_MAX_NAME + 1))) {
+    for (size_t i = 0; i < size; i++)
+        n_lines += data[i] == '\n';
+    if (!(lines = calloc(n_lines + 2, sizeof *lines)) || !(name_buf = malloc(CACHE_MAX_NAME + 1))) {
         st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
         goto fail;
     }
@@ -626,8 +627,8 @@ lucid_status lucid_calib_cache_load(const char *path, lucid_calib_table **out, l
         int prev = lucid_strmap_get(&names, t->entries[i].name);
         if (prev >= 0) {
             st = cache_error(err, LUCID_STATUS_INVALID_MODEL, path, ln + 1,
-                             "tensor '%s' is listed twice (first on line %d)",
-                             t->entries[i].name, prev + CACHE_HEADER_LINES + 1);
+                             "tensor '%s' is listed twice (first on line %d)", t->entries[i].name,
+                             prev + CACHE_HEADER_LINES + 1);
             goto fail;
         }
         if (!lucid_strmap_put(&names, t->entries[i].name, (int)i)) {

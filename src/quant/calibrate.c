@@ -37,7 +37,8 @@ const lucid_calib_entry *lucid_calib_table_find(const lucid_calib_table *t, cons
 static uint64_t hist_total(const uint64_t *hist, size_t bins)
 {
     uint64_t total = 0;
-    for (size_t j = 0; j < bins; j++) total += hist[j];
+    for (size_t j = 0; j < bins; j++)
+        total += hist[j];
     return total;
 }
 
@@ -72,8 +73,8 @@ double lucid_calib_threshold_percentile(const uint64_t *hist, size_t bins, doubl
  * Q, KL = sum c_j/N * log((c_j/N) / q_j) = (sum c_j log c_j - sum c_j log q_j) / N - log N; q
  * is constant over the non-zero bins of a group, so each group costs one log. clogc[j] is
  * hist[j] * log(hist[j]) (0 for empty bins), precomputed by the caller. */
-static double entropy_divergence(const uint64_t *hist, const double *clogc, size_t i,
-                                 uint64_t kept, uint64_t total)
+static double entropy_divergence(const uint64_t *hist, const double *clogc, size_t i, uint64_t kept,
+                                 uint64_t total)
 {
     const size_t levels = LUCID_CALIB_ENTROPY_LEVELS;
     uint64_t outliers = total - kept;
@@ -127,7 +128,8 @@ double lucid_calib_threshold_entropy(const uint64_t *hist, size_t bins, double a
     for (size_t j = 0; j < bins; j++)
         clogc[j] = h[j] ? (double)h[j] * log((double)h[j]) : 0.0;
     uint64_t kept = 0;
-    for (size_t j = 0; j < levels; j++) kept += h[j];
+    for (size_t j = 0; j < levels; j++)
+        kept += h[j];
     size_t best = bins;
     double best_kl = INFINITY;
     for (size_t i = levels; total && i <= bins; i++) {
@@ -149,11 +151,13 @@ static double apply_calibrator(lucid_calibrator c, const uint64_t *hist, double 
                                double percentile)
 {
     switch (c) {
-    case LUCID_CALIBRATOR_MINMAX: return lucid_calib_threshold_minmax(hist, LUCID_CALIB_BINS, amax);
+    case LUCID_CALIBRATOR_MINMAX:
+        return lucid_calib_threshold_minmax(hist, LUCID_CALIB_BINS, amax);
     case LUCID_CALIBRATOR_PERCENTILE:
         return lucid_calib_threshold_percentile(hist, LUCID_CALIB_BINS, amax, percentile);
     case LUCID_CALIBRATOR_ENTROPY:
-    default: return lucid_calib_threshold_entropy(hist, LUCID_CALIB_BINS, amax);
+    default:
+        return lucid_calib_threshold_entropy(hist, LUCID_CALIB_BINS, amax);
     }
 }
 
@@ -161,20 +165,19 @@ static double apply_calibrator(lucid_calibrator c, const uint64_t *hist, double 
 
 typedef struct collect_state {
     const lucid_graph *g;
-    int *entry_of;          /* per tensor: its entry, or -1 */
+    int *entry_of; /* per tensor: its entry, or -1 */
     lucid_calib_entry *entries;
     size_t n_entries;
-    uint64_t *seen;         /* per entry: elements seen in the first pass */
-    float *lo, *hi;         /* per entry: running min and max (first pass) */
-    double *inv_width;      /* per entry: bins / amax (0 when amax is 0; second pass) */
-    int pass;               /* 0: ranges, 1: histograms */
-    size_t first_sample;    /* the first sample of the batch being run, for messages */
-    lucid_error err;        /* why the observer stopped a run */
+    uint64_t *seen;      /* per entry: elements seen in the first pass */
+    float *lo, *hi;      /* per entry: running min and max (first pass) */
+    double *inv_width;   /* per entry: bins / amax (0 when amax is 0; second pass) */
+    int pass;            /* 0: ranges, 1: histograms */
+    size_t first_sample; /* the first sample of the batch being run, for messages */
+    lucid_error err;     /* why the observer stopped a run */
     bool failed;
 } collect_state;
 
-static lucid_status observe(collect_state *s, size_t e, const float *x, size_t n,
-                            const char *where)
+static lucid_status observe(collect_state *s, size_t e, const float *x, size_t n, const char *where)
 {
     if (n == 0) return LUCID_STATUS_OK;
     if (s->pass == 0) {
@@ -210,8 +213,8 @@ static lucid_status observe(collect_state *s, size_t e, const float *x, size_t n
     return LUCID_STATUS_OK;
 }
 
-static lucid_status on_layer(void *user, size_t node, const char *name,
-                             const lucid_array *outputs, size_t n_outputs)
+static lucid_status on_layer(void *user, size_t node, const char *name, const lucid_array *outputs,
+                             size_t n_outputs)
 {
     collect_state *s = user;
     const lucid_node *nd = &s->g->nodes[node];
@@ -228,8 +231,8 @@ static lucid_status on_layer(void *user, size_t node, const char *name,
         }
         char where[300];
         snprintf(where, sizeof where, "output %zu of node '%s'", k, name);
-        lucid_status st = observe(s, (size_t)s->entry_of[t], a->data, a->nbytes / sizeof(float),
-                                  where);
+        lucid_status st =
+            observe(s, (size_t)s->entry_of[t], a->data, a->nbytes / sizeof(float), where);
         if (st) return st;
     }
     return LUCID_STATUS_OK;
@@ -237,8 +240,8 @@ static lucid_status on_layer(void *user, size_t node, const char *name,
 
 /* The model's one image input, checked against the dataset; its shape with unknown dims
  * filled in. */
-static lucid_status check_input(const lucid_graph *g, const lucid_dataset_t *ds,
-                                int64_t dims[4], lucid_error *err)
+static lucid_status check_input(const lucid_graph *g, const lucid_dataset_t *ds, int64_t dims[4],
+                                lucid_error *err)
 {
     const char *model = g->path && g->path[0] ? g->path : "the model";
     if (g->n_inputs != 1)
@@ -271,7 +274,8 @@ static lucid_status check_input(const lucid_graph *g, const lucid_dataset_t *ds,
                             "65536",
                             model, x->name, (long long)x->dims[0], shape);
     dims[0] = x->dims[0] > 0 ? x->dims[0] : 1;
-    for (int d = 1; d < 4; d++) dims[d] = want[d - 1];
+    for (int d = 1; d < 4; d++)
+        dims[d] = want[d - 1];
     return LUCID_STATUS_OK;
 }
 
@@ -283,14 +287,16 @@ static lucid_status runnable_copy(const lucid_model_t *model, const int64_t dims
     *out = NULL;
     lucid_graph *g = lucid_graph_clone(model->graph, lucid_op_params_size);
     if (!g) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory copying the model");
-    for (int i = 0; i < g->n_nodes; i++) g->nodes[i].elided = false;
+    for (int i = 0; i < g->n_nodes; i++)
+        g->nodes[i].elided = false;
     for (int t = 0; t < g->n_tensors; t++) {
         g->tensors[t].view_of = -1;
         g->tensors[t].view_offset = 0;
     }
     const lucid_ir_tensor *x = &g->tensors[g->inputs[0]];
     bool fix = false;
-    for (int d = 0; d < 4; d++) fix |= x->dims[d] < 0;
+    for (int d = 0; d < 4; d++)
+        fix |= x->dims[d] < 0;
     char *name = lucid_strdup(x->name);
     lucid_model_t *m = NULL;
     lucid_status st = name ? lucid_model_wrap(g, &m, err)
@@ -316,11 +322,13 @@ static lucid_status list_entries(collect_state *s, lucid_error *err)
 {
     const lucid_graph *g = s->g;
     size_t cap = 1;
-    for (int i = 0; i < g->n_nodes; i++) cap += (size_t)g->nodes[i].n_outputs;
+    for (int i = 0; i < g->n_nodes; i++)
+        cap += (size_t)g->nodes[i].n_outputs;
     s->entries = calloc(cap, sizeof *s->entries);
     s->entry_of = malloc(sizeof(int) * ((size_t)g->n_tensors + 1));
     if (!s->entries || !s->entry_of) goto oom;
-    for (int t = 0; t < g->n_tensors; t++) s->entry_of[t] = -1;
+    for (int t = 0; t < g->n_tensors; t++)
+        s->entry_of[t] = -1;
     for (int pos = -1; pos < g->n_nodes; pos++) {
         int n_out = pos < 0 ? 1 : g->nodes[pos].n_outputs;
         for (int k = 0; k < n_out; k++) {
@@ -372,6 +380,16 @@ static void state_free(collect_state *s)
     free(s->inv_width);
 }
 
+void lucid_quant_measuring_options(lucid_build_options *bo)
+{
+    lucid_build_options_default(bo);
+    bo->optimize.opt_level = 0;
+    bo->deterministic = 1;
+    bo->margin = 10; /* the first tactic by preference unless another is 11 times faster */
+    bo->threads = 1;
+    bo->time_ms = 1;
+}
+
 lucid_status lucid_calib_collect(const lucid_model_t *model, lucid_dataset_t *ds, size_t count,
                                  lucid_calibrator calibrator, double percentile,
                                  lucid_calib_table **out, lucid_error *err)
@@ -396,8 +414,8 @@ lucid_status lucid_calib_collect(const lucid_model_t *model, lucid_dataset_t *ds
                             "calibration data '%s' has no samples", ds->description);
     if (count > available)
         return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
-                            "%zu calibration samples were asked for, but '%s' has only %zu",
-                            count, ds->description, available);
+                            "%zu calibration samples were asked for, but '%s' has only %zu", count,
+                            ds->description, available);
     if (count == 0) count = LUCID_MIN((size_t)LUCID_CALIB_DEFAULT_COUNT, available);
     int64_t dims[4];
     lucid_status st = check_input(model->graph, ds, dims, err);
@@ -405,8 +423,8 @@ lucid_status lucid_calib_collect(const lucid_model_t *model, lucid_dataset_t *ds
     size_t batch = (size_t)dims[0], sample = (size_t)(dims[1] * dims[2] * dims[3]), elems;
     if (!lucid_mul_size(batch, sample, &elems) || elems > (size_t)LUCID_MAX_ELEMENTS)
         return lucid_errorf(err, LUCID_STATUS_LIMIT_EXCEEDED,
-                            "a calibration batch of %zu samples of %zu values is too large",
-                            batch, sample);
+                            "a calibration batch of %zu samples of %zu values is too large", batch,
+                            sample);
 
     lucid_model_t *m = NULL;
     lucid_plan_t *plan = NULL;
@@ -418,19 +436,11 @@ lucid_status lucid_calib_collect(const lucid_model_t *model, lucid_dataset_t *ds
     if (st) goto fail;
     /* An FP32 plan of the copy runs the samples: the reference kernels would take minutes per
      * hundred images on ImageNet-sized models (its fast kernels sum in another order, so
-     * ranges differ from the reference's in the last bits). No graph pass runs (the graph is already
-     * optimized; the copy's views are real copies so that every tensor is seen), and the
+     * ranges differ from the reference's in the last bits). No graph pass runs (the graph is
+     * already optimized; the copy's views are real copies so that every tensor is seen), and the
      * deterministic rule keeps every layer plain NCHW, so the plan's graph is the copy's. */
     lucid_build_options bo;
-    lucid_build_options_default(&bo);
-    bo.optimize.opt_level = 0;
-    /* one thread and the widest margin: each layer gets the first tactic in lucid's
-     * preference order (unless another is over 11 times faster), so the statistics do not
-     * depend on timing noise or the machine's core count */
-    bo.deterministic = 1;
-    bo.margin = 10;
-    bo.threads = 1;
-    bo.time_ms = 1;
+    lucid_quant_measuring_options(&bo);
     st = lucid_plan_build(m, &bo, &plan, err);
     if (st) {
         lucid_error_prefix(err, "calibration: building the float32 plan: ");
@@ -477,8 +487,7 @@ lucid_status lucid_calib_collect(const lucid_model_t *model, lucid_dataset_t *ds
                 size_t i = (first + b) % count;
                 st = lucid_dataset_load(ds, i, buf + b * sample, NULL, err);
                 if (st) {
-                    lucid_error_prefix(err, "calibration sample %zu of '%s': ", i,
-                                       ds->description);
+                    lucid_error_prefix(err, "calibration sample %zu of '%s': ", i, ds->description);
                     goto fail;
                 }
             }

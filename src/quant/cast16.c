@@ -102,8 +102,7 @@ static void refusal(const lucid_graph *g, const lucid_node *n, char *why, size_t
             const lucid_ir_tensor *t = &g->tensors[ts[k]];
             if (!is_float_dtype(t->dtype)) continue;
             if (t->dtype != LUCID_DTYPE_FLOAT) {
-                snprintf(why, len, "'%s' is %s, not float32", t->name,
-                         lucid_dtype_name(t->dtype));
+                snprintf(why, len, "'%s' is %s, not float32", t->name, lucid_dtype_name(t->dtype));
                 return;
             }
             if (is_activation(t)) any = true;
@@ -148,7 +147,8 @@ static lucid_status plan_make(const lucid_graph *g, const bool *keep, cast16_pla
     memset(p, 0, sizeof *p);
     p->n_nodes = g->n_nodes;
     p->n_tensors = g->n_tensors;
-    size_t nn = (size_t)(g->n_nodes ? g->n_nodes : 1), nt = (size_t)(g->n_tensors ? g->n_tensors : 1);
+    size_t nn = (size_t)(g->n_nodes ? g->n_nodes : 1),
+           nt = (size_t)(g->n_tensors ? g->n_tensors : 1);
     p->half = calloc(nn, sizeof *p->half);
     p->why = calloc(nn, sizeof *p->why);
     p->group = malloc(nt * sizeof *p->group);
@@ -158,13 +158,15 @@ static lucid_status plan_make(const lucid_graph *g, const bool *keep, cast16_pla
         plan_free(p);
         return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     }
-    for (int t = 0; t < g->n_tensors; t++) p->group[t] = t;
+    for (int t = 0; t < g->n_tensors; t++)
+        p->group[t] = t;
     for (int t = 0; t < g->n_tensors; t++)
         if (g->tensors[t].view_of >= 0) {
             int a = find_root(p->group, t), b = find_root(p->group, g->tensors[t].view_of);
             if (a != b) p->group[a] = b;
         }
-    for (int t = 0; t < g->n_tensors; t++) p->group[t] = find_root(p->group, t);
+    for (int t = 0; t < g->n_tensors; t++)
+        p->group[t] = find_root(p->group, t);
 
     for (int i = 0; i < g->n_nodes; i++) {
         const lucid_node *n = &g->nodes[i];
@@ -189,7 +191,8 @@ static lucid_status plan_make(const lucid_graph *g, const bool *keep, cast16_pla
         int r = p->group[t];
         if (r == t && x->view_of < 0) {
             bool member = false;
-            for (int v = 0; v < g->n_tensors && !member; v++) member = v != t && p->group[v] == t;
+            for (int v = 0; v < g->n_tensors && !member; v++)
+                member = v != t && p->group[v] == t;
             if (!member) continue;
         }
         any_view = true;
@@ -197,7 +200,9 @@ static lucid_status plan_make(const lucid_graph *g, const bool *keep, cast16_pla
         if (x->is_input || x->data || x->dtype != LUCID_DTYPE_FLOAT) {
             p->group_f32[r] = true;
             snprintf(p->group_why[r], sizeof p->group_why[r], "'%s' is %s", x->name,
-                     x->is_input ? "a graph input" : x->data ? "a constant" : "not float32");
+                     x->is_input ? "a graph input"
+                     : x->data   ? "a constant"
+                                 : "not float32");
         }
     }
     if (any_view)
@@ -224,7 +229,8 @@ static lucid_status plan_make(const lucid_graph *g, const bool *keep, cast16_pla
                 if (t < 0 || p->group_f32[p->group[t]]) continue;
                 int r = p->group[t];
                 bool shared = r != t || g->tensors[t].view_of >= 0;
-                for (int v = 0; v < g->n_tensors && !shared; v++) shared = v != t && p->group[v] == r;
+                for (int v = 0; v < g->n_tensors && !shared; v++)
+                    shared = v != t && p->group[v] == r;
                 if (!shared) continue;
                 p->group_f32[r] = true;
                 snprintf(p->group_why[r], sizeof p->group_why[r],
@@ -315,7 +321,7 @@ lucid_status lucid_precision_cast16(lucid_graph *g, lucid_precision p, const boo
     lucid_status st = plan_make(g, keep, &pl, err);
     if (st) return st;
     const int n0 = g->n_nodes, t0 = g->n_tensors;
-    bool *th = calloc((size_t)(t0 ? t0 : 1), sizeof *th); /* per original tensor: 16-bit */
+    bool *th = calloc((size_t)(t0 ? t0 : 1), sizeof *th);    /* per original tensor: 16-bit */
     int *to32 = malloc(sizeof(int) * (size_t)(t0 ? t0 : 1)); /* float32 Cast of a 16-bit one */
     int *to16 = malloc(sizeof(int) * (size_t)(t0 ? t0 : 1)); /* 16-bit Cast or copy */
     if (!th || !to32 || !to16) {

@@ -91,8 +91,7 @@ static void sort_doubles(double *c, int k)
  *    then replaced by its nearest centroid rounded to float.
  *
  * Every weight must be finite. */
-lucid_status lucid_cluster_weights(float *w, int64_t n, int bits, bool keep_zeros,
-                                   lucid_error *err)
+lucid_status lucid_cluster_weights(float *w, int64_t n, int bits, bool keep_zeros, lucid_error *err)
 {
     const int k = 1 << bits;
     int64_t m = 0;

@@ -171,9 +171,8 @@ static lucid_status compress_one(const lucid_graph *g, const lucid_node *n,
     int64_t numel = lucid_tensor_shape_known(w) ? lucid_tensor_numel(w) : 0;
     l->weights = numel > 0 ? numel : 0;
     l->bytes_before = l->bytes_after = w->data ? w->nbytes : lucid_tensor_nbytes(w);
-    if (!w->data || w->is_input || w->view_of >= 0 || numel < 0 ||
-        !lucid_tensor_shape_known(w) || w->nbytes != (size_t)numel * sizeof(float) ||
-        w->dtype != LUCID_DTYPE_FLOAT) {
+    if (!w->data || w->is_input || w->view_of >= 0 || numel < 0 || !lucid_tensor_shape_known(w) ||
+        w->nbytes != (size_t)numel * sizeof(float) || w->dtype != LUCID_DTYPE_FLOAT) {
         layer_note(l, "skipped: weight '%s' is not a float32 constant (%s%s)", w->name,
                    lucid_dtype_name(w->dtype),
                    !w->data || w->is_input ? ", computed or fed at run time" : "");
@@ -182,8 +181,8 @@ static lucid_status compress_one(const lucid_graph *g, const lucid_node *n,
     const float *src = w->data;
     for (int64_t i = 0; i < numel; i++) {
         if (!isfinite(src[i])) {
-            layer_note(l, "skipped: weight '%s' holds %g at index %lld", w->name,
-                       (double)src[i], (long long)i);
+            layer_note(l, "skipped: weight '%s' holds %g at index %lld", w->name, (double)src[i],
+                       (long long)i);
             l->zeros_before = l->zeros_after = count_zeros(src, numel);
             return LUCID_STATUS_OK;
         }
@@ -199,11 +198,13 @@ static lucid_status compress_one(const lucid_graph *g, const lucid_node *n,
     if (o->prune_2_4) {
         int64_t outer, len, inner;
         if (!weight_geometry(n, w, &outer, &len, &inner)) {
-            layer_note(l, "2:4 pruning skipped: weight '%s' of rank %d has no input-channel "
+            layer_note(l,
+                       "2:4 pruning skipped: weight '%s' of rank %d has no input-channel "
                        "axis lucid knows for %s",
                        w->name, w->rank, n->op_type);
         } else if (len < 2) {
-            layer_note(l, "2:4 pruning skipped: the reduction axis of weight '%s' has %lld "
+            layer_note(l,
+                       "2:4 pruning skipped: the reduction axis of weight '%s' has %lld "
                        "value(s), fewer than 2",
                        w->name, (long long)len);
         } else {
@@ -316,8 +317,8 @@ lucid_status lucid_compress_weights(lucid_graph *g, const lucid_build_options *o
         int rank = w->rank;
         float *d = job->data;
         job->data = NULL; /* add_constant owns it from here, even when it fails */
-        job->new_tensor = lucid_graph_add_constant(g, base, LUCID_DTYPE_FLOAT, rank, dims, d,
-                                                   nbytes, err);
+        job->new_tensor =
+            lucid_graph_add_constant(g, base, LUCID_DTYPE_FLOAT, rank, dims, d, nbytes, err);
         if (job->new_tensor < 0) {
             st = err ? err->status : LUCID_STATUS_OUT_OF_MEMORY;
             goto fail;
@@ -327,8 +328,7 @@ lucid_status lucid_compress_weights(lucid_graph *g, const lucid_build_options *o
         weight_job *job = &jobs[j];
         if (job->new_tensor >= 0) {
             for (int i = 0; i < g->n_nodes; i++)
-                if (weight_of(&g->nodes[i]) == job->tensor)
-                    g->nodes[i].inputs[1] = job->new_tensor;
+                if (weight_of(&g->nodes[i]) == job->tensor) g->nodes[i].inputs[1] = job->new_tensor;
             rewired = true;
         } else if (job->data) {
             lucid_ir_tensor *w = &g->tensors[job->tensor];

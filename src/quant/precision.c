@@ -28,7 +28,8 @@ void lucid_precision_job_free(lucid_precision_job *job)
 {
     if (!job) return;
     if (job->compress_names)
-        for (size_t i = 0; i < job->compress.n; i++) free(job->compress_names[i]);
+        for (size_t i = 0; i < job->compress.n; i++)
+            free(job->compress_names[i]);
     free(job->compress_names);
     job->compress_names = NULL;
     lucid_compress_report_free(&job->compress);
@@ -165,20 +166,12 @@ static lucid_status wrap_copy(const lucid_graph *g, lucid_model_t **out, lucid_e
 
 /* ---- per-layer error measurement --------------------------------------------------- */
 
-/* A context running `m` fast and reproducibly: a plan built with no graph pass, one thread
- * and the deterministic rule at its widest margin (each layer's first tactic by preference),
- * so that the measured errors, and the decisions taken on them, do not depend on timing
- * noise or the machine's core count. */
-static lucid_status fast_context(const lucid_model_t *m, lucid_plan_t **plan,
-                                 lucid_context_t **ctx, lucid_error *err)
+/* A context running `m` fast and reproducibly (lucid_quant_measuring_options). */
+static lucid_status fast_context(const lucid_model_t *m, lucid_plan_t **plan, lucid_context_t **ctx,
+                                 lucid_error *err)
 {
     lucid_build_options bo;
-    lucid_build_options_default(&bo);
-    bo.optimize.opt_level = 0;
-    bo.deterministic = 1;
-    bo.margin = 10;
-    bo.threads = 1;
-    bo.time_ms = 1;
+    lucid_quant_measuring_options(&bo);
     lucid_status st = lucid_plan_build(m, &bo, plan, err);
     if (!st) st = lucid_context_create_plan(*plan, NULL, ctx, err);
     return st;
@@ -193,16 +186,6 @@ typedef struct err_acc {
     bool collecting;      /* true: the float32 run (store); false: the reduced run (compare) */
     lucid_error fail;
 } err_acc;
-
-static double load_as_double(const lucid_array *a, int64_t i)
-{
-    switch (a->dtype) {
-    case LUCID_DTYPE_FLOAT: return ((const float *)a->data)[i];
-    case LUCID_DTYPE_FLOAT16: return lucid_half_to_float(((const uint16_t *)a->data)[i]);
-    case LUCID_DTYPE_BFLOAT16: return lucid_bf16_to_float(((const uint16_t *)a->data)[i]);
-    default: return NAN;
-    }
-}
 
 static lucid_status err_observer(void *user, size_t node, const char *name,
                                  const lucid_array *outputs, size_t n_outputs)
@@ -224,13 +207,14 @@ static lucid_status err_observer(void *user, size_t node, const char *name,
             a->numel[r] = n;
         }
         if (a->numel[r] != n) return LUCID_STATUS_OK;
-        for (int64_t i = 0; i < n; i++) a->out[r][i] = (float)load_as_double(y, i);
+        for (int64_t i = 0; i < n; i++)
+            a->out[r][i] = (float)lucid_load_f64(y->dtype, y->data, i);
         return LUCID_STATUS_OK;
     }
     if (!a->out[r] || a->numel[r] != n) return LUCID_STATUS_OK;
     double d2 = 0, r2 = 0;
     for (int64_t i = 0; i < n; i++) {
-        double f = a->out[r][i], q = load_as_double(y, i), d = q - f;
+        double f = a->out[r][i], q = lucid_load_f64(y->dtype, y->data, i), d = q - f;
         d2 += d * d;
         r2 += f * f;
     }
@@ -243,8 +227,8 @@ static lucid_status err_observer(void *user, size_t node, const char *name,
  * first samples of ds; rel[i] is node i of ref's relative L2 output error, added[i] what it
  * adds over the largest error among the nodes feeding it (both -1 for nodes not compared). */
 static lucid_status measure_errors(const lucid_graph *ref, const lucid_graph *low,
-                                   lucid_dataset_t *ds, size_t samples, double *rel,
-                                   double *added, size_t *ran, lucid_error *err)
+                                   lucid_dataset_t *ds, size_t samples, double *rel, double *added,
+                                   size_t *ran, lucid_error *err)
 {
     err_acc a = {.ref = ref};
     lucid_model_t *mr = NULL, *ml = NULL;
@@ -338,7 +322,8 @@ done:
     lucid_model_destroy(mr);
     lucid_model_destroy(ml);
     if (a.out)
-        for (int i = 0; i < n; i++) free(a.out[i]);
+        for (int i = 0; i < n; i++)
+            free(a.out[i]);
     free(a.out);
     free(a.numel);
     free(a.diff2);
@@ -363,8 +348,8 @@ static lucid_status rewrite(lucid_graph *g, const lucid_build_options *o,
     return st;
 }
 
-static lucid_status get_table(const lucid_graph *g, lucid_precision_job *job,
-                              lucid_dataset_t *ds, lucid_calib_table **table, lucid_error *err)
+static lucid_status get_table(const lucid_graph *g, lucid_precision_job *job, lucid_dataset_t *ds,
+                              lucid_calib_table **table, lucid_error *err)
 {
     const lucid_build_options *o = job->opts;
     if (o->calibration_cache && access(o->calibration_cache, F_OK) == 0) {
@@ -391,8 +376,7 @@ static lucid_status get_table(const lucid_graph *g, lucid_precision_job *job,
     job->calib_seconds = lucid_time_now() - t0;
     job->calib_samples = (*table)->samples;
     snprintf(job->calibration, sizeof job->calibration, "%s calibrator on %zu samples of %s",
-             lucid_calibrator_name(o->calibrator), (*table)->samples,
-             lucid_dataset_describe(ds));
+             lucid_calibrator_name(o->calibrator), (*table)->samples, lucid_dataset_describe(ds));
     if (o->calibration_cache) {
         st = lucid_calib_cache_save(*table, o->calibration_cache, err);
         if (st) return st;
@@ -413,15 +397,16 @@ static lucid_status precision_run(lucid_pass_ctx *ctx, lucid_graph *g, lucid_err
         if (!job->compress_names)
             return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
         for (size_t i = 0; i < job->compress.n; i++)
-            if (!(job->compress_names[i] = lucid_strdup(g->nodes[job->compress.layers[i].node].name)))
+            if (!(job->compress_names[i] =
+                      lucid_strdup(g->nodes[job->compress.layers[i].node].name)))
                 return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
         for (size_t i = 0; i < job->compress.n; i++) {
             const lucid_compress_layer *c = &job->compress.layers[i];
             const lucid_node *n = &g->nodes[c->node];
             char what[160] = "";
             if (c->zeros_after > c->zeros_before)
-                snprintf(what, sizeof what, "%.1f%% zeros", 100.0 * (double)c->zeros_after /
-                                                                (double)(c->weights ? c->weights : 1));
+                snprintf(what, sizeof what, "%.1f%% zeros",
+                         100.0 * (double)c->zeros_after / (double)(c->weights ? c->weights : 1));
             if (c->distinct_after)
                 snprintf(what + strlen(what), sizeof what - strlen(what), "%s%d shared values",
                          what[0] ? ", " : "", c->distinct_after);
@@ -449,11 +434,11 @@ static lucid_status precision_run(lucid_pass_ctx *ctx, lucid_graph *g, lucid_err
         st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
         goto done;
     }
-    for (int i = 0; i < n; i++) rel[i] = added[i] = -1;
+    for (int i = 0; i < n; i++)
+        rel[i] = added[i] = -1;
     if ((st = apply_constraints(g, o, keep, need, err))) goto done;
     bool measure = o->auto_precision_threshold > 0;
-    if (o->calibration_data &&
-        (measure || o->precision == LUCID_PRECISION_INT8) &&
+    if (o->calibration_data && (measure || o->precision == LUCID_PRECISION_INT8) &&
         (st = open_calibration_set(g, o, &ds, err)))
         goto done;
     if (measure && !ds) {
@@ -502,8 +487,8 @@ static lucid_status precision_run(lucid_pass_ctx *ctx, lucid_graph *g, lucid_err
     if (!st) st = lucid_graph_resolve_ops(g, err); /* the manager sorts and infers after us */
     size_t nrec = 0;
     for (int i = 0; i < n && !st; i++) {
-        bool eligible = dec[i].precision == o->precision || keep[i] ||
-                        strncmp(dec[i].why, "no ", 3) != 0;
+        bool eligible =
+            dec[i].precision == o->precision || keep[i] || strncmp(dec[i].why, "no ", 3) != 0;
         if (need[i] && dec[i].precision != o->precision) {
             st = lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
                               "layer '%s' (%s) is constrained to %s but cannot take it: %s",
@@ -512,8 +497,8 @@ static lucid_status precision_run(lucid_pass_ctx *ctx, lucid_graph *g, lucid_err
         }
         if (keep[i] && measure && added[i] > o->auto_precision_threshold && !need[i])
             snprintf(dec[i].why, sizeof dec[i].why,
-                     "adds %.3g relative error on the calibration set (threshold %.3g)",
-                     added[i], o->auto_precision_threshold);
+                     "adds %.3g relative error on the calibration set (threshold %.3g)", added[i],
+                     o->auto_precision_threshold);
         else if (keep[i] && dec[i].precision != o->precision)
             snprintf(dec[i].why, sizeof dec[i].why, "kept float32 by a layer constraint");
         if (eligible) nrec++;
@@ -523,8 +508,8 @@ static lucid_status precision_run(lucid_pass_ctx *ctx, lucid_graph *g, lucid_err
         if (!job->records) st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     }
     for (int i = 0; i < n && !st; i++) {
-        bool eligible = dec[i].precision == o->precision || keep[i] ||
-                        strncmp(dec[i].why, "no ", 3) != 0;
+        bool eligible =
+            dec[i].precision == o->precision || keep[i] || strncmp(dec[i].why, "no ", 3) != 0;
         if (!eligible) continue;
         lucid_precision_record *r = &job->records[job->n_records++];
         r->name = names[i];

@@ -25,8 +25,11 @@ static bool quantizable(const lucid_graph *g, const lucid_node *n, int *w_axis, 
     case LUCID_OP_FUSED_CONV:
     case LUCID_OP_GEMM:
     case LUCID_OP_FUSED_GEMM:
-    case LUCID_OP_MATMUL: break;
-    default: snprintf(why, len, "no int8 kernel for %s", n->op_type); return false;
+    case LUCID_OP_MATMUL:
+        break;
+    default:
+        snprintf(why, len, "no int8 kernel for %s", n->op_type);
+        return false;
     }
     const lucid_ir_tensor *x = lucid_op_input(g, n, 0), *w = lucid_op_input(g, n, 1);
     if (!x || x->dtype != LUCID_DTYPE_FLOAT || x->data) {
@@ -39,8 +42,7 @@ static bool quantizable(const lucid_graph *g, const lucid_node *n, int *w_axis, 
     }
     if (n->op == LUCID_OP_MATMUL) {
         if (w->rank != 2 || x->rank < 2) {
-            snprintf(why, len, "MatMul with weights of rank %d (int8 takes 2-D weights)",
-                     w->rank);
+            snprintf(why, len, "MatMul with weights of rank %d (int8 takes 2-D weights)", w->rank);
             return false;
         }
         *w_axis = 1;
@@ -116,7 +118,8 @@ static bool nonneg_by_construction(const lucid_graph *g, int t, int depth)
     if (p < 0) return false;
     const lucid_node *n = &g->nodes[p];
     switch (n->op) {
-    case LUCID_OP_RELU: return true;
+    case LUCID_OP_RELU:
+        return true;
     case LUCID_OP_FUSED_CONV:
     case LUCID_OP_FUSED_GEMM:
     case LUCID_OP_FUSED_BATCH_NORM: {
@@ -136,20 +139,22 @@ static bool nonneg_by_construction(const lucid_graph *g, int t, int depth)
     case LUCID_OP_RESHAPE:
     case LUCID_OP_IDENTITY:
     case LUCID_OP_SQUEEZE:
-    case LUCID_OP_UNSQUEEZE: return nonneg_by_construction(g, n->inputs[0], depth + 1);
+    case LUCID_OP_UNSQUEEZE:
+        return nonneg_by_construction(g, n->inputs[0], depth + 1);
     case LUCID_OP_CONCAT:
         for (int k = 0; k < n->n_inputs; k++)
             if (!nonneg_by_construction(g, n->inputs[k], depth + 1)) return false;
         return n->n_inputs > 0;
-    default: return false;
+    default:
+        return false;
     }
 }
 
 /* The activation t quantized per tensor with the calibrated threshold: uint8 (zero point 0)
  * when it is non-negative by construction (one more bit of resolution, and the form int8
  * dot-product instructions take natively), int8 otherwise. */
-static lucid_status quantize_activation(lucid_graph *g, int t, const lucid_calib_entry *e,
-                                        int *out, lucid_error *err)
+static lucid_status quantize_activation(lucid_graph *g, int t, const lucid_calib_entry *e, int *out,
+                                        lucid_error *err)
 {
     bool nonneg = nonneg_by_construction(g, t, 0);
     double thr = e->threshold > 0 && isfinite(e->threshold) ? e->threshold : 0;
@@ -173,7 +178,8 @@ static lucid_status quantize_weight(lucid_graph *g, int w, int axis, int *out, l
     const lucid_ir_tensor *t = &g->tensors[w];
     int64_t n = lucid_tensor_numel(t);
     int64_t ch = t->dims[axis], inner = 1;
-    for (int d = axis + 1; d < t->rank; d++) inner *= t->dims[d];
+    for (int d = axis + 1; d < t->rank; d++)
+        inner *= t->dims[d];
     if (n <= 0 || ch <= 0) return lucid_errorf(err, LUCID_STATUS_INTERNAL, "empty weight");
     float *scales = malloc((size_t)ch * sizeof *scales);
     int8_t *q = malloc((size_t)n);
@@ -183,12 +189,14 @@ static lucid_status quantize_weight(lucid_graph *g, int w, int axis, int *out, l
         return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     }
     const float *wd = t->data;
-    for (int64_t c = 0; c < ch; c++) scales[c] = 0;
+    for (int64_t c = 0; c < ch; c++)
+        scales[c] = 0;
     for (int64_t i = 0; i < n; i++) {
         float a = fabsf(wd[i]);
         if (a > scales[(i / inner) % ch]) scales[(i / inner) % ch] = a;
     }
-    for (int64_t c = 0; c < ch; c++) scales[c] = scales[c] > 0 ? scales[c] / 127.0f : 1.0f;
+    for (int64_t c = 0; c < ch; c++)
+        scales[c] = scales[c] > 0 ? scales[c] / 127.0f : 1.0f;
     for (int64_t i = 0; i < n; i++) {
         float v = nearbyintf(wd[i] / scales[(i / inner) % ch]);
         q[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
@@ -204,8 +212,9 @@ static lucid_status quantize_weight(lucid_graph *g, int w, int axis, int *out, l
                    : lucid_graph_add_constant(g, base, LUCID_DTYPE_FLOAT, 1, &ch, scales,
                                               (size_t)ch * sizeof *scales, err);
     snprintf(base, sizeof base, "%s_zero_points", g->tensors[w].name);
-    int z = s < 0 ? -1 : lucid_graph_add_constant(g, base, LUCID_DTYPE_INT8, 1, &ch, zp,
-                                                   (size_t)ch, err);
+    int z = s < 0
+                ? -1
+                : lucid_graph_add_constant(g, base, LUCID_DTYPE_INT8, 1, &ch, zp, (size_t)ch, err);
     if (wq < 0 || s < 0 || z < 0) {
         if (wq < 0) free(scales);
         if (s < 0) free(zp);
@@ -237,7 +246,8 @@ lucid_status lucid_precision_insert_qdq(lucid_graph *g, const lucid_calib_table 
     int *dq_of = malloc(((size_t)g->n_tensors + 1) * sizeof *dq_of);
     if (!dq_of) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     const int nt0 = g->n_tensors;
-    for (int i = 0; i < nt0; i++) dq_of[i] = -1;
+    for (int i = 0; i < nt0; i++)
+        dq_of[i] = -1;
     lucid_status st = LUCID_STATUS_OK;
     for (int i = 0; i < n0 && !st; i++) {
         lucid_layer_precision *o = &out[i];

@@ -25,25 +25,31 @@
  * there). */
 typedef struct lucid_calib_entry {
     char *name;
-    double min, max;        /* over every element of every calibration sample */
-    double amax;            /* max(|min|, |max|) */
-    uint64_t *hist;         /* LUCID_CALIB_BINS counts of |x|: bin j holds
-                               j*amax/BINS <= |x| < (j+1)*amax/BINS, the last bin also |x| = amax
-                               (all in bin 0 when amax is 0); NULL in a table read from a cache,
-                               which also has min = max = amax = 0 */
-    double threshold;       /* the calibrator's clipping threshold (scale = threshold / 127);
-                               0 for a tensor that was 0 on every sample */
+    double min, max;  /* over every element of every calibration sample */
+    double amax;      /* max(|min|, |max|) */
+    uint64_t *hist;   /* LUCID_CALIB_BINS counts of |x|: bin j holds
+                         j*amax/BINS <= |x| < (j+1)*amax/BINS, the last bin also |x| = amax
+                         (all in bin 0 when amax is 0); NULL in a table read from a cache,
+                         which also has min = max = amax = 0 */
+    double threshold; /* the calibrator's clipping threshold (scale = threshold / 127);
+                         0 for a tensor that was 0 on every sample */
 } lucid_calib_entry;
 
 typedef struct lucid_calib_table {
     lucid_calib_entry *entries; /* the graph input first, then node outputs in node order */
     size_t n;
     lucid_calibrator calibrator;
-    double percentile;      /* what the percentile calibrator used (also kept for the others) */
-    size_t samples;         /* calibration samples seen (as recorded, for a table from a cache) */
-    char source[256];       /* the dataset's description (as recorded, for a table from a cache;
-                               cut to 255 bytes) */
+    double percentile; /* what the percentile calibrator used (also kept for the others) */
+    size_t samples;    /* calibration samples seen (as recorded, for a table from a cache) */
+    char source[256];  /* the dataset's description (as recorded, for a table from a cache;
+                          cut to 255 bytes) */
 } lucid_calib_table;
+
+/* Build options for the plans the build itself runs on calibration samples (calibration,
+ * automatic mixed precision): no graph pass, one thread, the deterministic rule at its widest
+ * margin (each layer's first tactic in lucid's preference order), so that what they measure
+ * depends neither on timing noise nor on the machine's core count. */
+void lucid_quant_measuring_options(lucid_build_options *bo);
 
 void lucid_calib_table_destroy(lucid_calib_table *t);
 /* The entry for a tensor name, NULL when there is none. */
@@ -96,22 +102,21 @@ double lucid_calib_threshold_entropy(const uint64_t *hist, size_t bins, double a
  * it only when the file exists; a corrupt, truncated or foreign file is an error naming the
  * file and line. load(save(t)) gives t's names, thresholds, calibrator, percentile, samples and
  * source exactly. Saving writes PATH.tmp and renames it over PATH. */
-lucid_status lucid_calib_cache_save(const lucid_calib_table *t, const char *path,
-                                    lucid_error *err);
+lucid_status lucid_calib_cache_save(const lucid_calib_table *t, const char *path, lucid_error *err);
 lucid_status lucid_calib_cache_load(const char *path, lucid_calib_table **out, lucid_error *err);
 
 /* ---- compression (prune.c, cluster.c) -------------------------------------------- */
 
 typedef struct lucid_compress_layer {
-    int node;                /* node index in the graph */
-    int64_t weights;         /* weights in the layer */
+    int node;        /* node index in the graph */
+    int64_t weights; /* weights in the layer */
     int64_t zeros_before, zeros_after;
-    int distinct_after;      /* distinct values after clustering (0: not clustered) */
-    size_t bytes_before;     /* float32 dense */
-    size_t bytes_after;      /* the compressed size: sparse (bitmap + nonzeros) when pruned,
-                                codebook + indices when clustered */
-    char note[160];          /* why the layer was skipped or only partly compressed ("" when
-                                it was not) */
+    int distinct_after;  /* distinct values after clustering (0: not clustered) */
+    size_t bytes_before; /* float32 dense */
+    size_t bytes_after;  /* the compressed size: sparse (bitmap + nonzeros) when pruned,
+                            codebook + indices when clustered */
+    char note[160];      /* why the layer was skipped or only partly compressed ("" when
+                            it was not) */
 } lucid_compress_layer;
 
 typedef struct lucid_compress_report {
@@ -157,9 +162,9 @@ struct lucid_precision_job {
     char **compress_names;           /* per compress.layers entry: the layer's name */
     lucid_precision_record *records; /* one per layer that could take the precision */
     size_t n_records;
-    char calibration[320];  /* where the thresholds came from ("" when none were needed) */
-    size_t calib_samples;   /* samples run for calibration (0: from the cache) */
-    size_t error_samples;   /* samples run to measure per-layer errors (0: none) */
+    char calibration[320]; /* where the thresholds came from ("" when none were needed) */
+    size_t calib_samples;  /* samples run for calibration (0: from the cache) */
+    size_t error_samples;  /* samples run to measure per-layer errors (0: none) */
     double calib_seconds, measure_seconds;
 };
 
