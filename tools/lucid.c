@@ -1,10 +1,12 @@
 /* lucid.c - the command-line tool's entry point: command dispatch, version and help texts. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "core/threadpool.h"
 
 static const char opt_flags[] =
     "  --opt-level N      graph optimization: 0 none, 1 basic, 2 fusions, 3 all (default %s)\n"
@@ -336,18 +338,23 @@ int cli_help_command(const char *command)
     return CLI_EXIT_OK;
 }
 
-/* oneDNN's OpenMP threads and OpenBLAS's threads spin after every call, stealing the cores
- * that lucid's own thread pool (and the next layer's library call) need, unless
- * OMP_WAIT_POLICY=passive and OPENBLAS_THREAD_TIMEOUT are set - and both libraries read them
- * only when they are loaded, before main. So when either is unset, set it and execute this
- * program again, once: LUCID_ENV_SET marks the second start. A user's own values are kept;
- * if the exec fails, lucid runs on with the libraries' defaults. */
+/* OpenBLAS's threads spin after every call, stealing the cores that lucid's thread pool and
+ * the next layer's library call need, unless OPENBLAS_THREAD_TIMEOUT is set. oneDNN's OpenMP
+ * threads spin too: when lucid's pool owns pthreads (a build without LUCID_POOL_OPENMP) they
+ * compete with it, and OMP_WAIT_POLICY=passive stops them; when the pool runs on the same
+ * OpenMP team (the default with oneDNN) their spinning is what keeps the hand-off between
+ * layers fast, and OpenMP's default policy is kept. Both libraries read these variables only
+ * when they are loaded, before main. So when one that applies is unset, set it and execute
+ * this program again, once: LUCID_ENV_SET marks the second start. A user's own values are
+ * kept; if the exec fails, lucid runs on with the libraries' defaults. */
 static void set_thread_env(char **argv)
 {
     if (getenv("LUCID_ENV_SET")) return;
-    if (getenv("OMP_WAIT_POLICY") && getenv("OPENBLAS_THREAD_TIMEOUT")) return;
+    bool omp = !lucid_threadpool_uses_openmp() && !getenv("OMP_WAIT_POLICY");
+    bool blas = !getenv("OPENBLAS_THREAD_TIMEOUT");
+    if (!omp && !blas) return;
     if (setenv("LUCID_ENV_SET", "1", 1) != 0) return;
-    setenv("OMP_WAIT_POLICY", "passive", 0);
+    if (omp) setenv("OMP_WAIT_POLICY", "passive", 0);
     setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0);
     fflush(NULL);
     execv("/proc/self/exe", argv);

@@ -8,15 +8,112 @@
  * Chunk i belongs to thread i, but whoever claims it first runs it: the caller, done with
  * chunk 0, takes the chunks of workers that have not started (asleep, or their core taken by
  * another process) instead of waiting for them. A chunk keeps its boundaries and its index
- * (the scratch slot tactics give it) whoever runs it, so results do not change. */
+ * (the scratch slot tactics give it) whoever runs it, so results do not change.
+ *
+ * Two implementations of the same contract. With LUCID_POOL_OPENMP (builds with oneDNN, whose
+ * Debian package runs its primitives on OpenMP) the loops run on the OpenMP team of the
+ * calling thread, the threads oneDNN's layers run on: a plan that mixes lucid's kernels and
+ * oneDNN's then has one set of threads instead of two sets competing for the same cores.
+ * Otherwise the pool owns pthreads, as described above. */
 #include "core/threadpool.h"
+
+#ifdef LUCID_POOL_OPENMP
+#include <omp.h>
+#endif
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#ifdef LUCID_POOL_OPENMP
+
+struct lucid_threadpool {
+    int size;
+    atomic_ulong generation; /* bumped for every loop */
+    atomic_ulong *claimed;   /* per chunk: the last generation that claimed it */
+};
+
+static bool claim(lucid_threadpool *p, int index, unsigned long gen)
+{
+    unsigned long c = atomic_load_explicit(&p->claimed[index], memory_order_relaxed);
+    return c < gen && atomic_compare_exchange_strong(&p->claimed[index], &c, gen);
+}
+
+lucid_threadpool *lucid_threadpool_create(int threads)
+{
+    if (threads <= 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = online > 0 ? (int)online : 1;
+    }
+    if (threads > 1024) threads = 1024;
+    lucid_threadpool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->claimed = calloc((size_t)threads, sizeof *p->claimed);
+    if (!p->claimed) {
+        free(p);
+        return NULL;
+    }
+    p->size = threads;
+    atomic_init(&p->generation, 0);
+    for (int i = 0; i < threads; i++) atomic_init(&p->claimed[i], 0);
+    /* OpenMP starts the calling thread's team on its first parallel region: start it here,
+     * not on the first run (a thread that runs the pool later gets its own team then) */
+#pragma omp parallel num_threads(threads)
+    {
+        (void)0;
+    }
+    return p;
+}
+
+void lucid_threadpool_destroy(lucid_threadpool *p)
+{
+    if (!p) return;
+    free(p->claimed);
+    free(p);
+}
+
+int lucid_threadpool_size(const lucid_threadpool *p)
+{
+    return p ? p->size : 1;
+}
+
+void lucid_threadpool_run(lucid_threadpool *p, size_t n, size_t grain, lucid_task_fn fn,
+                          void *ctx)
+{
+    if (n == 0) return;
+    if (grain == 0) grain = 1;
+    size_t units = (n + grain - 1) / grain;
+    if (!p || p->size == 1 || units == 1) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    const size_t chunk = (units + (size_t)p->size - 1) / (size_t)p->size * grain;
+    const int chunks = (int)((n + chunk - 1) / chunk); /* the non-empty ones, <= size */
+    const unsigned long gen = atomic_fetch_add(&p->generation, 1) + 1;
+    /* Thread t runs chunk t, then any chunk nobody has started: a team smaller than asked
+     * (a nested region runs on one thread) still runs them all, with the same boundaries. */
+#pragma omp parallel num_threads(chunks)
+    {
+        const int me = omp_get_thread_num();
+        for (int k = 0; k < chunks; k++) {
+            int i = (me + k) % chunks;
+            if (!claim(p, i, gen)) continue;
+            size_t begin = (size_t)i * chunk, end = begin + chunk;
+            fn(ctx, begin, end > n ? n : end, i);
+        }
+    }
+}
+
+bool lucid_threadpool_uses_openmp(void)
+{
+    return true;
+}
+
+#else /* pthreads */
 
 #include <pthread.h>
 #include <sched.h>
-#include <stdbool.h>
-#include <stdatomic.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 /* Spins before sleeping: a few microseconds to tens of them, depending on the core. */
 #define SPIN_ROUNDS 4000
@@ -199,3 +296,10 @@ void lucid_threadpool_run(lucid_threadpool *p, size_t n, size_t grain, lucid_tas
             sched_yield();
     }
 }
+
+bool lucid_threadpool_uses_openmp(void)
+{
+    return false;
+}
+
+#endif /* LUCID_POOL_OPENMP */

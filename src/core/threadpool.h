@@ -3,6 +3,7 @@
 #ifndef LUCID_CORE_THREADPOOL_H
 #define LUCID_CORE_THREADPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct lucid_threadpool lucid_threadpool;
@@ -23,5 +24,8 @@ int lucid_threadpool_size(const lucid_threadpool *pool);
  * A NULL pool runs fn(ctx, 0, n, 0) on the caller. Not reentrant: fn must not call it. */
 void lucid_threadpool_run(lucid_threadpool *pool, size_t n, size_t grain, lucid_task_fn fn,
                           void *ctx);
+/* True when the pool runs its loops on the OpenMP team of the calling thread (the threads
+ * oneDNN's layers run on), false when it owns pthreads. */
+bool lucid_threadpool_uses_openmp(void);
 
 #endif
