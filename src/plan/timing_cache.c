@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "core/strmap.h"
+#include "core/threadpool.h"
 #include "core/util.h"
 #include "ops/op.h"
 
@@ -39,6 +40,10 @@ void lucid_timing_key(const lucid_graph *g, const lucid_node *n, const lucid_tac
     h = mix(h, LUCID_VERSION_STRING, strlen(LUCID_VERSION_STRING));
     h = mix(h, cpu->model, strlen(cpu->model));
     h = mix(h, &threads, sizeof threads);
+    /* a layer's time includes handing work to the threads, which the pool's implementation
+     * changes (and with it which tactic wins) */
+    const char *pool = lucid_threadpool_uses_openmp() ? "pool:openmp" : "pool:pthreads";
+    h = mix(h, pool, strlen(pool));
     h = mix(h, n->domain, strlen(n->domain) + 1);
     h = mix(h, n->op_type, strlen(n->op_type) + 1);
     for (int k = 0; k < n->n_inputs; k++) {

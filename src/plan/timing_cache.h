@@ -1,6 +1,6 @@
 /* timing_cache.h - measured tactic medians kept in a file across builds, keyed by everything
- * that can change them: op, shapes, dtypes, attributes, tactic, threads, CPU model, lucid
- * version. */
+ * that can change them: op, shapes, dtypes, attributes, tactic, threads, the thread pool's
+ * implementation (OpenMP team or pthreads), CPU model, lucid version. */
 #ifndef LUCID_PLAN_TIMING_CACHE_H
 #define LUCID_PLAN_TIMING_CACHE_H
 
