@@ -991,6 +991,10 @@ static void cb_input_q(case_builder *cb, const char *name, lucid_dtype t, int ra
     cb->g->tensors[cb->inputs[cb->n_inputs - 1]].dtype = t;
 }
 
+/* pointwise: 1x1 QConvs with enough channels and pixels for several register tiles and
+ * their tails (cpu.qconv.int8.pointwise.vnni takes 6 pixels x 64 channels at a time) */
+static bool pointwise_qconv;
+
 static void qconv_cases(const lucid_cpu_features *cpu, int count)
 {
     /* Relu and Clip commute with the output scale; SiLU and Sigmoid need real values */
@@ -1003,6 +1007,14 @@ static void qconv_cases(const lucid_cpu_features *cpu, int count)
         if (group == -1) group = (int)cin;
         int64_t k = rand_int(1, 3) * 2 - 1, stride = rand_int(1, 2), pad = rand_int(0, k / 2);
         int64_t h = rand_int(k, 14), w = rand_int(k, 14), batch = rand_int(1, 2);
+        if (pointwise_qconv) {
+            group = 1;
+            cin = rand_int(1, 80);
+            m = rand_int(1, 150);
+            k = 1;
+            stride = 1;
+            pad = 0;
+        }
         const lucid_dtype xt = rand_int(0, 1) ? LUCID_DTYPE_UINT8 : LUCID_DTYPE_INT8;
         const int zmode = rand_int(0, 3); /* 0 none, 1 int8, 2 uint8, 3 float */
         const bool qout = rand_int(0, 3) != 0, bias = rand_int(0, 3) != 0;
@@ -1158,7 +1170,10 @@ int main(int argc, char **argv)
     }
     case_dtype = LUCID_DTYPE_FLOAT;
     qconv_cases(&cpu, 60);
-    qgemm_cases(&cpu, 30);
+    pointwise_qconv = true;
+    qconv_cases(&cpu, 30);
+    pointwise_qconv = false;
+    qgemm_cases(&cpu, 40);
     int8_misc_cases(&cpu, 20);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -12,6 +12,8 @@
     X(cpu_reorder_tiled)                                                                       \
     X(cpu_quantize_avx512)                                                                     \
     X(cpu_quantize_avx512_nhwc)                                                                \
+    X(cpu_qconv_int8_pointwise_vnni)                                                           \
+    X(cpu_qgemm_int8_vnni)                                                                     \
     X(cpu_gemm_f32_avx512)                                                                     \
     X(cpu_gemm_f32_avx2)                                                                       \
     X(cpu_gemm_f32_generic)                                                                    \
