@@ -56,7 +56,7 @@ typedef struct vq_state {
     /* the requantizing epilogue in the output's units (see fast_requant) */
     bool fast;
     float *qmult, *qbias; /* [mb*16]: mult / y_scale, bias / y_scale (0 without a bias) */
-    float qz_scale, qlo, qhi; /* z_scale / y_scale; Clip bounds / y_scale (or +-inf) */
+    float qz_scale, qlo, qhi; /* z_scale / y_scale; bounds in output units (fast_requant16) */
     bool flip;          /* int8 input: XOR 0x80 makes it uint8 */
     int zmode;
     bool z_signed;
@@ -252,8 +252,14 @@ static lucid_status vq_prepare_common(const lucid_graph *g, const lucid_node *n,
         s->qmult = malloc(sizeof(float) * (size_t)mp);
         s->qbias = malloc(sizeof(float) * (size_t)mp);
         s->qz_scale = s->z_scale / s->y_scale;
-        s->qlo = s->act == ACT_NONE ? -INFINITY : s->act == ACT_RELU ? 0.0f : s->fact.alpha / s->y_scale;
-        s->qhi = s->act == ACT_CLIP ? s->fact.beta / s->y_scale : INFINITY;
+        const float alo = s->act == ACT_NONE   ? -INFINITY
+                          : s->act == ACT_RELU ? 0.0f
+                                               : s->fact.alpha / s->y_scale;
+        const float ahi = s->act == ACT_CLIP ? s->fact.beta / s->y_scale : INFINITY;
+        const float rlo = (float)(s->qmin - s->y_zp), rhi = (float)(s->qmax - s->y_zp);
+        s->qlo = alo > rlo ? alo : rlo;
+        s->qhi = ahi < rhi ? ahi : rhi;
+        if (s->qhi < s->qlo) s->qhi = s->qlo; /* a Clip range outside the output's */
     }
     if (!s->w || !s->comp || !s->mult || (b && !s->bias) || (s->fast && (!s->qmult || !s->qbias))) {
         vq_release(s);
@@ -338,15 +344,15 @@ fast_requant16(const vq_state *s, __m512i acc, int64_t row, int64_t m0, const vo
         v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, (const float *)z + at),
                             _mm512_set1_ps(1.0f / s->y_scale), v);
     }
-    /* the activation's bounds, and +-2e9 so that the conversion is defined; NaN passes the
-     * max/min (second operand) and converts to the zero point below */
-    v = _mm512_max_ps(_mm512_set1_ps(s->qlo > -2.0e9f ? s->qlo : -2.0e9f), v);
-    v = _mm512_min_ps(_mm512_set1_ps(s->qhi < 2.0e9f ? s->qhi : 2.0e9f), v);
-    const __mmask16 ordered = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+    /* the activation's bounds and the output range less the zero point, both in output
+     * units (s->qlo, s->qhi): clamping to integer bounds before rounding saturates as
+     * rounding and then saturating does. NaN can only come from a float residual: it gives
+     * the zero point, as in the reference. */
+    __mmask16 ordered = 0xffff;
+    if (s->zmode == VZ_FLOAT) ordered = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(s->qlo)), _mm512_set1_ps(s->qhi));
     __m512i r = _mm512_maskz_cvtps_epi32(ordered, v);
     if (s->y_zp) r = _mm512_add_epi32(r, _mm512_set1_epi32(s->y_zp));
-    r = _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(s->qmin)),
-                         _mm512_set1_epi32(s->qmax));
     _mm_mask_storeu_epi8((uint8_t *)y + at, mask, _mm512_cvtepi32_epi8(r));
 }
 
@@ -429,7 +435,7 @@ epilogue_tile(const vq_state *s, const int32_t (*sums)[VQ_BLOCKS][16], int rb, i
  * nb are constants at every call site, so the arrays below live in registers. */
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))) static inline
     __attribute__((always_inline)) void
-    tile(const vq_run *r, const int rb, const int nb, int64_t r0, int64_t b0)
+    tile(const vq_run *r, const int rb, const int nb, const bool flip, int64_t r0, int64_t b0)
 {
     const vq_state *s = r->s;
     __m512i acc[VQ_ROWS][VQ_BLOCKS];
@@ -437,7 +443,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))) static 
     for (int i = 0; i < rb; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < nb; j++) acc[i][j] = _mm512_setzero_si512();
-    const __m512i flip = _mm512_set1_epi32(s->flip ? (int32_t)0x80808080u : 0);
+    const __m512i signs = _mm512_set1_epi32((int32_t)0x80808080u);
     const int8_t *wb = s->w + b0 * s->kq * 64;
     const uint8_t *xr = r->x + r0 * s->k;
     const int64_t full = s->k / 4;
@@ -450,7 +456,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))) static 
         for (int i = 0; i < rb; i++) {
             int32_t x4;
             memcpy(&x4, xr + i * s->k + 4 * q, 4);
-            const __m512i xb = _mm512_xor_si512(_mm512_set1_epi32(x4), flip);
+            __m512i xb = _mm512_set1_epi32(x4);
+            if (flip) xb = _mm512_xor_si512(xb, signs);
 #pragma GCC unroll 4
             for (int j = 0; j < nb; j++) VQ_DPBUSD(acc[i][j], xb, wv[j]);
         }
@@ -467,7 +474,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))) static 
             const uint8_t *p = xr + i * s->k + 4 * q;
             const int32_t x4 = (int32_t)((uint32_t)p[0] | (tail > 1 ? (uint32_t)p[1] << 8 : 0u) |
                                          (tail > 2 ? (uint32_t)p[2] << 16 : 0u));
-            const __m512i xb = _mm512_xor_si512(_mm512_set1_epi32(x4), flip);
+            __m512i xb = _mm512_set1_epi32(x4);
+            if (flip) xb = _mm512_xor_si512(xb, signs);
 #pragma GCC unroll 4
             for (int j = 0; j < nb; j++) VQ_DPBUSD(acc[i][j], xb, wv[j]);
         }
@@ -482,16 +490,21 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))) static 
 }
 
 #define VQ_NB_CASES(rb)                                                                       \
-    switch (nb) {                                                                              \
-    case 1: tile(r, rb, 1, r0, b0); break;                                                     \
-    case 2: tile(r, rb, 2, r0, b0); break;                                                     \
-    case 3: tile(r, rb, 3, r0, b0); break;                                                     \
-    default: tile(r, rb, 4, r0, b0); break;                                                    \
+    switch (nb * 2 + (s->flip ? 1 : 0)) {                                                      \
+    case 2: tile(r, rb, 1, false, r0, b0); break;                                              \
+    case 3: tile(r, rb, 1, true, r0, b0); break;                                               \
+    case 4: tile(r, rb, 2, false, r0, b0); break;                                              \
+    case 5: tile(r, rb, 2, true, r0, b0); break;                                               \
+    case 6: tile(r, rb, 3, false, r0, b0); break;                                              \
+    case 7: tile(r, rb, 3, true, r0, b0); break;                                               \
+    case 8: tile(r, rb, 4, false, r0, b0); break;                                              \
+    default: tile(r, rb, 4, true, r0, b0); break;                                              \
     }
 
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))) static void
 tile_any(const vq_run *r, int rb, int nb, int64_t r0, int64_t b0)
 {
+    const vq_state *s = r->s;
     switch (rb) {
     case 1: VQ_NB_CASES(1) break;
     case 2: VQ_NB_CASES(2) break;
