@@ -26,6 +26,16 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/* The thread count a pool gets: threads <= 0 means one per online core; at most 1024. */
+static int pool_threads(int threads)
+{
+    if (threads <= 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = online > 0 ? (int)online : 1;
+    }
+    return threads > 1024 ? 1024 : threads;
+}
+
 #ifdef LUCID_POOL_OPENMP
 
 struct lucid_threadpool {
@@ -42,11 +52,7 @@ static bool claim(lucid_threadpool *p, int index, unsigned long gen)
 
 lucid_threadpool *lucid_threadpool_create(int threads)
 {
-    if (threads <= 0) {
-        long online = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = online > 0 ? (int)online : 1;
-    }
-    if (threads > 1024) threads = 1024;
+    threads = pool_threads(threads);
     lucid_threadpool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->claimed = calloc((size_t)threads, sizeof *p->claimed);
@@ -198,11 +204,7 @@ static void *worker_main(void *arg)
 
 lucid_threadpool *lucid_threadpool_create(int threads)
 {
-    if (threads <= 0) {
-        long online = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = online > 0 ? (int)online : 1;
-    }
-    if (threads > 1024) threads = 1024;
+    threads = pool_threads(threads);
     lucid_threadpool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->size = 1;
