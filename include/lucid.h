@@ -407,6 +407,7 @@ typedef struct lucid_plan_info {
     double build_seconds;     /* 0 for a loaded plan */
     const char *cpu_model;    /* the machine it was built on */
     size_t nhwc_layers;       /* layers that run channels-last (NHWC) */
+    size_t nchw16c_layers;    /* layers that run in blocks of 16 channels (NCHW16C) */
     size_t reorder_layers;    /* layout conversions the builder inserted between them */
     /* the layout search's estimates (sums of measured medians and reorders, ms): the chosen
      * layouts, and every layer plain NCHW; both 0 when no search ran (a loaded plan, a

@@ -150,15 +150,11 @@ static void fill_array(const lucid_ir_tensor *t, void *data, lucid_array *a)
     a->nbytes = lucid_tensor_nbytes(t);
 }
 
-/* a's NCHW data to channels-last in dst (to_nhwc), or a's channels-last data to NCHW. */
-static void to_layout(const lucid_array *a, void *dst, bool to_nhwc)
+/* a's 4-D data from layout `from` to `to` in dst (one of them plain). */
+static void to_layout(const lucid_array *a, void *dst, lucid_layout from, lucid_layout to)
 {
-    int64_t spatial = a->dims[2] * a->dims[3];
-    const size_t es = lucid_dtype_size(a->dtype);
-    size_t image = (size_t)(a->dims[1] * spatial) * es;
-    for (int64_t b = 0; b < a->dims[0]; b++)
-        lucid_reorder_image((const char *)a->data + b * image, (char *)dst + b * image, a->dims[1],
-                            spatial, es, to_nhwc);
+    lucid_layout_convert(a->data, dst, a->dims[0], a->dims[1], a->dims[2] * a->dims[3],
+                         lucid_dtype_size(a->dtype), from, to);
 }
 
 static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
@@ -256,17 +252,21 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
             failed++;
             continue;
         }
-        /* a channels-last tactic gets its 4-D activations channels-last and its output is
-         * turned back before comparing */
-        const bool nhwc = tac->in_layout == LUCID_LAYOUT_NHWC;
+        /* a channels-last or NCHW16C tactic gets its 4-D activations in its layout (those it
+         * keeps in it) and its output is turned back before comparing */
+        const lucid_layout lay = tac->in_layout;
+        const lucid_layout ylay = lucid_layout_of_tensor(yt, tac->out_layout);
+        const bool nhwc = ylay != LUCID_LAYOUT_PLAIN;
         lucid_array tin[CB_MAX_INPUTS];
         void *tdata[CB_MAX_INPUTS] = {0};
         for (int k = 0; k < n->n_inputs; k++) {
             tin[k] = in[k];
             const lucid_ir_tensor *t = lucid_op_input(g, n, k);
-            if (!nhwc || !t || t->data || t->rank != 4) continue;
+            if (!t || t->data || t->rank != 4) continue;
+            const lucid_layout tl = lucid_layout_of_tensor(t, lay);
+            if (tl == LUCID_LAYOUT_PLAIN) continue;
             tdata[k] = malloc(in[k].nbytes + 1);
-            to_layout(&in[k], tdata[k], true);
+            to_layout(&in[k], tdata[k], LUCID_LAYOUT_PLAIN, tl);
             tin[k].data = tdata[k];
         }
         void *ynhwc = nhwc ? malloc(ybytes ? ybytes : 1) : NULL;
@@ -278,7 +278,7 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
             fill_array(yt, nhwc ? (void *)ynhwc : (void *)y, &out);
             if (nhwc) memset(ynhwc, 0xff, ybytes);
             lucid_status st = tac->run(state, tin, n->n_inputs, &out, 1, work, pool, &err);
-            if (!st && nhwc) to_layout(&out, y, false);
+            if (!st && nhwc) to_layout(&out, y, ylay, LUCID_LAYOUT_PLAIN);
             free(work);
             if (st) {
                 printf("FAIL %s on %s (%d threads): %s\n", tac->name, cb->label, threads,
@@ -334,10 +334,15 @@ done:
 static const char *const activations[] = {"", "Relu", "Clip", "LeakyRelu", "Sigmoid",
                                           "HardSigmoid", "HardSwish", "SiLU", "Tanh"};
 
+/* Channel counts in whole blocks of 16 (and an occasional 3-channel input), so that the
+ * NCHW16C tactics take the cases. */
+static bool blocked_channels;
+
 static void conv_cases(const lucid_cpu_features *cpu, int count, bool fused)
 {
     for (int c = 0; c < count; c++) {
-        int kind = rand_int(0, 4); /* 0 general, 1 pointwise, 2 depthwise, 3 3x3 s1, 4 grouped */
+        int kind = rand_int(0, blocked_channels ? 3 : 4); /* 0 general, 1 pointwise,
+                                                              2 depthwise, 3 3x3 s1, 4 grouped */
         int64_t n = rand_int(1, 2), ic, oc, groups = 1, k, stride = rand_int(1, 2),
                 dil = rand_int(1, 2), h = rand_int(5, 20), w = rand_int(5, 20);
         switch (kind) {
@@ -349,6 +354,11 @@ static void conv_cases(const lucid_cpu_features *cpu, int count, bool fused)
             k = 3;
             break;
         default: k = rand_int(1, 5), ic = rand_int(1, 20), oc = rand_int(1, 20); break;
+        }
+        if (blocked_channels) {
+            oc = 16 * rand_int(1, 3);
+            ic = kind == 2 ? oc : kind == 0 && rand_int(0, 3) == 0 ? 3 : 16 * rand_int(1, 3);
+            if (kind == 2) groups = ic;
         }
         int64_t pads[4] = {rand_int(0, 2), rand_int(0, 2), rand_int(0, 2), rand_int(0, 2)};
         if ((h + pads[0] + pads[2] - dil * (k - 1) - 1) < 0 ||
@@ -444,12 +454,38 @@ static void gemm_cases(const lucid_cpu_features *cpu, int count, bool fused)
     }
 }
 
+/* Concat of 2 to 4 inputs along a random axis (with blocked_channels: along channels, each
+ * input whole blocks of 16). */
+static void concat_cases(const lucid_cpu_features *cpu, int count)
+{
+    for (int c = 0; c < count; c++) {
+        const int rank = blocked_channels ? 4 : rand_int(1, 4), k = rand_int(2, 4);
+        const int axis = blocked_channels ? 1 : rand_int(0, rank - 1);
+        int64_t d[4];
+        for (int i = 0; i < rank; i++) d[i] = rand_int(1, i == 0 ? 2 : 12);
+        case_builder cb;
+        cb_init(&cb, "Concat of %d rank %d axis %d", k, rank, axis);
+        for (int q = 0; q < k; q++) {
+            int64_t e[4];
+            memcpy(e, d, sizeof e);
+            e[axis] = blocked_channels ? 16 * rand_int(1, 3) : rand_int(1, 12);
+            char name[8];
+            snprintf(name, sizeof name, "x%d", q);
+            cb_input(&cb, name, rank, e);
+        }
+        lucid_node *nd = cb_node(&cb, "", "Concat", 13);
+        attr_int(nd, "axis", rand_int(0, 1) ? axis : axis - rank);
+        check_case(&cb, cpu);
+    }
+}
+
 static void pool_cases(const lucid_cpu_features *cpu, int count)
 {
     for (int c = 0; c < count; c++) {
         int max = rand_int(0, 1);
         int64_t n = rand_int(1, 2), ch = rand_int(1, 32), h = rand_int(4, 30), w = rand_int(4, 30),
                 k = rand_int(1, 3), s = rand_int(1, 2);
+        if (blocked_channels) ch = 16 * rand_int(1, 3);
         int64_t pads[4] = {rand_int(0, k - 1), rand_int(0, k - 1), rand_int(0, k - 1),
                            rand_int(0, k - 1)};
         int ceil_mode = rand_int(0, 1), cip = rand_int(0, 1);
@@ -470,6 +506,7 @@ static void pool_cases(const lucid_cpu_features *cpu, int count)
     }
     for (int c = 0; c < count / 4 + 1; c++) {
         int64_t xd[4] = {rand_int(1, 2), rand_int(1, 64), rand_int(1, 14), rand_int(1, 14)};
+        if (blocked_channels) xd[1] = 16 * rand_int(1, 4);
         case_builder cb;
         cb_init(&cb, "GlobalAveragePool %lldx%lldx%lldx%lld", (long long)xd[0], (long long)xd[1],
                 (long long)xd[2], (long long)xd[3]);
@@ -1155,6 +1192,14 @@ int main(int argc, char **argv)
     depthwise_cases(&cpu, 80);
     winograd_cases(&cpu);
     pointwise_cases(&cpu, 40);
+    concat_cases(&cpu, 30);
+    /* channels in whole blocks of 16: the NCHW16C tactics */
+    blocked_channels = true;
+    conv_cases(&cpu, 30, false);
+    conv_cases(&cpu, 30, true);
+    pool_cases(&cpu, 20);
+    concat_cases(&cpu, 20);
+    blocked_channels = false;
     /* the same layers in float16 and bfloat16: the 16-bit tactics against the reference */
     for (int h = 0; h < 2; h++) {
         case_dtype = h ? LUCID_DTYPE_BFLOAT16 : LUCID_DTYPE_FLOAT16;

@@ -365,8 +365,9 @@ void cli_plan_print_info(const lucid_plan_t *plan, long long plan_bytes)
     printf("plan layers:     %zu (%zu run; the others are elided views or constants)\n",
            info.num_layers, runs);
     cli_plan_print_tactics(plan, "tactics:         ");
-    printf("layouts:         %zu layers channels-last (NHWC), %zu reorders inserted",
-           info.nhwc_layers, info.reorder_layers);
+    printf("layouts:         %zu layers channels-last (NHWC), %zu in blocks of 16 channels "
+           "(NCHW16C), %zu reorders inserted",
+           info.nhwc_layers, info.nchw16c_layers, info.reorder_layers);
     if (info.plain_est_ms > 0)
         printf("; estimated %.4g ms against %.4g ms all plain NCHW", info.layout_est_ms,
                info.plain_est_ms);
@@ -450,6 +451,7 @@ cJSON *cli_plan_info_json(const lucid_plan_t *plan, long long plan_bytes)
     cJSON_AddNumberToObject(o, "naive_bytes", (double)info.naive_bytes);
     cJSON_AddNumberToObject(o, "inplace_count", (double)info.inplace_count);
     cJSON_AddNumberToObject(o, "nhwc_layers", (double)info.nhwc_layers);
+    cJSON_AddNumberToObject(o, "nchw16c_layers", (double)info.nchw16c_layers);
     cJSON_AddNumberToObject(o, "reorder_layers", (double)info.reorder_layers);
     if (info.plain_est_ms > 0) {
         cJSON_AddNumberToObject(o, "layout_est_ms", info.layout_est_ms);

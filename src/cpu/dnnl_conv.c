@@ -9,6 +9,9 @@
  *   dnnl.conv.f32.nhwc             reads and writes channels-last (NHWC) activations, input,
  *                                  residual and output: the builder keeps chains of such
  *                                  layers in NHWC and inserts Reorder layers at their ends;
+ *   dnnl.conv.f32.nchw16c          the same for oneDNN's own blocked layout nChw16c, which
+ *                                  the builder keeps between layers (tensors whose channels
+ *                                  are not a multiple of 16, as an RGB input, stay plain);
  *   dnnl.conv.bf16.{nchw,blocked_reorder,nhwc}  the same for bfloat16 layers: bfloat16
  *                                  activations and weights, float32 bias and accumulation
  *                                  (oneDNN's avx512_core_bf16 kernels where the processor has
@@ -63,7 +66,7 @@ static void dnnl_conv_release(void *state)
     free(s);
 }
 
-enum { DNNL_PLAIN, DNNL_BLOCKED, DNNL_NHWC };
+enum { DNNL_PLAIN, DNNL_BLOCKED, DNNL_NHWC, DNNL_NCHW16C };
 
 /* A reorder primitive between two layouts of the same tensor, user scratchpad. */
 static dnnl_status_t make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *from,
@@ -132,13 +135,24 @@ static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, int varia
     if ((ds = dnnl_engine_create(&s->eng, dnnl_cpu, 0))) goto fail;
     stage = "memory descriptors";
     const dnnl_format_tag_t user_tag = variant == DNNL_NHWC ? dnnl_nhwc : dnnl_nchw;
-    const dnnl_format_tag_t act_tag = blocked ? dnnl_format_tag_any : user_tag;
+    /* NCHW16C layers store blocked what can be (channels a multiple of 16), the rest plain */
+    const bool x16 = variant == DNNL_NCHW16C && c->ic % 16 == 0;
+    const bool y16 = variant == DNNL_NCHW16C && c->oc % 16 == 0;
+    if (variant == DNNL_NCHW16C && (dt != dnnl_f32 || (!x16 && !y16))) {
+        snprintf(why, why_len, "NCHW16C needs float32 and a channel count that is a multiple of "
+                               "16");
+        goto done;
+    }
+    const dnnl_format_tag_t x_tag = x16 ? dnnl_nChw16c : user_tag;
+    const dnnl_format_tag_t y_tag = y16 ? dnnl_nChw16c : user_tag;
     /* the weights come as float32 (a bfloat16 layer's, widened exactly, from the float32
      * copy of the layer) and are reordered into dt; the bias stays float32 */
-    if ((ds = dnnl_memory_desc_init_by_tag(&s->x_md, 4, xd, dt, user_tag)) ||
-        (ds = dnnl_memory_desc_init_by_tag(&s->y_md, 4, yd, dt, user_tag)) ||
-        (ds = dnnl_memory_desc_init_by_tag(&s->xc_md, 4, xd, dt, act_tag)) ||
-        (ds = dnnl_memory_desc_init_by_tag(&s->yc_md, 4, yd, dt, act_tag)) ||
+    if ((ds = dnnl_memory_desc_init_by_tag(&s->x_md, 4, xd, dt, x_tag)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&s->y_md, 4, yd, dt, y_tag)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&s->xc_md, 4, xd, dt,
+                                           blocked ? dnnl_format_tag_any : x_tag)) ||
+        (ds = dnnl_memory_desc_init_by_tag(&s->yc_md, 4, yd, dt,
+                                           blocked ? dnnl_format_tag_any : y_tag)) ||
         (ds = dnnl_memory_desc_init_by_tag(&s->b_md, 1, bd, dnnl_f32, dnnl_x)) ||
         (ds = dnnl_memory_desc_init_by_tag(&wp_md, wr, wd, dnnl_f32,
                                            c->group > 1 ? dnnl_goihw : dnnl_oihw)) ||
@@ -167,6 +181,16 @@ static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, int varia
     s->scratch = lucid_dnnl_scratchpad_size(s->pd);
     s->need_x = !dnnl_memory_desc_equal(&s->x_md, &s->xc_md);
     s->need_y = !dnnl_memory_desc_equal(&s->y_md, &s->yc_md);
+    if (variant == DNNL_NCHW16C) {
+        /* oneDNN's reference kernel also takes blocked layouts, but is no tactic worth timing */
+        const char *impl = NULL;
+        if (dnnl_primitive_desc_query(s->pd, dnnl_query_impl_info_str, 0, &impl) ==
+                dnnl_success &&
+            impl && strncmp(impl, "ref", 3) == 0) {
+            snprintf(why, why_len, "oneDNN has only its reference kernel for NCHW16C here");
+            goto done;
+        }
+    }
     if (blocked && !s->need_x && !s->need_y) {
         snprintf(why, why_len, "oneDNN keeps plain NCHW here; dnnl.conv.%s.nchw is this layer",
                  dt == dnnl_f32 ? "f32" : "bf16");
@@ -336,6 +360,13 @@ static bool dnnl_conv_nhwc_supports(const lucid_graph *g, const lucid_node *n,
     return dnnl_conv_supports_variant(g, n, DNNL_NHWC, why, why_len);
 }
 
+static bool dnnl_conv_nchw16c_supports(const lucid_graph *g, const lucid_node *n,
+                                       const lucid_cpu_features *cpu, char *why, size_t why_len)
+{
+    (void)cpu;
+    return dnnl_conv_supports_variant(g, n, DNNL_NCHW16C, why, why_len);
+}
+
 static lucid_status dnnl_conv_prepare_variant(const lucid_graph *g, const lucid_node *n,
                                               int variant, int max_threads, void **state,
                                               lucid_error *err)
@@ -364,6 +395,12 @@ static lucid_status dnnl_conv_blocked_prepare(const lucid_graph *g, const lucid_
                                               int max_threads, void **state, lucid_error *err)
 {
     return dnnl_conv_prepare_variant(g, n, DNNL_BLOCKED, max_threads, state, err);
+}
+
+static lucid_status dnnl_conv_nchw16c_prepare(const lucid_graph *g, const lucid_node *n,
+                                              int max_threads, void **state, lucid_error *err)
+{
+    return dnnl_conv_prepare_variant(g, n, DNNL_NCHW16C, max_threads, state, err);
 }
 
 /* workspace: [scratchpad | input in xc layout | output in yc layout], 64-byte slices */
@@ -475,6 +512,20 @@ const lucid_tactic lucid_tactic_dnnl_conv_f32_nhwc = {
     .out_layout = LUCID_LAYOUT_NHWC,
     .supports = dnnl_conv_nhwc_supports,
     .prepare = dnnl_conv_nhwc_prepare,
+    .release = dnnl_conv_release,
+    .workspace = dnnl_conv_workspace,
+    .run = dnnl_conv_run,
+};
+
+const lucid_tactic lucid_tactic_dnnl_conv_f32_nchw16c = {
+    .name = "dnnl.conv.f32.nchw16c",
+    .backend = "dnnl",
+    .flags = LUCID_TACTIC_THREAD_DEPENDENT,
+    .preference = 402,
+    .in_layout = LUCID_LAYOUT_NCHW16C,
+    .out_layout = LUCID_LAYOUT_NCHW16C,
+    .supports = dnnl_conv_nchw16c_supports,
+    .prepare = dnnl_conv_nchw16c_prepare,
     .release = dnnl_conv_release,
     .workspace = dnnl_conv_workspace,
     .run = dnnl_conv_run,

@@ -1,5 +1,6 @@
-/* dnnl_pool.c - the oneDNN pooling tactics dnnl.pool.f32.nchw (plain NCHW) and
- * dnnl.pool.f32.nhwc (channels-last activations): MaxPool (without its Indices output),
+/* dnnl_pool.c - the oneDNN pooling tactics dnnl.pool.f32.nchw (plain NCHW),
+ * dnnl.pool.f32.nhwc (channels-last activations) and dnnl.pool.f32.nchw16c (blocks of 16
+ * channels): MaxPool (without its Indices output),
  * AveragePool (counting pads or not) and the global pools; dnnl.pool.int8.nchw and
  * dnnl.pool.int8.nhwc: MaxPool and GlobalMaxPool on the int8/uint8 activations of quantized
  * networks (a maximum of quantized values is the quantized maximum). Pooling reduces each
@@ -138,7 +139,7 @@ static bool pool_resolve(const lucid_graph *g, const lucid_node *n, bool int8, p
     return true;
 }
 
-static bool dnnl_pool_build(const lucid_graph *g, const lucid_node *n, bool nhwc, bool int8,
+static bool dnnl_pool_build(const lucid_graph *g, const lucid_node *n, int layout, bool int8,
                             bool full, int max_threads, dnnl_pool_state **out, char *why,
                             size_t why_len)
 {
@@ -159,7 +160,12 @@ static bool dnnl_pool_build(const lucid_graph *g, const lucid_node *n, bool nhwc
     if ((ds = dnnl_engine_create(&s->eng, dnnl_cpu, 0))) goto fail;
     stage = "pooling descriptor";
     dnnl_pooling_v2_desc_t d;
-    const dnnl_format_tag_t tag = nhwc ? dnnl_nhwc : dnnl_nchw;
+    /* layout: 0 plain, 1 NHWC, 2 NCHW16C (float32, channels a multiple of 16) */
+    if (layout == 2 && (int8 || p.xd[1] % 16 != 0)) {
+        snprintf(why, why_len, "NCHW16C needs float32 and channels that are a multiple of 16");
+        goto done;
+    }
+    const dnnl_format_tag_t tag = layout == 1 ? dnnl_nhwc : layout == 2 ? dnnl_nChw16c : dnnl_nchw;
     if ((ds = dnnl_memory_desc_init_by_tag(&s->x_md, 4, p.xd, p.dt, tag)) ||
         (ds = dnnl_memory_desc_init_by_tag(&s->y_md, 4, p.yd, p.dt, tag)) ||
         (ds = dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_inference, p.alg, &s->x_md,
@@ -188,33 +194,44 @@ done:
     return ok;
 }
 
+/* float32 pooling in layout 0 plain, 1 NHWC, 2 NCHW16C */
+static bool dnnl_pool_f32_supports_layout(const lucid_graph *g, const lucid_node *n, int layout,
+                                          char *why, size_t why_len)
+{
+    dnnl_pool_state *s;
+    if (!dnnl_pool_build(g, n, layout, false, false, 1, &s, why, why_len)) return false;
+    dnnl_pool_release(s);
+    return true;
+}
+
 static bool dnnl_pool_supports(const lucid_graph *g, const lucid_node *n,
                                const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
     (void)cpu;
-    dnnl_pool_state *s;
-    if (!dnnl_pool_build(g, n, false, false, false, 1, &s, why, why_len)) return false;
-    dnnl_pool_release(s);
-    return true;
+    return dnnl_pool_f32_supports_layout(g, n, 0, why, why_len);
 }
 
 static bool dnnl_pool_nhwc_supports(const lucid_graph *g, const lucid_node *n,
                                     const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
     (void)cpu;
-    dnnl_pool_state *s;
-    if (!dnnl_pool_build(g, n, true, false, false, 1, &s, why, why_len)) return false;
-    dnnl_pool_release(s);
-    return true;
+    return dnnl_pool_f32_supports_layout(g, n, 1, why, why_len);
 }
 
-static lucid_status dnnl_pool_prepare_variant(const lucid_graph *g, const lucid_node *n, bool nhwc,
-                                              bool int8, int max_threads, void **state,
-                                              lucid_error *err)
+static bool dnnl_pool_nchw16c_supports(const lucid_graph *g, const lucid_node *n,
+                                       const lucid_cpu_features *cpu, char *why, size_t why_len)
+{
+    (void)cpu;
+    return dnnl_pool_f32_supports_layout(g, n, 2, why, why_len);
+}
+
+static lucid_status dnnl_pool_prepare_variant(const lucid_graph *g, const lucid_node *n,
+                                              int layout, bool int8, int max_threads,
+                                              void **state, lucid_error *err)
 {
     char why[256] = "";
     dnnl_pool_state *s;
-    if (!dnnl_pool_build(g, n, nhwc, int8, true, max_threads, &s, why, sizeof why))
+    if (!dnnl_pool_build(g, n, layout, int8, true, max_threads, &s, why, sizeof why))
         return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
     *state = s;
     return LUCID_STATUS_OK;
@@ -229,7 +246,13 @@ static lucid_status dnnl_pool_prepare(const lucid_graph *g, const lucid_node *n,
 static lucid_status dnnl_pool_nhwc_prepare(const lucid_graph *g, const lucid_node *n,
                                            int max_threads, void **state, lucid_error *err)
 {
-    return dnnl_pool_prepare_variant(g, n, true, false, max_threads, state, err);
+    return dnnl_pool_prepare_variant(g, n, 1, false, max_threads, state, err);
+}
+
+static lucid_status dnnl_pool_nchw16c_prepare(const lucid_graph *g, const lucid_node *n,
+                                              int max_threads, void **state, lucid_error *err)
+{
+    return dnnl_pool_prepare_variant(g, n, 2, false, max_threads, state, err);
 }
 
 static bool dnnl_pool_int8_supports_variant(const lucid_graph *g, const lucid_node *n, bool nhwc,
@@ -314,6 +337,20 @@ const lucid_tactic lucid_tactic_dnnl_pool_f32_nhwc = {
     .out_layout = LUCID_LAYOUT_NHWC,
     .supports = dnnl_pool_nhwc_supports,
     .prepare = dnnl_pool_nhwc_prepare,
+    .release = dnnl_pool_release,
+    .workspace = dnnl_pool_workspace,
+    .run = dnnl_pool_run,
+};
+
+const lucid_tactic lucid_tactic_dnnl_pool_f32_nchw16c = {
+    .name = "dnnl.pool.f32.nchw16c",
+    .backend = "dnnl",
+    .flags = 0,
+    .preference = 404,
+    .in_layout = LUCID_LAYOUT_NCHW16C,
+    .out_layout = LUCID_LAYOUT_NCHW16C,
+    .supports = dnnl_pool_nchw16c_supports,
+    .prepare = dnnl_pool_nchw16c_prepare,
     .release = dnnl_pool_release,
     .workspace = dnnl_pool_workspace,
     .run = dnnl_pool_run,

@@ -1,5 +1,6 @@
 /* reorder.c - cpu.reorder.tiled: the builder's layout conversions (Reorder: plain NCHW <->
- * channels-last NHWC), as 16 x 16 tiles transposed per image, threads splitting the spatial
+ * channels-last NHWC, plain NCHW <-> NCHW16C, which is channels-last within each block of 16
+ * channels), as 16 x 16 tiles transposed per image, threads splitting the spatial
  * positions. Any dtype of 1 to 8 bytes; 4 bytes (float32) and 1 byte (int8) have fast paths. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,12 +41,24 @@ static lucid_status reorder_prepare(const lucid_graph *g, const lucid_node *n, i
     const lucid_ir_tensor *x = lucid_op_input(g, n, 0);
     reorder_state *s = calloc(1, sizeof *s);
     if (!s) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    lucid_layout from, to;
+    lucid_reorder_layouts(n, &from, &to);
     s->batch = x->dims[0];
     s->channels = x->dims[1];
     s->spatial = 1;
     for (int d = 2; d < x->rank; d++) s->spatial *= x->dims[d];
     s->esize = lucid_dtype_size(x->dtype);
-    s->to_nhwc = lucid_reorder_to_nhwc(n);
+    s->to_nhwc = from == LUCID_LAYOUT_PLAIN;
+    if (from == LUCID_LAYOUT_NCHW16C || to == LUCID_LAYOUT_NCHW16C) {
+        if (s->channels % 16) {
+            free(s);
+            return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
+                                     "reorder: NCHW16C needs channels that are a multiple of 16");
+        }
+        /* each block of 16 channels is an image converted to channels-last */
+        s->batch *= s->channels / 16;
+        s->channels = 16;
+    }
     *state = s;
     return LUCID_STATUS_OK;
 }
@@ -147,9 +160,15 @@ const lucid_tactic lucid_tactic_cpu_reorder_tiled = {
 
 
 double lucid_cpu_reorder_ms(int64_t batch, int64_t channels, int64_t spatial, size_t esize,
-                            bool to_nhwc, lucid_threadpool *pool, double budget_ms)
+                            lucid_layout other, bool to_other, lucid_threadpool *pool,
+                            double budget_ms)
 {
-    reorder_state s = {batch, channels, spatial, esize, to_nhwc};
+    reorder_state s = {batch, channels, spatial, esize, to_other};
+    if (other == LUCID_LAYOUT_NCHW16C) {
+        if (channels % 16) return -1;
+        s.batch = batch * (channels / 16);
+        s.channels = 16;
+    }
     size_t bytes = (size_t)(batch * channels * spatial) * esize;
     unsigned char *src = malloc(bytes + 64), *dst = malloc(bytes + 64);
     if (!src || !dst) {

@@ -208,15 +208,21 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
         c->median_ms = -1;
         if (!tactic_allowed(c->tactic, o, c->why, sizeof c->why)) continue;
         const int layout = c->tactic->in_layout;
-        if (layout != LUCID_LAYOUT_PLAIN && !lucid_layout_nhwc_eligible(g, n)) {
+        if (layout != LUCID_LAYOUT_PLAIN && !lucid_layout_eligible(g, n, layout)) {
             snprintf(c->why, sizeof c->why,
-                     "channels-last needs 4-D float32 activations whose outputs are not views");
+                     layout == LUCID_LAYOUT_NHWC
+                         ? "channels-last needs 4-D float32 activations whose outputs are not "
+                           "views"
+                         : "NCHW16C needs 4-D float32 activations, channels a multiple of 16 "
+                           "and views only of whole channel blocks");
             continue;
         }
         if (final && n->op != LUCID_OP_REORDER && layout != n->layout) {
             snprintf(c->why, sizeof c->why, "the layer runs %s (layout chosen with reorders "
                                             "costed)",
-                     n->layout == LUCID_LAYOUT_NHWC ? "channels-last" : "plain NCHW");
+                     n->layout == LUCID_LAYOUT_NHWC      ? "channels-last"
+                     : n->layout == LUCID_LAYOUT_NCHW16C ? "NCHW16C"
+                                                         : "plain NCHW");
             continue;
         }
         c->supported = c->tactic->supports(g, n, cpu, c->why, sizeof c->why);
@@ -337,7 +343,10 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
                                  "every candidate)");
     if (single || l->cands[best].median_ms < 0) {
         snprintf(l->reason, sizeof l->reason, "the only supported tactic%s",
-                 single && n->layout == LUCID_LAYOUT_NHWC ? " that runs channels-last" : "");
+                 !single                             ? ""
+                 : n->layout == LUCID_LAYOUT_NHWC    ? " that runs channels-last"
+                 : n->layout == LUCID_LAYOUT_NCHW16C ? " that runs NCHW16C"
+                                                     : "");
     } else if (o->deterministic) {
         /* the documented rule: within the margin of the fastest, the first by preference */
         double margin = o->margin > 0 ? o->margin : 0.05;
@@ -360,7 +369,9 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
     } else {
         snprintf(l->reason, sizeof l->reason, "fastest median of %d candidates%s",
                  n_supported_fast,
-                 n->layout == LUCID_LAYOUT_NHWC ? " that run channels-last" : "");
+                 n->layout == LUCID_LAYOUT_NHWC      ? " that run channels-last"
+                 : n->layout == LUCID_LAYOUT_NCHW16C ? " that run NCHW16C"
+                                                     : "");
     }
     if (n->op == LUCID_OP_REORDER)
         snprintf(l->reason, sizeof l->reason,
@@ -665,6 +676,8 @@ lucid_status lucid_plan_get_info(const lucid_plan_t *plan, lucid_plan_info *out)
             out->reorder_layers++;
         else if (plan->layers[i].tactic->in_layout == LUCID_LAYOUT_NHWC)
             out->nhwc_layers++;
+        else if (plan->layers[i].tactic->in_layout == LUCID_LAYOUT_NCHW16C)
+            out->nchw16c_layers++;
     }
     out->layout_est_ms = plan->layout_est_ms;
     out->plain_est_ms = plan->plain_est_ms;

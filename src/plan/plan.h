@@ -83,10 +83,14 @@ lucid_status lucid_plan_prepare_layers(lucid_plan_t *plan, const char *const *ta
  * each node's layout (channels-last where that costs least, reorders included) and counts the
  * channels-last layers; then inserts the Reorder nodes that make it so. */
 lucid_status lucid_plan_choose_layouts(lucid_plan_t *plan, const lucid_build_options *o,
-                                       lucid_threadpool *pool, int *n_nhwc, lucid_error *err);
+                                       lucid_threadpool *pool, int *n_alt, lucid_error *err);
 lucid_status lucid_plan_insert_reorders(lucid_plan_t *plan, lucid_error *err);
 /* Can node n run channels-last (4-D float activations, outputs not views)? */
 bool lucid_layout_nhwc_eligible(const lucid_graph *g, const lucid_node *n);
+/* Can node n run in `layout`: NHWC as above; NCHW16C: 4-D float32 activations, at least one
+ * with channels a multiple of 16, outputs that are views or hold views only as slices of
+ * whole channel blocks (an elided Concat's or Split's); plain always. */
+bool lucid_layout_eligible(const lucid_graph *g, const lucid_node *n, lucid_layout layout);
 /* For a plan read from a file: every tensor's layout from its producer's tactic, checked
  * against what each layer's tactic reads. */
 lucid_status lucid_plan_derive_layouts(lucid_plan_t *plan, lucid_error *err);

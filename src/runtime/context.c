@@ -359,16 +359,15 @@ lucid_status lucid_context_run(lucid_context_t *ctx)
         if (ctx->observer) {
             const lucid_array *shown = a + n->n_inputs;
             if (n->n_outputs == 1 && ctx->obs_scratch && n->outputs[0] >= 0 &&
-                g->tensors[n->outputs[0]].layout == LUCID_LAYOUT_NHWC) {
+                g->tensors[n->outputs[0]].layout != LUCID_LAYOUT_PLAIN) {
                 /* the observer sees every tensor in plain NCHW, whatever layout runs */
                 const lucid_array *o = &a[n->n_inputs];
                 int64_t spatial = 1;
                 for (int d = 2; d < o->rank; d++) spatial *= o->dims[d];
-                size_t es = lucid_dtype_size(o->dtype), image = (size_t)(o->dims[1] * spatial) * es;
-                for (int64_t b = 0; b < o->dims[0]; b++)
-                    lucid_reorder_image((const unsigned char *)o->data + b * image,
-                                        (unsigned char *)ctx->obs_scratch + b * image, o->dims[1],
-                                        spatial, es, false);
+                lucid_layout_convert(o->data, ctx->obs_scratch, o->dims[0], o->dims[1], spatial,
+                                     lucid_dtype_size(o->dtype),
+                                     (lucid_layout)g->tensors[n->outputs[0]].layout,
+                                     LUCID_LAYOUT_PLAIN);
                 ctx->obs_out[0] = *o;
                 ctx->obs_out[0].data = ctx->obs_scratch;
                 shown = ctx->obs_out;
@@ -423,7 +422,7 @@ lucid_status lucid_context_set_observer(lucid_context_t *ctx, lucid_layer_observ
     if (!ctx) return LUCID_STATUS_INVALID_ARGUMENT;
     size_t need = 0;
     for (int t = 0; t < ctx->g->n_tensors; t++)
-        if (ctx->g->tensors[t].layout == LUCID_LAYOUT_NHWC &&
+        if (ctx->g->tensors[t].layout != LUCID_LAYOUT_PLAIN &&
             lucid_tensor_nbytes(&ctx->g->tensors[t]) > need)
             need = lucid_tensor_nbytes(&ctx->g->tensors[t]);
     if (fn && need && !ctx->obs_scratch) {

@@ -7,6 +7,8 @@
 #define LUCID_TACTIC_LIST_CPU(X)                                                               \
     X(cpu_transpose_copy)                                                                      \
     X(cpu_slice_copy)                                                                          \
+    X(cpu_concat_split_copy)                                                                   \
+    X(cpu_concat_split_nchw16c)                                                                \
     X(cpu_pad_rowcopy)                                                                         \
     X(cpu_resize_nearest)                                                                      \
     X(cpu_reorder_tiled)                                                                       \
@@ -74,6 +76,7 @@
     X(dnnl_conv_f32_nchw)                                                                      \
     X(dnnl_conv_f32_blocked_reorder)                                                           \
     X(dnnl_conv_f32_nhwc)                                                                      \
+    X(dnnl_conv_f32_nchw16c)                                                                   \
     X(dnnl_matmul_f32)                                                                         \
     X(dnnl_conv_int8_nhwc)                                                                     \
     X(dnnl_conv_int8_nchw)                                                                     \
@@ -81,6 +84,7 @@
     X(dnnl_matmul_int8)                                                                        \
     X(dnnl_pool_f32_nchw)                                                                      \
     X(dnnl_pool_f32_nhwc)                                                                      \
+    X(dnnl_pool_f32_nchw16c)                                                                   \
     X(dnnl_pool_int8_nchw)                                                                     \
     X(dnnl_pool_int8_nhwc)
 #else
