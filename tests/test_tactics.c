@@ -550,9 +550,10 @@ static void elementwise_cases(const lucid_cpu_features *cpu, int count)
 static void batchnorm_cases(const lucid_cpu_features *cpu, int count)
 {
     for (int c = 0; c < count; c++) {
-        int rank = rand_int(2, 5);
+        int rank = blocked_channels ? 4 : rand_int(2, 5);
         int64_t d[5] = {rand_int(1, 3), rand_int(1, 70), rand_int(1, 19), rand_int(1, 23),
                         rand_int(1, 3)};
+        if (blocked_channels) d[1] = 16 * rand_int(1, 4);
         bool fused = c % 2 == 1;
         const char *act = fused ? activations[rand_int(0, 8)] : "";
         case_builder cb;
@@ -1199,6 +1200,7 @@ int main(int argc, char **argv)
     conv_cases(&cpu, 30, true);
     pool_cases(&cpu, 20);
     concat_cases(&cpu, 20);
+    batchnorm_cases(&cpu, 16);
     blocked_channels = false;
     /* the same layers in float16 and bfloat16: the 16-bit tactics against the reference */
     for (int h = 0; h < 2; h++) {

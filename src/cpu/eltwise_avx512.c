@@ -1,7 +1,8 @@
 /* eltwise_avx512.c - cpu.eltwise.f32.avx512 (Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid,
  * HardSwish, Tanh; Add/Sub/Mul of equal shapes, a scalar, or one value per row such as a
  * per-channel bias or a squeeze-excite scale), cpu.softmax.f32.avx512 (the last axis) and
- * cpu.batchnorm.f32.avx512 (inference BatchNormalization with its fused activation), threaded
+ * cpu.batchnorm.f32.avx512 (inference BatchNormalization with its fused activation; .nchw16c
+ * on channel blocks of 16), threaded
  * over the flat range in fixed chunks. */
 #include <immintrin.h>
 #include <math.h>
@@ -11,6 +12,7 @@
 
 #include "cpu/blas_product.h"
 #include "cpu/eltwise_avx512.h"
+#include "ops/layout.h"
 #include "ops/op.h"
 #include "tactics/tactic.h"
 
@@ -361,6 +363,7 @@ const lucid_tactic lucid_tactic_cpu_softmax_f32_avx512 = {
 
 typedef struct bn_state {
     int64_t rows, chan, inner; /* rows = N x C planes of inner values */
+    bool blocked;              /* NCHW16C: rows = N x C/16 blocks of inner x 16 values */
     lucid_dconv act;
     float *mean, *a, *b; /* per channel, owned */
 } bn_state;
@@ -399,6 +402,19 @@ static bool bn_resolve(const lucid_graph *g, const lucid_node *n, bn_state *s, c
     return true;
 }
 
+/* The NCHW16C form: 4-D, channels in whole blocks of 16. */
+static bool bn_resolve_blocked(const lucid_graph *g, const lucid_node *n, bn_state *s, char *why,
+                               size_t why_len)
+{
+    if (!bn_resolve(g, n, s, why, why_len)) return false;
+    if (!lucid_layout_blockable(lucid_op_input(g, n, 0)))
+        return ew_refuse(why, why_len, "NCHW16C needs 4-D input with channels in blocks of 16");
+    s->blocked = true;
+    s->rows /= 16;
+    s->inner *= 16;
+    return true;
+}
+
 static bool bn_supports(const lucid_graph *g, const lucid_node *n, const lucid_cpu_features *cpu,
                         char *why, size_t why_len)
 {
@@ -407,14 +423,21 @@ static bool bn_supports(const lucid_graph *g, const lucid_node *n, const lucid_c
     return bn_resolve(g, n, &s, why, why_len);
 }
 
-static lucid_status bn_prepare(const lucid_graph *g, const lucid_node *n, int max_threads,
-                               void **state, lucid_error *err)
+static bool bn_blocked_supports(const lucid_graph *g, const lucid_node *n,
+                                const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
-    (void)max_threads;
+    if (!cpu->avx512f) return ew_refuse(why, why_len, "needs AVX-512F");
+    bn_state s;
+    return bn_resolve_blocked(g, n, &s, why, why_len);
+}
+
+static lucid_status bn_prepare_layout(const lucid_graph *g, const lucid_node *n, bool blocked,
+                                      void **state, lucid_error *err)
+{
     char why[256] = "";
     bn_state *s = calloc(1, sizeof *s);
     if (!s) return lucid_node_errorf(n, err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
-    if (!bn_resolve(g, n, s, why, sizeof why)) {
+    if (!(blocked ? bn_resolve_blocked : bn_resolve)(g, n, s, why, sizeof why)) {
         bn_free(s);
         return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "batchnorm: %s", why);
     }
@@ -443,6 +466,20 @@ static lucid_status bn_prepare(const lucid_graph *g, const lucid_node *n, int ma
     return LUCID_STATUS_OK;
 }
 
+static lucid_status bn_prepare(const lucid_graph *g, const lucid_node *n, int max_threads,
+                               void **state, lucid_error *err)
+{
+    (void)max_threads;
+    return bn_prepare_layout(g, n, false, state, err);
+}
+
+static lucid_status bn_blocked_prepare(const lucid_graph *g, const lucid_node *n, int max_threads,
+                                       void **state, lucid_error *err)
+{
+    (void)max_threads;
+    return bn_prepare_layout(g, n, true, state, err);
+}
+
 static void bn_release(void *state)
 {
     bn_free(state);
@@ -460,6 +497,22 @@ static void bn_task_run(void *ctx, size_t begin, size_t end, int thread)
     const bn_task *t = ctx;
     const bn_state *s = t->s;
     const int64_t inner = s->inner;
+    if (s->blocked) {
+        /* each 16-float vector holds one position's 16 channels of the block */
+        for (size_t r = begin; r < end; r++) {
+            const int64_t c0 = ((int64_t)r % (s->chan / 16)) * 16;
+            const __m512 mean = _mm512_loadu_ps(s->mean + c0), a = _mm512_loadu_ps(s->a + c0),
+                         b = _mm512_loadu_ps(s->b + c0);
+            const float *x = t->x + (int64_t)r * inner;
+            float *y = t->y + (int64_t)r * inner;
+            for (int64_t i = 0; i < inner; i += 16) {
+                __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), mean), a);
+                v = _mm512_add_ps(v, b);
+                _mm512_storeu_ps(y + i, lucid_avx512_act(&s->act, v));
+            }
+        }
+        return;
+    }
     for (size_t r = begin; r < end; r++) {
         const int64_t c = (int64_t)r % s->chan;
         const __m512 mean = _mm512_set1_ps(s->mean[c]), a = _mm512_set1_ps(s->a[c]),
@@ -496,6 +549,19 @@ const lucid_tactic lucid_tactic_cpu_batchnorm_f32_avx512 = {
     .preference = 400,
     .supports = bn_supports,
     .prepare = bn_prepare,
+    .release = bn_release,
+    .workspace = ew_workspace,
+    .run = bn_run,
+};
+
+const lucid_tactic lucid_tactic_cpu_batchnorm_f32_avx512_nchw16c = {
+    .name = "cpu.batchnorm.f32.avx512.nchw16c",
+    .backend = "cpu",
+    .preference = 401,
+    .in_layout = LUCID_LAYOUT_NCHW16C,
+    .out_layout = LUCID_LAYOUT_NCHW16C,
+    .supports = bn_blocked_supports,
+    .prepare = bn_blocked_prepare,
     .release = bn_release,
     .workspace = ew_workspace,
     .run = bn_run,

@@ -35,6 +35,7 @@
     X(cpu_pool_f32_avg_generic)                                                                \
     X(cpu_eltwise_f32_avx512)                                                                  \
     X(cpu_batchnorm_f32_avx512)                                                                \
+    X(cpu_batchnorm_f32_avx512_nchw16c)                                                        \
     X(cpu_softmax_f32_avx512)
 
 /* 16-bit tactics: Cast (src/cpu/half_convert.c), and 16-bit layers run by float32 tactics
