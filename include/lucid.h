@@ -372,6 +372,10 @@ typedef struct lucid_build_options {
     int cluster_bits;
     /* GPU plans: see lucid_gpu_layout (0: AUTO) */
     lucid_gpu_layout gpu_layout;
+    /* float32 CPU builds whose layout search chose another layout than plain build the
+     * alternatives too (all plain, the other layout) and keep the fastest whole plan, measured
+     * interleaved; 1 skips that check and keeps the search's choice */
+    int no_layout_check;
 } lucid_build_options;
 
 void lucid_build_options_default(lucid_build_options *opts);
@@ -408,6 +412,11 @@ typedef struct lucid_plan_info {
     const char *cpu_model;    /* the machine it was built on */
     size_t nhwc_layers;       /* layers that run channels-last (NHWC) */
     size_t nchw16c_layers;    /* layers that run in blocks of 16 channels (NCHW16C) */
+    /* the builder's check of the layout search: median ms of whole plans run interleaved,
+     * per layout besides plain they used (index: 0 plain, 1 NHWC, 2 NCHW16C; 0: not built),
+     * and the rounds; all 0 when not checked */
+    double layout_measured_ms[3];
+    int layout_measured_rounds;
     size_t reorder_layers;    /* layout conversions the builder inserted between them */
     /* the layout search's estimates (sums of measured medians and reorders, ms): the chosen
      * layouts, and every layer plain NCHW; both 0 when no search ran (a loaded plan, a

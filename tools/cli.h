@@ -99,6 +99,7 @@ typedef struct cli_args {
     const char *calibration_cache; /* --calibration-cache FILE */
     double prune;            /* --prune FRACTION */
     bool prune_2_4;          /* --prune-2-4 */
+    bool no_layout_check;    /* --no-layout-check */
     int cluster_bits;        /* --cluster-bits B */
     lucid_gpu_layout gpu_layout; /* --gpu-layout auto|nchw|nhwc (builder flag) */
     bool no_cuda_graph;      /* --no-cuda-graph: GPU runs launch layer by layer */

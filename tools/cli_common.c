@@ -180,7 +180,7 @@ static const flag_def flag_defs[] = {
     {"--calibration-data", CLI_F_BUILDER, true}, {"--calibration-count", CLI_F_BUILDER, true},
     {"--calibration-cache", CLI_F_BUILDER, true}, {"--prune", CLI_F_BUILDER, true},
     {"--prune-2-4", CLI_F_BUILDER, false},  {"--cluster-bits", CLI_F_BUILDER, true},
-    {"--gpu-layout", CLI_F_BUILDER, true},
+    {"--gpu-layout", CLI_F_BUILDER, true},  {"--no-layout-check", CLI_F_BUILDER, false},
     {"--no-cuda-graph", CLI_F_CUDA_GRAPH, false},
 };
 
@@ -392,6 +392,8 @@ int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a)
                 rc = parse_double(d->name, val, 0, 0.999999, &a->prune);
             } else if (strcmp(d->name, "--prune-2-4") == 0) {
                 a->prune_2_4 = true;
+            } else if (strcmp(d->name, "--no-layout-check") == 0) {
+                a->no_layout_check = true;
             } else if (strcmp(d->name, "--cluster-bits") == 0) {
                 rc = parse_i64(d->name, val, 2, 8, &iv);
                 a->cluster_bits = (int)iv;

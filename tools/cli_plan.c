@@ -149,6 +149,7 @@ int cli_plan_build(const cli_args *a, cli_session *s)
     bo.calibration_cache = a->calibration_cache;
     bo.prune_sparsity = a->prune;
     bo.prune_2_4 = a->prune_2_4;
+    bo.no_layout_check = a->no_layout_check;
     bo.cluster_bits = a->cluster_bits;
     bo.gpu_layout = a->gpu_layout;
     s->opt_level = bo.optimize.opt_level;
@@ -372,6 +373,15 @@ void cli_plan_print_info(const lucid_plan_t *plan, long long plan_bytes)
         printf("; estimated %.4g ms against %.4g ms all plain NCHW", info.layout_est_ms,
                info.plain_est_ms);
     printf("\n");
+    if (info.layout_measured_rounds) {
+        static const char *const lname[3] = {"plain NCHW", "NHWC", "NCHW16C"};
+        printf("layout check:    whole plans, median of %d interleaved runs:",
+               info.layout_measured_rounds);
+        for (int k = 0; k < 3; k++)
+            if (info.layout_measured_ms[k] > 0)
+                printf(" %s %.4g ms", lname[k], info.layout_measured_ms[k]);
+        printf(" (the fastest kept)\n");
+    }
     printf("activations:     %zu bytes peak (arena) vs %zu bytes naive sum (%.1f%%)\n",
            info.arena_bytes, info.naive_bytes, pct(info.arena_bytes, info.naive_bytes));
     printf("in place:        %zu layers write over their input\n", info.inplace_count);
@@ -452,6 +462,16 @@ cJSON *cli_plan_info_json(const lucid_plan_t *plan, long long plan_bytes)
     cJSON_AddNumberToObject(o, "inplace_count", (double)info.inplace_count);
     cJSON_AddNumberToObject(o, "nhwc_layers", (double)info.nhwc_layers);
     cJSON_AddNumberToObject(o, "nchw16c_layers", (double)info.nchw16c_layers);
+    if (info.layout_measured_rounds) {
+        cJSON *lc = cJSON_AddObjectToObject(o, "layout_check");
+        static const char *const key[3] = {"plain_ms", "nhwc_ms", "nchw16c_ms"};
+        for (int k = 0; k < 3; k++)
+            if (info.layout_measured_ms[k] > 0)
+                cJSON_AddNumberToObject(lc, key[k], info.layout_measured_ms[k]);
+        cJSON_AddNumberToObject(lc, "rounds", info.layout_measured_rounds);
+    } else {
+        cJSON_AddNullToObject(o, "layout_check");
+    }
     cJSON_AddNumberToObject(o, "reorder_layers", (double)info.reorder_layers);
     if (info.plain_est_ms > 0) {
         cJSON_AddNumberToObject(o, "layout_est_ms", info.layout_est_ms);

@@ -394,6 +394,128 @@ lucid_status lucid_plan_build(const lucid_model_t *model, const lucid_build_opti
     return lucid_plan_build_ex(model, opts, NULL, 0, out, err);
 }
 
+static lucid_status build_once(const lucid_model_t *model, const lucid_build_options *opts,
+                               const lucid_tactic *const *extra, size_t n_extra,
+                               int force_layout, lucid_timing_cache *cache, lucid_plan_t **out,
+                               lucid_error *err);
+
+/* The layout other than plain that plan's layers use (plain when none). */
+static lucid_layout plan_alt_layout(const lucid_plan_t *plan)
+{
+    const lucid_graph *g = plan->model->graph;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (plan->layers[i].tactic && g->nodes[i].op != LUCID_OP_REORDER &&
+            plan->layers[i].tactic->in_layout != LUCID_LAYOUT_PLAIN)
+            return plan->layers[i].tactic->in_layout;
+    return LUCID_LAYOUT_PLAIN;
+}
+
+/* Runs the n plans interleaved (one run of each per round, after two warm-up runs each)
+ * for at least 5 rounds and about budget_s; writes each plan's median ms. */
+static lucid_status measure_plans(lucid_plan_t *const *plans, int n, double budget_s,
+                                  double *median_ms, int *rounds_out, lucid_error *err)
+{
+    enum { MAX_ROUNDS = 41 };
+    lucid_context_t *ctx[3] = {NULL, NULL, NULL};
+    double *samples = malloc(sizeof(double) * MAX_ROUNDS * 3);
+    lucid_status st = samples ? LUCID_STATUS_OK
+                              : lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    for (int k = 0; k < n && !st; k++) st = lucid_context_create_plan(plans[k], NULL, &ctx[k], err);
+    for (int w = 0; w < 2 && !st; w++)
+        for (int k = 0; k < n && !st; k++) st = lucid_context_run(ctx[k]);
+    int rounds = 0;
+    double start = lucid_time_now();
+    while (!st && rounds < MAX_ROUNDS && (rounds < 5 || lucid_time_now() - start < budget_s)) {
+        for (int k = 0; k < n && !st; k++) {
+            /* rotate the order so that no plan always follows the same one */
+            int q = (k + rounds) % n;
+            double t0 = lucid_time_now();
+            st = lucid_context_run(ctx[q]);
+            samples[q * MAX_ROUNDS + rounds] = (lucid_time_now() - t0) * 1e3;
+        }
+        rounds++;
+    }
+    if (st && err && !err->message[0]) lucid_errorf(err, st, "measuring the plans failed");
+    for (int k = 0; k < n && !st; k++) {
+        double *v = samples + k * MAX_ROUNDS;
+        for (int i = 1; i < rounds; i++)
+            for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+                double t = v[j];
+                v[j] = v[j - 1];
+                v[j - 1] = t;
+            }
+        median_ms[k] = rounds % 2 ? v[rounds / 2] : 0.5 * (v[rounds / 2 - 1] + v[rounds / 2]);
+    }
+    *rounds_out = rounds;
+    for (int k = 0; k < n; k++) lucid_context_destroy(ctx[k]);
+    free(samples);
+    return st;
+}
+
+/* The builder's check of its layout search: layers timed alone (warm caches, the same input
+ * again and again) misjudge what a layout saves inside a whole plan, so when the search chose
+ * layers in another layout than plain, the plans all plain and searched with the other
+ * alternative are built as well (their layers' timings come from the cache: nothing is timed
+ * twice) and the whole plans are run against each other; the fastest is kept. Only float32
+ * CPU builds that are not deterministic are checked (a deterministic build chooses by rule). */
+static lucid_status build_checked(const lucid_model_t *model, const lucid_build_options *opts,
+                                  const lucid_tactic *const *extra, size_t n_extra,
+                                  lucid_plan_t **out, lucid_error *err)
+{
+    double t0 = lucid_time_now();
+    lucid_timing_cache *cache = NULL;
+    lucid_status st = LUCID_STATUS_OK;
+    if (opts->timing_cache) {
+        st = lucid_timing_cache_load(opts->timing_cache, &cache, err);
+        if (st) return st;
+    } else if (!(cache = lucid_timing_cache_create())) {
+        /* without a cache file, one in memory carries the first pass's timings to the second */
+        return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    }
+    lucid_plan_t *plans[3] = {NULL, NULL, NULL};
+    int n = 1;
+    st = build_once(model, opts, extra, n_extra, -1, cache, &plans[0], err);
+    const bool checked = !st && !opts->no_layout_check && opts->device == LUCID_DEVICE_CPU &&
+                         !opts->deterministic && opts->precision == LUCID_PRECISION_FP32 &&
+                         !plans[0]->job && plan_alt_layout(plans[0]) != LUCID_LAYOUT_PLAIN;
+    if (checked) {
+        const lucid_layout alt = plan_alt_layout(plans[0]);
+        const lucid_layout other =
+            alt == LUCID_LAYOUT_NHWC ? LUCID_LAYOUT_NCHW16C : LUCID_LAYOUT_NHWC;
+        st = build_once(model, opts, extra, n_extra, LUCID_LAYOUT_PLAIN, cache, &plans[n++], err);
+        if (!st) st = build_once(model, opts, extra, n_extra, other, cache, &plans[n++], err);
+        if (!st && plan_alt_layout(plans[n - 1]) == LUCID_LAYOUT_PLAIN) {
+            lucid_plan_destroy(plans[--n]); /* the other alternative found nothing */
+            plans[n] = NULL;
+        }
+        double ms[3] = {0, 0, 0};
+        int rounds = 0;
+        if (!st) st = measure_plans(plans, n, 1.0, ms, &rounds, err);
+        if (!st) {
+            int best = 0;
+            for (int k = 1; k < n; k++)
+                if (ms[k] < ms[best]) best = k;
+            lucid_plan_t *keep = plans[best];
+            for (int k = 0; k < n; k++) {
+                keep->layout_measured_ms[plan_alt_layout(plans[k])] = ms[k];
+                if (k != best) lucid_plan_destroy(plans[k]);
+                plans[k] = NULL;
+            }
+            keep->layout_measured_rounds = rounds;
+            plans[0] = keep;
+        }
+    }
+    if (!st && cache && opts->timing_cache) st = lucid_timing_cache_save(cache, opts->timing_cache, err);
+    lucid_timing_cache_destroy(cache);
+    if (st) {
+        for (int k = 0; k < 3; k++) lucid_plan_destroy(plans[k]);
+        return st;
+    }
+    plans[0]->build_seconds = lucid_time_now() - t0;
+    *out = plans[0];
+    return LUCID_STATUS_OK;
+}
+
 lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_options *opts,
                                  const lucid_tactic *const *extra, size_t n_extra,
                                  lucid_plan_t **out, lucid_error *err)
@@ -448,6 +570,17 @@ lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_o
     if (opts->device == LUCID_DEVICE_CUDA && !lucid_cuda_backend())
         return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
                             "device cuda: this lucid was built without LUCID_CUDA");
+    return build_checked(model, opts, extra, n_extra, out, err);
+}
+
+/* One build: optimization, tactic timing (through `cache`), layouts (force_layout -1: searched
+ * with either alternative; LUCID_LAYOUT_PLAIN: none; NHWC or NCHW16C: searched with that one
+ * only), reorders, memory plan. */
+static lucid_status build_once(const lucid_model_t *model, const lucid_build_options *opts,
+                               const lucid_tactic *const *extra, size_t n_extra,
+                               int force_layout, lucid_timing_cache *cache, lucid_plan_t **out,
+                               lucid_error *err)
+{
     double t0 = lucid_time_now();
     lucid_plan_t *plan = calloc(1, sizeof *plan);
     if (!plan) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -460,7 +593,6 @@ lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_o
     plan->deterministic = opts->deterministic != 0;
     plan->opt_level = opts->optimize.n_passes ? -1 : opts->optimize.opt_level;
     lucid_threadpool *pool = NULL;
-    lucid_timing_cache *cache = NULL, *own_cache = NULL;
     lucid_status st;
     if (plan->device != LUCID_DEVICE_CPU) {
         plan->backend = lucid_cuda_backend();
@@ -535,22 +667,13 @@ lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_o
                           plan->threads);
         goto fail;
     }
-    if (opts->timing_cache) {
-        st = lucid_timing_cache_load(opts->timing_cache, &cache, err);
-        if (st) goto fail;
-    }
-    /* without a cache file, one in memory carries the first pass's timings to the second */
-    if (!cache && !(cache = own_cache = lucid_timing_cache_create())) {
-        st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
-        goto fail;
-    }
     for (int i = 0; i < g->n_nodes; i++) {
         if (!lucid_plan_node_runs(g, i)) continue;
         st = build_layer(plan, i, opts, &cpu, pool, cache, extra, n_extra, false, err);
         if (st) goto fail;
     }
     int n_nhwc = 0;
-    st = lucid_plan_choose_layouts(plan, opts, pool, &n_nhwc, err);
+    st = lucid_plan_choose_layouts(plan, opts, pool, force_layout, &n_nhwc, err);
     if (st) goto fail;
     for (int i = 0; i < g->n_nodes; i++) layer_free(&plan->layers[i]);
     free(plan->layers);
@@ -584,17 +707,11 @@ lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_o
         st = plan->backend->plan_finalize(plan, err);
         if (st) goto fail;
     }
-    if (cache && !own_cache) {
-        st = lucid_timing_cache_save(cache, opts->timing_cache, err);
-        if (st) goto fail;
-    }
-    lucid_timing_cache_destroy(cache);
     lucid_threadpool_destroy(pool);
     plan->build_seconds = lucid_time_now() - t0;
     *out = plan;
     return LUCID_STATUS_OK;
 fail:
-    lucid_timing_cache_destroy(cache);
     lucid_threadpool_destroy(pool);
     lucid_plan_destroy(plan);
     return st;
@@ -680,6 +797,8 @@ lucid_status lucid_plan_get_info(const lucid_plan_t *plan, lucid_plan_info *out)
             out->nchw16c_layers++;
     }
     out->layout_est_ms = plan->layout_est_ms;
+    for (int k = 0; k < 3; k++) out->layout_measured_ms[k] = plan->layout_measured_ms[k];
+    out->layout_measured_rounds = plan->layout_measured_rounds;
     out->plain_est_ms = plan->plain_est_ms;
     out->device = plan->device;
     out->precision = plan->precision;

@@ -322,7 +322,8 @@ static double search_layouts(layout_search *ls, const lucid_plan_t *plan, unsign
 }
 
 lucid_status lucid_plan_choose_layouts(lucid_plan_t *plan, const lucid_build_options *o,
-                                       lucid_threadpool *pool, int *n_alt, lucid_error *err)
+                                       lucid_threadpool *pool, int force_layout, int *n_alt,
+                                       lucid_error *err)
 {
     lucid_graph *g = plan->model->graph;
     *n_alt = 0;
@@ -332,6 +333,28 @@ lucid_status lucid_plan_choose_layouts(lucid_plan_t *plan, const lucid_build_opt
      * reference kernel) support it, as int8 convolutions; a layer that supports both follows
      * the layout of its first input's producer, so chains stay channels-last without
      * reorders; everything else stays plain NCHW (NCHW16C is never chosen by the rule) */
+    if (force_layout == LUCID_LAYOUT_PLAIN) {
+        /* all plain, except what runs only in another layout (as int8 convolutions) */
+        for (int i = 0; i < g->n_nodes; i++) {
+            const lucid_layer *l = &plan->layers[i];
+            if (!lucid_plan_node_runs(g, i) || !l->cands) continue;
+            bool plain = false;
+            lucid_layout other = LUCID_LAYOUT_PLAIN;
+            for (int k = 0; k < l->n_cands; k++) {
+                const lucid_candidate *c = &l->cands[k];
+                if (!c->supported) continue;
+                if (c->tactic->in_layout == LUCID_LAYOUT_PLAIN)
+                    plain = true;
+                else
+                    other = c->tactic->in_layout;
+            }
+            if (!plain && other != LUCID_LAYOUT_PLAIN) {
+                g->nodes[i].layout = other;
+                (*n_alt)++;
+            }
+        }
+        return LUCID_STATUS_OK;
+    }
     if (o->deterministic) {
         for (int i = 0; i < g->n_nodes; i++) {
             const lucid_layer *l = &plan->layers[i];
@@ -369,11 +392,15 @@ lucid_status lucid_plan_choose_layouts(lucid_plan_t *plan, const lucid_build_opt
         st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
         goto done;
     }
-    double plain_ms;
-    ls.alt = LUCID_LAYOUT_NHWC;
-    double cost = search_layouts(&ls, plan, a, best, &plain_ms);
-    ls.alt = LUCID_LAYOUT_NCHW16C;
-    double cost16 = search_layouts(&ls, plan, a, best16, &plain_ms);
+    double plain_ms, cost = INFINITY, cost16 = INFINITY;
+    if (force_layout != LUCID_LAYOUT_NCHW16C) {
+        ls.alt = LUCID_LAYOUT_NHWC;
+        cost = search_layouts(&ls, plan, a, best, &plain_ms);
+    }
+    if (force_layout != LUCID_LAYOUT_NHWC) {
+        ls.alt = LUCID_LAYOUT_NCHW16C;
+        cost16 = search_layouts(&ls, plan, a, best16, &plain_ms);
+    }
     lucid_layout alt = LUCID_LAYOUT_NHWC;
     if (cost16 < cost) {
         alt = LUCID_LAYOUT_NCHW16C;

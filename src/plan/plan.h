@@ -47,6 +47,10 @@ struct lucid_plan {
     size_t inplace_count;     /* outputs placed on their dead input */
     double build_seconds;
     double layout_est_ms, plain_est_ms; /* the layout search's totals (0: none ran) */
+    /* the builder's check of the search: whole plans measured against each other, per layout
+     * besides plain that the plan used (lucid_layout index; 0: not built), median ms */
+    double layout_measured_ms[3];
+    int layout_measured_rounds;
     char cpu_model[128];
     lucid_opt_report_t *opt_report; /* the optimizer's log, NULL for a loaded plan */
     /* GPU plans (device != CPU): the backend, its open device (owned), the plan-wide device
@@ -83,7 +87,8 @@ lucid_status lucid_plan_prepare_layers(lucid_plan_t *plan, const char *const *ta
  * each node's layout (channels-last where that costs least, reorders included) and counts the
  * channels-last layers; then inserts the Reorder nodes that make it so. */
 lucid_status lucid_plan_choose_layouts(lucid_plan_t *plan, const lucid_build_options *o,
-                                       lucid_threadpool *pool, int *n_alt, lucid_error *err);
+                                       lucid_threadpool *pool, int force_layout, int *n_alt,
+                                       lucid_error *err);
 lucid_status lucid_plan_insert_reorders(lucid_plan_t *plan, lucid_error *err);
 /* Can node n run channels-last (4-D float activations, outputs not views)? */
 bool lucid_layout_nhwc_eligible(const lucid_graph *g, const lucid_node *n);
