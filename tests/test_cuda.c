@@ -523,9 +523,10 @@ static void *prof_thread(void *p)
 }
 
 /* After `runs` profiling runs: every layer timed in each and, unless CUPTI was unavailable
- * (then the reason is set), given kernels, at least one launch per run, whose summed GPU time
- * is positive and within the layer's event-timed span (with slack: two clocks, layers of a few
- * microseconds). Turning profiling off clears the kernels, and an unprofiled run adds none. */
+ * (then the reason is set), given kernels in every traced run, at least one launch per run,
+ * whose GPU time per run is positive and within the layer's mean event-timed span (with slack:
+ * two clocks, layers of a few microseconds); with at most 10 runs, every one was also traced.
+ * Turning profiling off clears the kernels, and an unprofiled run adds none. */
 static void check_kernels(const prof_arg *a, const char *what, bool show)
 {
     lucid_context_t *ctx = a->ctx;
@@ -546,27 +547,29 @@ static void check_kernels(const prof_arg *a, const char *what, bool show)
               what, lp.name, (long long)lp.runs, a->runs);
         if (why) continue;
         size_t nk = lucid_context_layer_num_kernels(ctx, i);
-        int64_t ns = 0, launches = 0;
+        int64_t ns = 0, launches = 0, traced = 0;
         for (size_t j = 0; j < nk; j++) {
             lucid_layer_kernel k = {0};
             CHECK(!lucid_context_layer_kernel(ctx, i, j, &k) && k.name && k.name[0] &&
-                      k.launches > 0 && k.total_ns > 0,
-                  "%s: layer '%s' kernel %zu: '%s' x%lld, %lld ns", what, lp.name, j,
-                  k.name ? k.name : "(null)", (long long)k.launches, (long long)k.total_ns);
+                      k.launches > 0 && k.total_ns > 0 && k.runs == a->runs,
+                  "%s: layer '%s' kernel %zu: '%s' x%lld in %lld runs, %lld ns", what, lp.name,
+                  j, k.name ? k.name : "(null)", (long long)k.launches, (long long)k.runs,
+                  (long long)k.total_ns);
             ns += k.total_ns;
             launches += k.launches;
+            traced = k.runs;
             if (show)
                 printf("  %-28s %-40s %8.4f ms x%g  %s\n", lp.name, lp.tactic,
-                       (double)k.total_ns * 1e-6 / a->runs, (double)k.launches / a->runs, k.name);
+                       (double)k.total_ns * 1e-6 / k.runs, (double)k.launches / k.runs, k.name);
         }
         kernels += nk;
-        double span_ns = lp.total_ms * 1e6;
-        CHECK(nk > 0 && launches >= a->runs,
-              "%s: layer '%s' (%s): %zu kernels, %lld launches in %d runs", what, lp.name,
-              lp.tactic, nk, (long long)launches, a->runs);
-        CHECK(ns > 0 && ns <= 1.5 * span_ns + 5e3 * a->runs,
-              "%s: layer '%s' (%s): its kernels took %.4f ms, its event-timed span %.4f ms", what,
-              lp.name, lp.tactic, ns * 1e-6, span_ns * 1e-6);
+        double kernel_ms = traced ? ns * 1e-6 / traced : 0, span_ms = lp.total_ms / a->runs;
+        CHECK(nk > 0 && launches >= traced,
+              "%s: layer '%s' (%s): %zu kernels, %lld launches in %lld traced runs", what,
+              lp.name, lp.tactic, nk, (long long)launches, (long long)traced);
+        CHECK(kernel_ms > 0 && kernel_ms <= 1.5 * span_ms + 5e-3,
+              "%s: layer '%s' (%s): its kernels took %.4f ms a run, its event-timed span %.4f ms",
+              what, lp.name, lp.tactic, kernel_ms, span_ms);
     }
     if (!why)
         printf("%s: %zu layers, %zu kernels named over %d profiled runs\n", what, nl, kernels,

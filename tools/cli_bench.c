@@ -284,16 +284,17 @@ int cli_cmd_bench(int argc, char **argv)
                 cJSON_AddNumberToObject(o, "mean_ms", prof[i].mean_ms);
                 cJSON_AddNumberToObject(o, "min_ms", prof[i].p.min_ms);
                 cJSON_AddNumberToObject(o, "max_ms", prof[i].p.max_ms);
-                if (gpu) { /* the kernels the layer launched: GPU ms per run, launches */
+                if (gpu) { /* the kernels it launched in the traced runs (CUPTI) */
                     cJSON *ks = cJSON_AddArrayToObject(o, "kernels");
                     for (size_t j = 0; j < prof[i].n_k; j++) {
                         const lucid_layer_kernel *k = &prof[i].k[j];
                         cJSON *kj = cJSON_CreateObject();
                         cJSON_AddStringToObject(kj, "name", k->name);
+                        cJSON_AddNumberToObject(kj, "runs", (double)k->runs);
                         cJSON_AddNumberToObject(kj, "launches", (double)k->launches);
                         cJSON_AddNumberToObject(kj, "total_ms", (double)k->total_ns * 1e-6);
                         cJSON_AddNumberToObject(kj, "mean_ms",
-                                                (double)k->total_ns * 1e-6 / (double)prof_runs);
+                                                (double)k->total_ns * 1e-6 / (double)k->runs);
                         cJSON_AddItemToArray(ks, kj);
                     }
                 }
@@ -346,8 +347,8 @@ int cli_cmd_bench(int argc, char **argv)
             if (gpu && kernels_why[0])
                 printf("kernel names unavailable: %s\n", kernels_why);
             else if (gpu)
-                printf("under each layer, the GPU kernels it launched (CUPTI): mean GPU ms per "
-                       "run, launches per run, name\n");
+                printf("under each layer, the GPU kernels it launched (CUPTI, in separate traced "
+                       "runs): mean GPU ms per run, launches per run, name\n");
             printf("%10s %6s %10s %10s  %-16s %-36s %s\n", "mean ms", "%", "min ms", "max ms",
                    "op", "tactic", "layer");
             prof_row *sorted = malloc((n_prof + 1) * sizeof *sorted);
@@ -362,8 +363,8 @@ int cli_cmd_bench(int argc, char **argv)
                     for (size_t j = 0; j < sorted[i].n_k; j++) {
                         const lucid_layer_kernel *k = &sorted[i].k[j];
                         printf("%10.4f %6s x%-8g %s\n",
-                               (double)k->total_ns * 1e-6 / (double)prof_runs, "",
-                               (double)k->launches / (double)prof_runs, k->name);
+                               (double)k->total_ns * 1e-6 / (double)k->runs, "",
+                               (double)k->launches / (double)k->runs, k->name);
                     }
                 }
                 free(sorted);
