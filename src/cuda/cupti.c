@@ -1,18 +1,17 @@
-/* cupti.c - the kernels each layer launches in a profiling run, with their GPU times, from
- * CUPTI's activity API.
+/* cupti.c - the kernels each layer launches, with their GPU times, from CUPTI's activity API.
  *
- * libcupti is loaded with dlopen at the first profiling run (libcupti.so.13, .so.12, .so), so
- * a lucid binary runs where it is absent: the profile then says why it has no kernel names.
- * The executor traces a few extra layer-by-layer runs of a profiling session (executor.c says
- * why they are apart from the event-timed runs). Collection is process-wide: it is enabled
- * when a traced run starts and no other is in progress, and disabled when the last one ends,
- * so unprofiled runs and CUDA-graph replays are never traced by lucid. Around each layer's launches the launching thread pushes an external
- * correlation id (the context's id << 32 | the layer's index); CUPTI then emits, for every
- * CUDA API call made inside (cuDNN's and cuBLASLt's included), a record mapping the call's
- * correlation id to it, and every kernel record carries the correlation id of the call that
- * launched it. CUPTI hands its buffers back (from its worker thread, or inside
- * cuptiActivityFlushAll) to buffer_completed, which keeps both kinds of records; a run's end
- * flushes and joins them. */
+ * libcupti is loaded with dlopen at the first traced run (libcupti.so.13, .so.12, .so), so a
+ * lucid binary runs where it is absent: the profile then says why it has no kernel names. The
+ * executor traces a few extra layer-by-layer runs of a profiling session (executor.c says why
+ * they are apart from the event-timed runs). Collection is process-wide: it is enabled when a
+ * traced run starts and no other is in progress, and disabled (CUPTI detached) when the last
+ * one ends, so unprofiled runs and CUDA-graph replays are never traced by lucid. Around each
+ * layer's launches the launching thread pushes an external correlation id (the context's id
+ * << 32 | the layer's index); CUPTI then emits, for every CUDA API call made inside (cuDNN's
+ * and cuBLASLt's included), a record mapping the call's correlation id to it, and every kernel
+ * record carries the correlation id of the call that launched it. CUPTI hands its buffers back
+ * (from its worker thread, or inside cuptiActivityFlushAll) to buffer_completed, which keeps
+ * both kinds of records; a run's end flushes and joins them. */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
