@@ -564,6 +564,31 @@ size_t lucid_context_num_layers(const lucid_context_t *ctx);
 lucid_status lucid_context_layer_profile(const lucid_context_t *ctx, size_t i,
                                          lucid_layer_profile *out);
 
+/* GPU contexts: the kernels each layer launched, named and timed by CUPTI's activity API
+ * (libcupti, loaded at the first profiling run). The first 10 profiling runs after profiling
+ * is turned on each run the layers once more, untimed, with CUPTI collecting: its tracing slows
+ * every launch, so it stays out of the event-timed runs, and it is never on in unprofiled runs
+ * or CUDA-graph replays. Kernels are attributed to the layer whose tactic launched them,
+ * library kernels (cuDNN, cuBLASLt) included. Turning profiling on clears them, as it clears
+ * the layer times. */
+typedef struct lucid_layer_kernel {
+    const char *name; /* demangled without its argument list where the C++ runtime can
+                       * demangle it, else CUPTI's name; valid until the context is destroyed */
+    int64_t runs;     /* the traced runs, which the next two sum over */
+    int64_t launches;
+    int64_t total_ns; /* the summed GPU time (start to end) of those launches */
+} lucid_layer_kernel;
+
+/* How many distinct kernels running layer i launched (0 on CPU contexts, or where kernel
+ * names are unavailable), and the j-th (in the order CUPTI reported them). */
+size_t lucid_context_layer_num_kernels(const lucid_context_t *ctx, size_t i);
+lucid_status lucid_context_layer_kernel(const lucid_context_t *ctx, size_t i, size_t j,
+                                        lucid_layer_kernel *out);
+/* Why the last profiling run gathered no kernel names (libcupti missing, CUPTI refusing:
+ * another profiler attached, insufficient privileges...; "CPU contexts launch no GPU kernels"
+ * on a CPU context), or NULL when it gathered them (or no profiling run happened yet). */
+const char *lucid_context_kernels_unavailable(const lucid_context_t *ctx);
+
 /* Called after every layer of every run with the layer's output arrays (views, valid only
  * during the call: later layers may reuse the memory). For "mark all" comparisons: digest or
  * copy what is needed. NULL removes it. A non-OK return stops the run with that

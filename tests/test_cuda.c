@@ -1,9 +1,10 @@
 /* test_cuda.c - the GPU backend against the CPU reference: every CUDA tactic on every layer of
  * the test models (inputs are the reference executor's own activations), as NCHW and as
  * channels-last (NHWC) tactics, whole models built for the GPU in each precision and layout
- * (the automatic choice, then forced ones), CUDA-graph and layer-by-layer runs bit-identical, concurrent
- * contexts on one plan bit-identical, and GPU plan files round-tripping. Without a GPU (or
- * without LUCID_CUDA) it prints why and exits 77, which ctest reports as skipped.
+ * (the automatic choice, then forced ones), CUDA-graph and layer-by-layer runs bit-identical,
+ * concurrent contexts on one plan bit-identical, GPU plan files round-tripping, and profiling runs
+ * naming every layer's kernels (CUPTI) within its event-timed span. Without a GPU (or without
+ * LUCID_CUDA) it prints why and exits 77, which ctest reports as skipped.
  *
  * Tolerances, as max |gpu - ref| / max |ref| over a tensor: fp32 (TF32 off) 1e-4 per layer
  * (2e-3 for cuDNN's Winograd and FFT algorithms, whose operand transforms round more) and
@@ -499,6 +500,154 @@ out:
     lucid_array_free(&yref);
 }
 
+/* ---- profiling: per-layer event times and the kernels each layer launched (CUPTI) ---- */
+
+typedef struct prof_arg {
+    lucid_context_t *ctx;
+    const lucid_tensor_desc *in;
+    const float *x;
+    int runs;
+    lucid_status st;
+} prof_arg;
+
+static void *prof_thread(void *p)
+{
+    prof_arg *a = p;
+    a->st = lucid_context_set_profiling(a->ctx, 1);
+    for (int r = 0; r < a->runs && !a->st; r++) {
+        a->st = lucid_context_set_input(a->ctx, a->in->name, LUCID_DTYPE_FLOAT, a->in->rank,
+                                        a->in->dims, a->x);
+        if (!a->st) a->st = lucid_context_run(a->ctx);
+    }
+    return NULL;
+}
+
+/* After `runs` profiling runs: every layer timed in each and, unless CUPTI was unavailable
+ * (then the reason is set), given kernels in every traced run, at least one launch per run,
+ * whose GPU time per run is positive and within the layer's mean event-timed span (with slack:
+ * two clocks, layers of a few microseconds); with at most 10 runs, every one was also traced.
+ * Turning profiling off clears the kernels, and an unprofiled run adds none. */
+static void check_kernels(const prof_arg *a, const char *what, bool show)
+{
+    lucid_context_t *ctx = a->ctx;
+    CHECK(!a->st, "%s: profiling run: %s", what, lucid_context_error(ctx));
+    if (a->st) return;
+    const char *why = lucid_context_kernels_unavailable(ctx);
+    size_t nl = lucid_context_num_layers(ctx);
+    if (why) {
+        printf("%s: kernel names unavailable: %s\n", what, why);
+        CHECK(why[0] && lucid_context_layer_num_kernels(ctx, 0) == 0,
+              "%s: unavailable, yet kernels", what);
+    }
+    size_t kernels = 0;
+    for (size_t i = 0; i < nl; i++) {
+        lucid_layer_profile lp;
+        lucid_context_layer_profile(ctx, i, &lp);
+        CHECK(lp.runs == a->runs && lp.total_ms > 0, "%s: layer '%s' timed in %lld of %d runs",
+              what, lp.name, (long long)lp.runs, a->runs);
+        if (why) continue;
+        size_t nk = lucid_context_layer_num_kernels(ctx, i);
+        int64_t ns = 0, launches = 0, traced = 0;
+        for (size_t j = 0; j < nk; j++) {
+            lucid_layer_kernel k = {0};
+            CHECK(!lucid_context_layer_kernel(ctx, i, j, &k) && k.name && k.name[0] &&
+                      k.launches > 0 && k.total_ns > 0 && k.runs == a->runs,
+                  "%s: layer '%s' kernel %zu: '%s' x%lld in %lld runs, %lld ns", what, lp.name,
+                  j, k.name ? k.name : "(null)", (long long)k.launches, (long long)k.runs,
+                  (long long)k.total_ns);
+            ns += k.total_ns;
+            launches += k.launches;
+            traced = k.runs;
+            if (show)
+                printf("  %-28s %-40s %8.4f ms x%g  %s\n", lp.name, lp.tactic,
+                       (double)k.total_ns * 1e-6 / k.runs, (double)k.launches / k.runs, k.name);
+        }
+        kernels += nk;
+        double kernel_ms = traced ? ns * 1e-6 / traced : 0, span_ms = lp.total_ms / a->runs;
+        CHECK(nk > 0 && launches >= traced,
+              "%s: layer '%s' (%s): %zu kernels, %lld launches in %lld traced runs", what,
+              lp.name, lp.tactic, nk, (long long)launches, (long long)traced);
+        CHECK(kernel_ms > 0 && kernel_ms <= 1.5 * span_ms + 5e-3,
+              "%s: layer '%s' (%s): its kernels took %.4f ms a run, its event-timed span %.4f ms",
+              what, lp.name, lp.tactic, kernel_ms, span_ms);
+    }
+    if (!why)
+        printf("%s: %zu layers, %zu kernels named over %d profiled runs\n", what, nl, kernels,
+               a->runs);
+    lucid_context_set_profiling(ctx, 0);
+    lucid_status st = lucid_context_run(ctx);
+    size_t left = 0;
+    for (size_t i = 0; i < nl; i++)
+        left += lucid_context_layer_num_kernels(ctx, i);
+    CHECK(!st && left == 0, "%s: %zu kernels after profiling was turned off and a run (%s)", what,
+          left, st ? lucid_context_error(ctx) : "ok");
+}
+
+/* A plan of the model in precision prec profiled by one context, then by two at once (CUPTI's
+ * collection is process-wide: each context must get its own layers' kernels). */
+static void test_profile(const char *path, lucid_precision prec, bool show)
+{
+    lucid_error err;
+    lucid_model_t *m = NULL;
+    lucid_plan_t *plan = NULL;
+    lucid_context_t *ctx[2] = {NULL, NULL};
+    float *x = NULL;
+    char what[600];
+    snprintf(what, sizeof what, "%s %s profile", path, lucid_precision_name(prec));
+    if (lucid_model_load(path, &m, &err)) {
+        CHECK(0, "%s: %s", what, err.message);
+        return;
+    }
+    lucid_tensor_desc d;
+    lucid_model_input(m, 0, &d);
+    int64_t numel = 1;
+    for (int k = 0; k < d.rank; k++) {
+        if (d.dims[k] <= 0) d.dims[k] = 1;
+        numel *= d.dims[k];
+    }
+    lucid_model_set_input_shape(m, d.name, d.rank, d.dims, NULL);
+    lucid_build_options bo;
+    lucid_build_options_default(&bo);
+    bo.device = LUCID_DEVICE_CUDA;
+    bo.precision = prec;
+    bo.time_ms = 1;
+    if (lucid_plan_build(m, &bo, &plan, &err)) {
+        CHECK(0, "%s: build: %s", what, err.message);
+        goto out;
+    }
+    for (int c = 0; c < 2; c++)
+        if (lucid_context_create_plan(plan, NULL, &ctx[c], &err)) {
+            CHECK(0, "%s: context: %s", what, err.message);
+            goto out;
+        }
+    if (!(x = malloc((size_t)numel * sizeof *x))) goto out;
+    fill_input(x, numel, 7);
+    /* a graph run first (its capture), then profiling runs on the same context */
+    lucid_status st = lucid_context_set_input(ctx[0], d.name, LUCID_DTYPE_FLOAT, d.rank, d.dims, x);
+    if (!st) st = lucid_context_run(ctx[0]);
+    CHECK(!st, "%s: graph run: %s", what, lucid_context_error(ctx[0]));
+    prof_arg a[2] = {{.ctx = ctx[0], .in = &d, .x = x, .runs = 5},
+                     {.ctx = ctx[1], .in = &d, .x = x, .runs = 5}};
+    prof_thread(&a[0]);
+    check_kernels(&a[0], what, show);
+    pthread_t th[2];
+    for (int c = 0; c < 2; c++)
+        pthread_create(&th[c], NULL, prof_thread, &a[c]);
+    for (int c = 0; c < 2; c++)
+        pthread_join(th[c], NULL);
+    char w2[640];
+    for (int c = 0; c < 2; c++) {
+        snprintf(w2, sizeof w2, "%s, context %d of 2 at once", what, c);
+        check_kernels(&a[c], w2, false);
+    }
+out:
+    free(x);
+    for (int c = 0; c < 2; c++)
+        lucid_context_destroy(ctx[c]);
+    lucid_plan_destroy(plan);
+    lucid_model_destroy(m);
+}
+
 /* Is name in the comma-separated list of environment variable var? dflt when var is unset. */
 static bool listed(const char *var, const char *name, bool dflt)
 {
@@ -552,6 +701,8 @@ int main(int argc, char **argv)
         test_model(p, pi, po, 0xf, LUCID_GPU_LAYOUT_AUTO);
         test_model(p, pi, po, fp32, LUCID_GPU_LAYOUT_NHWC);
         test_model(p, pi, po, fp16, LUCID_GPU_LAYOUT_NCHW);
+        test_profile(p, LUCID_PRECISION_FP32, i == 0);
+        test_profile(p, LUCID_PRECISION_FP16, i == 0);
     }
     for (size_t i = 0; i < sizeof zoo / sizeof zoo[0]; i++) {
         snprintf(p, sizeof p, "%s/%s/model.onnx", zoo_dir, zoo[i]);

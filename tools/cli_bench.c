@@ -28,11 +28,20 @@ static void cpu_model_name(char *buf, size_t len)
     fclose(f);
 }
 
-/* One layer's profile, for sorting. */
+/* One layer's profile, for sorting, with the GPU kernels it launched (CUPTI). */
 typedef struct prof_row {
     lucid_layer_profile p;
     double mean_ms;
+    lucid_layer_kernel *k;
+    size_t n_k;
 } prof_row;
+
+static void prof_free(prof_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++)
+        free(rows[i].k);
+    free(rows);
+}
 
 static int prof_cmp(const void *a, const void *b)
 {
@@ -41,9 +50,10 @@ static int prof_cmp(const void *a, const void *b)
 }
 
 /* The profiling run: every layer timed over `runs` runs. Returns the rows in execution
- * order (NULL on failure, with the message printed). */
+ * order (NULL on failure, with the message printed); *why: why GPU kernel names are missing,
+ * or "". */
 static prof_row *profile_layers(lucid_context_t *ctx, int64_t runs, const char *what,
-                                size_t *n_rows)
+                                size_t *n_rows, char *why, size_t why_len)
 {
     *n_rows = 0;
     lucid_context_set_profiling(ctx, 1);
@@ -65,8 +75,14 @@ static prof_row *profile_layers(lucid_context_t *ctx, int64_t runs, const char *
     for (size_t i = 0; i < n; i++) {
         lucid_context_layer_profile(ctx, i, &rows[i].p);
         rows[i].mean_ms = rows[i].p.runs ? rows[i].p.total_ms / (double)rows[i].p.runs : 0;
+        size_t nk = lucid_context_layer_num_kernels(ctx, i);
+        if (nk && (rows[i].k = calloc(nk, sizeof *rows[i].k)))
+            for (size_t j = 0; j < nk; j++)
+                if (!lucid_context_layer_kernel(ctx, i, j, &rows[i].k[rows[i].n_k])) rows[i].n_k++;
     }
-    lucid_context_set_profiling(ctx, 0);
+    const char *w = lucid_context_kernels_unavailable(ctx);
+    snprintf(why, why_len, "%s", w ? w : "");
+    lucid_context_set_profiling(ctx, 0); /* clears the profile; rows hold copies */
     *n_rows = n;
     return rows;
 }
@@ -84,6 +100,7 @@ int cli_cmd_bench(int argc, char **argv)
     lucid_context_t *ctx = NULL;
     prof_row *prof = NULL;
     size_t n_prof = 0;
+    char kernels_why[512] = "";
     int rc = cli_args_parse(argc, argv, 2,
                             CLI_F_WARMUP | CLI_F_ITERATIONS | CLI_F_DURATION | CLI_F_THREADS |
                                 CLI_F_SHAPE | CLI_F_INPUT | CLI_F_SEED | CLI_F_JSON | CLI_F_OPT |
@@ -152,7 +169,8 @@ int cli_cmd_bench(int argc, char **argv)
     double prof_total_ms = 0;
     int64_t prof_runs = r.iterations > 10 ? r.iterations : 10;
     if (a.profile) {
-        if (!(prof = profile_layers(ctx, prof_runs, a.model, &n_prof))) {
+        if (!(prof = profile_layers(ctx, prof_runs, a.model, &n_prof, kernels_why,
+                                    sizeof kernels_why))) {
             rc = CLI_EXIT_RUNTIME;
             goto done;
         }
@@ -254,6 +272,8 @@ int cli_cmd_bench(int argc, char **argv)
             cJSON *pr = cJSON_AddObjectToObject(doc, "profile");
             cJSON_AddNumberToObject(pr, "runs", (double)prof_runs);
             cJSON_AddNumberToObject(pr, "sum_of_layer_means_ms", prof_total_ms);
+            if (gpu && kernels_why[0])
+                cJSON_AddStringToObject(pr, "kernels_unavailable", kernels_why);
             cJSON *layers = cJSON_AddArrayToObject(pr, "layers");
             for (size_t i = 0; i < n_prof; i++) {
                 cJSON *o = cJSON_CreateObject();
@@ -264,6 +284,20 @@ int cli_cmd_bench(int argc, char **argv)
                 cJSON_AddNumberToObject(o, "mean_ms", prof[i].mean_ms);
                 cJSON_AddNumberToObject(o, "min_ms", prof[i].p.min_ms);
                 cJSON_AddNumberToObject(o, "max_ms", prof[i].p.max_ms);
+                if (gpu) { /* the kernels it launched in the traced runs (CUPTI) */
+                    cJSON *ks = cJSON_AddArrayToObject(o, "kernels");
+                    for (size_t j = 0; j < prof[i].n_k; j++) {
+                        const lucid_layer_kernel *k = &prof[i].k[j];
+                        cJSON *kj = cJSON_CreateObject();
+                        cJSON_AddStringToObject(kj, "name", k->name);
+                        cJSON_AddNumberToObject(kj, "runs", (double)k->runs);
+                        cJSON_AddNumberToObject(kj, "launches", (double)k->launches);
+                        cJSON_AddNumberToObject(kj, "total_ms", (double)k->total_ns * 1e-6);
+                        cJSON_AddNumberToObject(kj, "mean_ms",
+                                                (double)k->total_ns * 1e-6 / (double)k->runs);
+                        cJSON_AddItemToArray(ks, kj);
+                    }
+                }
                 cJSON_AddItemToArray(layers, o);
             }
         }
@@ -310,23 +344,35 @@ int cli_cmd_bench(int argc, char **argv)
             printf("\nprofile:     %lld separate runs, every layer timed; sum of layer means "
                    "%.4g ms\n",
                    (long long)prof_runs, prof_total_ms);
+            if (gpu && kernels_why[0])
+                printf("kernel names unavailable: %s\n", kernels_why);
+            else if (gpu)
+                printf("under each layer, the GPU kernels it launched (CUPTI, in separate traced "
+                       "runs): mean GPU ms per run, launches per run, name\n");
             printf("%10s %6s %10s %10s  %-16s %-36s %s\n", "mean ms", "%", "min ms", "max ms",
                    "op", "tactic", "layer");
             prof_row *sorted = malloc((n_prof + 1) * sizeof *sorted);
             if (sorted) {
                 memcpy(sorted, prof, n_prof * sizeof *sorted);
                 qsort(sorted, n_prof, sizeof *sorted, prof_cmp);
-                for (size_t i = 0; i < n_prof; i++)
+                for (size_t i = 0; i < n_prof; i++) {
                     printf("%10.4f %6.2f %10.4f %10.4f  %-16s %-36s %s\n", sorted[i].mean_ms,
                            prof_total_ms > 0 ? 100 * sorted[i].mean_ms / prof_total_ms : 0,
                            sorted[i].p.min_ms, sorted[i].p.max_ms, sorted[i].p.op_type,
                            sorted[i].p.tactic, sorted[i].p.name);
+                    for (size_t j = 0; j < sorted[i].n_k; j++) {
+                        const lucid_layer_kernel *k = &sorted[i].k[j];
+                        printf("%10.4f %6s x%-8g %s\n",
+                               (double)k->total_ns * 1e-6 / (double)k->runs, "",
+                               (double)k->launches / (double)k->runs, k->name);
+                    }
+                }
                 free(sorted);
             }
         }
     }
 done:
-    free(prof);
+    prof_free(prof, n_prof);
     lucid_context_destroy(ctx);
     cli_session_close(&s);
     cli_args_free(&a);

@@ -68,6 +68,43 @@ lucid_status lucid_cuda_upload_tensor(const lucid_cuda_dev *d, const lucid_ir_te
 /* NCHW -> NHWC of n images of c channels and hw positions (host, float32) */
 void lucid_cuda_to_nhwc(const float *x, float *y, int64_t n, int64_t c, int64_t hw);
 
+/* cupti.c: the kernels each layer of a context launches in traced runs (CUPTI activity
+ * records, attributed by external correlation ids: the context's id and the layer) */
+typedef struct lucid_cuda_layer_kernels {
+    lucid_layer_kernel *k;
+    int n, cap;
+} lucid_cuda_layer_kernels;
+
+typedef struct lucid_cuda_kprof {
+    uint32_t id;                     /* unique in the process */
+    int n_layers;                    /* running layers, in execution order */
+    lucid_cuda_layer_kernels *layer; /* per running layer */
+    bool on;                         /* CUPTI is collecting for this context's run */
+    int64_t runs;                    /* traced runs gathered */
+    char why[256];                   /* why the last profiling run has no names, or "" */
+} lucid_cuda_kprof;
+
+lucid_status lucid_cuda_kprof_init(lucid_cuda_kprof *p, int n_layers, lucid_error *err);
+void lucid_cuda_kprof_free(lucid_cuda_kprof *p);
+/* Forgets what was gathered (lucid_context_set_profiling). */
+void lucid_cuda_kprof_clear(lucid_cuda_kprof *p);
+/* Before a traced run's launches: loads libcupti on first use and enables collection
+ * (process-wide, counted: the first traced run in progress enables it). False, with the
+ * reason in p->why, when CUPTI cannot collect. */
+bool lucid_cuda_kprof_begin(lucid_cuda_kprof *p);
+/* Around layer k's launches, on the launching thread (only after begin returned true). */
+void lucid_cuda_kprof_enter(const lucid_cuda_kprof *p, int k);
+void lucid_cuda_kprof_leave(void);
+/* After the run's stream synchronized: flushes CUPTI's buffers, attributes the kernels to
+ * their layers, and disables collection when no other traced run is in progress. */
+void lucid_cuda_kprof_end(lucid_cuda_kprof *p);
+
+/* executor.c: a context's kernels per running layer k (context.c declares them too) */
+size_t lucid_cuda_exec_num_kernels(const void *exec, size_t k);
+lucid_status lucid_cuda_exec_kernel(const void *exec, size_t k, size_t j, lucid_layer_kernel *out);
+const char *lucid_cuda_exec_kernels_unavailable(const void *exec);
+void lucid_cuda_exec_kernels_clear(void *exec);
+
 /* layout.c: the backend's plan_layout hook */
 lucid_status lucid_cuda_plan_layout(void *dev, lucid_graph *g, lucid_precision precision,
                                     int request, bool *nhwc, char *why, size_t why_len,

@@ -13,6 +13,15 @@
 
 #define LUCID_ALIGN 64
 
+#ifdef LUCID_HAVE_CUDA
+/* src/cuda/executor.c: the kernels each layer of a GPU context launched in profiling runs
+ * (no backend hook: CUDA is the only device backend) */
+size_t lucid_cuda_exec_num_kernels(const void *exec, size_t k);
+lucid_status lucid_cuda_exec_kernel(const void *exec, size_t k, size_t j, lucid_layer_kernel *out);
+const char *lucid_cuda_exec_kernels_unavailable(const void *exec);
+void lucid_cuda_exec_kernels_clear(void *exec);
+#endif
+
 struct lucid_context {
     const lucid_model_t *model;
     const lucid_graph *g;
@@ -391,6 +400,9 @@ lucid_status lucid_context_set_profiling(lucid_context_t *ctx, int on)
     memset(ctx->prof_min, 0, n * sizeof *ctx->prof_min);
     memset(ctx->prof_max, 0, n * sizeof *ctx->prof_max);
     ctx->profiling = on != 0;
+#ifdef LUCID_HAVE_CUDA
+    if (ctx->exec) lucid_cuda_exec_kernels_clear(ctx->exec);
+#endif
     return LUCID_STATUS_OK;
 }
 
@@ -414,6 +426,35 @@ lucid_status lucid_context_layer_profile(const lucid_context_t *ctx, size_t k,
     out->min_ms = ctx->prof_min[i] * 1e3;
     out->max_ms = ctx->prof_max[i] * 1e3;
     return LUCID_STATUS_OK;
+}
+
+size_t lucid_context_layer_num_kernels(const lucid_context_t *ctx, size_t k)
+{
+#ifdef LUCID_HAVE_CUDA
+    if (ctx && ctx->exec && k < (size_t)ctx->n_order)
+        return lucid_cuda_exec_num_kernels(ctx->exec, k);
+#endif
+    return 0;
+}
+
+lucid_status lucid_context_layer_kernel(const lucid_context_t *ctx, size_t k, size_t j,
+                                        lucid_layer_kernel *out)
+{
+    if (!out || j >= lucid_context_layer_num_kernels(ctx, k)) return LUCID_STATUS_INVALID_ARGUMENT;
+#ifdef LUCID_HAVE_CUDA
+    return lucid_cuda_exec_kernel(ctx->exec, k, j, out);
+#else
+    return LUCID_STATUS_INTERNAL;
+#endif
+}
+
+const char *lucid_context_kernels_unavailable(const lucid_context_t *ctx)
+{
+    if (!ctx) return NULL;
+#ifdef LUCID_HAVE_CUDA
+    if (ctx->exec) return lucid_cuda_exec_kernels_unavailable(ctx->exec);
+#endif
+    return "CPU contexts launch no GPU kernels";
 }
 
 lucid_status lucid_context_set_observer(lucid_context_t *ctx, lucid_layer_observer fn,
