@@ -144,39 +144,53 @@ static void test_model(const char *path)
         lucid_plan_destroy(plan);
     }
 
-    /* convolutions forced channels-last: Reorder layers at the chain's ends, the same
-     * outputs, and a save/load round trip that re-derives every tensor's layout */
-    {
+    /* convolutions forced channels-last (v 0) or NCHW16C (v 1: only oneDNN's blocked
+     * convolution, and the tactics of other ops that keep NCHW16C, before the reference):
+     * Reorder layers at the chain's ends, the same outputs, and a save/load round trip that
+     * re-derives every tensor's layout */
+    for (int v = 0; v < 2; v++) {
         static const char *const not_nhwc[] = {"cpu.conv", "dnnl.conv.f32.nchw",
                                                "dnnl.conv.f32.blocked", "blas.conv"};
+        static const char *const only16[] = {"dnnl.conv.f32.nchw16c", "dnnl.pool.f32.nchw16c",
+                                             "cpu.concat_split.nchw16c",
+                                             "cpu.batchnorm.f32.avx512.nchw16c",
+                                             "cpu.reorder", "cpu.gemm", "dnnl.matmul"};
+        const char *want = v ? "dnnl.conv.f32.nchw16c" : "dnnl.conv.f32.nhwc";
         lucid_build_options o;
         lucid_build_options_default(&o);
         o.threads = 2;
         o.time_ms = 1;
-        o.exclude_tactics = not_nhwc;
-        o.n_exclude_tactics = 4;
+        o.no_layout_check = 1; /* the forced layout itself, not the all-plain alternative */
+        if (v) {
+            o.tactics = only16;
+            o.n_tactics = 7;
+        } else {
+            o.exclude_tactics = not_nhwc;
+            o.n_exclude_tactics = 4;
+        }
         lucid_plan_t *plan = NULL;
         lucid_status st = lucid_plan_build(m, &o, &plan, &err);
-        CHECK(st == 0, "%s: channels-last build: %s", path, err.message);
+        CHECK(st == 0, "%s: %s build: %s", path, want, err.message);
         if (!st) {
             lucid_plan_info info;
             lucid_plan_get_info(plan, &info);
-            bool offered = false; /* was dnnl.conv.f32.nhwc a candidate (oneDNN built in)? */
+            bool offered = false; /* was `want` a candidate (oneDNN built in, a layer it takes)? */
             for (size_t i = 0; i < info.num_layers; i++) {
                 lucid_layer_info li;
                 lucid_plan_layer(plan, i, &li);
                 for (size_t k = 0; k < li.num_candidates; k++) {
                     lucid_candidate_info ci;
                     lucid_plan_candidate(plan, i, k, &ci);
-                    offered |= ci.supported && strcmp(ci.tactic, "dnnl.conv.f32.nhwc") == 0;
+                    offered |= ci.supported && strcmp(ci.tactic, want) == 0;
                 }
             }
+            size_t alt_layers = v ? info.nchw16c_layers : info.nhwc_layers;
             if (offered)
-                CHECK(info.nhwc_layers > 0 && info.reorder_layers >= 2,
-                      "%s: %zu layers channels-last, %zu reorders", path, info.nhwc_layers,
+                CHECK(alt_layers > 0 && info.reorder_layers >= (size_t)(v ? 1 : 2),
+                      "%s: %zu layers run %s, %zu reorders", path, alt_layers, want,
                       info.reorder_layers);
             else
-                printf("SKIP %s: no channels-last tactic in this build\n", path);
+                printf("SKIP %s: %s takes no layer in this build\n", path, want);
             lucid_context_t *ctx = NULL;
             lucid_context_create_plan(plan, NULL, &ctx, &err);
             float *y = ctx ? run_once(ctx, lucid_plan_model(plan), &n) : NULL;
@@ -184,19 +198,19 @@ static void test_model(const char *path)
             for (size_t i = 0; y && i < n && i < nref; i++)
                 worst = fmaxf(worst, fabsf(y[i] - yref[i]));
             CHECK(y && n == nref && worst <= 1e-4f * fmaxf(scale, 1.0f),
-                  "%s: channels-last plan vs reference: max error %g", path, worst);
+                  "%s: %s plan vs reference: max error %g", path, want, worst);
             char file[512];
-            snprintf(file, sizeof file, "%s/nhwc.plan", tmpdir);
+            snprintf(file, sizeof file, "%s/layout%d.plan", tmpdir, v);
             lucid_plan_t *loaded = NULL;
             st = lucid_plan_save(plan, file, &err);
             if (!st) st = lucid_plan_load(file, &loaded, &err);
-            CHECK(st == 0, "%s: channels-last plan saves and loads: %s", path, err.message);
+            CHECK(st == 0, "%s: %s plan saves and loads: %s", path, want, err.message);
             lucid_context_t *lc = NULL;
             if (loaded) lucid_context_create_plan(loaded, NULL, &lc, &err);
             size_t nl = 0;
             float *yl = lc ? run_once(lc, lucid_plan_model(loaded), &nl) : NULL;
             CHECK(y && yl && nl == n && memcmp(y, yl, n * sizeof(float)) == 0,
-                  "%s: the loaded channels-last plan gives identical outputs", path);
+                  "%s: the loaded %s plan gives identical outputs", path, want);
             free(y);
             free(yl);
             lucid_context_destroy(lc);

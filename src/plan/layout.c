@@ -31,6 +31,11 @@
  * alone, on warm caches, are optimistic, and a marginal gain is within timing noise. */
 #define LAYOUT_MIN_GAIN 0.02
 
+/* The cost the search gives the reference kernel (untimed) on a layer other tactics run, in
+ * layouts this assignment may not give them: a last resort, so that groups whose members take
+ * different layouts still have an assignment, never chosen where a timed tactic fits. */
+#define REF_PENALTY_MS 1e6
+
 /* The activation dtypes a channels-last layout holds: float32, the 16-bit floats of FP16/BF16
  * plans, and the int8/uint8 of quantized networks (QConv, MaxPool on int8), so that they stay
  * channels-last end to end. */
@@ -244,7 +249,7 @@ static void make_groups(layout_search *ls)
 
 /* A starting assignment made consistent: a group takes the alternative layout when all its
  * members can and `want` says so for its members' summed medians (0 all plain, 1 all
- * alternative, 2 the faster sum); layers that only run in the alternative layout keep it. */
+ * alternative, 2 the faster sum), or one of them runs only in the alternative. */
 static void start_assignment(const layout_search *ls, unsigned char *a, int want)
 {
     const lucid_graph *g = ls->g;
@@ -255,11 +260,13 @@ static void start_assignment(const layout_search *ls, unsigned char *a, int want
         for (int j = i; j < g->n_nodes; j++) {
             if (ls->group[j] != i || !ls->runs[j]) continue;
             can_alt &= isfinite(ls->ms[j][1]);
-            must_alt |= !isfinite(ls->ms[j][0]);
+            must_alt |= ls->ms[j][0] >= REF_PENALTY_MS && isfinite(ls->ms[j][1]);
             sum[0] += ls->ms[j][0];
             sum[1] += ls->ms[j][1];
         }
-        bool alt = must_alt || (can_alt && (want == 1 || (want == 2 && sum[1] < sum[0])));
+        /* a group that cannot take the alternative stays plain, its members that need the
+         * alternative on the reference kernel (REF_PENALTY_MS) */
+        bool alt = can_alt && (must_alt || want == 1 || (want == 2 && sum[1] < sum[0]));
         set_group(ls, a, i, alt);
     }
 }
@@ -278,12 +285,18 @@ static double search_layouts(layout_search *ls, const lucid_plan_t *plan, unsign
         ls->ms[i][0] = ls->ms[i][1] = INFINITY;
         ls->runs[i] = lucid_plan_node_runs(g, i) && l->cands;
         if (!ls->runs[i]) continue;
+        /* where other tactics run the layer the reference kernel is not timed: it costs
+         * REF_PENALTY_MS, a last resort */
         bool has_fast = false;
         for (int k = 0; k < l->n_cands; k++)
             has_fast |= l->cands[k].supported && l->cands[k].tactic != &lucid_tactic_reference;
         for (int k = 0; k < l->n_cands; k++) {
             const lucid_candidate *c = &l->cands[k];
-            if (!c->supported || (c->tactic == &lucid_tactic_reference && has_fast)) continue;
+            if (!c->supported) continue;
+            if (c->tactic == &lucid_tactic_reference && has_fast) {
+                if (REF_PENALTY_MS < ls->ms[i][0]) ls->ms[i][0] = REF_PENALTY_MS;
+                continue;
+            }
             int lay;
             if (c->tactic->in_layout == LUCID_LAYOUT_PLAIN)
                 lay = 0;
@@ -334,7 +347,8 @@ lucid_status lucid_plan_choose_layouts(lucid_plan_t *plan, const lucid_build_opt
      * the layout of its first input's producer, so chains stay channels-last without
      * reorders; everything else stays plain NCHW (NCHW16C is never chosen by the rule) */
     if (force_layout == LUCID_LAYOUT_PLAIN) {
-        /* all plain, except what runs only in another layout (as int8 convolutions) */
+        /* all plain, except what runs only in another layout (as int8 convolutions; the
+         * reference kernel counts only where nothing else runs the layer, as in the search) */
         for (int i = 0; i < g->n_nodes; i++) {
             const lucid_layer *l = &plan->layers[i];
             if (!lucid_plan_node_runs(g, i) || !l->cands) continue;
@@ -342,7 +356,7 @@ lucid_status lucid_plan_choose_layouts(lucid_plan_t *plan, const lucid_build_opt
             lucid_layout other = LUCID_LAYOUT_PLAIN;
             for (int k = 0; k < l->n_cands; k++) {
                 const lucid_candidate *c = &l->cands[k];
-                if (!c->supported) continue;
+                if (!c->supported || c->tactic == &lucid_tactic_reference) continue;
                 if (c->tactic->in_layout == LUCID_LAYOUT_PLAIN)
                     plain = true;
                 else
@@ -392,7 +406,7 @@ lucid_status lucid_plan_choose_layouts(lucid_plan_t *plan, const lucid_build_opt
         st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
         goto done;
     }
-    double plain_ms, cost = INFINITY, cost16 = INFINITY;
+    double plain_ms = 0, cost = INFINITY, cost16 = INFINITY;
     if (force_layout != LUCID_LAYOUT_NCHW16C) {
         ls.alt = LUCID_LAYOUT_NHWC;
         cost = search_layouts(&ls, plan, a, best, &plain_ms);
@@ -400,6 +414,12 @@ lucid_status lucid_plan_choose_layouts(lucid_plan_t *plan, const lucid_build_opt
     if (force_layout != LUCID_LAYOUT_NHWC) {
         ls.alt = LUCID_LAYOUT_NCHW16C;
         cost16 = search_layouts(&ls, plan, a, best16, &plain_ms);
+    }
+    if (!isfinite(cost) && !isfinite(cost16)) {
+        st = lucid_errorf(err, LUCID_STATUS_INTERNAL,
+                          "layout search: no assignment runs every layer in a layout one of "
+                          "its tactics takes");
+        goto done;
     }
     lucid_layout alt = LUCID_LAYOUT_NHWC;
     if (cost16 < cost) {
