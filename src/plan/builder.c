@@ -473,6 +473,7 @@ static lucid_status build_checked(const lucid_model_t *model, const lucid_build_
         return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     }
     lucid_plan_t *plans[3] = {NULL, NULL, NULL};
+    lucid_layout kind[3] = {LUCID_LAYOUT_PLAIN, LUCID_LAYOUT_PLAIN, LUCID_LAYOUT_PLAIN};
     int n = 1;
     st = build_once(model, opts, extra, n_extra, -1, cache, &plans[0], err);
     const bool checked = !st && !opts->no_layout_check && opts->device == LUCID_DEVICE_CPU &&
@@ -482,6 +483,8 @@ static lucid_status build_checked(const lucid_model_t *model, const lucid_build_
         const lucid_layout alt = plan_alt_layout(plans[0]);
         const lucid_layout other =
             alt == LUCID_LAYOUT_NHWC ? LUCID_LAYOUT_NCHW16C : LUCID_LAYOUT_NHWC;
+        kind[0] = alt;
+        kind[2] = other;
         st = build_once(model, opts, extra, n_extra, LUCID_LAYOUT_PLAIN, cache, &plans[n++], err);
         if (!st) st = build_once(model, opts, extra, n_extra, other, cache, &plans[n++], err);
         if (!st && plan_alt_layout(plans[n - 1]) == LUCID_LAYOUT_PLAIN) {
@@ -497,7 +500,7 @@ static lucid_status build_checked(const lucid_model_t *model, const lucid_build_
                 if (ms[k] < ms[best]) best = k;
             lucid_plan_t *keep = plans[best];
             for (int k = 0; k < n; k++) {
-                keep->layout_measured_ms[plan_alt_layout(plans[k])] = ms[k];
+                keep->layout_measured_ms[kind[k]] = ms[k];
                 if (k != best) lucid_plan_destroy(plans[k]);
                 plans[k] = NULL;
             }
