@@ -420,7 +420,8 @@ static lucid_status measure_plans(lucid_plan_t *const *plans, int n, double budg
     double *samples = malloc(sizeof(double) * MAX_ROUNDS * 3);
     lucid_status st = samples ? LUCID_STATUS_OK
                               : lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
-    for (int k = 0; k < n && !st; k++) st = lucid_context_create_plan(plans[k], NULL, &ctx[k], err);
+    for (int k = 0; k < n && !st; k++)
+        st = lucid_context_create_plan(plans[k], NULL, &ctx[k], err);
     for (int w = 0; w < 2 && !st; w++)
         for (int k = 0; k < n && !st; k++) st = lucid_context_run(ctx[k]);
     int rounds = 0;
@@ -508,7 +509,7 @@ static lucid_status build_checked(const lucid_model_t *model, const lucid_build_
             plans[0] = keep;
         }
     }
-    if (!st && cache && opts->timing_cache) st = lucid_timing_cache_save(cache, opts->timing_cache, err);
+    if (!st && opts->timing_cache) st = lucid_timing_cache_save(cache, opts->timing_cache, err);
     lucid_timing_cache_destroy(cache);
     if (st) {
         for (int k = 0; k < 3; k++) lucid_plan_destroy(plans[k]);

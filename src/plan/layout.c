@@ -457,7 +457,9 @@ static int add_reorder(lucid_graph *g, int from, int into, lucid_layout lf, luci
     char base[256];
     if (into < 0) {
         snprintf(base, sizeof base, "%s/%s", g->tensors[from].name,
-                 lt == LUCID_LAYOUT_NHWC ? "nhwc" : lt == LUCID_LAYOUT_NCHW16C ? "nchw16c" : "nchw");
+                 lt == LUCID_LAYOUT_NHWC      ? "nhwc"
+                 : lt == LUCID_LAYOUT_NCHW16C ? "nchw16c"
+                                              : "nchw");
         into = lucid_graph_new_tensor(g, base, err);
         if (into < 0) return -1;
     }
