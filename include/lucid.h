@@ -412,10 +412,13 @@ typedef struct lucid_plan_info {
     const char *cpu_model;    /* the machine it was built on */
     size_t nhwc_layers;       /* layers that run channels-last (NHWC) */
     size_t nchw16c_layers;    /* layers that run in blocks of 16 channels (NCHW16C) */
-    /* the builder's check of the layout search: median ms of whole plans run interleaved,
-     * per layout besides plain they used (index: 0 plain, 1 NHWC, 2 NCHW16C; 0: not built),
-     * and the rounds; all 0 when not checked */
+    /* the builder's check of the layout search: median ms of whole plans run interleaved:
+     * all plain (index 0), searched with NHWC (1) and with NCHW16C (2) as the alternative
+     * (0: not built), the searched layout on every layer that can take it, and the rounds;
+     * all 0 when not checked */
     double layout_measured_ms[3];
+    double layout_widest_ms; /* the searched layout on every layer that can take it (0: not
+                                built, or the same plan as the search's) */
     int layout_measured_rounds;
     size_t reorder_layers;    /* layout conversions the builder inserted between them */
     /* the layout search's estimates (sums of measured medians and reorders, ms): the chosen

@@ -380,6 +380,9 @@ void cli_plan_print_info(const lucid_plan_t *plan, long long plan_bytes)
         for (int k = 0; k < 3; k++)
             if (info.layout_measured_ms[k] > 0)
                 printf(" %s %.4g ms", lname[k], info.layout_measured_ms[k]);
+        if (info.layout_widest_ms > 0)
+            printf(", every layer that can in the searched layout %.4g ms",
+                   info.layout_widest_ms);
         printf(" (the fastest kept)\n");
     }
     printf("activations:     %zu bytes peak (arena) vs %zu bytes naive sum (%.1f%%)\n",
@@ -468,6 +471,8 @@ cJSON *cli_plan_info_json(const lucid_plan_t *plan, long long plan_bytes)
         for (int k = 0; k < 3; k++)
             if (info.layout_measured_ms[k] > 0)
                 cJSON_AddNumberToObject(lc, key[k], info.layout_measured_ms[k]);
+        if (info.layout_widest_ms > 0)
+            cJSON_AddNumberToObject(lc, "widest_ms", info.layout_widest_ms);
         cJSON_AddNumberToObject(lc, "rounds", info.layout_measured_rounds);
     } else {
         cJSON_AddNullToObject(o, "layout_check");

@@ -410,14 +410,25 @@ static lucid_layout plan_alt_layout(const lucid_plan_t *plan)
     return LUCID_LAYOUT_PLAIN;
 }
 
+/* How many layers of plan run in another layout than plain. */
+static int plan_alt_layers(const lucid_plan_t *plan)
+{
+    const lucid_graph *g = plan->model->graph;
+    int count = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        count += plan->layers[i].tactic && g->nodes[i].op != LUCID_OP_REORDER &&
+                 plan->layers[i].tactic->in_layout != LUCID_LAYOUT_PLAIN;
+    return count;
+}
+
 /* Runs the n plans interleaved (one run of each per round, after two warm-up runs each)
  * for at least 5 rounds and about budget_s; writes each plan's median ms. */
 static lucid_status measure_plans(lucid_plan_t *const *plans, int n, double budget_s,
                                   double *median_ms, int *rounds_out, lucid_error *err)
 {
     enum { MAX_ROUNDS = 41 };
-    lucid_context_t *ctx[3] = {NULL, NULL, NULL};
-    double *samples = malloc(sizeof(double) * MAX_ROUNDS * 3);
+    lucid_context_t *ctx[4] = {NULL, NULL, NULL, NULL};
+    double *samples = malloc(sizeof(double) * MAX_ROUNDS * 4);
     lucid_status st = samples ? LUCID_STATUS_OK
                               : lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     for (int k = 0; k < n && !st; k++)
@@ -473,8 +484,10 @@ static lucid_status build_checked(const lucid_model_t *model, const lucid_build_
         /* without a cache file, one in memory carries the first pass's timings to the second */
         return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     }
-    lucid_plan_t *plans[3] = {NULL, NULL, NULL};
-    lucid_layout kind[3] = {LUCID_LAYOUT_PLAIN, LUCID_LAYOUT_PLAIN, LUCID_LAYOUT_PLAIN};
+    lucid_plan_t *plans[4] = {NULL, NULL, NULL, NULL};
+    /* what each plan is: the search's (its layout), all plain, the other layout's search, and
+     * the search's layout on every layer that can take it */
+    int kind[4] = {LUCID_LAYOUT_PLAIN, LUCID_LAYOUT_PLAIN, LUCID_LAYOUT_PLAIN, LUCID_LAYOUT_PLAIN};
     int n = 1;
     st = build_once(model, opts, extra, n_extra, -1, cache, &plans[0], err);
     const bool checked = !st && !opts->no_layout_check && opts->device == LUCID_DEVICE_CPU &&
@@ -485,14 +498,25 @@ static lucid_status build_checked(const lucid_model_t *model, const lucid_build_
         const lucid_layout other =
             alt == LUCID_LAYOUT_NHWC ? LUCID_LAYOUT_NCHW16C : LUCID_LAYOUT_NHWC;
         kind[0] = alt;
-        kind[2] = other;
         st = build_once(model, opts, extra, n_extra, LUCID_LAYOUT_PLAIN, cache, &plans[n++], err);
-        if (!st) st = build_once(model, opts, extra, n_extra, other, cache, &plans[n++], err);
-        if (!st && plan_alt_layout(plans[n - 1]) == LUCID_LAYOUT_PLAIN) {
-            lucid_plan_destroy(plans[--n]); /* the other alternative found nothing */
-            plans[n] = NULL;
+        if (!st) {
+            kind[n] = other;
+            st = build_once(model, opts, extra, n_extra, other, cache, &plans[n++], err);
+            if (!st && plan_alt_layout(plans[n - 1]) == LUCID_LAYOUT_PLAIN) {
+                lucid_plan_destroy(plans[--n]); /* the other alternative found nothing */
+                plans[n] = NULL;
+            }
         }
-        double ms[3] = {0, 0, 0};
+        if (!st) {
+            kind[n] = alt | LUCID_LAYOUT_WIDEST;
+            st = build_once(model, opts, extra, n_extra, alt | LUCID_LAYOUT_WIDEST, cache,
+                            &plans[n++], err);
+            if (!st && plan_alt_layers(plans[n - 1]) == plan_alt_layers(plans[0])) {
+                lucid_plan_destroy(plans[--n]); /* the search already took every layer */
+                plans[n] = NULL;
+            }
+        }
+        double ms[4] = {0, 0, 0, 0};
         int rounds = 0;
         if (!st) st = measure_plans(plans, n, 1.0, ms, &rounds, err);
         if (!st) {
@@ -501,7 +525,10 @@ static lucid_status build_checked(const lucid_model_t *model, const lucid_build_
                 if (ms[k] < ms[best]) best = k;
             lucid_plan_t *keep = plans[best];
             for (int k = 0; k < n; k++) {
-                keep->layout_measured_ms[kind[k]] = ms[k];
+                if (kind[k] & LUCID_LAYOUT_WIDEST)
+                    keep->layout_widest_ms = ms[k];
+                else
+                    keep->layout_measured_ms[kind[k]] = ms[k];
                 if (k != best) lucid_plan_destroy(plans[k]);
                 plans[k] = NULL;
             }
@@ -512,7 +539,7 @@ static lucid_status build_checked(const lucid_model_t *model, const lucid_build_
     if (!st && opts->timing_cache) st = lucid_timing_cache_save(cache, opts->timing_cache, err);
     lucid_timing_cache_destroy(cache);
     if (st) {
-        for (int k = 0; k < 3; k++) lucid_plan_destroy(plans[k]);
+        for (int k = 0; k < 4; k++) lucid_plan_destroy(plans[k]);
         return st;
     }
     plans[0]->build_seconds = lucid_time_now() - t0;
@@ -802,6 +829,7 @@ lucid_status lucid_plan_get_info(const lucid_plan_t *plan, lucid_plan_info *out)
     }
     out->layout_est_ms = plan->layout_est_ms;
     for (int k = 0; k < 3; k++) out->layout_measured_ms[k] = plan->layout_measured_ms[k];
+    out->layout_widest_ms = plan->layout_widest_ms;
     out->layout_measured_rounds = plan->layout_measured_rounds;
     out->plain_est_ms = plan->plain_est_ms;
     out->device = plan->device;

@@ -274,7 +274,7 @@ static void start_assignment(const layout_search *ls, unsigned char *a, int want
 /* Searches the assignment with `alt` as the alternative to plain; returns its estimate (and
  * that of all plain in *plain_ms), the assignment in best. */
 static double search_layouts(layout_search *ls, const lucid_plan_t *plan, unsigned char *a,
-                             unsigned char *best, double *plain_ms)
+                             unsigned char *best, bool widest, double *plain_ms)
 {
     const lucid_graph *g = plan->model->graph;
     const size_t n = (size_t)g->n_nodes + 1;
@@ -315,6 +315,11 @@ static double search_layouts(layout_search *ls, const lucid_plan_t *plan, unsign
     *plain_ms = total_cost(ls, a);
     memcpy(best, a, n);
     if (!any_alt) return *plain_ms;
+    if (widest) {
+        /* every group that can take the alternative takes it, no search */
+        start_assignment(ls, best, 1);
+        return total_cost(ls, best);
+    }
     /* three starting points, each improved by single flips: everything plain, everything in
      * the alternative layout that can be, and each group's faster layout ignoring reorders */
     double best_cost = INFINITY;
@@ -406,14 +411,16 @@ lucid_status lucid_plan_choose_layouts(lucid_plan_t *plan, const lucid_build_opt
         st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
         goto done;
     }
+    const bool widest = force_layout >= 0 && (force_layout & LUCID_LAYOUT_WIDEST);
+    const int only = force_layout < 0 ? -1 : force_layout & ~LUCID_LAYOUT_WIDEST;
     double plain_ms = 0, cost = INFINITY, cost16 = INFINITY;
-    if (force_layout != LUCID_LAYOUT_NCHW16C) {
+    if (only != LUCID_LAYOUT_NCHW16C) {
         ls.alt = LUCID_LAYOUT_NHWC;
-        cost = search_layouts(&ls, plan, a, best, &plain_ms);
+        cost = search_layouts(&ls, plan, a, best, widest, &plain_ms);
     }
-    if (force_layout != LUCID_LAYOUT_NHWC) {
+    if (only != LUCID_LAYOUT_NHWC) {
         ls.alt = LUCID_LAYOUT_NCHW16C;
-        cost16 = search_layouts(&ls, plan, a, best16, &plain_ms);
+        cost16 = search_layouts(&ls, plan, a, best16, widest, &plain_ms);
     }
     if (!isfinite(cost) && !isfinite(cost16)) {
         st = lucid_errorf(err, LUCID_STATUS_INTERNAL,

@@ -50,6 +50,7 @@ struct lucid_plan {
     /* the builder's check of the search: whole plans measured against each other, per layout
      * besides plain that the plan used (lucid_layout index; 0: not built), median ms */
     double layout_measured_ms[3];
+    double layout_widest_ms;   /* the search's layout on every layer that takes it (0: none) */
     int layout_measured_rounds;
     char cpu_model[128];
     lucid_opt_report_t *opt_report; /* the optimizer's log, NULL for a loaded plan */
@@ -86,6 +87,11 @@ lucid_status lucid_plan_prepare_layers(lucid_plan_t *plan, const char *const *ta
 /* The builder's layout choice (layout.c): after every layer's candidates were timed, sets
  * each node's layout (channels-last where that costs least, reorders included) and counts the
  * channels-last layers; then inserts the Reorder nodes that make it so. */
+/* force_layout: -1 searches with either alternative to plain (NHWC, NCHW16C) and keeps the
+ * cheaper; LUCID_LAYOUT_PLAIN keeps every layer plain that has a plain tactic; NHWC or NCHW16C
+ * searches with that alternative only; or'ed with LUCID_LAYOUT_WIDEST, puts every layer that
+ * can run in that alternative there, without a search. */
+#define LUCID_LAYOUT_WIDEST 0x10
 lucid_status lucid_plan_choose_layouts(lucid_plan_t *plan, const lucid_build_options *o,
                                        lucid_threadpool *pool, int force_layout, int *n_alt,
                                        lucid_error *err);
