@@ -479,6 +479,127 @@ static void concat_cases(const lucid_cpu_features *cpu, int count)
     }
 }
 
+/* Split into 2 to 4 outputs along a random axis (with blocked_channels: channels, whole blocks
+ * of 16): every output of every tactic that takes it against the reference kernel, exactly
+ * (a copy), with 1 and 2 threads. (check_case compares one output.) */
+static void split_cases(const lucid_cpu_features *cpu, int count)
+{
+    for (int c = 0; c < count; c++) {
+        const int rank = blocked_channels ? 4 : rand_int(1, 4), k = rand_int(2, 4);
+        const int axis = blocked_channels ? 1 : rand_int(0, rank - 1);
+        int64_t d[4], sizes[4], total = 0;
+        for (int i = 0; i < rank; i++) d[i] = rand_int(1, i == 0 ? 2 : 10);
+        for (int q = 0; q < k; q++) total += sizes[q] = blocked_channels ? 16 * rand_int(1, 3)
+                                                                        : rand_int(1, 9);
+        d[axis] = total;
+        case_builder cb;
+        cb_init(&cb, "Split into %d rank %d axis %d", k, rank, axis);
+        cb_input(&cb, "x", rank, d);
+        int64_t sd[1] = {k};
+        int st_t = lucid_graph_tensor(cb.g, "split", NULL);
+        int64_t *sv = malloc(sizeof sizes);
+        memcpy(sv, sizes, sizeof sizes);
+        lucid_graph_set_initializer(cb.g, st_t, LUCID_DTYPE_INT64, 1, sd, sv,
+                                    sizeof(int64_t) * (size_t)k, NULL);
+        cb.inputs[cb.n_inputs++] = st_t;
+        int outs[4];
+        for (int q = 0; q < k; q++) {
+            char name[8];
+            snprintf(name, sizeof name, "y%d", q);
+            outs[q] = lucid_graph_tensor(cb.g, name, NULL);
+        }
+        int ni = lucid_graph_add_node(cb.g, "layer", "Split", "", 13, cb.inputs, cb.n_inputs, outs,
+                                      k, NULL);
+        for (int q = 0; q < k; q++) lucid_graph_add_output(cb.g, outs[q], NULL);
+        attr_int(&cb.g->nodes[ni], "axis", rand_int(0, 1) ? axis : axis - rank);
+        lucid_error err;
+        if (lucid_graph_finalize(cb.g, &err)) {
+            printf("FAIL %s: case does not build: %s\n", cb.label, err.message);
+            failed++;
+            lucid_graph_destroy(cb.g);
+            continue;
+        }
+        const lucid_graph *g = cb.g;
+        const lucid_node *n = &g->nodes[0];
+        const lucid_ir_tensor *xt = lucid_op_input(g, n, 0);
+        lucid_array in[2], ref[4], got[4];
+        float *x = malloc(lucid_tensor_nbytes(xt) + 4), *xl = malloc(lucid_tensor_nbytes(xt) + 4);
+        for (int64_t i = 0; i < lucid_tensor_numel(xt); i++) x[i] = rand_float();
+        fill_array(xt, x, &in[0]);
+        fill_array(lucid_op_input(g, n, 1), lucid_op_input(g, n, 1)->data, &in[1]);
+        void *rd[4], *gd[4], *pd[4];
+        for (int q = 0; q < k; q++) {
+            const lucid_ir_tensor *t = lucid_op_output(g, n, q);
+            rd[q] = malloc(lucid_tensor_nbytes(t) + 4);
+            gd[q] = malloc(lucid_tensor_nbytes(t) + 4);
+            pd[q] = malloc(lucid_tensor_nbytes(t) + 4);
+            fill_array(t, rd[q], &ref[q]);
+        }
+        if (lucid_op_get(n->op)->run(n, in, n->n_inputs, ref, k, &err)) {
+            printf("FAIL %s: reference kernel: %s\n", cb.label, err.message);
+            failed++;
+        }
+        lucid_threadpool *pool2 = lucid_threadpool_create(2);
+        for (size_t ti = 0; ti < lucid_tactic_count(); ti++) {
+            const lucid_tactic *tac = lucid_tactic_at(ti);
+            char why[256] = "";
+            if (tac == &lucid_tactic_reference || tac->device != LUCID_DEVICE_CPU ||
+                !tac->supports(g, n, cpu, why, sizeof why))
+                continue;
+            void *state = NULL;
+            if (tac->prepare(g, n, 2, &state, &err)) {
+                printf("FAIL %s on %s: prepare: %s\n", tac->name, cb.label, err.message);
+                failed++;
+                continue;
+            }
+            const lucid_layout lay = lucid_layout_of_tensor(xt, tac->in_layout);
+            lucid_array tin = in[0];
+            if (lay != LUCID_LAYOUT_PLAIN) {
+                to_layout(&in[0], xl, LUCID_LAYOUT_PLAIN, lay);
+                tin.data = xl;
+            }
+            lucid_array targs[2] = {tin, in[1]};
+            for (int threads = 1; threads <= 2; threads++) {
+                for (int q = 0; q < k; q++) {
+                    fill_array(lucid_op_output(g, n, q), lay != LUCID_LAYOUT_PLAIN ? pd[q] : gd[q],
+                               &got[q]);
+                    memset(got[q].data, 0xff, got[q].nbytes);
+                }
+                size_t ws = tac->workspace(state, threads);
+                void *work = ws ? aligned_alloc(64, (ws + 63) / 64 * 64) : NULL;
+                lucid_status st = tac->run(state, targs, n->n_inputs, got, k, work,
+                                           threads == 1 ? NULL : pool2, &err);
+                free(work);
+                bool same = !st;
+                for (int q = 0; q < k && same; q++) {
+                    if (lay != LUCID_LAYOUT_PLAIN) {
+                        to_layout(&got[q], gd[q], lay, LUCID_LAYOUT_PLAIN);
+                        got[q].data = gd[q];
+                    }
+                    same = memcmp(gd[q], rd[q], ref[q].nbytes) == 0;
+                }
+                if (same) {
+                    passed++;
+                } else {
+                    printf("FAIL %s on %s (%d threads): %s\n", tac->name, cb.label, threads,
+                           st ? err.message : "an output differs from the reference");
+                    failed++;
+                }
+            }
+            tac->release(state);
+        }
+        lucid_threadpool_destroy(pool2);
+        for (int q = 0; q < k; q++) {
+            free(rd[q]);
+            free(gd[q]);
+            free(pd[q]);
+        }
+        free(x);
+        free(xl);
+        lucid_graph_destroy(cb.g);
+    }
+}
+
 static void pool_cases(const lucid_cpu_features *cpu, int count)
 {
     for (int c = 0; c < count; c++) {
@@ -1194,12 +1315,14 @@ int main(int argc, char **argv)
     winograd_cases(&cpu);
     pointwise_cases(&cpu, 40);
     concat_cases(&cpu, 30);
+    split_cases(&cpu, 30);
     /* channels in whole blocks of 16: the NCHW16C tactics */
     blocked_channels = true;
     conv_cases(&cpu, 30, false);
     conv_cases(&cpu, 30, true);
     pool_cases(&cpu, 20);
     concat_cases(&cpu, 20);
+    split_cases(&cpu, 20);
     batchnorm_cases(&cpu, 16);
     blocked_channels = false;
     /* the same layers in float16 and bfloat16: the 16-bit tactics against the reference */
