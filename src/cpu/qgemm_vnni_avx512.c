@@ -519,36 +519,32 @@ tile_any(const vq_run *r, int rb, int nb, int64_t r0, int64_t b0)
  * runs them column tile by column tile, so that one column tile's weights stay in its caches
  * while its rows pass, and no thread reads another's rows; with fewer rows (a QGemm of one
  * row) the threads split the column tiles instead. */
-static void vq_rows_task(void *ctx, size_t begin, size_t end, int thread)
+static void run_tiles(const vq_run *r, int64_t rt0, int64_t rt1, int64_t ct0, int64_t ct1)
 {
-    (void)thread;
-    const vq_run *r = ctx;
     const vq_state *s = r->s;
-    for (int64_t ct = 0; ct < r->col_tiles; ct++) {
+    for (int64_t ct = ct0; ct < ct1; ct++) {
         const int64_t b0 = ct * VQ_BLOCKS;
         const int nb = (int)(s->mb - b0 < VQ_BLOCKS ? s->mb - b0 : VQ_BLOCKS);
-        for (size_t rt = begin; rt < end; rt++) {
-            const int64_t r0 = (int64_t)rt * VQ_ROWS;
+        for (int64_t rt = rt0; rt < rt1; rt++) {
+            const int64_t r0 = rt * VQ_ROWS;
             const int rb = (int)(s->rows - r0 < VQ_ROWS ? s->rows - r0 : VQ_ROWS);
             tile_any(r, rb, nb, r0, b0);
         }
     }
 }
 
+static void vq_rows_task(void *ctx, size_t begin, size_t end, int thread)
+{
+    (void)thread;
+    const vq_run *r = ctx;
+    run_tiles(r, (int64_t)begin, (int64_t)end, 0, r->col_tiles);
+}
+
 static void vq_cols_task(void *ctx, size_t begin, size_t end, int thread)
 {
     (void)thread;
     const vq_run *r = ctx;
-    const vq_state *s = r->s;
-    for (size_t ct = begin; ct < end; ct++) {
-        const int64_t b0 = (int64_t)ct * VQ_BLOCKS;
-        const int nb = (int)(s->mb - b0 < VQ_BLOCKS ? s->mb - b0 : VQ_BLOCKS);
-        for (int64_t rt = 0; rt < r->row_tiles; rt++) {
-            const int64_t r0 = rt * VQ_ROWS;
-            const int rb = (int)(s->rows - r0 < VQ_ROWS ? s->rows - r0 : VQ_ROWS);
-            tile_any(r, rb, nb, r0, b0);
-        }
-    }
+    run_tiles(r, 0, r->row_tiles, (int64_t)begin, (int64_t)end);
 }
 
 static lucid_status vq_run_layer(const void *state, const lucid_array *in, int n_in,
