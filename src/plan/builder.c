@@ -732,7 +732,16 @@ static lucid_status build_once(const lucid_model_t *model, const lucid_build_opt
         lucid_error_prefix(err, "internal: ");
         goto fail;
     }
-    st = lucid_plan_memory(plan, err);
+    {
+        const lucid_tactic **tactics = calloc((size_t)g->n_nodes + 1, sizeof *tactics);
+        if (!tactics) {
+            st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+            goto fail;
+        }
+        for (int i = 0; i < g->n_nodes; i++) tactics[i] = plan->layers[i].tactic;
+        st = lucid_plan_memory(plan, tactics, err);
+        free(tactics);
+    }
     if (st) goto fail;
     if (plan->backend) {
         st = plan->backend->plan_finalize(plan, err);

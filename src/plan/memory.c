@@ -7,7 +7,8 @@
  * (graph inputs and outputs to the end). Tensors are placed largest first, ties by first use then index,
  * each at the lowest 64-byte-aligned offset where it overlaps no placed tensor whose lifetime
  * overlaps its own. A same-shape elementwise layer whose input dies at that layer writes its
- * output over the input (in place). */
+ * output over the input (in place), as does a FusedConv over its dying residual input when its
+ * tactic allows it (LUCID_TACTIC_RESIDUAL_INPLACE). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,7 +76,8 @@ static int cmp_offset(const void *a, const void *b)
     return x->tensor - y->tensor;
 }
 
-lucid_status lucid_plan_memory(lucid_plan_t *plan, lucid_error *err)
+lucid_status lucid_plan_memory(lucid_plan_t *plan, const lucid_tactic *const *tactics,
+                               lucid_error *err)
 {
     const lucid_graph *g = plan->model->graph;
     int nt = g->n_tensors, nn = g->n_nodes;
@@ -111,28 +113,41 @@ lucid_status lucid_plan_memory(lucid_plan_t *plan, lucid_error *err)
         if (first[t] < first[root]) first[root] = first[t];
         if (last[t] > last[root]) last[root] = last[t];
     }
-    /* in place: the output of a same-shape elementwise layer over its dying input */
+    /* in place: the output of a same-shape elementwise layer over its dying input, and of a
+     * FusedConv over its dying residual where the tactic allows it (oneDNN's sum post-op adds
+     * what the output already holds: otherwise the residual is copied there first) */
     plan->inplace_count = 0;
     for (int i = 0; i < nn; i++) {
         const lucid_node *n = &g->nodes[i];
-        if (!lucid_plan_node_runs(g, i) || !elementwise_inplace_op(n->op) || n->n_outputs != 1)
+        const bool residual = n->op == LUCID_OP_FUSED_CONV && n->n_inputs > 3 && tactics &&
+                              tactics[i] &&
+                              (tactics[i]->flags & LUCID_TACTIC_RESIDUAL_INPLACE);
+        if (!lucid_plan_node_runs(g, i) || !(elementwise_inplace_op(n->op) || residual) ||
+            n->n_outputs != 1)
             continue;
         int y = n->outputs[0];
         if (y < 0 || !needs[y] || g->tensors[y].is_output) continue;
-        for (int k = 0; k < n->n_inputs; k++) {
+        for (int k = residual ? 3 : 0; k < (residual ? 4 : n->n_inputs); k++) {
             int x = n->inputs[k];
-            if (x < 0 || !needs[x] || alias[x] >= 0 || g->tensors[x].is_input ||
-                g->tensors[x].is_output || last[x] != i ||
+            if (x < 0 || (!needs[x] && alias[x] < 0)) continue;
+            /* x may itself live in place in another tensor's storage (a chain of residual
+             * blocks): that storage must be free after this layer too */
+            int root = x;
+            while (alias[root] >= 0) root = alias[root];
+            if (g->tensors[x].is_input || g->tensors[x].is_output || last[x] != i ||
+                last[root] > i ||
                 lucid_tensor_nbytes(&g->tensors[x]) != lucid_tensor_nbytes(&g->tensors[y]) ||
                 g->tensors[x].dtype != g->tensors[y].dtype)
                 continue;
             bool other_view = false; /* some view lives in x: keep it simple, no reuse */
             for (int v = 0; v < nt && !other_view; v++)
-                other_view = g->tensors[v].view_of >= 0 && lucid_tensor_storage(g, v, NULL) == x;
+                other_view = g->tensors[v].view_of >= 0 &&
+                             lucid_tensor_storage(g, v, NULL) == root;
             if (other_view) continue;
             alias[y] = x;
             needs[y] = false;
             last[x] = last[y];
+            last[root] = last[y];
             plan->inplace_count++;
             break;
         }

@@ -79,8 +79,11 @@ const char *lucid_node_precision_name(const lucid_graph *g, const lucid_node *n)
 lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_options *opts,
                                  const lucid_tactic *const *extra, size_t n_extra,
                                  lucid_plan_t **out, lucid_error *err);
-/* Plans memory for the plan's graph: lifetimes, in-place reuse, greedy by size. */
-lucid_status lucid_plan_memory(lucid_plan_t *plan, lucid_error *err);
+/* Plans memory for the plan's graph: lifetimes, in-place reuse, greedy by size. tactics: per
+ * node the tactic that will run it (NULL entries, or NULL: unknown), for the reuse only some
+ * tactics allow (LUCID_TACTIC_RESIDUAL_INPLACE). */
+lucid_status lucid_plan_memory(lucid_plan_t *plan, const lucid_tactic *const *tactics,
+                               lucid_error *err);
 /* Prepares (no timing) the tactic named for each layer, e.g. when a plan file is loaded. */
 lucid_status lucid_plan_prepare_layers(lucid_plan_t *plan, const char *const *tactic_names,
                                        lucid_error *err);

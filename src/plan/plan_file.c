@@ -13,7 +13,9 @@
 #include "plan/plan.h"
 
 #define PLAN_MAGIC "LUCIDPLN"
-#define PLAN_FORMAT 2 /* 2: device and precision in the flags, the GPU after the CPU */
+/* 2: device and precision in the flags, the GPU after the CPU; 3: a FusedConv whose tactic
+ * allows it writes over its dying residual (the memory plan of format 2 files differs) */
+#define PLAN_FORMAT 3
 #define PLAN_HEADER 64
 #define PLAN_MAX_FILE ((uint64_t)4 << 30)
 #define PLAN_MAX_COUNT 10000000u
@@ -529,8 +531,19 @@ lucid_status lucid_plan_load(const char *path, lucid_plan_t **out, lucid_error *
         st = corrupt(path, b.bad ? "truncated layer table" : "trailing bytes", err);
         goto fail;
     }
-    /* the memory plan is recomputed (it is deterministic) and must match the stored one */
-    st = lucid_plan_memory(plan, err);
+    /* the memory plan is recomputed (it is deterministic, given the tactics) and must match
+     * the stored one */
+    {
+        const lucid_tactic **tactics = calloc((size_t)pg->n_nodes + 1, sizeof *tactics);
+        if (!tactics) {
+            st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+            goto fail;
+        }
+        for (int i = 0; i < pg->n_nodes; i++)
+            tactics[i] = names[i] ? lucid_tactic_find(names[i]) : NULL;
+        st = lucid_plan_memory(plan, tactics, err);
+        free(tactics);
+    }
     if (st) goto fail;
     if (plan->arena_size != arena ||
         memcmp(plan->offsets, stored, sizeof(size_t) * (size_t)pg->n_tensors) != 0) {

@@ -29,6 +29,10 @@ enum {
     LUCID_TACTIC_THREAD_DEPENDENT = 1u << 1,
     /* float32 storage with TensorFloat-32 tensor-core math: only in LUCID_PRECISION_TF32 builds */
     LUCID_TACTIC_TF32 = 1u << 2,
+    /* FusedConv: the output may be the residual input's own memory (each output element
+     * reads its residual before anything writes it), so the memory planner may place it
+     * there when the residual dies at this layer */
+    LUCID_TACTIC_RESIDUAL_INPLACE = 1u << 3,
 };
 
 /* Tensor layouts a tactic reads and writes. Plain is ONNX's row-major (NCHW for images). */
