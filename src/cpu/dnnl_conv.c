@@ -339,34 +339,6 @@ static lucid_status dnnl_conv_bf16_nhwc_prepare(const lucid_graph *g, const luci
     return dnnl_conv_bf16_prepare_variant(g, n, DNNL_NHWC, max_threads, state, err);
 }
 
-static bool dnnl_conv_nchw_supports(const lucid_graph *g, const lucid_node *n,
-                                    const lucid_cpu_features *cpu, char *why, size_t why_len)
-{
-    (void)cpu;
-    return dnnl_conv_supports_variant(g, n, DNNL_PLAIN, why, why_len);
-}
-
-static bool dnnl_conv_blocked_supports(const lucid_graph *g, const lucid_node *n,
-                                       const lucid_cpu_features *cpu, char *why, size_t why_len)
-{
-    (void)cpu;
-    return dnnl_conv_supports_variant(g, n, DNNL_BLOCKED, why, why_len);
-}
-
-static bool dnnl_conv_nhwc_supports(const lucid_graph *g, const lucid_node *n,
-                                    const lucid_cpu_features *cpu, char *why, size_t why_len)
-{
-    (void)cpu;
-    return dnnl_conv_supports_variant(g, n, DNNL_NHWC, why, why_len);
-}
-
-static bool dnnl_conv_nchw16c_supports(const lucid_graph *g, const lucid_node *n,
-                                       const lucid_cpu_features *cpu, char *why, size_t why_len)
-{
-    (void)cpu;
-    return dnnl_conv_supports_variant(g, n, DNNL_NCHW16C, why, why_len);
-}
-
 static lucid_status dnnl_conv_prepare_variant(const lucid_graph *g, const lucid_node *n,
                                               int variant, int max_threads, void **state,
                                               lucid_error *err)
@@ -379,29 +351,26 @@ static lucid_status dnnl_conv_prepare_variant(const lucid_graph *g, const lucid_
     return LUCID_STATUS_OK;
 }
 
-static lucid_status dnnl_conv_nchw_prepare(const lucid_graph *g, const lucid_node *n,
-                                           int max_threads, void **state, lucid_error *err)
-{
-    return dnnl_conv_prepare_variant(g, n, DNNL_PLAIN, max_threads, state, err);
-}
+/* supports and prepare of the float32 tactic for one variant */
+#define DNNL_CONV_F32_HOOKS(NAME, VARIANT)                                                     \
+    static bool dnnl_conv_##NAME##_supports(const lucid_graph *g, const lucid_node *n,          \
+                                            const lucid_cpu_features *cpu, char *why,          \
+                                            size_t why_len)                                    \
+    {                                                                                          \
+        (void)cpu;                                                                             \
+        return dnnl_conv_supports_variant(g, n, VARIANT, why, why_len);                        \
+    }                                                                                          \
+    static lucid_status dnnl_conv_##NAME##_prepare(const lucid_graph *g, const lucid_node *n,  \
+                                                   int max_threads, void **state,              \
+                                                   lucid_error *err)                           \
+    {                                                                                          \
+        return dnnl_conv_prepare_variant(g, n, VARIANT, max_threads, state, err);              \
+    }
 
-static lucid_status dnnl_conv_nhwc_prepare(const lucid_graph *g, const lucid_node *n,
-                                           int max_threads, void **state, lucid_error *err)
-{
-    return dnnl_conv_prepare_variant(g, n, DNNL_NHWC, max_threads, state, err);
-}
-
-static lucid_status dnnl_conv_blocked_prepare(const lucid_graph *g, const lucid_node *n,
-                                              int max_threads, void **state, lucid_error *err)
-{
-    return dnnl_conv_prepare_variant(g, n, DNNL_BLOCKED, max_threads, state, err);
-}
-
-static lucid_status dnnl_conv_nchw16c_prepare(const lucid_graph *g, const lucid_node *n,
-                                              int max_threads, void **state, lucid_error *err)
-{
-    return dnnl_conv_prepare_variant(g, n, DNNL_NCHW16C, max_threads, state, err);
-}
+DNNL_CONV_F32_HOOKS(nchw, DNNL_PLAIN)
+DNNL_CONV_F32_HOOKS(blocked, DNNL_BLOCKED)
+DNNL_CONV_F32_HOOKS(nhwc, DNNL_NHWC)
+DNNL_CONV_F32_HOOKS(nchw16c, DNNL_NCHW16C)
 
 /* workspace: [scratchpad | input in xc layout | output in yc layout], 64-byte slices */
 static size_t dnnl_conv_workspace(const void *state, int threads)
@@ -475,63 +444,7 @@ static lucid_status dnnl_conv_run(const void *state, const lucid_array *in, int 
     return ds == dnnl_success ? LUCID_STATUS_OK : lucid_dnnl_error(err, what, ds);
 }
 
-const lucid_tactic lucid_tactic_dnnl_conv_f32_nchw = {
-    .name = "dnnl.conv.f32.nchw",
-    .backend = "dnnl",
-    .flags = LUCID_TACTIC_THREAD_DEPENDENT | LUCID_TACTIC_RESIDUAL_INPLACE,
-    .preference = 400,
-    .in_layout = LUCID_LAYOUT_PLAIN,
-    .out_layout = LUCID_LAYOUT_PLAIN,
-    .supports = dnnl_conv_nchw_supports,
-    .prepare = dnnl_conv_nchw_prepare,
-    .release = dnnl_conv_release,
-    .workspace = dnnl_conv_workspace,
-    .run = dnnl_conv_run,
-};
-
-const lucid_tactic lucid_tactic_dnnl_conv_f32_blocked_reorder = {
-    .name = "dnnl.conv.f32.blocked_reorder",
-    .backend = "dnnl",
-    .flags = LUCID_TACTIC_THREAD_DEPENDENT | LUCID_TACTIC_RESIDUAL_INPLACE,
-    .preference = 401,
-    .in_layout = LUCID_LAYOUT_PLAIN,
-    .out_layout = LUCID_LAYOUT_PLAIN,
-    .supports = dnnl_conv_blocked_supports,
-    .prepare = dnnl_conv_blocked_prepare,
-    .release = dnnl_conv_release,
-    .workspace = dnnl_conv_workspace,
-    .run = dnnl_conv_run,
-};
-
-const lucid_tactic lucid_tactic_dnnl_conv_f32_nhwc = {
-    .name = "dnnl.conv.f32.nhwc",
-    .backend = "dnnl",
-    .flags = LUCID_TACTIC_THREAD_DEPENDENT | LUCID_TACTIC_RESIDUAL_INPLACE,
-    .preference = 402,
-    .in_layout = LUCID_LAYOUT_NHWC,
-    .out_layout = LUCID_LAYOUT_NHWC,
-    .supports = dnnl_conv_nhwc_supports,
-    .prepare = dnnl_conv_nhwc_prepare,
-    .release = dnnl_conv_release,
-    .workspace = dnnl_conv_workspace,
-    .run = dnnl_conv_run,
-};
-
-const lucid_tactic lucid_tactic_dnnl_conv_f32_nchw16c = {
-    .name = "dnnl.conv.f32.nchw16c",
-    .backend = "dnnl",
-    .flags = LUCID_TACTIC_THREAD_DEPENDENT | LUCID_TACTIC_RESIDUAL_INPLACE,
-    .preference = 402,
-    .in_layout = LUCID_LAYOUT_NCHW16C,
-    .out_layout = LUCID_LAYOUT_NCHW16C,
-    .supports = dnnl_conv_nchw16c_supports,
-    .prepare = dnnl_conv_nchw16c_prepare,
-    .release = dnnl_conv_release,
-    .workspace = dnnl_conv_workspace,
-    .run = dnnl_conv_run,
-};
-
-#define DNNL_CONV_BF16_TACTIC(SYM, NAME, PREF, LAYOUT, SUP, PREP)                              \
+#define DNNL_CONV_TACTIC(SYM, NAME, PREF, LAYOUT, PRECISION, SUP, PREP)                        \
     const lucid_tactic lucid_tactic_##SYM = {                                                  \
         .name = NAME,                                                                          \
         .backend = "dnnl",                                                                     \
@@ -539,13 +452,25 @@ const lucid_tactic lucid_tactic_dnnl_conv_f32_nchw16c = {
         .preference = PREF,                                                                    \
         .in_layout = LAYOUT,                                                                   \
         .out_layout = LAYOUT,                                                                  \
-        .precision = LUCID_PRECISION_BF16,                                                     \
+        .precision = PRECISION,                                                                \
         .supports = SUP,                                                                       \
         .prepare = PREP,                                                                       \
         .release = dnnl_conv_release,                                                          \
         .workspace = dnnl_conv_workspace,                                                      \
         .run = dnnl_conv_run,                                                                  \
     };
+#define DNNL_CONV_F32_TACTIC(SYM, NAME, PREF, LAYOUT, HOOKS)                                   \
+    DNNL_CONV_TACTIC(SYM, NAME, PREF, LAYOUT, LUCID_PRECISION_FP32,                            \
+                     dnnl_conv_##HOOKS##_supports, dnnl_conv_##HOOKS##_prepare)
+#define DNNL_CONV_BF16_TACTIC(SYM, NAME, PREF, LAYOUT, SUP, PREP)                              \
+    DNNL_CONV_TACTIC(SYM, NAME, PREF, LAYOUT, LUCID_PRECISION_BF16, SUP, PREP)
+
+DNNL_CONV_F32_TACTIC(dnnl_conv_f32_nchw, "dnnl.conv.f32.nchw", 400, LUCID_LAYOUT_PLAIN, nchw)
+DNNL_CONV_F32_TACTIC(dnnl_conv_f32_blocked_reorder, "dnnl.conv.f32.blocked_reorder", 401,
+                     LUCID_LAYOUT_PLAIN, blocked)
+DNNL_CONV_F32_TACTIC(dnnl_conv_f32_nhwc, "dnnl.conv.f32.nhwc", 402, LUCID_LAYOUT_NHWC, nhwc)
+DNNL_CONV_F32_TACTIC(dnnl_conv_f32_nchw16c, "dnnl.conv.f32.nchw16c", 403, LUCID_LAYOUT_NCHW16C,
+                     nchw16c)
 
 DNNL_CONV_BF16_TACTIC(dnnl_conv_bf16_nchw, "dnnl.conv.bf16.nchw", 410, LUCID_LAYOUT_PLAIN,
                       dnnl_conv_bf16_nchw_supports, dnnl_conv_bf16_nchw_prepare)

@@ -139,7 +139,8 @@ static bool pool_resolve(const lucid_graph *g, const lucid_node *n, bool int8, p
     return true;
 }
 
-static bool dnnl_pool_build(const lucid_graph *g, const lucid_node *n, int layout, bool int8,
+static bool dnnl_pool_build(const lucid_graph *g, const lucid_node *n, lucid_layout layout,
+                            bool int8,
                             bool full, int max_threads, dnnl_pool_state **out, char *why,
                             size_t why_len)
 {
@@ -160,12 +161,14 @@ static bool dnnl_pool_build(const lucid_graph *g, const lucid_node *n, int layou
     if ((ds = dnnl_engine_create(&s->eng, dnnl_cpu, 0))) goto fail;
     stage = "pooling descriptor";
     dnnl_pooling_v2_desc_t d;
-    /* layout: 0 plain, 1 NHWC, 2 NCHW16C (float32, channels a multiple of 16) */
-    if (layout == 2 && (int8 || p.xd[1] % 16 != 0)) {
+    /* NCHW16C: float32, channels a multiple of 16 */
+    if (layout == LUCID_LAYOUT_NCHW16C && (int8 || p.xd[1] % 16 != 0)) {
         snprintf(why, why_len, "NCHW16C needs float32 and channels that are a multiple of 16");
         goto done;
     }
-    const dnnl_format_tag_t tag = layout == 1 ? dnnl_nhwc : layout == 2 ? dnnl_nChw16c : dnnl_nchw;
+    const dnnl_format_tag_t tag = layout == LUCID_LAYOUT_NHWC      ? dnnl_nhwc
+                                  : layout == LUCID_LAYOUT_NCHW16C ? dnnl_nChw16c
+                                                                   : dnnl_nchw;
     if ((ds = dnnl_memory_desc_init_by_tag(&s->x_md, 4, p.xd, p.dt, tag)) ||
         (ds = dnnl_memory_desc_init_by_tag(&s->y_md, 4, p.yd, p.dt, tag)) ||
         (ds = dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_inference, p.alg, &s->x_md,
@@ -194,9 +197,8 @@ done:
     return ok;
 }
 
-/* float32 pooling in layout 0 plain, 1 NHWC, 2 NCHW16C */
-static bool dnnl_pool_f32_supports_layout(const lucid_graph *g, const lucid_node *n, int layout,
-                                          char *why, size_t why_len)
+static bool dnnl_pool_f32_supports_layout(const lucid_graph *g, const lucid_node *n,
+                                          lucid_layout layout, char *why, size_t why_len)
 {
     dnnl_pool_state *s;
     if (!dnnl_pool_build(g, n, layout, false, false, 1, &s, why, why_len)) return false;
@@ -208,25 +210,25 @@ static bool dnnl_pool_supports(const lucid_graph *g, const lucid_node *n,
                                const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
     (void)cpu;
-    return dnnl_pool_f32_supports_layout(g, n, 0, why, why_len);
+    return dnnl_pool_f32_supports_layout(g, n, LUCID_LAYOUT_PLAIN, why, why_len);
 }
 
 static bool dnnl_pool_nhwc_supports(const lucid_graph *g, const lucid_node *n,
                                     const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
     (void)cpu;
-    return dnnl_pool_f32_supports_layout(g, n, 1, why, why_len);
+    return dnnl_pool_f32_supports_layout(g, n, LUCID_LAYOUT_NHWC, why, why_len);
 }
 
 static bool dnnl_pool_nchw16c_supports(const lucid_graph *g, const lucid_node *n,
                                        const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
     (void)cpu;
-    return dnnl_pool_f32_supports_layout(g, n, 2, why, why_len);
+    return dnnl_pool_f32_supports_layout(g, n, LUCID_LAYOUT_NCHW16C, why, why_len);
 }
 
 static lucid_status dnnl_pool_prepare_variant(const lucid_graph *g, const lucid_node *n,
-                                              int layout, bool int8, int max_threads,
+                                              lucid_layout layout, bool int8, int max_threads,
                                               void **state, lucid_error *err)
 {
     char why[256] = "";
@@ -240,26 +242,29 @@ static lucid_status dnnl_pool_prepare_variant(const lucid_graph *g, const lucid_
 static lucid_status dnnl_pool_prepare(const lucid_graph *g, const lucid_node *n, int max_threads,
                                       void **state, lucid_error *err)
 {
-    return dnnl_pool_prepare_variant(g, n, false, false, max_threads, state, err);
+    return dnnl_pool_prepare_variant(g, n, LUCID_LAYOUT_PLAIN, false, max_threads, state, err);
 }
 
 static lucid_status dnnl_pool_nhwc_prepare(const lucid_graph *g, const lucid_node *n,
                                            int max_threads, void **state, lucid_error *err)
 {
-    return dnnl_pool_prepare_variant(g, n, 1, false, max_threads, state, err);
+    return dnnl_pool_prepare_variant(g, n, LUCID_LAYOUT_NHWC, false, max_threads, state, err);
 }
 
 static lucid_status dnnl_pool_nchw16c_prepare(const lucid_graph *g, const lucid_node *n,
                                               int max_threads, void **state, lucid_error *err)
 {
-    return dnnl_pool_prepare_variant(g, n, 2, false, max_threads, state, err);
+    return dnnl_pool_prepare_variant(g, n, LUCID_LAYOUT_NCHW16C, false, max_threads, state,
+                                     err);
 }
 
 static bool dnnl_pool_int8_supports_variant(const lucid_graph *g, const lucid_node *n, bool nhwc,
                                             char *why, size_t why_len)
 {
     dnnl_pool_state *s;
-    if (!dnnl_pool_build(g, n, nhwc, true, false, 1, &s, why, why_len)) return false;
+    if (!dnnl_pool_build(g, n, nhwc ? LUCID_LAYOUT_NHWC : LUCID_LAYOUT_PLAIN, true, false, 1, &s,
+                         why, why_len))
+        return false;
     dnnl_pool_release(s);
     return true;
 }
@@ -281,13 +286,13 @@ static bool dnnl_pool_int8_nhwc_supports(const lucid_graph *g, const lucid_node 
 static lucid_status dnnl_pool_int8_prepare(const lucid_graph *g, const lucid_node *n,
                                            int max_threads, void **state, lucid_error *err)
 {
-    return dnnl_pool_prepare_variant(g, n, false, true, max_threads, state, err);
+    return dnnl_pool_prepare_variant(g, n, LUCID_LAYOUT_PLAIN, true, max_threads, state, err);
 }
 
 static lucid_status dnnl_pool_int8_nhwc_prepare(const lucid_graph *g, const lucid_node *n,
                                                 int max_threads, void **state, lucid_error *err)
 {
-    return dnnl_pool_prepare_variant(g, n, true, true, max_threads, state, err);
+    return dnnl_pool_prepare_variant(g, n, LUCID_LAYOUT_NHWC, true, max_threads, state, err);
 }
 
 static size_t dnnl_pool_workspace(const void *state, int threads)
@@ -346,7 +351,7 @@ const lucid_tactic lucid_tactic_dnnl_pool_f32_nchw16c = {
     .name = "dnnl.pool.f32.nchw16c",
     .backend = "dnnl",
     .flags = 0,
-    .preference = 404,
+    .preference = 407,
     .in_layout = LUCID_LAYOUT_NCHW16C,
     .out_layout = LUCID_LAYOUT_NCHW16C,
     .supports = dnnl_pool_nchw16c_supports,

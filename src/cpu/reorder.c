@@ -49,15 +49,10 @@ static lucid_status reorder_prepare(const lucid_graph *g, const lucid_node *n, i
     for (int d = 2; d < x->rank; d++) s->spatial *= x->dims[d];
     s->esize = lucid_dtype_size(x->dtype);
     s->to_nhwc = from == LUCID_LAYOUT_PLAIN;
-    if (from == LUCID_LAYOUT_NCHW16C || to == LUCID_LAYOUT_NCHW16C) {
-        if (s->channels % 16) {
-            free(s);
-            return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
-                                     "reorder: NCHW16C needs channels that are a multiple of 16");
-        }
-        /* each block of 16 channels is an image converted to channels-last */
-        s->batch *= s->channels / 16;
-        s->channels = 16;
+    if (!lucid_layout_as_images(s->to_nhwc ? to : from, &s->batch, &s->channels)) {
+        free(s);
+        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED,
+                                 "reorder: NCHW16C needs channels that are a multiple of 16");
     }
     *state = s;
     return LUCID_STATUS_OK;
@@ -164,11 +159,7 @@ double lucid_cpu_reorder_ms(int64_t batch, int64_t channels, int64_t spatial, si
                             double budget_ms)
 {
     reorder_state s = {batch, channels, spatial, esize, to_other};
-    if (other == LUCID_LAYOUT_NCHW16C) {
-        if (channels % 16) return -1;
-        s.batch = batch * (channels / 16);
-        s.channels = 16;
-    }
+    if (!lucid_layout_as_images(other, &s.batch, &s.channels)) return -1;
     size_t bytes = (size_t)(batch * channels * spatial) * esize;
     unsigned char *src = malloc(bytes + 64), *dst = malloc(bytes + 64);
     if (!src || !dst) {

@@ -131,6 +131,15 @@ void lucid_reorder_image(const void *src, void *dst, int64_t channels, int64_t s
         transpose_plane(src, dst, spatial, channels, esize);
 }
 
+bool lucid_layout_as_images(lucid_layout l, int64_t *batch, int64_t *channels)
+{
+    if (l != LUCID_LAYOUT_NCHW16C) return true;
+    if (*channels % 16) return false;
+    *batch *= *channels / 16;
+    *channels = 16;
+    return true;
+}
+
 void lucid_layout_convert(const void *src, void *dst, int64_t batch, int64_t channels,
                           int64_t spatial, size_t esize, lucid_layout from, lucid_layout to)
 {
@@ -140,11 +149,7 @@ void lucid_layout_convert(const void *src, void *dst, int64_t batch, int64_t cha
         memcpy(dst, src, (size_t)(batch * channels * spatial) * esize);
         return;
     }
-    /* NCHW16C is channels-last within each block of 16 channels */
-    if (other == LUCID_LAYOUT_NCHW16C) {
-        batch *= channels / 16;
-        channels = 16;
-    }
+    lucid_layout_as_images(other, &batch, &channels);
     size_t image = (size_t)(channels * spatial) * esize;
     for (int64_t b = 0; b < batch; b++)
         lucid_reorder_image((const unsigned char *)src + b * image,

@@ -21,6 +21,11 @@ bool lucid_reorder_to_nhwc(const lucid_node *n);
 /* A Reorder's input and output layouts (plain for anything else). */
 void lucid_reorder_layouts(const lucid_node *n, lucid_layout *from, lucid_layout *to);
 
+/* NCHW16C is channels-last within each block of 16 channels: batch images of `channels`
+ * become batch * channels / 16 images of 16 channels (channels a multiple of 16; false
+ * otherwise). Other layouts are left as they are. */
+bool lucid_layout_as_images(lucid_layout l, int64_t *batch, int64_t *channels);
+
 /* batch images of channels x spatial elements from layout `from` to `to` (one of them plain;
  * NCHW16C needs channels % 16 == 0). src and dst must not overlap. */
 void lucid_layout_convert(const void *src, void *dst, int64_t batch, int64_t channels,

@@ -434,7 +434,9 @@ static lucid_status measure_plans(lucid_plan_t *const *plans, int n, double budg
     for (int k = 0; k < n && !st; k++)
         st = lucid_context_create_plan(plans[k], NULL, &ctx[k], err);
     for (int w = 0; w < 2 && !st; w++)
-        for (int k = 0; k < n && !st; k++) st = lucid_context_run(ctx[k]);
+        for (int k = 0; k < n && !st; k++)
+            if ((st = lucid_context_run(ctx[k])))
+                lucid_errorf(err, st, "%s", lucid_context_error(ctx[k]));
     int rounds = 0;
     double start = lucid_time_now();
     while (!st && rounds < MAX_ROUNDS && (rounds < 5 || lucid_time_now() - start < budget_s)) {
@@ -444,10 +446,10 @@ static lucid_status measure_plans(lucid_plan_t *const *plans, int n, double budg
             double t0 = lucid_time_now();
             st = lucid_context_run(ctx[q]);
             samples[q * MAX_ROUNDS + rounds] = (lucid_time_now() - t0) * 1e3;
+            if (st) lucid_errorf(err, st, "%s", lucid_context_error(ctx[q]));
         }
         rounds++;
     }
-    if (st && err && !err->message[0]) lucid_errorf(err, st, "measuring the plans failed");
     for (int k = 0; k < n && !st; k++) {
         double *v = samples + k * MAX_ROUNDS;
         for (int i = 1; i < rounds; i++)
@@ -519,7 +521,15 @@ static lucid_status build_checked(const lucid_model_t *model, const lucid_build_
         double ms[4] = {0, 0, 0, 0};
         int rounds = 0;
         if (!st) st = measure_plans(plans, n, 1.0, ms, &rounds, err);
-        if (!st) {
+        if (st) {
+            /* the check is an optimization: an alternative that fails to build or run leaves
+             * the search's plan, unchecked */
+            for (int k = 1; k < 4; k++) {
+                lucid_plan_destroy(plans[k]);
+                plans[k] = NULL;
+            }
+            if (plans[0]) st = LUCID_STATUS_OK;
+        } else {
             int best = 0;
             for (int k = 1; k < n; k++)
                 if (ms[k] < ms[best]) best = k;
