@@ -12,6 +12,12 @@
  *   dnnl.conv.f32.nchw16c          the same for oneDNN's own blocked layout nChw16c, which
  *                                  the builder keeps between layers (tensors whose channels
  *                                  are not a multiple of 16, as an RGB input, stay plain);
+ *   dnnl.conv.f32.winograd.nchw16c oneDNN's Winograd convolution (F(2x2,3x3) or F(4x4,3x3),
+ *                                  oneDNN chooses) on nChw16c input and output: 3x3, stride
+ *                                  1, no dilation or groups, both channel counts multiples
+ *                                  of 16; fewer multiplications than the direct kernels, a
+ *                                  different rounding (the transforms add and scale), so its
+ *                                  outputs differ from theirs by a few float32 ulps;
  *   dnnl.conv.bf16.{nchw,blocked_reorder,nhwc}  the same for bfloat16 layers: bfloat16
  *                                  activations and weights, float32 bias and accumulation
  *                                  (oneDNN's avx512_core_bf16 kernels where the processor has
@@ -66,7 +72,7 @@ static void dnnl_conv_release(void *state)
     free(s);
 }
 
-enum { DNNL_PLAIN, DNNL_BLOCKED, DNNL_NHWC, DNNL_NCHW16C };
+enum { DNNL_PLAIN, DNNL_BLOCKED, DNNL_NHWC, DNNL_NCHW16C, DNNL_WINO16 };
 
 /* A reorder primitive between two layouts of the same tensor, user scratchpad. */
 static dnnl_status_t make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *from,
@@ -136,12 +142,27 @@ static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, int varia
     stage = "memory descriptors";
     const dnnl_format_tag_t user_tag = variant == DNNL_NHWC ? dnnl_nhwc : dnnl_nchw;
     /* NCHW16C layers store blocked what can be (channels a multiple of 16), the rest plain */
-    const bool x16 = variant == DNNL_NCHW16C && c->ic % 16 == 0;
-    const bool y16 = variant == DNNL_NCHW16C && c->oc % 16 == 0;
-    if (variant == DNNL_NCHW16C && (dt != dnnl_f32 || (!x16 && !y16))) {
+    const bool wino = variant == DNNL_WINO16;
+    const bool b16 = variant == DNNL_NCHW16C || wino;
+    const bool x16 = b16 && c->ic % 16 == 0;
+    const bool y16 = b16 && c->oc % 16 == 0;
+    if (b16 && (dt != dnnl_f32 || (!x16 && !y16))) {
         snprintf(why, why_len, "NCHW16C needs float32 and a channel count that is a multiple of "
                                "16");
         goto done;
+    }
+    if (wino) {
+        const char *no = !x16 || !y16                         ? "input or output channels not a "
+                                                                "multiple of 16"
+                         : c->kh != 3 || c->kw != 3           ? "not a 3x3 kernel"
+                         : c->sh != 1 || c->sw != 1           ? "stride is not 1"
+                         : c->dh != 1 || c->dw != 1           ? "dilated"
+                         : c->group != 1                      ? "grouped convolution"
+                                                              : NULL;
+        if (no) {
+            snprintf(why, why_len, "%s (oneDNN's Winograd kernels)", no);
+            goto done;
+        }
     }
     const dnnl_format_tag_t x_tag = x16 ? dnnl_nChw16c : user_tag;
     const dnnl_format_tag_t y_tag = y16 ? dnnl_nChw16c : user_tag;
@@ -170,7 +191,8 @@ static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, int varia
     stage = "convolution descriptor";
     dnnl_convolution_desc_t cd;
     if ((ds = dnnl_dilated_convolution_forward_desc_init(
-             &cd, dnnl_forward_inference, dnnl_convolution_direct, &s->xc_md, &w_any,
+             &cd, dnnl_forward_inference,
+             wino ? dnnl_convolution_winograd : dnnl_convolution_direct, &s->xc_md, &w_any,
              s->has_bias ? &s->b_md : NULL, &s->yc_md, strides, dil, pad_l, pad_r)))
         goto fail;
     stage = "convolution primitive descriptor";
@@ -181,7 +203,7 @@ static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, int varia
     s->scratch = lucid_dnnl_scratchpad_size(s->pd);
     s->need_x = !dnnl_memory_desc_equal(&s->x_md, &s->xc_md);
     s->need_y = !dnnl_memory_desc_equal(&s->y_md, &s->yc_md);
-    if (variant == DNNL_NCHW16C) {
+    if (b16) {
         /* oneDNN's reference kernel also takes blocked layouts, but is no tactic worth timing */
         const char *impl = NULL;
         if (dnnl_primitive_desc_query(s->pd, dnnl_query_impl_info_str, 0, &impl) ==
@@ -371,6 +393,7 @@ DNNL_CONV_F32_HOOKS(nchw, DNNL_PLAIN)
 DNNL_CONV_F32_HOOKS(blocked, DNNL_BLOCKED)
 DNNL_CONV_F32_HOOKS(nhwc, DNNL_NHWC)
 DNNL_CONV_F32_HOOKS(nchw16c, DNNL_NCHW16C)
+DNNL_CONV_F32_HOOKS(wino16, DNNL_WINO16)
 
 /* workspace: [scratchpad | input in xc layout | output in yc layout], 64-byte slices */
 static size_t dnnl_conv_workspace(const void *state, int threads)
@@ -471,6 +494,8 @@ DNNL_CONV_F32_TACTIC(dnnl_conv_f32_blocked_reorder, "dnnl.conv.f32.blocked_reord
 DNNL_CONV_F32_TACTIC(dnnl_conv_f32_nhwc, "dnnl.conv.f32.nhwc", 402, LUCID_LAYOUT_NHWC, nhwc)
 DNNL_CONV_F32_TACTIC(dnnl_conv_f32_nchw16c, "dnnl.conv.f32.nchw16c", 403, LUCID_LAYOUT_NCHW16C,
                      nchw16c)
+DNNL_CONV_F32_TACTIC(dnnl_conv_f32_winograd_nchw16c, "dnnl.conv.f32.winograd.nchw16c", 404,
+                     LUCID_LAYOUT_NCHW16C, wino16)
 
 DNNL_CONV_BF16_TACTIC(dnnl_conv_bf16_nchw, "dnnl.conv.bf16.nchw", 410, LUCID_LAYOUT_PLAIN,
                       dnnl_conv_bf16_nchw_supports, dnnl_conv_bf16_nchw_prepare)

@@ -78,6 +78,7 @@
     X(dnnl_conv_f32_blocked_reorder)                                                           \
     X(dnnl_conv_f32_nhwc)                                                                      \
     X(dnnl_conv_f32_nchw16c)                                                                   \
+    X(dnnl_conv_f32_winograd_nchw16c)                                                          \
     X(dnnl_matmul_f32)                                                                         \
     X(dnnl_conv_int8_nhwc)                                                                     \
     X(dnnl_conv_int8_nchw)                                                                     \
