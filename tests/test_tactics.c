@@ -642,6 +642,7 @@ static void elementwise_cases(const lucid_cpu_features *cpu, int count)
     static const char *const unary[] = {"Relu", "Sigmoid", "Tanh", "HardSwish", "Exp"};
     for (int c = 0; c < count; c++) {
         int64_t d[4] = {1, rand_int(1, 64), rand_int(1, 20), rand_int(1, 20)};
+        if (blocked_channels) d[1] = 16 * rand_int(1, 4);
         const char *op = unary[rand_int(0, 4)];
         case_builder cb;
         cb_init(&cb, "%s %lldx%lldx%lld", op, (long long)d[1], (long long)d[2], (long long)d[3]);
@@ -649,19 +650,26 @@ static void elementwise_cases(const lucid_cpu_features *cpu, int count)
         cb_node(&cb, "", op, 14);
         check_case(&cb, cpu);
     }
+    static const char *const binary[] = {"Add", "Mul", "Sub"};
     for (int c = 0; c < count; c++) {
         int64_t d[4] = {rand_int(1, 2), rand_int(1, 64), rand_int(1, 20), rand_int(1, 20)};
+        if (blocked_channels) d[1] = 16 * rand_int(1, 4), d[0] = rand_int(1, 3);
         int64_t e[4] = {d[0], d[1], d[2], d[3]};
-        int form = rand_int(0, 2); /* same shape, per-channel, scalar */
+        /* same shape, per channel, scalar, per image and channel, per channel as [C,1,1] */
+        int form = rand_int(0, 4), er = 4;
         if (form == 1) e[0] = 1, e[2] = 1, e[3] = 1;
         if (form == 2) e[0] = e[1] = e[2] = e[3] = 1;
-        const char *op = rand_int(0, 1) ? "Add" : "Mul";
+        if (form == 3) e[2] = 1, e[3] = 1;
+        if (form == 4) e[0] = d[1], e[1] = 1, e[2] = 1, er = 3;
+        const char *op = binary[rand_int(0, 2)];
+        const bool small_first = rand_int(0, 1); /* Sub's order matters */
         case_builder cb;
-        cb_init(&cb, "%s form%d %lldx%lldx%lldx%lld", op, form, (long long)d[0], (long long)d[1],
-                (long long)d[2], (long long)d[3]);
+        cb_init(&cb, "%s form%d%s %lldx%lldx%lldx%lld", op, form, small_first ? " swapped" : "",
+                (long long)d[0], (long long)d[1], (long long)d[2], (long long)d[3]);
+        if (small_first) cb_input(&cb, "b", er, e);
         cb_input(&cb, "a", 4, d);
-        cb_input(&cb, "b", 4, e);
-        cb_node(&cb, "", op, 13);
+        if (!small_first) cb_input(&cb, "b", er, e);
+        cb_node(&cb, "", op, 14);
         check_case(&cb, cpu);
     }
 }
@@ -913,7 +921,7 @@ static void depthwise_cases(const lucid_cpu_features *cpu, int count)
 }
 
 /* ---- larger-channel 3x3 stride-1 layers (ResNet-like, where Winograd applies), with
- * residual + ReLU, odd sizes, pads 0 and 1, batch 2 ---- */
+ * residual and an activation, odd sizes, pads 0 and 1, batch 2 ---- */
 
 static void winograd_cases(const lucid_cpu_features *cpu)
 {
@@ -921,17 +929,22 @@ static void winograd_cases(const lucid_cpu_features *cpu)
         /* n, ic, oc, h, w, pad */
         {1, 64, 64, 28, 28, 1},  {1, 128, 128, 14, 14, 1}, {2, 32, 48, 17, 23, 1},
         {2, 48, 32, 17, 23, 0},  {1, 16, 16, 6, 6, 0},     {2, 256, 256, 7, 7, 1},
-        {1, 20, 40, 9, 5, 1},
+        {1, 20, 40, 9, 5, 1},    {1, 32, 64, 13, 13, 1},   {1, 64, 32, 26, 26, 1},
+        {2, 16, 32, 10, 12, 1},  {1, 48, 48, 8, 8, 1},
     };
     bool fused_ok = lucid_op_get(LUCID_OP_FUSED_CONV)->run != NULL;
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
         const int64_t *sh = shapes[c];
         bool fused = fused_ok && c % 3 != 2;
         int64_t p = sh[5], oh = sh[3] + 2 * p - 2, ow = sh[4] + 2 * p - 2;
+        /* oneDNN's Winograd kernels take ReLU as a post-op; the others run after them */
+        static const char *acts[] = {"Relu", "LeakyRelu", "HardSigmoid", "Sigmoid", "Clip"};
+        const char *act = acts[c % 5];
         case_builder cb;
-        cb_init(&cb, "%s 3x3 s1 n%lld %lld->%lld %lldx%lld pad %lld%s", fused ? "FusedConv" : "Conv",
-                (long long)sh[0], (long long)sh[1], (long long)sh[2], (long long)sh[3],
-                (long long)sh[4], (long long)p, fused ? " residual Relu" : "");
+        cb_init(&cb, "%s 3x3 s1 n%lld %lld->%lld %lldx%lld pad %lld%s%s",
+                fused ? "FusedConv" : "Conv", (long long)sh[0], (long long)sh[1],
+                (long long)sh[2], (long long)sh[3], (long long)sh[4], (long long)p,
+                fused ? " residual " : "", fused ? act : "");
         int64_t xd[4] = {sh[0], sh[1], sh[3], sh[4]}, wd[4] = {sh[2], sh[1], 3, 3}, bd[1] = {sh[2]};
         cb_input(&cb, "x", 4, xd);
         cb_const(&cb, "w", 4, wd);
@@ -945,7 +958,18 @@ static void winograd_cases(const lucid_cpu_features *cpu)
         int64_t ks[2] = {3, 3}, pads[4] = {p, p, p, p};
         attr_ints(nd, "kernel_shape", 2, ks);
         attr_ints(nd, "pads", 4, pads);
-        if (fused) attr_string(nd, "activation", "Relu");
+        if (fused) {
+            attr_string(nd, "activation", act);
+            if (strcmp(act, "LeakyRelu") == 0) {
+                attr_float(nd, "activation_alpha", 0.1f);
+            } else if (strcmp(act, "HardSigmoid") == 0) {
+                attr_float(nd, "activation_alpha", 0.2f);
+                attr_float(nd, "activation_beta", 0.5f);
+            } else if (strcmp(act, "Clip") == 0) {
+                attr_float(nd, "activation_alpha", 0.0f);
+                attr_float(nd, "activation_beta", 6.0f);
+            }
+        }
         check_case(&cb, cpu);
     }
 }
@@ -1324,6 +1348,7 @@ int main(int argc, char **argv)
     concat_cases(&cpu, 20);
     split_cases(&cpu, 20);
     batchnorm_cases(&cpu, 16);
+    elementwise_cases(&cpu, 30);
     blocked_channels = false;
     /* the same layers in float16 and bfloat16: the 16-bit tactics against the reference */
     for (int h = 0; h < 2; h++) {

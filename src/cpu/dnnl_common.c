@@ -17,50 +17,61 @@ int lucid_dnnl_threads_set(int threads)
     return old;
 }
 
-bool lucid_dnnl_append_act(dnnl_post_ops_t po, const lucid_dconv *c, char *why, size_t why_len)
+int lucid_dnnl_act_steps(const lucid_dconv *c, lucid_dnnl_eltwise steps[2])
 {
-    dnnl_status_t ds = dnnl_success;
     switch (c->act) {
     case LUCID_DCONV_ACT_NONE:
-        break;
+        return 0;
     case LUCID_DCONV_ACT_RELU:
-        ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0, 0);
-        break;
+        steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_relu, 0, 0};
+        return 1;
     case LUCID_DCONV_ACT_LEAKY_RELU:
         /* oneDNN's relu with a negative slope alpha is LeakyRelu */
-        ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, c->alpha, 0);
-        break;
+        steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_relu, c->alpha, 0};
+        return 1;
     case LUCID_DCONV_ACT_CLIP:
         /* clip with infinite bounds: oneDNN compares with them like Clip does */
-        ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, c->alpha, c->beta);
-        break;
+        steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_clip, c->alpha, c->beta};
+        return 1;
     case LUCID_DCONV_ACT_SIGMOID:
-        ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_logistic, 0, 0);
-        break;
+        steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_logistic, 0, 0};
+        return 1;
     case LUCID_DCONV_ACT_HARD_SIGMOID:
         /* oneDNN 2.6 has no hardsigmoid: linear alpha*x + beta, then clip to [0, 1] */
-        ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, c->alpha, c->beta);
-        if (ds == dnnl_success)
-            ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, 0.0f, 1.0f);
-        break;
+        steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_linear, c->alpha, c->beta};
+        steps[1] = (lucid_dnnl_eltwise){dnnl_eltwise_clip, 0.0f, 1.0f};
+        return 2;
     case LUCID_DCONV_ACT_HARD_SWISH:
         /* oneDNN 2.6's hardswish is x * relu6(x + 3) / 6, ONNX's HardSwish */
-        ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_hardswish, 0, 0);
-        break;
+        steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_hardswish, 0, 0};
+        return 1;
     case LUCID_DCONV_ACT_SILU:
         /* swish is x * sigmoid(alpha * x) */
-        ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.0f, 0);
-        break;
+        steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_swish, 1.0f, 0};
+        return 1;
     case LUCID_DCONV_ACT_TANH:
-        ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_tanh, 0, 0);
-        break;
+        steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_tanh, 0, 0};
+        return 1;
     default:
+        return -1;
+    }
+}
+
+bool lucid_dnnl_append_act(dnnl_post_ops_t po, const lucid_dconv *c, char *why, size_t why_len)
+{
+    lucid_dnnl_eltwise steps[2];
+    const int n = lucid_dnnl_act_steps(c, steps);
+    if (n < 0) {
         snprintf(why, why_len, "activation has no oneDNN eltwise post-op");
         return false;
     }
-    if (ds != dnnl_success) {
-        snprintf(why, why_len, "oneDNN refused the activation post-op (status %d)", (int)ds);
-        return false;
+    for (int i = 0; i < n; i++) {
+        dnnl_status_t ds =
+            dnnl_post_ops_append_eltwise(po, 1.0f, steps[i].alg, steps[i].alpha, steps[i].beta);
+        if (ds != dnnl_success) {
+            snprintf(why, why_len, "oneDNN refused the activation post-op (status %d)", (int)ds);
+            return false;
+        }
     }
     return true;
 }

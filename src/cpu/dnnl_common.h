@@ -32,6 +32,16 @@ static inline size_t lucid_dnnl_round(size_t b)
 /* Sets the OpenMP thread count of the calling thread; returns the previous one to restore. */
 int lucid_dnnl_threads_set(int threads);
 
+/* One oneDNN eltwise operation: algorithm and its alpha and beta. */
+typedef struct lucid_dnnl_eltwise {
+    dnnl_alg_kind_t alg;
+    float alpha, beta;
+} lucid_dnnl_eltwise;
+
+/* c's activation as oneDNN eltwise operations applied in order: their count (0 for none, at
+ * most 2), or -1 if oneDNN cannot express it. */
+int lucid_dnnl_act_steps(const lucid_dconv *c, lucid_dnnl_eltwise steps[2]);
+
 /* Appends c's activation as eltwise post-ops. False, with a reason, if oneDNN cannot
  * express it. */
 bool lucid_dnnl_append_act(dnnl_post_ops_t po, const lucid_dconv *c, char *why, size_t why_len);

@@ -1,6 +1,7 @@
 /* eltwise_avx512.c - cpu.eltwise.f32.avx512 (Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid,
  * HardSwish, Tanh; Add/Sub/Mul of equal shapes, a scalar, or one value per row such as a
- * per-channel bias or a squeeze-excite scale), cpu.softmax.f32.avx512 (the last axis) and
+ * per-channel bias or a squeeze-excite scale; .nhwc and .nchw16c on those layouts, where a
+ * broadcast must be one value per channel), cpu.softmax.f32.avx512 (the last axis) and
  * cpu.batchnorm.f32.avx512 (inference BatchNormalization with its fused activation; .nchw16c
  * on channel blocks of 16), threaded
  * over the flat range in fixed chunks. */
@@ -20,8 +21,15 @@
 
 typedef enum ew_kind { EW_UNARY, EW_ADD, EW_SUB, EW_MUL } ew_kind;
 
+/* How a binary op's small operand lines up with the output: along the flat index (same
+ * shape, a scalar, or plain NCHW's outer x mid x inner), or one value per channel of a
+ * channels-last (NHWC) or NCHW16C output. */
+typedef enum ew_bcast { EW_BCAST_FLAT, EW_BCAST_NHWC, EW_BCAST_BLOCKED } ew_bcast;
+
 typedef struct ew_state {
     ew_kind kind;
+    ew_bcast bcast;
+    int64_t chan, pixels, sm_batch; /* per-channel forms: C, H*W, small's batch stride */
     lucid_dconv act;        /* unary ops: the activation (and its alpha/beta) */
     bool clip_inputs;       /* Clip from opset 11: bounds from inputs 1 and 2 at run time */
     int full, small;        /* binary: which input has the output's shape, which broadcasts */
@@ -34,9 +42,10 @@ static bool ew_refuse(char *why, size_t why_len, const char *msg)
     return false;
 }
 
-/* Classifies node n into s; false with a reason if these kernels do not cover it. */
-static bool ew_resolve(const lucid_graph *g, const lucid_node *n, ew_state *s, char *why,
-                       size_t why_len)
+/* Classifies node n, its activations in `layout`, into s; false with a reason if these
+ * kernels do not cover it. */
+static bool ew_resolve(const lucid_graph *g, const lucid_node *n, lucid_layout layout,
+                       ew_state *s, char *why, size_t why_len)
 {
     memset(s, 0, sizeof *s);
     const lucid_ir_tensor *y = lucid_op_output(g, n, 0);
@@ -79,6 +88,13 @@ static bool ew_resolve(const lucid_graph *g, const lucid_node *n, ew_state *s, c
     const lucid_ir_tensor *a = lucid_op_input(g, n, 0);
     if (!a || a->dtype != LUCID_DTYPE_FLOAT)
         return ew_refuse(why, why_len, "only float32");
+    /* the output's layout: in an NCHW16C layer a tensor whose channels are not whole blocks
+     * stays plain, and so do its inputs of the same shape */
+    const lucid_layout yl = lucid_layout_of_tensor(y, layout);
+    if (layout != LUCID_LAYOUT_PLAIN && y->rank != 4)
+        return ew_refuse(why, why_len, "channels-last and NCHW16C hold 4-D tensors");
+    if (layout != LUCID_LAYOUT_PLAIN && yl == LUCID_LAYOUT_PLAIN)
+        return ew_refuse(why, why_len, "the output stays plain NCHW in this layout");
     if (s->kind == EW_UNARY) return true;
     const lucid_ir_tensor *b = lucid_op_input(g, n, 1);
     if (!b || b->dtype != LUCID_DTYPE_FLOAT) return ew_refuse(why, why_len, "only float32");
@@ -87,6 +103,30 @@ static bool ew_resolve(const lucid_graph *g, const lucid_node *n, ew_state *s, c
     const lucid_ir_tensor *f = s->full ? b : a, *sm = s->full ? a : b;
     if (f->rank != y->rank || lucid_tensor_numel(f) != s->total || sm->rank > y->rank)
         return ew_refuse(why, why_len, "neither input has the output's shape");
+    const int64_t sn = lucid_tensor_numel(sm);
+    if (yl != LUCID_LAYOUT_PLAIN && (f->data || (sm->data && sn == s->total && sn != 1)))
+        return ew_refuse(why, why_len, "a constant operand of the output's size stays plain");
+    if (yl != LUCID_LAYOUT_PLAIN && sn != 1 && sn != s->total) {
+        /* channels-last or blocked: a small operand of one value per channel (and per image),
+         * [C,1,1], [1,C,1,1] or [N,C,1,1]; its bytes are the same in every layout */
+        const int off = y->rank - sm->rank;
+        bool per_chan = y->rank == 4 && sm->rank >= 3;
+        for (int i = 0; i < sm->rank && per_chan; i++) {
+            const int d = i + off;
+            per_chan = d == 1   ? sm->dims[i] == y->dims[1]
+                       : d == 0 ? sm->dims[i] == 1 || sm->dims[i] == y->dims[0]
+                                : sm->dims[i] == 1;
+        }
+        if (!per_chan)
+            return ew_refuse(why, why_len, "channels-last and NCHW16C take only a per-channel "
+                                           "broadcast");
+        s->bcast = yl == LUCID_LAYOUT_NHWC ? EW_BCAST_NHWC : EW_BCAST_BLOCKED;
+        s->chan = y->dims[1];
+        s->pixels = y->dims[2] * y->dims[3];
+        s->sm_batch = off == 0 && sm->dims[0] == y->dims[0] && y->dims[0] > 1 ? s->chan : 0;
+        s->outer = y->dims[0];
+        return true;
+    }
     /* the small operand, right-aligned: 1s, then a span equal to the output's, then 1s */
     const int r = y->rank, off = r - sm->rank;
     int j0 = r, j1 = -1;
@@ -165,28 +205,52 @@ static void ew_task_run(void *ctx, size_t begin, size_t end, int thread)
         }
         return;
     }
+    if (s->bcast == EW_BCAST_NHWC) {
+        /* pixel rows of C channels, each with the image's row of small values */
+        for (int64_t row = b; row < e; row++)
+            ew_span(s, t->full + row * s->chan, t->small + row / s->pixels * s->sm_batch, 1,
+                    t->y + row * s->chan, s->chan);
+        return;
+    }
+    if (s->bcast == EW_BCAST_BLOCKED) {
+        /* rows of one image's block of 16 channels over all pixels, one small vector each */
+        const int64_t blocks = s->chan / 16;
+        for (int64_t row = b; row < e; row++) {
+            const __m512 sv = _mm512_loadu_ps(t->small + row / blocks * s->sm_batch +
+                                              row % blocks * 16);
+            const float *f = t->full + row * s->pixels * 16;
+            float *y = t->y + row * s->pixels * 16;
+            const bool swap = s->small == 0;
+            for (int64_t p = 0; p < s->pixels; p++) {
+                const __m512 fv = _mm512_loadu_ps(f + p * 16);
+                _mm512_storeu_ps(y + p * 16, swap ? ew_binary(s->kind, sv, fv)
+                                                  : ew_binary(s->kind, fv, sv));
+            }
+        }
+        return;
+    }
     /* rows of inner elements, each with one small value */
     for (int64_t row = b; row < e; row++)
         ew_span(s, t->full + row * s->inner, t->small + row % s->mid, 0, t->y + row * s->inner,
                 s->inner);
 }
 
-static bool ew_supports(const lucid_graph *g, const lucid_node *n, const lucid_cpu_features *cpu,
-                        char *why, size_t why_len)
+static bool ew_supports_layout(const lucid_graph *g, const lucid_node *n,
+                               const lucid_cpu_features *cpu, lucid_layout layout, char *why,
+                               size_t why_len)
 {
     if (!cpu->avx512f) return ew_refuse(why, why_len, "needs AVX-512F");
     ew_state s;
-    return ew_resolve(g, n, &s, why, why_len);
+    return ew_resolve(g, n, layout, &s, why, why_len);
 }
 
-static lucid_status ew_prepare(const lucid_graph *g, const lucid_node *n, int max_threads,
-                               void **state, lucid_error *err)
+static lucid_status ew_prepare_layout(const lucid_graph *g, const lucid_node *n,
+                                      lucid_layout layout, void **state, lucid_error *err)
 {
-    (void)max_threads;
     char why[256] = "";
     ew_state *s = malloc(sizeof *s);
     if (!s) return lucid_node_errorf(n, err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
-    if (!ew_resolve(g, n, s, why, sizeof why)) {
+    if (!ew_resolve(g, n, layout, s, why, sizeof why)) {
         free(s);
         return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "eltwise: %s", why);
     }
@@ -225,7 +289,13 @@ static lucid_status ew_run(const void *state, const lucid_array *in, int n_in, l
     }
     t.full = in[s->full].data;
     t.small = in[s->small].data;
-    if (s->inner == 1)
+    if (s->bcast == EW_BCAST_NHWC)
+        lucid_threadpool_run(pool, (size_t)(s->outer * s->pixels),
+                             (size_t)(EW_GRAIN / s->chan + 1), ew_task_run, &t);
+    else if (s->bcast == EW_BCAST_BLOCKED)
+        lucid_threadpool_run(pool, (size_t)(s->outer * s->chan / 16),
+                             (size_t)(EW_GRAIN / (16 * s->pixels) + 1), ew_task_run, &t);
+    else if (s->inner == 1)
         lucid_threadpool_run(pool, (size_t)s->total, EW_GRAIN, ew_task_run, &t);
     else
         lucid_threadpool_run(pool, (size_t)(s->outer * s->mid),
@@ -233,16 +303,37 @@ static lucid_status ew_run(const void *state, const lucid_array *in, int n_in, l
     return LUCID_STATUS_OK;
 }
 
-const lucid_tactic lucid_tactic_cpu_eltwise_f32_avx512 = {
-    .name = "cpu.eltwise.f32.avx512",
-    .backend = "cpu",
-    .preference = 400,
-    .supports = ew_supports,
-    .prepare = ew_prepare,
-    .release = ew_release,
-    .workspace = ew_workspace,
-    .run = ew_run,
-};
+/* One tactic per layout: the activations' flat order is the layout's; only the per-channel
+ * broadcast of a binary op depends on it. */
+#define EW_TACTIC(SYM, NAME, PREF, LAYOUT)                                                     \
+    static bool SYM##_supports(const lucid_graph *g, const lucid_node *n,                      \
+                               const lucid_cpu_features *cpu, char *why, size_t why_len)       \
+    {                                                                                          \
+        return ew_supports_layout(g, n, cpu, LAYOUT, why, why_len);                            \
+    }                                                                                          \
+    static lucid_status SYM##_prepare(const lucid_graph *g, const lucid_node *n,               \
+                                      int max_threads, void **state, lucid_error *err)         \
+    {                                                                                          \
+        (void)max_threads;                                                                     \
+        return ew_prepare_layout(g, n, LAYOUT, state, err);                                    \
+    }                                                                                          \
+    const lucid_tactic lucid_tactic_##SYM = {                                                  \
+        .name = NAME,                                                                          \
+        .backend = "cpu",                                                                      \
+        .preference = PREF,                                                                    \
+        .in_layout = LAYOUT,                                                                   \
+        .out_layout = LAYOUT,                                                                  \
+        .supports = SYM##_supports,                                                            \
+        .prepare = SYM##_prepare,                                                              \
+        .release = ew_release,                                                                 \
+        .workspace = ew_workspace,                                                             \
+        .run = ew_run,                                                                         \
+    };
+
+EW_TACTIC(cpu_eltwise_f32_avx512, "cpu.eltwise.f32.avx512", 400, LUCID_LAYOUT_PLAIN)
+EW_TACTIC(cpu_eltwise_f32_avx512_nhwc, "cpu.eltwise.f32.avx512.nhwc", 401, LUCID_LAYOUT_NHWC)
+EW_TACTIC(cpu_eltwise_f32_avx512_nchw16c, "cpu.eltwise.f32.avx512.nchw16c", 402,
+          LUCID_LAYOUT_NCHW16C)
 
 /* ---- Softmax over the last axis ---- */
 

@@ -42,6 +42,11 @@ bool lucid_layout_blockable(const lucid_ir_tensor *t)
 lucid_layout lucid_layout_of_tensor(const lucid_ir_tensor *t, lucid_layout node_layout)
 {
     if (!t || t->data || t->rank < 3) return LUCID_LAYOUT_PLAIN;
+    /* one value per image and channel ([N,C,1,1], a pooled vector, a squeeze-excite scale):
+     * the same bytes in every layout, so it is plain and never reordered */
+    int64_t spatial = 1;
+    for (int d = 2; d < t->rank; d++) spatial *= t->dims[d];
+    if (spatial == 1 && lucid_tensor_shape_known(t)) return LUCID_LAYOUT_PLAIN;
     if (node_layout == LUCID_LAYOUT_NCHW16C)
         return lucid_layout_blockable(t) ? LUCID_LAYOUT_NCHW16C : LUCID_LAYOUT_PLAIN;
     return node_layout;

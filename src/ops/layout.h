@@ -37,9 +37,10 @@ const char *lucid_layout_attr_name(lucid_layout l);
 /* Can t be stored NCHW16C: a 4-D float32 tensor of known shape, channels a multiple of 16? */
 bool lucid_layout_blockable(const lucid_ir_tensor *t);
 
-/* The layout in which a layer running in node_layout stores activation t: constants and
- * tensors of rank below 3 are plain; in an NCHW16C layer, so is every tensor that cannot be
- * blocked (an RGB input, a channel count not a multiple of 16). */
+/* The layout in which a layer running in node_layout stores activation t: constants,
+ * tensors of rank below 3 and tensors of one pixel ([N,C,1,1]: the same bytes in every
+ * layout) are plain; in an NCHW16C layer, so is every tensor that cannot be blocked (an RGB
+ * input, a channel count not a multiple of 16). */
 lucid_layout lucid_layout_of_tensor(const lucid_ir_tensor *t, lucid_layout node_layout);
 
 #endif

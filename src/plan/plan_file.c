@@ -15,7 +15,7 @@
 #define PLAN_MAGIC "LUCIDPLN"
 /* 2: device and precision in the flags, the GPU after the CPU; 3: a FusedConv whose tactic
  * allows it writes over its dying residual (the memory plan of format 2 files differs) */
-#define PLAN_FORMAT 3
+#define PLAN_FORMAT 4
 #define PLAN_HEADER 64
 #define PLAN_MAX_FILE ((uint64_t)4 << 30)
 #define PLAN_MAX_COUNT 10000000u

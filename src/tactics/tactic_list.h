@@ -34,6 +34,8 @@
     X(cpu_pool_f32_max_generic)                                                                \
     X(cpu_pool_f32_avg_generic)                                                                \
     X(cpu_eltwise_f32_avx512)                                                                  \
+    X(cpu_eltwise_f32_avx512_nhwc)                                                             \
+    X(cpu_eltwise_f32_avx512_nchw16c)                                                          \
     X(cpu_batchnorm_f32_avx512)                                                                \
     X(cpu_batchnorm_f32_avx512_nchw16c)                                                        \
     X(cpu_softmax_f32_avx512)
