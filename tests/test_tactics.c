@@ -829,6 +829,7 @@ static void pool_window_cases(const lucid_cpu_features *cpu, int count)
         if (w + pads[1] + pads[3] < dil * (kw - 1) + 1) w = dil * (kw - 1) + 1;
         int ceil_mode = form == 0 ? 0 : rand_int(0, 1), cip = rand_int(0, 1);
         int64_t n = rand_int(1, 2), ch = big ? rand_int(1, 3) : rand_int(1, 40);
+        if (blocked_channels) ch = 16 * rand_int(1, big ? 1 : 3);
         case_builder cb;
         cb_init(&cb, "%s n%lld c%lld %lldx%lld k%lldx%lld s%lld d%lld pads %lld,%lld,%lld,%lld ceil%d cip%d",
                 max ? "MaxPool" : "AveragePool", (long long)n, (long long)ch, (long long)h,
@@ -1349,6 +1350,7 @@ int main(int argc, char **argv)
     split_cases(&cpu, 20);
     batchnorm_cases(&cpu, 16);
     elementwise_cases(&cpu, 30);
+    pool_window_cases(&cpu, 40);
     blocked_channels = false;
     /* the same layers in float16 and bfloat16: the 16-bit tactics against the reference */
     for (int h = 0; h < 2; h++) {

@@ -9,13 +9,16 @@
  *   buffer whose fixed -inf / 0 margins are the pads, then its columns with unaligned loads
  *   (stride 1) or even-lane permutes (stride 2);
  * - larger strides go through padded stride-phase planes, 64 output columns per step.
- * Global pools use four-vector reductions. */
+ * Global pools use four-vector reductions. .nchw16c variants (at the end) pool NCHW16C
+ * activations, a vector of 16 channels per pixel. */
 #include <immintrin.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cpu/pool.h"
+#include "ops/layout.h"
+#include "ops/op.h"
 
 /* Output columns [o, o + 16*nv) of one row; columns past ow are not stored. */
 static inline __attribute__((always_inline)) void
@@ -486,4 +489,158 @@ const lucid_tactic lucid_tactic_cpu_pool_f32_avg_avx512 = {
     .release = lucid_pool_release,
     .workspace = pool_avx512_workspace,
     .run = pool_avx512_run,
+};
+
+/* ---- cpu.pool.f32.{max,avg}.avx512.nchw16c: the same pools on NCHW16C activations, one
+ * vector per pixel holding a block of 16 channels; a task is one output row of one block
+ * (global pools: one block's plane). Window taps in the pads are skipped, so the pads count
+ * as -inf (max) or, through the divisor table, as count_include_pad says (average). ---- */
+
+typedef struct pool16_task {
+    const lucid_pool_state *s;
+    const float *x;
+    float *y;
+} pool16_task;
+
+static inline __attribute__((always_inline)) void pool16_rows(const pool16_task *t, size_t begin,
+                                                              size_t end, const bool is_max)
+{
+    const lucid_pool_state *s = t->s;
+    const lucid_dconv *c = &s->c;
+    const __m512 init = _mm512_set1_ps(is_max ? -INFINITY : 0.0f);
+    if (s->global) {
+        const int64_t hw = s->plane_in;
+        for (size_t b = begin; b < end; b++) {
+            const float *x = t->x + (int64_t)b * hw * 16;
+            __m512 a0 = init, a1 = init;
+            int64_t p = 0;
+            for (; p + 2 <= hw; p += 2) {
+                const __m512 x0 = _mm512_loadu_ps(x + p * 16), x1 = _mm512_loadu_ps(x + p * 16 + 16);
+                a0 = is_max ? _mm512_max_ps(a0, x0) : _mm512_add_ps(a0, x0);
+                a1 = is_max ? _mm512_max_ps(a1, x1) : _mm512_add_ps(a1, x1);
+            }
+            if (p < hw) {
+                const __m512 x0 = _mm512_loadu_ps(x + p * 16);
+                a0 = is_max ? _mm512_max_ps(a0, x0) : _mm512_add_ps(a0, x0);
+            }
+            __m512 r = is_max ? _mm512_max_ps(a0, a1) : _mm512_add_ps(a0, a1);
+            if (!is_max) r = _mm512_div_ps(r, _mm512_set1_ps((float)hw));
+            _mm512_storeu_ps(t->y + (int64_t)b * 16, r);
+        }
+        return;
+    }
+    const int64_t ih = c->ih, iw = c->iw, oh = c->oh, ow = c->ow;
+    for (size_t task = begin; task < end; task++) {
+        const int64_t b = (int64_t)task / oh, oy = (int64_t)task % oh;
+        const float *x = t->x + b * ih * iw * 16;
+        float *y = t->y + (b * oh + oy) * ow * 16;
+        /* the window rows inside the input */
+        int64_t rows[64];
+        int nr = 0;
+        for (int64_t ky = 0; ky < c->kh; ky++) {
+            const int64_t iy = oy * c->sh - c->pt + ky * c->dh;
+            if (iy >= 0 && iy < ih) rows[nr++] = iy;
+        }
+        for (int64_t ox = 0; ox < ow; ox++) {
+            const int64_t ix0 = ox * c->sw - c->pl;
+            __m512 a = init;
+            for (int64_t kx = 0; kx < c->kw; kx++) {
+                const int64_t ix = ix0 + kx * c->dw;
+                if (ix < 0 || ix >= iw) continue;
+                for (int r = 0; r < nr; r++) {
+                    const __m512 v = _mm512_loadu_ps(x + (rows[r] * iw + ix) * 16);
+                    /* max(x, a) takes x when x > a, as the reference's strict comparison */
+                    a = is_max ? _mm512_max_ps(a, v) : _mm512_add_ps(a, v);
+                }
+            }
+            if (!is_max) a = _mm512_div_ps(a, _mm512_set1_ps(s->count[oy * ow + ox]));
+            _mm512_storeu_ps(y + ox * 16, a);
+        }
+    }
+}
+
+static void pool16_max_run(void *ctx, size_t begin, size_t end, int thread)
+{
+    (void)thread;
+    pool16_rows(ctx, begin, end, true);
+}
+
+static void pool16_avg_run(void *ctx, size_t begin, size_t end, int thread)
+{
+    (void)thread;
+    pool16_rows(ctx, begin, end, false);
+}
+
+static bool pool16_check(const lucid_graph *g, const lucid_node *n,
+                         const lucid_cpu_features *cpu, bool is_max, char *why, size_t why_len)
+{
+    if (!pool_avx512_check(g, n, cpu, is_max, why, why_len)) return false;
+    if (!lucid_layout_blockable(lucid_op_input(g, n, 0))) {
+        snprintf(why, why_len, "NCHW16C needs 4-D input with channels in blocks of 16");
+        return false;
+    }
+    return true;
+}
+
+static bool pool16_max_supports(const lucid_graph *g, const lucid_node *n,
+                                const lucid_cpu_features *cpu, char *why, size_t why_len)
+{
+    return pool16_check(g, n, cpu, true, why, why_len);
+}
+
+static bool pool16_avg_supports(const lucid_graph *g, const lucid_node *n,
+                                const lucid_cpu_features *cpu, char *why, size_t why_len)
+{
+    return pool16_check(g, n, cpu, false, why, why_len);
+}
+
+static size_t pool16_workspace(const void *state, int threads)
+{
+    (void)state;
+    (void)threads;
+    return 0;
+}
+
+static lucid_status pool16_run(const void *state, const lucid_array *in, int n_in,
+                               lucid_array *out, int n_out, void *workspace,
+                               lucid_threadpool *pool, lucid_error *err)
+{
+    (void)n_in;
+    (void)n_out;
+    (void)workspace;
+    (void)err;
+    const lucid_pool_state *s = state;
+    pool16_task t = {s, in[0].data, out[0].data};
+    const int64_t blocks = s->planes / 16;
+    const int64_t tasks = s->global ? blocks : blocks * s->c.oh;
+    const int64_t per_task = s->global ? s->plane_in : s->c.ow * s->c.kh * s->c.kw;
+    lucid_threadpool_run(pool, (size_t)tasks, (size_t)(256 / (per_task + 1) + 1),
+                         s->is_max ? pool16_max_run : pool16_avg_run, &t);
+    return LUCID_STATUS_OK;
+}
+
+const lucid_tactic lucid_tactic_cpu_pool_f32_max_avx512_nchw16c = {
+    .name = "cpu.pool.f32.max.avx512.nchw16c",
+    .backend = "cpu",
+    .preference = 302,
+    .in_layout = LUCID_LAYOUT_NCHW16C,
+    .out_layout = LUCID_LAYOUT_NCHW16C,
+    .supports = pool16_max_supports,
+    .prepare = lucid_pool_prepare,
+    .release = lucid_pool_release,
+    .workspace = pool16_workspace,
+    .run = pool16_run,
+};
+
+const lucid_tactic lucid_tactic_cpu_pool_f32_avg_avx512_nchw16c = {
+    .name = "cpu.pool.f32.avg.avx512.nchw16c",
+    .backend = "cpu",
+    .preference = 302,
+    .in_layout = LUCID_LAYOUT_NCHW16C,
+    .out_layout = LUCID_LAYOUT_NCHW16C,
+    .supports = pool16_avg_supports,
+    .prepare = lucid_pool_prepare,
+    .release = lucid_pool_release,
+    .workspace = pool16_workspace,
+    .run = pool16_run,
 };

@@ -31,6 +31,8 @@
     X(cpu_conv_f32_im2col_gemm_avx2)                                                           \
     X(cpu_pool_f32_max_avx512)                                                                 \
     X(cpu_pool_f32_avg_avx512)                                                                 \
+    X(cpu_pool_f32_max_avx512_nchw16c)                                                         \
+    X(cpu_pool_f32_avg_avx512_nchw16c)                                                         \
     X(cpu_pool_f32_max_generic)                                                                \
     X(cpu_pool_f32_avg_generic)                                                                \
     X(cpu_eltwise_f32_avx512)                                                                  \
