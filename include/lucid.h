@@ -376,6 +376,11 @@ typedef struct lucid_build_options {
      * alternatives too (all plain, the other layout) and keep the fastest whole plan, measured
      * interleaved; 1 skips that check and keeps the search's choice */
     int no_layout_check;
+    /* float32 CPU builds then run the chosen plan against the same plan with each layer's
+     * runner-up tactic (in its layout, within 1.5x of the chosen one alone), profiled layer by
+     * layer, interleaved, and keep the runner-ups that are faster inside the whole plan if the
+     * result is faster as a whole; 1 skips that check */
+    int no_tactic_check;
 } lucid_build_options;
 
 void lucid_build_options_default(lucid_build_options *opts);
@@ -420,6 +425,11 @@ typedef struct lucid_plan_info {
     double layout_widest_ms; /* the searched layout on every layer that can take it (0: not
                                 built, or the same plan as the search's) */
     int layout_measured_rounds;
+    /* the builder's tactic check (all 0 when none ran): layers given a runner-up tactic
+     * (tried, then kept), and the median ms of the whole plan before and after, measured
+     * interleaved over `tactic_check_rounds` rounds (after = before when none was kept) */
+    int tactic_check_tried, tactic_check_kept, tactic_check_rounds;
+    double tactic_check_before_ms, tactic_check_after_ms;
     size_t reorder_layers;    /* layout conversions the builder inserted between them */
     /* the layout search's estimates (sums of measured medians and reorders, ms): the chosen
      * layouts, and every layer plain NCHW; both 0 when no search ran (a loaded plan, a

@@ -97,6 +97,27 @@ static void test_model(const char *path)
         lucid_plan_get_info(plan, &info);
         CHECK(info.arena_bytes <= info.naive_bytes && info.arena_bytes > 0,
               "%s: arena %zu <= naive %zu", path, info.arena_bytes, info.naive_bytes);
+        /* the tactic check: what it kept is what the layers say, and kept only if faster */
+        size_t said = 0;
+        for (size_t i = 0; i < info.num_layers; i++) {
+            lucid_layer_info li;
+            lucid_plan_layer(plan, i, &li);
+            said += li.reason && strncmp(li.reason, "the tactic check", 16) == 0;
+        }
+        CHECK(info.tactic_check_kept <= info.tactic_check_tried &&
+                  said == (size_t)info.tactic_check_kept &&
+                  (info.tactic_check_rounds == 0 ||
+                   (info.tactic_check_before_ms > 0 &&
+                    (info.tactic_check_kept ? info.tactic_check_after_ms <
+                                                  info.tactic_check_before_ms
+                                            : info.tactic_check_after_ms ==
+                                                  info.tactic_check_before_ms))),
+              "%s: tactic check tried %d kept %d (layers saying so %zu), %g -> %g ms", path,
+              info.tactic_check_tried, info.tactic_check_kept, said,
+              info.tactic_check_before_ms, info.tactic_check_after_ms);
+        if (info.tactic_check_tried)
+            printf("  %s, %d threads: tactic check tried %d, kept %d\n", path, threads,
+                   info.tactic_check_tried, info.tactic_check_kept);
         lucid_context_t *ctx = NULL;
         CHECK(lucid_context_create_plan(plan, NULL, &ctx, &err) == 0, "context: %s",
               err.message);
@@ -161,6 +182,7 @@ static void test_model(const char *path)
         o.threads = 2;
         o.time_ms = 1;
         o.no_layout_check = 1; /* the forced layout itself, not the all-plain alternative */
+        o.no_tactic_check = 1; /* and the forced tactics */
         if (v) {
             o.tactics = only16;
             o.n_tactics = 7;

@@ -100,6 +100,7 @@ typedef struct cli_args {
     double prune;            /* --prune FRACTION */
     bool prune_2_4;          /* --prune-2-4 */
     bool no_layout_check;    /* --no-layout-check */
+    bool no_tactic_check;    /* --no-tactic-check */
     int cluster_bits;        /* --cluster-bits B */
     lucid_gpu_layout gpu_layout; /* --gpu-layout auto|nchw|nhwc (builder flag) */
     bool no_cuda_graph;      /* --no-cuda-graph: GPU runs launch layer by layer */

@@ -181,6 +181,7 @@ static const flag_def flag_defs[] = {
     {"--calibration-cache", CLI_F_BUILDER, true}, {"--prune", CLI_F_BUILDER, true},
     {"--prune-2-4", CLI_F_BUILDER, false},  {"--cluster-bits", CLI_F_BUILDER, true},
     {"--gpu-layout", CLI_F_BUILDER, true},  {"--no-layout-check", CLI_F_BUILDER, false},
+    {"--no-tactic-check", CLI_F_BUILDER, false},
     {"--no-cuda-graph", CLI_F_CUDA_GRAPH, false},
 };
 
@@ -394,6 +395,8 @@ int cli_args_parse(int argc, char **argv, int first, int flags, cli_args *a)
                 a->prune_2_4 = true;
             } else if (strcmp(d->name, "--no-layout-check") == 0) {
                 a->no_layout_check = true;
+            } else if (strcmp(d->name, "--no-tactic-check") == 0) {
+                a->no_tactic_check = true;
             } else if (strcmp(d->name, "--cluster-bits") == 0) {
                 rc = parse_i64(d->name, val, 2, 8, &iv);
                 a->cluster_bits = (int)iv;

@@ -150,6 +150,7 @@ int cli_plan_build(const cli_args *a, cli_session *s)
     bo.prune_sparsity = a->prune;
     bo.prune_2_4 = a->prune_2_4;
     bo.no_layout_check = a->no_layout_check;
+    bo.no_tactic_check = a->no_tactic_check;
     bo.cluster_bits = a->cluster_bits;
     bo.gpu_layout = a->gpu_layout;
     s->opt_level = bo.optimize.opt_level;
@@ -385,6 +386,11 @@ void cli_plan_print_info(const lucid_plan_t *plan, long long plan_bytes)
                    info.layout_widest_ms);
         printf(" (the fastest kept)\n");
     }
+    if (info.tactic_check_rounds)
+        printf("tactic check:    %d layers tried with their runner-up tactic, %d kept; whole "
+               "plan %.4g ms -> %.4g ms (median of %d interleaved runs)\n",
+               info.tactic_check_tried, info.tactic_check_kept, info.tactic_check_before_ms,
+               info.tactic_check_after_ms, info.tactic_check_rounds);
     printf("activations:     %zu bytes peak (arena) vs %zu bytes naive sum (%.1f%%)\n",
            info.arena_bytes, info.naive_bytes, pct(info.arena_bytes, info.naive_bytes));
     printf("in place:        %zu layers write over their input\n", info.inplace_count);
@@ -476,6 +482,16 @@ cJSON *cli_plan_info_json(const lucid_plan_t *plan, long long plan_bytes)
         cJSON_AddNumberToObject(lc, "rounds", info.layout_measured_rounds);
     } else {
         cJSON_AddNullToObject(o, "layout_check");
+    }
+    if (info.tactic_check_rounds) {
+        cJSON *tc = cJSON_AddObjectToObject(o, "tactic_check");
+        cJSON_AddNumberToObject(tc, "tried", info.tactic_check_tried);
+        cJSON_AddNumberToObject(tc, "kept", info.tactic_check_kept);
+        cJSON_AddNumberToObject(tc, "before_ms", info.tactic_check_before_ms);
+        cJSON_AddNumberToObject(tc, "after_ms", info.tactic_check_after_ms);
+        cJSON_AddNumberToObject(tc, "rounds", info.tactic_check_rounds);
+    } else {
+        cJSON_AddNullToObject(o, "tactic_check");
     }
     cJSON_AddNumberToObject(o, "reorder_layers", (double)info.reorder_layers);
     if (info.plain_est_ms > 0) {

@@ -423,16 +423,15 @@ static int plan_alt_layers(const lucid_plan_t *plan)
 
 /* Runs the n plans interleaved (one run of each per round, after two warm-up runs each)
  * for at least 5 rounds and about budget_s; writes each plan's median ms. */
-static lucid_status measure_plans(lucid_plan_t *const *plans, int n, double budget_s,
-                                  double *median_ms, int *rounds_out, lucid_error *err)
+/* Runs contexts interleaved (two warm-up runs each, then at least 5 and at most 41 rounds
+ * within about budget_s), the order rotated each round; their medians in ms. */
+static lucid_status measure_contexts(lucid_context_t *const *ctx, int n, double budget_s,
+                                     double *median_ms, int *rounds_out, lucid_error *err)
 {
     enum { MAX_ROUNDS = 41 };
-    lucid_context_t *ctx[4] = {NULL, NULL, NULL, NULL};
-    double *samples = malloc(sizeof(double) * MAX_ROUNDS * 4);
+    double *samples = malloc(sizeof(double) * MAX_ROUNDS * (size_t)n);
     lucid_status st = samples ? LUCID_STATUS_OK
                               : lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
-    for (int k = 0; k < n && !st; k++)
-        st = lucid_context_create_plan(plans[k], NULL, &ctx[k], err);
     for (int w = 0; w < 2 && !st; w++)
         for (int k = 0; k < n && !st; k++)
             if ((st = lucid_context_run(ctx[k])))
@@ -452,17 +451,226 @@ static lucid_status measure_plans(lucid_plan_t *const *plans, int n, double budg
     }
     for (int k = 0; k < n && !st; k++) {
         double *v = samples + k * MAX_ROUNDS;
-        for (int i = 1; i < rounds; i++)
-            for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-                double t = v[j];
-                v[j] = v[j - 1];
-                v[j - 1] = t;
-            }
+        qsort(v, (size_t)rounds, sizeof *v, cmp_double);
         median_ms[k] = rounds % 2 ? v[rounds / 2] : 0.5 * (v[rounds / 2 - 1] + v[rounds / 2]);
     }
     *rounds_out = rounds;
-    for (int k = 0; k < n; k++) lucid_context_destroy(ctx[k]);
     free(samples);
+    return st;
+}
+
+static lucid_status measure_plans(lucid_plan_t *const *plans, int n, double budget_s,
+                                  double *median_ms, int *rounds_out, lucid_error *err)
+{
+    lucid_context_t *ctx[4] = {NULL, NULL, NULL, NULL};
+    lucid_status st = LUCID_STATUS_OK;
+    for (int k = 0; k < n && !st; k++) st = lucid_context_create_plan(plans[k], NULL, &ctx[k], err);
+    if (!st) st = measure_contexts(ctx, n, budget_s, median_ms, rounds_out, err);
+    for (int k = 0; k < n; k++) lucid_context_destroy(ctx[k]);
+    return st;
+}
+
+/* The tactic check. Layers timed alone (warm caches, their weights and input hot) misjudge
+ * tactics whose cost inside a whole plan differs, such as Winograd's larger transformed
+ * weights or a pool reading a tensor the layer before evicted from the caches. So each layer
+ * whose runner-up (the fastest other timed tactic in its layout, within 1.5x of the chosen
+ * one; a FusedConv written in place over its residual only by another tactic that allows it)
+ * is tried in the plan itself: the plan as chosen (A) and with every runner-up (B) run
+ * interleaved, profiled layer by layer; a runner-up is kept where its layer's mean in B is 3%
+ * below the chosen tactic's in A; the result (C) is run interleaved against A as whole plans
+ * and kept only if faster. States are prepared for the plan's threads like the build's. */
+#define TACTIC_CHECK_FACTOR 1.5
+#define TACTIC_CHECK_GAIN 0.03
+
+static lucid_status profile_contexts(lucid_context_t *a, lucid_context_t *b, double budget_s,
+                                     lucid_error *err)
+{
+    lucid_context_t *ctx[2] = {a, b};
+    lucid_status st = LUCID_STATUS_OK;
+    for (int w = 0; w < 2 && !st; w++)
+        for (int k = 0; k < 2 && !st; k++)
+            if ((st = lucid_context_run(ctx[k])))
+                lucid_errorf(err, st, "%s", lucid_context_error(ctx[k]));
+    for (int k = 0; k < 2 && !st; k++) st = lucid_context_set_profiling(ctx[k], 1);
+    double start = lucid_time_now();
+    for (int r = 0; !st && r < 41 && (r < 5 || lucid_time_now() - start < budget_s); r++)
+        for (int k = 0; k < 2 && !st; k++)
+            if ((st = lucid_context_run(ctx[(k + r) % 2])))
+                lucid_errorf(err, st, "%s", lucid_context_error(ctx[(k + r) % 2]));
+    return st;
+}
+
+/* Mean ms per node of a profiled context (nodes that did not run: -1). */
+static void profile_means(const lucid_context_t *ctx, int n_nodes, double *mean)
+{
+    for (int i = 0; i < n_nodes; i++) mean[i] = -1;
+    for (size_t k = 0; k < lucid_context_num_layers(ctx); k++) {
+        lucid_layer_profile p;
+        if (lucid_context_layer_profile(ctx, k, &p) == LUCID_STATUS_OK && p.runs > 0 &&
+            (int)p.node < n_nodes)
+            mean[p.node] = p.total_ms / (double)p.runs;
+    }
+}
+
+static double candidate_ms(const lucid_layer *l, const lucid_tactic *t)
+{
+    for (int k = 0; k < l->n_cands; k++)
+        if (l->cands[k].tactic == t) return l->cands[k].median_ms;
+    return -1;
+}
+
+static lucid_status check_tactics(lucid_plan_t *plan, lucid_error *err)
+{
+    const lucid_graph *g = plan->model->graph;
+    const int nn = g->n_nodes;
+    typedef struct swap {
+        const lucid_tactic *tactic;
+        void *state;
+        size_t workspace;
+    } swap;
+    swap *orig = calloc((size_t)nn + 1, sizeof *orig), *alt = calloc((size_t)nn + 1, sizeof *alt);
+    double *ma = malloc(sizeof(double) * ((size_t)nn + 1));
+    double *mb = malloc(sizeof(double) * ((size_t)nn + 1));
+    lucid_context_t *ca = NULL, *cb = NULL;
+    lucid_status st = LUCID_STATUS_OK;
+    if (!orig || !alt || !ma || !mb) {
+        st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+        goto done;
+    }
+    lucid_cpu_features cpu;
+    lucid_cpu_features_detect(&cpu);
+    int tried = 0;
+    const size_t ws_before = plan->workspace_size;
+    for (int i = 0; i < nn; i++) {
+        lucid_layer *l = &plan->layers[i];
+        const lucid_node *n = &g->nodes[i];
+        if (!lucid_plan_node_runs(g, i) || !l->tactic || n->op == LUCID_OP_REORDER) continue;
+        const double chosen = candidate_ms(l, l->tactic);
+        if (!(chosen > 0)) continue;
+        const bool needs_inplace = (l->tactic->flags & LUCID_TACTIC_RESIDUAL_INPLACE) &&
+                                   n->op == LUCID_OP_FUSED_CONV && n->n_inputs > 3;
+        const lucid_tactic *best = NULL;
+        double best_ms = chosen * TACTIC_CHECK_FACTOR;
+        for (int k = 0; k < l->n_cands; k++) {
+            const lucid_candidate *c = &l->cands[k];
+            if (c->tactic == l->tactic || c->tactic == &lucid_tactic_reference ||
+                !c->supported || !(c->median_ms > 0) || c->tactic->device != LUCID_DEVICE_CPU ||
+                c->tactic->in_layout != l->tactic->in_layout ||
+                (needs_inplace && !(c->tactic->flags & LUCID_TACTIC_RESIDUAL_INPLACE)))
+                continue;
+            if (c->median_ms <= best_ms) best_ms = c->median_ms, best = c->tactic;
+        }
+        if (!best) continue;
+        lucid_error perr = {0};
+        void *state = NULL;
+        if (best->prepare(g, n, plan->threads, &state, &perr)) continue; /* not a candidate */
+        alt[i] = (swap){best, state, best->workspace(state, plan->threads)};
+        tried++;
+    }
+    if (!tried) goto done;
+    st = lucid_context_create_plan(plan, NULL, &ca, err);
+    for (int i = 0; i < nn && !st; i++) {
+        if (!alt[i].tactic) continue;
+        lucid_layer *l = &plan->layers[i];
+        orig[i] = (swap){l->tactic, l->state, l->workspace};
+        l->tactic = alt[i].tactic, l->state = alt[i].state, l->workspace = alt[i].workspace;
+        if (l->workspace > plan->workspace_size) plan->workspace_size = l->workspace;
+    }
+    if (!st) st = lucid_context_create_plan(plan, NULL, &cb, err);
+    if (!st) st = profile_contexts(ca, cb, 0.6, err);
+    int kept = 0;
+    if (!st) {
+        profile_means(ca, nn, ma);
+        profile_means(cb, nn, mb);
+        for (int i = 0; i < nn; i++) {
+            if (!alt[i].tactic) continue;
+            lucid_layer *l = &plan->layers[i];
+            if (ma[i] > 0 && mb[i] > 0 && mb[i] < ma[i] * (1 - TACTIC_CHECK_GAIN)) {
+                kept++;
+                snprintf(l->reason, sizeof l->reason,
+                         "the tactic check: inside the whole plan %.4f ms against %.4f ms for "
+                         "%s (alone %.4f against %.4f ms)",
+                         mb[i], ma[i], orig[i].tactic->name, candidate_ms(l, alt[i].tactic),
+                         candidate_ms(l, orig[i].tactic));
+            } else { /* back to the chosen tactic */
+                l->tactic = orig[i].tactic, l->state = orig[i].state;
+                l->workspace = orig[i].workspace;
+                orig[i].tactic = NULL; /* nothing to release: alt[i] is */
+            }
+        }
+    }
+    lucid_context_destroy(cb);
+    cb = NULL;
+    double ms[2] = {0, 0};
+    int rounds = 0;
+    if (!st && kept) {
+        /* C against A as whole plans (A's context still holds the chosen states) */
+        plan->workspace_size = ws_before;
+        for (int i = 0; i < nn; i++)
+            if (plan->layers[i].workspace > plan->workspace_size)
+                plan->workspace_size = plan->layers[i].workspace;
+        st = lucid_context_create_plan(plan, NULL, &cb, err);
+        lucid_context_t *both[2] = {ca, cb};
+        if (!st) st = measure_contexts(both, 2, 0.6, ms, &rounds, err);
+        if (!st && !(ms[1] < ms[0])) {
+            for (int i = 0; i < nn; i++) { /* the whole plan was not faster: all back */
+                if (!orig[i].tactic) continue;
+                lucid_layer *l = &plan->layers[i];
+                l->tactic = orig[i].tactic, l->state = orig[i].state;
+                l->workspace = orig[i].workspace;
+                orig[i].tactic = NULL;
+                snprintf(l->reason, sizeof l->reason, "fastest median; the tactic check's "
+                                                      "runner-up was faster in its layer but "
+                                                      "not as a whole plan");
+            }
+            ms[1] = ms[0];
+            kept = 0;
+        }
+    } else if (!st) {
+        lucid_context_t *one[1] = {ca};
+        st = measure_contexts(one, 1, 0.2, ms, &rounds, err);
+        ms[1] = ms[0];
+    }
+    lucid_context_destroy(ca);
+    lucid_context_destroy(cb);
+    ca = cb = NULL;
+    if (st) { /* an optimization: a failure leaves the chosen tactics */
+        for (int i = 0; i < nn; i++)
+            if (orig[i].tactic) {
+                lucid_layer *l = &plan->layers[i];
+                l->tactic = orig[i].tactic, l->state = orig[i].state;
+                l->workspace = orig[i].workspace;
+                orig[i].tactic = NULL;
+            }
+        kept = 0;
+        st = LUCID_STATUS_OK;
+    } else {
+        plan->tactic_check_tried = tried;
+        plan->tactic_check_kept = kept;
+        plan->tactic_check_rounds = rounds;
+        plan->tactic_check_before_ms = ms[0];
+        plan->tactic_check_after_ms = ms[1];
+    }
+    /* release whichever of each pair the plan does not hold */
+    for (int i = 0; i < nn; i++) {
+        if (!alt[i].tactic) continue;
+        if (plan->layers[i].state == alt[i].state) {
+            if (orig[i].tactic) orig[i].tactic->release(orig[i].state);
+        } else {
+            alt[i].tactic->release(alt[i].state);
+        }
+    }
+    plan->workspace_size = 0;
+    for (int i = 0; i < nn; i++)
+        if (plan->layers[i].workspace > plan->workspace_size)
+            plan->workspace_size = plan->layers[i].workspace;
+done:
+    lucid_context_destroy(ca);
+    lucid_context_destroy(cb);
+    free(orig);
+    free(alt);
+    free(ma);
+    free(mb);
     return st;
 }
 
@@ -546,6 +754,9 @@ static lucid_status build_checked(const lucid_model_t *model, const lucid_build_
             plans[0] = keep;
         }
     }
+    if (!st && !opts->no_tactic_check && opts->device == LUCID_DEVICE_CPU &&
+        !opts->deterministic && opts->precision == LUCID_PRECISION_FP32 && !plans[0]->job)
+        st = check_tactics(plans[0], err);
     if (!st && opts->timing_cache) st = lucid_timing_cache_save(cache, opts->timing_cache, err);
     lucid_timing_cache_destroy(cache);
     if (st) {
@@ -850,6 +1061,11 @@ lucid_status lucid_plan_get_info(const lucid_plan_t *plan, lucid_plan_info *out)
     for (int k = 0; k < 3; k++) out->layout_measured_ms[k] = plan->layout_measured_ms[k];
     out->layout_widest_ms = plan->layout_widest_ms;
     out->layout_measured_rounds = plan->layout_measured_rounds;
+    out->tactic_check_tried = plan->tactic_check_tried;
+    out->tactic_check_kept = plan->tactic_check_kept;
+    out->tactic_check_rounds = plan->tactic_check_rounds;
+    out->tactic_check_before_ms = plan->tactic_check_before_ms;
+    out->tactic_check_after_ms = plan->tactic_check_after_ms;
     out->plain_est_ms = plan->plain_est_ms;
     out->device = plan->device;
     out->precision = plan->precision;

@@ -52,6 +52,8 @@ struct lucid_plan {
     double layout_measured_ms[3];
     double layout_widest_ms;   /* the search's layout on every layer that takes it (0: none) */
     int layout_measured_rounds;
+    int tactic_check_tried, tactic_check_kept, tactic_check_rounds;
+    double tactic_check_before_ms, tactic_check_after_ms;
     char cpu_model[128];
     lucid_opt_report_t *opt_report; /* the optimizer's log, NULL for a loaded plan */
     /* GPU plans (device != CPU): the backend, its open device (owned), the plan-wide device
