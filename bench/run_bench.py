@@ -483,15 +483,19 @@ def markdown(res):
     mem = [(n, e["lucid_build"]) for n, e in res["models"].items() if e.get("lucid_build")]
     if mem:
         lines += ["", "lucid's activation memory (peak arena from the memory plan, against the naive "
-                  "sum of all activation tensors):", "",
-                  "| model | peak MiB | naive MiB | peak/naive | build s |", "|---|---:|---:|---:|---:|"]
+                  "sum of all activation tensors; then both without the graph inputs and outputs, "
+                  "which the arena holds apart):", "",
+                  "| model | peak MiB | naive MiB | peak/naive | I/O MiB | peak/naive without I/O "
+                  "| build s |", "|---|---:|---:|---:|---:|---:|---:|"]
         for n, doc in mem:
             b = doc.get("plan") or {}
-            pk, nv = b.get("arena_bytes"), b.get("naive_bytes")
-            lines.append("| %s | %s | %s | %s | %s |" % (
+            pk, nv, io = b.get("arena_bytes"), b.get("naive_bytes"), b.get("io_bytes")
+            lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
                 n, "%.2f" % (pk / 2**20) if pk is not None else "-",
                 "%.2f" % (nv / 2**20) if nv is not None else "-",
                 "%.2f" % (pk / nv) if pk is not None and nv else "-",
+                "%.2f" % (io / 2**20) if io is not None else "-",
+                "%.2f" % ((pk - io) / (nv - io)) if None not in (pk, nv, io) and nv > io else "-",
                 "%.1f" % b["build_s"] if b.get("build_s") is not None else "-"))
     cv = {}
     for entry in res["models"].values():

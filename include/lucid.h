@@ -408,8 +408,12 @@ typedef struct lucid_plan_info {
     int deterministic;
     int opt_level;
     size_t num_layers;        /* nodes of the optimized graph */
-    size_t arena_bytes;       /* peak activation memory */
+    size_t arena_bytes;       /* peak activation memory (the arena a context allocates) */
     size_t naive_bytes;       /* the sum of all activation tensors */
+    size_t io_bytes;          /* of both: graph inputs and outputs, which the arena holds
+                               * first and apart (the caller's data); arena_bytes - io_bytes
+                               * is the peak of the intermediate tensors, naive_bytes -
+                               * io_bytes their sum */
     size_t workspace_bytes;
     size_t inplace_count;
     size_t weight_bytes;      /* constants of the optimized graph */

@@ -18,8 +18,10 @@
  * LUCID_TEST_FASHION=a,b and LUCID_TEST_ZOO=a,b run only these Fashion-MNIST and zoo models;
  * LUCID_TEST_ZOO_LAYERS=a,b tests every tactic on these zoo models' layers (default: the first
  * three). */
+#include <execinfo.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -663,9 +665,24 @@ static bool listed(const char *var, const char *name, bool dflt)
     return false;
 }
 
+/* A crash (a fault in a library callback thread as much as in the test) prints the stack's
+ * return addresses, to resolve against the binary, before dying as it would have. */
+static void on_fault(int sig)
+{
+    static const char msg[] = "\ntest_cuda: fatal signal; stack:\n";
+    void *frames[64];
+    (void)!write(2, msg, sizeof msg - 1);
+    backtrace_symbols_fd(frames, backtrace(frames, 64), 2);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 int main(int argc, char **argv)
 {
     char why[256];
+    signal(SIGSEGV, on_fault);
+    signal(SIGBUS, on_fault);
+    signal(SIGABRT, on_fault);
     if (!lucid_cuda_available(why, sizeof why)) {
         printf("SKIP: %s\n", why);
         return 77;

@@ -221,6 +221,15 @@ static void test_model(const char *path)
                 worst = fmaxf(worst, fabsf(y[i] - yref[i]));
             CHECK(y && n == nref && worst <= 1e-4f * fmaxf(scale, 1.0f),
                   "%s: %s plan vs reference: max error %g", path, want, worst);
+            /* runs again without setting the input: an input its Reorder converts when it is
+             * set (stored only converted) must still be there, unchanged */
+            if (y && !lucid_context_run(ctx)) {
+                lucid_array again;
+                lucid_context_output(ctx, 0, &again);
+                CHECK(again.nbytes == n * sizeof(float) &&
+                          memcmp(again.data, y, again.nbytes) == 0,
+                      "%s: a second run of the %s plan without setting the input", path, want);
+            }
             char file[512];
             snprintf(file, sizeof file, "%s/layout%d.plan", tmpdir, v);
             lucid_plan_t *loaded = NULL;

@@ -1042,6 +1042,7 @@ lucid_status lucid_plan_get_info(const lucid_plan_t *plan, lucid_plan_info *out)
     out->num_layers = (size_t)g->n_nodes;
     out->arena_bytes = plan->arena_size;
     out->naive_bytes = plan->naive_size;
+    out->io_bytes = plan->io_size;
     out->workspace_bytes = plan->workspace_size;
     out->inplace_count = plan->inplace_count;
     for (int t = 0; t < g->n_tensors; t++)

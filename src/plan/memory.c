@@ -4,16 +4,40 @@
  * The heuristic (documented in docs/plan-format.md): every tensor that needs storage (not a
  * constant, not a view) lives from the step its first byte is written (its producer, or the
  * producer of any view into it; graph inputs from before the first layer) to its last read
- * (graph inputs and outputs to the end). Tensors are placed largest first, ties by first use then index,
- * each at the lowest 64-byte-aligned offset where it overlaps no placed tensor whose lifetime
- * overlaps its own. A same-shape elementwise layer whose input dies at that layer writes its
+ * (graph inputs and outputs to the end). Graph inputs and outputs come first in the arena, one
+ * after another (the caller's data: nothing shares them); the other tensors are placed after
+ * them, largest first, ties by first use then index, each at the lowest 64-byte-aligned offset
+ * where it overlaps no placed tensor whose lifetime overlaps its own. A same-shape elementwise layer whose input dies at that layer writes its
  * output over the input (in place), as does a FusedConv over its dying residual input when its
- * tactic allows it (LUCID_TACTIC_RESIDUAL_INPLACE). */
+ * tactic allows it (LUCID_TACTIC_RESIDUAL_INPLACE). A graph input whose only reader is a
+ * Reorder (CPU plans) is stored only converted, in that Reorder's output, for the whole run. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops/op.h"
+#include "ops/layout.h"
 #include "plan/plan.h"
+
+int lucid_plan_input_reorder(const lucid_graph *g, int t)
+{
+    const lucid_ir_tensor *x = &g->tensors[t];
+    if (!x->is_input || x->is_output || x->data || x->view_of >= 0 || x->rank != 4 ||
+        x->n_consumers != 1)
+        return -1;
+    const int q = x->consumers[0];
+    const lucid_node *n = &g->nodes[q];
+    lucid_layout from, to;
+    if (n->op != LUCID_OP_REORDER || n->elided || !n->params || n->n_outputs != 1 ||
+        n->outputs[0] < 0 || n->inputs[0] != t)
+        return -1;
+    lucid_reorder_layouts(n, &from, &to);
+    if (from != LUCID_LAYOUT_PLAIN || to == LUCID_LAYOUT_PLAIN) return -1;
+    const lucid_ir_tensor *y = &g->tensors[n->outputs[0]];
+    if (y->is_output || y->view_of >= 0 || y->data || y->dtype != x->dtype) return -1;
+    for (int v = 0; v < g->n_tensors; v++) /* nothing is a view of either */
+        if (g->tensors[v].view_of == t || g->tensors[v].view_of == n->outputs[0]) return -1;
+    return q;
+}
 
 typedef struct span {
     int tensor;
@@ -106,6 +130,15 @@ lucid_status lucid_plan_memory(lucid_plan_t *plan, const lucid_tactic *const *ta
         for (int c = 0; c < x->n_consumers; c++)
             if (x->consumers[c] > last[t]) last[t] = x->consumers[c];
     }
+    /* an input its Reorder converts when it is set: stored once, converted, for the run */
+    for (int k = 0; k < g->n_inputs && plan->device == LUCID_DEVICE_CPU; k++) {
+        const int t = g->inputs[k], q = lucid_plan_input_reorder(g, t);
+        if (q < 0) continue;
+        const int y = g->nodes[q].outputs[0];
+        needs[t] = false;
+        first[y] = -1;
+        last[y] = nn;
+    }
     /* a view's writes and reads count for its storage */
     for (int t = 0; t < nt; t++) {
         if (g->tensors[t].view_of < 0) continue;
@@ -152,13 +185,21 @@ lucid_status lucid_plan_memory(lucid_plan_t *plan, const lucid_tactic *const *ta
             break;
         }
     }
+    /* graph inputs and outputs (and inputs stored converted) first, one after another: they
+     * hold what the caller sets and reads, so nothing shares their bytes; the intermediate
+     * tensors are planned after them */
     int ns = 0;
-    size_t naive = 0;
+    size_t naive = 0, io = 0;
     for (int t = 0; t < nt; t++) {
         if (!needs[t]) continue;
         size_t sz = align_up(lucid_tensor_nbytes(&g->tensors[t]));
-        spans[ns++] = (span){.tensor = t, .first = first[t], .last = last[t], .size = sz};
         naive += sz;
+        if (g->tensors[t].is_input || g->tensors[t].is_output || first[t] < 0) {
+            plan->offsets[t] = io;
+            io += sz;
+            continue;
+        }
+        spans[ns++] = (span){.tensor = t, .first = first[t], .last = last[t], .size = sz};
     }
     for (int t = 0; t < nt; t++) /* outputs written in place were tensors of their own */
         if (alias[t] >= 0) naive += align_up(lucid_tensor_nbytes(&g->tensors[t]));
@@ -179,14 +220,15 @@ lucid_status lucid_plan_memory(lucid_plan_t *plan, const lucid_tactic *const *ta
         }
         cur->offset = offset;
         if (offset + cur->size > peak) peak = offset + cur->size;
-        plan->offsets[cur->tensor] = offset;
+        plan->offsets[cur->tensor] = io + offset;
     }
     for (int t = 0; t < nt; t++) {
         int root = t;
         while (alias[root] >= 0) root = alias[root];
         if (root != t) plan->offsets[t] = plan->offsets[root];
     }
-    plan->arena_size = peak;
+    plan->arena_size = io + peak;
+    plan->io_size = io;
     plan->naive_size = naive;
 done:
     free(first);

@@ -43,6 +43,7 @@ struct lucid_plan {
     size_t *offsets;          /* per tensor: byte offset in the arena, or LUCID_OFFSET_NONE */
     size_t arena_size;        /* peak activation bytes */
     size_t naive_size;        /* the sum of every activation tensor's bytes */
+    size_t io_size;           /* of arena_size (and naive_size): graph inputs and outputs */
     size_t workspace_size;    /* the largest layer workspace */
     size_t inplace_count;     /* outputs placed on their dead input */
     double build_seconds;
@@ -106,6 +107,12 @@ bool lucid_layout_nhwc_eligible(const lucid_graph *g, const lucid_node *n);
 /* Can node n run in `layout`: NHWC as above; NCHW16C: 4-D float32 activations, at least one
  * with channels a multiple of 16, outputs that are views or hold views only as slices of
  * whole channel blocks (an elided Concat's or Split's); plain always. */
+/* CPU plans: the Reorder layer that is the only reader of graph input t (plain, 4-D, not also
+ * an output), or -1. Such an input is converted when it is set, straight into the Reorder's
+ * output, which then lives for the whole run as an input does; the input itself takes no
+ * memory and the Reorder does not run (the memory plan and the context agree on this). */
+int lucid_plan_input_reorder(const lucid_graph *g, int t);
+
 bool lucid_layout_eligible(const lucid_graph *g, const lucid_node *n, lucid_layout layout);
 /* For a plan read from a file: every tensor's layout from its producer's tactic, checked
  * against what each layer's tactic reads. */

@@ -30,6 +30,8 @@ struct lucid_context {
     lucid_array *io;      /* per node: its input arrays, then its output arrays */
     int *io_offset;       /* per node: index of its first array in io */
     bool *skip;           /* per node: outputs are all constants known at inference */
+    int *in_reorder;      /* per graph input: the Reorder it is converted by when set, or -1
+                           * (lucid_plan_input_reorder; CPU plans) */
     const lucid_tactic **tactic; /* per node: how it runs */
     const void **state;          /* per node: the tactic's prepared state */
     void *workspace;             /* the largest layer's scratch, shared by the layers */
@@ -205,6 +207,11 @@ static lucid_status context_create(const lucid_model_t *model, const lucid_plan_
     }
     if (plan && c->threads > 1 && !(c->pool = lucid_threadpool_create(c->threads))) goto oom;
 
+    if (!(c->in_reorder = malloc(sizeof(int) * ((size_t)g->n_inputs + 1)))) goto oom;
+    for (int k = 0; k < g->n_inputs; k++) {
+        c->in_reorder[k] = plan ? lucid_plan_input_reorder(g, g->inputs[k]) : -1;
+        if (c->in_reorder[k] >= 0) c->skip[c->in_reorder[k]] = true; /* done when set */
+    }
     int n_io = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         c->io_offset[i] = n_io;
@@ -223,7 +230,7 @@ static lucid_status context_create(const lucid_model_t *model, const lucid_plan_
             const lucid_ir_tensor *t = lucid_op_output(g, n, k);
             lucid_tensor_array(t, t ? c->bufs[n->outputs[k]] : NULL, &a[n->n_inputs + k]);
         }
-        c->skip[i] = !lucid_plan_node_runs(g, i);
+        c->skip[i] = c->skip[i] || !lucid_plan_node_runs(g, i);
         if (!c->skip[i]) c->order[c->n_order++] = i;
         if (plan) {
             c->tactic[i] = plan->layers[i].tactic;
@@ -272,6 +279,7 @@ void lucid_context_destroy(lucid_context_t *ctx)
     free(ctx->io);
     free(ctx->io_offset);
     free(ctx->skip);
+    free(ctx->in_reorder);
     free(ctx->tactic);
     free(ctx->state);
     free(ctx->workspace);
@@ -307,6 +315,15 @@ lucid_status lucid_context_set_input(lucid_context_t *ctx, const char *name, luc
                                 lucid_shape_str(x->rank, x->dims, want, sizeof want),
                                 lucid_dtype_name(dtype),
                                 lucid_shape_str(rank, dims, got, sizeof got));
+        }
+        const int q = ctx->in_reorder ? ctx->in_reorder[i] : -1;
+        lucid_layout from, to;
+        if (q >= 0) {
+            lucid_reorder_layouts(&g->nodes[q], &from, &to);
+            /* converted straight into its Reorder's output (the input has no storage) */
+            lucid_layout_convert(data, ctx->bufs[g->nodes[q].outputs[0]], x->dims[0], x->dims[1],
+                                 x->dims[2] * x->dims[3], lucid_dtype_size(x->dtype), from, to);
+            return LUCID_STATUS_OK;
         }
         memcpy(ctx->bufs[t], data, lucid_tensor_nbytes(x));
         return LUCID_STATUS_OK;
