@@ -71,6 +71,9 @@ def main():
     ap.add_argument("--nchw", default="", help="models (or 'all') whose lucid plan is also built "
                     "with --gpu-layout nchw and run in the same rounds (the channels-last gain)")
     ap.add_argument("--timeout", type=float, default=400)
+    ap.add_argument("--peer-host-input", choices=("model", "float32"), default="model",
+                    help="the peers' host input: in the model's precision (default) or float32 "
+                         "cast on the GPU, as lucid takes it (torch_driver.py --host-input)")
     ap.add_argument("--prewarm", type=int, default=0,
                     help="compile every torch.compile peer first, N processes at a time")
     a = ap.parse_args()
@@ -142,7 +145,7 @@ def main():
             for p in peers:
                 cmd = [sys.executable, driver, onnx, "--device", "cuda", "--precision", a.precision,
                        "--mode", p, "--batch", str(batch), "--json", "--duration", str(a.duration),
-                       "--warmup", "500", "--allow-mismatch"]
+                       "--warmup", "500", "--allow-mismatch", "--host-input", a.peer_host_input]
                 doc, wall = run_json(cmd, a.timeout)
                 row["peers"][p].append(median_of(doc))
                 if r == 0:
@@ -183,7 +186,8 @@ def prewarm(a, jobs, driver):
         for p in modes + (["compile-max-autotune"] if model in a.max_autotune.split(",") else []):
             commands.append([sys.executable, driver, onnx, "--device", "cuda", "--precision",
                          a.precision, "--mode", p, "--batch", str(batch), "--json", "--duration",
-                         "0.01", "--iterations", "1", "--warmup", "0", "--allow-mismatch"])
+                         "0.01", "--iterations", "1", "--warmup", "0", "--allow-mismatch",
+                         "--host-input", a.peer_host_input])
     waiting, running = list(commands), []
     while waiting or running:
         while waiting and len(running) < a.prewarm:
@@ -204,6 +208,7 @@ def write(a, results, final=False):
     except ImportError:
         tver = "not installed"
     doc = {"schema": "lucid-gpu-bench/1", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "peer_host_input": a.peer_host_input,
            "gpu": gpu, "host": platform.node(), "torch": tver, "precision": a.precision,
            "rounds": a.rounds, "duration_s": a.duration, "command": " ".join(sys.argv),
            "latency": "host latency per inference: input copy in, run, output copy out, synchronized",
@@ -213,7 +218,10 @@ def write(a, results, final=False):
     peers = sorted({p for r in results for p in r.get("peer_ms", {})})
     lines = ["# lucid vs PyTorch on %s (%s, %s)" % (gpu, a.precision, doc["date"]), "",
              "Median host latency in ms (median of %d rounds of >= %g s each); ratio = lucid / peer "
-             "(below 1: lucid faster)." % (a.rounds, a.duration), "",
+             "(below 1: lucid faster). lucid's input is float32 on the host (its engine boundary); "
+             "the peers' host input is %s." % (a.rounds, a.duration,
+                                              "float32 too, cast on the GPU" if a.peer_host_input ==
+                                              "float32" else "in the model's precision"), "",
              "| model | batch | lucid layout | lucid | lucid NCHW | " + " | ".join(peers) + " | " +
              " | ".join("lucid/" + p for p in peers) + " | lucid GPU compute |",
              "|" + "---|" * (6 + 2 * len(peers))]

@@ -215,6 +215,10 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=0,
                     help="batch size of random inputs (default: the ONNX input's)")
     ap.add_argument("--arch", default="", help="zoo:NAME or fashion:NAME (default: from MODEL's folder)")
+    ap.add_argument("--host-input", choices=("model", "float32"), default="model",
+                    help="the host copy of a floating-point input: in the model's precision "
+                         "(default; fp16 runs copy 16-bit data) or float32, cast on the device "
+                         "after the copy, as lucid's engine boundary takes it")
     ap.add_argument("--allow-mismatch", action="store_true",
                     help="benchmark even if the rebuilt model's outputs differ from the references")
     args = ap.parse_args(argv)
@@ -296,7 +300,7 @@ def run_benchmark(torch, args, doc):
     xs_host = []
     for a in host:
         t = torch.from_numpy(a)
-        if t.is_floating_point():
+        if t.is_floating_point() and args.host_input == "model":
             t = t.to(dtype)
         if args.device == "cuda":
             t = t.pin_memory()
@@ -322,6 +326,8 @@ def run_benchmark(torch, args, doc):
         if mark_step:
             mark_step()
         xs = [t.to(dev, non_blocking=True) for t in xs_host] if cuda else xs_host
+        if args.host_input == "float32":
+            xs = [t.to(dtype) if t.is_floating_point() else t for t in xs]
         ys = [y.to("cpu", non_blocking=False) if cuda else y for y in as_list(fn(*xs))]
         if cuda:
             torch.cuda.synchronize()
