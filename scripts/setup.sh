@@ -9,7 +9,7 @@ packages=(
   libcjson-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev
   python3-numpy python3-onnx python3-torch python3-torchvision
   dataset-fashion-mnist darknet
-  libdnnl-dev libopenblas-dev
+  libdnnl-dev libopenblas-dev libxnnpack-dev
   libjs-chart.js chromium python3-jsonschema
 )
 

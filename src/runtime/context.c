@@ -176,8 +176,10 @@ static lucid_status context_create(const lucid_model_t *model, const lucid_plan_
         }
         offsets = own_offsets;
     }
-    c->arena = aligned_alloc(LUCID_ALIGN, total ? (total + LUCID_ALIGN - 1) / LUCID_ALIGN * LUCID_ALIGN
-                                                : LUCID_ALIGN);
+    /* 64 bytes more than the plan: XNNPACK's kernels may read (never use) up to 16 bytes past
+     * a tensor, the arena's last included */
+    c->arena = aligned_alloc(LUCID_ALIGN,
+                             (total + LUCID_ALIGN - 1) / LUCID_ALIGN * LUCID_ALIGN + LUCID_ALIGN);
     if (!c->arena) {
         free(own_offsets);
         lucid_context_destroy(c);

@@ -96,6 +96,13 @@
 #else
 #define LUCID_TACTIC_LIST_DNNL(X)
 #endif
+#ifdef LUCID_HAVE_XNNPACK
+#define LUCID_TACTIC_LIST_XNN(X)                                                               \
+    X(xnn_conv_f32_nhwc)                                                                       \
+    X(xnn_gemm_f32)
+#else
+#define LUCID_TACTIC_LIST_XNN(X)
+#endif
 #ifdef LUCID_HAVE_BLAS
 #define LUCID_TACTIC_LIST_BLAS(X)                                                              \
     X(blas_gemm_f32_sgemm)                                                                     \
@@ -114,6 +121,6 @@
 #define LUCID_TACTIC_LIST(X)                                                                   \
     LUCID_TACTIC_LIST_CPU(X)                                                                   \
     LUCID_TACTIC_LIST_HALF(X)                                                                  \
-    LUCID_TACTIC_LIST_DNNL(X) LUCID_TACTIC_LIST_BLAS(X) LUCID_TACTIC_LIST_CUDA(X) X(reference)
+    LUCID_TACTIC_LIST_DNNL(X) LUCID_TACTIC_LIST_XNN(X) LUCID_TACTIC_LIST_BLAS(X) LUCID_TACTIC_LIST_CUDA(X) X(reference)
 
 #endif
