@@ -189,7 +189,7 @@ static const lucid_tactic reverse_tactic = {
 
 /* Real Gemm tactics are left out, so the plain Gemm layer (the last classifier layer of
  * LeNet-5) can only take a test tactic; fused Gemm layers fall back to the reference. */
-static const char *const base_exclude[] = {"cpu.gemm", "dnnl.matmul", "blas.gemm"};
+static const char *const base_exclude[] = {"cpu.gemm", "dnnl.matmul", "blas.gemm", "xnn.gemm"};
 
 static void exclude_real_gemms(void *user, const char *config, int build, lucid_build_options *o)
 {
@@ -197,7 +197,7 @@ static void exclude_real_gemms(void *user, const char *config, int build, lucid_
     (void)config;
     (void)build;
     o->exclude_tactics = base_exclude;
-    o->n_exclude_tactics = 3;
+    o->n_exclude_tactics = 4;
 }
 
 /* Build k may use only the forward (even k) or the reverse (odd k) test tactic, every other
@@ -241,7 +241,7 @@ static void layer_with_tactic(const char *tactic, char *out, size_t len)
     bo.threads = 2;
     bo.time_ms = 0.2;
     bo.exclude_tactics = base_exclude;
-    bo.n_exclude_tactics = 3;
+    bo.n_exclude_tactics = 4;
     const lucid_tactic *extra[] = {&arrival_tactic};
     if (lucid_model_load(MODEL, &m, NULL) || lucid_plan_build_ex(m, &bo, extra, 1, &p, NULL)) {
         lucid_model_destroy(m);

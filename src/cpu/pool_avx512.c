@@ -515,7 +515,8 @@ static inline __attribute__((always_inline)) void pool16_rows(const pool16_task 
             __m512 a0 = init, a1 = init;
             int64_t p = 0;
             for (; p + 2 <= hw; p += 2) {
-                const __m512 x0 = _mm512_loadu_ps(x + p * 16), x1 = _mm512_loadu_ps(x + p * 16 + 16);
+                const __m512 x0 = _mm512_loadu_ps(x + p * 16);
+                const __m512 x1 = _mm512_loadu_ps(x + p * 16 + 16);
                 a0 = is_max ? _mm512_max_ps(a0, x0) : _mm512_add_ps(a0, x0);
                 a1 = is_max ? _mm512_max_ps(a1, x1) : _mm512_add_ps(a1, x1);
             }

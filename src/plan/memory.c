@@ -7,9 +7,10 @@
  * (graph inputs and outputs to the end). Graph inputs and outputs come first in the arena, one
  * after another (the caller's data: nothing shares them); the other tensors are placed after
  * them, largest first, ties by first use then index, each at the lowest 64-byte-aligned offset
- * where it overlaps no placed tensor whose lifetime overlaps its own. A same-shape elementwise layer whose input dies at that layer writes its
- * output over the input (in place), as does a FusedConv over its dying residual input when its
- * tactic allows it (LUCID_TACTIC_RESIDUAL_INPLACE). A graph input whose only reader is a
+ * where it overlaps no placed tensor whose lifetime overlaps its own. A same-shape elementwise
+ * layer whose input dies at that layer writes its output over the input (in place), as does a
+ * FusedConv over its dying residual input when its tactic allows it
+ * (LUCID_TACTIC_RESIDUAL_INPLACE). A graph input whose only reader is a
  * Reorder (CPU plans) is stored only converted, in that Reorder's output, for the whole run. */
 #include <stdlib.h>
 #include <string.h>
