@@ -10,9 +10,10 @@
  * and output pointers in a setup call that changes the operator, so a layer's state runs under
  * its own mutex: contexts sharing a plan take turns on these layers. Threads: XNNPACK runs on
  * the calling thread only. Its own pool (pthreadpool) next to oneDNN's OpenMP team, whose
- * threads spin between layers, fought for the same cores: on the 2-core EPYC a MobileNetV2
- * plan with XNNPACK layers on a 2-thread pthreadpool ran 113 ms against 3.2 ms without them,
- * so the tactics run single-threaded and the builder times them as such against the others.
+ * threads spin between layers, fought for the same cores: on the 2-core EPYC, with XNNPACK on
+ * a 2-thread pthreadpool, MobileNetV2's NHWC plan ran 113 ms against 3.2 ms for its NCHW16C
+ * plan (bench/results/2026-11-27-xnnpack-threads.txt), so the tactics run single-threaded and
+ * the builder times them as such against the others.
  * Deterministic (one thread, no atomics). */
 #ifdef LUCID_HAVE_XNNPACK
 
