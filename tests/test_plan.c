@@ -230,6 +230,29 @@ static void test_model(const char *path)
                           memcmp(again.data, y, again.nbytes) == 0,
                       "%s: a second run of the %s plan without setting the input", path, want);
             }
+            /* a Reorder of the graph input is done when the input is set: the plan has the
+             * layer, the context does not run it */
+            if (ctx) {
+                lucid_tensor_desc d;
+                lucid_model_input(lucid_plan_model(plan), 0, &d);
+                char reformat[LUCID_MAX_NAME + 16];
+                snprintf(reformat, sizeof reformat, "Reformat %s to ", d.name);
+                bool in_plan = false, run = false;
+                for (size_t i = 0; i < info.num_layers; i++) {
+                    lucid_layer_info li;
+                    lucid_plan_layer(plan, i, &li);
+                    in_plan |= li.name && strncmp(li.name, reformat, strlen(reformat)) == 0;
+                }
+                for (size_t i = 0; i < lucid_context_num_layers(ctx); i++) {
+                    lucid_layer_profile lp;
+                    if (!lucid_context_layer_profile(ctx, i, &lp))
+                        run |= lp.name && strncmp(lp.name, reformat, strlen(reformat)) == 0;
+                }
+                CHECK(!run, "%s: the %s plan's input Reorder runs (it is done when set)", path,
+                      want);
+                if (in_plan)
+                    printf("  %s: %s plan converts its input when it is set\n", path, want);
+            }
             char file[512];
             snprintf(file, sizeof file, "%s/layout%d.plan", tmpdir, v);
             lucid_plan_t *loaded = NULL;

@@ -39,13 +39,6 @@ static void blas_gemm_release(void *state)
     free(state);
 }
 
-static size_t blas_gemm_workspace(const void *state, int threads)
-{
-    (void)state;
-    (void)threads;
-    return 0;
-}
-
 static lucid_status blas_gemm_run(const void *state, const lucid_array *in, int n_in,
                                   lucid_array *out, int n_out, void *workspace,
                                   lucid_threadpool *pool, lucid_error *err)
@@ -76,7 +69,7 @@ const lucid_tactic lucid_tactic_blas_gemm_f32_sgemm = {
     .supports = blas_gemm_supports,
     .prepare = blas_gemm_prepare,
     .release = blas_gemm_release,
-    .workspace = blas_gemm_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = blas_gemm_run,
 };
 

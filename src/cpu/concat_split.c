@@ -125,13 +125,6 @@ static void cs_release(void *state)
     free(state);
 }
 
-static size_t cs_workspace(const void *state, int threads)
-{
-    (void)state;
-    (void)threads;
-    return 0;
-}
-
 typedef struct cs_job {
     const cs_state *s;
     const lucid_array *in;
@@ -182,7 +175,7 @@ static lucid_status cs_run(const void *state, const lucid_array *in, int n_in, l
         .supports = SUPPORTS,                                                                  \
         .prepare = cs_prepare,                                                                 \
         .release = cs_release,                                                                 \
-        .workspace = cs_workspace,                                                             \
+        .workspace = lucid_tactic_no_workspace,                                                             \
         .run = cs_run,                                                                         \
     };
 

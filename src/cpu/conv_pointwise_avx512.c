@@ -113,13 +113,6 @@ static void pw_release(void *state)
     free(s);
 }
 
-static size_t pw_workspace(const void *state, int threads)
-{
-    (void)state;
-    (void)threads;
-    return 0;
-}
-
 /* One register tile: mr output channels x nv vectors of pixels from p; the last vector is
  * masked by `last` (the image's final pixels). Always inlined so mr and nv are constants
  * and the accumulators stay in registers. */
@@ -279,6 +272,6 @@ const lucid_tactic lucid_tactic_cpu_conv_f32_pointwise_smallk_avx512 = {
     .supports = pw_supports,
     .prepare = pw_prepare,
     .release = pw_release,
-    .workspace = pw_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = pw_run,
 };

@@ -67,13 +67,6 @@ static void copy_release(void *state)
     free(state);
 }
 
-static size_t copy_workspace(const void *state, int threads)
-{
-    (void)state;
-    (void)threads;
-    return 0;
-}
-
 typedef struct copy_job {
     const copy_state *s;
     const unsigned char *src;
@@ -130,7 +123,7 @@ const lucid_tactic lucid_tactic_cpu_transpose_copy = {
     .supports = transpose_supports,
     .prepare = transpose_prepare,
     .release = copy_release,
-    .workspace = copy_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = copy_run,
 };
 
@@ -192,6 +185,6 @@ const lucid_tactic lucid_tactic_cpu_slice_copy = {
     .supports = slice_supports,
     .prepare = slice_prepare,
     .release = copy_release,
-    .workspace = copy_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = copy_run,
 };

@@ -49,13 +49,6 @@ static void row_release(void *state)
     free(s);
 }
 
-static size_t row_workspace(const void *state, int threads)
-{
-    (void)state;
-    (void)threads;
-    return 0;
-}
-
 /* Fills n elements of esize bytes with the value v. */
 static void fill_elems(unsigned char *dst, const unsigned char *v, size_t esize, int64_t n)
 {
@@ -210,7 +203,7 @@ const lucid_tactic lucid_tactic_cpu_pad_rowcopy = {
     .supports = pad_supports,
     .prepare = pad_prepare,
     .release = row_release,
-    .workspace = row_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = pad_run,
 };
 
@@ -316,6 +309,6 @@ const lucid_tactic lucid_tactic_cpu_resize_nearest = {
     .supports = resize_supports,
     .prepare = resize_prepare,
     .release = row_release,
-    .workspace = row_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = resize_run,
 };

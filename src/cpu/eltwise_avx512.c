@@ -263,13 +263,6 @@ static void ew_release(void *state)
     free(state);
 }
 
-static size_t ew_workspace(const void *state, int threads)
-{
-    (void)state;
-    (void)threads;
-    return 0;
-}
-
 static lucid_status ew_run(const void *state, const lucid_array *in, int n_in, lucid_array *out,
                            int n_out, void *workspace, lucid_threadpool *pool, lucid_error *err)
 {
@@ -326,7 +319,7 @@ static lucid_status ew_run(const void *state, const lucid_array *in, int n_in, l
         .supports = SYM##_supports,                                                            \
         .prepare = SYM##_prepare,                                                              \
         .release = ew_release,                                                                 \
-        .workspace = ew_workspace,                                                             \
+        .workspace = lucid_tactic_no_workspace,                                                             \
         .run = ew_run,                                                                         \
     };
 
@@ -444,7 +437,7 @@ const lucid_tactic lucid_tactic_cpu_softmax_f32_avx512 = {
     .supports = sm_supports,
     .prepare = sm_prepare,
     .release = ew_release,
-    .workspace = ew_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = sm_run,
 };
 
@@ -641,7 +634,7 @@ const lucid_tactic lucid_tactic_cpu_batchnorm_f32_avx512 = {
     .supports = bn_supports,
     .prepare = bn_prepare,
     .release = bn_release,
-    .workspace = ew_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = bn_run,
 };
 
@@ -654,6 +647,6 @@ const lucid_tactic lucid_tactic_cpu_batchnorm_f32_avx512_nchw16c = {
     .supports = bn_blocked_supports,
     .prepare = bn_blocked_prepare,
     .release = bn_release,
-    .workspace = ew_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = bn_run,
 };

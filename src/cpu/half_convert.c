@@ -156,13 +156,6 @@ static void cast_release(void *state)
     free(state);
 }
 
-static size_t cast_workspace(const void *state, int threads)
-{
-    (void)state;
-    (void)threads;
-    return 0;
-}
-
 static lucid_status cast_run(const void *state, const lucid_array *in, int n_in, lucid_array *out,
                              int n_out, void *workspace, lucid_threadpool *pool, lucid_error *err)
 {
@@ -185,7 +178,7 @@ const lucid_tactic lucid_tactic_cpu_cast_f32_f16_avx512 = {
     .supports = cast_f16_supports,
     .prepare = cast_f16_prepare,
     .release = cast_release,
-    .workspace = cast_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = cast_run,
 };
 
@@ -196,6 +189,6 @@ const lucid_tactic lucid_tactic_cpu_cast_f32_bf16_avx512 = {
     .supports = cast_bf16_supports,
     .prepare = cast_bf16_prepare,
     .release = cast_release,
-    .workspace = cast_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = cast_run,
 };

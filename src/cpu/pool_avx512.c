@@ -595,13 +595,6 @@ static bool pool16_avg_supports(const lucid_graph *g, const lucid_node *n,
     return pool16_check(g, n, cpu, false, why, why_len);
 }
 
-static size_t pool16_workspace(const void *state, int threads)
-{
-    (void)state;
-    (void)threads;
-    return 0;
-}
-
 static lucid_status pool16_run(const void *state, const lucid_array *in, int n_in,
                                lucid_array *out, int n_out, void *workspace,
                                lucid_threadpool *pool, lucid_error *err)
@@ -629,7 +622,7 @@ const lucid_tactic lucid_tactic_cpu_pool_f32_max_avx512_nchw16c = {
     .supports = pool16_max_supports,
     .prepare = lucid_pool_prepare,
     .release = lucid_pool_release,
-    .workspace = pool16_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = pool16_run,
 };
 
@@ -642,6 +635,6 @@ const lucid_tactic lucid_tactic_cpu_pool_f32_avg_avx512_nchw16c = {
     .supports = pool16_avg_supports,
     .prepare = lucid_pool_prepare,
     .release = lucid_pool_release,
-    .workspace = pool16_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = pool16_run,
 };

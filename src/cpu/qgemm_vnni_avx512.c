@@ -306,13 +306,6 @@ static lucid_status vq_gemm_prepare(const lucid_graph *g, const lucid_node *n, i
     return vq_prepare_common(g, n, false, state, err);
 }
 
-static size_t vq_workspace(const void *state, int threads)
-{
-    (void)state;
-    (void)threads;
-    return 0;
-}
-
 typedef struct vq_run {
     const vq_state *s;
     const uint8_t *x;
@@ -576,7 +569,7 @@ const lucid_tactic lucid_tactic_cpu_qconv_int8_pointwise_vnni = {
     .supports = vq_conv_supports,
     .prepare = vq_conv_prepare,
     .release = vq_release,
-    .workspace = vq_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = vq_run_layer,
 };
 
@@ -587,6 +580,6 @@ const lucid_tactic lucid_tactic_cpu_qgemm_int8_vnni = {
     .supports = vq_gemm_supports,
     .prepare = vq_gemm_prepare,
     .release = vq_release,
-    .workspace = vq_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = vq_run_layer,
 };

@@ -89,13 +89,6 @@ static void qz_release(void *state)
     free(state);
 }
 
-static size_t qz_workspace(const void *state, int threads)
-{
-    (void)state;
-    (void)threads;
-    return 0;
-}
-
 typedef struct qz_job {
     const qz_state *s;
     const void *x;
@@ -178,7 +171,7 @@ const lucid_tactic lucid_tactic_cpu_quantize_avx512 = {
     .supports = qz_supports,
     .prepare = qz_prepare,
     .release = qz_release,
-    .workspace = qz_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = qz_run,
 };
 
@@ -191,6 +184,6 @@ const lucid_tactic lucid_tactic_cpu_quantize_avx512_nhwc = {
     .supports = qz_nhwc_supports,
     .prepare = qz_prepare,
     .release = qz_release,
-    .workspace = qz_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = qz_run,
 };

@@ -63,13 +63,6 @@ static void reorder_release(void *state)
     free(state);
 }
 
-static size_t reorder_workspace(const void *state, int threads)
-{
-    (void)state;
-    (void)threads;
-    return 0;
-}
-
 typedef struct reorder_job {
     const reorder_state *s;
     const unsigned char *src;
@@ -149,7 +142,7 @@ const lucid_tactic lucid_tactic_cpu_reorder_tiled = {
     .supports = reorder_supports,
     .prepare = reorder_prepare,
     .release = reorder_release,
-    .workspace = reorder_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = reorder_run,
 };
 

@@ -219,13 +219,6 @@ static lucid_status xnn_gemm_prepare(const lucid_graph *g, const lucid_node *n, 
     return xnn_prepare(g, n, false, max_threads, state, err);
 }
 
-static size_t xnn_workspace(const void *state, int threads)
-{
-    (void)state;
-    (void)threads;
-    return 0;
-}
-
 static lucid_status xnn_run(const void *state, const lucid_array *in, int n_in, lucid_array *out,
                             int n_out, void *workspace, lucid_threadpool *pool, lucid_error *err)
 {
@@ -258,7 +251,7 @@ const lucid_tactic lucid_tactic_xnn_conv_f32_nhwc = {
     .supports = xnn_conv_supports,
     .prepare = xnn_conv_prepare,
     .release = xnn_release,
-    .workspace = xnn_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = xnn_run,
 };
 
@@ -269,7 +262,7 @@ const lucid_tactic lucid_tactic_xnn_gemm_f32 = {
     .supports = xnn_gemm_supports,
     .prepare = xnn_gemm_prepare,
     .release = xnn_release,
-    .workspace = xnn_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = xnn_run,
 };
 

@@ -424,9 +424,11 @@ static int plan_alt_layers(const lucid_plan_t *plan)
 /* Runs the n plans interleaved (one run of each per round, after two warm-up runs each)
  * for at least 5 rounds and about budget_s; writes each plan's median ms. */
 /* Runs contexts interleaved (two warm-up runs each, then at least 5 and at most 41 rounds
- * within about budget_s), the order rotated each round; their medians in ms. */
+ * within about budget_s), the order rotated each round; their medians in ms. With `profile`,
+ * per-layer profiling is turned on after the warm-up (lucid_context_layer_profile). */
 static lucid_status measure_contexts(lucid_context_t *const *ctx, int n, double budget_s,
-                                     double *median_ms, int *rounds_out, lucid_error *err)
+                                     bool profile, double *median_ms, int *rounds_out,
+                                     lucid_error *err)
 {
     enum { MAX_ROUNDS = 41 };
     double *samples = malloc(sizeof(double) * MAX_ROUNDS * (size_t)n);
@@ -436,6 +438,7 @@ static lucid_status measure_contexts(lucid_context_t *const *ctx, int n, double 
         for (int k = 0; k < n && !st; k++)
             if ((st = lucid_context_run(ctx[k])))
                 lucid_errorf(err, st, "%s", lucid_context_error(ctx[k]));
+    for (int k = 0; k < n && !st && profile; k++) st = lucid_context_set_profiling(ctx[k], 1);
     int rounds = 0;
     double start = lucid_time_now();
     while (!st && rounds < MAX_ROUNDS && (rounds < 5 || lucid_time_now() - start < budget_s)) {
@@ -465,7 +468,7 @@ static lucid_status measure_plans(lucid_plan_t *const *plans, int n, double budg
     lucid_context_t *ctx[4] = {NULL, NULL, NULL, NULL};
     lucid_status st = LUCID_STATUS_OK;
     for (int k = 0; k < n && !st; k++) st = lucid_context_create_plan(plans[k], NULL, &ctx[k], err);
-    if (!st) st = measure_contexts(ctx, n, budget_s, median_ms, rounds_out, err);
+    if (!st) st = measure_contexts(ctx, n, budget_s, false, median_ms, rounds_out, err);
     for (int k = 0; k < n; k++) lucid_context_destroy(ctx[k]);
     return st;
 }
@@ -481,24 +484,6 @@ static lucid_status measure_plans(lucid_plan_t *const *plans, int n, double budg
  * and kept only if faster. States are prepared for the plan's threads like the build's. */
 #define TACTIC_CHECK_FACTOR 1.5
 #define TACTIC_CHECK_GAIN 0.03
-
-static lucid_status profile_contexts(lucid_context_t *a, lucid_context_t *b, double budget_s,
-                                     lucid_error *err)
-{
-    lucid_context_t *ctx[2] = {a, b};
-    lucid_status st = LUCID_STATUS_OK;
-    for (int w = 0; w < 2 && !st; w++)
-        for (int k = 0; k < 2 && !st; k++)
-            if ((st = lucid_context_run(ctx[k])))
-                lucid_errorf(err, st, "%s", lucid_context_error(ctx[k]));
-    for (int k = 0; k < 2 && !st; k++) st = lucid_context_set_profiling(ctx[k], 1);
-    double start = lucid_time_now();
-    for (int r = 0; !st && r < 41 && (r < 5 || lucid_time_now() - start < budget_s); r++)
-        for (int k = 0; k < 2 && !st; k++)
-            if ((st = lucid_context_run(ctx[(k + r) % 2])))
-                lucid_errorf(err, st, "%s", lucid_context_error(ctx[(k + r) % 2]));
-    return st;
-}
 
 /* Mean ms per node of a profiled context (nodes that did not run: -1). */
 static void profile_means(const lucid_context_t *ctx, int n_nodes, double *mean)
@@ -577,11 +562,16 @@ static lucid_status check_tactics(lucid_plan_t *plan, lucid_error *err)
         if (l->workspace > plan->workspace_size) plan->workspace_size = l->workspace;
     }
     if (!st) st = lucid_context_create_plan(plan, NULL, &cb, err);
-    if (!st) st = profile_contexts(ca, cb, 0.6, err);
+    double pm[2];
+    int prounds = 0;
+    lucid_context_t *pair[2] = {ca, cb};
+    if (!st) st = measure_contexts(pair, 2, 0.6, true, pm, &prounds, err);
     int kept = 0;
     if (!st) {
         profile_means(ca, nn, ma);
         profile_means(cb, nn, mb);
+        /* A runs again below, against C: unprofiled, as C is */
+        st = lucid_context_set_profiling(ca, 0);
         for (int i = 0; i < nn; i++) {
             if (!alt[i].tactic) continue;
             lucid_layer *l = &plan->layers[i];
@@ -611,7 +601,7 @@ static lucid_status check_tactics(lucid_plan_t *plan, lucid_error *err)
                 plan->workspace_size = plan->layers[i].workspace;
         st = lucid_context_create_plan(plan, NULL, &cb, err);
         lucid_context_t *both[2] = {ca, cb};
-        if (!st) st = measure_contexts(both, 2, 0.6, ms, &rounds, err);
+        if (!st) st = measure_contexts(both, 2, 0.6, false, ms, &rounds, err);
         if (!st && !(ms[1] < ms[0])) {
             for (int i = 0; i < nn; i++) { /* the whole plan was not faster: all back */
                 if (!orig[i].tactic) continue;
@@ -628,7 +618,7 @@ static lucid_status check_tactics(lucid_plan_t *plan, lucid_error *err)
         }
     } else if (!st) {
         lucid_context_t *one[1] = {ca};
-        st = measure_contexts(one, 1, 0.2, ms, &rounds, err);
+        st = measure_contexts(one, 1, 0.2, false, ms, &rounds, err);
         ms[1] = ms[0];
     }
     lucid_context_destroy(ca);

@@ -60,7 +60,7 @@ static void reference_release(void *state)
     (void)state;
 }
 
-static size_t reference_workspace(const void *state, int threads)
+size_t lucid_tactic_no_workspace(const void *state, int threads)
 {
     (void)state;
     (void)threads;
@@ -87,6 +87,6 @@ const lucid_tactic lucid_tactic_reference = {
     .supports = reference_supports,
     .prepare = reference_prepare,
     .release = reference_release,
-    .workspace = reference_workspace,
+    .workspace = lucid_tactic_no_workspace,
     .run = reference_run,
 };

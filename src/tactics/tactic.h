@@ -96,6 +96,9 @@ const lucid_tactic *lucid_tactic_find(const char *name);
 
 /* The reference tactic: the op's own reference kernel, for every op (the fallback that
  * always exists). */
+/* The workspace hook of a tactic that needs none: 0 bytes. */
+size_t lucid_tactic_no_workspace(const void *state, int threads);
+
 extern const lucid_tactic lucid_tactic_reference;
 
 #endif
