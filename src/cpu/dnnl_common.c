@@ -94,35 +94,82 @@ size_t lucid_dnnl_scratchpad_size(const_dnnl_primitive_desc_t pd)
     return md ? dnnl_memory_desc_get_size(md) : 0;
 }
 
-dnnl_status_t lucid_dnnl_execute(dnnl_engine_t eng, dnnl_stream_t s, const_dnnl_primitive_t prim,
-                                 const lucid_dnnl_arg *args, int nargs)
+lucid_status lucid_dnnl_bind(const void *state, void **bound, lucid_error *err)
+{
+    (void)state;
+    *bound = calloc(1, sizeof(lucid_dnnl_handles));
+    return *bound ? LUCID_STATUS_OK
+                  : lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory (oneDNN handles)");
+}
+
+void lucid_dnnl_unbind(void *bound)
+{
+    lucid_dnnl_handles *h = bound;
+    if (!h) return;
+    for (int i = 0; i < LUCID_DNNL_SLOTS; i++)
+        if (h->mem[i]) dnnl_memory_destroy(h->mem[i]);
+    if (h->stream) dnnl_stream_destroy(h->stream);
+    free(h);
+}
+
+dnnl_status_t lucid_dnnl_stream(dnnl_engine_t eng, lucid_dnnl_handles *h, dnnl_stream_t *s,
+                                dnnl_stream_t *made)
+{
+    *made = NULL;
+    if (h && h->stream) {
+        *s = h->stream;
+        return dnnl_success;
+    }
+    dnnl_status_t ds = dnnl_stream_create(s, eng, dnnl_stream_default_flags);
+    if (ds != dnnl_success) return ds;
+    if (h)
+        h->stream = *s;
+    else
+        *made = *s;
+    return dnnl_success;
+}
+
+dnnl_status_t lucid_dnnl_execute(dnnl_engine_t eng, dnnl_stream_t s, lucid_dnnl_handles *h,
+                                 int slot, const_dnnl_primitive_t prim, const lucid_dnnl_arg *args,
+                                 int nargs)
 {
     enum { MAX_ARGS = 8 };
     dnnl_exec_arg_t ea[MAX_ARGS] = {{0}};
     dnnl_status_t ds = dnnl_success;
     int made = 0;
-    if (nargs > MAX_ARGS) return dnnl_invalid_arguments;
-    for (; made < nargs; made++) {
-        ea[made].arg = args[made].id;
-        ds = dnnl_memory_create(&ea[made].memory, args[made].md, eng, args[made].data);
+    if (nargs > MAX_ARGS || (h && (slot < 0 || slot + nargs > LUCID_DNNL_SLOTS)))
+        return dnnl_invalid_arguments;
+    for (int i = 0; i < nargs; i++) {
+        ea[i].arg = args[i].id;
+        if (h && h->mem[slot + i]) {
+            ds = dnnl_memory_set_data_handle(h->mem[slot + i], args[i].data);
+            ea[i].memory = h->mem[slot + i];
+        } else {
+            ds = dnnl_memory_create(&ea[i].memory, args[i].md, eng, args[i].data);
+            if (ds == dnnl_success && h)
+                h->mem[slot + i] = ea[i].memory;
+            else if (ds == dnnl_success)
+                made = i + 1;
+        }
         if (ds != dnnl_success) goto done;
     }
     ds = dnnl_primitive_execute(prim, s, nargs, ea);
     if (ds == dnnl_success) ds = dnnl_stream_wait(s);
 done:
-    for (int i = 0; i < made; i++)
+    for (int i = 0; !h && i < made; i++)
         dnnl_memory_destroy(ea[i].memory);
     return ds;
 }
 
-dnnl_status_t lucid_dnnl_run_one(dnnl_engine_t eng, const_dnnl_primitive_t prim,
-                                 const lucid_dnnl_arg *args, int nargs, int threads)
+dnnl_status_t lucid_dnnl_run_one(dnnl_engine_t eng, lucid_dnnl_handles *h,
+                                 const_dnnl_primitive_t prim, const lucid_dnnl_arg *args, int nargs,
+                                 int threads)
 {
     int old = lucid_dnnl_threads_set(threads);
-    dnnl_stream_t st = NULL;
-    dnnl_status_t ds = dnnl_stream_create(&st, eng, dnnl_stream_default_flags);
-    if (ds == dnnl_success) ds = lucid_dnnl_execute(eng, st, prim, args, nargs);
-    if (st) dnnl_stream_destroy(st);
+    dnnl_stream_t st = NULL, made = NULL;
+    dnnl_status_t ds = lucid_dnnl_stream(eng, h, &st, &made);
+    if (ds == dnnl_success) ds = lucid_dnnl_execute(eng, st, h, 0, prim, args, nargs);
+    if (made) dnnl_stream_destroy(made);
     lucid_dnnl_threads_set(old);
     return ds;
 }
@@ -156,7 +203,7 @@ dnnl_status_t lucid_dnnl_reorder_const(dnnl_engine_t eng, const dnnl_memory_desc
             {DNNL_ARG_TO, to, dst},
             {DNNL_ARG_SCRATCHPAD, smd, scratch},
         };
-        ds = lucid_dnnl_execute(eng, s, prim, args, sbytes ? 3 : 2);
+        ds = lucid_dnnl_execute(eng, s, NULL, 0, prim, args, sbytes ? 3 : 2);
     }
     free(scratch);
     if (ds == dnnl_success)

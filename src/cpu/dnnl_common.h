@@ -65,16 +65,47 @@ typedef struct lucid_dnnl_arg {
     void *data;
 } lucid_dnnl_arg;
 
-/* Executes prim with args on stream s. Memory objects are small handles wrapping lucid's
- * buffers: oneDNN's C API makes them (and its argument map) per execution, the only
- * allocation on this run path; no data buffer is allocated. */
-dnnl_status_t lucid_dnnl_execute(dnnl_engine_t eng, dnnl_stream_t s, const_dnnl_primitive_t prim,
-                                 const lucid_dnnl_arg *args, int nargs);
+/* One context's oneDNN handles for one layer (the tactics' bind): a stream and a memory
+ * object per argument slot, each made on its first use (the context's first run) and
+ * afterwards only pointed at lucid's buffers with dnnl_memory_set_data_handle. Slots are
+ * fixed per tactic (the same execution always uses the same slots with the same layouts). */
+#define LUCID_DNNL_SLOTS 24
+typedef struct lucid_dnnl_handles {
+    dnnl_stream_t stream;
+    dnnl_memory_t mem[LUCID_DNNL_SLOTS];
+} lucid_dnnl_handles;
 
-/* Runs one primitive on its own stream with `threads` OpenMP threads (the caller's count is
- * restored): what a single-primitive tactic's run is. */
-dnnl_status_t lucid_dnnl_run_one(dnnl_engine_t eng, const_dnnl_primitive_t prim,
-                                 const lucid_dnnl_arg *args, int nargs, int threads);
+/* The tactics' bind and unbind hooks: empty handles, and their release. */
+lucid_status lucid_dnnl_bind(const void *state, void **bound, lucid_error *err);
+void lucid_dnnl_unbind(void *bound);
+
+/* The stream of h (made on first use), or, when h is NULL, a new one in *made that the caller
+ * destroys. */
+dnnl_status_t lucid_dnnl_stream(dnnl_engine_t eng, lucid_dnnl_handles *h, dnnl_stream_t *s,
+                                dnnl_stream_t *made);
+
+/* Executes prim with args on stream s and waits for it. With handles h, args use the memory
+ * objects of slots slot..slot+nargs-1; without (h NULL), memory objects are made for this
+ * execution and destroyed after it. oneDNN's dnnl_primitive_execute itself still builds an
+ * argument map on the heap on every call (std::unordered_map inside libdnnl 2.6): the only
+ * allocation left on a bound run path, out of lucid's reach (tests/test_noalloc.c counts it). */
+dnnl_status_t lucid_dnnl_execute(dnnl_engine_t eng, dnnl_stream_t s, lucid_dnnl_handles *h,
+                                 int slot, const_dnnl_primitive_t prim, const lucid_dnnl_arg *args,
+                                 int nargs);
+
+/* Runs one primitive (slots from 0) with `threads` OpenMP threads (the caller's count is
+ * restored): what a single-primitive tactic's run is. h as for lucid_dnnl_execute. */
+dnnl_status_t lucid_dnnl_run_one(dnnl_engine_t eng, lucid_dnnl_handles *h,
+                                 const_dnnl_primitive_t prim, const lucid_dnnl_arg *args, int nargs,
+                                 int threads);
+
+/* The run hook of a tactic whose run_bound is `bound_run`: runs it without handles. */
+#define LUCID_DNNL_UNBOUND_RUN(name, bound_run)                                                    \
+    static lucid_status name(const void *state, const lucid_array *in, int n_in, lucid_array *out, \
+                             int n_out, void *workspace, lucid_threadpool *pool, lucid_error *err) \
+    {                                                                                              \
+        return bound_run(state, NULL, in, n_in, out, n_out, workspace, pool, err);                 \
+    }
 
 /* A lucid error from a oneDNN status. */
 lucid_status lucid_dnnl_error(lucid_error *err, const char *what, dnnl_status_t ds);

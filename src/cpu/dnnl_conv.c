@@ -448,9 +448,12 @@ static size_t dnnl_conv_workspace(const void *state, int threads)
            lucid_dnnl_round(s->yc_bytes);
 }
 
-static lucid_status dnnl_conv_run(const void *state, const lucid_array *in, int n_in,
-                                  lucid_array *out, int n_out, void *workspace,
-                                  lucid_threadpool *pool, lucid_error *err)
+/* argument slots of the executions in lucid_dnnl_handles */
+enum { SLOT_RX = 0, SLOT_RZ = 3, SLOT_CONV = 6, SLOT_ACT = 11, SLOT_RY = 17 };
+
+static lucid_status dnnl_conv_run_bound(const void *state, void *bound, const lucid_array *in,
+                                        int n_in, lucid_array *out, int n_out, void *workspace,
+                                        lucid_threadpool *pool, lucid_error *err)
 {
     (void)n_out;
     const dnnl_conv_state *s = state;
@@ -463,8 +466,9 @@ static lucid_status dnnl_conv_run(const void *state, const lucid_array *in, int 
     void *z = s->has_z && n_in > 3 ? in[3].data : NULL;
     void *conv_x = s->need_x ? xc : x, *conv_y = s->need_y ? yc : y;
     int old = lucid_dnnl_threads_set(lucid_threadpool_size(pool));
-    dnnl_stream_t st = NULL;
-    dnnl_status_t ds = dnnl_stream_create(&st, s->eng, dnnl_stream_default_flags);
+    lucid_dnnl_handles *h = bound;
+    dnnl_stream_t st = NULL, made = NULL;
+    dnnl_status_t ds = lucid_dnnl_stream(s->eng, h, &st, &made);
     const char *what = "stream";
     const dnnl_memory_desc_t *smd;
     if (ds == dnnl_success && s->need_x) {
@@ -473,7 +477,7 @@ static lucid_status dnnl_conv_run(const void *state, const lucid_array *in, int 
         lucid_dnnl_arg a[] = {{DNNL_ARG_FROM, &s->x_md, x},
                               {DNNL_ARG_TO, &s->xc_md, xc},
                               {DNNL_ARG_SCRATCHPAD, smd, scratch}};
-        ds = lucid_dnnl_execute(s->eng, st, s->rx, a, 3);
+        ds = lucid_dnnl_execute(s->eng, st, h, SLOT_RX, s->rx, a, 3);
     }
     if (ds == dnnl_success && z) {
         /* the sum post-op reads the residual from dst */
@@ -483,7 +487,7 @@ static lucid_status dnnl_conv_run(const void *state, const lucid_array *in, int 
             lucid_dnnl_arg a[] = {{DNNL_ARG_FROM, &s->y_md, z},
                                   {DNNL_ARG_TO, &s->yc_md, yc},
                                   {DNNL_ARG_SCRATCHPAD, smd, scratch}};
-            ds = lucid_dnnl_execute(s->eng, st, s->rz, a, 3);
+            ds = lucid_dnnl_execute(s->eng, st, h, SLOT_RZ, s->rz, a, 3);
         } else if (z != y) {
             memcpy(y, z, out[0].nbytes);
         }
@@ -496,7 +500,7 @@ static lucid_status dnnl_conv_run(const void *state, const lucid_array *in, int 
                                {DNNL_ARG_DST, &s->yc_md, conv_y},
                                {DNNL_ARG_SCRATCHPAD, smd, scratch},
                                {DNNL_ARG_BIAS, &s->b_md, b}};
-        ds = lucid_dnnl_execute(s->eng, st, s->prim, a, b ? 5 : 4);
+        ds = lucid_dnnl_execute(s->eng, st, h, SLOT_CONV, s->prim, a, b ? 5 : 4);
     }
     for (int i = 0; i < s->n_act && ds == dnnl_success; i++) {
         what = "activation";
@@ -504,7 +508,7 @@ static lucid_status dnnl_conv_run(const void *state, const lucid_array *in, int 
         lucid_dnnl_arg a[] = {{DNNL_ARG_SRC, &s->yc_md, conv_y},
                               {DNNL_ARG_DST, &s->yc_md, conv_y},
                               {DNNL_ARG_SCRATCHPAD, smd, scratch}};
-        ds = lucid_dnnl_execute(s->eng, st, s->act[i], a, 3);
+        ds = lucid_dnnl_execute(s->eng, st, h, SLOT_ACT + 3 * i, s->act[i], a, 3);
     }
     if (ds == dnnl_success && s->need_y) {
         what = "output reorder";
@@ -512,27 +516,31 @@ static lucid_status dnnl_conv_run(const void *state, const lucid_array *in, int 
         lucid_dnnl_arg a[] = {{DNNL_ARG_FROM, &s->yc_md, yc},
                               {DNNL_ARG_TO, &s->y_md, y},
                               {DNNL_ARG_SCRATCHPAD, smd, scratch}};
-        ds = lucid_dnnl_execute(s->eng, st, s->ry, a, 3);
+        ds = lucid_dnnl_execute(s->eng, st, h, SLOT_RY, s->ry, a, 3);
     }
-    if (st) dnnl_stream_destroy(st);
+    if (made) dnnl_stream_destroy(made);
     lucid_dnnl_threads_set(old);
     return ds == dnnl_success ? LUCID_STATUS_OK : lucid_dnnl_error(err, what, ds);
 }
+LUCID_DNNL_UNBOUND_RUN(dnnl_conv_run, dnnl_conv_run_bound)
 
-#define DNNL_CONV_TACTIC(SYM, NAME, PREF, LAYOUT, PRECISION, SUP, PREP)                        \
-    const lucid_tactic lucid_tactic_##SYM = {                                                  \
-        .name = NAME,                                                                          \
-        .backend = "dnnl",                                                                     \
-        .flags = LUCID_TACTIC_THREAD_DEPENDENT | LUCID_TACTIC_RESIDUAL_INPLACE,                \
-        .preference = PREF,                                                                    \
-        .in_layout = LAYOUT,                                                                   \
-        .out_layout = LAYOUT,                                                                  \
-        .precision = PRECISION,                                                                \
-        .supports = SUP,                                                                       \
-        .prepare = PREP,                                                                       \
-        .release = dnnl_conv_release,                                                          \
-        .workspace = dnnl_conv_workspace,                                                      \
-        .run = dnnl_conv_run,                                                                  \
+#define DNNL_CONV_TACTIC(SYM, NAME, PREF, LAYOUT, PRECISION, SUP, PREP)                            \
+    const lucid_tactic lucid_tactic_##SYM = {                                                      \
+        .name = NAME,                                                                              \
+        .backend = "dnnl",                                                                         \
+        .flags = LUCID_TACTIC_THREAD_DEPENDENT | LUCID_TACTIC_RESIDUAL_INPLACE,                    \
+        .preference = PREF,                                                                        \
+        .in_layout = LAYOUT,                                                                       \
+        .out_layout = LAYOUT,                                                                      \
+        .precision = PRECISION,                                                                    \
+        .supports = SUP,                                                                           \
+        .prepare = PREP,                                                                           \
+        .release = dnnl_conv_release,                                                              \
+        .workspace = dnnl_conv_workspace,                                                          \
+        .run = dnnl_conv_run,                                                                      \
+        .bind = lucid_dnnl_bind,                                                                   \
+        .unbind = lucid_dnnl_unbind,                                                               \
+        .run_bound = dnnl_conv_run_bound,                                                          \
     };
 #define DNNL_CONV_F32_TACTIC(SYM, NAME, PREF, LAYOUT, HOOKS)                                   \
     DNNL_CONV_TACTIC(SYM, NAME, PREF, LAYOUT, LUCID_PRECISION_FP32,                            \

@@ -398,9 +398,9 @@ static void residual_to_dst(const dnnl_q_state *s, const lucid_array *z, lucid_a
     }
 }
 
-static lucid_status dnnl_q_run(const void *state, const lucid_array *in, int n_in,
-                               lucid_array *out, int n_out, void *workspace,
-                               lucid_threadpool *pool, lucid_error *err)
+static lucid_status dnnl_q_run_bound(const void *state, void *bound, const lucid_array *in,
+                                     int n_in, lucid_array *out, int n_out, void *workspace,
+                                     lucid_threadpool *pool, lucid_error *err)
 {
     (void)n_out;
     const dnnl_q_state *s = state;
@@ -415,12 +415,13 @@ static lucid_status dnnl_q_run(const void *state, const lucid_array *in, int n_i
                            {DNNL_ARG_DST, &s->y_md, out[0].data},
                            {DNNL_ARG_SCRATCHPAD, smd, workspace},
                            {DNNL_ARG_BIAS, &s->b_md, s->bias}};
-    dnnl_status_t ds = lucid_dnnl_run_one(s->eng, s->prim, a, s->bias ? 5 : 4,
-                                          lucid_threadpool_size(pool));
+    dnnl_status_t ds =
+        lucid_dnnl_run_one(s->eng, bound, s->prim, a, s->bias ? 5 : 4, lucid_threadpool_size(pool));
     return ds == dnnl_success ? LUCID_STATUS_OK
                               : lucid_dnnl_error(err, s->conv ? "int8 convolution" : "int8 matmul",
                                                  ds);
 }
+LUCID_DNNL_UNBOUND_RUN(dnnl_q_run, dnnl_q_run_bound)
 
 /* ---- plain NCHW through the channels-last kernel -------------------------------------
  * oneDNN has no fast int8 convolution on plain NCHW activations (only its reference one), and
@@ -491,9 +492,9 @@ static void reorder_batch(const void *src, void *dst, int64_t batch, int64_t c, 
                             c, sp, es, to_nhwc);
 }
 
-static lucid_status qconv_reorder_run(const void *state, const lucid_array *in, int n_in,
-                                      lucid_array *out, int n_out, void *workspace,
-                                      lucid_threadpool *pool, lucid_error *err)
+static lucid_status qconv_reorder_run_bound(const void *state, void *bound, const lucid_array *in,
+                                            int n_in, lucid_array *out, int n_out, void *workspace,
+                                            lucid_threadpool *pool, lucid_error *err)
 {
     const q_reorder_state *s = state;
     char *ws = workspace;
@@ -511,11 +512,12 @@ static lucid_status qconv_reorder_run(const void *state, const lucid_array *in, 
     }
     lucid_array tout = out[0];
     tout.data = yn;
-    lucid_status st = dnnl_q_run(s->inner, tin, n_in, &tout, n_out, ws, pool, err);
+    lucid_status st = dnnl_q_run_bound(s->inner, bound, tin, n_in, &tout, n_out, ws, pool, err);
     if (st) return st;
     reorder_batch(yn, out[0].data, s->batch, s->cy, s->sy, s->esy, false);
     return LUCID_STATUS_OK;
 }
+LUCID_DNNL_UNBOUND_RUN(qconv_reorder_run, qconv_reorder_run_bound)
 
 const lucid_tactic lucid_tactic_dnnl_conv_int8_nchw_reorder = {
     .name = "dnnl.conv.int8.nchw_via_nhwc",
@@ -529,6 +531,9 @@ const lucid_tactic lucid_tactic_dnnl_conv_int8_nchw_reorder = {
     .release = q_reorder_release,
     .workspace = qconv_reorder_workspace,
     .run = qconv_reorder_run,
+    .bind = lucid_dnnl_bind,
+    .unbind = lucid_dnnl_unbind,
+    .run_bound = qconv_reorder_run_bound,
 };
 
 const lucid_tactic lucid_tactic_dnnl_conv_int8_nhwc = {
@@ -543,6 +548,9 @@ const lucid_tactic lucid_tactic_dnnl_conv_int8_nhwc = {
     .release = dnnl_q_release,
     .workspace = dnnl_q_workspace,
     .run = dnnl_q_run,
+    .bind = lucid_dnnl_bind,
+    .unbind = lucid_dnnl_unbind,
+    .run_bound = dnnl_q_run_bound,
 };
 
 const lucid_tactic lucid_tactic_dnnl_conv_int8_nchw = {
@@ -557,6 +565,9 @@ const lucid_tactic lucid_tactic_dnnl_conv_int8_nchw = {
     .release = dnnl_q_release,
     .workspace = dnnl_q_workspace,
     .run = dnnl_q_run,
+    .bind = lucid_dnnl_bind,
+    .unbind = lucid_dnnl_unbind,
+    .run_bound = dnnl_q_run_bound,
 };
 
 const lucid_tactic lucid_tactic_dnnl_matmul_int8 = {
@@ -571,6 +582,9 @@ const lucid_tactic lucid_tactic_dnnl_matmul_int8 = {
     .release = dnnl_q_release,
     .workspace = dnnl_q_workspace,
     .run = dnnl_q_run,
+    .bind = lucid_dnnl_bind,
+    .unbind = lucid_dnnl_unbind,
+    .run_bound = dnnl_q_run_bound,
 };
 
 #endif

@@ -203,9 +203,9 @@ static size_t dnnl_matmul_workspace(const void *state, int threads)
     return lucid_dnnl_round(((const dnnl_matmul_state *)state)->scratch);
 }
 
-static lucid_status dnnl_matmul_run(const void *state, const lucid_array *in, int n_in,
-                                    lucid_array *out, int n_out, void *workspace,
-                                    lucid_threadpool *pool, lucid_error *err)
+static lucid_status dnnl_matmul_run_bound(const void *state, void *bound, const lucid_array *in,
+                                          int n_in, lucid_array *out, int n_out, void *workspace,
+                                          lucid_threadpool *pool, lucid_error *err)
 {
     (void)n_in;
     (void)n_out;
@@ -218,9 +218,10 @@ static lucid_status dnnl_matmul_run(const void *state, const lucid_array *in, in
                            {DNNL_ARG_SCRATCHPAD, smd, workspace},
                            {DNNL_ARG_BIAS, &s->b_md, s->bias}};
     dnnl_status_t ds =
-        lucid_dnnl_run_one(s->eng, s->prim, a, s->bias ? 5 : 4, lucid_threadpool_size(pool));
+        lucid_dnnl_run_one(s->eng, bound, s->prim, a, s->bias ? 5 : 4, lucid_threadpool_size(pool));
     return ds == dnnl_success ? LUCID_STATUS_OK : lucid_dnnl_error(err, "matmul", ds);
 }
+LUCID_DNNL_UNBOUND_RUN(dnnl_matmul_run, dnnl_matmul_run_bound)
 
 const lucid_tactic lucid_tactic_dnnl_matmul_f32 = {
     .name = "dnnl.matmul.f32",
@@ -234,6 +235,9 @@ const lucid_tactic lucid_tactic_dnnl_matmul_f32 = {
     .release = dnnl_matmul_release,
     .workspace = dnnl_matmul_workspace,
     .run = dnnl_matmul_run,
+    .bind = lucid_dnnl_bind,
+    .unbind = lucid_dnnl_unbind,
+    .run_bound = dnnl_matmul_run_bound,
 };
 
 const lucid_tactic lucid_tactic_dnnl_matmul_bf16 = {
@@ -249,6 +253,9 @@ const lucid_tactic lucid_tactic_dnnl_matmul_bf16 = {
     .release = dnnl_matmul_release,
     .workspace = dnnl_matmul_workspace,
     .run = dnnl_matmul_run,
+    .bind = lucid_dnnl_bind,
+    .unbind = lucid_dnnl_unbind,
+    .run_bound = dnnl_matmul_run_bound,
 };
 
 #endif

@@ -301,9 +301,9 @@ static size_t dnnl_pool_workspace(const void *state, int threads)
     return lucid_dnnl_round(((const dnnl_pool_state *)state)->scratch);
 }
 
-static lucid_status dnnl_pool_run(const void *state, const lucid_array *in, int n_in,
-                                  lucid_array *out, int n_out, void *workspace,
-                                  lucid_threadpool *pool, lucid_error *err)
+static lucid_status dnnl_pool_run_bound(const void *state, void *bound, const lucid_array *in,
+                                        int n_in, lucid_array *out, int n_out, void *workspace,
+                                        lucid_threadpool *pool, lucid_error *err)
 {
     (void)n_in;
     (void)n_out;
@@ -313,10 +313,11 @@ static lucid_status dnnl_pool_run(const void *state, const lucid_array *in, int 
     lucid_dnnl_arg a[3] = {{DNNL_ARG_SRC, &s->x_md, in[0].data},
                            {DNNL_ARG_DST, &s->y_md, out[0].data},
                            {DNNL_ARG_SCRATCHPAD, smd, workspace}};
-    dnnl_status_t ds =
-        lucid_dnnl_run_one(s->eng, s->prim, a, s->scratch ? 3 : 2, lucid_threadpool_size(pool));
+    dnnl_status_t ds = lucid_dnnl_run_one(s->eng, bound, s->prim, a, s->scratch ? 3 : 2,
+                                          lucid_threadpool_size(pool));
     return ds == dnnl_success ? LUCID_STATUS_OK : lucid_dnnl_error(err, "pooling", ds);
 }
+LUCID_DNNL_UNBOUND_RUN(dnnl_pool_run, dnnl_pool_run_bound)
 
 const lucid_tactic lucid_tactic_dnnl_pool_f32_nchw = {
     .name = "dnnl.pool.f32.nchw",
@@ -330,8 +331,10 @@ const lucid_tactic lucid_tactic_dnnl_pool_f32_nchw = {
     .release = dnnl_pool_release,
     .workspace = dnnl_pool_workspace,
     .run = dnnl_pool_run,
+    .bind = lucid_dnnl_bind,
+    .unbind = lucid_dnnl_unbind,
+    .run_bound = dnnl_pool_run_bound,
 };
-
 
 const lucid_tactic lucid_tactic_dnnl_pool_f32_nhwc = {
     .name = "dnnl.pool.f32.nhwc",
@@ -345,6 +348,9 @@ const lucid_tactic lucid_tactic_dnnl_pool_f32_nhwc = {
     .release = dnnl_pool_release,
     .workspace = dnnl_pool_workspace,
     .run = dnnl_pool_run,
+    .bind = lucid_dnnl_bind,
+    .unbind = lucid_dnnl_unbind,
+    .run_bound = dnnl_pool_run_bound,
 };
 
 const lucid_tactic lucid_tactic_dnnl_pool_f32_nchw16c = {
@@ -359,6 +365,9 @@ const lucid_tactic lucid_tactic_dnnl_pool_f32_nchw16c = {
     .release = dnnl_pool_release,
     .workspace = dnnl_pool_workspace,
     .run = dnnl_pool_run,
+    .bind = lucid_dnnl_bind,
+    .unbind = lucid_dnnl_unbind,
+    .run_bound = dnnl_pool_run_bound,
 };
 
 const lucid_tactic lucid_tactic_dnnl_pool_int8_nchw = {
@@ -373,6 +382,9 @@ const lucid_tactic lucid_tactic_dnnl_pool_int8_nchw = {
     .release = dnnl_pool_release,
     .workspace = dnnl_pool_workspace,
     .run = dnnl_pool_run,
+    .bind = lucid_dnnl_bind,
+    .unbind = lucid_dnnl_unbind,
+    .run_bound = dnnl_pool_run_bound,
 };
 
 const lucid_tactic lucid_tactic_dnnl_pool_int8_nhwc = {
@@ -387,6 +399,9 @@ const lucid_tactic lucid_tactic_dnnl_pool_int8_nhwc = {
     .release = dnnl_pool_release,
     .workspace = dnnl_pool_workspace,
     .run = dnnl_pool_run,
+    .bind = lucid_dnnl_bind,
+    .unbind = lucid_dnnl_unbind,
+    .run_bound = dnnl_pool_run_bound,
 };
 
 #endif

@@ -137,24 +137,38 @@ oom:
     return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory timing a layer");
 }
 
+/* One run of t, with the handles bound when it binds (as a context runs it). */
+static lucid_status run_tactic(const lucid_tactic *t, const void *state, void *bound, layer_io *io,
+                               const lucid_node *n, void *work, lucid_threadpool *pool,
+                               lucid_error *err)
+{
+    return bound ? t->run_bound(state, bound, io->in, n->n_inputs, io->out, n->n_outputs, work,
+                                pool, err)
+                 : t->run(state, io->in, n->n_inputs, io->out, n->n_outputs, work, pool, err);
+}
+
 /* Median ms of one tactic on one layer: one warm-up run, then runs until the budget is spent
- * (at least 3, at most 50). */
+ * (at least 3, at most 50). A tactic that binds runs on handles bound for the timing, as a
+ * context runs it. */
 static lucid_status time_tactic(const lucid_tactic *t, const void *state, layer_io *io,
                                 const lucid_node *n, void *work, lucid_threadpool *pool,
                                 double budget_ms, double *median_ms, lucid_error *err)
 {
     double samples[50];
     int count = 0;
-    lucid_status st = t->run(state, io->in, n->n_inputs, io->out, n->n_outputs, work, pool, err);
-    if (st) return st;
+    void *bound = NULL;
+    lucid_status st = t->bind ? t->bind(state, &bound, err) : LUCID_STATUS_OK;
+    if (!st) st = run_tactic(t, state, bound, io, n, work, pool, err);
     double start = lucid_time_now();
-    while (count < 50) {
+    while (!st && count < 50) {
         double t0 = lucid_time_now();
-        st = t->run(state, io->in, n->n_inputs, io->out, n->n_outputs, work, pool, err);
-        if (st) return st;
+        st = run_tactic(t, state, bound, io, n, work, pool, err);
+        if (st) break;
         samples[count++] = (lucid_time_now() - t0) * 1e3;
         if (count >= 3 && (lucid_time_now() - start) * 1e3 >= budget_ms) break;
     }
+    if (bound) t->unbind(bound);
+    if (st) return st;
     qsort(samples, (size_t)count, sizeof samples[0], cmp_double);
     *median_ms = count % 2 ? samples[count / 2]
                            : 0.5 * (samples[count / 2 - 1] + samples[count / 2]);

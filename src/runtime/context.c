@@ -34,6 +34,7 @@ struct lucid_context {
                            * (lucid_plan_input_reorder; CPU plans) */
     const lucid_tactic **tactic; /* per node: how it runs */
     const void **state;          /* per node: the tactic's prepared state */
+    void **bound;                /* per node: this context's handles for tactics that bind */
     void *workspace;             /* the largest layer's scratch, shared by the layers */
     lucid_threadpool *pool;      /* NULL when running on one thread */
     int threads;
@@ -129,13 +130,14 @@ static lucid_status context_create(const lucid_model_t *model, const lucid_plan_
     c->skip = calloc((size_t)g->n_nodes + 1, sizeof *c->skip);
     c->tactic = calloc((size_t)g->n_nodes + 1, sizeof *c->tactic);
     c->state = calloc((size_t)g->n_nodes + 1, sizeof *c->state);
+    c->bound = calloc((size_t)g->n_nodes + 1, sizeof *c->bound);
     c->prof_runs = calloc((size_t)g->n_nodes + 1, sizeof *c->prof_runs);
     c->prof_sum = calloc((size_t)g->n_nodes + 1, sizeof *c->prof_sum);
     c->prof_min = calloc((size_t)g->n_nodes + 1, sizeof *c->prof_min);
     c->prof_max = calloc((size_t)g->n_nodes + 1, sizeof *c->prof_max);
     c->order = calloc((size_t)g->n_nodes + 1, sizeof *c->order);
-    if (!c->bufs || !c->io_offset || !c->skip || !c->tactic || !c->state || !c->prof_runs ||
-        !c->prof_sum || !c->prof_min || !c->prof_max || !c->order)
+    if (!c->bufs || !c->io_offset || !c->skip || !c->tactic || !c->state || !c->bound ||
+        !c->prof_runs || !c->prof_sum || !c->prof_min || !c->prof_max || !c->order)
         goto oom;
 
     if (plan && plan->dev) {
@@ -241,6 +243,11 @@ static lucid_status context_create(const lucid_model_t *model, const lucid_plan_
                 lucid_context_destroy(c);
                 return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL, "the plan has no tactic");
             }
+            if (!c->skip[i] && c->tactic[i]->bind &&
+                (st = c->tactic[i]->bind(c->state[i], &c->bound[i], err))) {
+                lucid_context_destroy(c);
+                return st;
+            }
         } else {
             c->tactic[i] = &lucid_tactic_reference;
             c->state[i] = n;
@@ -282,6 +289,9 @@ void lucid_context_destroy(lucid_context_t *ctx)
     free(ctx->io_offset);
     free(ctx->skip);
     free(ctx->in_reorder);
+    for (int i = 0; ctx->bound && i < ctx->g->n_nodes; i++)
+        if (ctx->bound[i]) ctx->tactic[i]->unbind(ctx->bound[i]);
+    free(ctx->bound);
     free(ctx->tactic);
     free(ctx->state);
     free(ctx->workspace);
@@ -374,8 +384,13 @@ lucid_status lucid_context_run(lucid_context_t *ctx)
         const lucid_node *n = &g->nodes[i];
         lucid_array *a = ctx->io + ctx->io_offset[i];
         double t0 = ctx->profiling ? lucid_time_now() : 0.0;
-        lucid_status st = ctx->tactic[i]->run(ctx->state[i], a, n->n_inputs, a + n->n_inputs,
-                                              n->n_outputs, ctx->workspace, ctx->pool, &ctx->err);
+        const lucid_tactic *t = ctx->tactic[i];
+        lucid_status st =
+            ctx->bound[i]
+                ? t->run_bound(ctx->state[i], ctx->bound[i], a, n->n_inputs, a + n->n_inputs,
+                               n->n_outputs, ctx->workspace, ctx->pool, &ctx->err)
+                : t->run(ctx->state[i], a, n->n_inputs, a + n->n_inputs, n->n_outputs,
+                         ctx->workspace, ctx->pool, &ctx->err);
         if (st) return st;
         if (ctx->profiling) {
             double dt = lucid_time_now() - t0;

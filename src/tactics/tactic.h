@@ -66,6 +66,18 @@ typedef struct lucid_tactic {
     lucid_status (*run)(const void *state, const lucid_array *in, int n_in, lucid_array *out,
                         int n_out, void *workspace, lucid_threadpool *pool, lucid_error *err);
 
+    /* Optional, for tactics whose library needs handles that a context must not share with
+     * another (oneDNN's memory objects and stream): bind makes one context's, empty, when the
+     * context is created, and run_bound runs with them, making each on its first use and
+     * reusing it afterwards, so that a context's later runs allocate nothing. unbind releases
+     * them with the context. Such a tactic's run (bound NULL: the builder's timing, tests)
+     * makes them for that one call. NULL for the others. */
+    lucid_status (*bind)(const void *state, void **bound, lucid_error *err);
+    void (*unbind)(void *bound);
+    lucid_status (*run_bound)(const void *state, void *bound, const lucid_array *in, int n_in,
+                              lucid_array *out, int n_out, void *workspace, lucid_threadpool *pool,
+                              lucid_error *err);
+
     /* ---- device tactics (GPU). Zero for CPU tactics: device 0 is LUCID_DEVICE_CPU and the
      * hooks below stay NULL. A device tactic leaves prepare/run NULL and sets these. */
     lucid_device device;
