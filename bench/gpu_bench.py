@@ -10,7 +10,8 @@ given batch sizes.
 
 Usage (on the GPU machine, through scripts/gpu.sh run bench):
     python3 bench/gpu_bench.py --lucid BIN --zoo DIR --models a,b --out DIR
-        [--precision fp16] [--peers eager,compile-reduce-overhead] [--rounds 2]
+        [--precision fp16|bf16|fp32|int8] [--calibration-dir DIR] (int8: DIR/<model>.calib)
+        [--peers eager,compile-reduce-overhead] [--rounds 2]
         [--duration 2] [--throughput resnet50,mobilenet_v2] [--batches 64,256]
         [--nchw all|a,b]  (also a --gpu-layout nchw plan of these models, same rounds)
         [--prewarm N]  (first compile every torch.compile peer, N processes at a time, untimed:
@@ -61,6 +62,8 @@ def main():
     ap.add_argument("--models", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--precision", default="fp16")
+    ap.add_argument("--calibration-dir", default="",
+                    help="int8: DIR/<model>.calib, the calibration cache each lucid build reads")
     ap.add_argument("--peers", default="eager,compile-reduce-overhead")
     ap.add_argument("--max-autotune", default="", help="models that also run compile-max-autotune")
     ap.add_argument("--rounds", type=int, default=2)
@@ -97,8 +100,11 @@ def main():
         shape = "input=%d,3,%s" % (batch, "416,416" if model == "tiny_yolov3" else
                                    "299,299" if model == "inception_v3" else "224,224")
         t0 = time.time()
+        calib = []
+        if a.precision == "int8":
+            calib = ["--calibration-cache", os.path.join(a.calibration_dir, model + ".calib")]
         b = subprocess.run([a.lucid, "build", onnx, "--device", "cuda", "--precision", a.precision,
-                            "--shape", shape, "--tune-ms", "5", "-o", plan],
+                            "--shape", shape, "--tune-ms", "5", "-o", plan] + calib,
                            capture_output=True, text=True)
         build_s = time.time() - t0
         row = {"model": model, "batch": batch, "precision": a.precision, "build_s": build_s,
@@ -143,7 +149,7 @@ def main():
                                    str(a.duration), "--warmup", "500"], a.timeout)
                 row["lucid_nchw"].append(median_of(doc))
             for p in peers:
-                cmd = [sys.executable, driver, onnx, "--device", "cuda", "--precision", a.precision,
+                cmd = [sys.executable, driver, onnx, "--device", "cuda", "--precision", peer_precision(a),
                        "--mode", p, "--batch", str(batch), "--json", "--duration", str(a.duration),
                        "--warmup", "500", "--allow-mismatch", "--host-input", a.peer_host_input]
                 doc, wall = run_json(cmd, a.timeout)
@@ -172,6 +178,12 @@ def main():
     return 0
 
 
+def peer_precision(a):
+    """PyTorch runs the model in lucid's precision; against lucid INT8 it runs FP16 (its
+    eager and compiled CUDA paths have no int8 convolution)."""
+    return "fp16" if a.precision == "int8" else a.precision
+
+
 def prewarm(a, jobs, driver):
     """Runs each compiled peer once, briefly, a.prewarm at a time, before anything is timed;
     results are discarded. Compilation is never timed (the driver compiles before its warm-up);
@@ -185,7 +197,7 @@ def prewarm(a, jobs, driver):
             continue
         for p in modes + (["compile-max-autotune"] if model in a.max_autotune.split(",") else []):
             commands.append([sys.executable, driver, onnx, "--device", "cuda", "--precision",
-                         a.precision, "--mode", p, "--batch", str(batch), "--json", "--duration",
+                         peer_precision(a), "--mode", p, "--batch", str(batch), "--json", "--duration",
                          "0.01", "--iterations", "1", "--warmup", "0", "--allow-mismatch",
                          "--host-input", a.peer_host_input])
     waiting, running = list(commands), []
@@ -219,9 +231,12 @@ def write(a, results, final=False):
     lines = ["# lucid vs PyTorch on %s (%s, %s)" % (gpu, a.precision, doc["date"]), "",
              "Median host latency in ms (median of %d rounds of >= %g s each); ratio = lucid / peer "
              "(below 1: lucid faster). lucid's input is float32 on the host (its engine boundary); "
-             "the peers' host input is %s." % (a.rounds, a.duration,
+             "the peers' host input is %s.%s" % (a.rounds, a.duration,
                                               "float32 too, cast on the GPU" if a.peer_host_input ==
-                                              "float32" else "in the model's precision"), "",
+                                              "float32" else "in the model's precision",
+                                              " lucid runs INT8 (calibration cache per model), "
+                                              "the peers FP16." if a.precision == "int8" else ""),
+             "",
              "| model | batch | lucid layout | lucid | lucid NCHW | " + " | ".join(peers) + " | " +
              " | ".join("lucid/" + p for p in peers) + " | lucid GPU compute |",
              "|" + "---|" * (6 + 2 * len(peers))]

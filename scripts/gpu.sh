@@ -26,7 +26,7 @@ if [ "$cmd" = stage ]; then
     stage=$(realpath -m "${2:-.stage-gpu}")
     build="$here/build-gpu-stage"
     cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DLUCID_WERROR=ON -DLUCID_CUDA=ON \
-        -DLUCID_DNNL=OFF -DLUCID_BLAS=OFF -DLUCID_JPEG=OFF -DLUCID_PNG=OFF \
+        -DLUCID_DNNL=OFF -DLUCID_BLAS=OFF -DLUCID_XNNPACK=OFF -DLUCID_JPEG=OFF -DLUCID_PNG=OFF \
         "-DCMAKE_CUDA_ARCHITECTURES=87;90" >/dev/null
     make -C "$build" -j2 lucid test_cuda >/dev/null
     rm -rf "$stage/bin" "$stage/lib" "$stage/src"
@@ -91,6 +91,12 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
         compute-sanitizer --tool memcheck --error-exitcode 9 "$lucid" run "$PWD/models/fashion/$m/model.onnx" \
             --device cuda --precision fp16 --tune-ms 1 2>&1 | tail -3
         echo "compute-sanitizer memcheck $m fp16: exit ${PIPESTATUS[0]}"
+    done
+    [ "$sanitize" = none ] || for m in resnet mobilenet; do
+        compute-sanitizer --tool memcheck --error-exitcode 9 "$lucid" run "$PWD/models/fashion/$m/model.onnx" \
+            --device cuda --precision int8 --tune-ms 1 --calibration-count 64 \
+            --calibration-data "npy:$PWD/models/fashion/$m/ref_input.npy" 2>&1 | tail -3
+        echo "compute-sanitizer memcheck $m int8: exit ${PIPESTATUS[0]}"
     done
     if [ "$sanitize" = all ]; then
         compute-sanitizer --tool racecheck --error-exitcode 9 "$lucid" run "$PWD/models/fashion/resnet/model.onnx" \

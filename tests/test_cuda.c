@@ -502,6 +502,155 @@ out:
     lucid_array_free(&yref);
 }
 
+/* ---- INT8 ---- */
+
+/* The model quantized for the GPU (calibrated on the first samples of in_npy), built with
+ * every int8 tactic, then with only lucid's direct int8 kernel, then with only cuBLASLt (a
+ * model with depthwise convolutions cannot build so, and must say which layer); each plan's outputs
+ * against the reference executor running that plan's own quantized graph (integer sums are exact on
+ * both sides; what differs is the float16 storage of the float tensors between int8 layers), CUDA
+ * graph against layer-by-layer runs, and top-1 against the float model's reference logits
+ * (reported). */
+static void test_int8(const char *path, const char *in_npy, const char *out_npy)
+{
+    const struct {
+        const char *label;
+        const char *const *excl;
+        size_t n_excl;
+        const char *want; /* a tactic prefix at least one layer must use */
+    } configs[] = {
+        {"all int8 tactics", NULL, 0, "cuda.qconv.int8"},
+        {"direct only", (const char *const[]){"cuda.qconv.int8.lt"}, 1, "cuda.qconv.int8.direct"},
+        {"cuBLASLt only", (const char *const[]){"cuda.qconv.int8.direct"}, 1, "cuda.qconv.int8.lt"},
+    };
+    lucid_error err;
+    lucid_array xin = {0}, yref = {0};
+    if (lucid_array_load_npy(in_npy, &xin, &err) || lucid_array_load_npy(out_npy, &yref, &err)) {
+        CHECK(0, "%s: %s", path, err.message);
+        goto out;
+    }
+    int64_t batch = xin.dims[0] < 8 ? xin.dims[0] : 8;
+    {
+        lucid_model_t *m0 = NULL;
+        if (!lucid_model_load(path, &m0, NULL)) { /* a fixed batch in the model wins */
+            lucid_tensor_desc d0;
+            lucid_model_input(m0, 0, &d0);
+            if (d0.rank > 0 && d0.dims[0] > 0 && d0.dims[0] < batch) batch = d0.dims[0];
+            lucid_model_destroy(m0);
+        }
+    }
+    int64_t per_out = lucid_array_numel(&yref) / yref.dims[0];
+    int64_t dims[LUCID_MAX_RANK];
+    memcpy(dims, xin.dims, sizeof dims);
+    dims[0] = batch;
+    char calib[600];
+    snprintf(calib, sizeof calib, "npy:%s", in_npy);
+    for (size_t ci = 0; ci < sizeof configs / sizeof configs[0]; ci++) {
+        lucid_model_t *m = NULL;
+        if (lucid_model_load(path, &m, &err)) {
+            CHECK(0, "%s: %s", path, err.message);
+            goto out;
+        }
+        lucid_tensor_desc d;
+        lucid_model_input(m, 0, &d);
+        lucid_model_set_input_shape(m, d.name, xin.rank, dims, NULL);
+        lucid_build_options bo;
+        lucid_build_options_default(&bo);
+        bo.device = LUCID_DEVICE_CUDA;
+        bo.precision = LUCID_PRECISION_INT8;
+        bo.time_ms = 2;
+        bo.calibration_data = calib;
+        bo.calibration_count = 64;
+        bo.exclude_tactics = configs[ci].excl;
+        bo.n_exclude_tactics = configs[ci].n_excl;
+        lucid_plan_t *plan = NULL;
+        if (lucid_plan_build(m, &bo, &plan, &err)) {
+            /* a layer only the excluded tactics run (depthwise without the direct kernel) */
+            bool expected = ci == 2 && strstr(err.message, "no cuda tactic can run");
+            printf("%-50s int8 [%s]: %s build failed: %s\n", path, configs[ci].label,
+                   expected ? "expected:" : "", err.message);
+            CHECK(expected, "%s int8 [%s] build: %s", path, configs[ci].label, err.message);
+            lucid_model_destroy(m);
+            continue;
+        }
+        lucid_plan_info bi;
+        lucid_plan_get_info(plan, &bi);
+        int n_q = 0, n_want = 0, n_int8 = 0;
+        char used[400] = "";
+        for (size_t i = 0; i < bi.num_layers; i++) {
+            lucid_layer_info li;
+            lucid_plan_layer(plan, i, &li);
+            if (!li.tactic || !li.tactic[0]) continue;
+            n_int8 += li.precision && strcmp(li.precision, "int8") == 0;
+            if (strncmp(li.tactic, "cuda.qconv.int8", 15) != 0) continue;
+            n_q++;
+            n_want += strncmp(li.tactic, configs[ci].want, strlen(configs[ci].want)) == 0;
+            if (!strstr(used, li.tactic) && strlen(used) + strlen(li.tactic) + 2 < sizeof used) {
+                strcat(used, used[0] ? " " : "");
+                strcat(used, li.tactic);
+            }
+        }
+        CHECK(bi.gpu_channels_last, "%s int8: not channels-last", path);
+        CHECK(n_q > 0 && n_want > 0, "%s int8 [%s]: %d int8 convolution layers, %d by %s", path,
+              configs[ci].label, n_q, n_want, configs[ci].want);
+        size_t ny = 0, ny2 = 0, nr = 0;
+        lucid_context_options graph = {0}, nograph = {.no_cuda_graph = 1};
+        float *y = run_ctx(plan, &graph, d.name, xin.rank, dims, xin.data, &ny);
+        float *y2 = run_ctx(plan, &nograph, d.name, xin.rank, dims, xin.data, &ny2);
+        float *yq = NULL;
+        lucid_context_t *ref = NULL;
+        if (!lucid_context_create(lucid_plan_model(plan), NULL, &ref, &err) &&
+            !lucid_context_set_input(ref, d.name, LUCID_DTYPE_FLOAT, xin.rank, dims, xin.data) &&
+            !lucid_context_run(ref)) {
+            lucid_array o;
+            lucid_context_output(ref, 0, &o);
+            nr = o.nbytes / sizeof(float);
+            yq = malloc(o.nbytes);
+            memcpy(yq, o.data, o.nbytes);
+        } else {
+            CHECK(0, "%s int8: reference run of the quantized graph: %s", path,
+                  ref ? lucid_context_error(ref) : err.message);
+        }
+        lucid_context_destroy(ref);
+        if (y && y2 && yq && ny == nr) {
+            double eq = rel_err(y, yq, (int64_t)ny), ef = rel_err(y, yref.data, batch * per_out);
+            int agree = 0, agree_q = 0;
+            for (int64_t b = 0; b < batch; b++) {
+                int64_t am = 0, ar = 0, aq = 0;
+                const float *yr = (const float *)yref.data + b * per_out, *yg = y + b * per_out,
+                            *yc = yq + b * per_out;
+                for (int64_t j = 1; j < per_out; j++) {
+                    if (yg[j] > yg[am]) am = j;
+                    if (yr[j] > yr[ar]) ar = j;
+                    if (yc[j] > yc[aq]) aq = j;
+                }
+                agree += am == ar;
+                agree_q += am == aq;
+            }
+            printf("%-50s int8 [%s]: %d int8 layers (%s); error %.3g vs the quantized graph on "
+                   "the CPU reference (top-1 %d/%lld agree), %.3g vs float32 logits (top-1 "
+                   "%d/%lld)\n",
+                   path, configs[ci].label, n_int8, used, eq, agree_q, (long long)batch, ef, agree,
+                   (long long)batch);
+            CHECK(eq <= 3e-2, "%s int8 [%s]: error %.3g against the quantized graph > 3e-2", path,
+                  configs[ci].label, eq);
+            CHECK(ny == ny2 && memcmp(y, y2, ny * sizeof(float)) == 0,
+                  "%s int8 [%s]: CUDA graph and layer-by-layer runs differ", path,
+                  configs[ci].label);
+        } else {
+            CHECK(0, "%s int8 [%s]: runs failed or sizes differ", path, configs[ci].label);
+        }
+        free(y);
+        free(y2);
+        free(yq);
+        lucid_plan_destroy(plan);
+        lucid_model_destroy(m);
+    }
+out:
+    lucid_array_free(&xin);
+    lucid_array_free(&yref);
+}
+
 /* ---- profiling: per-layer event times and the kernels each layer launched (CUPTI) ---- */
 
 typedef struct prof_arg {
@@ -720,6 +869,7 @@ int main(int argc, char **argv)
         test_model(p, pi, po, fp16, LUCID_GPU_LAYOUT_NCHW);
         test_profile(p, LUCID_PRECISION_FP32, i == 0);
         test_profile(p, LUCID_PRECISION_FP16, i == 0);
+        if (listed("LUCID_TEST_INT8", fashion[i], true)) test_int8(p, pi, po);
     }
     for (size_t i = 0; i < sizeof zoo / sizeof zoo[0]; i++) {
         snprintf(p, sizeof p, "%s/%s/model.onnx", zoo_dir, zoo[i]);

@@ -198,8 +198,14 @@ int cli_cmd_bench(int argc, char **argv)
             cJSON_AddNumberToObject(doc, "build_s", s.build_s);
         else
             cJSON_AddNullToObject(doc, "build_s");
-        cJSON_AddStringToObject(doc, "device", "cpu");
-        cJSON_AddStringToObject(doc, "device_name", cpu);
+        lucid_plan_info pinfo = {0};
+        if (s.plan) lucid_plan_get_info(s.plan, &pinfo);
+        const bool on_gpu = s.plan && pinfo.device != LUCID_DEVICE_CPU;
+        cJSON_AddStringToObject(doc, "device", on_gpu ? lucid_device_name(pinfo.device) : "cpu");
+        cJSON_AddStringToObject(doc, "device_name",
+                                on_gpu && pinfo.device_model ? pinfo.device_model : cpu);
+        if (s.plan)
+            cJSON_AddStringToObject(doc, "precision", lucid_precision_name(pinfo.precision));
         cJSON_AddStringToObject(doc, "model", a.model);
         cJSON_AddStringToObject(doc, "file", a.model);
         cJSON_AddNumberToObject(doc, "batch", (double)batch);

@@ -44,7 +44,10 @@ lucid_status lucid_kernel_check(lucid_status st, const char *why, lucid_error *e
 
 lc_type lucid_cuda_type(lucid_precision p)
 {
-    return p == LUCID_PRECISION_FP16 ? LC_F16 : p == LUCID_PRECISION_BF16 ? LC_BF16 : LC_F32;
+    /* int8 plans keep their float tensors (between Dequantize and Quantize) in half */
+    return p == LUCID_PRECISION_FP16 || p == LUCID_PRECISION_INT8 ? LC_F16
+           : p == LUCID_PRECISION_BF16                            ? LC_BF16
+                                                                  : LC_F32;
 }
 
 size_t lucid_cuda_type_size(lc_type t)
@@ -118,7 +121,9 @@ lucid_status lucid_cuda_upload_floats(const float *src, int64_t n, lc_type t, vo
 
 bool lucid_cuda_nhwc(const lucid_cuda_dev *d, const lucid_ir_tensor *t)
 {
-    return d && d->nhwc && t && t->rank == 4 && t->dtype == LUCID_DTYPE_FLOAT;
+    return d && d->nhwc && t && t->rank == 4 &&
+           (t->dtype == LUCID_DTYPE_FLOAT || t->dtype == LUCID_DTYPE_INT8 ||
+            t->dtype == LUCID_DTYPE_UINT8);
 }
 
 void lucid_cuda_strides(const lucid_cuda_dev *d, const lucid_ir_tensor *t, int64_t *s)
@@ -373,7 +378,10 @@ static bool tactic_owns_input(const lucid_node *n, int k)
     case LUCID_OP_FUSED_GEMM:
     case LUCID_OP_MATMUL:
     case LUCID_OP_BATCH_NORMALIZATION:
-    case LUCID_OP_FUSED_BATCH_NORM: return k >= 1;
+    case LUCID_OP_FUSED_BATCH_NORM:
+    case LUCID_OP_QCONV:
+    case LUCID_OP_QGEMM:
+        return k >= 1;
     default: return false;
     }
 }

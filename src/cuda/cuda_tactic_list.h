@@ -1,6 +1,6 @@
 /* cuda_tactic_list.h - the CUDA tactics (src/cuda/tactic_*.c), X(symbol) as in tactic_list.h:
  * per precision lucid's own kernels, then cuDNN's fused and plain convolution algorithms,
- * then cuBLASLt's heuristic choices. */
+ * then cuBLASLt's heuristic choices; then the int8 layers of int8 plans (tactic_int8.c). */
 #ifndef LUCID_CUDA_CUDA_TACTIC_LIST_H
 #define LUCID_CUDA_CUDA_TACTIC_LIST_H
 
@@ -117,5 +117,10 @@
     X(cuda_gemm_bf16_h3) \
     X(cuda_conv1x1_bf16_h0) \
     X(cuda_conv1x1_bf16_h1) \
+    X(cuda_qdq_fp16) \
+    X(cuda_qpool_int8) \
+    X(cuda_qconv_int8_lt_h0) \
+    X(cuda_qconv_int8_lt_h1) \
+    X(cuda_qconv_int8_direct) \
 
 #endif

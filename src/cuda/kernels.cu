@@ -1,7 +1,8 @@
 // kernels.cu - lucid's own CUDA kernels (elementwise, broadcasting, copies, pooling, softmax,
-// depthwise convolution, resize, pad) behind the extern "C" launchers of kernels.h. Every
-// kernel computes in float32 and reads/writes float32, float16 or bfloat16 storage; reductions
-// run in a fixed order, so results do not vary from run to run.
+// depthwise convolution, resize, pad, and the int8 layers' quantize, im2col and epilogue) behind
+// the extern "C" launchers of kernels.h. Every kernel computes in float32 and reads/writes float32,
+// float16 or bfloat16 storage; reductions run in a fixed order, so results do not vary from run to
+// run.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -27,6 +28,23 @@ __device__ __forceinline__ void st(__half *p, int64_t i, float v) { p[i] = __flo
 __device__ __forceinline__ void st(__nv_bfloat16 *p, int64_t i, float v)
 {
     p[i] = __float2bfloat16_rn(v);
+}
+// int8 / uint8 storage (max pooling on quantized tensors: values stay integers)
+__device__ __forceinline__ float ld(const int8_t *p, int64_t i)
+{
+    return (float)p[i];
+}
+__device__ __forceinline__ float ld(const uint8_t *p, int64_t i)
+{
+    return (float)p[i];
+}
+__device__ __forceinline__ void st(int8_t *p, int64_t i, float v)
+{
+    p[i] = (int8_t)v;
+}
+__device__ __forceinline__ void st(uint8_t *p, int64_t i, float v)
+{
+    p[i] = (uint8_t)v;
 }
 
 __device__ __forceinline__ float sigmoidf(float v)
@@ -675,6 +693,390 @@ __global__ void k_gpool_finish(const float *part, T *y, int c, int chunks, int p
     }
 }
 
+// ---- int8 ------------------------------------------------------------------------------
+
+// saturate(round_half_even(v / scale) + zp) into [lo, hi]; NaN gives the zero point
+__device__ __forceinline__ int32_t q8_quantize(float v, float scale, int32_t zp, int32_t lo,
+                                               int32_t hi)
+{
+    if (v != v) return zp;
+    float r = v / scale;
+    int32_t q = __float2int_rn(r); // ties to even; saturates to the int32 range
+    int64_t t = (int64_t)q + zp;
+    return (int32_t)(t < lo ? lo : t > hi ? hi : t);
+}
+
+__device__ __forceinline__ int32_t q8_load(lc_q8 q, const void *p, int64_t i)
+{
+    return q == LC_Q_U8 ? (int32_t)((const uint8_t *)p)[i] : (int32_t)((const int8_t *)p)[i];
+}
+
+template <typename T>
+__global__ void k_quantize(const T *x, lc_q8 q, void *y, int64_t n, float scale, int32_t zp)
+{
+    const int32_t lo = q == LC_Q_U8 ? 0 : -128, hi = q == LC_Q_U8 ? 255 : 127;
+    GRID_LOOP(i, n)
+    {
+        int32_t v = q8_quantize(ld(x, i), scale, zp, lo, hi);
+        if (q == LC_Q_U8)
+            ((uint8_t *)y)[i] = (uint8_t)v;
+        else
+            ((int8_t *)y)[i] = (int8_t)v;
+    }
+}
+
+template <typename T>
+__global__ void k_dequantize(lc_q8 q, const void *x, T *y, int64_t n, float scale, int32_t zp)
+{
+    GRID_LOOP(i, n) st(y, i, (float)(q8_load(q, x, i) - zp) * scale);
+}
+
+// one thread per (row, tap): the tap's c channels (any c), or the row's zero tail
+template <typename I> __global__ void k_q8_im2col_tap(lc_q8_im2col_args a)
+{
+    const int32_t off = a.xq == LC_Q_U8 ? 128 : 0;
+    const int8_t fill = (int8_t)(a.zp - off);
+    const I taps = (I)(a.kh * a.kw), c = (I)a.c, kp = (I)a.kp;
+    const I n = (I)(a.batch * a.oh * a.ow) * (taps + 1);
+    const I ih = (I)a.ih, iw = (I)a.iw, ow = (I)a.ow, oh = (I)a.oh, kw = (I)a.kw;
+    for (I i = (I)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (I)gridDim.x * blockDim.x) {
+        I t = i % (taps + 1), r = i / (taps + 1);
+        int8_t *y = a.y + r * kp + t * c;
+        if (t == taps) {
+            for (I k = taps * c; k < kp; k++)
+                a.y[r * kp + k] = 0;
+            continue;
+        }
+        I kx = t % kw, ky = t / kw;
+        I ox = r % ow, r2 = r / ow, oy = r2 % oh, b = r2 / oh;
+        I iy = oy * (I)a.sh - (I)a.pt + ky * (I)a.dh, ix = ox * (I)a.sw - (I)a.pl + kx * (I)a.dw;
+        if (ix < 0 || iy < 0 || ix >= iw || iy >= ih) {
+            for (I k = 0; k < c; k++)
+                y[k] = fill;
+        } else {
+            I base = ((b * ih + iy) * iw + ix) * c;
+            for (I k = 0; k < c; k++)
+                y[k] = (int8_t)(q8_load(a.xq, a.x, base + k) - off);
+        }
+    }
+}
+
+__global__ void k_q8_im2col(lc_q8_im2col_args a)
+{
+    const int32_t off = a.xq == LC_Q_U8 ? 128 : 0;
+    const int8_t fill = (int8_t)(a.zp - off);
+    const int64_t taps = a.kh * a.kw * a.c;
+    int64_t n = a.batch * a.oh * a.ow * a.kp;
+    GRID_LOOP(i, n)
+    {
+        int64_t col = i % a.kp, r = i / a.kp;
+        int8_t v = 0;
+        if (col < taps) {
+            int64_t c = col % a.c, t = col / a.c, kx = t % a.kw, ky = t / a.kw;
+            int64_t ox = r % a.ow, oy = (r / a.ow) % a.oh, b = r / (a.ow * a.oh);
+            int64_t iy = oy * a.sh - a.pt + ky * a.dh, ix = ox * a.sw - a.pl + kx * a.dw;
+            if (ix < 0 || iy < 0 || ix >= a.iw || iy >= a.ih)
+                v = fill;
+            else
+                v = (int8_t)(q8_load(a.xq, a.x, ((b * a.ih + iy) * a.iw + ix) * a.c + c) - off);
+        }
+        a.y[i] = v;
+    }
+}
+
+// the same, V bytes (a run of channels) per thread: c and kp are multiples of V, and I (int or
+// int64_t) holds every index. uint8 becomes int8 minus 128 by flipping each byte's top bit.
+__device__ __forceinline__ uint4 bxor(uint4 a, uint32_t m)
+{
+    return make_uint4(a.x ^ m, a.y ^ m, a.z ^ m, a.w ^ m);
+}
+__device__ __forceinline__ uint2 bxor(uint2 a, uint32_t m)
+{
+    return make_uint2(a.x ^ m, a.y ^ m);
+}
+__device__ __forceinline__ uint32_t bxor(uint32_t a, uint32_t m)
+{
+    return a ^ m;
+}
+template <typename R> __device__ __forceinline__ R bsplat(uint32_t w);
+template <> __device__ __forceinline__ uint4 bsplat<uint4>(uint32_t w)
+{
+    return make_uint4(w, w, w, w);
+}
+template <> __device__ __forceinline__ uint2 bsplat<uint2>(uint32_t w)
+{
+    return make_uint2(w, w);
+}
+template <> __device__ __forceinline__ uint32_t bsplat<uint32_t>(uint32_t w)
+{
+    return w;
+}
+
+template <typename R, typename I> __global__ void k_q8_im2col_v(lc_q8_im2col_args a)
+{
+    const I V = (I)sizeof(R);
+    const I cv = (I)a.c / V, kpv = (I)a.kp / V, taps = (I)(a.kh * a.kw) * cv;
+    const I n = (I)(a.batch * a.oh * a.ow) * kpv;
+    const uint32_t flip = a.xq == LC_Q_U8 ? 0x80808080u : 0u;
+    const uint32_t fb = (uint32_t)(uint8_t)(int8_t)(a.zp - (a.xq == LC_Q_U8 ? 128 : 0));
+    const R fill = bsplat<R>(fb * 0x01010101u), zero = bsplat<R>(0u);
+    const R *x = (const R *)a.x;
+    R *y = (R *)a.y;
+    const I ih = (I)a.ih, iw = (I)a.iw, ow = (I)a.ow, oh = (I)a.oh, kw = (I)a.kw;
+    for (I i = (I)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (I)gridDim.x * blockDim.x) {
+        I col = i % kpv, r = i / kpv;
+        R v = zero;
+        if (col < taps) {
+            I c0 = col % cv, t = col / cv, kx = t % kw, ky = t / kw;
+            I ox = r % ow, r2 = r / ow, oy = r2 % oh, b = r2 / oh;
+            I iy = oy * (I)a.sh - (I)a.pt + ky * (I)a.dh,
+              ix = ox * (I)a.sw - (I)a.pl + kx * (I)a.dw;
+            if (ix < 0 || iy < 0 || ix >= iw || iy >= ih)
+                v = fill;
+            else
+                v = bxor(x[((b * ih + iy) * iw + ix) * cv + c0], flip);
+        }
+        y[i] = v;
+    }
+}
+
+// one output element of an int8 layer: channel c, flat index i, exact integer sum acc
+// the folded form (e.fmult set): the value in the output's units before rounding
+template <typename T>
+__device__ __forceinline__ float q8_folded(const lc_q8_epilogue_args &e, int64_t i, int64_t c,
+                                           int32_t acc, float zq)
+{
+    float u = (float)acc * e.fmult[c];
+    if (e.fbias) u += e.fbias[c];
+    if (e.z_kind == 1)
+        u += ld((const T *)e.z, i) * e.fz;
+    else if (e.z_kind >= 2)
+        u += zq * e.fz;
+    return fminf(fmaxf(u, e.flo), e.fhi);
+}
+
+__device__ __forceinline__ int32_t q8_round_out(const lc_q8_epilogue_args &e, float u)
+{
+    const int32_t lo = e.y_kind == 3 ? 0 : -128, hi = e.y_kind == 3 ? 255 : 127;
+    if (u != u) return e.y_zp;
+    int64_t t = (int64_t)__float2int_rn(u) + e.y_zp;
+    return (int32_t)(t < lo ? lo : t > hi ? hi : t);
+}
+
+template <typename T>
+__device__ __forceinline__ void q8_store(const lc_q8_epilogue_args &e, int64_t i, int64_t c,
+                                         int32_t acc)
+{
+    if (e.fmult) {
+        float zq = e.z_kind >= 2
+                       ? (float)(q8_load(e.z_kind == 3 ? LC_Q_U8 : LC_Q_S8, e.z, i) - e.z_zp)
+                       : 0.0f;
+        int32_t q = q8_round_out(e, q8_folded<T>(e, i, c, acc, zq));
+        if (e.y_kind == 3)
+            ((uint8_t *)e.y)[i] = (uint8_t)q;
+        else
+            ((int8_t *)e.y)[i] = (int8_t)q;
+        return;
+    }
+    float v = (float)acc * e.mult[c];
+    if (e.bias) v += e.bias[c];
+    if (e.z_kind == 1)
+        v += ld((const T *)e.z, i);
+    else if (e.z_kind >= 2)
+        v += (float)(q8_load(e.z_kind == 3 ? LC_Q_U8 : LC_Q_S8, e.z, i) - e.z_zp) * e.z_scale;
+    v = act_apply(e.act, v, e.alpha, e.beta);
+    if (e.y_kind == 1)
+        st((T *)e.y, i, v);
+    else if (e.y_kind == 3)
+        ((uint8_t *)e.y)[i] = (uint8_t)q8_quantize(v, e.y_scale, e.y_zp, 0, 255);
+    else
+        ((int8_t *)e.y)[i] = (int8_t)q8_quantize(v, e.y_scale, e.y_zp, -128, 127);
+}
+
+template <typename T> __global__ void k_q8_epilogue(lc_q8_epilogue_args e)
+{
+    int64_t n = e.rows * e.m;
+    GRID_LOOP(i, n)
+    {
+        int64_t c = i % e.m;
+        // cuDNN's float32 accumulators hold integers (exact below 2^24)
+        int32_t acc =
+            e.acc_float ? __float2int_rn(((const float *)e.acc)[i]) : ((const int32_t *)e.acc)[i];
+        if (e.corr) acc += e.corr[c];
+        q8_store<T>(e, i, c, acc);
+    }
+}
+
+// four channels' float values v (channel c, flat index i, i % 4 == 0) from the residual on,
+// the quantized output stored as one 32-bit word
+template <typename T>
+__device__ __forceinline__ void q8_store4(const lc_q8_epilogue_args &e, int64_t i, int64_t c,
+                                          const int32_t acc[4])
+{
+    float v[4];
+    uint32_t zw = 0;
+    if (e.z_kind >= 2) zw = *(const uint32_t *)((const uint8_t *)e.z + i);
+    if (e.fmult) {
+        uint32_t w = 0;
+        for (int k = 0; k < 4; k++) {
+            int32_t zb = (int32_t)((zw >> (8 * k)) & 0xff);
+            float zq = e.z_kind == 3   ? (float)(zb - e.z_zp)
+                       : e.z_kind == 2 ? (float)((int32_t)(int8_t)zb - e.z_zp)
+                                       : 0.0f;
+            int32_t q = q8_round_out(e, q8_folded<T>(e, i + k, c + k, acc[k], zq));
+            w |= ((uint32_t)q & 0xffu) << (8 * k);
+        }
+        *(uint32_t *)((uint8_t *)e.y + i) = w;
+        return;
+    }
+    for (int k = 0; k < 4; k++) {
+        float u = (float)acc[k] * e.mult[c + k];
+        if (e.bias) u += e.bias[c + k];
+        if (e.z_kind == 1)
+            u += ld((const T *)e.z, i + k);
+        else if (e.z_kind == 3)
+            u += (float)((int32_t)((zw >> (8 * k)) & 0xff) - e.z_zp) * e.z_scale;
+        else if (e.z_kind == 2)
+            u += (float)((int32_t)(int8_t)((zw >> (8 * k)) & 0xff) - e.z_zp) * e.z_scale;
+        v[k] = act_apply(e.act, u, e.alpha, e.beta);
+    }
+    if (e.y_kind == 1) {
+        for (int k = 0; k < 4; k++)
+            st((T *)e.y, i + k, v[k]);
+        return;
+    }
+    const int32_t lo = e.y_kind == 3 ? 0 : -128, hi = e.y_kind == 3 ? 255 : 127;
+    uint32_t w = 0;
+    for (int k = 0; k < 4; k++)
+        w |= ((uint32_t)q8_quantize(v[k], e.y_scale, e.y_zp, lo, hi) & 0xffu) << (8 * k);
+    *(uint32_t *)((uint8_t *)e.y + i) = w;
+}
+
+// the epilogue four channels per thread (m % 4 == 0, int32 accumulators)
+template <typename T, typename I> __global__ void k_q8_epilogue4(lc_q8_epilogue_args e)
+{
+    const I m4 = (I)e.m / 4, n = (I)e.rows * m4;
+    const int4 *acc = (const int4 *)e.acc;
+    for (I j = (I)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (I)gridDim.x * blockDim.x) {
+        I c = (j % m4) * 4;
+        int4 a4 = acc[j];
+        int32_t a[4] = {a4.x, a4.y, a4.z, a4.w};
+        if (e.corr)
+            for (int k = 0; k < 4; k++)
+                a[k] += e.corr[c + k];
+        q8_store4<T>(e, (int64_t)j * 4, c, a);
+    }
+}
+
+// depthwise (group == ic == oc, oc % (4 W) == 0) over NHWC, 4 W channels per thread (W 32-bit
+// words of each input and weight row), weights [kh][kw][oc]
+template <int W> struct words;
+template <> struct words<1> {
+    typedef uint32_t t;
+    __device__ static void get(t v, uint32_t *o)
+    {
+        o[0] = v;
+    }
+};
+template <> struct words<4> {
+    typedef uint4 t;
+    __device__ static void get(t v, uint32_t *o)
+    {
+        o[0] = v.x;
+        o[1] = v.y;
+        o[2] = v.z;
+        o[3] = v.w;
+    }
+};
+
+template <typename T, typename I, int W> __global__ void k_q8_dw(lc_q8_dconv_args a)
+{
+    typedef typename words<W>::t R;
+    const I cw = (I)a.oc / (4 * W), n = (I)(a.batch * a.oh * a.ow) * cw;
+    const I ih = (I)a.ih, iw = (I)a.iw, oh = (I)a.oh, ow = (I)a.ow, c = (I)a.oc;
+    const bool u8 = a.xq == LC_Q_U8;
+    for (I j = (I)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (I)gridDim.x * blockDim.x) {
+        I cq = j % cw, r = j / cw;
+        I ox = r % ow, r2 = r / ow, oy = r2 % oh, b = r2 / oh;
+        int32_t acc[4 * W];
+        for (int k = 0; k < 4 * W; k++)
+            acc[k] = 0;
+        for (I ky = 0; ky < (I)a.kh; ky++) {
+            I iy = oy * (I)a.sh - (I)a.pt + ky * (I)a.dh;
+            if (iy < 0 || iy >= ih) continue;
+            for (I kx = 0; kx < (I)a.kw; kx++) {
+                I ix = ox * (I)a.sw - (I)a.pl + kx * (I)a.dw;
+                if (ix < 0 || ix >= iw) continue;
+                uint32_t xv[W], wv[W];
+                words<W>::get(
+                    *(const R *)((const uint8_t *)a.x + ((b * ih + iy) * iw + ix) * c + cq * 4 * W),
+                    xv);
+                words<W>::get(*(const R *)(a.w + (ky * (I)a.kw + kx) * c + cq * 4 * W), wv);
+                for (int q = 0; q < W; q++)
+                    for (int k = 0; k < 4; k++) {
+                        uint32_t xb = (xv[q] >> (8 * k)) & 0xff;
+                        int32_t xk = u8 ? (int32_t)xb : (int32_t)(int8_t)xb;
+                        acc[4 * q + k] +=
+                            (xk - a.x_zp) * (int32_t)(int8_t)((wv[q] >> (8 * k)) & 0xff);
+                    }
+            }
+        }
+        for (int q = 0; q < W; q++)
+            q8_store4<T>(a.e, (int64_t)r * c + cq * 4 * W + 4 * q, cq * 4 * W + 4 * q, acc + 4 * q);
+    }
+}
+
+// max pooling over NHWC int8 / uint8, four channels per thread with byte-wise SIMD max
+template <typename I> __global__ void k_q8_maxpool4(lc_pool_args a, int u8)
+{
+    const I c4 = (I)a.channels / 4, n = (I)a.planes / (I)a.channels * (I)(a.oh * a.ow) * c4;
+    const I ih = (I)a.ih, iw = (I)a.iw, oh = (I)a.oh, ow = (I)a.ow;
+    const uint32_t *x = (const uint32_t *)a.x;
+    uint32_t *y = (uint32_t *)a.y;
+    for (I j = (I)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (I)gridDim.x * blockDim.x) {
+        I cq = j % c4, r = j / c4;
+        I ox = r % ow, r2 = r / ow, oy = r2 % oh, b = r2 / oh;
+        uint32_t m = u8 ? 0u : 0x80808080u;
+        for (I ky = 0; ky < (I)a.kh; ky++) {
+            I iy = oy * (I)a.sh - (I)a.pt + ky * (I)a.dh;
+            if (iy < 0 || iy >= ih) continue;
+            for (I kx = 0; kx < (I)a.kw; kx++) {
+                I ix = ox * (I)a.sw - (I)a.pl + kx * (I)a.dw;
+                if (ix < 0 || ix >= iw) continue;
+                uint32_t v = x[((b * ih + iy) * iw + ix) * c4 + cq];
+                m = u8 ? __vmaxu4(m, v) : __vmaxs4(m, v);
+            }
+        }
+        y[j] = m;
+    }
+}
+
+template <typename T> __global__ void k_q8_dconv(lc_q8_dconv_args a)
+{
+    int64_t n = a.batch * a.oh * a.ow * a.oc;
+    const int64_t icg = a.ic / a.group, ocg = a.oc / a.group;
+    GRID_LOOP(i, n)
+    {
+        int64_t m = i % a.oc, r = i / a.oc;
+        int64_t ox = r % a.ow, oy = (r / a.ow) % a.oh, b = r / (a.ow * a.oh);
+        int64_t c0 = m / ocg * icg;
+        int32_t acc = 0;
+        for (int64_t ky = 0; ky < a.kh; ky++) {
+            int64_t iy = oy * a.sh - a.pt + ky * a.dh;
+            if (iy < 0 || iy >= a.ih) continue;
+            for (int64_t kx = 0; kx < a.kw; kx++) {
+                int64_t ix = ox * a.sw - a.pl + kx * a.dw;
+                if (ix < 0 || ix >= a.iw) continue;
+                int64_t xb = ((b * a.ih + iy) * a.iw + ix) * a.ic + c0;
+                for (int64_t j = 0; j < icg; j++)
+                    acc += (q8_load(a.xq, a.x, xb + j) - a.x_zp) *
+                           (int32_t)a.w[((m * icg + j) * a.kh + ky) * a.kw + kx];
+            }
+        }
+        q8_store<T>(a.e, i, m, acc);
+    }
+}
+
 } // namespace
 
 extern "C" {
@@ -1130,6 +1532,109 @@ lucid_status lc_fill(lc_type t, void *y, int64_t n, void *stream, const char **w
         using T = std::remove_pointer_t<decltype(tp)>;
         k_fill<T><<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>((T *)y, n);
     });
+    return finish(why);
+}
+
+lucid_status lc_quantize(lc_type t, const void *x, lc_q8 yq, void *y, int64_t n, float scale,
+                         int32_t zp, void *stream, const char **why)
+{
+    dispatch(t, [&](auto *tp) {
+        using T = std::remove_pointer_t<decltype(tp)>;
+        k_quantize<T><<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>((const T *)x, yq, y, n,
+                                                                            scale, zp);
+    });
+    return finish(why);
+}
+
+lucid_status lc_dequantize(lc_q8 xq, const void *x, lc_type t, void *y, int64_t n, float scale,
+                           int32_t zp, void *stream, const char **why)
+{
+    dispatch(t, [&](auto *tp) {
+        using T = std::remove_pointer_t<decltype(tp)>;
+        k_dequantize<T>
+            <<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(xq, x, (T *)y, n, scale, zp);
+    });
+    return finish(why);
+}
+
+lucid_status lc_q8_im2col(const lc_q8_im2col_args *a, void *stream, const char **why)
+{
+    int64_t n = a->batch * a->oh * a->ow * a->kp;
+    const int64_t nx = a->batch * a->ih * a->iw * a->c;
+    const int v = a->c % 16 == 0 ? 16 : a->c % 8 == 0 ? 8 : a->c % 4 == 0 ? 4 : 1;
+    const bool small = n < ((int64_t)1 << 31) && nx < ((int64_t)1 << 31);
+    cudaStream_t s = (cudaStream_t)stream;
+    unsigned g = blocks_for(n / v, 256);
+    if (v == 16 && small)
+        k_q8_im2col_v<uint4, int><<<g, 256, 0, s>>>(*a);
+    else if (v == 16)
+        k_q8_im2col_v<uint4, int64_t><<<g, 256, 0, s>>>(*a);
+    else if (v == 8 && small)
+        k_q8_im2col_v<uint2, int><<<g, 256, 0, s>>>(*a);
+    else if (v == 8)
+        k_q8_im2col_v<uint2, int64_t><<<g, 256, 0, s>>>(*a);
+    else if (v == 4 && small)
+        k_q8_im2col_v<uint32_t, int><<<g, 256, 0, s>>>(*a);
+    else if (v == 4)
+        k_q8_im2col_v<uint32_t, int64_t><<<g, 256, 0, s>>>(*a);
+    else if (small) {
+        int64_t nt = a->batch * a->oh * a->ow * (a->kh * a->kw + 1);
+        k_q8_im2col_tap<int><<<blocks_for(nt, 256), 256, 0, s>>>(*a);
+    } else
+        k_q8_im2col<<<blocks_for(n, 256), 256, 0, s>>>(*a);
+    return finish(why);
+}
+
+lucid_status lc_q8_epilogue(const lc_q8_epilogue_args *a, void *stream, const char **why)
+{
+    int64_t n = a->rows * a->m;
+    const bool four = a->m % 4 == 0 && !a->acc_float, small = n < ((int64_t)1 << 31);
+    dispatch(a->t, [&](auto *tp) {
+        using T = std::remove_pointer_t<decltype(tp)>;
+        cudaStream_t s = (cudaStream_t)stream;
+        if (four && small)
+            k_q8_epilogue4<T, int><<<blocks_for(n / 4, 256), 256, 0, s>>>(*a);
+        else if (four)
+            k_q8_epilogue4<T, int64_t><<<blocks_for(n / 4, 256), 256, 0, s>>>(*a);
+        else
+            k_q8_epilogue<T><<<blocks_for(n, 256), 256, 0, s>>>(*a);
+    });
+    return finish(why);
+}
+
+lucid_status lc_q8_dconv(const lc_q8_dconv_args *a, void *stream, const char **why)
+{
+    int64_t n = a->batch * a->oh * a->ow * a->oc;
+    const bool small =
+        n < ((int64_t)1 << 31) && a->batch * a->ih * a->iw * a->ic < ((int64_t)1 << 31);
+    dispatch(a->e.t, [&](auto *tp) {
+        using T = std::remove_pointer_t<decltype(tp)>;
+        cudaStream_t s = (cudaStream_t)stream;
+        if (a->w_hwc && a->oc % 16 == 0 && small)
+            k_q8_dw<T, int, 4><<<blocks_for(n / 16, 128), 128, 0, s>>>(*a);
+        else if (a->w_hwc && small)
+            k_q8_dw<T, int, 1><<<blocks_for(n / 4, 256), 256, 0, s>>>(*a);
+        else if (a->w_hwc)
+            k_q8_dw<T, int64_t, 1><<<blocks_for(n / 4, 256), 256, 0, s>>>(*a);
+        else
+            k_q8_dconv<T><<<blocks_for(n, 256), 256, 0, s>>>(*a);
+    });
+    return finish(why);
+}
+
+lucid_status lc_pool_q8(const lc_pool_args *a, lc_q8 q, void *stream, const char **why)
+{
+    int64_t n = a->planes * a->oh * a->ow;
+    if (a->is_max && a->nhwc && a->channels % 4 == 0 && n < ((int64_t)1 << 31) &&
+        a->planes * a->ih * a->iw < ((int64_t)1 << 31)) {
+        k_q8_maxpool4<int>
+            <<<blocks_for(n / 4, 256), 256, 0, (cudaStream_t)stream>>>(*a, q == LC_Q_U8);
+        return finish(why);
+    }
+    if (q == LC_Q_U8)
+        k_pool<uint8_t><<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(*a);
+    else
+        k_pool<int8_t><<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(*a);
     return finish(why);
 }
 

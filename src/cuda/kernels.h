@@ -183,6 +183,80 @@ lucid_status lc_pad(const lc_pad_args *a, void *stream, const char **why);
 /* fills a buffer of n elements with deterministic values in [-1, 1) (builder timing inputs) */
 lucid_status lc_fill(lc_type t, void *y, int64_t n, void *stream, const char **why);
 
+/* ---- int8: QuantizeLinear, DequantizeLinear and lucid's QConv and QGemm. Quantized tensors
+ * hold int8 or uint8; scales and epilogues run in float32, rounding halves to even as ONNX
+ * does; integer sums are exact (int32). */
+typedef enum lc_q8 { LC_Q_S8 = 0, LC_Q_U8 = 1 } lc_q8;
+
+/* y = saturate(round_half_even(x / scale) + zp), x of float type t */
+lucid_status lc_quantize(lc_type t, const void *x, lc_q8 yq, void *y, int64_t n, float scale,
+                         int32_t zp, void *stream, const char **why);
+/* y = (x - zp) * scale as float type t */
+lucid_status lc_dequantize(lc_q8 xq, const void *x, lc_type t, void *y, int64_t n, float scale,
+                           int32_t zp, void *stream, const char **why);
+
+/* im2col of an NHWC int8 / uint8 batch [batch, ih, iw, c] for a convolution's window: one
+ * signed int8 row of kp >= kh * kw * c values per output position (batch, oy, ox), ordered
+ * (ky, kx, channel), zero from kh * kw * c on. Each value is x - off (off 128 for uint8, 0 for
+ * int8); the padding is zp - off (the zero point: no contribution once the layer's correction
+ * adds back (off - zp) times the weights' sum). A 1x1 stride-1 window is a plain copy. */
+typedef struct lc_q8_im2col_args {
+    lc_q8 xq;
+    const void *x;
+    int32_t zp;
+    int8_t *y;
+    int64_t batch, c, ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, kp;
+} lc_q8_im2col_args;
+lucid_status lc_q8_im2col(const lc_q8_im2col_args *a, void *stream, const char **why);
+
+/* The int8 layers' epilogue over rows x m accumulators, channel fastest (NHWC, a GEMM's
+ * rows): v = act(float(acc + corr[c]) * mult[c] + bias[c] + z), then y as float type t or
+ * quantized. z_kind / y_kind: 0 none (z only), 1 float type t, 2 int8, 3 uint8. */
+typedef struct lc_q8_epilogue_args {
+    const void *acc;
+    int acc_float; /* float32 holding integers instead of int32 */
+    const int32_t *corr;
+    const float *mult, *bias;
+    int z_kind;
+    const void *z;
+    float z_scale;
+    int32_t z_zp;
+    lc_act act;
+    float alpha, beta;
+    int y_kind;
+    void *y;
+    float y_scale;
+    int32_t y_zp;
+    lc_type t;
+    int64_t rows, m;
+    /* quantized outputs with no activation, Relu or Clip: the same in the output's units,
+     * one multiply-add per value (scales and bias divided by y_scale once; the activation's
+     * bounds too), which differs from the float path by at most one unit where a value lies
+     * within float rounding of a rounding tie. NULL fmult: the float path. */
+    const float *fmult, *fbias; /* mult / y_scale, bias / y_scale (fbias may be NULL) */
+    float fz;                   /* z_scale / y_scale (quantized z), 1 / y_scale (float z) */
+    float flo, fhi;             /* the activation's bounds / y_scale (-inf, inf for none) */
+} lc_q8_epilogue_args;
+lucid_status lc_q8_epilogue(const lc_q8_epilogue_args *a, void *stream, const char **why);
+
+/* QConv computed directly over NHWC (depthwise and other grouped convolutions), the epilogue
+ * e fused (its acc, corr, rows and m unused) */
+typedef struct lc_q8_dconv_args {
+    lc_q8 xq;
+    const void *x;
+    int32_t x_zp;
+    const int8_t *w; /* [oc][ic / group][kh][kw], or with w_hwc [kh][kw][oc] */
+    /* depthwise (group == ic == oc, oc a multiple of 4): weights [kh][kw][oc], four channels
+     * per thread */
+    int w_hwc;
+    int64_t batch, ic, oc, group, ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl;
+    lc_q8_epilogue_args e;
+} lc_q8_dconv_args;
+lucid_status lc_q8_dconv(const lc_q8_dconv_args *a, void *stream, const char **why);
+
+/* max pooling (a->is_max) over int8 or uint8 values; a->t is not read */
+lucid_status lc_pool_q8(const lc_pool_args *a, lc_q8 q, void *stream, const char **why);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,11 +21,13 @@
 #include "ops/op.h"
 #include "plan/plan.h"
 
-/* a 4-D float tensor whose NCHW and NHWC bytes differ */
+/* a 4-D float (or int8 / uint8) tensor whose NCHW and NHWC bytes differ */
 static bool differs(const lucid_ir_tensor *t)
 {
-    return t && t->rank == 4 && t->dtype == LUCID_DTYPE_FLOAT && t->dims[1] != 1 &&
-           t->dims[2] * t->dims[3] != 1;
+    return t && t->rank == 4 &&
+           (t->dtype == LUCID_DTYPE_FLOAT || t->dtype == LUCID_DTYPE_INT8 ||
+            t->dtype == LUCID_DTYPE_UINT8) &&
+           t->dims[1] != 1 && t->dims[2] * t->dims[3] != 1;
 }
 
 static bool same_dims(const lucid_ir_tensor *a, const lucid_ir_tensor *b)
@@ -109,13 +111,15 @@ static bool node_ok(const lucid_graph *g, const lucid_node *n, char *why, size_t
     for (int k = 0; k < n->n_outputs; k++) touches |= differs(lucid_op_output(g, n, k));
     if (!touches) return true;
     const lucid_ir_tensor *x = lucid_op_input(g, n, 0), *y = lucid_op_output(g, n, 0);
-    if (n->op == LUCID_OP_CONV || n->op == LUCID_OP_FUSED_CONV || n->op == LUCID_OP_BATCH_NORMALIZATION ||
-        n->op == LUCID_OP_FUSED_BATCH_NORM || is_unary(n->op) || n->op == LUCID_OP_MAX_POOL ||
-        n->op == LUCID_OP_AVERAGE_POOL || n->op == LUCID_OP_GLOBAL_AVERAGE_POOL ||
-        n->op == LUCID_OP_GLOBAL_MAX_POOL || n->op == LUCID_OP_REDUCE_MEAN ||
-        n->op == LUCID_OP_TRANSPOSE || n->op == LUCID_OP_SLICE || n->op == LUCID_OP_CONCAT ||
-        n->op == LUCID_OP_SPLIT || n->op == LUCID_OP_EXPAND || n->op == LUCID_OP_PAD ||
-        n->op == LUCID_OP_RESIZE || n->op == LUCID_OP_UPSAMPLE)
+    if (n->op == LUCID_OP_CONV || n->op == LUCID_OP_FUSED_CONV ||
+        n->op == LUCID_OP_BATCH_NORMALIZATION || n->op == LUCID_OP_FUSED_BATCH_NORM ||
+        is_unary(n->op) || n->op == LUCID_OP_MAX_POOL || n->op == LUCID_OP_AVERAGE_POOL ||
+        n->op == LUCID_OP_GLOBAL_AVERAGE_POOL || n->op == LUCID_OP_GLOBAL_MAX_POOL ||
+        n->op == LUCID_OP_REDUCE_MEAN || n->op == LUCID_OP_TRANSPOSE || n->op == LUCID_OP_SLICE ||
+        n->op == LUCID_OP_CONCAT || n->op == LUCID_OP_SPLIT || n->op == LUCID_OP_EXPAND ||
+        n->op == LUCID_OP_PAD || n->op == LUCID_OP_RESIZE || n->op == LUCID_OP_UPSAMPLE ||
+        n->op == LUCID_OP_QCONV || n->op == LUCID_OP_QUANTIZE_LINEAR ||
+        n->op == LUCID_OP_DEQUANTIZE_LINEAR)
         return true;
     if (is_binary(n->op)) {
         for (int k = 0; k < n->n_inputs; k++) {
@@ -153,8 +157,8 @@ lucid_status lucid_cuda_plan_layout(void *devp, lucid_graph *g, lucid_precision 
         return LUCID_STATUS_OK;
     }
     if (request == LUCID_GPU_LAYOUT_AUTO && precision != LUCID_PRECISION_FP16 &&
-        precision != LUCID_PRECISION_BF16) {
-        snprintf(why, why_len, "%s plan (channels-last is chosen for fp16 and bf16)",
+        precision != LUCID_PRECISION_BF16 && precision != LUCID_PRECISION_INT8) {
+        snprintf(why, why_len, "%s plan (channels-last is chosen for fp16, bf16 and int8)",
                  lucid_precision_name(precision));
         return LUCID_STATUS_OK;
     }
@@ -182,7 +186,8 @@ lucid_status lucid_cuda_plan_layout(void *devp, lucid_graph *g, lucid_precision 
         if (n->dead || !(make[i] || lucid_plan_node_runs(g, i))) continue;
         ok = node_ok(g, n, reason, sizeof reason);
         n_copies += make[i];
-        n_convs += n->op == LUCID_OP_CONV || n->op == LUCID_OP_FUSED_CONV;
+        n_convs +=
+            n->op == LUCID_OP_CONV || n->op == LUCID_OP_FUSED_CONV || n->op == LUCID_OP_QCONV;
     }
     if (ok && !any) {
         ok = false;

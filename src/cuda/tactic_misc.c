@@ -320,17 +320,22 @@ static bool copy_supports(const lucid_graph *g, const lucid_node *n, const lucid
     (void)cpu;
     if (!is_copy_op(n->op)) return refuse(why, len, "not a data movement op");
     const lucid_ir_tensor *x = lucid_op_input(g, n, 0);
-    if (!x || x->dtype != LUCID_DTYPE_FLOAT) return refuse(why, len, "only float32 data");
+    /* int8 / uint8 (int8 plans) move as bytes, except through Resize and Pad's typed kernels */
+    const bool bytes = x && (x->dtype == LUCID_DTYPE_INT8 || x->dtype == LUCID_DTYPE_UINT8) &&
+                       n->op != LUCID_OP_RESIZE && n->op != LUCID_OP_UPSAMPLE &&
+                       n->op != LUCID_OP_PAD;
+    if (!x || (x->dtype != LUCID_DTYPE_FLOAT && !bytes))
+        return refuse(why, len, "only float32 data (or int8 moved as bytes)");
     for (int k = 0; k < n->n_outputs; k++) {
         const lucid_ir_tensor *y = lucid_op_output(g, n, k);
-        if (y && (y->dtype != LUCID_DTYPE_FLOAT || !lucid_tensor_shape_known(y)))
-            return refuse(why, len, "only float32 of static shape");
+        if (y && (y->dtype != x->dtype || !lucid_tensor_shape_known(y)))
+            return refuse(why, len, "output of another type, or of dynamic shape");
         if (y && y->rank > LC_MAX_RANK) return refuse(why, len, "rank too high");
     }
     if (n->op == LUCID_OP_CONCAT)
         for (int k = 0; k < n->n_inputs; k++) {
             const lucid_ir_tensor *t = lucid_op_input(g, n, k);
-            if (t && t->dtype != LUCID_DTYPE_FLOAT) return refuse(why, len, "only float32 data");
+            if (t && t->dtype != x->dtype) return refuse(why, len, "inputs of different types");
         }
     if (n->op == LUCID_OP_RESIZE || n->op == LUCID_OP_UPSAMPLE) return resize_ok(g, n, why, len);
     if (n->op == LUCID_OP_PAD) {
@@ -421,8 +426,11 @@ static lucid_status misc_prepare(const lucid_tactic *t, const lucid_graph *g, co
     if (!s) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     s->op = n->op;
     s->t = lucid_cuda_type(t->precision);
-    int es = (int)lucid_cuda_type_size(s->t);
     const lucid_ir_tensor *x = lucid_op_input(g, n, 0), *y = lucid_op_output(g, n, 0);
+    /* the element size: the plan's float storage, or a byte for int8 data (copies only) */
+    int es = x && (x->dtype == LUCID_DTYPE_INT8 || x->dtype == LUCID_DTYPE_UINT8)
+                 ? 1
+                 : (int)lucid_cuda_type_size(s->t);
     lucid_status st = LUCID_STATUS_OK;
     s->n = y ? lucid_tensor_numel(y) : 0;
     if (t->variant == 0) { /* unary */

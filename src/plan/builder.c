@@ -36,8 +36,9 @@ static bool tactic_allowed(const lucid_tactic *t, const lucid_build_options *o, 
     }
     if (t->device != LUCID_DEVICE_CPU) {
         /* the build's storage precision; TF32 math only where the build allows it */
-        lucid_precision storage =
-            o->precision == LUCID_PRECISION_TF32 ? LUCID_PRECISION_FP32 : o->precision;
+        lucid_precision storage = o->precision == LUCID_PRECISION_TF32   ? LUCID_PRECISION_FP32
+                                  : o->precision == LUCID_PRECISION_INT8 ? LUCID_PRECISION_FP16
+                                                                         : o->precision;
         if (t->precision != storage) {
             snprintf(why, len, "%s tactic, %s build", lucid_precision_name(t->precision),
                      lucid_precision_name(o->precision));
@@ -800,10 +801,6 @@ lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_o
         return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
                             "precision tf32 is the GPU's TensorFloat-32 tensor-core math; CPU "
                             "plans take fp32, fp16, bf16 or int8");
-    if (opts->device == LUCID_DEVICE_CUDA && opts->precision == LUCID_PRECISION_INT8)
-        return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
-                            "precision int8 runs on the CPU; GPU plans take fp32, tf32, fp16 or "
-                            "bf16");
     if (opts->device == LUCID_DEVICE_CUDA &&
         (opts->n_layer_precision || opts->auto_precision_threshold > 0))
         return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
@@ -867,11 +864,13 @@ static lucid_status build_once(const lucid_model_t *model, const lucid_build_opt
         lucid_graph_destroy(copy);
         goto fail;
     }
-    /* the precision pass applies compression anywhere and reduced precision on the CPU (a
-     * GPU plan's precision is its tactics') */
+    /* the precision pass applies compression anywhere, reduced precision on the CPU, and
+     * INT8 quantization on either device (a GPU plan's 16-bit precision is its tactics';
+     * an int8 GPU plan keeps its other float tensors in fp16) */
     bool compress = opts->prune_sparsity > 0 || opts->prune_2_4 || opts->cluster_bits;
-    bool reduce = plan->device == LUCID_DEVICE_CPU &&
-                  (opts->precision != LUCID_PRECISION_FP32 || opts->n_layer_precision);
+    bool reduce = (plan->device == LUCID_DEVICE_CPU &&
+                   (opts->precision != LUCID_PRECISION_FP32 || opts->n_layer_precision)) ||
+                  opts->precision == LUCID_PRECISION_INT8;
     if (compress || reduce) {
         plan->job_opts = *opts;
         if (!reduce) {

@@ -464,10 +464,9 @@ lucid_status lucid_plan_load(const char *path, lucid_plan_t **out, lucid_error *
     }
     uint32_t fdev = (flags >> 8) & 0xff, fprec = (flags >> 16) & 0xff;
     if (threads < 1 || threads > 1024 || level < -1 || level > 3 || (flags & ~0xffff03u) ||
-        ((flags & 2u) && fdev != LUCID_DEVICE_CUDA) ||
-        fdev > LUCID_DEVICE_CUDA || fprec > LUCID_PRECISION_INT8 ||
-        (fdev == LUCID_DEVICE_CPU && fprec == LUCID_PRECISION_TF32) ||
-        (fdev == LUCID_DEVICE_CUDA && fprec == LUCID_PRECISION_INT8)) {
+        ((flags & 2u) && fdev != LUCID_DEVICE_CUDA) || fdev > LUCID_DEVICE_CUDA ||
+        fprec > LUCID_PRECISION_INT8 ||
+        (fdev == LUCID_DEVICE_CPU && fprec == LUCID_PRECISION_TF32)) {
         free(payload);
         return corrupt(path, "header fields", err);
     }
