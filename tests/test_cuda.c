@@ -351,6 +351,21 @@ static float *run_ctx(const lucid_plan_t *plan, const lucid_context_options *o, 
     return y;
 }
 
+/* The batch a model test runs: the reference file's first samples, at most 8, or the model's
+ * fixed batch when it has a smaller one. */
+static int64_t test_batch(const char *path, const lucid_array *xin)
+{
+    int64_t batch = xin->dims[0] < 8 ? xin->dims[0] : 8;
+    lucid_model_t *m0 = NULL;
+    if (!lucid_model_load(path, &m0, NULL)) {
+        lucid_tensor_desc d0;
+        lucid_model_input(m0, 0, &d0);
+        if (d0.rank > 0 && d0.dims[0] > 0 && d0.dims[0] < batch) batch = d0.dims[0];
+        lucid_model_destroy(m0);
+    }
+    return batch;
+}
+
 static const double model_tol[4] = {1e-3, 1e-2, 3e-2, 1.5e-1};
 
 static const char *const layout_names[] = {"auto", "NCHW", "NHWC"};
@@ -366,17 +381,7 @@ static void test_model(const char *path, const char *in_npy, const char *out_npy
         CHECK(0, "%s: %s", path, err.message);
         goto out;
     }
-    /* batch: the reference file's first sample(s), at most 8, or the model's fixed batch */
-    int64_t batch = xin.dims[0] < 8 ? xin.dims[0] : 8;
-    {
-        lucid_model_t *m0 = NULL;
-        if (!lucid_model_load(path, &m0, NULL)) {
-            lucid_tensor_desc d0;
-            lucid_model_input(m0, 0, &d0);
-            if (d0.rank > 0 && d0.dims[0] > 0 && d0.dims[0] < batch) batch = d0.dims[0];
-            lucid_model_destroy(m0);
-        }
-    }
+    int64_t batch = test_batch(path, &xin);
     xin.dims[0] = batch;
     int64_t per_out = lucid_array_numel(&yref) / yref.dims[0];
     for (int p = 0; p < 4; p++) {
@@ -529,16 +534,7 @@ static void test_int8(const char *path, const char *in_npy, const char *out_npy)
         CHECK(0, "%s: %s", path, err.message);
         goto out;
     }
-    int64_t batch = xin.dims[0] < 8 ? xin.dims[0] : 8;
-    {
-        lucid_model_t *m0 = NULL;
-        if (!lucid_model_load(path, &m0, NULL)) { /* a fixed batch in the model wins */
-            lucid_tensor_desc d0;
-            lucid_model_input(m0, 0, &d0);
-            if (d0.rank > 0 && d0.dims[0] > 0 && d0.dims[0] < batch) batch = d0.dims[0];
-            lucid_model_destroy(m0);
-        }
-    }
+    int64_t batch = test_batch(path, &xin);
     int64_t per_out = lucid_array_numel(&yref) / yref.dims[0];
     int64_t dims[LUCID_MAX_RANK];
     memcpy(dims, xin.dims, sizeof dims);

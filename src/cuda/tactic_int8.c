@@ -498,26 +498,24 @@ static lucid_status q8_run(const void *p, const lucid_array *in, int n_in, lucid
     return lucid_kernel_check(lc_q8_epilogue(&e, cs->stream, &why), why, err, "int8 epilogue");
 }
 
-/* ---- QuantizeLinear and DequantizeLinear (per tensor) ---------------------------------- */
+/* ---- QuantizeLinear and DequantizeLinear (per tensor); MaxPool on int8 / uint8 ---------- */
 
-typedef struct qdq_state {
-    bool quantize;
+typedef struct q8_small {
+    int op;
     lc_type t;
     lc_q8 q;
-    float scale;
+    float scale; /* QuantizeLinear, DequantizeLinear */
     int32_t zp;
     int64_t n;
-} qdq_state;
+    lc_pool_args pool; /* MaxPool */
+} q8_small;
 
-static bool qdq_resolve(const lucid_graph *g, const lucid_node *n, qdq_state *s, char *why,
+static bool qdq_resolve(const lucid_graph *g, const lucid_node *n, q8_small *s, char *why,
                         size_t len)
 {
-    memset(s, 0, sizeof *s);
-    if (n->op != LUCID_OP_QUANTIZE_LINEAR && n->op != LUCID_OP_DEQUANTIZE_LINEAR)
-        return refuse(why, len, "not a QuantizeLinear or DequantizeLinear");
-    s->quantize = n->op == LUCID_OP_QUANTIZE_LINEAR;
+    const bool quantize = n->op == LUCID_OP_QUANTIZE_LINEAR;
     const lucid_ir_tensor *x = lucid_op_input(g, n, 0), *y = lucid_op_output(g, n, 0);
-    const lucid_ir_tensor *q = s->quantize ? y : x, *f = s->quantize ? x : y;
+    const lucid_ir_tensor *q = quantize ? y : x, *f = quantize ? x : y;
     if (!x || !y || !lucid_tensor_shape_known(y) || !is_q8(q->dtype) ||
         f->dtype != LUCID_DTYPE_FLOAT)
         return refuse(why, len, "float32 <-> int8 or uint8 only");
@@ -529,59 +527,9 @@ static bool qdq_resolve(const lucid_graph *g, const lucid_node *n, qdq_state *s,
     return true;
 }
 
-static bool qdq_supports(const lucid_graph *g, const lucid_node *n, const lucid_cpu_features *cpu,
-                         char *why, size_t len)
-{
-    (void)cpu;
-    qdq_state s;
-    return qdq_resolve(g, n, &s, why, len);
-}
-
-static lucid_status qdq_prepare(const lucid_tactic *t, const lucid_graph *g, const lucid_node *n,
-                                void *devp, void **out, lucid_error *err)
-{
-    (void)devp;
-    char why[160];
-    qdq_state *s = calloc(1, sizeof *s);
-    *out = NULL;
-    if (!s) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
-    if (!qdq_resolve(g, n, s, why, sizeof why)) {
-        free(s);
-        return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED, "%s", why);
-    }
-    s->t = lucid_cuda_type(t->precision);
-    *out = s;
-    return LUCID_STATUS_OK;
-}
-
-static lucid_status qdq_run(const void *p, const lucid_array *in, int n_in, lucid_array *out,
-                            int n_out, void *work, void *stream, lucid_error *err)
-{
-    (void)n_in;
-    (void)n_out;
-    (void)work;
-    const qdq_state *s = p;
-    const lucid_cuda_stream *cs = stream;
-    const char *why = NULL;
-    lucid_status k = s->quantize ? lc_quantize(s->t, in[0].data, s->q, out[0].data, s->n,
-                                               s->scale, s->zp, cs->stream, &why)
-                                 : lc_dequantize(s->q, in[0].data, s->t, out[0].data, s->n,
-                                                 s->scale, s->zp, cs->stream, &why);
-    return lucid_kernel_check(k, why, err, s->quantize ? "quantize" : "dequantize");
-}
-
-/* ---- MaxPool on int8 / uint8 --------------------------------------------------------- */
-
-typedef struct qpool_state {
-    lc_pool_args a;
-    lc_q8 q;
-} qpool_state;
-
 static bool qpool_resolve(const lucid_graph *g, const lucid_node *n, lucid_cuda_dev *dev,
-                          qpool_state *s, char *why, size_t len)
+                          q8_small *s, char *why, size_t len)
 {
-    memset(s, 0, sizeof *s);
-    if (n->op != LUCID_OP_MAX_POOL) return refuse(why, len, "not a MaxPool");
     const lucid_ir_tensor *x = lucid_op_input(g, n, 0), *y = lucid_op_output(g, n, 0);
     if (!x || !y || !is_q8(x->dtype) || x->dtype != y->dtype || x->rank != 4 || y->rank != 4 ||
         !lucid_tensor_shape_known(x) || !lucid_tensor_shape_known(y))
@@ -604,60 +552,101 @@ static bool qpool_resolve(const lucid_graph *g, const lucid_node *n, lucid_cuda_
         (lucid_attr_ints(n, "dilations", &dil, &nd, NULL) || nd != 2))
         return refuse(why, len, "unreadable dilations");
     s->q = x->dtype == LUCID_DTYPE_UINT8 ? LC_Q_U8 : LC_Q_S8;
-    s->a = (lc_pool_args){.is_max = 1, .planes = x->dims[0] * x->dims[1], .ih = x->dims[2],
-                          .iw = x->dims[3], .oh = y->dims[2], .ow = y->dims[3], .kh = k[0],
-                          .kw = k[1], .sh = st ? st[0] : 1, .sw = st ? st[1] : 1,
-                          .dh = dil ? dil[0] : 1, .dw = dil ? dil[1] : 1,
-                          .pt = pads ? pads[0] : 0, .pl = pads ? pads[1] : 0,
-                          .nhwc = dev ? lucid_cuda_nhwc(dev, x) : 0, .channels = x->dims[1]};
+    s->pool = (lc_pool_args){.is_max = 1,
+                             .planes = x->dims[0] * x->dims[1],
+                             .ih = x->dims[2],
+                             .iw = x->dims[3],
+                             .oh = y->dims[2],
+                             .ow = y->dims[3],
+                             .kh = k[0],
+                             .kw = k[1],
+                             .sh = st ? st[0] : 1,
+                             .sw = st ? st[1] : 1,
+                             .dh = dil ? dil[0] : 1,
+                             .dw = dil ? dil[1] : 1,
+                             .pt = pads ? pads[0] : 0,
+                             .pl = pads ? pads[1] : 0,
+                             .nhwc = dev ? lucid_cuda_nhwc(dev, x) : 0,
+                             .channels = x->dims[1]};
     return true;
+}
+
+static bool small_resolve(const lucid_graph *g, const lucid_node *n, lucid_cuda_dev *dev,
+                          q8_small *s, char *why, size_t len)
+{
+    memset(s, 0, sizeof *s);
+    s->op = n->op;
+    if (n->op == LUCID_OP_QUANTIZE_LINEAR || n->op == LUCID_OP_DEQUANTIZE_LINEAR)
+        return qdq_resolve(g, n, s, why, len);
+    if (n->op == LUCID_OP_MAX_POOL) return qpool_resolve(g, n, dev, s, why, len);
+    return refuse(why, len, "not a QuantizeLinear, DequantizeLinear or MaxPool");
+}
+
+static bool qdq_supports(const lucid_graph *g, const lucid_node *n, const lucid_cpu_features *cpu,
+                         char *why, size_t len)
+{
+    (void)cpu;
+    q8_small s;
+    if (n->op != LUCID_OP_QUANTIZE_LINEAR && n->op != LUCID_OP_DEQUANTIZE_LINEAR)
+        return refuse(why, len, "not a QuantizeLinear or DequantizeLinear");
+    return small_resolve(g, n, NULL, &s, why, len);
 }
 
 static bool qpool_supports(const lucid_graph *g, const lucid_node *n, const lucid_cpu_features *cpu,
                            char *why, size_t len)
 {
     (void)cpu;
-    qpool_state s;
-    return qpool_resolve(g, n, NULL, &s, why, len);
+    q8_small s;
+    if (n->op != LUCID_OP_MAX_POOL) return refuse(why, len, "not a MaxPool");
+    return small_resolve(g, n, NULL, &s, why, len);
 }
 
-static lucid_status qpool_prepare(const lucid_tactic *t, const lucid_graph *g, const lucid_node *n,
+static lucid_status small_prepare(const lucid_tactic *t, const lucid_graph *g, const lucid_node *n,
                                   void *devp, void **out, lucid_error *err)
 {
-    (void)t;
     char why[160];
-    qpool_state *s = calloc(1, sizeof *s);
+    q8_small *s = calloc(1, sizeof *s);
     *out = NULL;
     if (!s) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
-    if (!qpool_resolve(g, n, devp, s, why, sizeof why)) {
+    if (!small_resolve(g, n, devp, s, why, sizeof why)) {
         free(s);
         return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED, "%s", why);
     }
+    s->t = lucid_cuda_type(t->precision);
     *out = s;
     return LUCID_STATUS_OK;
 }
 
-static lucid_status qpool_run(const void *p, const lucid_array *in, int n_in, lucid_array *out,
+static lucid_status small_run(const void *p, const lucid_array *in, int n_in, lucid_array *out,
                               int n_out, void *work, void *stream, lucid_error *err)
 {
     (void)n_in;
     (void)n_out;
     (void)work;
-    const qpool_state *s = p;
+    const q8_small *s = p;
     const lucid_cuda_stream *cs = stream;
     const char *why = NULL;
-    lc_pool_args a = s->a;
-    a.x = in[0].data;
-    a.y = out[0].data;
-    return lucid_kernel_check(lc_pool_q8(&a, s->q, cs->stream, &why), why, err, "int8 max pool");
+    if (s->op == LUCID_OP_MAX_POOL) {
+        lc_pool_args a = s->pool;
+        a.x = in[0].data;
+        a.y = out[0].data;
+        return lucid_kernel_check(lc_pool_q8(&a, s->q, cs->stream, &why), why, err,
+                                  "int8 max pool");
+    }
+    const bool quantize = s->op == LUCID_OP_QUANTIZE_LINEAR;
+    lucid_status k = quantize ? lc_quantize(s->t, in[0].data, s->q, out[0].data, s->n, s->scale,
+                                            s->zp, cs->stream, &why)
+                              : lc_dequantize(s->q, in[0].data, s->t, out[0].data, s->n, s->scale,
+                                              s->zp, cs->stream, &why);
+    return lucid_kernel_check(k, why, err, quantize ? "quantize" : "dequantize");
 }
 
 /* Every tactic here is an fp16 tactic: an int8 GPU plan stores its float tensors in half. */
 #define Q8_PF LUCID_PRECISION_FP16, 0
-LUCID_CUDA_TACTIC_P(cuda_qdq_fp16, "cuda.qdq.fp16", Q8_PF, 20, 0, qdq_supports, qdq_prepare, free,
-                    lucid_cuda_no_workspace, qdq_run)
-LUCID_CUDA_TACTIC_P(cuda_qpool_int8, "cuda.pool.int8", Q8_PF, 21, 0, qpool_supports,
-                    qpool_prepare, free, lucid_cuda_no_workspace, qpool_run)
+LUCID_CUDA_TACTIC_P(cuda_qdq_fp16, "cuda.qdq.fp16", Q8_PF, 20, 0, qdq_supports, small_prepare, free,
+                    lucid_cuda_no_workspace, small_run)
+LUCID_CUDA_TACTIC_P(cuda_qpool_int8, "cuda.pool.int8", Q8_PF, 21, 0, qpool_supports, small_prepare,
+                    free, lucid_cuda_no_workspace, small_run)
 LUCID_CUDA_TACTIC_P(cuda_qconv_int8_lt_h0, "cuda.qconv.int8.lt_h0", Q8_PF, 23, 0, lt_supports,
                     lt_prepare, q8_release, q8_workspace, q8_run)
 LUCID_CUDA_TACTIC_P(cuda_qconv_int8_lt_h1, "cuda.qconv.int8.lt_h1", Q8_PF, 24, 1, lt_supports,
