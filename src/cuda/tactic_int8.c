@@ -69,8 +69,8 @@ static bool const_zp(const lucid_graph *g, const lucid_node *n, int i, int32_t *
     *v = 0;
     if (!t) return true;
     if (!t->data || !is_q8(t->dtype) || lucid_tensor_numel(t) != 1) return false;
-    *v = t->dtype == LUCID_DTYPE_UINT8 ? (int32_t)*(const uint8_t *)t->data
-                                       : (int32_t)*(const int8_t *)t->data;
+    *v = t->dtype == LUCID_DTYPE_UINT8 ? (int32_t) * (const uint8_t *)t->data
+                                       : (int32_t) * (const int8_t *)t->data;
     return true;
 }
 
@@ -124,8 +124,8 @@ static bool q8_resolve(const lucid_graph *g, const lucid_node *n, q8_layer *L, c
         return refuse(why, len, "needs a constant input scale and zero point");
     const int ysi = L->conv ? LUCID_QCONV_Y_SCALE : LUCID_QGEMM_Y_SCALE;
     L->y_kind = q8_kind(y->dtype);
-    if (L->y_kind != 1 && (!const_f32(g, n, ysi, &L->y_scale) ||
-                           !const_zp(g, n, ysi + 1, &L->y_zp)))
+    if (L->y_kind != 1 &&
+        (!const_f32(g, n, ysi, &L->y_scale) || !const_zp(g, n, ysi + 1, &L->y_zp)))
         return refuse(why, len, "needs a constant output scale and zero point");
     if (L->y_kind == 1 && y->dtype != LUCID_DTYPE_FLOAT)
         return refuse(why, len, "output is neither quantized nor float32");
@@ -163,7 +163,8 @@ static bool q8_resolve(const lucid_graph *g, const lucid_node *n, q8_layer *L, c
         c->in_c = L->k;
         c->out_c = L->m;
         c->group = 1;
-        for (int d = 0; d < 2; d++) c->in[d] = c->out[d] = c->k[d] = c->s[d] = c->d[d] = 1;
+        for (int d = 0; d < 2; d++)
+            c->in[d] = c->out[d] = c->k[d] = c->s[d] = c->d[d] = 1;
     }
     L->act = *act;
     int64_t nws = lucid_tensor_numel(L->ws);
@@ -180,8 +181,8 @@ typedef struct q8_state {
     bool lt;   /* cuBLASLt, else the direct kernel */
     bool dw4;  /* the direct kernel's depthwise form: weights [kh][kw][oc] */
     /* device constants */
-    float *mult;   /* x_scale * w_scale[m], as the reference computes it */
-    float *bias;   /* or NULL */
+    float *mult; /* x_scale * w_scale[m], as the reference computes it */
+    float *bias; /* or NULL */
     /* the epilogue folded into the output's units (lc_q8_epilogue_args), or NULL */
     float *fmult, *fbias;
     float fz, flo, fhi;
@@ -271,7 +272,8 @@ static lucid_status q8_upload_scales(q8_state *s, lucid_error *err)
     }
     const float *ws = L->ws->data, *b = L->b ? L->b->data : NULL;
     bool per = lucid_tensor_numel(L->ws) != 1;
-    for (int64_t o = 0; o < L->m; o++) mult[o] = L->x_scale * ws[per ? o : 0];
+    for (int64_t o = 0; o < L->m; o++)
+        mult[o] = L->x_scale * ws[per ? o : 0];
     st = lucid_cuda_upload(mult, bytes, (void **)&s->mult, err);
     if (!st && b) st = lucid_cuda_upload(b, bytes, (void **)&s->bias, err);
     const int act = L->act.kind; /* 0 none, 1 Relu, 2 Clip (lc_act's numbering) */
@@ -353,16 +355,28 @@ static lucid_status lt_prepare(const lucid_tactic *t, const lucid_graph *g, cons
     const lucid_conv_geom *c = &L->geo;
     s->lt = true;
     const int64_t kp = (L->k + 15) / 16 * 16;
-    const bool window = c->k[0] != 1 || c->k[1] != 1 || c->s[0] != 1 || c->s[1] != 1 ||
-                        c->pb[0] || c->pb[1] || c->pe[0] || c->pe[1];
+    const bool window = c->k[0] != 1 || c->k[1] != 1 || c->s[0] != 1 || c->s[1] != 1 || c->pb[0] ||
+                        c->pb[1] || c->pe[0] || c->pe[1];
     const bool pack = window || L->xq == LC_Q_U8 || L->x_zp != 0 || kp != L->k;
     const int32_t off = L->xq == LC_Q_U8 ? 128 : 0;
     if (pack) {
-        s->pack = (lc_q8_im2col_args){
-            .xq = L->xq, .zp = L->x_zp, .batch = c->batch, .c = c->in_c, .ih = c->in[0],
-            .iw = c->in[1], .oh = c->out[0], .ow = c->out[1], .kh = c->k[0], .kw = c->k[1],
-            .sh = c->s[0], .sw = c->s[1], .dh = c->d[0], .dw = c->d[1], .pt = c->pb[0],
-            .pl = c->pb[1], .kp = kp};
+        s->pack = (lc_q8_im2col_args){.xq = L->xq,
+                                      .zp = L->x_zp,
+                                      .batch = c->batch,
+                                      .c = c->in_c,
+                                      .ih = c->in[0],
+                                      .iw = c->in[1],
+                                      .oh = c->out[0],
+                                      .ow = c->out[1],
+                                      .kh = c->k[0],
+                                      .kw = c->k[1],
+                                      .sh = c->s[0],
+                                      .sw = c->s[1],
+                                      .dh = c->d[0],
+                                      .dw = c->d[1],
+                                      .pt = c->pb[0],
+                                      .pl = c->pb[1],
+                                      .kp = kp};
         s->pack_bytes = (size_t)(L->rows * kp);
     }
     st = q8_upload_rows(s, kp, pack ? off : L->x_zp, err);
@@ -371,19 +385,39 @@ static lucid_status lt_prepare(const lucid_tactic *t, const lucid_graph *g, cons
     /* column-major: D [m x rows] (int32) = W^T... W is m x kp row-major = kp x m column-major,
      * taken transposed; the input is rows x kp row-major = kp x rows column-major */
     cublasOperation_t opa = CUBLAS_OP_T, opb = CUBLAS_OP_N;
-    st = lucid_cublas_check(cublasLtMatmulDescCreate(&s->desc, CUBLAS_COMPUTE_32I, CUDA_R_32I), err, "cublasLtMatmulDescCreate");
-    if (!st) st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa), err, "transa");
-    if (!st) st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb), err, "transb");
-    if (!st) st = lucid_cublas_check(cublasLtMatrixLayoutCreate(&s->la, CUDA_R_8I, (uint64_t)kp, (uint64_t)L->m, kp), err, "layout W");
-    if (!st) st = lucid_cublas_check(cublasLtMatrixLayoutCreate(&s->lb, CUDA_R_8I, (uint64_t)kp, (uint64_t)L->rows, kp), err, "layout X");
-    if (!st) st = lucid_cublas_check(cublasLtMatrixLayoutCreate(&s->ld, CUDA_R_32I, (uint64_t)L->m, (uint64_t)L->rows, L->m), err, "layout Y");
+    st = lucid_cublas_check(cublasLtMatmulDescCreate(&s->desc, CUBLAS_COMPUTE_32I, CUDA_R_32I), err,
+                            "cublasLtMatmulDescCreate");
+    if (!st)
+        st = lucid_cublas_check(
+            cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa),
+            err, "transa");
+    if (!st)
+        st = lucid_cublas_check(
+            cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb),
+            err, "transb");
+    if (!st)
+        st = lucid_cublas_check(
+            cublasLtMatrixLayoutCreate(&s->la, CUDA_R_8I, (uint64_t)kp, (uint64_t)L->m, kp), err,
+            "layout W");
+    if (!st)
+        st = lucid_cublas_check(
+            cublasLtMatrixLayoutCreate(&s->lb, CUDA_R_8I, (uint64_t)kp, (uint64_t)L->rows, kp), err,
+            "layout X");
+    if (!st)
+        st = lucid_cublas_check(
+            cublasLtMatrixLayoutCreate(&s->ld, CUDA_R_32I, (uint64_t)L->m, (uint64_t)L->rows, L->m),
+            err, "layout Y");
     if (st) goto fail;
     cublasLtMatmulPreference_t pref = NULL;
     size_t maxws = Q8_LT_WORKSPACE;
     cublasLtMatmulHeuristicResult_t res[4];
     int got = 0;
     st = lucid_cublas_check(cublasLtMatmulPreferenceCreate(&pref), err, "preference");
-    if (!st) st = lucid_cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &maxws, sizeof maxws), err, "preference");
+    if (!st)
+        st = lucid_cublas_check(
+            cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                 &maxws, sizeof maxws),
+            err, "preference");
     if (!st) {
         cublasStatus_t cs = cublasLtMatmulAlgoGetHeuristic(dev->lt, s->desc, s->la, s->lb, s->ld,
                                                            s->ld, pref, 4, res, &got);
@@ -405,8 +439,8 @@ fail:
     return st;
 }
 
-static lucid_status direct_prepare(const lucid_tactic *t, const lucid_graph *g,
-                                   const lucid_node *n, void *devp, void **out, lucid_error *err)
+static lucid_status direct_prepare(const lucid_tactic *t, const lucid_graph *g, const lucid_node *n,
+                                   void *devp, void **out, lucid_error *err)
 {
     q8_state *s = NULL;
     *out = NULL;
@@ -421,7 +455,8 @@ static lucid_status direct_prepare(const lucid_tactic *t, const lucid_graph *g,
             st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
         } else {
             for (int64_t o = 0; o < oc; o++)
-                for (int64_t k = 0; k < khw; k++) hwc[k * oc + o] = w[o * khw + k];
+                for (int64_t k = 0; k < khw; k++)
+                    hwc[k * oc + o] = w[o * khw + k];
             st = lucid_cuda_upload(hwc, (size_t)(khw * oc), (void **)&s->w, err);
             s->dw4 = true;
             free(hwc);
@@ -441,13 +476,27 @@ static lc_q8_epilogue_args q8_epilogue_of(const q8_state *s, const lucid_array *
                                           lucid_array *out)
 {
     const q8_layer *L = &s->L;
-    lc_q8_epilogue_args e = {
-        .corr = s->corr, .mult = s->mult, .bias = s->bias,
-        .z_kind = L->z_kind, .z_scale = L->z_scale, .z_zp = L->z_zp,
-        .act = (lc_act)L->act.kind, .alpha = L->act.alpha, .beta = L->act.beta,
-        .y_kind = L->y_kind, .y = out[0].data, .y_scale = L->y_scale, .y_zp = L->y_zp,
-        .t = s->t, .rows = L->rows, .m = L->m,
-        .fmult = s->fmult, .fbias = s->fbias, .fz = s->fz, .flo = s->flo, .fhi = s->fhi};
+    lc_q8_epilogue_args e = {.corr = s->corr,
+                             .mult = s->mult,
+                             .bias = s->bias,
+                             .z_kind = L->z_kind,
+                             .z_scale = L->z_scale,
+                             .z_zp = L->z_zp,
+                             .act = (lc_act)L->act.kind,
+                             .alpha = L->act.alpha,
+                             .beta = L->act.beta,
+                             .y_kind = L->y_kind,
+                             .y = out[0].data,
+                             .y_scale = L->y_scale,
+                             .y_zp = L->y_zp,
+                             .t = s->t,
+                             .rows = L->rows,
+                             .m = L->m,
+                             .fmult = s->fmult,
+                             .fbias = s->fbias,
+                             .fz = s->fz,
+                             .flo = s->flo,
+                             .fhi = s->fhi};
     if (L->z_kind) e.z = n_in > LUCID_QCONV_Z ? in[LUCID_QCONV_Z].data : NULL;
     return e;
 }
@@ -464,13 +513,28 @@ static lucid_status q8_run(const void *p, const lucid_array *in, int n_in, lucid
     if (L->z_kind && !e.z) return lucid_errorf(err, LUCID_STATUS_INTERNAL, "residual missing");
     if (!s->lt) {
         const lucid_conv_geom *c = &L->geo;
-        lc_q8_dconv_args a = {.xq = L->xq, .x = in[0].data, .x_zp = L->x_zp, .w = s->w,
+        lc_q8_dconv_args a = {.xq = L->xq,
+                              .x = in[0].data,
+                              .x_zp = L->x_zp,
+                              .w = s->w,
                               .w_hwc = s->dw4,
-                              .batch = c->batch, .ic = c->in_c, .oc = c->out_c,
-                              .group = c->group, .ih = c->in[0], .iw = c->in[1],
-                              .oh = c->out[0], .ow = c->out[1], .kh = c->k[0], .kw = c->k[1],
-                              .sh = c->s[0], .sw = c->s[1], .dh = c->d[0], .dw = c->d[1],
-                              .pt = c->pb[0], .pl = c->pb[1], .e = e};
+                              .batch = c->batch,
+                              .ic = c->in_c,
+                              .oc = c->out_c,
+                              .group = c->group,
+                              .ih = c->in[0],
+                              .iw = c->in[1],
+                              .oh = c->out[0],
+                              .ow = c->out[1],
+                              .kh = c->k[0],
+                              .kw = c->k[1],
+                              .sh = c->s[0],
+                              .sw = c->s[1],
+                              .dh = c->d[0],
+                              .dw = c->d[1],
+                              .pt = c->pb[0],
+                              .pl = c->pb[1],
+                              .e = e};
         return lucid_kernel_check(lc_q8_dconv(&a, cs->stream, &why), why, err, "int8 direct");
     }
     char *ws = work;
@@ -544,7 +608,8 @@ static bool qpool_resolve(const lucid_graph *g, const lucid_node *n, lucid_cuda_
         return refuse(why, len, "auto_pad is not NOTSET");
     if (lucid_attr_ints(n, "kernel_shape", &k, &nk, NULL) || nk != 2)
         return refuse(why, len, "needs a 2-D kernel_shape");
-    if (lucid_node_attr(n, "strides") && (lucid_attr_ints(n, "strides", &st, &nst, NULL) || nst != 2))
+    if (lucid_node_attr(n, "strides") &&
+        (lucid_attr_ints(n, "strides", &st, &nst, NULL) || nst != 2))
         return refuse(why, len, "unreadable strides");
     if (lucid_node_attr(n, "pads") && (lucid_attr_ints(n, "pads", &pads, &np, NULL) || np != 4))
         return refuse(why, len, "unreadable pads");
@@ -651,5 +716,5 @@ LUCID_CUDA_TACTIC_P(cuda_qconv_int8_lt_h0, "cuda.qconv.int8.lt_h0", Q8_PF, 23, 0
                     lt_prepare, q8_release, q8_workspace, q8_run)
 LUCID_CUDA_TACTIC_P(cuda_qconv_int8_lt_h1, "cuda.qconv.int8.lt_h1", Q8_PF, 24, 1, lt_supports,
                     lt_prepare, q8_release, q8_workspace, q8_run)
-LUCID_CUDA_TACTIC_P(cuda_qconv_int8_direct, "cuda.qconv.int8.direct", Q8_PF, 25, 0,
-                    direct_supports, direct_prepare, q8_release, q8_workspace, q8_run)
+LUCID_CUDA_TACTIC_P(cuda_qconv_int8_direct, "cuda.qconv.int8.direct", Q8_PF, 25, 0, direct_supports,
+                    direct_prepare, q8_release, q8_workspace, q8_run)
