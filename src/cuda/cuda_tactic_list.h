@@ -121,6 +121,8 @@
     X(cuda_qpool_int8) \
     X(cuda_qconv_int8_lt_h0) \
     X(cuda_qconv_int8_lt_h1) \
+    X(cuda_qconv_int8_lt_fused_h0) \
+    X(cuda_qconv_int8_lt_fused_h1) \
     X(cuda_qconv_int8_direct) \
 
 #endif

@@ -179,6 +179,8 @@ typedef struct q8_state {
     q8_layer L;
     lc_type t; /* the plan's float storage */
     bool lt;   /* cuBLASLt, else the direct kernel */
+    bool fused;        /* cuBLASLt writes the int8 output itself (lt_fused) */
+    float *fused_bias; /* fused: bias / y_scale plus the correction's share, on the device */
     bool dw4;  /* the direct kernel's depthwise form: weights [kh][kw][oc] */
     /* device constants */
     float *mult; /* x_scale * w_scale[m], as the reference computes it */
@@ -210,6 +212,7 @@ static void q8_release(void *p)
     if (s->bias) cudaFree(s->bias);
     if (s->fmult) cudaFree(s->fmult);
     if (s->fbias) cudaFree(s->fbias);
+    if (s->fused_bias) cudaFree(s->fused_bias);
     if (s->corr) cudaFree(s->corr);
     if (s->w) cudaFree(s->w);
     free(s);
@@ -313,6 +316,23 @@ static bool lt_supports(const lucid_graph *g, const lucid_node *n, const lucid_c
     return true;
 }
 
+/* cuBLASLt's own epilogue: a signed int8 output (zero point 0) of alpha[m] * acc + bias[m]
+ * (+ beta * an int8 residual), then Relu or nothing */
+static bool lt_fused_supports(const lucid_graph *g, const lucid_node *n,
+                              const lucid_cpu_features *cpu, char *why, size_t len)
+{
+    if (!lt_supports(g, n, cpu, why, len)) return false;
+    q8_layer L;
+    q8_resolve(g, n, &L, why, len);
+    if (L.y_kind != 2 || L.y_zp != 0)
+        return refuse(why, len, "cuBLASLt writes signed int8 with zero point 0 only");
+    if (L.act.kind != LC_ACT_NONE && L.act.kind != LC_ACT_RELU)
+        return refuse(why, len, "cuBLASLt's int8 epilogue applies Relu or nothing");
+    if (L.z_kind && (L.z_kind != 2 || L.z_zp != 0))
+        return refuse(why, len, "cuBLASLt adds a signed int8 residual with zero point 0 only");
+    return true;
+}
+
 static bool direct_supports(const lucid_graph *g, const lucid_node *n,
                             const lucid_cpu_features *cpu, char *why, size_t len)
 {
@@ -381,12 +401,42 @@ static lucid_status lt_prepare(const lucid_tactic *t, const lucid_graph *g, cons
     }
     st = q8_upload_rows(s, kp, pack ? off : L->x_zp, err);
     if (st) goto fail;
-    s->acc_bytes = sizeof(int32_t) * (size_t)(L->rows * L->m);
-    /* column-major: D [m x rows] (int32) = W^T... W is m x kp row-major = kp x m column-major,
-     * taken transposed; the input is rows x kp row-major = kp x rows column-major */
+    /* variants 2 and 3: cuBLASLt's epilogue writes the int8 output (lt_fused_supports) */
+    s->fused = t->variant >= 2;
+    const int pick = t->variant & 1;
+    s->acc_bytes = s->fused ? 0 : sizeof(int32_t) * (size_t)(L->rows * L->m);
+    if (s->fused) { /* bias / y_scale plus mult / y_scale times the correction, per channel */
+        float *fb = malloc(sizeof(float) * (size_t)L->m),
+              *fm = malloc(sizeof(float) * (size_t)L->m);
+        int32_t *corr = calloc((size_t)L->m, sizeof *corr);
+        st = fb && fm && corr ? LUCID_STATUS_OK
+                              : lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+        if (!st)
+            st = lucid_cuda_check(
+                cudaMemcpy(fm, s->fmult, sizeof(float) * (size_t)L->m, cudaMemcpyDeviceToHost), err,
+                "cudaMemcpy");
+        if (!st && s->corr)
+            st = lucid_cuda_check(
+                cudaMemcpy(corr, s->corr, sizeof(int32_t) * (size_t)L->m, cudaMemcpyDeviceToHost),
+                err, "cudaMemcpy");
+        const float *b = L->b ? L->b->data : NULL;
+        for (int64_t o = 0; !st && o < L->m; o++)
+            fb[o] = (b ? b[o] / L->y_scale : 0.0f) + fm[o] * (float)corr[o];
+        if (!st)
+            st = lucid_cuda_upload(fb, sizeof(float) * (size_t)L->m, (void **)&s->fused_bias, err);
+        free(fb);
+        free(fm);
+        free(corr);
+        if (st) goto fail;
+    }
+    /* column-major: D [m x rows] = W^T... W is m x kp row-major = kp x m column-major, taken
+     * transposed; the input is rows x kp row-major = kp x rows column-major. int32 results,
+     * or (fused) int8 ones scaled by a per-row float alpha with a float bias. */
     cublasOperation_t opa = CUBLAS_OP_T, opb = CUBLAS_OP_N;
-    st = lucid_cublas_check(cublasLtMatmulDescCreate(&s->desc, CUBLAS_COMPUTE_32I, CUDA_R_32I), err,
-                            "cublasLtMatmulDescCreate");
+    const cudaDataType_t dt = s->fused ? CUDA_R_8I : CUDA_R_32I;
+    st = lucid_cublas_check(
+        cublasLtMatmulDescCreate(&s->desc, CUBLAS_COMPUTE_32I, s->fused ? CUDA_R_32F : CUDA_R_32I),
+        err, "cublasLtMatmulDescCreate");
     if (!st)
         st = lucid_cublas_check(
             cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa),
@@ -405,8 +455,34 @@ static lucid_status lt_prepare(const lucid_tactic *t, const lucid_graph *g, cons
             "layout X");
     if (!st)
         st = lucid_cublas_check(
-            cublasLtMatrixLayoutCreate(&s->ld, CUDA_R_32I, (uint64_t)L->m, (uint64_t)L->rows, L->m),
-            err, "layout Y");
+            cublasLtMatrixLayoutCreate(&s->ld, dt, (uint64_t)L->m, (uint64_t)L->rows, L->m), err,
+            "layout Y");
+    if (!st && s->fused) {
+        cublasLtPointerMode_t pm = L->z_kind ? CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST
+                                             : CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_ZERO;
+        cublasLtEpilogue_t epi =
+            L->act.kind == LC_ACT_RELU ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+        cudaDataType_t bt = CUDA_R_32F;
+        st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(
+                                    s->desc, CUBLASLT_MATMUL_DESC_POINTER_MODE, &pm, sizeof pm),
+                                err, "pointer mode");
+        if (!st)
+            st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(
+                                        s->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi),
+                                    err, "epilogue");
+        if (!st)
+            st = lucid_cublas_check(
+                cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                               &s->fused_bias, sizeof s->fused_bias),
+                err, "bias pointer");
+        if (!st)
+            st = lucid_cublas_check(
+                cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt,
+                                               sizeof bt),
+                err, "bias type");
+        /* a refusal here means this cuBLASLt cannot: the candidate is skipped */
+        if (st) st = LUCID_STATUS_UNSUPPORTED;
+    }
     if (st) goto fail;
     cublasLtMatmulPreference_t pref = NULL;
     size_t maxws = Q8_LT_WORKSPACE;
@@ -425,13 +501,14 @@ static lucid_status lt_prepare(const lucid_tactic *t, const lucid_graph *g, cons
     }
     if (pref) cublasLtMatmulPreferenceDestroy(pref);
     if (st) goto fail;
-    if (t->variant >= got) {
+    if (pick >= got) {
         st = lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
-                          "cuBLASLt's heuristic offers %d int8 algorithm(s) for this shape", got);
+                          "cuBLASLt's heuristic offers %d int8 algorithm(s) for this shape%s", got,
+                          s->fused ? " with its int8 epilogue" : "");
         goto fail;
     }
-    s->algo = res[t->variant].algo;
-    s->lib_ws = res[t->variant].workspaceSize;
+    s->algo = res[pick].algo;
+    s->lib_ws = res[pick].workspaceSize;
     *out = s;
     return LUCID_STATUS_OK;
 fail:
@@ -549,6 +626,16 @@ static lucid_status q8_run(const void *p, const lucid_array *in, int n_in, lucid
         a.y = packed;
         st = lucid_kernel_check(lc_q8_im2col(&a, cs->stream, &why), why, err, "int8 im2col");
         x = packed;
+    }
+    if (!st && s->fused) {
+        /* D = relu?(alpha[m] * acc + bias[m] + beta * Z), alpha = mult / y_scale on the device,
+         * beta = z_scale / y_scale, Z the int8 residual (C) */
+        const void *c = L->z_kind ? e.z : out[0].data;
+        st = lucid_cublas_check(cublasLtMatmul(cs->lt, s->desc, s->fmult, s->w, s->la, x, s->lb,
+                                               &s->fz, c, s->ld, out[0].data, s->ld, &s->algo, lib,
+                                               s->lib_ws, cs->stream),
+                                err, "cublasLtMatmul (int8, fused epilogue)");
+        return st;
     }
     if (!st) {
         const int32_t alpha = 1, beta = 0;
@@ -716,5 +803,9 @@ LUCID_CUDA_TACTIC_P(cuda_qconv_int8_lt_h0, "cuda.qconv.int8.lt_h0", Q8_PF, 23, 0
                     lt_prepare, q8_release, q8_workspace, q8_run)
 LUCID_CUDA_TACTIC_P(cuda_qconv_int8_lt_h1, "cuda.qconv.int8.lt_h1", Q8_PF, 24, 1, lt_supports,
                     lt_prepare, q8_release, q8_workspace, q8_run)
+LUCID_CUDA_TACTIC_P(cuda_qconv_int8_lt_fused_h0, "cuda.qconv.int8.lt_fused_h0", Q8_PF, 26, 2,
+                    lt_fused_supports, lt_prepare, q8_release, q8_workspace, q8_run)
+LUCID_CUDA_TACTIC_P(cuda_qconv_int8_lt_fused_h1, "cuda.qconv.int8.lt_fused_h1", Q8_PF, 27, 3,
+                    lt_fused_supports, lt_prepare, q8_release, q8_workspace, q8_run)
 LUCID_CUDA_TACTIC_P(cuda_qconv_int8_direct, "cuda.qconv.int8.direct", Q8_PF, 25, 0, direct_supports,
                     direct_prepare, q8_release, q8_workspace, q8_run)

@@ -340,9 +340,10 @@ static lucid_status rewrite(lucid_graph *g, const lucid_build_options *o,
                             const lucid_calib_table *table, const bool *keep,
                             lucid_layer_precision *out, lucid_error *err)
 {
-    lucid_status st = o->precision == LUCID_PRECISION_INT8
-                          ? lucid_precision_insert_qdq(g, table, keep, out, err)
-                          : lucid_precision_cast16(g, o->precision, keep, out, err);
+    lucid_status st =
+        o->precision == LUCID_PRECISION_INT8
+            ? lucid_precision_insert_qdq(g, table, keep, o->device == LUCID_DEVICE_CUDA, out, err)
+            : lucid_precision_cast16(g, o->precision, keep, out, err);
     if (!st) st = lucid_graph_resolve_ops(g, err);
     if (!st) st = lucid_graph_compact(g, err);
     return st;
@@ -482,7 +483,7 @@ static lucid_status precision_run(lucid_pass_ctx *ctx, lucid_graph *g, lucid_err
         ops[i] = lucid_strdup(g->nodes[i].op_type);
     }
     st = o->precision == LUCID_PRECISION_INT8
-             ? lucid_precision_insert_qdq(g, table, keep, dec, err)
+             ? lucid_precision_insert_qdq(g, table, keep, o->device == LUCID_DEVICE_CUDA, dec, err)
              : lucid_precision_cast16(g, o->precision, keep, dec, err);
     if (!st) st = lucid_graph_resolve_ops(g, err); /* the manager sorts and infers after us */
     size_t nrec = 0;

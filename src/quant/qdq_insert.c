@@ -152,11 +152,11 @@ static bool nonneg_by_construction(const lucid_graph *g, int t, int depth)
 
 /* The activation t quantized per tensor with the calibrated threshold: uint8 (zero point 0)
  * when it is non-negative by construction (one more bit of resolution, and the form int8
- * dot-product instructions take natively), int8 otherwise. */
-static lucid_status quantize_activation(lucid_graph *g, int t, const lucid_calib_entry *e, int *out,
-                                        lucid_error *err)
+ * dot-product instructions take natively) unless signed_only, int8 otherwise. */
+static lucid_status quantize_activation(lucid_graph *g, int t, const lucid_calib_entry *e,
+                                        bool signed_only, int *out, lucid_error *err)
 {
-    bool nonneg = nonneg_by_construction(g, t, 0);
+    bool nonneg = !signed_only && nonneg_by_construction(g, t, 0);
     double thr = e->threshold > 0 && isfinite(e->threshold) ? e->threshold : 0;
     /* a tensor that was all zeros still needs a valid (positive) scale */
     double scale = thr > 0 ? thr / (nonneg ? 255.0 : 127.0) : 1.0;
@@ -238,8 +238,8 @@ static lucid_status quantize_weight(lucid_graph *g, int w, int axis, int *out, l
 }
 
 lucid_status lucid_precision_insert_qdq(lucid_graph *g, const lucid_calib_table *t,
-                                        const bool *keep, lucid_layer_precision *out,
-                                        lucid_error *err)
+                                        const bool *keep, bool signed_only,
+                                        lucid_layer_precision *out, lucid_error *err)
 {
     const int n0 = g->n_nodes;
     /* per tensor: its dequantized twin once made (-1 none yet) */
@@ -276,7 +276,7 @@ lucid_status lucid_precision_insert_qdq(lucid_graph *g, const lucid_calib_table 
             if (x < 0 || x >= nt0) continue;
             const lucid_calib_entry *e = lucid_calib_table_find(t, g->tensors[x].name);
             if (!e) continue; /* a residual without a threshold stays float32 */
-            if (dq_of[x] < 0) st = quantize_activation(g, x, e, &dq_of[x], err);
+            if (dq_of[x] < 0) st = quantize_activation(g, x, e, signed_only, &dq_of[x], err);
             if (!st) st = lucid_node_set_input(&g->nodes[i], k ? 3 : 0, dq_of[x], err);
         }
         if (st) break;

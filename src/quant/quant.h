@@ -182,9 +182,11 @@ lucid_status lucid_precision_cast16(lucid_graph *g, lucid_precision p, const boo
 /* INT8 (qdq_insert.c): inserts QuantizeLinear/DequantizeLinear pairs (the explicit
  * quantization form) before the data inputs of every quantizable node with keep[i] false,
  * using the table's thresholds for activations and symmetric per-output-channel int8 for
- * constant weights; the qdq_fusion pass then turns them into int8 layers. */
+ * constant weights; the qdq_fusion pass then turns them into int8 layers. Activations that
+ * are non-negative by construction are uint8 (one more bit) unless signed_only (GPU plans:
+ * cuBLASLt's int8 GEMM reads and writes signed int8 only). */
 lucid_status lucid_precision_insert_qdq(lucid_graph *g, const lucid_calib_table *t,
-                                        const bool *keep, lucid_layer_precision *out,
-                                        lucid_error *err);
+                                        const bool *keep, bool signed_only,
+                                        lucid_layer_precision *out, lucid_error *err);
 
 #endif
