@@ -9,12 +9,16 @@
  *   int8 GEMM on tensor cores with int32 results (exact), cuBLASLt's first two heuristic
  *   choices; then lucid's epilogue kernel (scales, bias, residual, activation,
  *   requantization);
+ * - cuda.qconv.int8.lt_fused_h0 / _h1: the same GEMM with cuBLASLt's own epilogue writing the
+ *   int8 output (per-row float scale vector, float bias, the int8 residual as C with a scalar
+ *   beta, Relu), where the output is signed int8 and the activation Relu or none;
  * - cuda.qconv.int8.direct: lucid's direct kernel for any QConv or QGemm (the depthwise and
  *   grouped convolutions cuBLASLt cannot take), the epilogue fused.
- * cuBLASLt multiplies signed int8 only. A uint8 input (a ReLU's output, zero point 0) is
- * written shifted by -128 by the im2col kernel, padding and all, and the 128 times the
- * weights' sum this takes off each output channel is added back to the integer sum (the
- * "correction"); rows are padded to 16 values. cuDNN 9's int8 convolution (the legacy API's
+ * cuBLASLt multiplies signed int8 only, and GPU plans quantize every activation signed. A
+ * uint8 input (an explicitly quantized model's) is written shifted by -128 by the im2col
+ * kernel, padding and all, and the 128 times the weights' sum this takes off each output
+ * channel is added back to the integer sum (the "correction"; the fused form adds its share to
+ * the bias); rows are padded to 16 values. cuDNN 9's int8 convolution (the legacy API's
  * INT8_EXT configuration) is not a tactic: on an H200 it ran Fashion-MNIST ResNet's first
  * layer in 11.6 ms against 0.006 ms for the direct kernel
  * (bench/results/2026-11-27-gpu-h200-int8-cudnn-probe.txt). */
