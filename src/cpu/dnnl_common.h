@@ -86,9 +86,10 @@ dnnl_status_t lucid_dnnl_stream(dnnl_engine_t eng, lucid_dnnl_handles *h, dnnl_s
 
 /* Executes prim with args on stream s and waits for it. With handles h, args use the memory
  * objects of slots slot..slot+nargs-1; without (h NULL), memory objects are made for this
- * execution and destroyed after it. oneDNN's dnnl_primitive_execute itself still builds an
- * argument map on the heap on every call (std::unordered_map inside libdnnl 2.6): the only
- * allocation left on a bound run path, out of lucid's reach (tests/test_noalloc.c counts it). */
+ * execution and destroyed after it. oneDNN's dnnl_primitive_execute itself still allocates on
+ * every call (operator new under it, on the calling thread: its argument map; some kernels
+ * allocate temporaries on the worker threads too): what is left on a bound run path, out of
+ * lucid's reach (tests/test_noalloc.c counts it apart). */
 dnnl_status_t lucid_dnnl_execute(dnnl_engine_t eng, dnnl_stream_t s, lucid_dnnl_handles *h,
                                  int slot, const_dnnl_primitive_t prim, const lucid_dnnl_arg *args,
                                  int nargs);
