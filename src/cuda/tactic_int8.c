@@ -36,6 +36,13 @@
 #define Q8_ALIGN 256
 #define Q8_LT_WORKSPACE ((size_t)32 << 20)
 
+/* The window fields lc_q8_im2col_args and lc_q8_dconv_args share, from a convolution's
+ * geometry, as designated initializers */
+#define Q8_WINDOW(c)                                                                               \
+    .ih = (c)->in[0], .iw = (c)->in[1], .oh = (c)->out[0], .ow = (c)->out[1], .kh = (c)->k[0],     \
+    .kw = (c)->k[1], .sh = (c)->s[0], .sw = (c)->s[1], .dh = (c)->d[0], .dw = (c)->d[1],           \
+    .pt = (c)->pb[0], .pl = (c)->pb[1]
+
 static size_t q8_round(size_t b)
 {
     return (b + Q8_ALIGN - 1) / Q8_ALIGN * Q8_ALIGN;
@@ -181,11 +188,11 @@ static bool q8_resolve(const lucid_graph *g, const lucid_node *n, q8_layer *L, c
 /* what every int8 product tactic's state holds */
 typedef struct q8_state {
     q8_layer L;
-    lc_type t; /* the plan's float storage */
-    bool lt;   /* cuBLASLt, else the direct kernel */
+    lc_type t;         /* the plan's float storage */
+    bool lt;           /* cuBLASLt, else the direct kernel */
     bool fused;        /* cuBLASLt writes the int8 output itself (lt_fused) */
     float *fused_bias; /* fused: bias / y_scale plus the correction's share, on the device */
-    bool dw4;  /* the direct kernel's depthwise form: weights [kh][kw][oc] */
+    bool dw4;          /* the direct kernel's depthwise form: weights [kh][kw][oc] */
     /* device constants */
     float *mult; /* x_scale * w_scale[m], as the reference computes it */
     float *bias; /* or NULL */
@@ -384,23 +391,8 @@ static lucid_status lt_prepare(const lucid_tactic *t, const lucid_graph *g, cons
     const bool pack = window || L->xq == LC_Q_U8 || L->x_zp != 0 || kp != L->k;
     const int32_t off = L->xq == LC_Q_U8 ? 128 : 0;
     if (pack) {
-        s->pack = (lc_q8_im2col_args){.xq = L->xq,
-                                      .zp = L->x_zp,
-                                      .batch = c->batch,
-                                      .c = c->in_c,
-                                      .ih = c->in[0],
-                                      .iw = c->in[1],
-                                      .oh = c->out[0],
-                                      .ow = c->out[1],
-                                      .kh = c->k[0],
-                                      .kw = c->k[1],
-                                      .sh = c->s[0],
-                                      .sw = c->s[1],
-                                      .dh = c->d[0],
-                                      .dw = c->d[1],
-                                      .pt = c->pb[0],
-                                      .pl = c->pb[1],
-                                      .kp = kp};
+        s->pack = (lc_q8_im2col_args){
+            .xq = L->xq, .zp = L->x_zp, .batch = c->batch, .c = c->in_c, Q8_WINDOW(c), .kp = kp};
         s->pack_bytes = (size_t)(L->rows * kp);
     }
     st = q8_upload_rows(s, kp, pack ? off : L->x_zp, err);
@@ -603,18 +595,7 @@ static lucid_status q8_run(const void *p, const lucid_array *in, int n_in, lucid
                               .ic = c->in_c,
                               .oc = c->out_c,
                               .group = c->group,
-                              .ih = c->in[0],
-                              .iw = c->in[1],
-                              .oh = c->out[0],
-                              .ow = c->out[1],
-                              .kh = c->k[0],
-                              .kw = c->k[1],
-                              .sh = c->s[0],
-                              .sw = c->s[1],
-                              .dh = c->d[0],
-                              .dw = c->d[1],
-                              .pt = c->pb[0],
-                              .pl = c->pb[1],
+                              Q8_WINDOW(c),
                               .e = e};
         return lucid_kernel_check(lc_q8_dconv(&a, cs->stream, &why), why, err, "int8 direct");
     }
