@@ -44,22 +44,13 @@ lucid_status lucid_kernel_check(lucid_status st, const char *why, lucid_error *e
 
 lc_type lucid_cuda_type(lucid_precision p)
 {
-    /* int8 plans keep their float tensors (between Dequantize and Quantize) in half */
-    return p == LUCID_PRECISION_FP16 || p == LUCID_PRECISION_INT8 ? LC_F16
-           : p == LUCID_PRECISION_BF16                            ? LC_BF16
-                                                                  : LC_F32;
+    p = lucid_device_storage(p);
+    return p == LUCID_PRECISION_FP16 ? LC_F16 : p == LUCID_PRECISION_BF16 ? LC_BF16 : LC_F32;
 }
 
 size_t lucid_cuda_type_size(lc_type t)
 {
     return t == LC_F32 ? 4 : 2;
-}
-
-size_t lucid_cuda_no_workspace(const void *state, int threads)
-{
-    (void)state;
-    (void)threads;
-    return 0;
 }
 
 lucid_status lucid_cuda_upload(const void *src, size_t bytes, void **dst, lucid_error *err)

@@ -136,6 +136,4 @@ bool lucid_cuda_all_float(const lucid_graph *g, const lucid_node *n, char *why, 
     LUCID_CUDA_TACTIC_EXPAND(LUCID_CUDA_TACTIC,                                                 \
                              (sym, tname, pf, pref, var, sup, prep, rel, ws, runf))
 
-size_t lucid_cuda_no_workspace(const void *state, int threads);
-
 #endif

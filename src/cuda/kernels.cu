@@ -899,9 +899,7 @@ template <typename T> __global__ void k_q8_epilogue(lc_q8_epilogue_args e)
     GRID_LOOP(i, n)
     {
         int64_t c = i % e.m;
-        // cuDNN's float32 accumulators hold integers (exact below 2^24)
-        int32_t acc =
-            e.acc_float ? __float2int_rn(((const float *)e.acc)[i]) : ((const int32_t *)e.acc)[i];
+        int32_t acc = e.acc[i];
         if (e.corr) acc += e.corr[c];
         q8_store<T>(e, i, c, acc);
     }
@@ -1588,7 +1586,7 @@ lucid_status lc_q8_im2col(const lc_q8_im2col_args *a, void *stream, const char *
 lucid_status lc_q8_epilogue(const lc_q8_epilogue_args *a, void *stream, const char **why)
 {
     int64_t n = a->rows * a->m;
-    const bool four = a->m % 4 == 0 && !a->acc_float, small = n < ((int64_t)1 << 31);
+    const bool four = a->m % 4 == 0, small = n < ((int64_t)1 << 31);
     dispatch(a->t, [&](auto *tp) {
         using T = std::remove_pointer_t<decltype(tp)>;
         cudaStream_t s = (cudaStream_t)stream;

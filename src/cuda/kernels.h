@@ -213,8 +213,7 @@ lucid_status lc_q8_im2col(const lc_q8_im2col_args *a, void *stream, const char *
  * rows): v = act(float(acc + corr[c]) * mult[c] + bias[c] + z), then y as float type t or
  * quantized. z_kind / y_kind: 0 none (z only), 1 float type t, 2 int8, 3 uint8. */
 typedef struct lc_q8_epilogue_args {
-    const void *acc;
-    int acc_float; /* float32 holding integers instead of int32 */
+    const int32_t *acc;
     const int32_t *corr;
     const float *mult, *bias;
     int z_kind;

@@ -355,10 +355,10 @@ CONV_TACTIC_ALGO(bf16)
 #define DW_TACTIC(prec)                                                                         \
     LUCID_CUDA_TACTIC_P(cuda_dwconv_##prec, "cuda.own.conv.depthwise." #prec,                   \
                         CONV_PREC_ARGS(prec), 0, 0, dw_supports, dw_prepare, conv_release,      \
-                        lucid_cuda_no_workspace, dw_run)                                        \
+                        lucid_tactic_no_workspace, dw_run)                                        \
     LUCID_CUDA_TACTIC_P(cuda_dconv_##prec, "cuda.own.conv.direct." #prec,                       \
                         CONV_PREC_ARGS(prec), 30, 1, direct_supports, dw_prepare, conv_release, \
-                        lucid_cuda_no_workspace, dw_run)
+                        lucid_tactic_no_workspace, dw_run)
 DW_TACTIC(fp32)
 DW_TACTIC(fp16)
 DW_TACTIC(bf16)

@@ -237,10 +237,18 @@ static size_t q8_workspace(const void *p, int threads)
     return q8_round(s->pack_bytes) + q8_round(s->acc_bytes) + s->lib_ws;
 }
 
+/* x_scale * w_scale[o]: output channel o's scale, as the reference computes it */
+static float q8_mult(const q8_layer *L, int64_t o)
+{
+    const float *ws = L->ws->data;
+    return L->x_scale * ws[lucid_tensor_numel(L->ws) != 1 ? o : 0];
+}
+
 /* The weights as m rows of `row` values ordered (ky, kx, channel), zero from kh * kw * icg
- * on, uploaded; and the correction (off - zp) * (sum of each output channel's weights) when
- * off != zp. */
-static lucid_status q8_upload_rows(q8_state *s, int64_t row, int32_t off, lucid_error *err)
+ * on, uploaded; and the correction (off - zp) * (sum of each output channel's weights): into
+ * corr_out (m values) when given, else uploaded when off != zp. */
+static lucid_status q8_upload_rows(q8_state *s, int64_t row, int32_t off, int32_t *corr_out,
+                                   lucid_error *err)
 {
     const q8_layer *L = &s->L;
     const int8_t *w = L->w->data;
@@ -264,7 +272,9 @@ static lucid_status q8_upload_rows(q8_state *s, int64_t row, int32_t off, lucid_
         corr[o] = (int32_t)((off - L->x_zp) * sum);
     }
     st = lucid_cuda_upload(tmp, (size_t)(m * row), (void **)&s->w, err);
-    if (!st && off != L->x_zp)
+    if (corr_out)
+        memcpy(corr_out, corr, sizeof(int32_t) * (size_t)m);
+    else if (!st && off != L->x_zp)
         st = lucid_cuda_upload(corr, sizeof(int32_t) * (size_t)m, (void **)&s->corr, err);
 done:
     free(tmp);
@@ -284,10 +294,9 @@ static lucid_status q8_upload_scales(q8_state *s, lucid_error *err)
         st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
         goto done;
     }
-    const float *ws = L->ws->data, *b = L->b ? L->b->data : NULL;
-    bool per = lucid_tensor_numel(L->ws) != 1;
+    const float *b = L->b ? L->b->data : NULL;
     for (int64_t o = 0; o < L->m; o++)
-        mult[o] = L->x_scale * ws[per ? o : 0];
+        mult[o] = q8_mult(L, o);
     st = lucid_cuda_upload(mult, bytes, (void **)&s->mult, err);
     if (!st && b) st = lucid_cuda_upload(b, bytes, (void **)&s->bias, err);
     const int act = L->act.kind; /* 0 none, 1 Relu, 2 Clip (lc_act's numbering) */
@@ -317,14 +326,18 @@ static bool q8_supports_common(const lucid_graph *g, const lucid_node *n, q8_lay
     return true;
 }
 
+/* cuBLASLt's product: an ungrouped layer (L resolved) */
+static bool lt_takes(const q8_layer *L, char *why, size_t len)
+{
+    return L->geo.group == 1 || refuse(why, len, "a grouped convolution is not one GEMM");
+}
+
 static bool lt_supports(const lucid_graph *g, const lucid_node *n, const lucid_cpu_features *cpu,
                         char *why, size_t len)
 {
     (void)cpu;
     q8_layer L;
-    if (!q8_supports_common(g, n, &L, why, len)) return false;
-    if (L.geo.group != 1) return refuse(why, len, "a grouped convolution is not one GEMM");
-    return true;
+    return q8_supports_common(g, n, &L, why, len) && lt_takes(&L, why, len);
 }
 
 /* cuBLASLt's own epilogue: a signed int8 output (zero point 0) of alpha[m] * acc + bias[m]
@@ -332,9 +345,9 @@ static bool lt_supports(const lucid_graph *g, const lucid_node *n, const lucid_c
 static bool lt_fused_supports(const lucid_graph *g, const lucid_node *n,
                               const lucid_cpu_features *cpu, char *why, size_t len)
 {
-    if (!lt_supports(g, n, cpu, why, len)) return false;
+    (void)cpu;
     q8_layer L;
-    q8_resolve(g, n, &L, why, len);
+    if (!q8_supports_common(g, n, &L, why, len) || !lt_takes(&L, why, len)) return false;
     if (L.y_kind != 2 || L.y_zp != 0)
         return refuse(why, len, "cuBLASLt writes signed int8 with zero point 0 only");
     if (L.act.kind != LC_ACT_NONE && L.act.kind != LC_ACT_RELU)
@@ -379,6 +392,7 @@ static lucid_status lt_prepare(const lucid_tactic *t, const lucid_graph *g, cons
 {
     lucid_cuda_dev *dev = devp;
     q8_state *s = NULL;
+    int32_t *corr = NULL; /* fused: the correction, folded into the bias */
     *out = NULL;
     lucid_status st = q8_begin(t, g, n, dev, &s, err);
     if (st) goto fail;
@@ -395,34 +409,27 @@ static lucid_status lt_prepare(const lucid_tactic *t, const lucid_graph *g, cons
             .xq = L->xq, .zp = L->x_zp, .batch = c->batch, .c = c->in_c, Q8_WINDOW(c), .kp = kp};
         s->pack_bytes = (size_t)(L->rows * kp);
     }
-    st = q8_upload_rows(s, kp, pack ? off : L->x_zp, err);
-    if (st) goto fail;
-    /* variants 2 and 3: cuBLASLt's epilogue writes the int8 output (lt_fused_supports) */
+    /* variants 2 and 3: cuBLASLt's epilogue writes the int8 output (lt_fused_supports), the
+     * correction folded into its bias */
     s->fused = t->variant >= 2;
+    corr = s->fused ? calloc((size_t)L->m, sizeof *corr) : NULL;
+    if (s->fused && !corr) {
+        st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+        goto fail;
+    }
+    st = q8_upload_rows(s, kp, pack ? off : L->x_zp, corr, err);
+    if (st) goto fail;
     const int pick = t->variant & 1;
     s->acc_bytes = s->fused ? 0 : sizeof(int32_t) * (size_t)(L->rows * L->m);
     if (s->fused) { /* bias / y_scale plus mult / y_scale times the correction, per channel */
-        float *fb = malloc(sizeof(float) * (size_t)L->m),
-              *fm = malloc(sizeof(float) * (size_t)L->m);
-        int32_t *corr = calloc((size_t)L->m, sizeof *corr);
-        st = fb && fm && corr ? LUCID_STATUS_OK
-                              : lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
-        if (!st)
-            st = lucid_cuda_check(
-                cudaMemcpy(fm, s->fmult, sizeof(float) * (size_t)L->m, cudaMemcpyDeviceToHost), err,
-                "cudaMemcpy");
-        if (!st && s->corr)
-            st = lucid_cuda_check(
-                cudaMemcpy(corr, s->corr, sizeof(int32_t) * (size_t)L->m, cudaMemcpyDeviceToHost),
-                err, "cudaMemcpy");
+        float *fb = malloc(sizeof(float) * (size_t)L->m);
+        st = fb ? LUCID_STATUS_OK : lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
         const float *b = L->b ? L->b->data : NULL;
         for (int64_t o = 0; !st && o < L->m; o++)
-            fb[o] = (b ? b[o] / L->y_scale : 0.0f) + fm[o] * (float)corr[o];
+            fb[o] = (b ? b[o] / L->y_scale : 0.0f) + q8_mult(L, o) / L->y_scale * (float)corr[o];
         if (!st)
             st = lucid_cuda_upload(fb, sizeof(float) * (size_t)L->m, (void **)&s->fused_bias, err);
         free(fb);
-        free(fm);
-        free(corr);
         if (st) goto fail;
     }
     /* column-major: D [m x rows] = W^T... W is m x kp row-major = kp x m column-major, taken
@@ -505,9 +512,11 @@ static lucid_status lt_prepare(const lucid_tactic *t, const lucid_graph *g, cons
     }
     s->algo = res[pick].algo;
     s->lib_ws = res[pick].workspaceSize;
+    free(corr);
     *out = s;
     return LUCID_STATUS_OK;
 fail:
+    free(corr);
     q8_release(s);
     return st;
 }
@@ -781,9 +790,9 @@ static lucid_status small_run(const void *p, const lucid_array *in, int n_in, lu
 /* Every tactic here is an fp16 tactic: an int8 GPU plan stores its float tensors in half. */
 #define Q8_PF LUCID_PRECISION_FP16, 0
 LUCID_CUDA_TACTIC_P(cuda_qdq_fp16, "cuda.qdq.fp16", Q8_PF, 20, 0, qdq_supports, small_prepare, free,
-                    lucid_cuda_no_workspace, small_run)
+                    lucid_tactic_no_workspace, small_run)
 LUCID_CUDA_TACTIC_P(cuda_qpool_int8, "cuda.pool.int8", Q8_PF, 21, 0, qpool_supports, small_prepare,
-                    free, lucid_cuda_no_workspace, small_run)
+                    free, lucid_tactic_no_workspace, small_run)
 LUCID_CUDA_TACTIC_P(cuda_qconv_int8_lt_h0, "cuda.qconv.int8.lt_h0", Q8_PF, 23, 0, lt_supports,
                     lt_prepare, q8_release, q8_workspace, q8_run)
 LUCID_CUDA_TACTIC_P(cuda_qconv_int8_lt_h1, "cuda.qconv.int8.lt_h1", Q8_PF, 24, 1, lt_supports,

@@ -36,9 +36,7 @@ static bool tactic_allowed(const lucid_tactic *t, const lucid_build_options *o, 
     }
     if (t->device != LUCID_DEVICE_CPU) {
         /* the build's storage precision; TF32 math only where the build allows it */
-        lucid_precision storage = o->precision == LUCID_PRECISION_TF32   ? LUCID_PRECISION_FP32
-                                  : o->precision == LUCID_PRECISION_INT8 ? LUCID_PRECISION_FP16
-                                                                         : o->precision;
+        lucid_precision storage = lucid_device_storage(o->precision);
         if (t->precision != storage) {
             snprintf(why, len, "%s tactic, %s build", lucid_precision_name(t->precision),
                      lucid_precision_name(o->precision));

@@ -60,6 +60,13 @@ static void reference_release(void *state)
     (void)state;
 }
 
+lucid_precision lucid_device_storage(lucid_precision p)
+{
+    return p == LUCID_PRECISION_TF32   ? LUCID_PRECISION_FP32
+           : p == LUCID_PRECISION_INT8 ? LUCID_PRECISION_FP16
+                                       : p;
+}
+
 size_t lucid_tactic_no_workspace(const void *state, int threads)
 {
     (void)state;
