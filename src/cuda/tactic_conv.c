@@ -355,7 +355,7 @@ CONV_TACTIC_ALGO(bf16)
 #define DW_TACTIC(prec)                                                                         \
     LUCID_CUDA_TACTIC_P(cuda_dwconv_##prec, "cuda.own.conv.depthwise." #prec,                   \
                         CONV_PREC_ARGS(prec), 0, 0, dw_supports, dw_prepare, conv_release,      \
-                        lucid_tactic_no_workspace, dw_run)                                        \
+                        lucid_tactic_no_workspace, dw_run)                                      \
     LUCID_CUDA_TACTIC_P(cuda_dconv_##prec, "cuda.own.conv.direct." #prec,                       \
                         CONV_PREC_ARGS(prec), 30, 1, direct_supports, dw_prepare, conv_release, \
                         lucid_tactic_no_workspace, dw_run)
