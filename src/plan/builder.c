@@ -339,6 +339,19 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
         /* tactics of other ops say "not a ..."; the reason of one made for this op tells more */
         const char *why = "no tactic of this device runs the op";
         bool specific = false;
+        /* a tactic that would run the layer but the --tactics / --exclude-tactics filters
+         * removed says the most */
+        for (int k = 0; k < l->n_cands && !specific; k++) {
+            const lucid_candidate *c = &l->cands[k];
+            char tmp[160];
+            if (c->tactic->device != plan->device || (strncmp(c->why, "excluded by", 11) != 0 &&
+                                                      strcmp(c->why, "not in --tactics") != 0))
+                continue;
+            if (c->tactic->supports(g, n, cpu, tmp, sizeof tmp)) {
+                why = c->why;
+                specific = true;
+            }
+        }
         for (int k = 0; k < l->n_cands && !specific; k++) {
             const lucid_candidate *c = &l->cands[k];
             if (c->tactic->device != plan->device || !c->why[0]) continue;
