@@ -582,6 +582,37 @@ __global__ void k_copy32(const E *x, E *y, copy_geom g, int ibase, int obase, in
     }
 }
 
+// __grid_constant__ (CUDA 11.7+, sm_70+) lets a kernel index an array in its parameters without a
+// per-thread copy to local memory
+#if defined(__CUDACC_VER_MAJOR__) &&                                                             \
+    (__CUDACC_VER_MAJOR__ > 11 || (__CUDACC_VER_MAJOR__ == 11 && __CUDACC_VER_MINOR__ >= 7))
+#define LC_GRID_CONST __grid_constant__
+#else
+#define LC_GRID_CONST
+#endif
+
+// lc_parts in units of R (1 to 16 bytes): block row blockIdx.y moves part blockIdx.y
+struct parts_geom {
+    int rows, width;
+    int w[LC_PARTS_MAX], off[LC_PARTS_MAX];
+    void *p[LC_PARTS_MAX];
+};
+
+template <typename R>
+__global__ void k_parts(const LC_GRID_CONST parts_geom g, R *whole, int split)
+{
+    int k = blockIdx.y, w = g.w[k], off = g.off[k];
+    R *part = (R *)g.p[k];
+    if (!part || w == 0) return;
+    int n = g.rows * w;
+    for (int i = (int)(blockIdx.x * blockDim.x + threadIdx.x); i < n;
+         i += (int)(gridDim.x * blockDim.x)) {
+        int r = i / w, o = r * g.width + off + (i - r * w);
+        if (split) part[i] = whole[o];
+        else whole[o] = part[i];
+    }
+}
+
 // depthwise (one filter per channel) NHWC convolution: a thread computes V adjacent channels of
 // one output position with vector accesses; 32-bit indices; weights [kh][kw][c] float32. The
 // same sums in the same order as k_dwconv.
@@ -1334,6 +1365,49 @@ lucid_status lc_copy(const lc_copy_args *a, void *stream, const char **why)
     default:
         if (why) *why = "element size must be 1, 2, 4 or 8 bytes";
         return LUCID_STATUS_INTERNAL;
+    }
+    return finish(why);
+}
+
+lucid_status lc_parts(const lc_parts_args *a, void *stream, const char **why)
+{
+    if (a->n_parts < 1 || a->n_parts > LC_PARTS_MAX || a->rows < 0 || a->width < 0 ||
+        a->rows * a->width > INT32_MAX) {
+        if (why) *why = "too many parts or elements for one launch";
+        return LUCID_STATUS_UNSUPPORTED;
+    }
+    // the widest unit (at most 16 bytes) that divides every row, offset and address
+    int64_t u = 16;
+    auto fits = [&](int64_t bytes) { return bytes % u == 0; };
+    for (; u > 1; u /= 2) {
+        bool ok = fits(a->width * a->esize) && aligned(a->whole, u);
+        for (int k = 0; k < a->n_parts && ok; k++)
+            ok = fits(a->w[k] * a->esize) && fits(a->off[k] * a->esize) && aligned(a->part[k], u);
+        if (ok) break;
+    }
+    parts_geom g;
+    g.rows = (int)a->rows;
+    g.width = (int)(a->width * a->esize / u);
+    int64_t most = 0;
+    for (int k = 0; k < a->n_parts; k++) {
+        g.w[k] = (int)(a->w[k] * a->esize / u);
+        g.off[k] = (int)(a->off[k] * a->esize / u);
+        g.p[k] = a->part[k];
+        if (a->rows * g.w[k] > most) most = a->rows * g.w[k];
+    }
+    if (most == 0) return LUCID_STATUS_OK;
+    dim3 grid(blocks_for(most, 256), (unsigned)a->n_parts);
+    cudaStream_t s = (cudaStream_t)stream;
+    auto go = [&](auto *rp) {
+        using R = std::remove_pointer_t<decltype(rp)>;
+        k_parts<R><<<grid, 256, 0, s>>>(g, (R *)a->whole, a->split);
+    };
+    switch (u) {
+    case 16: go((uint4 *)nullptr); break;
+    case 8: go((uint2 *)nullptr); break;
+    case 4: go((uint32_t *)nullptr); break;
+    case 2: go((uint16_t *)nullptr); break;
+    default: go((uint8_t *)nullptr); break;
     }
     return finish(why);
 }
