@@ -328,24 +328,55 @@ static lucid_status cuda_time_tactic(void *p, const lucid_tactic *t, const lucid
     lucid_cuda_stream s = {.stream = d->stream, .cudnn = d->cudnn, .lt = d->lt};
     double samples[50];
     int count = 0;
+    /* A sample replays a CUDA graph of TIMED_RUNS back-to-back runs between one event pair,
+     * as a plan's context replays its layers: the gaps between graph nodes (a tactic's every
+     * extra kernel) count, the host's cost of each library call (large in cuDNN's and
+     * cuBLASLt's, not paid in a replay) does not. Timed on a stream instead, a layer of a few
+     * microseconds measured the host's launch rate, and which tactic won moved from build to
+     * build. First one eager run, synchronized, outside the capture: libraries finish their
+     * lazy set-up (module loads, which synchronize the device) there. */
+    enum { TIMED_RUNS = 8 };
+    cudaGraph_t graph = NULL;
+    cudaGraphExec_t exec = NULL;
+    lucid_cuda_first_run_lock();
     st = t->run_device(state, io.in, n->n_inputs, io.out, n->n_outputs, work, &s, err);
     if (!st) st = lucid_cuda_check(cudaStreamSynchronize(d->stream), err, "warm-up run");
+    if (!st)
+        st = lucid_cuda_check(cudaStreamBeginCapture(d->stream, cudaStreamCaptureModeThreadLocal),
+                              err, "cudaStreamBeginCapture");
+    if (!st) {
+        lucid_status rst = LUCID_STATUS_OK;
+        for (int r = 0; r < TIMED_RUNS && !rst; r++)
+            rst = t->run_device(state, io.in, n->n_inputs, io.out, n->n_outputs, work, &s, err);
+        cudaError_t ce = cudaStreamEndCapture(d->stream, &graph);
+        st = rst ? rst : lucid_cuda_check(ce, err, "cudaStreamEndCapture");
+        if (!st)
+            st = lucid_cuda_check(cudaGraphInstantiate(&exec, graph, 0), err,
+                                  "cudaGraphInstantiate");
+        if (st) {
+            cudaGetLastError();
+            lucid_error_prefix(err, "capturing the layer into a CUDA graph: ");
+            if (st != LUCID_STATUS_OUT_OF_MEMORY) st = LUCID_STATUS_UNSUPPORTED;
+        }
+    }
+    lucid_cuda_first_run_unlock();
+    if (!st) st = lucid_cuda_check(cudaGraphLaunch(exec, d->stream), err, "cudaGraphLaunch");
+    if (!st) st = lucid_cuda_check(cudaStreamSynchronize(d->stream), err, "warm-up replay");
     double start = lucid_time_now();
-    /* a sample is 8 back-to-back runs between one event pair: the layer's time on a busy
-     * stream, as in a CUDA graph, rather than one launch's latency */
     while (!st && count < 50) {
         st = lucid_cuda_check(cudaEventRecord(d->ev0, d->stream), err, "cudaEventRecord");
-        for (int r = 0; r < 8 && !st; r++)
-            st = t->run_device(state, io.in, n->n_inputs, io.out, n->n_outputs, work, &s, err);
+        if (!st) st = lucid_cuda_check(cudaGraphLaunch(exec, d->stream), err, "cudaGraphLaunch");
         if (!st) st = lucid_cuda_check(cudaEventRecord(d->ev1, d->stream), err, "cudaEventRecord");
         if (!st) st = lucid_cuda_check(cudaEventSynchronize(d->ev1), err, "timed run");
         float ms = 0;
         if (!st) st = lucid_cuda_check(cudaEventElapsedTime(&ms, d->ev0, d->ev1), err,
                                        "cudaEventElapsedTime");
         if (st) break;
-        samples[count++] = ms / 8.0;
+        samples[count++] = ms / TIMED_RUNS;
         if (count >= 3 && (lucid_time_now() - start) * 1e3 >= budget_ms) break;
     }
+    if (exec) cudaGraphExecDestroy(exec);
+    if (graph) cudaGraphDestroy(graph);
     timing_io_free(&io);
     cudaFree(work);
     t->release(state);

@@ -99,6 +99,11 @@ void lucid_cuda_kprof_leave(void);
  * their layers, and disables collection when no other traced run is in progress. */
 void lucid_cuda_kprof_end(lucid_cuda_kprof *p);
 
+/* executor.c: the process-wide lock held around a context's first run and CUDA-graph
+ * capture (lucid_cuda_exec_run says why); tactic timing captures under it too */
+void lucid_cuda_first_run_lock(void);
+void lucid_cuda_first_run_unlock(void);
+
 /* executor.c: a context's kernels per running layer k (context.c declares them too) */
 size_t lucid_cuda_exec_num_kernels(const void *exec, size_t k);
 lucid_status lucid_cuda_exec_kernel(const void *exec, size_t k, size_t j, lucid_layer_kernel *out);

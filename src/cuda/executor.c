@@ -16,6 +16,16 @@
  * (lucid_cuda_exec_run says why) */
 static pthread_mutex_t first_run_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void lucid_cuda_first_run_lock(void)
+{
+    pthread_mutex_lock(&first_run_lock);
+}
+
+void lucid_cuda_first_run_unlock(void)
+{
+    pthread_mutex_unlock(&first_run_lock);
+}
+
 void *lucid_cuda_plan_const(const lucid_plan_t *plan, int t);
 
 typedef struct boundary {
