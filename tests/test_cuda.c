@@ -1019,6 +1019,9 @@ static void on_fault(int sig)
 int main(int argc, char **argv)
 {
     char why[256];
+    /* line-buffered even into a pipe: a run stopped by a time limit shows where it was */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    double t_start = lucid_time_now();
     signal(SIGSEGV, on_fault);
     signal(SIGBUS, on_fault);
     signal(SIGABRT, on_fault);
@@ -1050,6 +1053,7 @@ int main(int argc, char **argv)
         snprintf(pi, sizeof pi, "%s/models/fashion/%s/ref_input.npy", src, fashion[i]);
         snprintf(po, sizeof po, "%s/models/fashion/%s/ref_logits.npy", src, fashion[i]);
         if (access(p, R_OK) != 0 || !listed("LUCID_TEST_FASHION", fashion[i], true)) continue;
+        printf("[%.0f s] %s\n", lucid_time_now() - t_start, p);
         test_layers(p, be, false);
         test_layers(p, be, true);
         /* auto: fp32 and tf32 NCHW, fp16 and bf16 channels-last; then fp32 channels-last (the
@@ -1057,9 +1061,13 @@ int main(int argc, char **argv)
         test_model(p, pi, po, 0xf, LUCID_GPU_LAYOUT_AUTO);
         test_model(p, pi, po, fp32, LUCID_GPU_LAYOUT_NHWC);
         test_model(p, pi, po, fp16, LUCID_GPU_LAYOUT_NCHW);
+        printf("[%.0f s] %s: profiles\n", lucid_time_now() - t_start, p);
         test_profile(p, LUCID_PRECISION_FP32, i == 0);
         test_profile(p, LUCID_PRECISION_FP16, i == 0);
-        if (listed("LUCID_TEST_INT8", fashion[i], true)) test_int8(p, pi, po);
+        if (listed("LUCID_TEST_INT8", fashion[i], true)) {
+            printf("[%.0f s] %s: int8\n", lucid_time_now() - t_start, p);
+            test_int8(p, pi, po);
+        }
     }
     for (size_t i = 0; i < sizeof zoo / sizeof zoo[0]; i++) {
         snprintf(p, sizeof p, "%s/%s/model.onnx", zoo_dir, zoo[i]);
@@ -1070,6 +1078,7 @@ int main(int argc, char **argv)
             continue;
         }
         if (!listed("LUCID_TEST_ZOO", zoo[i], true)) continue;
+        printf("[%.0f s] %s\n", lucid_time_now() - t_start, p);
         /* every tactic on three zoo models' layers (or those LUCID_TEST_ZOO_LAYERS names), in
          * both layouts */
         if (listed("LUCID_TEST_ZOO_LAYERS", zoo[i], i < 3)) {
