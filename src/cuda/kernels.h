@@ -102,8 +102,8 @@ lucid_status lc_copy(const lc_copy_args *a, void *stream, const char **why);
 
 /* Concat or Split of contiguous rows in one launch: the whole tensor is `rows` rows of `width`
  * elements, part k is `rows` rows of w[k] elements stored at element off[k] of each whole row
- * (a Concat or Split along an axis whose storage-order predecessors make the rows: channels of
- * a channels-last tensor, or any axis of a batch-1 NCHW one). split = 0 copies the parts into
+ * (a Concat or Split along an axis: the dims stored before it make the rows, as for the
+ * channels of a channels-last tensor or any axis of an NCHW one). split = 0 copies the parts into
  * the whole (Concat), 1 the whole into the parts (Split); a NULL part is skipped. Needs
  * rows * width < 2^31 and n_parts <= LC_PARTS_MAX: LUCID_STATUS_UNSUPPORTED otherwise. */
 #define LC_PARTS_MAX 64
