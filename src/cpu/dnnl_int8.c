@@ -327,27 +327,40 @@ static bool supports_variant(const lucid_graph *g, const lucid_node *n, bool nhw
     return true;
 }
 
+/* Without VNNI (AVX512-VNNI, AVX-VNNI or AMX-INT8), oneDNN's int8 kernels multiply with
+ * vpmaddubsw, which adds each pair of u8 x s8 products in saturating 16-bit arithmetic (s8
+ * sources are shifted to u8 first): sums of large values come out clipped, far from the exact
+ * int32 sum the reference computes (an AVX2-only EPYC gave 16.06 for 0.667). oneDNN's
+ * documented remedy, 7-bit weights, would change the model, so these tactics refuse there. */
+static bool exact_int8(const lucid_cpu_features *cpu, char *why, size_t len)
+{
+    if (cpu && (cpu->avx512_vnni || cpu->avx_vnni || cpu->amx_int8)) return true;
+    return refuse(why, len,
+                  "no VNNI on this CPU: oneDNN's int8 kernels would add products in pairs "
+                  "with 16-bit saturation");
+}
+
 static bool qconv_nhwc_supports(const lucid_graph *g, const lucid_node *n,
                                 const lucid_cpu_features *cpu, char *why, size_t len)
 {
-    (void)cpu;
     if (n->op != LUCID_OP_QCONV) return refuse(why, len, "not a QConv");
+    if (!exact_int8(cpu, why, len)) return false;
     return supports_variant(g, n, true, why, len);
 }
 
 static bool qconv_nchw_supports(const lucid_graph *g, const lucid_node *n,
                                 const lucid_cpu_features *cpu, char *why, size_t len)
 {
-    (void)cpu;
     if (n->op != LUCID_OP_QCONV) return refuse(why, len, "not a QConv");
+    if (!exact_int8(cpu, why, len)) return false;
     return supports_variant(g, n, false, why, len);
 }
 
 static bool qgemm_supports(const lucid_graph *g, const lucid_node *n,
                            const lucid_cpu_features *cpu, char *why, size_t len)
 {
-    (void)cpu;
     if (n->op != LUCID_OP_QGEMM) return refuse(why, len, "not a QGemm");
+    if (!exact_int8(cpu, why, len)) return false;
     return supports_variant(g, n, false, why, len);
 }
 
