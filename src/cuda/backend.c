@@ -351,7 +351,7 @@ static lucid_status cuda_time_tactic(void *p, const lucid_tactic *t, const lucid
         cudaError_t ce = cudaStreamEndCapture(d->stream, &graph);
         st = rst ? rst : lucid_cuda_check(ce, err, "cudaStreamEndCapture");
         if (!st)
-            st = lucid_cuda_check(cudaGraphInstantiate(&exec, graph, 0), err,
+            st = lucid_cuda_check(lucid_cuda_graph_instantiate(&exec, graph), err,
                                   "cudaGraphInstantiate");
         if (st) {
             cudaGetLastError();

@@ -99,6 +99,17 @@ void lucid_cuda_kprof_leave(void);
  * their layers, and disables collection when no other traced run is in progress. */
 void lucid_cuda_kprof_end(lucid_cuda_kprof *p);
 
+/* cudaGraphInstantiate took an error node and a log buffer before CUDA 12 (Jetson's JetPack 5
+ * ships CUDA 11.4), flags since */
+static inline cudaError_t lucid_cuda_graph_instantiate(cudaGraphExec_t *exec, cudaGraph_t graph)
+{
+#if CUDART_VERSION >= 12000
+    return cudaGraphInstantiate(exec, graph, 0);
+#else
+    return cudaGraphInstantiate(exec, graph, NULL, NULL, 0);
+#endif
+}
+
 /* executor.c: the process-wide lock held around a context's first run and CUDA-graph
  * capture (lucid_cuda_exec_run says why); tactic timing captures under it too */
 void lucid_cuda_first_run_lock(void);

@@ -363,7 +363,8 @@ static lucid_status capture(cuda_exec *x, lucid_error *err)
         return est ? est : st;
     }
     x->graph = graph;
-    return lucid_cuda_check(cudaGraphInstantiate(&x->gexec, graph, 0), err, "cudaGraphInstantiate");
+    return lucid_cuda_check(lucid_cuda_graph_instantiate(&x->gexec, graph), err,
+                            "cudaGraphInstantiate");
 }
 
 /* The first TRACED_RUNS profiling runs after profiling is turned on each run the layers once

@@ -584,7 +584,7 @@ __global__ void k_copy32(const E *x, E *y, copy_geom g, int ibase, int obase, in
 
 // __grid_constant__ (CUDA 11.7+, sm_70+) lets a kernel index an array in its parameters without a
 // per-thread copy to local memory
-#if defined(__CUDACC_VER_MAJOR__) &&                                                             \
+#if defined(__CUDACC_VER_MAJOR__) &&                                                               \
     (__CUDACC_VER_MAJOR__ > 11 || (__CUDACC_VER_MAJOR__ == 11 && __CUDACC_VER_MINOR__ >= 7))
 #define LC_GRID_CONST __grid_constant__
 #else
