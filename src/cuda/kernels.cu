@@ -595,21 +595,19 @@ __global__ void k_copy32(const E *x, E *y, copy_geom g, int ibase, int obase, in
 struct parts_geom {
     int rows, width;
     int w[LC_PARTS_MAX], off[LC_PARTS_MAX];
-    void *p[LC_PARTS_MAX];
+    const void *p[LC_PARTS_MAX];
 };
 
-template <typename R>
-__global__ void k_parts(const LC_GRID_CONST parts_geom g, R *whole, int split)
+template <typename R> __global__ void k_parts(const LC_GRID_CONST parts_geom g, R *whole)
 {
     int k = blockIdx.y, w = g.w[k], off = g.off[k];
-    R *part = (R *)g.p[k];
+    const R *part = (const R *)g.p[k];
     if (!part || w == 0) return;
     int n = g.rows * w;
     for (int i = (int)(blockIdx.x * blockDim.x + threadIdx.x); i < n;
          i += (int)(gridDim.x * blockDim.x)) {
-        int r = i / w, o = r * g.width + off + (i - r * w);
-        if (split) part[i] = whole[o];
-        else whole[o] = part[i];
+        int r = i / w;
+        whole[r * g.width + off + (i - r * w)] = part[i];
     }
 }
 
@@ -1400,7 +1398,7 @@ lucid_status lc_parts(const lc_parts_args *a, void *stream, const char **why)
     cudaStream_t s = (cudaStream_t)stream;
     auto go = [&](auto *rp) {
         using R = std::remove_pointer_t<decltype(rp)>;
-        k_parts<R><<<grid, 256, 0, s>>>(g, (R *)a->whole, a->split);
+        k_parts<R><<<grid, 256, 0, s>>>(g, (R *)a->whole);
     };
     switch (u) {
     case 16: go((uint4 *)nullptr); break;

@@ -100,20 +100,18 @@ typedef struct lc_copy_args {
 } lc_copy_args;
 lucid_status lc_copy(const lc_copy_args *a, void *stream, const char **why);
 
-/* Concat or Split of contiguous rows in one launch: the whole tensor is `rows` rows of `width`
- * elements, part k is `rows` rows of w[k] elements stored at element off[k] of each whole row
- * (a Concat or Split along an axis: the dims stored before it make the rows, as for the
- * channels of a channels-last tensor or any axis of an NCHW one). split = 0 copies the parts into
- * the whole (Concat), 1 the whole into the parts (Split); a NULL part is skipped. Needs
+/* A Concat of contiguous rows in one launch: the whole tensor is `rows` rows of `width`
+ * elements, part k is `rows` rows of w[k] elements, copied to element off[k] of each whole row
+ * (a Concat along an axis: the dims stored before it make the rows, as for the channels of a
+ * channels-last tensor or any axis of an NCHW one); a NULL part is skipped. Needs
  * rows * width < 2^31 and n_parts <= LC_PARTS_MAX: LUCID_STATUS_UNSUPPORTED otherwise. */
 #define LC_PARTS_MAX 64
 typedef struct lc_parts_args {
     int esize;
-    int split;
     int n_parts;
     int64_t rows, width;
     int64_t w[LC_PARTS_MAX], off[LC_PARTS_MAX];
-    void *part[LC_PARTS_MAX];
+    const void *part[LC_PARTS_MAX];
     void *whole;
 } lc_parts_args;
 lucid_status lc_parts(const lc_parts_args *a, void *stream, const char **why);

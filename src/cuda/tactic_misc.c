@@ -28,7 +28,7 @@ typedef struct misc_state {
     float *dev_a, *dev_b; /* pool divisors; BatchNorm scale and shift */
     int n_parts;          /* Concat / Split: one copy per part */
     lc_copy_args *parts;
-    lc_parts_args *rows_form; /* Concat / Split as one launch over rows, when they form rows */
+    lc_parts_args *rows_form; /* Concat as one launch over rows, when its parts form rows */
     lc_pad_args pad;
     int64_t ih, iw, oh, ow, planes;
 } misc_state;
@@ -410,14 +410,16 @@ static void part_set(lc_copy_args *p, int esize, int rank, const int64_t *dims, 
     if (rank > 1) output_order(rank, p->dims, p->os, p->is, NULL);
 }
 
-/* Concat or Split along `axis` as rows (lc_parts): every part stored in the whole's dim order,
- * so that the dims stored before the axis make the rows and the axis with the dims after it each
- * part's row. s->rows_form stays NULL where they do not (the copies per part then run). */
+/* Concat along `axis` as rows (lc_parts): every part stored in the whole's dim order, so that
+ * the dims stored before the axis make the rows and the axis with the dims after it each part's
+ * row. s->rows_form stays NULL where they do not (the copies per part then run, as they do for
+ * Split). */
 static lucid_status rows_form(misc_state *s, const lucid_cuda_dev *dev, const lucid_graph *g,
                               const lucid_node *n, const lucid_ir_tensor *whole, int axis, int es,
                               lucid_error *err)
 {
-    if (s->n_parts > LC_PARTS_MAX || whole->dims[axis] < 2) return LUCID_STATUS_OK;
+    if (n->op != LUCID_OP_CONCAT || s->n_parts > LC_PARTS_MAX || whole->dims[axis] < 2)
+        return LUCID_STATUS_OK;
     int64_t ws[LC_MAX_RANK], rows = 1, inner = 1;
     lucid_cuda_strides(dev, whole, ws);
     for (int d = 0; d < whole->rank; d++) {
@@ -426,10 +428,9 @@ static lucid_status rows_form(misc_state *s, const lucid_cuda_dev *dev, const lu
         else inner *= whole->dims[d];
     }
     if (ws[axis] != inner) return LUCID_STATUS_OK;
-    bool split = n->op == LUCID_OP_SPLIT;
     int64_t off = 0, w[LC_PARTS_MAX];
     for (int k = 0; k < s->n_parts; k++) {
-        const lucid_ir_tensor *pt = split ? lucid_op_output(g, n, k) : lucid_op_input(g, n, k);
+        const lucid_ir_tensor *pt = lucid_op_input(g, n, k);
         if (!pt) return LUCID_STATUS_OK;
         /* the part's strides must be those of its dims packed in the whole's order */
         int64_t ps[LC_MAX_RANK];
@@ -448,7 +449,6 @@ static lucid_status rows_form(misc_state *s, const lucid_cuda_dev *dev, const lu
     lc_parts_args *f = calloc(1, sizeof *f);
     if (!f) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     f->esize = es;
-    f->split = split;
     f->n_parts = s->n_parts;
     f->rows = rows;
     f->width = whole->dims[axis] * inner;
@@ -746,10 +746,9 @@ static lucid_status misc_run(const void *p, const lucid_array *in, int n_in, luc
     }
     if (s->rows_form && s->rows_form->rows * s->rows_form->width <= INT32_MAX) {
         lc_parts_args a = *s->rows_form;
-        bool split = a.split;
-        a.whole = split ? in[0].data : out[0].data;
-        for (int k = 0; k < a.n_parts; k++) a.part[k] = split ? out[k].data : in[k].data;
-        return lucid_kernel_check(lc_parts(&a, cs, &why), why, err, split ? "split" : "concat");
+        a.whole = out[0].data;
+        for (int k = 0; k < a.n_parts; k++) a.part[k] = in[k].data;
+        return lucid_kernel_check(lc_parts(&a, cs, &why), why, err, "concat");
     }
     if (s->n_parts) {
         for (int k = 0; k < s->n_parts; k++) {
