@@ -14,6 +14,9 @@
 #include "tactics/tactic.h"
 
 static int passed, failed;
+/* per tactic: cases its supports() accepted, and cases whose prepare then refused */
+enum { MAX_TACTICS = 1024 };
+static int accepted[MAX_TACTICS], prepare_refused[MAX_TACTICS];
 static int verbose;
 /* The float dtype cases are run in: float32, or float16 / bfloat16 (every float32 tensor of a
  * built case converted, constants rounded to nearest even) for the 16-bit tactics. */
@@ -250,10 +253,13 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
         }
         void *state = NULL;
         lucid_status pst = tac->prepare(g, n, 2, &state, &err);
+        if (ti < MAX_TACTICS) accepted[ti]++;
         if (pst == LUCID_STATUS_UNSUPPORTED) {
             /* a library's own choice at preparation (oneDNN may pick another layout for more
              * threads than supports() asked about); the builder drops such a candidate */
-            if (verbose) printf("  %s refuses %s at prepare: %s\n", tac->name, cb->label, err.message);
+            if (verbose)
+                printf("  %s refuses %s at prepare: %s\n", tac->name, cb->label, err.message);
+            if (ti < MAX_TACTICS) prepare_refused[ti]++;
             continue;
         }
         if (pst) {
@@ -557,7 +563,11 @@ static void split_cases(const lucid_cpu_features *cpu, int count)
                 continue;
             void *state = NULL;
             lucid_status pst = tac->prepare(g, n, 2, &state, &err);
-            if (pst == LUCID_STATUS_UNSUPPORTED) continue; /* as above: the builder drops it */
+            if (ti < MAX_TACTICS) accepted[ti]++;
+            if (pst == LUCID_STATUS_UNSUPPORTED) { /* as above: the builder drops it */
+                if (ti < MAX_TACTICS) prepare_refused[ti]++;
+                continue;
+            }
             if (pst) {
                 printf("FAIL %s on %s: prepare: %s\n", tac->name, cb.label, err.message);
                 failed++;
@@ -1383,6 +1393,18 @@ int main(int argc, char **argv)
     pointwise_qconv = false;
     qgemm_cases(&cpu, 40);
     int8_misc_cases(&cpu, 20);
+    /* refusals at prepare are the exception: a tactic that refuses there on more than a tenth
+     * of the cases its supports() accepted is one whose supports() is wrong */
+    for (size_t ti = 0; ti < lucid_tactic_count() && ti < MAX_TACTICS; ti++) {
+        if (prepare_refused[ti] == 0) continue;
+        printf("%s: %d of %d accepted cases refused at prepare\n", lucid_tactic_at(ti)->name,
+               prepare_refused[ti], accepted[ti]);
+        if (10 * prepare_refused[ti] > accepted[ti]) {
+            printf("FAIL %s: supports() accepts cases its prepare refuses\n",
+                   lucid_tactic_at(ti)->name);
+            failed++;
+        }
+    }
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -424,8 +424,10 @@ static lucid_status rows_form(misc_state *s, const lucid_cuda_dev *dev, const lu
     lucid_cuda_strides(dev, whole, ws);
     for (int d = 0; d < whole->rank; d++) {
         if (d == axis || whole->dims[d] == 1) continue;
-        if (ws[d] > ws[axis]) rows *= whole->dims[d];
-        else inner *= whole->dims[d];
+        if (ws[d] > ws[axis])
+            rows *= whole->dims[d];
+        else
+            inner *= whole->dims[d];
     }
     if (ws[axis] != inner) return LUCID_STATUS_OK;
     int64_t off = 0, w[LC_PARTS_MAX];
@@ -747,7 +749,8 @@ static lucid_status misc_run(const void *p, const lucid_array *in, int n_in, luc
     if (s->rows_form && s->rows_form->rows * s->rows_form->width <= INT32_MAX) {
         lc_parts_args a = *s->rows_form;
         a.whole = out[0].data;
-        for (int k = 0; k < a.n_parts; k++) a.part[k] = in[k].data;
+        for (int k = 0; k < a.n_parts; k++)
+            a.part[k] = in[k].data;
         return lucid_kernel_check(lc_parts(&a, cs, &why), why, err, "concat");
     }
     if (s->n_parts) {

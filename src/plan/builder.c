@@ -263,11 +263,11 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
                           * replays (src/cuda/backend.c), so that a cache written when tactics
                           * were timed as stream launches is not mixed in */
             size_t kl = strlen(key);
-            snprintf(key + kl, sizeof key - kl, "@%016llx/graph%s",
-                     (unsigned long long)lucid_hash_fnv1a(plan->backend->describe(plan->dev),
-                                                          strlen(plan->backend->describe(plan->dev)),
-                                                          0),
-                     plan->channels_last ? "/nhwc" : "");
+            snprintf(
+                key + kl, sizeof key - kl, "@%016llx/graph%s",
+                (unsigned long long)lucid_hash_fnv1a(plan->backend->describe(plan->dev),
+                                                     strlen(plan->backend->describe(plan->dev)), 0),
+                plan->channels_last ? "/nhwc" : "");
         }
         double cached;
         if (n_supported_fast + (n_supported_fast == 0) == 1) {
