@@ -25,10 +25,12 @@ static bool has_prefix(const char *name, const char *prefix)
     return strncmp(name, prefix, strlen(prefix)) == 0;
 }
 
-/* Is the tactic allowed by the include/exclude lists and the deterministic mode? */
-static bool tactic_allowed(const lucid_tactic *t, const lucid_build_options *o, char *why,
-                           size_t len)
+/* Is the tactic allowed by the include/exclude lists and the deterministic mode? *filtered:
+ * refused by the include/exclude lists. */
+static bool tactic_allowed(const lucid_tactic *t, const lucid_build_options *o, bool *filtered,
+                           char *why, size_t len)
 {
+    *filtered = false;
     if (t->device != o->device) {
         snprintf(why, len, "runs on the %s, the plan on the %s", lucid_device_name(t->device),
                  lucid_device_name(o->device));
@@ -51,6 +53,7 @@ static bool tactic_allowed(const lucid_tactic *t, const lucid_build_options *o, 
     for (size_t i = 0; i < o->n_exclude_tactics; i++)
         if (has_prefix(t->name, o->exclude_tactics[i])) {
             snprintf(why, len, "excluded by --exclude-tactics %s", o->exclude_tactics[i]);
+            *filtered = true;
             return false;
         }
     if (o->n_tactics) {
@@ -58,6 +61,7 @@ static bool tactic_allowed(const lucid_tactic *t, const lucid_build_options *o, 
         for (size_t i = 0; i < o->n_tactics && !ok; i++) ok = has_prefix(t->name, o->tactics[i]);
         if (!ok) {
             snprintf(why, len, "not in --tactics");
+            *filtered = true;
             return false;
         }
     }
@@ -219,7 +223,7 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
         lucid_candidate *c = &l->cands[l->n_cands++];
         c->tactic = k < n_extra ? extra[k] : lucid_tactic_at(k - n_extra);
         c->median_ms = -1;
-        if (!tactic_allowed(c->tactic, o, c->why, sizeof c->why)) continue;
+        if (!tactic_allowed(c->tactic, o, &c->filtered, c->why, sizeof c->why)) continue;
         const int layout = c->tactic->in_layout;
         if (layout != LUCID_LAYOUT_PLAIN && !lucid_layout_eligible(g, n, layout)) {
             snprintf(c->why, sizeof c->why,
@@ -346,9 +350,7 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
         for (int k = 0; k < l->n_cands && !specific; k++) {
             const lucid_candidate *c = &l->cands[k];
             char tmp[160];
-            if (c->tactic->device != plan->device || (strncmp(c->why, "excluded by", 11) != 0 &&
-                                                      strcmp(c->why, "not in --tactics") != 0))
-                continue;
+            if (c->tactic->device != plan->device || !c->filtered) continue;
             if (c->tactic->supports(g, n, cpu, tmp, sizeof tmp)) {
                 why = c->why;
                 specific = true;

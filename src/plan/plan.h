@@ -22,6 +22,7 @@ typedef struct lucid_candidate {
     bool supported;
     bool timed;          /* measured now (false: from the timing cache, or not run) */
     double median_ms;    /* < 0 when not measured */
+    bool filtered;       /* removed by --tactics / --exclude-tactics */
     char why[160];       /* why unsupported or excluded */
 } lucid_candidate;
 

@@ -335,16 +335,25 @@ done:
 
 /* ---- the rewrite ---------------------------------------------------------------------- */
 
-/* Rewrites g (a copy when measuring) into the job's precision; out per node of g. */
-static lucid_status rewrite(lucid_graph *g, const lucid_build_options *o,
-                            const lucid_calib_table *table, const bool *keep,
-                            lucid_layer_precision *out, lucid_error *err)
+/* Q/DQ insertion (int8; GPU plans quantize every activation signed) or the 16-bit casts, and
+ * the ops re-resolved; out per node of g */
+static lucid_status insert_precision(lucid_graph *g, const lucid_build_options *o,
+                                     const lucid_calib_table *table, const bool *keep,
+                                     lucid_layer_precision *out, lucid_error *err)
 {
     lucid_status st =
         o->precision == LUCID_PRECISION_INT8
             ? lucid_precision_insert_qdq(g, table, keep, o->device == LUCID_DEVICE_CUDA, out, err)
             : lucid_precision_cast16(g, o->precision, keep, out, err);
-    if (!st) st = lucid_graph_resolve_ops(g, err);
+    return st ? st : lucid_graph_resolve_ops(g, err);
+}
+
+/* Rewrites g (a copy when measuring) into the job's precision; out per node of g. */
+static lucid_status rewrite(lucid_graph *g, const lucid_build_options *o,
+                            const lucid_calib_table *table, const bool *keep,
+                            lucid_layer_precision *out, lucid_error *err)
+{
+    lucid_status st = insert_precision(g, o, table, keep, out, err);
     if (!st) st = lucid_graph_compact(g, err);
     return st;
 }
@@ -482,10 +491,7 @@ static lucid_status precision_run(lucid_pass_ctx *ctx, lucid_graph *g, lucid_err
         names[i] = lucid_strdup(g->nodes[i].name);
         ops[i] = lucid_strdup(g->nodes[i].op_type);
     }
-    st = o->precision == LUCID_PRECISION_INT8
-             ? lucid_precision_insert_qdq(g, table, keep, o->device == LUCID_DEVICE_CUDA, dec, err)
-             : lucid_precision_cast16(g, o->precision, keep, dec, err);
-    if (!st) st = lucid_graph_resolve_ops(g, err); /* the manager sorts and infers after us */
+    st = insert_precision(g, o, table, keep, dec, err); /* the manager sorts and infers after */
     size_t nrec = 0;
     for (int i = 0; i < n && !st; i++) {
         bool eligible =

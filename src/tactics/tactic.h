@@ -106,8 +106,6 @@ size_t lucid_tactic_count(void);
 const lucid_tactic *lucid_tactic_at(size_t i);
 const lucid_tactic *lucid_tactic_find(const char *name);
 
-/* The reference tactic: the op's own reference kernel, for every op (the fallback that
- * always exists). */
 /* How a device plan built in precision p stores its float tensors, the precision its tactics
  * are declared in: float32 for tf32 (TensorFloat-32 is math, not storage), float16 for int8
  * (the float tensors between int8 layers), otherwise p. */
@@ -116,6 +114,8 @@ lucid_precision lucid_device_storage(lucid_precision p);
 /* The workspace hook of a tactic that needs none: 0 bytes. */
 size_t lucid_tactic_no_workspace(const void *state, int threads);
 
+/* The reference tactic: the op's own reference kernel, for every op (the fallback that
+ * always exists). */
 extern const lucid_tactic lucid_tactic_reference;
 
 #endif
