@@ -18,6 +18,7 @@
 #                                exported, tested and benchmarked), TEST_TIMEOUT (seconds for
 #                                test_cuda), SANITIZE (all, memcheck or none), BENCH_ARGS (more
 #                                gpu_bench.py flags); test_cuda's own LUCID_TEST_ZOO_LAYERS.
+#                                test_cuda past TEST_TIMEOUT gets SIGABRT and prints its stack.
 set -euo pipefail
 cmd=${1:-}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -83,7 +84,7 @@ echo "zoo export: $(( $(date +%s) - t0 )) s"
 
 if [ "$what" = tests ] || [ "$what" = all ]; then
     set +e  # a failing test is reported; the sanitizer and benchmarks still run
-    LUCID_SOURCE="$PWD" LUCID_ZOO_DIR="$zoo" timeout "${TEST_TIMEOUT:-3000}" "$stage/bin/test_cuda" 2>&1 |
+    LUCID_SOURCE="$PWD" LUCID_ZOO_DIR="$zoo" timeout -s ABRT -k 20 "${TEST_TIMEOUT:-3000}" "$stage/bin/test_cuda" 2>&1 |
         tee "$out/test_cuda.log" | grep -v "^  " | tail -60
     echo "test_cuda: exit ${PIPESTATUS[0]}"
     sanitize=${SANITIZE:-all}
