@@ -1022,6 +1022,10 @@ int main(int argc, char **argv)
     /* line-buffered even into a pipe: a run stopped by a time limit shows where it was */
     setvbuf(stdout, NULL, _IOLBF, 0);
     double t_start = lucid_time_now();
+    /* backtrace() loads libgcc on its first call: made here, not in the handler (where a
+     * signal that interrupted the loader or malloc would deadlock it) */
+    void *first[1];
+    (void)backtrace(first, 1);
     signal(SIGSEGV, on_fault);
     signal(SIGBUS, on_fault);
     signal(SIGABRT, on_fault);
