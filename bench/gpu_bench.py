@@ -231,14 +231,16 @@ def write(a, results, final=False):
     lines = ["# lucid vs PyTorch on %s (%s, %s)" % (gpu, a.precision, doc["date"]), "",
              "Median host latency in ms (median of %d rounds of >= %g s each); ratio = lucid / peer "
              "(below 1: lucid faster). lucid's input is float32 on the host (its engine boundary); "
-             "the peers' host input is %s.%s" % (a.rounds, a.duration,
-                                              "float32 too, cast on the GPU" if a.peer_host_input ==
-                                              "float32" else "in the model's precision",
-                                              " lucid runs INT8 (calibration cache per model), "
-                                              "the peers FP16." if a.precision == "int8" else ""),
+             "%s%s" % (a.rounds, a.duration,
+                       ("the peers' host input is " + ("float32 too, cast on the GPU."
+                                                       if a.peer_host_input == "float32"
+                                                       else "in the model's precision.")) if peers
+                       else "no peer ran in this call.",
+                       (" lucid runs INT8 (calibration cache per model)" +
+                        (", the peers FP16." if peers else ".")) if a.precision == "int8" else ""),
              "",
-             "| model | batch | lucid layout | lucid | lucid NCHW | " + " | ".join(peers) + " | " +
-             " | ".join("lucid/" + p for p in peers) + " | lucid GPU compute |",
+             "| " + " | ".join(["model", "batch", "lucid layout", "lucid", "lucid NCHW"] + peers +
+                               ["lucid/" + p for p in peers] + ["lucid GPU compute"]) + " |",
              "|" + "---|" * (6 + 2 * len(peers))]
     for r in results:
         lm = r.get("lucid_ms")
