@@ -263,12 +263,14 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
         char key[512];
         lucid_timing_key(g, n, c->tactic, plan->threads, cpu, key, sizeof key);
         if (plan->dev) { /* the GPU, its driver and libraries are part of a device key, and
-                          * the plan's activation layout; "/graph": timed as CUDA-graph
-                          * replays (src/cuda/backend.c), so that a cache written when tactics
-                          * were timed as stream launches is not mixed in */
+                          * the plan's activation layout; "/graph2": timed as CUDA-graph
+                          * replays, long or many-launch tactics on the stream
+                          * (src/cuda/backend.c), so that a cache written by an earlier method
+                          * (every tactic as stream launches, or every one captured) is not
+                          * mixed in */
             size_t kl = strlen(key);
             snprintf(
-                key + kl, sizeof key - kl, "@%016llx/graph%s",
+                key + kl, sizeof key - kl, "@%016llx/graph2%s",
                 (unsigned long long)lucid_hash_fnv1a(plan->backend->describe(plan->dev),
                                                      strlen(plan->backend->describe(plan->dev)), 0),
                 plan->channels_last ? "/nhwc" : "");
