@@ -160,6 +160,29 @@ static void to_layout(const lucid_array *a, void *dst, lucid_layout from, lucid_
                          lucid_dtype_size(a->dtype), from, to);
 }
 
+/* Prepares tactic ti (2 threads) on n, counting the case as accepted. UNSUPPORTED is a
+ * library's own choice at preparation (oneDNN may pick another layout for more threads than
+ * supports() asked about), which the builder drops as a candidate: counted, not a failure. Any
+ * other error fails. True when *state is ready to run. */
+static bool prepare_counted(size_t ti, const lucid_graph *g, const lucid_node *n, const char *label,
+                            void **state, lucid_error *err)
+{
+    const lucid_tactic *tac = lucid_tactic_at(ti);
+    lucid_status st = tac->prepare(g, n, 2, state, err);
+    if (ti < MAX_TACTICS) accepted[ti]++;
+    if (st == LUCID_STATUS_UNSUPPORTED) {
+        if (verbose) printf("  %s refuses %s at prepare: %s\n", tac->name, label, err->message);
+        if (ti < MAX_TACTICS) prepare_refused[ti]++;
+        return false;
+    }
+    if (st) {
+        printf("FAIL %s on %s: prepare: %s\n", tac->name, label, err->message);
+        failed++;
+        return false;
+    }
+    return true;
+}
+
 static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
 {
     lucid_graph *g = cb->g;
@@ -252,21 +275,7 @@ static void check_case(case_builder *cb, const lucid_cpu_features *cpu)
             continue;
         }
         void *state = NULL;
-        lucid_status pst = tac->prepare(g, n, 2, &state, &err);
-        if (ti < MAX_TACTICS) accepted[ti]++;
-        if (pst == LUCID_STATUS_UNSUPPORTED) {
-            /* a library's own choice at preparation (oneDNN may pick another layout for more
-             * threads than supports() asked about); the builder drops such a candidate */
-            if (verbose)
-                printf("  %s refuses %s at prepare: %s\n", tac->name, cb->label, err.message);
-            if (ti < MAX_TACTICS) prepare_refused[ti]++;
-            continue;
-        }
-        if (pst) {
-            printf("FAIL %s on %s: prepare: %s\n", tac->name, cb->label, err.message);
-            failed++;
-            continue;
-        }
+        if (!prepare_counted(ti, g, n, cb->label, &state, &err)) continue;
         /* a channels-last or NCHW16C tactic gets its 4-D activations in its layout (those it
          * keeps in it) and its output is turned back before comparing */
         const lucid_layout lay = tac->in_layout;
@@ -562,17 +571,7 @@ static void split_cases(const lucid_cpu_features *cpu, int count)
                 !tac->supports(g, n, cpu, why, sizeof why))
                 continue;
             void *state = NULL;
-            lucid_status pst = tac->prepare(g, n, 2, &state, &err);
-            if (ti < MAX_TACTICS) accepted[ti]++;
-            if (pst == LUCID_STATUS_UNSUPPORTED) { /* as above: the builder drops it */
-                if (ti < MAX_TACTICS) prepare_refused[ti]++;
-                continue;
-            }
-            if (pst) {
-                printf("FAIL %s on %s: prepare: %s\n", tac->name, cb.label, err.message);
-                failed++;
-                continue;
-            }
+            if (!prepare_counted(ti, g, n, cb.label, &state, &err)) continue;
             const lucid_layout lay = lucid_layout_of_tensor(xt, tac->in_layout);
             lucid_array tin = in[0];
             if (lay != LUCID_LAYOUT_PLAIN) {

@@ -447,7 +447,9 @@ static lucid_status rows_form(misc_state *s, const lucid_cuda_dev *dev, const lu
         w[k] = pt->dims[axis] * inner;
         off += pt->dims[axis];
     }
-    if (off != whole->dims[axis]) return LUCID_STATUS_OK;
+    /* lc_parts indexes the whole with 32 bits */
+    if (off != whole->dims[axis] || rows * whole->dims[axis] * inner > INT32_MAX)
+        return LUCID_STATUS_OK;
     lc_parts_args *f = calloc(1, sizeof *f);
     if (!f) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     f->esize = es;
@@ -746,7 +748,7 @@ static lucid_status misc_run(const void *p, const lucid_array *in, int n_in, luc
                                   why, err, "resize");
     default: break;
     }
-    if (s->rows_form && s->rows_form->rows * s->rows_form->width <= INT32_MAX) {
+    if (s->rows_form) {
         lc_parts_args a = *s->rows_form;
         a.whole = out[0].data;
         for (int k = 0; k < a.n_parts; k++)

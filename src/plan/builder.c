@@ -269,11 +269,10 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
                           * (every tactic as stream launches, or every one captured) is not
                           * mixed in */
             size_t kl = strlen(key);
-            snprintf(
-                key + kl, sizeof key - kl, "@%016llx/graph2%s",
-                (unsigned long long)lucid_hash_fnv1a(plan->backend->describe(plan->dev),
-                                                     strlen(plan->backend->describe(plan->dev)), 0),
-                plan->channels_last ? "/nhwc" : "");
+            const char *desc = plan->backend->describe(plan->dev);
+            snprintf(key + kl, sizeof key - kl, "@%016llx/graph2%s",
+                     (unsigned long long)lucid_hash_fnv1a(desc, strlen(desc), 0),
+                     plan->channels_last ? "/nhwc" : "");
         }
         double cached;
         if (n_supported_fast + (n_supported_fast == 0) == 1) {

@@ -33,8 +33,9 @@ typedef struct lucid_device_backend {
                                 int request, bool *nhwc, char *why, size_t why_len,
                                 lucid_error *err);
     /* Median ms of tactic t on node n (inputs filled with deterministic values on the
-     * device, CUDA-event timing, one warm-up then samples until budget_ms, 3 to 50 replays
-     * of a CUDA graph of 8 back-to-back runs, as a context replays its plan).
+     * device, CUDA-event timing, two eager warm-up runs then samples until budget_ms, 3 to
+     * 50: replays of a CUDA graph of 8 back-to-back runs, as a context replays its plan, or
+     * single runs on the stream for a tactic of 1 ms or more or of many launches).
      * UNSUPPORTED when the tactic's prepare_device refuses the layer. */
     lucid_status (*time_tactic)(void *dev, const lucid_tactic *t, const lucid_graph *g,
                                 const lucid_node *n, double budget_ms, double *median_ms,
