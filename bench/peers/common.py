@@ -1,8 +1,9 @@
 """common.py - what every peer driver shares: flags, inputs, the trtexec-style timing loop, statistics and the lucid-bench/1 JSON document.
 
-The drivers run under different Pythons (ONNX Runtime lives in the pyenv python3, PyTorch in
-Debian's /usr/bin/python3, both in the GPU machine's python3), so this module needs nothing
-but the standard library and numpy.
+The drivers normally run under one Python, the peers' environment bench/setup_peers.sh makes
+(.venv-peers: Debian's python3 and its numpy, onnx and torch, plus ONNX Runtime and OpenVINO
+from PyPI), but may be given others (--python, --torch-python, LUCID_PEERS_PYTHON; the GPU
+machine's python3), so this module needs nothing but the standard library and numpy.
 
 Conventions copied from lucid (src/characterize/bench.c, src/characterize/stats.c,
 tools/cli_common.c) so that the numbers mean the same thing for every engine:

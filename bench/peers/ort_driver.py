@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ort_driver.py - benchmarks an ONNX model with ONNX Runtime's CPU execution provider and prints one lucid-bench/1 JSON document.
 
-Usage (the python3 that has onnxruntime and numpy; bench/setup_peers.sh installs them):
+Usage (the peers' python, bench/setup_peers.sh makes it: .venv-peers/bin/python3):
 
     python3 bench/peers/ort_driver.py MODEL [--warmup MS] [--iterations N] [--duration S]
         [--threads N] [--input NAME=FILE.npy ...] [--seed N] [--save-outputs DIR] [--json]
@@ -40,8 +40,8 @@ def main(argv=None):
         import onnxruntime as ort
     except ImportError as exc:
         return common.emit(common.unavailable(
-            doc, "not_installed", "onnxruntime is not importable by %s (%s); run "
-            "bench/setup_peers.sh" % (sys.executable, exc)))
+            doc, "not_installed", "onnxruntime: not installed for %s: %s (bench/setup_peers.sh "
+            "installs it)" % (sys.executable, exc)))
     doc["engine_version"] = ort.__version__
     try:
         run_benchmark(ort, args, doc)

@@ -3,14 +3,17 @@
 
 Usage:
 
-    python3 bench/peers/outputs_driver.py --engine onnxruntime|pytorch MODEL
+    python3 bench/peers/outputs_driver.py --engine onnxruntime|openvino|pytorch MODEL
         --input SAMPLES.npy --out OUTPUTS.npy [--chunk B] [--threads N] [--device cpu|cuda]
+        [--precision f32|default]
 
 SAMPLES.npy is float32 [N, ...]; the engine runs it in chunks of B samples (the model's fixed
 batch, or any B when the batch dimension is symbolic; the last chunk may be shorter only when
 the batch is symbolic, else it is padded with zeros whose outputs are dropped). OUTPUTS.npy is
 float32 [N, ...] (the first output). The engine is set up as by ort_driver.py (CPU execution
-provider, all graph optimizations, intra-op threads = --threads) and torch_driver.py (the
+provider, all graph optimizations, intra-op threads = --threads), openvino_driver.py (CPU
+plugin, LATENCY hint, INFERENCE_NUM_THREADS = --threads, --precision f32 or OpenVINO's
+default, the batch dimension fixed to B when it is symbolic) and torch_driver.py (the
 PyTorch module rebuilt from its definition, fp32, eval mode, inference_mode). Prints one JSON
 document: status ok | not_installed | failed, reason, engine_version, samples, seconds, and
 with --repeat R, run_to_run: the first chunk run R more times in the same session, the number
@@ -58,6 +61,29 @@ def ort_runner(args, doc):
     return lambda x: sess.run([out], {name: x})[0]
 
 
+def openvino_runner(args, doc):
+    import openvino as ov
+    import openvino_driver
+    doc["engine_version"] = openvino_driver.version(ov)
+    batch = None
+    if args.symbolic_batch:
+        # a compiled model has one shape: the batch is the chunk, a shorter last chunk is padded
+        # (its outputs dropped) as for a model whose batch is fixed
+        batch = max(1, args.chunk)
+        args.symbolic_batch = False
+    compiled, _, chosen, _ = openvino_driver.compile_model(ov, args.model, args.threads,
+                                                           args.precision, batch=batch)
+    doc["inference_precision"] = chosen
+    doc["note"] = openvino_driver.precision_note(args.precision, chosen)
+    req = compiled.create_infer_request()
+    name = compiled.inputs[0].get_any_name()
+
+    def fn(part):
+        req.infer({name: np.ascontiguousarray(part)})
+        return np.array(req.get_output_tensor(0).data, copy=True)
+    return fn
+
+
 def torch_runner(args, doc):
     import torch
     import torch_driver
@@ -85,24 +111,27 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model")
-    ap.add_argument("--engine", choices=("onnxruntime", "pytorch"), required=True)
+    ap.add_argument("--engine", choices=("onnxruntime", "openvino", "pytorch"), required=True)
     ap.add_argument("--input", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--chunk", type=int, default=1)
     ap.add_argument("--symbolic-batch", action="store_true")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    ap.add_argument("--precision", choices=("f32", "default"), default="f32",
+                    help="OpenVINO's inference precision: f32, or the plugin's default")
     ap.add_argument("--repeat", type=int, default=0,
                     help="also run the first chunk R more times and count distinct output digests")
     args = ap.parse_args(argv)
     doc = {"status": "ok", "engine": args.engine, "engine_version": "", "samples": 0}
     try:
-        make = ort_runner if args.engine == "onnxruntime" else torch_runner
+        make = {"onnxruntime": ort_runner, "openvino": openvino_runner,
+                "pytorch": torch_runner}[args.engine]
         try:
             fn = make(args, doc)
         except ImportError as exc:
             doc.update(status="not_installed",
-                       reason="%s is not importable by %s (%s)" % (args.engine, sys.executable, exc))
+                       reason="%s: not installed for %s: %s" % (args.engine, sys.executable, exc))
             print(json.dumps(doc))
             return 0
         x = np.load(args.input, allow_pickle=False).astype(np.float32, copy=False)

@@ -235,7 +235,7 @@ def main(argv=None):
         import torch
     except ImportError as exc:
         return common.emit(common.unavailable(
-            doc, "not_installed", "torch is not importable by %s (%s)" % (sys.executable, exc)))
+            doc, "not_installed", "torch: not installed for %s: %s" % (sys.executable, exc)))
     doc["engine_version"] = torch.__version__
     if args.mode != "eager" and not hasattr(torch, "compile"):
         return common.emit(common.unavailable(
