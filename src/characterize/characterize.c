@@ -17,13 +17,14 @@
 #define LUCID_SOURCE_DIR "."
 #endif
 
-#define CH_DEFAULT_ENGINES "lucid,onnxruntime,pytorch,tensorrt"
+#define CH_DEFAULT_ENGINES "lucid,onnxruntime,openvino,pytorch,tensorrt"
 /* Samples kept in memory (and handed to peers) at most, in bytes. */
 #define CH_MAX_SAMPLE_BYTES ((size_t)512 << 20)
 /* Random samples when there is no dataset. */
 #define CH_RANDOM_SAMPLES 16
 
-static const char *const engine_names[] = {"lucid", "onnxruntime", "pytorch", "tensorrt"};
+static const char *const engine_names[] = {"lucid", "onnxruntime", "openvino", "pytorch",
+                                            "tensorrt"};
 
 void lucid_characterize_options_default(lucid_characterize_options *o)
 {
@@ -470,6 +471,17 @@ static lucid_status lay_out_cells(lucid_characterization_t *c, const char *engin
                          "the ONNX Runtime driver (bench/peers/ort_driver.py) runs the CPU "
                          "execution provider only");
             }
+        } else if (strcmp(en, "openvino") == 0) {
+            /* FP32 is the fair comparison; the default precision is what OpenVINO users get
+             * (BF16 on CPUs with BF16 support) */
+            add_cell(c, en, "cpu-fp32", NULL);
+            add_cell(c, en, "cpu-default", NULL);
+            for (size_t k = c->n_cells - 2; cuda && k < c->n_cells; k++) {
+                c->cells[k].state = CH_UNAVAILABLE;
+                snprintf(c->cells[k].reason, sizeof c->cells[k].reason,
+                         "the OpenVINO driver (bench/peers/openvino_driver.py) runs the CPU "
+                         "plugin only");
+            }
         } else if (strcmp(en, "pytorch") == 0) {
             add_cell(c, en, "eager-fp32", NULL);
         } else {
@@ -558,8 +570,20 @@ lucid_status ch_characterize_run(const lucid_characterize_options *opts, const c
         pd = c->peers_dir_buf;
     }
     c->peers_dir = pd;
-    c->python = o->python ? o->python : "python3";
-    c->torch_python = o->torch_python ? o->torch_python : "/usr/bin/python3";
+    /* One interpreter runs every Python peer: --python, else $LUCID_PEERS_PYTHON, else the
+     * environment bench/setup_peers.sh makes in the source tree. Without any of them ONNX
+     * Runtime and OpenVINO run under python3 on PATH and PyTorch under Debian's python3 (where
+     * apt puts python3-torch); --torch-python overrides PyTorch's alone. */
+    const char *py = o->python && o->python[0] ? o->python : getenv("LUCID_PEERS_PYTHON");
+    if (!py || !py[0]) {
+        snprintf(c->python_buf, sizeof c->python_buf, "%s/.venv-peers/bin/python3",
+                 LUCID_SOURCE_DIR);
+        py = access(c->python_buf, X_OK) == 0 ? c->python_buf : NULL;
+    }
+    c->python = py ? py : "python3";
+    c->torch_python = o->torch_python && o->torch_python[0] ? o->torch_python
+                      : py                                  ? py
+                                                            : "/usr/bin/python3";
     c->chartjs = o->chartjs ? o->chartjs : getenv("LUCID_CHARTJS");
     if (!c->chartjs) c->chartjs = "/usr/share/javascript/chart.js/chart.min.js";
     lucid_cpu_features cpu;

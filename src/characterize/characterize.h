@@ -195,6 +195,7 @@ typedef struct ch_cell {
     const ch_config *cfg; /* lucid configs only */
     ch_state state;
     char reason[600];
+    char note[256]; /* what the engine chose that the config name does not say */
     char engine_version[64];
     double seconds; /* wall time spent on the cell */
     /* cost (lucid) */
@@ -267,6 +268,7 @@ struct lucid_characterization {
     size_t steps_done, steps_total;
     const char *peers_dir, *python, *torch_python, *chartjs;
     char peers_dir_buf[1024];
+    char python_buf[1100];
 };
 
 /* Internal entry: lucid_characterize with test hooks (NULL for none). */

@@ -1,5 +1,5 @@
-/* peers.c - peer engines (ONNX Runtime, PyTorch, TensorRT) measured through the Python
- * drivers in bench/peers as subprocesses: latency and the Offline sweep from their
+/* peers.c - peer engines (ONNX Runtime, OpenVINO, PyTorch, TensorRT) measured through the
+ * Python drivers in bench/peers as subprocesses: latency and the Offline sweep from their
  * lucid-bench/1 documents, accuracy from the outputs outputs_driver.py saves. */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,12 +12,31 @@
 
 #include "characterize/characterize.h"
 
-/* Runs argv, its stdout into *out, its stderr appended to DIR/peers.log. Returns the exit
- * status (-1 when it could not start, 128+signal when killed). */
-static int run_capture(const lucid_characterization_t *c, char *const argv[], ch_buf *out)
+/* The last non-empty line of text (without its newline) into out: what a Python that died
+ * before printing its document said last, usually the exception. */
+static void last_line(const char *text, size_t len, char *out, size_t out_len)
 {
-    char log[1100];
+    size_t end = len;
+    while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r' || text[end - 1] == ' '))
+        end--;
+    size_t start = end;
+    while (start > 0 && text[start - 1] != '\n')
+        start--;
+    while (start < end && (text[start] == ' ' || text[start] == '\t'))
+        start++;
+    snprintf(out, out_len, "%.*s", (int)(end - start), text + start);
+}
+
+/* Runs argv, its stdout into *out, its stderr appended to DIR/peers.log and its last line into
+ * err_line (so that a driver that fails before printing its document still says why). Returns
+ * the exit status (-1 when it could not start, 128+signal when killed). */
+static int run_capture(const lucid_characterization_t *c, char *const argv[], ch_buf *out,
+                       char *err_line, size_t err_len)
+{
+    char log[1100], errpath[1100];
+    err_line[0] = '\0';
     snprintf(log, sizeof log, "%s/peers.log", c->out_dir);
+    snprintf(errpath, sizeof errpath, "%s/peers.stderr", c->out_dir);
     int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0666);
     if (logfd >= 0) {
         char line[2048];
@@ -30,9 +49,12 @@ static int run_capture(const lucid_characterization_t *c, char *const argv[], ch
             /* the log is a convenience */
         }
     }
+    /* stderr goes to a file first (a second pipe would need polling both), then to the log */
+    int errfd = open(errpath, O_RDWR | O_CREAT | O_TRUNC, 0666);
     int fds[2];
     if (pipe(fds) != 0) {
         if (logfd >= 0) close(logfd);
+        if (errfd >= 0) close(errfd);
         return -1;
     }
     fflush(NULL);
@@ -41,18 +63,22 @@ static int run_capture(const lucid_characterization_t *c, char *const argv[], ch
         close(fds[0]);
         close(fds[1]);
         if (logfd >= 0) close(logfd);
+        if (errfd >= 0) close(errfd);
         return -1;
     }
     if (pid == 0) {
         dup2(fds[1], 1);
-        if (logfd >= 0) dup2(logfd, 2);
+        if (errfd >= 0)
+            dup2(errfd, 2);
+        else if (logfd >= 0)
+            dup2(logfd, 2);
         close(fds[0]);
         close(fds[1]);
         execvp(argv[0], argv);
+        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
     close(fds[1]);
-    if (logfd >= 0) close(logfd);
     char buf[4096];
     ssize_t n;
     for (;;) {
@@ -64,10 +90,39 @@ static int run_capture(const lucid_characterization_t *c, char *const argv[], ch
     }
     close(fds[0]);
     int status;
+    int rc = -1;
     while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return -1;
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+        if (errno != EINTR) goto done;
+    rc = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+done:
+    if (errfd >= 0) {
+        /* the tail is enough for the reason; the log gets all of it */
+        char tail[1024];
+        size_t have = 0;
+        if (lseek(errfd, 0, SEEK_SET) == 0) {
+            while ((n = read(errfd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+                if (n < 0) continue;
+                if (logfd >= 0 && write(logfd, buf, (size_t)n) < 0) {
+                    /* the log is a convenience */
+                }
+                size_t k = (size_t)n;
+                if (k >= sizeof tail) {
+                    memcpy(tail, buf + k - sizeof tail, sizeof tail);
+                    have = sizeof tail;
+                } else {
+                    size_t keep = have + k > sizeof tail ? sizeof tail - k : have;
+                    memmove(tail, tail + have - keep, keep);
+                    memcpy(tail + keep, buf, k);
+                    have = keep + k;
+                }
+            }
+        }
+        close(errfd);
+        remove(errpath);
+        last_line(tail, have, err_line, err_len);
+    }
+    if (logfd >= 0) close(logfd);
+    return rc;
 }
 
 typedef struct args {
@@ -99,8 +154,16 @@ static void args_str(args *a, const char *fmt, const char *s)
 static const char *driver_of(const ch_cell *cell)
 {
     if (strcmp(cell->engine, "onnxruntime") == 0) return "ort_driver.py";
+    if (strcmp(cell->engine, "openvino") == 0) return "openvino_driver.py";
     if (strcmp(cell->engine, "pytorch") == 0) return "torch_driver.py";
     return "trtexec.py";
+}
+
+/* The driver's --precision for an OpenVINO cell: "cpu-fp32" pins f32, "cpu-default" leaves
+ * OpenVINO's own choice. */
+static const char *openvino_precision(const ch_cell *cell)
+{
+    return strcmp(cell->config, "cpu-default") == 0 ? "default" : "f32";
 }
 
 static const char *python_of(const lucid_characterization_t *c, const ch_cell *cell)
@@ -138,6 +201,10 @@ static ch_json *bench_driver(const lucid_characterization_t *c, ch_cell *cell, c
         arg(&a, "--precision");
         arg(&a, "fp32");
     }
+    if (strcmp(cell->engine, "openvino") == 0) {
+        arg(&a, "--precision");
+        arg(&a, openvino_precision(cell));
+    }
     if (access(driver, R_OK) != 0) {
         cell->state = CH_UNAVAILABLE;
         snprintf(cell->reason, sizeof cell->reason,
@@ -145,22 +212,34 @@ static ch_json *bench_driver(const lucid_characterization_t *c, ch_cell *cell, c
         return NULL;
     }
     ch_buf out = {0};
-    int rc = run_capture(c, a.v, &out);
+    char said[400];
+    int rc = run_capture(c, a.v, &out, said, sizeof said);
     ch_json *doc = ch_json_parse(out.data ? out.data : "");
     ch_buf_free(&out);
     if (!doc) {
-        cell->state = rc == 127 || rc == -1 ? CH_UNAVAILABLE : CH_FAILED;
-        snprintf(cell->reason, sizeof cell->reason,
-                 rc == 127 || rc == -1
-                     ? "cannot run %s (exit %d): is the Python interpreter installed?"
-                     : "%s exited with status %d and no JSON document (see peers.log)",
-                 a.v[0], rc);
+        /* a Python that cannot even import the driver's own modules (numpy, say) is a peer
+         * that is not installed for that interpreter */
+        bool missing = rc == 127 || rc == -1 || strstr(said, "ModuleNotFoundError") ||
+                       strstr(said, "ImportError");
+        cell->state = missing ? CH_UNAVAILABLE : CH_FAILED;
+        if (rc == 127 || rc == -1)
+            snprintf(cell->reason, sizeof cell->reason, "%s: %s (exit %d)", cell->engine,
+                     said[0] ? said : "cannot run the Python interpreter", rc);
+        else if (missing)
+            snprintf(cell->reason, sizeof cell->reason, "%s: not installed for %s: %s",
+                     cell->engine, a.v[0], said);
+        else
+            snprintf(cell->reason, sizeof cell->reason,
+                     "%s exited with status %d and no JSON document: %s (peers.log has the rest)",
+                     a.v[0], rc, said[0] ? said : "nothing on stderr");
         return NULL;
     }
     const char *status = ch_json_string(doc, "status");
     const char *reason = ch_json_string(doc, "reason");
     const char *ver = ch_json_string(doc, "engine_version");
     if (ver) snprintf(cell->engine_version, sizeof cell->engine_version, "%s", ver);
+    const char *note = ch_json_string(doc, "note");
+    if (note) snprintf(cell->note, sizeof cell->note, "%s", note);
     if (!status || strcmp(status, "ok") != 0) {
         cell->state = status && strcmp(status, "not_installed") == 0 ? CH_UNAVAILABLE : CH_FAILED;
         snprintf(cell->reason, sizeof cell->reason, "%s", reason ? reason : "driver failed");
@@ -235,17 +314,23 @@ static void peer_accuracy(lucid_characterization_t *c, ch_cell *cell)
     args_str(&a, "%s", c->opts.device);
     arg(&a, "--repeat");
     argf(&a, "%.0f", (double)c->opts.runs);
+    if (strcmp(cell->engine, "openvino") == 0) {
+        arg(&a, "--precision");
+        arg(&a, openvino_precision(cell));
+    }
     ch_buf out = {0};
-    int rc = run_capture(c, a.v, &out);
+    char said[400];
+    int rc = run_capture(c, a.v, &out, said, sizeof said);
     ch_json *doc = ch_json_parse(out.data ? out.data : "");
     ch_buf_free(&out);
     const char *status = doc ? ch_json_string(doc, "status") : NULL;
     if (!status || strcmp(status, "ok") != 0) {
         const char *reason = doc ? ch_json_string(doc, "reason") : NULL;
         snprintf(acc->note, sizeof acc->note, "not measured: %s",
-                 reason ? reason
-                 : rc   ? "outputs_driver.py failed (see peers.log)"
-                        : "no document");
+                 reason    ? reason
+                 : said[0] ? said
+                 : rc      ? "outputs_driver.py failed (see peers.log)"
+                           : "no document");
         ch_json_free(doc);
         return;
     }

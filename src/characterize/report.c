@@ -134,6 +134,7 @@ static void cell_json(ch_buf *b, const ch_cell *cell)
     kv_str(b, "label", cell->label, true);
     kv_str(b, "status", ch_state_name(cell->state), true);
     kv_str(b, "reason", nz(cell->reason), true);
+    kv_str(b, "note", nz(cell->note), true);
     kv_str(b, "engine_version", cell->cfg ? lucid_version() : nz(cell->engine_version), true);
     kv_num(b, "seconds", cell->seconds, true);
     kv_num(b, "threads", cell->threads > 0 ? cell->threads : NAN, true);
@@ -442,6 +443,8 @@ static void results_json(ch_buf *b, const lucid_characterization_t *c)
     kv_str(b, "device", o->device, true);
     kv_str(b, "engines", o->engines, true);
     kv_str(b, "configs", o->configs, true);
+    kv_str(b, "python", c->python, true);
+    kv_str(b, "torch_python", c->torch_python, true);
     kv_num(b, "threads", o->threads, true);
     kv_num(b, "warmup_ms", o->warmup_ms, true);
     kv_num(b, "min_iterations", (double)o->min_iterations, true);
@@ -836,6 +839,9 @@ void ch_make_summary(lucid_characterization_t *c)
         any = true;
         ch_printf(b, "  %s: %s: %s\n", x->label, ch_state_name(x->state), x->reason);
     }
+    for (size_t i = 0; i < c->n_cells; i++)
+        if (c->cells[i].note[0])
+            ch_printf(b, "note: %s: %s\n", c->cells[i].label, c->cells[i].note);
     for (size_t i = 0; i < c->n_cells; i++) {
         const ch_cell *x = &c->cells[i];
         if (x->lat.ok && x->lat.ms.cv > 0.01)

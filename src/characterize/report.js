@@ -88,6 +88,12 @@
     var ul = add(root, 'ul');
     notRun.forEach(function (c) { add(ul, 'li', null, c.label + ' (' + c.status + '): ' + c.reason); });
   }
+  var noted = cells.filter(function (c) { return c.note; });
+  if (noted.length) {
+    add(root, 'h3', null, 'Notes');
+    var nl = add(root, 'ul');
+    noted.forEach(function (c) { add(nl, 'li', null, c.label + ': ' + c.note); });
+  }
   measured.forEach(function (c) { if (c.latency.cv_warning) add(root, 'p', { 'class': 'warn' }, c.label + ': latency coefficient of variation ' + fmt(100 * c.latency.cv, 1) + '% is above 1%: a noisy measurement.'); });
 
   /* ---- speedup ---- */
@@ -207,7 +213,9 @@
   var envRows = [['CPU', E.cpu_model], ['CPU flags', E.cpu_flags], ['cores / threads used', E.cores + ' / ' + E.threads], ['memory', bytes(E.mem_total_kb * 1024)],
     ['governor / clock', (E.cpu_governor || 'not readable') + ' / ' + (E.cpu_mhz ? E.cpu_mhz + ' MHz' : 'not readable')], ['GPU', E.gpu], ['kernel', E.kernel], ['compiler', E.compiler],
     ['lucid', E.lucid_version], ['oneDNN', E.onednn_version], ['OpenBLAS', E.openblas], ['load average before / after', (E.load_before || []).join(' ') + ' / ' + (E.load_after || []).join(' ')]];
-  cells.forEach(function (c) { if (c.engine !== 'lucid' && c.engine_version) envRows.push([c.engine, c.engine_version]); });
+  var seen = {};
+  cells.forEach(function (c) { if (c.engine !== 'lucid' && c.engine_version && !seen[c.engine]) { seen[c.engine] = true; envRows.push([c.engine, c.engine_version]); } });
+  if (R.settings.python) envRows.push(['Python of the peers', R.settings.python + (R.settings.torch_python && R.settings.torch_python !== R.settings.python ? ' (PyTorch: ' + R.settings.torch_python + ')' : '')]);
   table(root, ['', ''], envRows, [0, 1]);
 
   document.body.setAttribute('data-charts', String(charts));
