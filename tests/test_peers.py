@@ -4,7 +4,16 @@
 Usage (ctest 'peers'):
 
     python3 tests/test_peers.py [--lucid PATH] [--model-python /usr/bin/python3]
-                                [--torch-python /usr/bin/python3] [--ort-python python3]
+                                [--peers-python PY] [--torch-python PY]
+
+The drivers run under the interpreter `lucid characterize` would pick (--peers-python, else
+$LUCID_PEERS_PYTHON, else .venv-peers/bin/python3 that bench/setup_peers.sh makes, else
+python3; PyTorch's under --torch-python, else that same interpreter when it was found, else
+/usr/bin/python3). OpenVINO's FP32 outputs on models/fashion/lenet5 must equal ONNX Runtime's
+within 1e-4 (its default precision, BF16 where the CPU has it, within 5% of the largest
+logit, same argmax); with --lucid, a study whose Python lacks the peers (or numpy) must
+report each peer cell as unavailable with the reason in results.json, the summary and
+report.html.
 
 A tiny ONNX model (MatMul + Add + Relu, and a second output Relu(x)) is built with
 --model-python (which has onnx). ONNX Runtime's output must equal numpy's; with --lucid,
@@ -214,6 +223,124 @@ def test_ort(args, work, model):
            str(bad and bad.get("reason")))
 
 
+def test_openvino(args, work):
+    name = "openvino_driver"
+    lenet = os.path.join(REPO, "models", "fashion", "lenet5", "model.onnx")
+    if not os.path.exists(lenet):
+        skip(name, "models/fashion/lenet5/model.onnx does not exist")
+        return
+    ref = np.load(os.path.join(os.path.dirname(lenet), "ref_input.npy"))
+    xf = os.path.join(work, "ov_x.npy")
+    np.save(xf, ref[:1])
+    outs = {}
+    for driver, extra, key in (("ort_driver.py", [], "ort"),
+                               ("openvino_driver.py", ["--precision", "f32"], "f32"),
+                               ("openvino_driver.py", ["--precision", "default"], "default")):
+        d = os.path.join(work, "ov_out_" + key)
+        doc, rc, err = run_driver([args.peers_python, os.path.join(PEERS, driver), lenet,
+                                   "--input", "input=" + xf, "--save-outputs", d] + extra + SHORT)
+        label = "%s %s" % (driver, key)
+        if doc is None:
+            report(False, label + ": prints JSON", "exit %s: %s" % (rc, err))
+            return
+        if doc.get("status") == "not_installed":
+            skip(name + " on lenet5", doc.get("reason"))
+            return
+        if not report(doc.get("status") == "ok" and rc == 0, label + ": status ok", str(doc.get("reason"))):
+            return
+        check_document(label, doc)
+        outs[key] = (doc, np.load(os.path.join(d, "logits.npy")))
+    doc, y = outs["f32"]
+    report(doc["engine"] == "openvino" and doc["config"] == "cpu-fp32" and doc["threads_used"] == 1
+           and doc["batch"] == 1 and doc["inference_precision"] == "f32",
+           name + ": engine, config cpu-fp32, threads, batch, precision f32",
+           str({k: doc.get(k) for k in ("engine", "config", "threads_used", "batch", "inference_precision")}))
+    report(doc["inputs"] == [{"name": "input", "dtype": "float32", "shape": [1, 1, 28, 28], "source": xf}],
+           name + ": inputs", str(doc["inputs"]))
+    yo = outs["ort"][1]
+    report(y.shape == yo.shape == (1, 10) and np.allclose(y, yo, rtol=1e-4, atol=1e-4),
+           name + ": FP32 logits equal ONNX Runtime's within 1e-4",
+           "max diff %g" % float(np.abs(y - yo).max()) if y.shape == yo.shape else str(y.shape))
+    ddoc, yd = outs["default"]
+    scale = float(np.abs(yo).max())
+    report(ddoc["config"] == "cpu-default" and ddoc.get("inference_precision") in ("bf16", "f32", "f16")
+           and ddoc["inference_precision"] in ddoc.get("note", ""),
+           name + ": cpu-default names the precision OpenVINO chose", str(ddoc.get("note")))
+    report(np.abs(yd - yo).max() <= 0.05 * scale and yd.argmax() == yo.argmax(),
+           name + ": default-precision logits within 5% of the largest and the same class",
+           "max diff %g of %g" % (float(np.abs(yd - yo).max()), scale))
+
+    # the accuracy path: 64 images through outputs_driver.py, OpenVINO FP32 against ONNX Runtime
+    sf = os.path.join(work, "ov_samples.npy")
+    np.save(sf, ref[:64])
+    got = {}
+    for engine in ("onnxruntime", "openvino"):
+        of = os.path.join(work, "ov_outputs_%s.npy" % engine)
+        p = subprocess.run([args.peers_python, os.path.join(PEERS, "outputs_driver.py"), lenet,
+                            "--engine", engine, "--input", sf, "--out", of, "--chunk", "1",
+                            "--threads", "1", "--repeat", "2"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            d = json.loads(p.stdout)
+        except ValueError:
+            d = {"status": "no document", "reason": p.stderr[-500:]}
+        if not report(d.get("status") == "ok" and d.get("samples") == 64 and d["run_to_run"]["runs"] == 2,
+                      "outputs_driver %s: 64 samples, run-to-run" % engine, str(d)):
+            return
+        got[engine] = np.load(of)
+    a, b = got["openvino"], got["onnxruntime"]
+    report(a.shape == b.shape == (64, 10) and np.allclose(a, b, rtol=1e-4, atol=1e-4)
+           and np.array_equal(a.argmax(1), b.argmax(1)),
+           "outputs_driver: OpenVINO FP32 equals ONNX Runtime on 64 images within 1e-4",
+           "max diff %g" % float(np.abs(a - b).max()) if a.shape == b.shape else str(a.shape))
+
+
+def test_missing_peer_in_study(args, work):
+    """A study whose interpreter lacks a peer reports it with the reason everywhere."""
+    lenet = os.path.join(REPO, "models", "fashion", "lenet5", "model.onnx")
+    if not args.lucid or not os.path.exists(lenet):
+        skip("missing peer in a study", "needs --lucid and models/fashion/lenet5")
+        return
+    # a Python without the peers (Debian's, when the peers live in the environment), and one
+    # without even numpy (-S: no site packages), where the drivers die at their first import
+    nosite = os.path.join(work, "python-nosite")
+    with open(nosite, "w") as f:
+        f.write('#!/bin/sh\nexec %s -S "$@"\n' % args.model_python)
+    os.chmod(nosite, 0o755)
+    cases = [(nosite, "No module named 'numpy'")]
+    if subprocess.run([args.model_python, "-c", "import openvino"], stderr=subprocess.DEVNULL).returncode:
+        cases.append((args.model_python, "No module named 'openvino'"))
+    else:
+        skip("missing openvino in a study", "%s has openvino" % args.model_python)
+    for py, why in cases:
+        out = os.path.join(work, "study-" + os.path.basename(py))
+        p = subprocess.run([args.lucid, "characterize", lenet, "--engines", "openvino,pytorch",
+                            "--python", py, "--warmup", "0", "--iterations", "3", "--duration", "0.05",
+                            "--runs", "2", "--builds", "1", "--batches", "1", "--out", out],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        name = "study with --python %s" % py
+        if not report(p.returncode == 0, name + ": completes", p.stderr[-500:]):
+            continue
+        try:
+            r = json.load(open(os.path.join(out, "results.json")))
+            html = open(os.path.join(out, "report.html")).read()
+        except (OSError, ValueError) as exc:
+            report(False, name + ": results.json and report.html", str(exc))
+            continue
+        ov = [c for c in r["cells"] if c["engine"] == "openvino"]
+        want = "openvino: not installed for %s" % py
+        report(len(ov) == 2 and all(c["status"] == "unavailable" and want in c["reason"]
+                                    and why in c["reason"] and c["latency"] is None for c in ov),
+               name + ": both openvino cells unavailable with the reason in results.json",
+               json.dumps([(c["label"], c["status"], c["reason"]) for c in ov]))
+        report(r["settings"]["python"] == py and r["settings"]["torch_python"] == py,
+               name + ": settings name the interpreter", str(r["settings"].get("python")))
+        report(all(("%s: unavailable: %s" % (c["label"], c["reason"])) in p.stdout for c in ov),
+               name + ": the summary prints each reason", p.stdout[-800:])
+        report(all(json.dumps(c["reason"])[1:-1] in html for c in ov),
+               name + ": report.html carries each reason")
+
+
 def test_missing_engines(args, model):
     # ONNX Runtime under a python without it
     py = next((p for p in (args.model_python, args.torch_python) if p and subprocess.run(
@@ -224,8 +351,21 @@ def test_missing_engines(args, model):
                and rc == 0, "ort_driver without onnxruntime: not_installed", str(doc or err))
     else:
         skip("ort_driver without onnxruntime", "every python given has onnxruntime")
+    # OpenVINO under a python without it
+    py = next((p for p in (args.model_python, sys.executable, shutil.which("python3")) if p and subprocess.run(
+        [p, "-c", "import openvino"], stderr=subprocess.DEVNULL).returncode != 0), None)
+    if py:
+        doc, rc, err = run_driver([py, os.path.join(PEERS, "openvino_driver.py"), model] + SHORT)
+        report(doc is not None and doc.get("status") == "not_installed" and rc == 0
+               and ("openvino: not installed for %s" % py) in doc.get("reason", "")
+               and "No module named 'openvino'" in doc.get("reason", "")
+               and doc.get("engine") == "openvino",
+               "openvino_driver without openvino: not_installed naming the interpreter", str(doc or err))
+    else:
+        skip("openvino_driver without openvino", "every python given has openvino")
     # PyTorch under a python without it
-    py = next((p for p in (args.ort_python, sys.executable) if subprocess.run(
+    py = next((p for p in (args.peers_python, args.model_python, sys.executable, shutil.which("python3"))
+               if p and subprocess.run(
         [p, "-c", "import torch"], stderr=subprocess.DEVNULL).returncode != 0), None)
     if py:
         doc, rc, err = run_driver([py, os.path.join(PEERS, "torch_driver.py"), model] + SHORT)
@@ -381,14 +521,29 @@ def test_run_bench(args, work, model, have_ort):
                "run_bench: lucid's plan (built once), its memory and the ratio in the table")
 
 
+def peers_python():
+    """The interpreter `lucid characterize` picks without --python (src/characterize/
+    characterize.c): $LUCID_PEERS_PYTHON, else the environment bench/setup_peers.sh makes;
+    None when neither exists."""
+    env = os.environ.get("LUCID_PEERS_PYTHON")
+    if env:
+        return env
+    venv = os.path.join(REPO, ".venv-peers", "bin", "python3")
+    return venv if os.access(venv, os.X_OK) else None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lucid", default="")
     ap.add_argument("--model-python", default="/usr/bin/python3")
-    ap.add_argument("--torch-python", default="/usr/bin/python3")
-    ap.add_argument("--ort-python", default="python3")
+    ap.add_argument("--peers-python", "--ort-python", dest="peers_python", default=None)
+    ap.add_argument("--torch-python", default=None)
     args = ap.parse_args()
-    args.ort_python = shutil.which(args.ort_python) or args.ort_python
+    found = args.peers_python or peers_python()
+    args.peers_python = shutil.which(found or "python3") or found or "python3"
+    args.torch_python = args.torch_python or (args.peers_python if found else "/usr/bin/python3")
+    args.ort_python = args.peers_python  # bench/run_bench.py's flag
+    print("peers' python: %s; PyTorch's: %s" % (args.peers_python, args.torch_python))
 
     test_common()
     work = tempfile.mkdtemp(prefix="test_peers.")
@@ -399,15 +554,15 @@ def main():
         if p.returncode != 0:
             skip("driver runs", "cannot build the tiny model with %s: %s" % (args.model_python, p.stderr[-300:]))
         else:
-            setup = subprocess.run(["sh", os.path.join(REPO, "bench", "setup_peers.sh")],
-                                   env=dict(os.environ, PYTHON=args.ort_python),
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            have_ort = setup.returncode == 0
-            if not have_ort:
-                skip("bench/setup_peers.sh", "could not install onnxruntime: " + setup.stdout[-300:])
+            # bench/setup_peers.sh (scripts/test.sh runs it) installs the engines; a test only
+            # looks at what is there
+            have_ort = subprocess.run([args.peers_python, "-c", "import onnxruntime"],
+                                      stderr=subprocess.DEVNULL).returncode == 0
             test_onnx_lite(model)
             test_ort(args, work, model)
+            test_openvino(args, work)
             test_missing_engines(args, model)
+            test_missing_peer_in_study(args, work)
             test_torch(args, work, model)
             test_run_bench(args, work, model, have_ort)
         test_trtexec_parser()
