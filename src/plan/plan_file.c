@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/atomic_file.h"
 #include "core/strmap.h"
 #include "core/util.h"
 #include "ops/op.h"
@@ -164,20 +165,19 @@ lucid_status lucid_plan_save(const lucid_plan_t *plan, const char *path, lucid_e
     int32_t threads = plan->threads, level = plan->opt_level;
     memcpy(hdr + 48, &threads, 4);
     memcpy(hdr + 52, &level, 4);
-    FILE *f = fopen(path, "wb");
-    if (!f) {
+    /* the header goes in front of the body in one buffer, written beside the file and renamed
+     * over it: a reader (a context loading the plan while a build replaces it) sees the old
+     * plan or the new one, never part of one, and a failed write leaves the old one */
+    unsigned char *whole = realloc(b.p, b.len + PLAN_HEADER);
+    if (!whole) {
         free(b.p);
-        return lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s: cannot write: %s", path,
-                            strerror(errno));
+        return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory writing the plan");
     }
-    bool ok = fwrite(hdr, 1, PLAN_HEADER, f) == PLAN_HEADER && fwrite(b.p, 1, b.len, f) == b.len;
-    ok = (fclose(f) == 0) && ok;
-    free(b.p);
-    if (!ok) {
-        remove(path);
-        return lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s: write failed", path);
-    }
-    return LUCID_STATUS_OK;
+    memmove(whole + PLAN_HEADER, whole, b.len);
+    memcpy(whole, hdr, PLAN_HEADER);
+    lucid_status st = lucid_file_replace(path, whole, b.len + PLAN_HEADER, "plan file", err);
+    free(whole);
+    return st;
 }
 
 /* ---- reading ---- */

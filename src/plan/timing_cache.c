@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/atomic_file.h"
 #include "core/strmap.h"
 #include "core/threadpool.h"
 #include "core/util.h"
@@ -141,26 +142,82 @@ static int cmp_entry(const void *a, const void *b)
     return strcmp(((const entry *)a)->key, ((const entry *)b)->key);
 }
 
+/* A sorted copy of c's entries (NULL with *n = 0 when empty; false on out of memory). */
+static bool sorted_copy(const lucid_timing_cache *c, entry **out, size_t *n)
+{
+    *out = NULL;
+    *n = c ? c->count : 0;
+    if (!*n) return true;
+    if (!(*out = malloc(sizeof(entry) * *n))) return false;
+    memcpy(*out, c->entries, sizeof(entry) * *n);
+    qsort(*out, *n, sizeof **out, cmp_entry);
+    return true;
+}
+
+/* Concurrent builds sharing one cache file each read it at their start and write it at their
+ * end, so a plain write would drop the entries another build wrote in between. Saving
+ * therefore holds the cache's lock file ("<path>.lock", flock) while it reads the file again,
+ * merges, and replaces it whole (written beside it and renamed, so a reader without the lock
+ * sees the old file or the new one, never part of one): the file ends up holding the union of
+ * every build's entries. For a key in both, an entry this build measured wins; one it only
+ * read from the file yields to the file's, which is as new or newer. */
 lucid_status lucid_timing_cache_save(const lucid_timing_cache *c, const char *path,
                                      lucid_error *err)
 {
-    entry *sorted = malloc(sizeof(entry) * (c->count ? c->count : 1));
-    if (!sorted) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
-    /* an empty cache may have no entries array, and memcpy must not see NULL */
-    if (c->count) memcpy(sorted, c->entries, sizeof(entry) * c->count);
-    qsort(sorted, c->count, sizeof *sorted, cmp_entry);
-    FILE *f = fopen(path, "w");
+    lucid_timing_cache *disk = NULL;
+    entry *mine = NULL, *theirs = NULL, *all = NULL;
+    char *text = NULL;
+    size_t text_len = 0, n_mine = 0, n_theirs = 0, n_all = 0;
+    int lock = -1;
+    lucid_status st = lucid_file_lock(path, &lock, "timing cache", err);
+    if (st) return st;
+    /* a file another process made unreadable since this build read it is left as it is */
+    st = lucid_timing_cache_load(path, &disk, err);
+    if (st) goto fail;
+    if (!sorted_copy(c, &mine, &n_mine) || !sorted_copy(disk, &theirs, &n_theirs) ||
+        !(all = malloc(sizeof(entry) * (n_mine + n_theirs + 1)))) {
+        st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0, j = 0; i < n_mine || j < n_theirs;) {
+        int cmp = i == n_mine ? 1 : j == n_theirs ? -1 : strcmp(mine[i].key, theirs[j].key);
+        if (cmp < 0)
+            all[n_all++] = mine[i++];
+        else if (cmp > 0)
+            all[n_all++] = theirs[j++];
+        else {
+            all[n_all++] = mine[i].fresh ? mine[i] : theirs[j];
+            i++;
+            j++;
+        }
+    }
+    if (n_all > CACHE_MAX_ENTRIES) {
+        st = lucid_errorf(err, LUCID_STATUS_LIMIT_EXCEEDED,
+                          "%s: the merged timing cache would hold %zu entries, more than %d",
+                          path, n_all, CACHE_MAX_ENTRIES);
+        goto fail;
+    }
+    FILE *f = open_memstream(&text, &text_len);
     if (!f) {
-        free(sorted);
-        return lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s: cannot write timing cache: %s",
-                            path, strerror(errno));
+        st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+        goto fail;
     }
     fprintf(f, "%s\n", CACHE_MAGIC);
-    for (size_t i = 0; i < c->count; i++) fprintf(f, "%s %.6f\n", sorted[i].key, sorted[i].ms);
-    free(sorted);
-    if (fclose(f) != 0)
-        return lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s: write failed", path);
-    return LUCID_STATUS_OK;
+    for (size_t i = 0; i < n_all; i++) fprintf(f, "%s %.6f\n", all[i].key, all[i].ms);
+    bool unwritten = ferror(f) != 0;
+    if (fclose(f) != 0 || unwritten || !text) {
+        st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+        goto fail;
+    }
+    st = lucid_file_replace(path, text, text_len, "timing cache", err);
+fail:
+    lucid_file_unlock(lock);
+    lucid_timing_cache_destroy(disk);
+    free(mine);
+    free(theirs);
+    free(all);
+    free(text);
+    return st;
 }
 
 void lucid_timing_cache_destroy(lucid_timing_cache *c)

@@ -16,7 +16,11 @@ typedef struct lucid_timing_cache lucid_timing_cache;
  * refused with the line number. */
 lucid_status lucid_timing_cache_load(const char *path, lucid_timing_cache **out,
                                      lucid_error *err);
-/* Writes every entry, sorted by key (so the file is the same for the same contents). */
+/* Merges the entries into the file at path, sorted by key (so the file is the same for the
+ * same contents): under the lock file "<path>.lock" it reads the file again, keeps the union
+ * (for a key in both, the entry measured in this process wins), and replaces the file whole
+ * (a temporary file beside it, renamed), so concurrent builds neither tear it nor drop each
+ * other's entries. */
 lucid_status lucid_timing_cache_save(const lucid_timing_cache *c, const char *path,
                                      lucid_error *err);
 void lucid_timing_cache_destroy(lucid_timing_cache *c);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/atomic_file.h"
 #include "core/strmap.h"
 #include "core/util.h"
 #include "quant/quant.h"
@@ -176,41 +177,10 @@ lucid_status lucid_calib_cache_save(const lucid_calib_table *t, const char *path
                             "calibration cache '%s': out of memory", path);
     }
 
-    /* write beside the file and rename, so that a reader never sees half a cache */
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp) {
-        free(b.p);
-        return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    lucid_status st = LUCID_STATUS_OK;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        st = lucid_errorf(err, LUCID_STATUS_IO_ERROR,
-                          "calibration cache '%s': cannot create '%s': %s", path, tmp,
-                          strerror(errno));
-    } else {
-        bool ok = fwrite(b.p, 1, b.len, f) == b.len;
-        int saved = errno;
-        if (fclose(f) != 0 && ok) {
-            ok = false;
-            saved = errno;
-        }
-        if (!ok) {
-            st = lucid_errorf(err, LUCID_STATUS_IO_ERROR,
-                              "calibration cache '%s': cannot write '%s': %s", path, tmp,
-                              strerror(saved));
-            remove(tmp);
-        } else if (rename(tmp, path) != 0) {
-            st = lucid_errorf(err, LUCID_STATUS_IO_ERROR,
-                              "calibration cache '%s': cannot rename '%s' to it: %s", path, tmp,
-                              strerror(errno));
-            remove(tmp);
-        }
-    }
-    free(tmp);
+    /* written beside the file and renamed over it: a reader never sees half a cache, and of
+     * two builds writing it at once the last rename wins, with a whole table (two builds
+     * calibrating the same model on the same data write the same thresholds) */
+    lucid_status st = lucid_file_replace(path, b.p, b.len, "calibration cache", err);
     free(b.p);
     return st;
 }

@@ -101,7 +101,8 @@ double lucid_calib_threshold_entropy(const uint64_t *hist, size_t bins, double a
  * calibrator and a checksum (format in calib_cache.c and docs/precision.md). The builder reads
  * it only when the file exists; a corrupt, truncated or foreign file is an error naming the
  * file and line. load(save(t)) gives t's names, thresholds, calibrator, percentile, samples and
- * source exactly. Saving writes PATH.tmp and renames it over PATH. */
+ * source exactly. Saving writes a uniquely named PATH.tmp.<pid>.<n> and renames it over PATH
+ * (src/core/atomic_file.h). */
 lucid_status lucid_calib_cache_save(const lucid_calib_table *t, const char *path, lucid_error *err);
 lucid_status lucid_calib_cache_load(const char *path, lucid_calib_table **out, lucid_error *err);
 
