@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_characterize.sh - `lucid characterize` end to end.
 #   cli:    bad input (one line, the documented exit code), a small full study on the LeNet-5
-#           Fashion-MNIST model (lucid configs, ONNX Runtime, TensorRT unavailable) whose
+#           Fashion-MNIST model (lucid configs, ONNX Runtime, OpenVINO, TensorRT unavailable) whose
 #           results.json validates against docs/characterize.schema.json and says what it
 #           must, the CSV tables, and an interrupted run (SIGINT) leaving valid partial results.
 #   report: the report renders in headless Chromium with every chart drawn and no script
@@ -72,7 +72,7 @@ if [ "$mode" = cli ]; then
   [ ! -e "$tmp/x/results.json" ] && ok || bad "a refused study wrote results"
 
   out="$tmp/run"
-  if "$lucid" characterize "$model" "${dataset[@]}" --engines lucid,onnxruntime,tensorrt \
+  if "$lucid" characterize "$model" "${dataset[@]}" --engines lucid,onnxruntime,openvino,tensorrt \
       --batches 1,8 "${small[@]}" --out "$out" >"$tmp/out" 2>"$tmp/err"; then ok; else
     bad "the study failed: $(cat "$tmp/err")"; fi
   grep -q "report: $out/report.html" "$tmp/out" && ok || bad "no report line: $(cat "$tmp/out")"
@@ -131,6 +131,17 @@ if ort["status"] == "ok":
     need(ort["latency"]["median"] > 0 and ort["accuracy"]["vs_reference"]["argmax_agreement"] >= 99, "onnxruntime measured")
     rr = ort["determinism"]["run_to_run"]
     need(rr["runs"] == 3 and rr["distinct_outputs"] >= 1 and rr["note"], "onnxruntime run-to-run")
+# OpenVINO: measured, or unavailable with the reason (not installed for the peers' python)
+for config in ("cpu-fp32", "cpu-default"):
+    ov = cells["openvino/" + config]
+    need(ov["status"] in ("ok", "unavailable") and (ov["status"] == "ok" or "openvino" in ov["reason"]),
+         "openvino/%s: %s %s" % (config, ov["status"], ov["reason"]))
+    if ov["status"] == "ok":
+        need(ov["latency"]["median"] > 0 and ov["threads"] == 2 and "precision" in ov["note"],
+             "openvino/%s measured with 2 threads and its precision noted" % config)
+        floor = 99 if config == "cpu-fp32" else 97
+        need(ov["accuracy"]["vs_reference"]["argmax_agreement"] >= floor, "openvino/%s agrees" % config)
+need(r["settings"]["python"] and r["settings"]["torch_python"], "settings name the peers' python")
 steps = {(a["leaf"], a["step"]) for a in r["ablation"]}
 need(("tuned", "fusions") in steps and ("tuned", "tuned") in steps, "ablation chain of tuned")
 # the chain's steps multiply to the config's speedup over the reference, and their shares sum to 1
