@@ -186,6 +186,7 @@ typedef struct rbuf {
     const unsigned char *p;
     size_t len, pos;
     bool bad;
+    bool oom; /* an allocation failed: bad, but not the file's fault */
 } rbuf;
 
 static bool get(rbuf *b, void *dst, size_t n)
@@ -217,7 +218,7 @@ static char *get_str(rbuf *b)
     }
     char *s = malloc((size_t)n + 1);
     if (!s) {
-        b->bad = true;
+        b->bad = b->oom = true;
         return NULL;
     }
     get(b, s, n);
@@ -241,7 +242,7 @@ static void *get_blob(rbuf *b, uint64_t n)
     }
     void *d = malloc(n ? (size_t)n : 1);
     if (!d) {
-        b->bad = true;
+        b->bad = b->oom = true;
         return NULL;
     }
     get(b, d, (size_t)n);
@@ -264,12 +265,12 @@ static bool get_attr(rbuf *b, lucid_attr *a)
     if (parts & 2) a->floats = get_blob(b, sizeof(float) * count);
     if (parts & 4) {
         a->strings = calloc(count ? (size_t)count : 1, sizeof(char *));
-        if (!a->strings) return false;
+        if (!a->strings) return !(b->bad = b->oom = true);
         for (uint64_t i = 0; i < count && !b->bad; i++) a->strings[i] = get_str(b);
     }
     if (parts & 8) {
         a->t = calloc(1, sizeof *a->t);
-        if (!a->t) return false;
+        if (!a->t) return !(b->bad = b->oom = true);
         a->t->dtype = (lucid_dtype)get_u32(b);
         a->t->rank = get_i32(b);
         if (a->t->rank < 0 || a->t->rank > LUCID_MAX_RANK) return false;
@@ -306,8 +307,10 @@ static lucid_status read_graph(rbuf *b, const char *path, lucid_graph *g, lucid_
     for (uint32_t t = 0; t < nt && !b->bad; t++) {
         char *tn = get_str(b);
         if (!tn) break;
-        int idx = lucid_graph_find(g, tn) >= 0 ? -1 : lucid_graph_tensor(g, tn, err);
+        bool dup = lucid_graph_find(g, tn) >= 0;
+        int idx = dup ? -1 : lucid_graph_tensor(g, tn, err);
         free(tn);
+        if (idx < 0 && !dup) return err ? err->status : LUCID_STATUS_OUT_OF_MEMORY;
         if (idx != (int)t) return corrupt(path, "duplicate tensor name", err);
         lucid_ir_tensor *x = &g->tensors[idx];
         lucid_dtype dtype = (lucid_dtype)get_u32(b);
@@ -451,7 +454,13 @@ lucid_status lucid_plan_load(const char *path, lucid_plan_t **out, lucid_error *
                             (unsigned long long)((uint64_t)sb.st_size - PLAN_HEADER));
     }
     unsigned char *payload = malloc(size ? (size_t)size : 1);
-    if (!payload || (size && fread(payload, 1, (size_t)size, f) != size)) {
+    if (!payload) {
+        fclose(f);
+        return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY,
+                            "%s: out of memory reading %llu bytes", path,
+                            (unsigned long long)size);
+    }
+    if (size && fread(payload, 1, (size_t)size, f) != size) {
         free(payload);
         fclose(f);
         return lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s: read failed", path);
@@ -495,7 +504,14 @@ lucid_status lucid_plan_load(const char *path, lucid_plan_t **out, lucid_error *
     plan->precision = (lucid_precision)fprec;
     free(g->path);
     g->path = lucid_strdup(path);
+    if (!g->path) {
+        st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+        goto fail;
+    }
     st = read_graph(&b, path, g, err);
+    if (st == LUCID_STATUS_INVALID_MODEL && b.oom)
+        st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "%s: out of memory reading the plan",
+                          path);
     if (st) goto fail;
     st = lucid_graph_finalize(g, err);
     if (st) {
@@ -525,6 +541,11 @@ lucid_status lucid_plan_load(const char *path, lucid_plan_t **out, lucid_error *
     if (gpu) {
         snprintf(plan->device_model, sizeof plan->device_model, "%s", gpu);
         free(gpu);
+    }
+    if (b.oom) {
+        st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "%s: out of memory reading the plan",
+                          path);
+        goto fail;
     }
     if (b.bad || b.pos != b.len) {
         st = corrupt(path, b.bad ? "truncated layer table" : "trailing bytes", err);

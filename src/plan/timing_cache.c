@@ -123,7 +123,11 @@ lucid_status lucid_timing_cache_load(const char *path, lucid_timing_cache **out,
                               CACHE_MAX_ENTRIES);
             break;
         }
-        lucid_timing_cache_put(c, key, ms);
+        /* an entry dropped here would also be dropped from the file when a build saves */
+        if (!lucid_timing_cache_put(c, key, ms)) {
+            st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "%s: out of memory", path);
+            break;
+        }
     }
     if (!st && lineno == 0)
         st = lucid_errorf(err, LUCID_STATUS_INVALID_MODEL, "%s: empty timing cache file", path);
@@ -237,18 +241,18 @@ bool lucid_timing_cache_get(const lucid_timing_cache *c, const char *key, double
     return false;
 }
 
-void lucid_timing_cache_put(lucid_timing_cache *c, const char *key, double ms)
+bool lucid_timing_cache_put(lucid_timing_cache *c, const char *key, double ms)
 {
     for (size_t i = 0; i < c->count; i++)
         if (strcmp(c->entries[i].key, key) == 0) {
             c->entries[i].ms = ms;
             c->entries[i].fresh = true;
-            return;
+            return true;
         }
     if (c->count == c->cap) {
         size_t ncap = c->cap ? c->cap * 2 : 256;
         entry *ne = realloc(c->entries, sizeof(entry) * ncap);
-        if (!ne) return; /* a cache that misses an entry only costs a re-measurement */
+        if (!ne) return false; /* a build's cache missing an entry only measures it again */
         c->entries = ne;
         c->cap = ncap;
     }
@@ -261,6 +265,7 @@ void lucid_timing_cache_put(lucid_timing_cache *c, const char *key, double ms)
 lucid_timing_cache *lucid_timing_cache_create(void)
 {
     return calloc(1, sizeof(lucid_timing_cache));
+    return true;
 }
 
 bool lucid_timing_cache_fresh(const lucid_timing_cache *c, const char *key)

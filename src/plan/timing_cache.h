@@ -29,7 +29,8 @@ lucid_timing_cache *lucid_timing_cache_create(void);
 /* Was key's entry put by this process (a measurement of this build), not read from a file? */
 bool lucid_timing_cache_fresh(const lucid_timing_cache *c, const char *key);
 bool lucid_timing_cache_get(const lucid_timing_cache *c, const char *key, double *ms);
-void lucid_timing_cache_put(lucid_timing_cache *c, const char *key, double ms);
+/* false when out of memory (the entry is then missing: the builder only measures it again) */
+bool lucid_timing_cache_put(lucid_timing_cache *c, const char *key, double ms);
 /* The key of (layer, tactic, threads, cpu): a 16-hex-digit digest and the tactic name. */
 void lucid_timing_key(const lucid_graph *g, const lucid_node *n, const lucid_tactic *t,
                       int threads, const lucid_cpu_features *cpu, char *key, size_t len);
