@@ -707,7 +707,7 @@ lucid_status lucid_dataset_load(lucid_dataset_t *ds, size_t i, float *dst, int64
 /* ---- characterization ------------------------------------------------------------- */
 
 /* The study as one call (docs/characterize.md): a model through a matrix of engines (lucid,
- * onnxruntime, pytorch, tensorrt) and lucid optimization configs (reference, fusions, tuned,
+ * onnxruntime, openvino, pytorch, tensorrt) and lucid optimization configs (reference, fusions, tuned,
  * deterministic, fp16, bf16, int8, pruned, clustered), measuring latency, scenarios, cost, per-layer profile, accuracy, determinism and
  * attribution; writes results.json, CSV tables and report.html into out_dir after every
  * cell, so an interrupted run leaves what it measured readable. */
@@ -725,7 +725,7 @@ typedef struct lucid_characterize_options {
     /* INT8 calibration images (a spec); NULL: the training split when the dataset is
      * Fashion-MNIST's test split, otherwise none (the int8 config is then unavailable) */
     const char *calibration_data;
-    const char *engines;     /* comma list; NULL: "lucid,onnxruntime,pytorch,tensorrt" */
+    const char *engines;     /* comma list; NULL: "lucid,onnxruntime,openvino,pytorch,tensorrt" */
     const char *configs;     /* comma list of lucid configs; NULL: all */
     const char *out_dir;     /* created if missing (required) */
     int threads;             /* 0: all cores */
@@ -740,8 +740,11 @@ typedef struct lucid_characterize_options {
     double tune_ms;          /* builder's time per candidate (0: the builder's default) */
     uint64_t seed;           /* random inputs */
     const char *peers_dir;   /* bench/peers (NULL: $LUCID_PEERS_DIR, else the source tree's) */
-    const char *python;      /* python with onnxruntime (NULL: "python3") */
-    const char *torch_python;/* python with torch (NULL: "/usr/bin/python3") */
+    const char *python;      /* python for every Python peer (NULL: $LUCID_PEERS_PYTHON, else
+                                the source tree's .venv-peers/bin/python3 when it exists, else
+                                "python3") */
+    const char *torch_python;/* python for PyTorch alone (NULL: as python; "/usr/bin/python3"
+                                when python fell back to "python3") */
     const char *chartjs;     /* Chart.js file to inline (NULL: $LUCID_CHARTJS, else Debian's) */
     const char *command_line;/* recorded in results.json */
     const volatile int *cancel; /* when it becomes non-zero, stop after the current step */

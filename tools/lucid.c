@@ -258,7 +258,8 @@ static const char help_build[] =
 static const char help_characterize[] =
     "Usage: lucid characterize MODEL.onnx [--device cpu|cuda] [--dataset SPEC]\n"
     "                          [--calibration-data SPEC]\n"
-    "                          [--engines lucid,onnxruntime,pytorch,tensorrt] [--configs LIST]\n"
+    "                          [--engines lucid,onnxruntime,openvino,pytorch,tensorrt]\n"
+    "                          [--configs LIST]\n"
     "                          [--out DIR] [--threads N] [--warmup MS] [--iterations N]\n"
     "                          [--duration S] [--runs R] [--builds K] [--batches 1,8,32]\n"
     "                          [--limit N] [--tune-ms MS] [--seed N] [--quiet]\n"
@@ -283,7 +284,8 @@ static const char help_characterize[] =
     "                     inputs (accuracy then only against the reference outputs)\n"
     "  --calibration-data SPEC  int8 calibration images (default: fashion-mnist:train when\n"
     "                     the dataset is Fashion-MNIST's test split; otherwise int8 needs it)\n"
-    "  --engines LIST     default lucid,onnxruntime,pytorch,tensorrt\n"
+    "  --engines LIST     default lucid,onnxruntime,openvino,pytorch,tensorrt (OpenVINO runs\n"
+    "                     two cells: cpu-fp32, and cpu-default, its own precision choice)\n"
     "  --configs LIST     lucid configs (default all): %s\n"
     "  --out DIR          output folder (default ./characterize)\n"
     "  --threads N        threads for plans and peers (default 0: all cores)\n"
@@ -300,8 +302,11 @@ static const char help_characterize[] =
     "  --quiet            no progress and no summary table\n"
     "  --peers-dir DIR    the peer drivers (default: bench/peers of the source tree, or\n"
     "                     $LUCID_PEERS_DIR)\n"
-    "  --python PY        python with onnxruntime (default python3)\n"
-    "  --torch-python PY  python with torch (default /usr/bin/python3)\n"
+    "  --python PY        python for every Python peer (ONNX Runtime, OpenVINO, PyTorch);\n"
+    "                     default $LUCID_PEERS_PYTHON, else .venv-peers/bin/python3 of the\n"
+    "                     source tree (bench/setup_peers.sh makes it), else python3\n"
+    "  --torch-python PY  python for PyTorch alone (default: as --python; /usr/bin/python3\n"
+    "                     when neither it, $LUCID_PEERS_PYTHON nor .venv-peers exists)\n"
     "  --chartjs FILE     Chart.js to inline (default Debian's libjs-chart.js, or\n"
     "                     $LUCID_CHARTJS)\n";
 
