@@ -13,8 +13,10 @@ export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 export OPENBLAS_THREAD_TIMEOUT="${OPENBLAS_THREAD_TIMEOUT:-4}"
 
 LUCID_BUILD_DIR="$root/build" LUCID_CMAKE_ARGS="-DLUCID_WERROR=ON" bash "$root/scripts/setup.sh"
-# the peer engine for the peer-driver tests (ONNX Runtime from PyPI)
+# the peer engines for the peer-driver tests: .venv-peers (ONNX Runtime and OpenVINO from
+# PyPI over Debian's numpy, onnx and torch), which lucid and tests/test_peers.py pick up
 bash "$root/bench/setup_peers.sh"
+export LUCID_PEERS_PYTHON="${LUCID_PEERS_PYTHON:-${LUCID_PEERS_VENV:-$root/.venv-peers}/bin/python3}"
 (cd "$root/build" && ctest --output-on-failure -j"$jobs")
 
 # The sanitizer run skips the zoo models, which take minutes without sanitizers.
