@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <execinfo.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -254,8 +255,24 @@ static long clean_pass(pass *p, float *out, size_t *out_n)
 }
 
 /* The pass whose allocation n fails (and every later one, with rest). */
-static void armed_pass(pass *p, long n, bool rest, const float *want, size_t want_n, tally *t,
-                       bool leak_each)
+/* Bit-equal, or (tol > 0) within tol of the largest magnitude. */
+static bool outputs_agree(const float *a, size_t an, const float *b, size_t bn, float tol)
+{
+    if (an != bn) return false;
+    if (tol <= 0) return memcmp(a, b, an * sizeof(float)) == 0;
+    float big = 1;
+    for (size_t i = 0; i < bn; i++) big = fabsf(b[i]) > big ? fabsf(b[i]) : big;
+    for (size_t i = 0; i < an; i++)
+        if (!(fabsf(a[i] - b[i]) <= tol * big)) return false;
+    return true;
+}
+
+/* strict: every injected failure must end in OUT_OF_MEMORY. The autotuned build is not
+ * strict: a tactic's supports() answers only yes or no, so a library tactic whose probe could
+ * not allocate is taken as unsupported (the build goes on without it, or, in its final pass,
+ * fails UNSUPPORTED); there the sweep counts those and asserts the rest. */
+static void armed_pass(pass *p, long n, bool rest, const float *want, size_t want_n, float tol,
+                       bool strict, tally *t, bool leak_each)
 {
     af_count = 0;
     af_injected = 0;
@@ -297,17 +314,19 @@ static void armed_pass(pass *p, long n, bool rest, const float *want, size_t wan
     t->injected_passes++;
     if (failed_step < 0) {
         t->absorbed++;
-        CHECK(0, "%s alloc %ld%s: the failed allocation went unreported (every step OK)",
+        CHECK(!strict, "%s alloc %ld%s: the failed allocation went unreported (every step OK)",
               p->model_path, n, rest ? "+" : "");
     } else {
         t->by_step[failed_step]++;
         if (failed_st <= LUCID_STATUS_INTERNAL) t->by_status[failed_st]++;
-        CHECK(failed_st == LUCID_STATUS_OUT_OF_MEMORY && failed_msg[0],
+        CHECK((failed_st == LUCID_STATUS_OUT_OF_MEMORY ||
+               (!strict && failed_st == LUCID_STATUS_UNSUPPORTED)) &&
+                  failed_msg[0],
               "%s alloc %ld%s: %s gave %s (%s), not out of memory with a message", p->model_path,
               n, rest ? "+" : "", step_names[failed_step], lucid_status_string(failed_st),
               failed_msg);
     }
-    bool same = p->out_n == want_n && memcmp(p->out, want, want_n * sizeof(float)) == 0;
+    bool same = outputs_agree(p->out, p->out_n, want, want_n, tol);
     if (!same) t->wrong_output++;
     CHECK(same || t->retry_failed, "%s alloc %ld%s: output differs from a clean pass's",
           p->model_path, n, rest ? "+" : "");
@@ -345,7 +364,7 @@ static void build_options(bool autotune, lucid_build_options *o)
     }
 }
 
-static char tmpdir[] = "/tmp/lucid_alloc_fail_XXXXXX";
+static char tmpdir[64];
 
 static void sweep(const sweep_config *c)
 {
@@ -380,24 +399,29 @@ static void sweep(const sweep_config *c)
     long first = clean_pass(&p, want, &want_n);
     long total = clean_pass(&p, want, &want_n);
     long total2 = clean_pass(&p, again, &again_n);
-    CHECK(first > 0 && total > 0 && total == total2 && want_n == again_n &&
-              memcmp(want, again, want_n * sizeof(float)) == 0,
+    /* An autotuned build still measures whole plans (its layout and tactic checks), whose
+     * choice varies from build to build: its passes differ in allocations and, within
+     * rounding, in output; the restricted build's must not. */
+    float tol = c->autotune ? 1e-3f : 0;
+    CHECK(first > 0 && total > 0 && total2 > 0 && (c->autotune || total == total2) &&
+              outputs_agree(again, again_n, want, want_n, tol),
           "%s: clean passes differ: %ld, %ld, %ld allocations", c->name, first, total, total2);
-    if (total <= 0 || total != total2) {
+    if (total <= 0 || total2 <= 0 || (!c->autotune && total != total2)) {
         lucid_array_free(&in);
         return;
     }
+    if (total2 > total) total = total2;
     tally t = {0};
     af_trace_at = c->trace;
     double t0 = now_s();
     int failed_before = failed;
     if (c->trace) {
-        armed_pass(&p, c->trace, c->rest, want, want_n, &t, c->leak_each);
+        armed_pass(&p, c->trace, c->rest, want, want_n, tol, !c->autotune, &t, c->leak_each);
     } else {
         /* a stride starts at allocations that differ from sweep to sweep of the same model
          * only through the stride, so that each CI run sees the same ones */
         for (long n = 1; n <= total; n += c->stride) {
-            armed_pass(&p, n, c->rest, want, want_n, &t, c->leak_each);
+            armed_pass(&p, n, c->rest, want, want_n, tol, !c->autotune, &t, c->leak_each);
             if (failed - failed_before >= 20) {
                 printf("stopping %s after 20 failures\n", c->name);
                 break;
@@ -405,10 +429,11 @@ static void sweep(const sweep_config *c)
         }
     }
     af_trace_at = 0;
-    printf("model %-10s build %-10s mode %-4s: %ld allocations per pass; swept %ld (stride %ld), "
+    printf("model %-10s build %-10s mode %-4s: %ld allocations per pass%s; swept %ld (stride %ld), "
            "failures injected in %ld passes, not reached %ld, unreported %ld, retry failed %ld, "
            "wrong output %ld; %.1f s\n",
            c->name, c->autotune ? "autotuned" : "restricted", c->rest ? "rest" : "once", total,
+           c->autotune ? " (the most of two clean passes)" : "",
            t.swept, c->stride, t.injected_passes, t.not_reached, t.absorbed, t.retry_failed,
            t.wrong_output, now_s() - t0);
     printf("  failed step:");
@@ -453,6 +478,10 @@ int main(int argc, char **argv)
     void *frames[4];
     (void)backtrace(frames, 4);
 
+    /* in memory where there is /dev/shm: plan and cache files are written with fsync, which
+     * on a disk would take most of a pass's time */
+    snprintf(tmpdir, sizeof tmpdir, "%s/lucid_alloc_fail_XXXXXX",
+             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     if (!mkdtemp(tmpdir)) return 1;
 
     for (size_t m = 0; m < sizeof models / sizeof models[0]; m++) {
@@ -478,7 +507,7 @@ int main(int argc, char **argv)
             continue;
         }
         /* --ci: LeNet-5 every allocation in both modes, the others a stride */
-        c.stride = m == 0 ? 1 : (stride > 0 ? stride : 37);
+        c.stride = m == 0 ? 1 : (stride > 0 ? stride : 211);
         c.rest = false;
         sweep(&c);
         c.rest = true;

@@ -158,7 +158,7 @@ double lucid_cpu_reorder_ms(int64_t batch, int64_t channels, int64_t spatial, si
     if (!src || !dst) {
         free(src);
         free(dst);
-        return -1;
+        return -2;
     }
     memset(src, 0, bytes);
     lucid_array in = {.data = src}, out = {.data = dst};

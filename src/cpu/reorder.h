@@ -11,7 +11,8 @@
 
 /* Median ms of cpu.reorder.tiled converting batch images of channels x spatial elements
  * (esize bytes each) between plain and `other` (NHWC or NCHW16C; to_other: from plain) on
- * pool, over about budget_ms; -1 when out of memory or the shape cannot take the layout. */
+ * pool, over about budget_ms; -1 when the shape cannot take the layout, -2 when out of
+ * memory. */
 double lucid_cpu_reorder_ms(int64_t batch, int64_t channels, int64_t spatial, size_t esize,
                             lucid_layout other, bool to_other, lucid_threadpool *pool,
                             double budget_ms);

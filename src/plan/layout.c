@@ -118,6 +118,7 @@ typedef struct layout_search {
     int *group; /* per node: the group's first node */
     cost_table ct;
     lucid_threadpool *pool;
+    bool oom; /* a reorder could not be measured for lack of memory: the search is void */
 } layout_search;
 
 static double reorder_cost(layout_search *ls, int t, bool to_alt)
@@ -129,6 +130,7 @@ static double reorder_cost(layout_search *ls, int t, bool to_alt)
         for (int d = 2; d < x->rank; d++) spatial *= x->dims[d];
         *slot = lucid_cpu_reorder_ms(x->dims[0], x->dims[1], spatial, lucid_dtype_size(x->dtype),
                                      ls->alt, to_alt, ls->pool, 5.0);
+        if (*slot < -1.5) ls->oom = true;
         if (*slot < 0) *slot = INFINITY;
     }
     return *slot;
@@ -421,6 +423,11 @@ lucid_status lucid_plan_choose_layouts(lucid_plan_t *plan, const lucid_build_opt
     if (only != LUCID_LAYOUT_NHWC) {
         ls.alt = LUCID_LAYOUT_NCHW16C;
         cost16 = search_layouts(&ls, plan, a, best16, widest, &plain_ms);
+    }
+    if (ls.oom) {
+        st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY,
+                          "layout search: out of memory measuring a reorder");
+        goto done;
     }
     if (!isfinite(cost) && !isfinite(cost16)) {
         st = lucid_errorf(err, LUCID_STATUS_INTERNAL,
