@@ -325,6 +325,21 @@ static lucid_status import_graph(import_state *s, lucid_error *err)
     return LUCID_STATUS_OK;
 }
 
+/* protobuf-c's decoder allocates through these, so that a failed allocation is told apart
+ * from a malformed file (protobuf-c returns NULL for both) and the decoder's allocations are
+ * lucid's own (an allocation-failure test reaches them) */
+static void *pb_alloc(void *data, size_t size)
+{
+    void *p = malloc(size);
+    if (!p) *(bool *)data = true;
+    return p;
+}
+static void pb_free(void *data, void *p)
+{
+    (void)data;
+    free(p);
+}
+
 lucid_status lucid_model_load(const char *path, lucid_model_t **out, lucid_error *err)
 {
     if (out) *out = NULL;
@@ -334,8 +349,13 @@ lucid_status lucid_model_load(const char *path, lucid_model_t **out, lucid_error
     size_t len = 0;
     lucid_status st = lucid_onnx_read_file(path, LUCID_ONNX_MAX_FILE, &buf, &len, err);
     if (st) return st;
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
+    bool pb_oom = false;
+    ProtobufCAllocator pb = {.alloc = pb_alloc, .free = pb_free, .allocator_data = &pb_oom};
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(&pb, len, buf);
     free(buf);
+    if (!mp && pb_oom)
+        return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY,
+                            "%s: out of memory decoding the model", path);
     if (!mp)
         return lucid_errorf(err, LUCID_STATUS_INVALID_MODEL,
                             "%s: not a valid ONNX model (protobuf decoding failed: truncated or "
@@ -347,14 +367,14 @@ lucid_status lucid_model_load(const char *path, lucid_model_t **out, lucid_error
     lucid_onnx_dirname(path, s.base_dir, sizeof s.base_dir);
     s.g = lucid_graph_create();
     if (!s.g) {
-        onnx__model_proto__free_unpacked(mp, NULL);
+        onnx__model_proto__free_unpacked(mp, &pb);
         return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     }
     free(s.g->path);
     s.g->path = lucid_strdup(path);
     st = s.g->path ? import_graph(&s, err)
                    : lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
-    onnx__model_proto__free_unpacked(mp, NULL);
+    onnx__model_proto__free_unpacked(mp, &pb);
     if (!st) st = lucid_model_wrap(s.g, out, err);
     if (st) {
         lucid_graph_destroy(s.g);
