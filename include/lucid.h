@@ -256,6 +256,46 @@ size_t lucid_opt_report_num_passes(const lucid_opt_report_t *r);
 lucid_status lucid_opt_report_pass(const lucid_opt_report_t *r, size_t i, lucid_pass_info *out);
 void lucid_opt_report_destroy(lucid_opt_report_t *r);
 
+/* ---- processor instruction sets --------------------------------------------------- */
+
+/* Instruction-set levels of x86-64 processors, each including the ones before it. lucid's
+ * own kernels, oneDNN and the other CPU libraries choose their code by what the processor
+ * offers; a cap hides everything above a level, so that one machine can run (and test) what
+ * a smaller one would. */
+typedef enum lucid_cpu_isa {
+    LUCID_CPU_ISA_GENERIC = 0,     /* x86-64 without AVX: lucid's portable C kernels */
+    LUCID_CPU_ISA_AVX2 = 1,        /* AVX2, FMA, F16C (Haswell, Zen 1-3) */
+    LUCID_CPU_ISA_AVX512 = 2,      /* AVX-512 F, BW, VL, DQ (Skylake-SP) */
+    LUCID_CPU_ISA_AVX512_VNNI = 3, /* + VNNI int8 dot products, AVX-VNNI (Cascade Lake) */
+    LUCID_CPU_ISA_AVX512_BF16 = 4, /* + AVX512-BF16 (Cooper Lake, Zen 4) */
+    LUCID_CPU_ISA_AMX = 5,         /* + AVX512-FP16 and AMX tiles (Sapphire Rapids) */
+    LUCID_CPU_ISA_NATIVE = 6,      /* no cap: everything the processor offers */
+} lucid_cpu_isa;
+
+/* Caps the instruction sets lucid's CPU tactics may use at `isa`, for the whole process, from
+ * the next build or plan load on (plans already built keep their tactics). The environment
+ * variable LUCID_CPU_ISA (a name from lucid_cpu_isa_name) sets the cap the process starts
+ * with. oneDNN is capped too (its dnnl_set_max_cpu_isa), but only before it first runs: if it
+ * has already run above the cap, its tactics refuse with that reason. Libraries that choose
+ * their kernels by themselves without such a control (XNNPACK; OpenBLAS on a core above the
+ * cap) refuse under a cap that hides a feature of this processor. Returns
+ * LUCID_STATUS_INVALID_ARGUMENT for a value outside the enum. */
+lucid_status lucid_cpu_cap(lucid_cpu_isa isa);
+
+/* The cap in force (LUCID_CPU_ISA_NATIVE when none). */
+lucid_cpu_isa lucid_cpu_cap_get(void);
+
+/* The highest level this processor offers completely. */
+lucid_cpu_isa lucid_cpu_isa_native(void);
+
+/* "generic", "avx2", "avx512", "avx512_vnni", "avx512_bf16", "amx", "native"; NULL for a value
+ * outside the enum. */
+const char *lucid_cpu_isa_name(lucid_cpu_isa isa);
+
+/* The level named `name` (as lucid_cpu_isa_name gives it). LUCID_STATUS_INVALID_ARGUMENT for
+ * any other string or NULL. */
+lucid_status lucid_cpu_isa_parse(const char *name, lucid_cpu_isa *out);
+
 /* ---- building engines (plans) ----------------------------------------------------- */
 
 typedef struct lucid_plan lucid_plan_t;

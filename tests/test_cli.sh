@@ -81,6 +81,13 @@ save(helper.make_graph([helper.make_node("Add", ["a", "b"], ["out/sum"], name="a
      [helper.make_tensor_value_info("a", TP.FLOAT, ["batch", 4]),
       helper.make_tensor_value_info("b", TP.FLOAT, ["batch", 4])],
      [helper.make_tensor_value_info("out/sum", TP.FLOAT, ["batch", 4])]), "add.onnx")
+# tf2onnx and paddle2onnx write -1 for a dimension fixed at run time
+save(helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu1")], "relu_neg",
+     [helper.make_tensor_value_info("x", TP.FLOAT, [-1, 3])],
+     [helper.make_tensor_value_info("y", TP.FLOAT, [-1, 3])]), "relu_neg1.onnx")
+save(helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu1")], "relu_neg2",
+     [helper.make_tensor_value_info("x", TP.FLOAT, [-2, 3])],
+     [helper.make_tensor_value_info("y", TP.FLOAT, [2, 3])]), "relu_neg2.onnx")
 rng = np.random.default_rng(1)
 x = rng.standard_normal((2, 3)).astype(np.float32)
 np.save(os.path.join(t, "x.npy"), x)
@@ -143,6 +150,20 @@ expect_out "info: nodes" "nodes: +1"
 expect_ok "info add (symbolic)" info "$T/add.onnx"
 expect_out "info: symbolic dim name" "a +float32 +\[batch, 4\]"
 if grep -q "lucid: note: input 'a'.*batch" "$T/err"; then ok; else bad "note for symbolic dims: $(cat "$T/err")"; fi
+
+# a -1 dimension is unknown, like an unnamed symbolic one: the caller's shape fixes it
+expect_ok "info on a -1 dimension" info "$T/relu_neg1.onnx"
+expect_out "info: a -1 dimension shows as unknown" "x +float32 +\[\?, 3\]"
+expect_ok "run a -1 dimension fixed by --input" run "$T/relu_neg1.onnx" --input "x=$T/x.npy" --output-dir "$T/oneg"
+if "$PY" -c "import numpy as np,sys; a=np.load(sys.argv[1]); b=np.load(sys.argv[2]); sys.exit(0 if a.shape==b.shape and (a==b).all() else 1)" \
+    "$T/oneg/y.npy" "$T/relu_ref.npy"; then ok; else bad "Relu with a -1 input dimension differs from numpy"; fi
+expect_ok "run a -1 dimension fixed by --shape" run "$T/relu_neg1.onnx" --shape x=5x3 --json
+json_check "the -1 dimension takes the --shape value" "d['outputs'][0]['shape']==[5,3]"
+expect_ok "build a -1 dimension fixed by --shape" build "$T/relu_neg1.onnx" --shape x=4x3 -o "$T/neg.plan"
+expect_ok "run the plan of a -1 dimension" run "$T/neg.plan" --json
+json_check "the plan keeps the fixed shape" "d['outputs'][0]['shape']==[4,3]"
+expect_err "a dimension of -2 is refused" 2 "$T/relu_neg2.onnx" info "$T/relu_neg2.onnx"
+if grep -q "negative dimension -2" "$T/err"; then ok; else bad "the -2 dimension is named: $(cat "$T/err")"; fi
 
 expect_ok "info --json" info "$T/add.onnx" --json --nodes --shape a=3x4 --shape b=3x4
 json_check "info json fields" "d['file'].endswith('add.onnx') and d['opset']==17 and d['ir_version']==8 and d['producer'].startswith('lucid-test')"

@@ -185,17 +185,21 @@ done
 
 expect_ok "eval with --limit" eval "$T/lin.onnx" --dataset "npy:$T/x.npy,$T/y.npy" --limit 9 \
     --shape x=4x1x4x4 --save-logits "$T/lim.npy" --json
+# a batch-4 plan may pick other tactics than the batch-1 plan (another summation order), so
+# the logits agree to rounding, not bit for bit
 py_check "--limit 9 evaluates the first 9" "
 import json, sys, numpy as np
 d = json.load(open(sys.argv[1])); a = np.load(sys.argv[2]); b = np.load(sys.argv[3])
-assert d['images'] == 9 and a.shape == (9, 6) and (a == b[:9]).all()
+assert d['images'] == 9 and a.shape == (9, 6), (d['images'], a.shape)
+assert np.abs(a - b[:9]).max() <= 1e-5 * np.abs(b[:9]).max(), np.abs(a - b[:9]).max()
 " "$T/out" "$T/lim.npy" "$T/lin_1.npy"
 
 expect_ok "eval [N, classes, 1, 1] output" eval "$T/lin4d.onnx" --dataset "npy:$T/x.npy,$T/y.npy" \
     --save-logits "$T/lin4d.npy" --json
 py_check "4-D output gives the same logits" "
 import sys, numpy as np
-assert (np.load(sys.argv[1]) == np.load(sys.argv[2])).all()
+a = np.load(sys.argv[1]); b = np.load(sys.argv[2])
+assert a.shape == b.shape and np.abs(a - b).max() <= 1e-5 * np.abs(b).max(), np.abs(a - b).max()
 " "$T/lin4d.npy" "$T/lin_1.npy"
 
 expect_ok "eval ties" eval "$T/ties.onnx" --dataset "npy:$T/x.npy,$T/y.npy" --json

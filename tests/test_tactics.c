@@ -1339,8 +1339,17 @@ int main(int argc, char **argv)
     verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
     lucid_cpu_features cpu;
     lucid_cpu_features_detect(&cpu);
-    printf("cpu: %s, %d cores, avx2 %d, avx512f %d, vnni %d, bf16 %d\n", cpu.model, cpu.cores,
-           cpu.avx2, cpu.avx512f, cpu.avx512_vnni, cpu.avx512_bf16);
+    printf("cpu: %s, %d cores, level %s (native %s), avx2 %d, avx512f %d, vnni %d, bf16 %d, "
+           "amx %d\n",
+           cpu.model, cpu.cores, lucid_cpu_isa_name(cpu.level), lucid_cpu_isa_name(cpu.native),
+           cpu.avx2, cpu.avx512f, cpu.avx512_vnni, cpu.avx512_bf16, cpu.amx_int8);
+    /* the capped registrations (test_tactics_<level>) test what a smaller processor runs; a
+     * cap that hides nothing here would repeat the native run */
+    if (lucid_cpu_cap_get() != LUCID_CPU_ISA_NATIVE && !cpu.capped) {
+        printf("skipped: the cap %s hides nothing on this processor (native %s)\n",
+               lucid_cpu_isa_name(lucid_cpu_cap_get()), lucid_cpu_isa_name(cpu.native));
+        return 77;
+    }
     printf("tactics:");
     for (size_t i = 0; i < lucid_tactic_count(); i++) printf(" %s", lucid_tactic_at(i)->name);
     printf("\n");

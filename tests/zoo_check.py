@@ -102,12 +102,25 @@ def main(argv=None):
     ap.add_argument("--engines", default="reference,plan",
                     help="which engines to check: reference (the reference executor, the ground "
                          "truth) and/or plan (the optimized engine lucid builds); default both")
+    ap.add_argument("--skip-uncapped", action="store_true",
+                    help="exit 77 (skipped) unless LUCID_CPU_ISA caps lucid below this "
+                         "processor's instruction sets, and check the optimized engine only "
+                         "(the reference kernels do not depend on the cap)")
     args = ap.parse_args(argv)
 
     lucid = os.path.abspath(args.lucid)
     if not os.access(lucid, os.X_OK):
         sys.stderr.write("zoo_check.py: %s is not an executable\n" % lucid)
         return 1
+    if args.skip_uncapped:
+        version = subprocess.run([lucid, "--version"], stdout=subprocess.PIPE,
+                                 stdin=subprocess.DEVNULL, check=True).stdout.decode()
+        isa = next((l for l in version.splitlines() if l.startswith("cpu instruction sets:")), "")
+        if "capped" not in isa:
+            print("skipped: no instruction-set cap below this processor's (%s)" % isa.strip())
+            return 77
+        print(isa.strip())
+        args.engines = "plan"
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     if args.export:
         cmd = [sys.executable, os.path.join(ROOT, "models", "export_zoo.py"), "--out", args.cache]

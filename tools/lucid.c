@@ -374,6 +374,16 @@ static void set_thread_env(char **argv)
 int main(int argc, char **argv)
 {
     set_thread_env(argv);
+    /* the library ignores a LUCID_CPU_ISA it cannot read; the CLI refuses it */
+    const char *isa_env = getenv("LUCID_CPU_ISA");
+    lucid_cpu_isa isa;
+    if (isa_env && isa_env[0] && lucid_cpu_isa_parse(isa_env, &isa) != LUCID_STATUS_OK) {
+        cli_failf("LUCID_CPU_ISA",
+                  "unknown instruction-set level '%s' (levels: generic, avx2, avx512, "
+                  "avx512_vnni, avx512_bf16, amx, native)",
+                  isa_env);
+        return CLI_EXIT_USAGE;
+    }
     if (argc < 2) {
         cli_fail("lucid", "missing COMMAND (commands: info, run, bench, eval, build, characterize; try 'lucid --help')");
         return CLI_EXIT_USAGE;
@@ -385,6 +395,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "--version") == 0) {
         printf("lucid %s\n", lucid_version());
+        lucid_cpu_isa cap = lucid_cpu_cap_get(), native = lucid_cpu_isa_native();
+        if (cap < native)
+            printf("cpu instruction sets: %s (capped by LUCID_CPU_ISA; the processor offers %s)\n",
+                   lucid_cpu_isa_name(cap), lucid_cpu_isa_name(native));
+        else
+            printf("cpu instruction sets: %s (native)\n", lucid_cpu_isa_name(native));
         return CLI_EXIT_OK;
     }
     if (strcmp(cmd, "help") == 0) {

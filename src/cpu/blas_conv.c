@@ -39,7 +39,7 @@ static bool blas_conv_resolve(const lucid_graph *g, const lucid_node *n, blas_co
 static bool blas_conv_supports(const lucid_graph *g, const lucid_node *n,
                                const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
-    (void)cpu;
+    if (!lucid_blas_cap_ok(cpu, why, why_len)) return false;
     blas_conv_state s;
     return blas_conv_resolve(g, n, &s, why, why_len);
 }

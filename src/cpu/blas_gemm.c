@@ -12,7 +12,7 @@
 static bool blas_gemm_supports(const lucid_graph *g, const lucid_node *n,
                                const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
-    (void)cpu;
+    if (!lucid_blas_cap_ok(cpu, why, why_len)) return false;
     lucid_blas_product p;
     return lucid_blas_product_resolve(g, n, &p, why, why_len);
 }

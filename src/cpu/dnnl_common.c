@@ -224,4 +224,61 @@ lucid_status lucid_dnnl_error(lucid_error *err, const char *what, dnnl_status_t 
         "oneDNN %s failed (dnnl status %d)", what, (int)ds);
 }
 
+/* oneDNN's ISA for each of lucid's levels (its values are bit sets: a level includes the ones
+ * it contains) */
+static dnnl_cpu_isa_t dnnl_isa_of(lucid_cpu_isa level)
+{
+    switch (level) {
+    case LUCID_CPU_ISA_GENERIC:
+        return dnnl_cpu_isa_sse41;
+    case LUCID_CPU_ISA_AVX2:
+        return dnnl_cpu_isa_avx2;
+    case LUCID_CPU_ISA_AVX512:
+        return dnnl_cpu_isa_avx512_core;
+    case LUCID_CPU_ISA_AVX512_VNNI:
+        return dnnl_cpu_isa_avx512_core_vnni;
+    case LUCID_CPU_ISA_AVX512_BF16:
+        return dnnl_cpu_isa_avx512_core_bf16;
+    default:
+        return dnnl_cpu_isa_all;
+    }
+}
+
+void lucid_dnnl_cap(lucid_cpu_isa level)
+{
+    /* oneDNN takes this only before it first dispatches, and only once: a later call fails,
+     * and lucid_dnnl_cap_ok then refuses the tactics if oneDNN runs above the cap */
+    (void)dnnl_set_max_cpu_isa(dnnl_isa_of(level));
+}
+
+bool lucid_dnnl_cap_ok(const lucid_cpu_features *cpu, char *why, size_t why_len)
+{
+    /* Below AVX2 oneDNN runs its SSE4.1 code, which lucid's tests found crashing: Debian's
+     * oneDNN 2.6.3 limited to SSE4.1 (ONEDNN_MAX_CPU_ISA=SSE41, or the generic cap) took
+     * a segmentation fault inside a JIT convolution kernel in test_tactics on a Zen 4. */
+    if (cpu && !cpu->avx2) {
+        snprintf(why, why_len,
+                 "oneDNN is used on AVX2 processors and above (its SSE4.1 convolution crashed)");
+        return false;
+    }
+    if (!cpu || !cpu->capped) return true;
+    const unsigned eff = (unsigned)dnnl_get_effective_cpu_isa();
+    const unsigned cap = (unsigned)dnnl_isa_of(cpu->level);
+    if (cap == (unsigned)dnnl_cpu_isa_all || (eff & ~cap) == 0) return true;
+    snprintf(why, why_len,
+             "oneDNN already dispatches above the instruction-set cap %s (its ISA 0x%x; the cap "
+             "must be set before oneDNN first runs)",
+             lucid_cpu_isa_name(cpu->level), eff);
+    return false;
+}
+
+#else
+
+#include "tactics/tactic.h"
+
+void lucid_dnnl_cap(lucid_cpu_isa level)
+{
+    (void)level;
+}
+
 #endif

@@ -111,5 +111,9 @@ dnnl_status_t lucid_dnnl_run_one(dnnl_engine_t eng, lucid_dnnl_handles *h,
 /* A lucid error from a oneDNN status. */
 lucid_status lucid_dnnl_error(lucid_error *err, const char *what, dnnl_status_t ds);
 
+/* False, with the reason, when an instruction-set cap is in force (cpu->capped) and oneDNN
+ * runs code above it: it was capped too late. Every dnnl tactic's supports asks first. */
+bool lucid_dnnl_cap_ok(const lucid_cpu_features *cpu, char *why, size_t why_len);
+
 #endif
 #endif

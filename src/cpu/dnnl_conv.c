@@ -349,6 +349,7 @@ static bool dnnl_conv_bf16_supports_variant(const lucid_graph *g, const lucid_no
         snprintf(why, why_len, "needs AVX512-BF16");
         return false;
     }
+    if (!lucid_dnnl_cap_ok(cpu, why, why_len)) return false;
     dnnl_conv_state *s;
     if (!dnnl_conv_bf16_build(g, n, variant, false, 1, &s, why, why_len)) return false;
     dnnl_conv_release(s);
@@ -423,7 +424,7 @@ static lucid_status dnnl_conv_prepare_variant(const lucid_graph *g, const lucid_
                                             const lucid_cpu_features *cpu, char *why,          \
                                             size_t why_len)                                    \
     {                                                                                          \
-        (void)cpu;                                                                             \
+        if (!lucid_dnnl_cap_ok(cpu, why, why_len)) return false;                               \
         return dnnl_conv_supports_variant(g, n, VARIANT, why, why_len);                        \
     }                                                                                          \
     static lucid_status dnnl_conv_##NAME##_prepare(const lucid_graph *g, const lucid_node *n,  \

@@ -334,6 +334,7 @@ static bool supports_variant(const lucid_graph *g, const lucid_node *n, bool nhw
  * documented remedy, 7-bit weights, would change the model, so these tactics refuse there. */
 static bool exact_int8(const lucid_cpu_features *cpu, char *why, size_t len)
 {
+    if (!lucid_dnnl_cap_ok(cpu, why, len)) return false;
     if (cpu && (cpu->avx512_vnni || cpu->avx_vnni || cpu->amx_int8)) return true;
     return refuse(why, len,
                   "no VNNI on this CPU: oneDNN's int8 kernels would add products in pairs "

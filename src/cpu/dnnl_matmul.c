@@ -137,7 +137,7 @@ done:
 static bool dnnl_matmul_supports(const lucid_graph *g, const lucid_node *n,
                                  const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
-    (void)cpu;
+    if (!lucid_dnnl_cap_ok(cpu, why, why_len)) return false;
     dnnl_matmul_state *s;
     if (!dnnl_matmul_build(g, n, dnnl_f32, false, 1, &s, why, why_len)) return false;
     dnnl_matmul_release(s);
@@ -169,6 +169,7 @@ static bool dnnl_matmul_bf16_supports(const lucid_graph *g, const lucid_node *n,
         snprintf(why, why_len, "needs AVX512-BF16");
         return false;
     }
+    if (!lucid_dnnl_cap_ok(cpu, why, why_len)) return false;
     dnnl_matmul_state *s;
     if (!dnnl_matmul_bf16_build(g, n, false, 1, &s, why, why_len)) return false;
     dnnl_matmul_release(s);

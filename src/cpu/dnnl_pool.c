@@ -209,21 +209,21 @@ static bool dnnl_pool_f32_supports_layout(const lucid_graph *g, const lucid_node
 static bool dnnl_pool_supports(const lucid_graph *g, const lucid_node *n,
                                const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
-    (void)cpu;
+    if (!lucid_dnnl_cap_ok(cpu, why, why_len)) return false;
     return dnnl_pool_f32_supports_layout(g, n, LUCID_LAYOUT_PLAIN, why, why_len);
 }
 
 static bool dnnl_pool_nhwc_supports(const lucid_graph *g, const lucid_node *n,
                                     const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
-    (void)cpu;
+    if (!lucid_dnnl_cap_ok(cpu, why, why_len)) return false;
     return dnnl_pool_f32_supports_layout(g, n, LUCID_LAYOUT_NHWC, why, why_len);
 }
 
 static bool dnnl_pool_nchw16c_supports(const lucid_graph *g, const lucid_node *n,
                                        const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
-    (void)cpu;
+    if (!lucid_dnnl_cap_ok(cpu, why, why_len)) return false;
     return dnnl_pool_f32_supports_layout(g, n, LUCID_LAYOUT_NCHW16C, why, why_len);
 }
 
@@ -272,14 +272,14 @@ static bool dnnl_pool_int8_supports_variant(const lucid_graph *g, const lucid_no
 static bool dnnl_pool_int8_supports(const lucid_graph *g, const lucid_node *n,
                                     const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
-    (void)cpu;
+    if (!lucid_dnnl_cap_ok(cpu, why, why_len)) return false;
     return dnnl_pool_int8_supports_variant(g, n, false, why, why_len);
 }
 
 static bool dnnl_pool_int8_nhwc_supports(const lucid_graph *g, const lucid_node *n,
                                          const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
-    (void)cpu;
+    if (!lucid_dnnl_cap_ok(cpu, why, why_len)) return false;
     return dnnl_pool_int8_supports_variant(g, n, true, why, why_len);
 }
 

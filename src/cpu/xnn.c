@@ -175,10 +175,22 @@ static bool xnn_build(const lucid_graph *g, const lucid_node *n, bool conv, bool
     return true;
 }
 
+/* XNNPACK picks its micro-kernels from cpuinfo and has no control to limit them: under an
+ * instruction-set cap that hides a feature of this processor it would run code above the cap */
+static bool xnn_cap_ok(const lucid_cpu_features *cpu, char *why, size_t why_len)
+{
+    if (!cpu || !cpu->capped) return true;
+    snprintf(why, why_len,
+             "XNNPACK chooses its kernels from the processor and cannot be held to the "
+             "instruction-set cap %s",
+             lucid_cpu_isa_name(lucid_cpu_cap_get()));
+    return false;
+}
+
 static bool xnn_conv_supports(const lucid_graph *g, const lucid_node *n,
                               const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
-    (void)cpu;
+    if (!xnn_cap_ok(cpu, why, why_len)) return false;
     if (n->op != LUCID_OP_CONV && n->op != LUCID_OP_FUSED_CONV) return false;
     xnn_state *s;
     if (!xnn_build(g, n, true, false, 1, &s, why, why_len)) return false;
@@ -189,7 +201,7 @@ static bool xnn_conv_supports(const lucid_graph *g, const lucid_node *n,
 static bool xnn_gemm_supports(const lucid_graph *g, const lucid_node *n,
                               const lucid_cpu_features *cpu, char *why, size_t why_len)
 {
-    (void)cpu;
+    if (!xnn_cap_ok(cpu, why, why_len)) return false;
     xnn_state *s;
     if (!xnn_build(g, n, false, false, 1, &s, why, why_len)) return false;
     xnn_release(s);

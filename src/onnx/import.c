@@ -64,6 +64,9 @@ static lucid_status import_type(lucid_graph *g, int t, const Onnx__ValueInfoProt
         const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
         x->dims[i] = -1;
         if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
+            /* tf2onnx and paddle2onnx write -1 for a dimension fixed only at run time: it is
+             * unknown, as an unnamed dim_param is, until the caller gives the shape */
+            if (d->dim_value == -1) continue;
             if (d->dim_value < 0)
                 return lucid_errorf(err, LUCID_STATUS_INVALID_MODEL,
                                     "graph %s '%s' has negative dimension %lld", what, x->name,

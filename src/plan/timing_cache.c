@@ -40,6 +40,11 @@ void lucid_timing_key(const lucid_graph *g, const lucid_node *n, const lucid_tac
     uint64_t h = lucid_hash_fnv1a("lucid", 5, 0);
     h = mix(h, LUCID_VERSION_STRING, strlen(LUCID_VERSION_STRING));
     h = mix(h, cpu->model, strlen(cpu->model));
+    /* under an instruction-set cap the same tactic may run other code (oneDNN's) */
+    if (cpu->capped) {
+        const char *level = lucid_cpu_isa_name(cpu->level);
+        h = mix(h, level, strlen(level));
+    }
     h = mix(h, &threads, sizeof threads);
     /* a layer's time includes handing work to the threads, which the pool's implementation
      * changes (and with it which tactic wins) */
@@ -260,12 +265,12 @@ bool lucid_timing_cache_put(lucid_timing_cache *c, const char *key, double ms)
     c->entries[c->count].ms = ms;
     c->entries[c->count].fresh = true;
     c->count++;
+    return true;
 }
 
 lucid_timing_cache *lucid_timing_cache_create(void)
 {
     return calloc(1, sizeof(lucid_timing_cache));
-    return true;
 }
 
 bool lucid_timing_cache_fresh(const lucid_timing_cache *c, const char *key)

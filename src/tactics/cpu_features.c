@@ -1,5 +1,9 @@
-/* cpu_features.c - what the processor offers, from cpuid and /proc/cpuinfo. */
+/* cpu_features.c - what the processor offers, from cpuid and /proc/cpuinfo, and the
+ * process's instruction-set cap that hides the levels above one. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -36,7 +40,7 @@ static void read_model(char *dst, size_t len)
     fclose(f);
 }
 
-void lucid_cpu_features_detect(lucid_cpu_features *out)
+static void detect_host(lucid_cpu_features *out)
 {
     memset(out, 0, sizeof *out);
     read_model(out->model, sizeof out->model);
@@ -71,4 +75,123 @@ void lucid_cpu_features_detect(lucid_cpu_features *out)
     out->avx_vnni = out->avx && ((a >> 4) & 1);
     out->avx512_bf16 = out->avx512f && ((a >> 5) & 1);
 #endif
+}
+
+/* ---- levels and the cap ---- */
+
+static const char *const isa_names[] = {
+    [LUCID_CPU_ISA_GENERIC] = "generic",         [LUCID_CPU_ISA_AVX2] = "avx2",
+    [LUCID_CPU_ISA_AVX512] = "avx512",           [LUCID_CPU_ISA_AVX512_VNNI] = "avx512_vnni",
+    [LUCID_CPU_ISA_AVX512_BF16] = "avx512_bf16", [LUCID_CPU_ISA_AMX] = "amx",
+    [LUCID_CPU_ISA_NATIVE] = "native",
+};
+_Static_assert(sizeof isa_names / sizeof isa_names[0] == LUCID_CPU_ISA_NATIVE + 1,
+               "one name per level");
+
+const char *lucid_cpu_isa_name(lucid_cpu_isa isa)
+{
+    return (unsigned)isa <= LUCID_CPU_ISA_NATIVE ? isa_names[isa] : NULL;
+}
+
+lucid_status lucid_cpu_isa_parse(const char *name, lucid_cpu_isa *out)
+{
+    if (!name || !out) return LUCID_STATUS_INVALID_ARGUMENT;
+    for (int i = 0; i <= LUCID_CPU_ISA_NATIVE; i++)
+        if (strcmp(name, isa_names[i]) == 0) {
+            *out = (lucid_cpu_isa)i;
+            return LUCID_STATUS_OK;
+        }
+    return LUCID_STATUS_INVALID_ARGUMENT;
+}
+
+/* The level a processor offers completely: each level needs its own features and those of
+ * the levels below (AVX-VNNI and AVX512-FP16 are kept at their level but not required). */
+static lucid_cpu_isa level_of(const lucid_cpu_features *f)
+{
+    if (!(f->avx && f->avx2 && f->fma && f->f16c)) return LUCID_CPU_ISA_GENERIC;
+    if (!(f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq)) return LUCID_CPU_ISA_AVX2;
+    if (!f->avx512_vnni) return LUCID_CPU_ISA_AVX512;
+    if (!f->avx512_bf16) return LUCID_CPU_ISA_AVX512_VNNI;
+    if (!(f->amx_tile && f->amx_int8 && f->amx_bf16)) return LUCID_CPU_ISA_AVX512_BF16;
+    return LUCID_CPU_ISA_AMX;
+}
+
+/* Clears the features above `level`; true if any was set. */
+static bool hide_above(lucid_cpu_features *f, lucid_cpu_isa level)
+{
+    bool hid = false;
+#define LUCID_HIDE(flag, min)                                                                  \
+    if (level < (min) && f->flag) {                                                            \
+        f->flag = false;                                                                       \
+        hid = true;                                                                            \
+    }
+    LUCID_HIDE(avx, LUCID_CPU_ISA_AVX2)
+    LUCID_HIDE(avx2, LUCID_CPU_ISA_AVX2)
+    LUCID_HIDE(fma, LUCID_CPU_ISA_AVX2)
+    LUCID_HIDE(f16c, LUCID_CPU_ISA_AVX2)
+    LUCID_HIDE(avx512f, LUCID_CPU_ISA_AVX512)
+    LUCID_HIDE(avx512bw, LUCID_CPU_ISA_AVX512)
+    LUCID_HIDE(avx512vl, LUCID_CPU_ISA_AVX512)
+    LUCID_HIDE(avx512dq, LUCID_CPU_ISA_AVX512)
+    LUCID_HIDE(avx512_vnni, LUCID_CPU_ISA_AVX512_VNNI)
+    LUCID_HIDE(avx_vnni, LUCID_CPU_ISA_AVX512_VNNI)
+    LUCID_HIDE(avx512_bf16, LUCID_CPU_ISA_AVX512_BF16)
+    LUCID_HIDE(avx512_fp16, LUCID_CPU_ISA_AMX)
+    LUCID_HIDE(amx_tile, LUCID_CPU_ISA_AMX)
+    LUCID_HIDE(amx_bf16, LUCID_CPU_ISA_AMX)
+    LUCID_HIDE(amx_int8, LUCID_CPU_ISA_AMX)
+#undef LUCID_HIDE
+    return hid;
+}
+
+/* The cap is process-wide, as the libraries' own controls are (oneDNN's maximum ISA is
+ * fixed when it first dispatches): one atomic word, set from LUCID_CPU_ISA once. An
+ * unreadable LUCID_CPU_ISA leaves no cap (the CLI refuses it with a message first). */
+static atomic_int cap_value = LUCID_CPU_ISA_NATIVE;
+static pthread_once_t cap_once = PTHREAD_ONCE_INIT;
+
+static void cap_from_env(void)
+{
+    lucid_cpu_isa isa;
+    const char *env = getenv("LUCID_CPU_ISA");
+    if (env && env[0] && lucid_cpu_isa_parse(env, &isa) == LUCID_STATUS_OK)
+        atomic_store(&cap_value, (int)isa);
+}
+
+lucid_cpu_isa lucid_cpu_cap_get(void)
+{
+    pthread_once(&cap_once, cap_from_env);
+    return (lucid_cpu_isa)atomic_load(&cap_value);
+}
+
+lucid_status lucid_cpu_cap(lucid_cpu_isa isa)
+{
+    if ((unsigned)isa > LUCID_CPU_ISA_NATIVE) return LUCID_STATUS_INVALID_ARGUMENT;
+    pthread_once(&cap_once, cap_from_env);
+    atomic_store(&cap_value, (int)isa);
+    return LUCID_STATUS_OK;
+}
+
+lucid_cpu_isa lucid_cpu_isa_native(void)
+{
+    lucid_cpu_features f;
+    detect_host(&f);
+    return level_of(&f);
+}
+
+void lucid_cpu_features_detect_native(lucid_cpu_features *out)
+{
+    detect_host(out);
+    out->native = out->level = level_of(out);
+    out->capped = false;
+}
+
+void lucid_cpu_features_detect(lucid_cpu_features *out)
+{
+    lucid_cpu_features_detect_native(out);
+    lucid_cpu_isa cap = lucid_cpu_cap_get();
+    if (cap == LUCID_CPU_ISA_NATIVE) return;
+    out->capped = hide_above(out, cap);
+    out->level = level_of(out);
+    if (out->capped) lucid_dnnl_cap(cap);
 }

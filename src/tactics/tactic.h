@@ -10,16 +10,29 @@
 #include "ir/graph.h"
 #include "lucid.h"
 
-/* What the CPU offers, read once per build with cpuid (tactics check it in supports). */
+/* What the CPU offers, read once per build with cpuid (tactics check it in supports), less
+ * what the process's instruction-set cap (lucid_cpu_cap, LUCID_CPU_ISA) hides. */
 typedef struct lucid_cpu_features {
     char model[128];
     int cores;
     bool sse41, avx, avx2, fma, f16c;
     bool avx512f, avx512bw, avx512vl, avx512dq, avx512_vnni, avx512_bf16, avx512_fp16;
     bool avx_vnni, amx_tile, amx_bf16, amx_int8;
+    /* native: the highest level the processor offers; level: the one in force, min(native,
+     * cap); capped: the cap hides at least one feature the processor has, so libraries that
+     * pick their own kernels from cpuid would not obey it */
+    lucid_cpu_isa native, level;
+    bool capped;
 } lucid_cpu_features;
 
 void lucid_cpu_features_detect(lucid_cpu_features *out);
+
+/* The features the processor has, with no cap applied (for reporting). */
+void lucid_cpu_features_detect_native(lucid_cpu_features *out);
+
+/* oneDNN's half of the cap (src/cpu/dnnl_common.c): limits oneDNN to the level, if it has
+ * not dispatched yet; a no-op without oneDNN. */
+void lucid_dnnl_cap(lucid_cpu_isa level);
 
 /* Tactic properties that matter for reproducibility. */
 enum {
@@ -42,6 +55,9 @@ typedef enum lucid_layout {
     LUCID_LAYOUT_NCHW16C = 2,
 } lucid_layout;
 
+/* the reason a supports() probe gives when it could not allocate */
+#define LUCID_WHY_OOM "out of memory"
+
 typedef struct lucid_tactic {
     /* what it is, XNNPACK-style: "cpu.conv.f32.im2col_gemm.avx512" */
     const char *name;
@@ -51,7 +67,8 @@ typedef struct lucid_tactic {
     int preference;
     lucid_layout in_layout, out_layout;
     /* Can this tactic run node n (whose shapes are inferred, params parsed)? If not, a short
-     * reason goes to why (for the build report). */
+     * reason goes to why (for the build report); a probe that could not allocate answers no
+     * with why exactly LUCID_WHY_OOM, which the builder reports as OUT_OF_MEMORY. */
     bool (*supports)(const lucid_graph *g, const lucid_node *n, const lucid_cpu_features *cpu,
                      char *why, size_t why_len);
     /* Builds the read-only state the tactic runs from (packed weights, chosen blocking), for
