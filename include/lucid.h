@@ -122,6 +122,12 @@ typedef struct lucid_model lucid_model_t;
  * folder. On failure *out is NULL and err names the file and, where it applies, the node,
  * op and opset. */
 lucid_status lucid_model_load(const char *path, lucid_model_t **out, lucid_error *err);
+/* Imports an ONNX model from size bytes at data (a serialized ModelProto), as lucid_model_load
+ * does from a file. The bytes are only read during the call (the caller keeps them). name (may
+ * be NULL: "<memory>") stands for the file in error messages. Tensors with external data are
+ * refused (UNSUPPORTED): bytes in memory have no folder to find them in. */
+lucid_status lucid_model_load_memory(const void *data, size_t size, const char *name,
+                                     lucid_model_t **out, lucid_error *err);
 void lucid_model_destroy(lucid_model_t *model);
 
 /* Writes the model's graph (as loaded, or as lucid_model_optimize left it) as an ONNX file:

@@ -15,6 +15,20 @@ typedef struct import_state {
     int64_t default_opset;
 } import_state;
 
+/* A model loaded from memory has no folder, so a tensor naming an external data file is
+ * refused rather than read from the process's working directory. */
+static lucid_status decode_tensor(const import_state *s, const Onnx__TensorProto *tp,
+                                  lucid_array *out, lucid_error *err)
+{
+    if (!s->base_dir[0] && tp->has_data_location &&
+        tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+        return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
+                            "tensor '%s' has external data, which a model loaded from memory "
+                            "cannot have",
+                            tp->name ? tp->name : "");
+    return lucid_onnx_decode_tensor(tp, s->base_dir, out, err);
+}
+
 static int64_t domain_opset(const Onnx__ModelProto *mp, const char *domain, bool *found)
 {
     bool is_default = !domain[0] || strcmp(domain, "ai.onnx") == 0;
@@ -153,7 +167,7 @@ static lucid_status import_attr(import_state *s, lucid_node *n, const Onnx__Attr
         }
         a.t = calloc(1, sizeof *a.t);
         if (!a.t) goto oom;
-        st = lucid_onnx_decode_tensor(ap->t, s->base_dir, a.t, err);
+        st = decode_tensor(s, ap->t, a.t, err);
         if (st) {
             lucid_error_prefix(err, "node '%s' (%s, opset %d): attribute '%s': ", n->name,
                                n->op_type, n->opset, ap->name);
@@ -261,7 +275,7 @@ static lucid_status import_graph(import_state *s, lucid_error *err)
         int t = lucid_graph_tensor(g, tp->name, err);
         if (t < 0) return err ? err->status : LUCID_STATUS_OUT_OF_MEMORY;
         lucid_array a;
-        st = lucid_onnx_decode_tensor(tp, s->base_dir, &a, err);
+        st = decode_tensor(s, tp, &a, err);
         if (st) return st;
         st = lucid_graph_set_initializer(g, t, a.dtype, a.rank, a.dims, a.data, a.nbytes, err);
         if (st) {
@@ -343,6 +357,46 @@ static void pb_free(void *data, void *p)
     free(p);
 }
 
+/* Decodes and imports one serialized ModelProto. name prefixes messages; base_dir is where
+ * external data files are looked up, or "" when the bytes have no folder (external data is
+ * then refused). */
+static lucid_status load_buffer(const uint8_t *buf, size_t len, const char *name,
+                                const char *base_dir, lucid_model_t **out, lucid_error *err)
+{
+    bool pb_oom = false;
+    ProtobufCAllocator pb = {.alloc = pb_alloc, .free = pb_free, .allocator_data = &pb_oom};
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(&pb, len, buf);
+    if (!mp && pb_oom)
+        return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY,
+                            "%s: out of memory decoding the model", name);
+    if (!mp)
+        return lucid_errorf(err, LUCID_STATUS_INVALID_MODEL,
+                            "%s: not a valid ONNX model (protobuf decoding failed: truncated or "
+                            "not a model file)",
+                            name);
+    import_state s;
+    memset(&s, 0, sizeof s);
+    s.mp = mp;
+    snprintf(s.base_dir, sizeof s.base_dir, "%s", base_dir);
+    lucid_status st;
+    s.g = lucid_graph_create();
+    if (!s.g) {
+        onnx__model_proto__free_unpacked(mp, &pb);
+        return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    }
+    free(s.g->path);
+    s.g->path = lucid_strdup(name);
+    st = s.g->path ? import_graph(&s, err)
+                   : lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    onnx__model_proto__free_unpacked(mp, &pb);
+    if (!st) st = lucid_model_wrap(s.g, out, err);
+    if (st) {
+        lucid_graph_destroy(s.g);
+        lucid_error_prefix(err, "%s: ", name);
+    }
+    return st;
+}
+
 lucid_status lucid_model_load(const char *path, lucid_model_t **out, lucid_error *err)
 {
     if (out) *out = NULL;
@@ -352,36 +406,26 @@ lucid_status lucid_model_load(const char *path, lucid_model_t **out, lucid_error
     size_t len = 0;
     lucid_status st = lucid_onnx_read_file(path, LUCID_ONNX_MAX_FILE, &buf, &len, err);
     if (st) return st;
-    bool pb_oom = false;
-    ProtobufCAllocator pb = {.alloc = pb_alloc, .free = pb_free, .allocator_data = &pb_oom};
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(&pb, len, buf);
+    char base_dir[4096];
+    lucid_onnx_dirname(path, base_dir, sizeof base_dir);
+    st = load_buffer(buf, len, path, base_dir, out, err);
     free(buf);
-    if (!mp && pb_oom)
-        return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY,
-                            "%s: out of memory decoding the model", path);
-    if (!mp)
-        return lucid_errorf(err, LUCID_STATUS_INVALID_MODEL,
-                            "%s: not a valid ONNX model (protobuf decoding failed: truncated or "
-                            "not a model file)",
-                            path);
-    import_state s;
-    memset(&s, 0, sizeof s);
-    s.mp = mp;
-    lucid_onnx_dirname(path, s.base_dir, sizeof s.base_dir);
-    s.g = lucid_graph_create();
-    if (!s.g) {
-        onnx__model_proto__free_unpacked(mp, &pb);
-        return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
-    }
-    free(s.g->path);
-    s.g->path = lucid_strdup(path);
-    st = s.g->path ? import_graph(&s, err)
-                   : lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
-    onnx__model_proto__free_unpacked(mp, &pb);
-    if (!st) st = lucid_model_wrap(s.g, out, err);
-    if (st) {
-        lucid_graph_destroy(s.g);
-        lucid_error_prefix(err, "%s: ", path);
-    }
     return st;
+}
+
+lucid_status lucid_model_load_memory(const void *data, size_t size, const char *name,
+                                     lucid_model_t **out, lucid_error *err)
+{
+    if (out) *out = NULL;
+    if ((!data && size) || !out)
+        return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
+                            "model_load_memory: NULL argument");
+    if (size > LUCID_ONNX_MAX_FILE)
+        return lucid_errorf(err, LUCID_STATUS_LIMIT_EXCEEDED,
+                            "%s: is %zu bytes; at most %zu are accepted", name ? name : "<memory>",
+                            size, (size_t)LUCID_ONNX_MAX_FILE);
+    /* protobuf-c reads nothing from a zero-length buffer, but wants a valid pointer */
+    static const uint8_t empty[1] = {0};
+    return load_buffer(size ? data : empty, size, name && name[0] ? name : "<memory>", "", out,
+                       err);
 }
