@@ -58,28 +58,28 @@ lucid_status lucid_file_replace(const char *path, const void *data, size_t len, 
         if (fd < 0 && errno != EEXIST) break;
     }
     if (fd < 0) {
-        st = lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s '%s': cannot create a file beside it: %s",
-                          what, path, strerror(errno));
+        st = lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s: cannot write the %s: cannot create a file beside it: %s",
+                          path, what, strerror(errno));
         goto fail;
     }
     created = true;
     /* fsync before the rename: otherwise a crash soon after could leave the new name on an
      * empty or partial file on file systems that do not order the two */
     if (!write_all(fd, data, len) || fsync(fd) != 0) {
-        st = lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s '%s': cannot write '%s': %s", what,
-                          path, tmp, strerror(errno));
+        st = lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s: cannot write the %s into '%s': %s", path,
+                          what, tmp, strerror(errno));
         goto fail;
     }
     int closed = close(fd);
     fd = -1;
     if (closed != 0) {
-        st = lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s '%s': cannot write '%s': %s", what,
-                          path, tmp, strerror(errno));
+        st = lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s: cannot write the %s into '%s': %s", path,
+                          what, tmp, strerror(errno));
         goto fail;
     }
     if (rename(tmp, path) != 0) {
-        st = lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s '%s': cannot rename '%s' to it: %s",
-                          what, path, tmp, strerror(errno));
+        st = lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s: cannot replace the %s with '%s': %s",
+                          path, what, tmp, strerror(errno));
         goto fail;
     }
     free(tmp);
@@ -104,16 +104,16 @@ lucid_status lucid_file_lock(const char *path, int *fd, const char *what, lucid_
     lucid_status st = LUCID_STATUS_OK;
     int f = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (f < 0) {
-        st = lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s '%s': cannot open lock file '%s': %s",
-                          what, path, lock, strerror(errno));
+        st = lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s: cannot open the %s's lock file '%s': %s",
+                          path, what, lock, strerror(errno));
         goto fail;
     }
     int r;
     while ((r = flock(f, LOCK_EX)) != 0 && errno == EINTR) {
     }
     if (r != 0) {
-        st = lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s '%s': cannot lock '%s': %s", what, path,
-                          lock, strerror(errno));
+        st = lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s: cannot lock the %s ('%s'): %s", path,
+                          what, lock, strerror(errno));
         close(f);
         goto fail;
     }
