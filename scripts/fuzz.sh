@@ -67,15 +67,16 @@ fi
 # ---- build. Library tactics (oneDNN, XNNPACK, OpenBLAS) are left out: their code is not
 # instrumented, and plans name only tactics of the build that reads them.
 if [ "${FUZZ_NO_BUILD:-0}" != 1 ]; then
+    mkdir -p "$BUILD"
     CC=clang cmake -S "$ROOT" -B "$BUILD" -DLUCID_CUDA=OFF -DCMAKE_BUILD_TYPE=Release \
         -DLUCID_WERROR=ON -DLUCID_FUZZ=ON -DLUCID_TESTS=OFF -DLUCID_DNNL=OFF -DLUCID_XNNPACK=OFF \
-        -DLUCID_BLAS=OFF >"$BUILD.configure.log" 2>&1 ||
-        { cat "$BUILD.configure.log" >&2; echo "fuzz.sh: configure failed" >&2; exit 2; }
+        -DLUCID_BLAS=OFF >"$BUILD/fuzz-configure.log" 2>&1 ||
+        { cat "$BUILD/fuzz-configure.log" >&2; echo "fuzz.sh: configure failed" >&2; exit 2; }
     build_targets=""
     for t in $TARGETS; do build_targets="$build_targets fuzz_$t"; done
     # shellcheck disable=SC2086
-    cmake --build "$BUILD" -j2 --target $build_targets >"$BUILD.build.log" 2>&1 ||
-        { tail -40 "$BUILD.build.log" >&2; echo "fuzz.sh: build failed" >&2; exit 2; }
+    cmake --build "$BUILD" -j2 --target $build_targets >"$BUILD/fuzz-build.log" 2>&1 ||
+        { tail -40 "$BUILD/fuzz-build.log" >&2; echo "fuzz.sh: build failed" >&2; exit 2; }
 fi
 
 WORK=${FUZZ_WORK:-$(mktemp -d /tmp/lucid-fuzz.XXXXXX)}
