@@ -298,7 +298,9 @@ static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, int varia
     ok = true;
     goto done;
 fail:
-    snprintf(why, why_len, "oneDNN %s: status %d", stage, (int)ds);
+    /* out of memory, lucid's or oneDNN's, is no refusal of the layer: the builder reports it */
+    if (ds == dnnl_out_of_memory) snprintf(why, why_len, "%s", LUCID_WHY_OOM);
+    else snprintf(why, why_len, "oneDNN %s: status %d", stage, (int)ds);
 done:
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (po) dnnl_post_ops_destroy(po);
@@ -382,7 +384,7 @@ static lucid_status dnnl_conv_bf16_prepare_variant(const lucid_graph *g, const l
     char why[256] = "";
     dnnl_conv_state *s;
     if (!dnnl_conv_bf16_build(g, n, variant, true, max_threads, &s, why, sizeof why))
-        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
+        return lucid_node_errorf(n, err, lucid_why_status(why), "%s", why);
     *state = s;
     return LUCID_STATUS_OK;
 }
@@ -413,7 +415,7 @@ static lucid_status dnnl_conv_prepare_variant(const lucid_graph *g, const lucid_
     char why[256] = "";
     dnnl_conv_state *s;
     if (!dnnl_conv_build(g, n, variant, dnnl_f32, true, max_threads, &s, why, sizeof why))
-        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
+        return lucid_node_errorf(n, err, lucid_why_status(why), "%s", why);
     *state = s;
     return LUCID_STATUS_OK;
 }

@@ -304,7 +304,9 @@ static bool dnnl_q_build(const lucid_graph *g, const lucid_node *n, bool nhwc, b
     ok = true;
     goto done;
 fail:
-    snprintf(why, why_len, "oneDNN %s: status %d", stage, (int)ds);
+    /* out of memory, lucid's or oneDNN's, is no refusal of the layer: the builder reports it */
+    if (ds == dnnl_out_of_memory) snprintf(why, why_len, "%s", LUCID_WHY_OOM);
+    else snprintf(why, why_len, "oneDNN %s: status %d", stage, (int)ds);
 done:
     free(c.oscale);
     free(c.bias);
@@ -371,7 +373,7 @@ static lucid_status prepare_variant(const lucid_graph *g, const lucid_node *n, b
     char why[256] = "";
     dnnl_q_state *s;
     if (!dnnl_q_build(g, n, nhwc, true, threads, &s, why, sizeof why))
-        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
+        return lucid_node_errorf(n, err, lucid_why_status(why), "%s", why);
     *state = s;
     return LUCID_STATUS_OK;
 }

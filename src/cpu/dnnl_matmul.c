@@ -121,7 +121,9 @@ static bool dnnl_matmul_build(const lucid_graph *g, const lucid_node *n, dnnl_da
     ok = true;
     goto done;
 fail:
-    snprintf(why, why_len, "oneDNN %s: status %d", stage, (int)ds);
+    /* out of memory, lucid's or oneDNN's, is no refusal of the layer: the builder reports it */
+    if (ds == dnnl_out_of_memory) snprintf(why, why_len, "%s", LUCID_WHY_OOM);
+    else snprintf(why, why_len, "oneDNN %s: status %d", stage, (int)ds);
 done:
     free(scaled);
     if (attr) dnnl_primitive_attr_destroy(attr);
@@ -182,7 +184,7 @@ static lucid_status dnnl_matmul_bf16_prepare(const lucid_graph *g, const lucid_n
     char why[256] = "";
     dnnl_matmul_state *s;
     if (!dnnl_matmul_bf16_build(g, n, true, max_threads, &s, why, sizeof why))
-        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
+        return lucid_node_errorf(n, err, lucid_why_status(why), "%s", why);
     *state = s;
     return LUCID_STATUS_OK;
 }
@@ -193,7 +195,7 @@ static lucid_status dnnl_matmul_prepare(const lucid_graph *g, const lucid_node *
     char why[256] = "";
     dnnl_matmul_state *s;
     if (!dnnl_matmul_build(g, n, dnnl_f32, true, max_threads, &s, why, sizeof why))
-        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
+        return lucid_node_errorf(n, err, lucid_why_status(why), "%s", why);
     *state = s;
     return LUCID_STATUS_OK;
 }

@@ -186,7 +186,9 @@ static bool dnnl_pool_build(const lucid_graph *g, const lucid_node *n, lucid_lay
     ok = true;
     goto done;
 fail:
-    snprintf(why, why_len, "oneDNN %s: status %d", stage, (int)ds);
+    /* out of memory, lucid's or oneDNN's, is no refusal of the layer: the builder reports it */
+    if (ds == dnnl_out_of_memory) snprintf(why, why_len, "%s", LUCID_WHY_OOM);
+    else snprintf(why, why_len, "oneDNN %s: status %d", stage, (int)ds);
 done:
     if (attr) dnnl_primitive_attr_destroy(attr);
     lucid_dnnl_threads_set(old_threads);
@@ -234,7 +236,7 @@ static lucid_status dnnl_pool_prepare_variant(const lucid_graph *g, const lucid_
     char why[256] = "";
     dnnl_pool_state *s;
     if (!dnnl_pool_build(g, n, layout, int8, true, max_threads, &s, why, sizeof why))
-        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
+        return lucid_node_errorf(n, err, lucid_why_status(why), "%s", why);
     *state = s;
     return LUCID_STATUS_OK;
 }

@@ -214,7 +214,7 @@ static lucid_status xnn_prepare(const lucid_graph *g, const lucid_node *n, bool 
     char why[256] = "";
     xnn_state *s;
     if (!xnn_build(g, n, conv, true, max_threads, &s, why, sizeof why))
-        return lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "%s", why);
+        return lucid_node_errorf(n, err, lucid_why_status(why), "%s", why);
     *state = s;
     return LUCID_STATUS_OK;
 }

@@ -243,6 +243,10 @@ static lucid_status build_layer(lucid_plan_t *plan, int i, const lucid_build_opt
             continue;
         }
         c->supported = c->tactic->supports(g, n, cpu, c->why, sizeof c->why);
+        /* a probe without memory says nothing of the tactic: no choice is made without it */
+        if (!c->supported && strcmp(c->why, LUCID_WHY_OOM) == 0)
+            return lucid_node_errorf(n, err, LUCID_STATUS_OUT_OF_MEMORY,
+                                     "out of memory asking tactic %s", c->tactic->name);
         if (c->supported && c->tactic != &lucid_tactic_reference) n_supported_fast++;
     }
     double budget = o->time_ms > 0 ? o->time_ms : 20.0;
@@ -664,7 +668,8 @@ static lucid_status check_tactics(lucid_plan_t *plan, lucid_error *err)
                 orig[i].tactic = NULL;
             }
         kept = 0;
-        st = LUCID_STATUS_OK;
+        /* out of memory is reported, as in the layout check */
+        if (st != LUCID_STATUS_OUT_OF_MEMORY) st = LUCID_STATUS_OK;
     } else {
         plan->tactic_check_tried = tried;
         plan->tactic_check_kept = kept;
@@ -752,12 +757,13 @@ static lucid_status build_checked(const lucid_model_t *model, const lucid_build_
         if (!st) st = measure_plans(plans, n, 1.0, ms, &rounds, err);
         if (st) {
             /* the check is an optimization: an alternative that fails to build or run leaves
-             * the search's plan, unchecked */
+             * the search's plan, unchecked; running out of memory is no fault of an
+             * alternative, and the build reports it rather than choose differently */
             for (int k = 1; k < 4; k++) {
                 lucid_plan_destroy(plans[k]);
                 plans[k] = NULL;
             }
-            if (plans[0]) st = LUCID_STATUS_OK;
+            if (plans[0] && st != LUCID_STATUS_OUT_OF_MEMORY) st = LUCID_STATUS_OK;
         } else {
             int best = 0;
             for (int k = 1; k < n; k++)
@@ -1021,7 +1027,9 @@ lucid_status lucid_plan_prepare_layers(lucid_plan_t *plan, const char *const *ta
                                      name ? name : "");
         char why[160] = "";
         if (!t->supports(g, &g->nodes[i], &cpu, why, sizeof why))
-            return lucid_node_errorf(&g->nodes[i], err, LUCID_STATUS_UNSUPPORTED,
+            return lucid_node_errorf(&g->nodes[i], err,
+                                     strcmp(why, LUCID_WHY_OOM) == 0 ? LUCID_STATUS_OUT_OF_MEMORY
+                                                                     : LUCID_STATUS_UNSUPPORTED,
                                      "the plan's tactic '%s' cannot run here: %s", name, why);
         if (t->device != plan->device)
             return lucid_node_errorf(&g->nodes[i], err, LUCID_STATUS_INVALID_MODEL,

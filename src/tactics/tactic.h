@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "core/threadpool.h"
 #include "ir/graph.h"
@@ -57,6 +58,12 @@ typedef enum lucid_layout {
 
 /* the reason a supports() probe gives when it could not allocate */
 #define LUCID_WHY_OOM "out of memory"
+/* The status of a prepare() whose probe refused with `why`. */
+static inline lucid_status lucid_why_status(const char *why)
+{
+    return strcmp(why, LUCID_WHY_OOM) == 0 ? LUCID_STATUS_OUT_OF_MEMORY
+                                           : LUCID_STATUS_UNSUPPORTED;
+}
 
 typedef struct lucid_tactic {
     /* what it is, XNNPACK-style: "cpu.conv.f32.im2col_gemm.avx512" */
