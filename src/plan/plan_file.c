@@ -281,7 +281,19 @@ static bool get_attr(rbuf *b, lucid_attr *a)
         a->t->data = get_blob(b, nb);
         a->t->nbytes = (size_t)nb;
     }
-    return !b->bad && a->name;
+    /* the value its type names must be there: the attribute accessors hand these pointers to
+     * the ops unchecked, as the importer always sets them (an INTS attribute with a count but
+     * no ints once reached the Conv parser as a NULL array) */
+    bool complete;
+    switch (a->type) {
+    case LUCID_ATTR_STRING: complete = a->s != NULL; break;
+    case LUCID_ATTR_INTS: complete = !a->count || a->ints; break;
+    case LUCID_ATTR_FLOATS: complete = !a->count || a->floats; break;
+    case LUCID_ATTR_STRINGS: complete = !a->count || a->strings; break;
+    case LUCID_ATTR_TENSOR: complete = a->t != NULL; break;
+    default: complete = true; break;
+    }
+    return !b->bad && a->name && complete;
 }
 
 static lucid_status corrupt(const char *path, const char *what, lucid_error *err)
