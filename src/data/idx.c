@@ -75,15 +75,31 @@ static lucid_status idx_read(const char *path, int ndims, uint32_t *dims, uint8_
                           path, total);
         goto done;
     }
-    *data = malloc(total);
-    if (!*data) {
-        st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "%s: out of memory", path);
-        goto done;
+    /* The buffer grows with the data actually read (doubling from 1 MiB), so that a header
+     * announcing gigabytes in a short file fails as truncated instead of allocating them
+     * first (a 40-byte input once asked for 3.2 GB). */
+    size_t cap = 0, got = 0;
+    while (got < total) {
+        if (got == cap) {
+            size_t next = cap ? (cap > total / 2 ? total : cap * 2) : (size_t)1 << 20;
+            if (next > total) next = total;
+            uint8_t *grown = realloc(*data, next);
+            if (!grown) {
+                st = lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "%s: out of memory", path);
+                break;
+            }
+            *data = grown;
+            cap = next;
+        }
+        if (!gz_read_exact(f, *data + got, cap - got)) {
+            st = lucid_errorf(err, LUCID_STATUS_INVALID_MODEL,
+                              "%s: truncated or corrupt: the header announces %zu bytes of data",
+                              path, total);
+            break;
+        }
+        got = cap;
     }
-    if (!gz_read_exact(f, *data, total)) {
-        st = lucid_errorf(err, LUCID_STATUS_INVALID_MODEL,
-                          "%s: truncated or corrupt: the header announces %zu bytes of data", path,
-                          total);
+    if (st) {
         free(*data);
         *data = NULL;
     }
