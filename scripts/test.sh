@@ -54,7 +54,7 @@ bash "$root/scripts/tsan.sh"
 part "5. fuzzing"
 fuzz_seconds="${LUCID_FUZZ_SECONDS:-60}"
 if [ "$fuzz_seconds" -gt 0 ]; then
-  bash "$root/scripts/fuzz.sh" "$fuzz_seconds"
+  FUZZ_PARALLEL="${FUZZ_PARALLEL:-$jobs}" bash "$root/scripts/fuzz.sh" "$fuzz_seconds"
 else
   echo "skipped (LUCID_FUZZ_SECONDS=0)"
 fi

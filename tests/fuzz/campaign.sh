@@ -1,0 +1,69 @@
+#!/bin/bash
+# campaign.sh - a long fuzzing round on a machine with many cores and no compiler: runs every
+# fuzz target of an already built fuzz folder at once, each with libFuzzer's fork mode
+# (WORKERS processes per target), over a corpus folder that it grows in place, so that
+# several rounds add up to one long run. Exits 1 if any target found something.
+#
+#   tests/fuzz/campaign.sh BUILD CORPUS_DIR OUT_DIR SECONDS [WORKERS]
+#
+# BUILD:      a folder holding tests/fuzz/fuzz_<target> (scripts/fuzz.sh builds one) and, for a
+#             machine that lacks them, the shared libraries they need in BUILD/lib
+# CORPUS_DIR: one folder per target (start from tests/fuzz/corpus; later rounds pass the
+#             folder the previous round grew)
+# OUT_DIR:    logs, one summary line per target (OUT_DIR/summary.txt) and any crash inputs
+set -u
+BUILD=$1 CORPUS=$2 OUT=$3 SECS=$4 WORKERS=${5:-2}
+TARGETS="onnx plan npy idx images calib_cache timing_cache json"
+mkdir -p "$OUT"
+export LD_LIBRARY_PATH="$BUILD/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+max_len() {
+    case "$1" in
+    onnx|plan) echo 400000 ;;
+    calib_cache) echo 65536 ;;
+    images|timing_cache) echo 16384 ;;
+    *) echo 8192 ;;
+    esac
+}
+
+for t in $TARGETS; do
+    mkdir -p "$CORPUS/$t" "$OUT/$t/tmp"
+    (
+        cd "$OUT/$t" || exit 1
+        LUCID_FUZZ_TMP="$OUT/$t/tmp" \
+        ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0" \
+        UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
+            "$BUILD/tests/fuzz/fuzz_$t" "$CORPUS/$t" -fork="$WORKERS" \
+            -max_total_time="$SECS" -max_len="$(max_len "$t")" -rss_limit_mb=2048 \
+            -malloc_limit_mb=2048 -timeout=10 -artifact_prefix="$OUT/$t/" \
+            -close_fd_mask=1 >"$OUT/$t/log" 2>&1
+        echo $? >"$OUT/$t/rc"
+    ) &
+done
+wait
+
+fail=0
+: >"$OUT/summary.txt"
+for t in $TARGETS; do
+    rc=$(cat "$OUT/$t/rc" 2>/dev/null || echo "?")
+    # fork mode's progress lines: "#EXECS: cov: C ft: F corp: N exec/s R oom/timeout/crash:
+    # O/T/C time: Ss job: J dft_time: D"; the last one holds the totals
+    last=$(grep -E '^#[0-9]+: cov:' "$OUT/$t/log" | tail -1)
+    execs=$(echo "$last" | sed -n 's/^#\([0-9]*\):.*/\1/p')
+    rate=$(echo "$last" | sed -n 's/.*exec\/s:* \([0-9]*\).*/\1/p')
+    otc=$(echo "$last" | sed -n 's/.*oom\/timeout\/crash: \([0-9/]*\).*/\1/p')
+    cov=$(echo "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
+    files=$(find "$CORPUS/$t" -type f | wc -l)
+    artifacts=$(find "$OUT/$t" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' \
+        -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
+    result="no findings"
+    if [ "$rc" != 0 ] || [ "$artifacts" != 0 ] || { [ -n "$otc" ] && [ "$otc" != "0/0/0" ]; }; then
+        result="FINDING (exit $rc, oom/timeout/crash $otc, $artifacts inputs)"
+        fail=1
+    fi
+    printf 'fuzz_%-13s %5d s x %d workers  %12s execs  %8s exec/s  cov %6s  corpus %6d  %s\n' \
+        "$t" "$SECS" "$WORKERS" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$files" "$result" \
+        | tee -a "$OUT/summary.txt"
+    rm -rf "$OUT/$t/tmp"
+done
+exit $fail
