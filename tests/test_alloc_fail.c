@@ -519,7 +519,7 @@ int main(int argc, char **argv)
             continue;
         }
         /* --ci: LeNet-5 every allocation in both modes, the others a stride */
-        c.stride = m == 0 ? 1 : (stride > 0 ? stride : 211);
+        c.stride = m == 0 ? 1 : (stride > 0 ? stride : 29);
         c.rest = false;
         sweep(&c);
         c.rest = true;
