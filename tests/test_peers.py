@@ -398,8 +398,9 @@ def test_torch(args, work, tiny):
         skip(name, "%s cannot import torch" % args.torch_python)
         return
     doc, rc, err = run_driver([args.torch_python, os.path.join(PEERS, "torch_driver.py"), tiny] + SHORT)
-    report(doc is not None and doc.get("status") == "failed" and "--arch" in doc.get("reason", ""),
-           name + ": a model without a known definition fails with the reason", str(doc or err))
+    report(doc is not None and doc.get("status") == "ok" and doc.get("architecture") == "onnx_torch",
+           name + ": a model of no known architecture runs as the module converted from ONNX",
+           str(doc or err))
     lenet = os.path.join(REPO, "models", "fashion", "lenet5", "model.onnx")
     if not os.path.exists(lenet):
         skip(name + " on lenet5", "models/fashion/lenet5/model.onnx does not exist")
@@ -417,8 +418,8 @@ def test_torch(args, work, tiny):
     report(doc["engine"] == "pytorch" and doc["config"] == "eager-fp32" and doc["device"] == "cpu",
            name + ": engine pytorch, config eager-fp32")
     eq = doc.get("equivalence", {})
-    report(eq.get("ok") is True and eq.get("max_abs_diff", 1) <= 1e-4,
-           name + ": rebuilt lenet5 matches ref_logits.npy", str(eq))
+    report(eq.get("ok") in (True, None) and (eq.get("ok") is None or eq["max_relative"] <= 1e-5),
+           name + ": the converted lenet5 matches ONNX Runtime (when installed)", str(eq))
     logits = np.load(os.path.join(outdir, "logits.npy"))
     ref_logits = np.load(os.path.join(os.path.dirname(lenet), "ref_logits.npy"))[:1]
     report(np.allclose(logits, ref_logits, atol=1e-4), name + ": output on ref image 0 equals ref_logits[0]",

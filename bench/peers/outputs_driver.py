@@ -14,7 +14,7 @@ float32 [N, ...] (the first output). The engine is set up as by ort_driver.py (C
 provider, all graph optimizations, intra-op threads = --threads), openvino_driver.py (CPU
 plugin, LATENCY hint, INFERENCE_NUM_THREADS = --threads, --precision f32 or OpenVINO's
 default, the batch dimension fixed to B when it is symbolic) and torch_driver.py (the
-PyTorch module rebuilt from its definition, fp32, eval mode, inference_mode). Prints one JSON
+module onnx_torch.py converts from MODEL for the chunk's shape, fp32, inference_mode). Prints one JSON
 document: status ok | not_installed | failed, reason, engine_version, samples, seconds, and
 with --repeat R, run_to_run: the first chunk run R more times in the same session, the number
 of distinct output digests (common.digest) and the first digest.
@@ -86,23 +86,23 @@ def openvino_runner(args, doc):
 
 def torch_runner(args, doc):
     import torch
+    import onnx_torch
     import torch_driver
     doc["engine_version"] = torch.__version__
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    fam, name = torch_driver.identify(args.model, "")
-    folder = os.path.dirname(os.path.abspath(args.model))
-    if fam == "zoo":
-        model, eq = torch_driver.build_zoo(torch, name, folder)
-    else:
-        model, eq = torch_driver.build_fashion(torch, name, folder, args.model)
-    doc["equivalence"] = eq
     dev = torch.device(args.device)
-    model = model.to(dev).eval()
+    graph = onnx_torch.read_graph(args.model)
+    name = [n for n, _, _ in graph.inputs if n not in graph.inits][0]
+    modules = {}
 
     def fn(x):
+        # shapes are folded at conversion: one module per chunk shape (a shorter last chunk)
+        key = tuple(x.shape)
+        if key not in modules:
+            modules[key] = onnx_torch.convert(graph, {name: key}).to(dev)
         with torch.inference_mode():
-            y = torch_driver.as_list(model(torch.from_numpy(x).to(dev)))[0]
+            y = torch_driver.as_list(modules[key](torch.from_numpy(x).to(dev)))[0]
             return y.float().cpu().numpy()
     return fn
 

@@ -1,43 +1,42 @@
 #!/usr/bin/env python3
-"""torch_driver.py - benchmarks the PyTorch model an ONNX file was made from (rebuilt from its definition, not from ONNX) and prints one lucid-bench/1 JSON document.
+"""torch_driver.py - benchmarks an ONNX model in PyTorch, as the torch.nn.Module onnx_torch.py builds from the ONNX file itself, and prints one lucid-bench/1 JSON document.
 
 Usage (a python3 with torch and numpy: Debian's /usr/bin/python3 here, torch 1.13 on CPU;
 the GPU machine's python3, torch 2.x with CUDA):
 
     python3 bench/peers/torch_driver.py MODEL [--device cpu|cuda] [--precision fp32|fp16|bf16]
         [--mode eager|compile-default|compile-reduce-overhead|compile-max-autotune]
-        [--batch N] [--arch zoo:NAME|fashion:NAME] [--allow-mismatch]
+        [--batch N] [--shape NAME=DIMS ...] [--arch zoo:NAME|fashion:NAME] [--allow-mismatch]
         [--warmup MS] [--iterations N] [--duration S] [--threads N]
         [--input NAME=FILE.npy ...] [--seed N] [--save-outputs DIR] [--json]
 
-Which model: MODEL's folder name picks it (--arch overrides):
+The module: onnx_torch.convert(MODEL) for any model lucid runs (the user's own as well as the
+zoo): initializers become buffers, the graph runs node by node, and values computed from
+shapes are folded for the input shapes of this run (from --input files, else --shape
+NAME=DIMS as lucid's flag, e.g. input=1x3x224x224, else the model's fixed dimensions with 1 for
+symbolic ones and --batch for the first). `lucid characterize` passes its inputs as --input
+files, so the peer runs the shapes lucid runs.
 
-- the zoo (models/export_zoo.py, folders <cache>/<name>/model.onnx): the module is built
-  by export_zoo's own constructor table ZOO with export_one's seeding (torch.manual_seed(seed),
-  constructor, BatchNorm statistics from a generator seeded seed + 1000, eval mode), so the
-  weights are the ones exported. The exported ONNX has Conv+BN folded, so its initializers
-  cannot be mapped back; equivalence is checked instead by running the rebuilt model in
-  fp32 on the CPU on the folder's input.npy and comparing with output.npy (and output2.npy).
-- Fashion-MNIST (models/train_fashion.py, folders models/fashion/<name>/model.onnx): the
-  module comes from train_fashion.build(name). Weights: <folder>/weights.pt (a state_dict)
-  when the trainer saved one; otherwise the ONNX initializers, read by onnx_lite.py and
-  assigned by name (the exporter keeps state_dict names when BatchNorm is preserved; it
-  stores parameters with equal values once and names the others through Identity nodes,
-  which count as names), and any left over by order among tensors of equal shape. Checked
-  against ref_logits.npy for the first 10 images of ref_input.npy.
+Equivalence before timing: the module runs in fp32 on the CPU on this run's inputs and ONNX
+Runtime (CPU, all optimizations) on the same inputs; when any output differs by more than
+1e-5 times the largest magnitude of ONNX Runtime's output, the document is "failed" with the
+output's name and the numbers, and nothing is timed (--allow-mismatch times it anyway).
+Without onnxruntime the check is recorded as not made ("equivalence".ok null) and the run
+goes on. The result is in "equivalence" either way.
 
-A check that fails (max |difference| > 1e-3 * max(1, max |reference|)) makes the document
-"failed" unless --allow-mismatch; the result is in "equivalence" either way.
+--arch zoo:NAME|fashion:NAME times the PyTorch definition instead (export_zoo's constructor
+with its seeds, or train_fashion.build with the ONNX or saved weights), checked against the
+outputs stored beside the model within 1e-3; it is kept to cross-check the converter against
+the networks the ONNX files were exported from (tests/test_onnx_torch.py).
 
 Timing: torch.inference_mode; each timed run is host wall time of one inference as
 trtexec's host latency: copy the inputs to the device, forward, copy the outputs back,
 torch.cuda.synchronize() (on the CPU the copies are no-ops). Compiled modes run once
 before the warm-up so compilation is not timed ("first_run_s" records it). Warm-up,
 iteration/duration rule and statistics follow lucid bench. Inputs not given by --input get
-lucid's seeded random values at the ONNX input's shape (first dimension = --batch when
-given). fp16/bf16 convert the module and inputs; bf16 outputs are widened to float32 for
-the digest (numpy has no bfloat16). torch.compile needs PyTorch 2.x: on 1.x the document is
-"not_installed" with the reason.
+lucid's seeded random values. fp16/bf16 convert the module and inputs; bf16 outputs are
+widened to float32 for the digest (numpy has no bfloat16). torch.compile needs PyTorch 2.x:
+on 1.x the document is "not_installed" with the reason.
 """
 
 import os
@@ -50,6 +49,8 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
 import onnx_lite  # noqa: E402
+
+EQUIV_RTOL = 1e-5  # the converter against ONNX Runtime, relative to the largest output magnitude
 
 import numpy as np  # noqa: E402
 
@@ -206,6 +207,116 @@ def build_fashion(torch, name, folder, onnx_path):
     return model, eq
 
 
+def parse_shapes(flags, known_names):
+    """--shape NAME=DIMS list (DIMS as lucid's: 1x3x224x224) -> {name: [dims]}."""
+    out = {}
+    for f in flags:
+        name, sep, dims = f.rpartition("=")
+        if not sep or not name:
+            raise ValueError("--shape %s: expected NAME=DIMS (e.g. input=1x3x224x224)" % f)
+        if name not in known_names:
+            raise ValueError("--shape %s: the model has no input '%s' (inputs: %s)"
+                             % (f, name, ", ".join(known_names)))
+        if name in out:
+            raise ValueError("--shape: input '%s' given twice" % name)
+        try:
+            d = [int(v) for v in dims.split("x")] if dims else []
+        except ValueError:
+            raise ValueError("--shape %s: dimensions must be integers separated by x" % f)
+        if any(v < 1 for v in d):
+            raise ValueError("--shape %s: dimensions must be >= 1" % f)
+        out[name] = d
+    return out
+
+
+def make_inputs(meta, args):
+    """The host arrays of this run, in the model's input order: --input files, else lucid's
+    seeded random values at --shape, the model's fixed dimensions (1 for symbolic ones) and
+    --batch for the first dimension."""
+    in_names = [i["name"] for i in meta["inputs"]]
+    given = common.parse_input_flags(args.input, in_names)
+    shapes = parse_shapes(args.shape, in_names)
+    host = []
+    for i in meta["inputs"]:
+        if i["name"] in given:
+            host.append(np.ascontiguousarray(given[i["name"]]))
+            continue
+        if i["name"] in shapes:
+            shape = shapes[i["name"]]
+            fixed = i["shape"] or []
+            if len(shape) != len(fixed) or any(isinstance(d, int) and d > 0 and d != v
+                                               for d, v in zip(fixed, shape)):
+                raise ValueError("--shape %s=%s does not fit the model's input %s" % (
+                    i["name"], "x".join(map(str, shape)), fixed))
+        else:
+            shape = [d if isinstance(d, int) and d > 0 else 1 for d in (i["shape"] or [])]
+            if args.batch and shape:
+                shape[0] = args.batch
+        host.append(common.random_input(i["name"], i["dtype"], shape, args.seed))
+    return in_names, host
+
+
+def ort_outputs(model_path, in_names, host):
+    """ONNX Runtime's outputs (CPU, all graph optimizations) on host, or None with the reason
+    when onnxruntime is not installed."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        return None, "onnxruntime not installed for %s (%s)" % (sys.executable, exc)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(model_path, sess_options=so, providers=["CPUExecutionProvider"])
+    return sess.run(None, dict(zip(in_names, host))), "onnxruntime %s" % ort.__version__
+
+
+def check_equivalence(torch, module, model_path, in_names, host, out_names):
+    """The converted module (fp32, CPU) against ONNX Runtime on the same inputs: per output
+    max |difference| and that over the largest |reference|; ok when every relative error is
+    <= EQUIV_RTOL. ok is None when ONNX Runtime is missing."""
+    refs, how = ort_outputs(model_path, in_names, host)
+    eq = {"method": "onnx_torch module (fp32, CPU) against ONNX Runtime on this run's inputs",
+          "reference": how, "tolerance": EQUIV_RTOL}
+    if refs is None:
+        eq.update(ok=None, note="not checked: " + how)
+        return eq
+    with torch.inference_mode():
+        ys = as_list(module(*[torch.from_numpy(a) for a in host]))
+    per, ok, worst = [], len(ys) == len(refs), None
+    for name, y, r in zip(out_names, ys, refs):
+        y = y.numpy().astype(np.float64)
+        r = np.asarray(r).astype(np.float64)
+        if y.shape != r.shape:
+            per.append({"name": name, "shape": list(y.shape), "reference_shape": list(r.shape)})
+            ok = False
+            continue
+        diff = float(np.max(np.abs(y - r))) if r.size else 0.0
+        scale = float(np.max(np.abs(r))) if r.size else 0.0
+        rel = diff / scale if scale > 0 else diff
+        per.append({"name": name, "max_abs_diff": diff, "max_abs_reference": scale,
+                    "relative": rel})
+        if not rel <= EQUIV_RTOL:
+            ok = False
+        if worst is None or not rel <= worst["relative"]:
+            worst = per[-1]
+    eq.update(ok=ok, outputs=per, max_relative=worst["relative"] if worst else None)
+    if len(ys) != len(refs):
+        eq["note"] = "the module gives %d outputs, ONNX Runtime %d" % (len(ys), len(refs))
+    return eq
+
+
+def mismatch_text(eq):
+    bad = [o for o in eq.get("outputs", []) if not o.get("relative", 1.0) <= eq["tolerance"]]
+    if not bad:
+        return eq.get("note", "outputs differ")
+    o = bad[0]
+    if "relative" not in o:
+        return "output '%s' has shape %s, ONNX Runtime's %s" % (o["name"], o["shape"],
+                                                                 o["reference_shape"])
+    return ("output '%s' differs from ONNX Runtime's by %.3g (max |reference| %.3g, relative "
+            "%.3g > %g)" % (o["name"], o["max_abs_diff"], o["max_abs_reference"],
+                            o["relative"], eq["tolerance"]))
+
+
 def main(argv=None):
     ap = common.new_parser(__doc__)
     common.add_bench_flags(ap)
@@ -214,13 +325,17 @@ def main(argv=None):
     ap.add_argument("--mode", choices=MODES, default="eager")
     ap.add_argument("--batch", type=int, default=0,
                     help="batch size of random inputs (default: the ONNX input's)")
-    ap.add_argument("--arch", default="", help="zoo:NAME or fashion:NAME (default: from MODEL's folder)")
+    ap.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS",
+                    help="fix input NAME's shape for random inputs, as lucid's --shape "
+                         "(e.g. input=1x3x224x224; repeatable)")
+    ap.add_argument("--arch", default="", help="time the PyTorch definition zoo:NAME or "
+                    "fashion:NAME instead of the module converted from MODEL")
     ap.add_argument("--host-input", choices=("model", "float32"), default="model",
                     help="the host copy of a floating-point input: in the model's precision "
                          "(default; fp16 runs copy 16-bit data) or float32, cast on the device "
                          "after the copy, as lucid's engine boundary takes it")
     ap.add_argument("--allow-mismatch", action="store_true",
-                    help="benchmark even if the rebuilt model's outputs differ from the references")
+                    help="benchmark even if the module's outputs differ from the reference")
     args = ap.parse_args(argv)
     common.check_bench_flags(ap, args)
     if args.batch < 0:
@@ -265,38 +380,47 @@ def run_benchmark(torch, args, doc):
     except ImportError:
         pass
 
-    fam, name = identify(args.model, args.arch)
-    folder = os.path.dirname(os.path.abspath(args.model))
-    t0 = time.perf_counter()
-    if fam == "zoo":
-        model, eq = build_zoo(torch, name, folder)
-    else:
-        model, eq = build_fashion(torch, name, folder, args.model)
-    doc["architecture"] = "%s:%s" % (fam, name)
-    doc["equivalence"] = eq
-    doc["build_s"] = time.perf_counter() - t0
-    if eq.get("ok") is False and not args.allow_mismatch:
-        raise RuntimeError("the rebuilt %s:%s differs from its reference (max abs diff %g); "
-                           "--allow-mismatch benchmarks it anyway" % (fam, name, eq["max_abs_diff"]))
-
     meta = onnx_lite.read_model(args.model, with_initializers=False)
-    in_names = [i["name"] for i in meta["inputs"]]
     out_names = [o["name"] for o in meta["outputs"]]
-    given = common.parse_input_flags(args.input, in_names)
-    host = []
-    for i in meta["inputs"]:
-        if i["name"] in given:
-            host.append(np.ascontiguousarray(given[i["name"]]))
-            continue
-        shape = [d if isinstance(d, int) and d >= 0 else 1 for d in (i["shape"] or [])]
-        if args.batch and shape:
-            shape[0] = args.batch
-        host.append(common.random_input(i["name"], i["dtype"], shape, args.seed))
+    in_names, host = make_inputs(meta, args)
     doc["batch"] = int(host[0].shape[0]) if host and host[0].ndim else 1
+    t0 = time.perf_counter()
+    if args.arch:
+        fam, name = identify(args.model, args.arch)
+        folder = os.path.dirname(os.path.abspath(args.model))
+        if fam == "zoo":
+            model, eq = build_zoo(torch, name, folder)
+        else:
+            model, eq = build_fashion(torch, name, folder, args.model)
+        doc["architecture"] = "%s:%s" % (fam, name)
+        doc["build_s"] = time.perf_counter() - t0
+        doc["equivalence"] = eq
+        if eq.get("ok") is False and not args.allow_mismatch:
+            raise RuntimeError("the rebuilt %s:%s differs from its reference (max abs diff %g); "
+                               "--allow-mismatch benchmarks it anyway"
+                               % (fam, name, eq["max_abs_diff"]))
+    else:
+        import onnx_torch
+        model = onnx_torch.convert(args.model, {n: a.shape for n, a in zip(in_names, host)})
+        doc["architecture"] = "onnx_torch"
+        doc["build_s"] = time.perf_counter() - t0
+        doc["converter"] = {"reader": model.reader, "nodes": model.n_nodes,
+                            "folded": model.n_folded}
+        eq = check_equivalence(torch, model, args.model, in_names, host, out_names)
+        doc["equivalence"] = eq
+        if eq["ok"] is False and not args.allow_mismatch:
+            doc["status"] = "failed"
+            doc["reason"] = ("not timed: the converted module does not match ONNX Runtime: %s "
+                             "(--allow-mismatch times it anyway)" % mismatch_text(eq))
+            return
+        if eq["ok"] is None:
+            doc["note"] = "PyTorch module not checked against ONNX Runtime: " + eq["note"][13:]
 
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[args.precision]
     dev = torch.device(args.device)
     model = model.to(dev, dtype)
+    if hasattr(model, "float_dtype"):
+        model.float_dtype = dtype
     xs_host = []
     for a in host:
         t = torch.from_numpy(a)
