@@ -3,7 +3,9 @@
 #   cli:    bad input (one line, the documented exit code), a small full study on the LeNet-5
 #           Fashion-MNIST model (lucid configs, ONNX Runtime, OpenVINO, TensorRT unavailable) whose
 #           results.json validates against docs/characterize.schema.json and says what it
-#           must, the CSV tables, and an interrupted run (SIGINT) leaving valid partial results.
+#           must, the CSV tables, and an interrupted run (SIGINT) leaving valid partial results;
+#           a small CNN outside the zoo, exported on the spot, studied without a dataset with
+#           lucid, ONNX Runtime, OpenVINO and PyTorch (the module converted from ONNX) all ok.
 #   report: the report renders in headless Chromium with every chart drawn and no script
 #           error (checked in the DOM the page annotates), and a screenshot is taken.
 # Usage: test_characterize.sh LUCID SOURCE_DIR cli|report
@@ -160,6 +162,69 @@ need(len(rows) == len(r["cells"]), "cells.csv rows")
 trace = json.load(open(out + "/profile.trace.json"))
 need(any(e.get("ph") == "X" for e in trace["traceEvents"]), "trace events")
 EOF
+
+  # a model the user brings: a small CNN that is in no zoo, exported here with a symbolic
+  # batch, studied without a dataset; every CPU peer, PyTorch included (the module converted
+  # from the ONNX file), must give an ok cell, or be unavailable because its package is missing
+  own="$tmp/own"
+  mkdir -p "$own"
+  if "$py" - "$own/model.onnx" >"$own/export.log" 2>&1 <<'EOF'
+import sys, warnings
+import torch, torch.nn as nn, torch.nn.functional as F
+class Own(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.b = nn.Conv2d(8, 16, 3, stride=2, padding=1, groups=2)
+        self.c = nn.Conv2d(16, 16, 1)
+        self.fc = nn.Linear(16 * 8 * 8, 10)
+    def forward(self, x):
+        y = F.relu6(self.bn(self.a(x)))
+        y = F.max_pool2d(y, 2)
+        y = F.hardswish(self.b(y))
+        y = y + torch.sigmoid(self.c(y))
+        y = F.interpolate(y, scale_factor=2, mode="nearest")
+        y = F.avg_pool2d(y, 2)
+        return self.fc(torch.flatten(y, 1))
+torch.manual_seed(3)
+warnings.simplefilter("ignore")
+torch.onnx.export(Own().eval(), torch.zeros(1, 3, 32, 32), sys.argv[1], input_names=["image"],
+                  output_names=["logits"], dynamic_axes={"image": {0: "batch"}}, opset_version=13)
+EOF
+  then
+    if "$lucid" characterize "$own/model.onnx" --engines lucid,onnxruntime,openvino,pytorch \
+        --configs tuned "${small[@]}" --out "$own/run" >"$tmp/out" 2>"$tmp/err"; then ok; else
+      bad "the study of a model outside the zoo failed: $(cat "$tmp/err")"; fi
+    "$py" - "$own/run/results.json" <<'EOF' && ok || bad "own model: results.json"
+import json, sys
+r = json.load(open(sys.argv[1]))
+cells = {c["label"]: c for c in r["cells"]}
+bad = []
+for label, package in (("lucid/tuned", None), ("onnxruntime/cpu-all-opts", "onnxruntime"),
+                       ("openvino/cpu-fp32", "openvino"), ("pytorch/eager-fp32", "torch")):
+    c = cells.get(label)
+    if c is None:
+        bad.append(label + ": no cell")
+    elif c["status"] == "ok":
+        if not c["latency"]["median"] > 0:
+            bad.append(label + ": no latency")
+    elif not (package and c["status"] == "unavailable" and "not installed" in (c["reason"] or "")):
+        bad.append("%s: %s: %s" % (label, c["status"], c["reason"]))
+    else:
+        print("SKIP: %s: %s" % (label, c["reason"]))
+pt = cells.get("pytorch/eager-fp32")
+if pt and pt["status"] == "ok":
+    acc = pt["accuracy"]["vs_reference"]
+    if not (acc and acc["argmax_agreement"] == 100 and acc["cosine"] > 0.99999):
+        bad.append("pytorch/eager-fp32 does not agree with lucid's FP32 reference: %s" % acc)
+for b in bad:
+    print("own model:", b)
+sys.exit(1 if bad else 0)
+EOF
+  else
+    echo "SKIP: the study of a model outside the zoo: $py could not export it: $(tail -1 "$own/export.log")"
+  fi
 
   # --device cuda on this machine: no cell can run, each says why, nothing is faked
   cuda="$tmp/cuda"
