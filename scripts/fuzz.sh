@@ -87,14 +87,19 @@ echo "fuzz.sh: $SECONDS_PER_TARGET s per target, $PARALLEL at a time, work folde
 run_target() {
     local t=$1 dir="$WORK/$1"
     rm -rf "$dir"
-    mkdir -p "$dir/corpus" "$dir/tmp"
+    mkdir -p "$dir/corpus"
+    # the targets' scratch files (inputs of the readers that take a path) on tmpfs when there:
+    # the timing cache's save syncs its file (fsync), 21 runs/s on /tmp, 16425 on /dev/shm
+    local scratch
+    scratch=$(mktemp -d /dev/shm/lucid-fuzz-$t.XXXXXX 2>/dev/null) || scratch="$dir/tmp"
+    mkdir -p "$scratch"
     if [ -d "$ROOT/tests/fuzz/corpus/$t" ]; then
         cp -r "$ROOT/tests/fuzz/corpus/$t/." "$dir/corpus/"
     fi
     local seeds
     seeds=$(find "$dir/corpus" -type f | wc -l)
     local start=$SECONDS
-    LUCID_FUZZ_TMP="$dir/tmp" \
+    LUCID_FUZZ_TMP="$scratch" \
     ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0:${ASAN_OPTIONS:-}" \
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}" \
         "$BUILD/tests/fuzz/fuzz_$t" "$dir/corpus" -max_total_time="$SECONDS_PER_TARGET" \
@@ -117,7 +122,7 @@ run_target() {
     printf 'fuzz_%-13s %5d s  %10s execs  %7s exec/s  corpus %5d (%d seeds)  peak %s MB  %s\n' \
         "$t" "$took" "${execs:-?}" "${rate:-?}" "$corpus" "$seeds" "${rss:-?}" "$result" \
         >"$dir/summary"
-    rm -rf "$dir/tmp"
+    rm -rf "$scratch"
     [ "$result" = "no findings" ]
 }
 
