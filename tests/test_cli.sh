@@ -88,6 +88,17 @@ save(helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu1")], "
 save(helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu1")], "relu_neg2",
      [helper.make_tensor_value_info("x", TP.FLOAT, [-2, 3])],
      [helper.make_tensor_value_info("y", TP.FLOAT, [2, 3])]), "relu_neg2.onnx")
+# a convolution whose residual is its own input, conv(r) + r: the output must not take r's
+# memory while the convolution still reads it
+from onnx import numpy_helper as nh
+wr = np.random.default_rng(3).standard_normal((8, 8, 3, 3)).astype(np.float32) * 0.2
+save(helper.make_graph([helper.make_node("Relu", ["x"], ["r"]),
+                        helper.make_node("Conv", ["r", "w"], ["c"], pads=[1, 1, 1, 1]),
+                        helper.make_node("Add", ["c", "r"], ["s"]),
+                        helper.make_node("Relu", ["s"], ["y"])], "self_res",
+     [helper.make_tensor_value_info("x", TP.FLOAT, [1, 8, 12, 12])],
+     [helper.make_tensor_value_info("y", TP.FLOAT, [1, 8, 12, 12])], [nh.from_array(wr, "w")]),
+     "self_res.onnx")
 rng = np.random.default_rng(1)
 x = rng.standard_normal((2, 3)).astype(np.float32)
 np.save(os.path.join(t, "x.npy"), x)
@@ -248,6 +259,14 @@ tol = r * max(float(np.abs(b).max()), 1e-30)
 assert r == 0 and (a == b).all() or r > 0 and np.abs(a - b).max() <= tol, np.abs(a - b).max()
 " "$2" "$3" "$4" 2>"$T/pyerr"; then ok; else bad "$1: $(cat "$T/pyerr")"; fi
 }
+# conv(r) + r with every convolution family (the residual-in-place tactics among them)
+expect_ok "self-residual: reference" run "$T/self_res.onnx" --reference --seed 4 --output-dir "$T/sr_ref"
+for fam in dnnl.conv.f32.nchw dnnl.conv.f32.nhwc dnnl.conv.f32.nchw16c cpu.conv xnnpack; do
+    expect_ok "self-residual: $fam" run "$T/self_res.onnx" --seed 4 --tactics "$fam,cpu.reorder,ref" \
+        --output-dir "$T/sr_$fam"
+    cmp_npy "self-residual: $fam agrees with the reference" "$T/sr_$fam/y.npy" "$T/sr_ref/y.npy" 1e-5
+done
+
 expect_ok "build -o" build "$T/relu.onnx" -o "$T/relu.plan"
 if [ "$(head -c 8 "$T/relu.plan")" = "LUCIDPLN" ]; then ok; else bad "build -o writes a plan starting with LUCIDPLN"; fi
 for f in "layers:" "tactics:" "build time:" "activations: .* bytes peak \(arena\) vs .* bytes naive sum" "in place:" "weights:" "plan size: +[0-9]+ bytes" "written: .*relu.plan"; do

@@ -178,6 +178,17 @@ lucid_status lucid_plan_memory(lucid_plan_t *plan, const lucid_tactic *const *ta
                 other_view = g->tensors[v].view_of >= 0 &&
                              lucid_tensor_storage(g, v, NULL) == root;
             if (other_view) continue;
+            /* a residual that is also what the convolution reads (conv(x) + x): the kernel
+             * still reads its window of x after writing earlier outputs, so the output cannot
+             * take x's storage */
+            bool read_by_conv = false;
+            for (int j = 0; residual && j < n->n_inputs && !read_by_conv; j++) {
+                if (j == k || n->inputs[j] < 0) continue;
+                int other = lucid_tensor_storage(g, n->inputs[j], NULL);
+                while (alias[other] >= 0) other = alias[other];
+                read_by_conv = other == root || other == x;
+            }
+            if (read_by_conv) continue;
             alias[y] = x;
             needs[y] = false;
             last[x] = last[y];
