@@ -26,11 +26,15 @@ max_len() {
     esac
 }
 
+# the path-taking readers write each input to a scratch file: on tmpfs where there is one (a
+# timing cache's save fsyncs)
+scratch=/tmp
+[ -w /dev/shm ] && scratch=/dev/shm
 for t in $TARGETS; do
-    mkdir -p "$CORPUS/$t" "$OUT/$t/tmp"
+    mkdir -p "$CORPUS/$t" "$OUT/$t" "$scratch/lucid-campaign/$t"
     (
         cd "$OUT/$t" || exit 1
-        LUCID_FUZZ_TMP="$OUT/$t/tmp" \
+        LUCID_FUZZ_TMP="$scratch/lucid-campaign/$t" \
         ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0" \
         UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
             "$BUILD/tests/fuzz/fuzz_$t" "$CORPUS/$t" -fork="$WORKERS" \
@@ -64,6 +68,6 @@ for t in $TARGETS; do
     printf 'fuzz_%-13s %5d s x %d workers  %12s execs  %8s exec/s  cov %6s  corpus %6d  %s\n' \
         "$t" "$SECS" "$WORKERS" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$files" "$result" \
         | tee -a "$OUT/summary.txt"
-    rm -rf "$OUT/$t/tmp"
+    rm -rf "$scratch/lucid-campaign/$t"
 done
 exit $fail
