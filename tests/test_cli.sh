@@ -267,6 +267,13 @@ for fam in dnnl.conv.f32.nchw dnnl.conv.f32.nhwc dnnl.conv.f32.nchw16c cpu.conv 
     cmp_npy "self-residual: $fam agrees with the reference" "$T/sr_$fam/y.npy" "$T/sr_ref/y.npy" 1e-5
 done
 
+# inputs the fuzzers found, replayed in every build of the suite (tests/fuzz/corpus)
+REGRESS_PLAN="$(dirname "$0")/fuzz/corpus/plan/regress-attr-ints-without-data.plan"
+if [ -f "$REGRESS_PLAN" ]; then
+    expect_err "a plan whose INTS attribute has no array" 2 "$REGRESS_PLAN" info "$REGRESS_PLAN"
+    if grep -q "corrupt plan file (attribute)" "$T/err"; then ok; else bad "the attribute is named: $(cat "$T/err")"; fi
+fi
+
 expect_ok "build -o" build "$T/relu.onnx" -o "$T/relu.plan"
 if [ "$(head -c 8 "$T/relu.plan")" = "LUCIDPLN" ]; then ok; else bad "build -o writes a plan starting with LUCIDPLN"; fi
 for f in "layers:" "tactics:" "build time:" "activations: .* bytes peak \(arena\) vs .* bytes naive sum" "in place:" "weights:" "plan size: +[0-9]+ bytes" "written: .*relu.plan"; do
