@@ -21,8 +21,8 @@ SECONDS_PER_TARGET=${1:-60}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
 PARALLEL=${FUZZ_PARALLEL:-1}
-ALL_TARGETS="onnx plan npy idx images calib_cache timing_cache json"
-TARGETS=${FUZZ_TARGETS:-$ALL_TARGETS}
+. "$ROOT/tests/fuzz/limits.sh"
+TARGETS=${FUZZ_TARGETS:-$TARGETS_ALL}
 RSS_MB=2048
 TIMEOUT_S=10
 
@@ -30,15 +30,6 @@ case "$SECONDS_PER_TARGET" in
 ''|*[!0-9]*) echo "usage: $0 [SECONDS_PER_TARGET]" >&2; exit 2 ;;
 esac
 
-# largest input per target: above the biggest seed of each, small enough to mutate quickly
-max_len() {
-    case "$1" in
-    onnx|plan) echo 400000 ;;
-    calib_cache) echo 65536 ;;
-    images|timing_cache) echo 16384 ;;
-    *) echo 8192 ;;
-    esac
-}
 
 # ---- clang with libFuzzer (Debian: clang and libclang-rt-<N>-dev), installed once
 have_libfuzzer() {

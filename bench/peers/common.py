@@ -122,6 +122,15 @@ def check_bench_flags(ap, args):
         ap.error("--seed must be 0 to 2^64-1")
 
 
+def input_source(flags, name):
+    """The --input file (NAME=FILE flags) that fed input name, or "random" (as lucid's
+    "source")."""
+    for f in flags:
+        if f.startswith(name + "="):
+            return f[len(name) + 1:]
+    return "random"
+
+
 def parse_input_flags(flags, known_names):
     """--input NAME=FILE list -> {name: array}; the split is at the first '=' whose left
     side is a known input name (as lucid), else at the first '='."""

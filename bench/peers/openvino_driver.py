@@ -103,14 +103,6 @@ def precision_note(precision, chosen):
             " BF16 where the CPU has AMX or AVX-512 BF16)" % chosen)
 
 
-def source_of(args, name):
-    """The --input file that fed input name, or "random" (as lucid's "source")."""
-    for f in args.input:
-        if f.startswith(name + "="):
-            return f[len(name) + 1:]
-    return "random"
-
-
 def run_benchmark(ov, args, doc):
     core = ov.Core()
     names = [p.get_any_name() for p in core.read_model(args.model).inputs]
@@ -134,7 +126,8 @@ def run_benchmark(ov, args, doc):
             feeds[name] = np.ascontiguousarray(a)
         else:
             feeds[name] = common.random_input(name, dtype, shape, args.seed)
-    doc["inputs"] = [dict(common.io_desc(n, feeds[n]), source=source_of(args, n)) for n in names]
+    doc["inputs"] = [dict(common.io_desc(n, feeds[n]), source=common.input_source(args.input, n))
+                     for n in names]
     first = feeds[names[0]] if names else None
     batch = int(first.shape[0]) if first is not None and first.ndim > 0 else 1
 

@@ -51,14 +51,6 @@ def main(argv=None):
     return common.emit(doc)
 
 
-def source_of(args, name):
-    """The --input file that fed input name, or "random" (as lucid's "source")."""
-    for f in args.input:
-        if f.startswith(name + "="):
-            return f[len(name) + 1:]
-    return "random"
-
-
 def run_benchmark(ort, args, doc):
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -85,8 +77,8 @@ def run_benchmark(ort, args, doc):
                 raise ValueError("input '%s': no random generator for %s" % (m.name, m.type))
             shape = [d if isinstance(d, int) and d >= 0 else 1 for d in m.shape]
             feeds[m.name] = common.random_input(m.name, dtype, shape, args.seed)
-    doc["inputs"] = [dict(common.io_desc(m.name, feeds[m.name]), source=source_of(args, m.name))
-                     for m in meta]
+    doc["inputs"] = [dict(common.io_desc(m.name, feeds[m.name]),
+                          source=common.input_source(args.input, m.name)) for m in meta]
     first = feeds[meta[0].name] if meta else None
     batch = int(first.shape[0]) if first is not None and first.ndim > 0 else 1
 

@@ -13,18 +13,10 @@
 # OUT_DIR:    logs, one summary line per target (OUT_DIR/summary.txt) and any crash inputs
 set -u
 BUILD=$1 CORPUS=$2 OUT=$3 SECS=$4 WORKERS=${5:-2}
-TARGETS="onnx plan npy idx images calib_cache timing_cache json"
+. "$(dirname "$0")/limits.sh"
+TARGETS=$TARGETS_ALL
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH="$BUILD/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-
-max_len() {
-    case "$1" in
-    onnx|plan) echo 400000 ;;
-    calib_cache) echo 65536 ;;
-    images|timing_cache) echo 16384 ;;
-    *) echo 8192 ;;
-    esac
-}
 
 # the path-taking readers write each input to a scratch file: on tmpfs where there is one (a
 # timing cache's save fsyncs)
