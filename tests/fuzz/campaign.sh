@@ -26,14 +26,17 @@ for t in $TARGETS; do
     mkdir -p "$CORPUS/$t" "$OUT/$t" "$scratch/lucid-campaign/$t"
     (
         cd "$OUT/$t" || exit 1
-        LUCID_FUZZ_TMP="$scratch/lucid-campaign/$t" \
+        # bash's time keyword counts the forked workers' CPU too (user + system seconds): on a
+        # shared machine that, not the wall time, is how long the target was fuzzed
+        TIMEFORMAT='%U %S'
+        { time LUCID_FUZZ_TMP="$scratch/lucid-campaign/$t" \
         ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0" \
         UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
             "$BUILD/tests/fuzz/fuzz_$t" "$CORPUS/$t" -fork="$WORKERS" \
             -max_total_time="$SECS" -max_len="$(max_len "$t")" -rss_limit_mb=2048 \
             -malloc_limit_mb=2048 -timeout=10 -artifact_prefix="$OUT/$t/" \
             -close_fd_mask=1 >"$OUT/$t/log" 2>&1
-        echo $? >"$OUT/$t/rc"
+        echo $? >"$OUT/$t/rc"; } 2>"$OUT/$t/cpu"
     ) &
 done
 wait
@@ -52,13 +55,15 @@ for t in $TARGETS; do
     files=$(find "$CORPUS/$t" -type f | wc -l)
     artifacts=$(find "$OUT/$t" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' \
         -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
+    cpu=$(awk '{printf "%d", $1 + $2}' "$OUT/$t/cpu" 2>/dev/null)
     result="no findings"
     if [ "$rc" != 0 ] || [ "$artifacts" != 0 ] || { [ -n "$otc" ] && [ "$otc" != "0/0/0" ]; }; then
         result="FINDING (exit $rc, oom/timeout/crash $otc, $artifacts inputs)"
         fail=1
     fi
-    printf 'fuzz_%-13s %5d s x %d workers  %12s execs  %8s exec/s  cov %6s  corpus %6d  %s\n' \
-        "$t" "$SECS" "$WORKERS" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$files" "$result" \
+    printf 'fuzz_%-13s %5d s x %d workers  %7s CPU s  %12s execs  %8s exec/s  cov %6s  corpus %6d  %s\n' \
+        "$t" "$SECS" "$WORKERS" "${cpu:-?}" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$files" \
+        "$result" \
         | tee -a "$OUT/summary.txt"
     rm -rf "$scratch/lucid-campaign/$t"
 done
