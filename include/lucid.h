@@ -363,6 +363,24 @@ const char *lucid_device_name(lucid_device d);
  * (e.g. "built without LUCID_CUDA", "no CUDA device: ..."). why may be NULL. */
 int lucid_cuda_available(char *why, size_t why_len);
 
+/* What a GPU is, as the CUDA runtime reports it, and the peaks derived from it (at the
+ * maximum SM and memory clocks): peak_gflops_fp32 = SMs x FP32 lanes per SM x 2 x SM clock;
+ * peak_gflops_fp16 = SMs x dense FP16 tensor-core FLOP per clock per SM x SM clock (0 when
+ * the compute capability has no tensor cores or is not known to lucid); bandwidth_gbs = 2 x
+ * memory clock x bus width / 8. free_bytes / total_bytes: cudaMemGetInfo at the call. */
+typedef struct lucid_gpu_info {
+    char name[128];
+    char pci_bus_id[32];
+    int cc_major, cc_minor, sm_count;
+    double sm_clock_mhz, mem_clock_mhz;
+    int bus_width_bits;
+    int64_t total_bytes, free_bytes;
+    double peak_gflops_fp32, peak_gflops_fp16, bandwidth_gbs;
+} lucid_gpu_info;
+
+/* LUCID_STATUS_UNSUPPORTED (with the reason) without the CUDA backend or a GPU. */
+lucid_status lucid_cuda_device_info(int ordinal, lucid_gpu_info *out, lucid_error *err);
+
 /* How a plan is built. optimize: the graph passes (defaults: all). threads: the thread count
  * to tune for and run with (0: all cores). deterministic: choose tactics by the documented
  * rule (among tactics within `margin` of the fastest median, the first in lucid's fixed
@@ -796,6 +814,8 @@ typedef struct lucid_characterize_options {
     const volatile int *cancel; /* when it becomes non-zero, stop after the current step */
     void (*progress)(void *user, const lucid_characterize_progress *p);
     void *progress_user;
+    int torch_max_autotune;  /* --device cuda: also time torch.compile's max-autotune mode
+                                (FP16; its compilation takes minutes) */
 } lucid_characterize_options;
 
 void lucid_characterize_options_default(lucid_characterize_options *opts);
@@ -816,6 +836,39 @@ void lucid_characterization_destroy(lucid_characterization_t *c);
 size_t lucid_characterize_config_count(void);
 const char *lucid_characterize_config_name(size_t i);
 const char *lucid_characterize_config_summary(size_t i);
+
+/* Comparing machines (docs/characterize.md, "Comparing machines: lucid compare"): merges the
+ * results.json of several lucid_characterize runs - any models, any devices - into one report
+ * keyed by (model, device): per-device latency, throughput, energy and accuracy, each
+ * optimization's speedup per device, per-layer times matched by name, the anomaly finder
+ * (a device with more peak compute and bandwidth that is slower beyond the margin and the
+ * noise, with the layers that account for it) and cross-device determinism. */
+typedef struct lucid_compare_peak {
+    const char *device;   /* a device name as compare names it ("NVIDIA H100 80GB HBM3",
+                             "AMD EPYC (2 cores)") */
+    double gflops_fp32;   /* peak FP32 GFLOP/s, > 0 */
+    double bandwidth_gbs; /* peak memory bandwidth in GB/s, > 0 */
+    double gflops_fp16;   /* peak FP16 GFLOP/s; 0: not known */
+} lucid_compare_peak;
+
+typedef struct lucid_compare_options {
+    const char *out_dir;             /* created if missing (required) */
+    double margin;                   /* anomaly: slower by more than this fraction (0.05) */
+    const char *chartjs;             /* Chart.js to inline (NULL: $LUCID_CHARTJS, else Debian's) */
+    const lucid_compare_peak *peaks; /* peaks that replace or add to the recorded ones */
+    size_t n_peaks;
+    char **summary;                  /* not NULL: receives the text summary (caller free()s) */
+} lucid_compare_options;
+
+void lucid_compare_options_default(lucid_compare_options *opts);
+
+/* dirs: n >= 1 folders written by lucid_characterize (or their results.json files). Every
+ * input is read and checked before anything is written: a missing folder or file, a file that
+ * is not JSON or not schema lucid-characterize/1, the same input twice, or two results of one
+ * model on one device fail with a message naming the input. Writes compare.json (schema
+ * lucid-compare/1), latency.csv, anomalies.csv, layers.csv and compare.html into out_dir. */
+lucid_status lucid_compare(const char *const *dirs, size_t n, const lucid_compare_options *opts,
+                           lucid_error *err);
 
 /* Monotonic time in seconds. */
 double lucid_time_now(void);

@@ -11,7 +11,13 @@
 #   scripts/gpu.sh run [WHAT] [DIR]  there, from the repository root, with DIR carried:
 #                                WHAT = tests (default: test_cuda on the Fashion-MNIST and zoo
 #                                models, compute-sanitizer on small models), bench (lucid against
-#                                PyTorch eager and torch.compile, bench/gpu_bench.py), or all.
+#                                PyTorch eager and torch.compile, bench/gpu_bench.py), study
+#                                (lucid characterize --device cuda on the Fashion-MNIST models
+#                                with their test images and on zoo models; STUDY_FASHION and
+#                                STUDY_ZOO name them, STUDY_ARGS adds flags, STUDY_TIMEOUT stops
+#                                one model's study after that many seconds, keeping what it
+#                                measured; the result folders are packed into $OUT/study.tgz),
+#                                or all.
 #                                Zoo models are exported there with models/export_zoo.py into
 #                                /tmp/zoo (seconds each). Logs and results go to $OUT (or
 #                                /tmp/gpu-out). Environment: ZOO_MODELS (a,b: the zoo models
@@ -33,12 +39,30 @@ if [ "$cmd" = stage ]; then
     rm -rf "$stage/bin" "$stage/lib" "$stage/src"
     mkdir -p "$stage/bin" "$stage/lib" "$stage/src"
     cp "$build/lucid" "$build/tests/test_cuda" "$stage/bin/"
+    strip "$stage/bin/lucid" "$stage/bin/test_cuda"
     for lib in libprotobuf-c.so.1 libcjson.so.1; do
         cp -L "$(ldd "$build/lucid" | awk -v l=$lib '$1 == l {print $3}')" "$stage/lib/"
     done
     (cd "$here" && cp --parents scripts/gpu.sh bench/gpu_bench.py models/export_zoo.py \
-        bench/peers/torch_driver.py bench/peers/common.py bench/peers/onnx_lite.py \
-        models/train_fashion.py "$stage/src/")
+        bench/peers/*.py models/train_fashion.py "$stage/src/")
+    # the study's Fashion-MNIST images: the test split, and the first 1000 training images
+    # for INT8 calibration (the study calibrates on 500), from Debian's dataset-fashion-mnist
+    fm=/usr/share/datasets/fashion-mnist
+    if [ -f "$fm/t10k-images-idx3-ubyte.gz" ]; then
+        rm -rf "$stage/data" && mkdir -p "$stage/data/fashion-mnist"
+        cp "$fm"/t10k-*.gz "$stage/data/fashion-mnist/"
+        python3 - "$fm" "$stage/data/fashion-mnist" <<'PY'
+import gzip, struct, sys
+src, dst = sys.argv[1:3]
+for name, per in (("train-images-idx3-ubyte.gz", 784), ("train-labels-idx1-ubyte.gz", 1)):
+    data = gzip.open("%s/%s" % (src, name)).read()
+    head = 16 if per == 784 else 8
+    magic, count = struct.unpack(">II", data[:8])
+    keep = min(count, 1000)
+    out = data[:4] + struct.pack(">I", keep) + data[8:head] + data[head:head + keep * per]
+    gzip.open("%s/%s" % (dst, name), "wb").write(out)
+PY
+    fi
     # Tiny-YOLOv3's layer list comes from Debian's darknet package
     [ -f /usr/share/darknet/cfg/yolov3-tiny.cfg ] && cp /usr/share/darknet/cfg/yolov3-tiny.cfg "$stage/"
     du -sh "$stage"
@@ -75,10 +99,13 @@ t0=$(date +%s)
 if [ -f "$stage/yolov3-tiny.cfg" ] && [ ! -f /usr/share/darknet/cfg/yolov3-tiny.cfg ]; then
     mkdir -p /usr/share/darknet/cfg && cp "$stage/yolov3-tiny.cfg" /usr/share/darknet/cfg/
 fi
-if ! python3 "$src/models/export_zoo.py" --out "$zoo" --models "$models" 2>&1 | tail -1; then
-    for m in ${models//,/ }; do  # one at a time: a model that fails to export is reported
-        python3 "$src/models/export_zoo.py" --out "$zoo" --models "$m" 2>&1 | tail -1 || true
-    done
+if [ "$what" = study ]; then models=${STUDY_ZOO-}; fi
+if [ -n "$models" ]; then
+    if ! python3 "$src/models/export_zoo.py" --out "$zoo" --models "$models" 2>&1 | tail -1; then
+        for m in ${models//,/ }; do  # one at a time: a model that fails to export is reported
+            python3 "$src/models/export_zoo.py" --out "$zoo" --models "$m" 2>&1 | tail -1 || true
+        done
+    fi
 fi
 echo "zoo export: $(( $(date +%s) - t0 )) s"
 
@@ -104,6 +131,27 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
             --device cuda --tune-ms 1 2>&1 | tail -2
         echo "compute-sanitizer racecheck resnet fp32: exit ${PIPESTATUS[0]}"
     fi
+fi
+if [ "$what" = study ] || [ "$what" = all ]; then
+    data="$stage/data/fashion-mnist"
+    sdir="$out/study"
+    mkdir -p "$sdir"
+    for m in $(echo "${STUDY_FASHION-lenet5,vgg,resnet,mobilenet,squeezenet,inception}" | tr , ' '); do
+        t=$(date +%s)
+        timeout -s INT -k 30 "${STUDY_TIMEOUT:-600}" "$lucid" characterize \
+            "$PWD/models/fashion/$m/model.onnx" --device cuda --dataset "fashion-mnist:test@$data" \
+            --out "$sdir/fashion-$m" --peers-dir "$src/bench/peers" --python python3 --quiet \
+            ${STUDY_ARGS:-} >"$sdir/fashion-$m.log" 2>&1
+        echo "study fashion-$m: exit $? in $(( $(date +%s) - t )) s"
+    done
+    for m in $(echo "${STUDY_ZOO-}" | tr , ' '); do
+        t=$(date +%s)
+        timeout -s INT -k 30 "${STUDY_TIMEOUT:-600}" "$lucid" characterize "$zoo/$m/model.onnx" \
+            --device cuda --out "$sdir/zoo-$m" --peers-dir "$src/bench/peers" --python python3 \
+            --quiet ${STUDY_ARGS:-} ${STUDY_ZOO_ARGS:-} >"$sdir/zoo-$m.log" 2>&1
+        echo "study zoo-$m: exit $? in $(( $(date +%s) - t )) s"
+    done
+    tar czf "$out/study.tgz" -C "$sdir" .
 fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
     python3 "$src/bench/gpu_bench.py" --lucid "$lucid" --zoo "$zoo" --models "$models" \

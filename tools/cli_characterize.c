@@ -85,6 +85,10 @@ int cli_cmd_characterize(int argc, char **argv)
             quiet = true;
             continue;
         }
+        if (strcmp(f, "--max-autotune") == 0) {
+            o.torch_max_autotune = 1;
+            continue;
+        }
         const char *val;
         const char *eq = strchr(f, '=');
         if (eq && (size_t)(eq - f) < sizeof flag_buf) {

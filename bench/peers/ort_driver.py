@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""ort_driver.py - benchmarks an ONNX model with ONNX Runtime's CPU execution provider and prints one lucid-bench/1 JSON document.
+"""ort_driver.py - benchmarks an ONNX model with ONNX Runtime (CPU execution provider, or CUDA's with --device cuda) and prints one lucid-bench/1 JSON document.
 
 Usage (the peers' python, bench/setup_peers.sh makes it: .venv-peers/bin/python3):
 
     python3 bench/peers/ort_driver.py MODEL [--warmup MS] [--iterations N] [--duration S]
-        [--threads N] [--input NAME=FILE.npy ...] [--seed N] [--save-outputs DIR] [--json]
+        [--threads N] [--device cpu|cuda] [--input NAME=FILE.npy ...] [--seed N]
+        [--save-outputs DIR] [--json]
 
-Session: CPUExecutionProvider only, graph_optimization_level ORT_ENABLE_ALL,
+Session: CPUExecutionProvider (with --device cuda: CUDAExecutionProvider, then the CPU's for
+what it does not take; an ONNX Runtime without it is "not_installed"), graph_optimization_level ORT_ENABLE_ALL,
 intra_op_num_threads = --threads (0 = all cores, ORT's own default, which the document
 reports as os.cpu_count(); ORT picks the physical cores), inter_op_num_threads 1, ORT_SEQUENTIAL execution. Inputs not
 given by --input get lucid's seeded random values (bench/peers/common.py; symbolic
@@ -33,9 +35,12 @@ ORT_TYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(fl
 def main(argv=None):
     ap = common.new_parser(__doc__)
     common.add_bench_flags(ap)
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="cuda: the CUDA execution provider (ONNX Runtime built with it)")
     args = ap.parse_args(argv)
     common.check_bench_flags(ap, args)
-    doc = common.base_document("onnxruntime", "cpu-all-opts", args)
+    doc = common.base_document("onnxruntime", "cuda" if args.device == "cuda" else
+                               "cpu-all-opts", args, device=args.device)
     try:
         import onnxruntime as ort
     except ImportError as exc:
@@ -43,6 +48,11 @@ def main(argv=None):
             doc, "not_installed", "onnxruntime: not installed for %s: %s (bench/setup_peers.sh "
             "installs it)" % (sys.executable, exc)))
     doc["engine_version"] = ort.__version__
+    if args.device == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
+        return common.emit(common.unavailable(
+            doc, "not_installed", "onnxruntime %s has no CUDA execution provider (its providers: "
+            "%s); the onnxruntime-gpu package has it" % (ort.__version__,
+                                                         ", ".join(ort.get_available_providers()))))
     try:
         run_benchmark(ort, args, doc)
     except Exception as exc:  # the document says what failed instead of a bare traceback
@@ -51,13 +61,22 @@ def main(argv=None):
     return common.emit(doc)
 
 
+def cuda_providers(ort):
+    """The CUDA execution provider first, the CPU's for what it does not take."""
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
 def run_benchmark(ort, args, doc):
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.intra_op_num_threads = args.threads
     so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(args.model, sess_options=so, providers=["CPUExecutionProvider"])
+    providers = cuda_providers(ort) if args.device == "cuda" else ["CPUExecutionProvider"]
+    sess = ort.InferenceSession(args.model, sess_options=so, providers=providers)
+    if args.device == "cuda" and sess.get_providers()[0] != "CUDAExecutionProvider":
+        raise RuntimeError("the CUDA execution provider did not load (session providers: %s)"
+                           % ", ".join(sess.get_providers()))
     threads = args.threads if args.threads > 0 else (os.cpu_count() or 1)
     doc["threads_used"] = threads
 

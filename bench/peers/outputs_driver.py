@@ -55,7 +55,11 @@ def ort_runner(args, doc):
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.intra_op_num_threads = args.threads
     so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(args.model, sess_options=so, providers=["CPUExecutionProvider"])
+    providers = ["CPUExecutionProvider"]
+    if args.device == "cuda":
+        import ort_driver
+        providers = ort_driver.cuda_providers(ort)
+    sess = ort.InferenceSession(args.model, sess_options=so, providers=providers)
     name = sess.get_inputs()[0].name
     out = sess.get_outputs()[0].name
     return lambda x: sess.run([out], {name: x})[0]
@@ -92,6 +96,8 @@ def torch_runner(args, doc):
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
+    dtype = {"fp32": torch.float32, "fp16": torch.float16,
+             "bf16": torch.bfloat16}[args.torch_precision]
     graph = onnx_torch.read_graph(args.model)
     name = [n for n, _, _ in graph.inputs if n not in graph.inits][0]
     modules = {}
@@ -100,9 +106,11 @@ def torch_runner(args, doc):
         # shapes are folded at conversion: one module per chunk shape (a shorter last chunk)
         key = tuple(x.shape)
         if key not in modules:
-            modules[key] = onnx_torch.convert(graph, {name: key}).to(dev)
+            modules[key] = onnx_torch.convert(graph, {name: key}).to(dev, dtype)
         with torch.inference_mode():
-            y = torch_driver.as_list(modules[key](torch.from_numpy(x).to(dev)))[0]
+            xt = torch.from_numpy(x).to(dev)
+            y = torch_driver.as_list(modules[key](xt.to(dtype) if xt.is_floating_point()
+                                                  else xt))[0]
             return y.float().cpu().numpy()
     return fn
 
@@ -120,6 +128,8 @@ def main(argv=None):
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--precision", choices=("f32", "default"), default="f32",
                     help="OpenVINO's inference precision: f32, or the plugin's default")
+    ap.add_argument("--torch-precision", choices=("fp32", "fp16", "bf16"), default="fp32",
+                    help="PyTorch: the module's and inputs' floating-point type")
     ap.add_argument("--repeat", type=int, default=0,
                     help="also run the first chunk R more times and count distinct output digests")
     args = ap.parse_args(argv)

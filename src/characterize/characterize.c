@@ -108,24 +108,26 @@ static bool list_has(const char *list, const char *name)
     return false;
 }
 
-/* Every item of list must be one of `known` (or `known2`); reports the first that is not. */
+/* Every item of list must be one of the engines (or configs, of any device); reports the
+ * first that is not. */
 static lucid_status check_list(const char *what, const char *list, lucid_error *err)
 {
     if (!list[0]) return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "empty %s list", what);
     char known[512] = "";
     bool engines = strcmp(what, "engine") == 0;
-    size_t nk = engines ? sizeof engine_names / sizeof engine_names[0] : ch_config_count();
+    size_t nk = engines ? sizeof engine_names / sizeof engine_names[0]
+                        : lucid_characterize_config_count();
     for (size_t i = 0; i < nk; i++) {
         size_t len = strlen(known);
         snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "",
-                 engines ? engine_names[i] : ch_config_at(i)->name);
+                 engines ? engine_names[i] : lucid_characterize_config_name(i));
     }
     for (const char *p = list; *p;) {
         const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
         bool ok = false;
         for (size_t i = 0; i < nk && !ok; i++) {
-            const char *k = engines ? engine_names[i] : ch_config_at(i)->name;
+            const char *k = engines ? engine_names[i] : lucid_characterize_config_name(i);
             ok = strlen(k) == len && strncmp(p, k, len) == 0;
         }
         if (!ok)
@@ -433,14 +435,38 @@ static bool on_path(const char *prog)
     return false;
 }
 
-/* The matrix: rows of engines, lucid's configs in table order; cells that cannot run here
- * are marked with the reason before anything runs. */
+static void set_unavailable(ch_cell *cell, const char *why)
+{
+    cell->state = CH_UNAVAILABLE;
+    snprintf(cell->reason, sizeof cell->reason, "%s", why);
+}
+
+/* The PyTorch peer's cells: eager on the CPU; on the GPU eager and torch.compile
+ * (reduce-overhead: CUDA graphs) in FP32 and FP16, and max-autotune when asked. */
+static void add_pytorch_cells(lucid_characterization_t *c, bool cuda)
+{
+    if (!cuda) {
+        add_cell(c, "pytorch", "eager-fp32", NULL);
+        return;
+    }
+    static const char *const gpu[] = {"eager-fp32", "eager-fp16", "compile-fp32",
+                                      "compile-fp16"};
+    for (size_t i = 0; i < sizeof gpu / sizeof gpu[0]; i++)
+        add_cell(c, "pytorch", gpu[i], NULL);
+    if (c->opts.torch_max_autotune) add_cell(c, "pytorch", "max-autotune-fp16", NULL);
+}
+
+/* The matrix: rows of engines, lucid's configs of this device in table order; cells that
+ * cannot run here are marked with the reason before anything runs. */
 static lucid_status lay_out_cells(lucid_characterization_t *c, const char *engines,
                                   const char *configs, lucid_error *err)
 {
-    c->cells = calloc(ch_config_count() + 8, sizeof *c->cells);
+    c->cells = calloc(ch_config_count() + 16, sizeof *c->cells);
     if (!c->cells) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     bool cuda = strcmp(c->opts.device, "cuda") == 0;
+    unsigned dev = cuda ? CH_DEV_CUDA : CH_DEV_CPU;
+    char cuda_why[256] = "";
+    bool cuda_ok = cuda && lucid_cuda_available(cuda_why, sizeof cuda_why);
     for (size_t e = 0; e < sizeof engine_names / sizeof engine_names[0]; e++) {
         const char *en = engine_names[e];
         if (!list_has(engines, en)) continue;
@@ -448,53 +474,49 @@ static lucid_status lay_out_cells(lucid_characterization_t *c, const char *engin
             for (size_t i = 0; i < ch_config_count(); i++) {
                 const ch_config *cfg = ch_config_at(i);
                 if (configs && !list_has(configs, cfg->name)) continue;
+                if (!(cfg->devices & dev)) {
+                    /* named explicitly but of the other device only: listed, with why */
+                    if (!configs || ch_config_find(cfg->name, dev)) continue;
+                    add_cell(c, en, cfg->name, cfg);
+                    set_unavailable(&c->cells[c->n_cells - 1],
+                                    cuda ? "this config runs on the CPU only (--device cpu)"
+                                         : "this config runs on the GPU only (--device cuda)");
+                    continue;
+                }
                 add_cell(c, en, cfg->name, cfg);
                 ch_cell *cell = &c->cells[c->n_cells - 1];
                 lucid_build_options probe;
                 lucid_build_options_default(&probe);
                 const char *why = cfg->configure ? cfg->configure(&c->opts, &probe) : NULL;
-                if (cfg->missing || why) {
-                    cell->state = CH_UNAVAILABLE;
-                    snprintf(cell->reason, sizeof cell->reason, "%s", cfg->missing ? cfg->missing : why);
-                } else if (cuda) {
-                    cell->state = CH_UNAVAILABLE;
-                    snprintf(cell->reason, sizeof cell->reason,
-                             "characterize does not run lucid's CUDA plans yet (lucid "
-                             "bench --device cuda measures them); --device cpu runs it");
-                }
+                if (cfg->missing || why)
+                    set_unavailable(cell, cfg->missing ? cfg->missing : why);
+                else if (cuda && !cuda_ok)
+                    set_unavailable(cell, cuda_why);
             }
         } else if (strcmp(en, "onnxruntime") == 0) {
-            add_cell(c, en, "cpu-all-opts", NULL);
-            if (cuda) {
-                c->cells[c->n_cells - 1].state = CH_UNAVAILABLE;
-                snprintf(c->cells[c->n_cells - 1].reason, sizeof c->cells[0].reason,
-                         "the ONNX Runtime driver (bench/peers/ort_driver.py) runs the CPU "
-                         "execution provider only");
-            }
+            add_cell(c, en, cuda ? "cuda" : "cpu-all-opts", NULL);
         } else if (strcmp(en, "openvino") == 0) {
             /* FP32 is the fair comparison; the default precision is what OpenVINO users get
              * (BF16 on CPUs with BF16 support) */
             add_cell(c, en, "cpu-fp32", NULL);
             add_cell(c, en, "cpu-default", NULL);
-            for (size_t k = c->n_cells - 2; cuda && k < c->n_cells; k++) {
-                c->cells[k].state = CH_UNAVAILABLE;
-                snprintf(c->cells[k].reason, sizeof c->cells[k].reason,
-                         "the OpenVINO driver (bench/peers/openvino_driver.py) runs the CPU "
-                         "plugin only");
-            }
+            for (size_t k = c->n_cells - 2; cuda && k < c->n_cells; k++)
+                set_unavailable(&c->cells[k], "OpenVINO's NVIDIA plugin is not part of the "
+                                              "study: the OpenVINO driver "
+                                              "(bench/peers/openvino_driver.py) runs the CPU "
+                                              "plugin only");
         } else if (strcmp(en, "pytorch") == 0) {
-            add_cell(c, en, "eager-fp32", NULL);
+            add_pytorch_cells(c, cuda);
         } else {
             add_cell(c, en, "fp32", NULL);
-            ch_cell *cell = &c->cells[c->n_cells - 1];
-            if (!cuda) {
-                cell->state = CH_UNAVAILABLE;
-                snprintf(cell->reason, sizeof cell->reason,
-                         "TensorRT runs on NVIDIA GPUs only (this study is --device cpu)");
-            } else if (!on_path("trtexec")) {
-                cell->state = CH_UNAVAILABLE;
-                snprintf(cell->reason, sizeof cell->reason,
-                         "TensorRT is not installed: trtexec is not on PATH");
+            if (cuda) add_cell(c, en, "fp16", NULL);
+            for (size_t k = c->n_cells - (cuda ? 2 : 1); k < c->n_cells; k++) {
+                if (!cuda)
+                    set_unavailable(&c->cells[k], "TensorRT runs on NVIDIA GPUs only (this study "
+                                                  "is --device cpu)");
+                else if (!on_path("trtexec"))
+                    set_unavailable(&c->cells[k],
+                                    "TensorRT is not installed: trtexec is not on PATH");
             }
         }
     }
@@ -602,6 +624,16 @@ lucid_status ch_characterize_run(const lucid_characterize_options *opts, const c
             cell->off.samples_per_s[k] = cell->off.p90_ms[k] = NAN;
     }
     ch_env_read(c);
+    if (strcmp(c->opts.device, "cuda") == 0) {
+        /* the GPU's facts (this also creates the CUDA context before any cell measures the
+         * device memory it takes) and NVML for clocks, power and energy */
+        lucid_error gerr;
+        c->has_gpu_info = lucid_cuda_device_info(0, &c->gpu_info, &gerr) == LUCID_STATUS_OK;
+        if (c->has_gpu_info)
+            c->nvml = ch_nvml_open(c->gpu_info.pci_bus_id, 0, c->nvml_why, sizeof c->nvml_why);
+        else
+            snprintf(c->nvml_why, sizeof c->nvml_why, "not readable: %s", gerr.message);
+    }
     ch_env_load(c->load_before);
     c->steps_total = 1;
     for (size_t i = 0; i < c->n_cells; i++)
@@ -685,9 +717,13 @@ int lucid_characterization_interrupted(const lucid_characterization_t *c)
 void lucid_characterization_destroy(lucid_characterization_t *c)
 {
     if (!c) return;
-    for (size_t i = 0; i < c->n_cells; i++)
+    for (size_t i = 0; i < c->n_cells; i++) {
         free(c->cells[i].layers);
+        free(c->cells[i].sigs);
+        free(c->cells[i].out_sample);
+    }
     free(c->cells);
+    ch_nvml_close(c->nvml);
     free(c->samples);
     free(c->labels);
     free(c->ref_out);

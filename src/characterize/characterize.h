@@ -78,6 +78,10 @@ typedef enum ch_kind {
     CH_KIND_PLAN,      /* a built plan */
 } ch_kind;
 
+/* The devices a config runs on (ch_config.devices). */
+#define CH_DEV_CPU 1u
+#define CH_DEV_CUDA 2u
+
 typedef struct ch_config {
     const char *name;
     const char *summary;
@@ -86,6 +90,8 @@ typedef struct ch_config {
     ch_kind kind;
     int opt_level;
     bool deterministic;
+    unsigned devices;   /* CH_DEV_* bits */
+    bool no_cuda_graph; /* GPU plans: launch layer by layer instead of replaying a CUDA graph */
     const char *missing; /* NULL when lucid has it; else why not (stays listed) */
     /* Plan kinds: sets what the config changes in the build options beyond opt_level and
      * deterministic (a precision, a calibration set, a pruning target); NULL for none.
@@ -96,7 +102,10 @@ typedef struct ch_config {
 
 size_t ch_config_count(void);
 const ch_config *ch_config_at(size_t i);
-const ch_config *ch_config_find(const char *name);
+/* The config named `name` that runs on `device` (CH_DEV_CPU or CH_DEV_CUDA); NULL when none. */
+const ch_config *ch_config_find(const char *name, unsigned device);
+/* Is `name` a config of some device? */
+bool ch_config_known(const char *name);
 
 /* ---- measured records ---- */
 
@@ -142,7 +151,34 @@ typedef struct ch_layer {
     int64_t runs;
     double macs, flops;
     double bytes; /* activations read + written + weights */
+    /* GPU layers: the kernels it launched (CUPTI): "name xL (T ms per run); ..." */
+    char kernels[512];
+    int n_kernels;
 } ch_layer;
+
+/* One layer's output on the first sample, for comparing devices and builds: its digest and
+ * two numbers that survive small arithmetic differences. */
+typedef struct ch_layer_sig {
+    char name[LUCID_MAX_NAME];
+    uint64_t digest;
+    int64_t elements;
+    double l2, max_abs;
+} ch_layer_sig;
+
+/* The GPU's clock, power and energy while the latency runs were timed (NVML). */
+typedef struct ch_energy {
+    bool readable;
+    char note[200]; /* how it was read, or why not */
+    double sm_clock_mhz, power_w, joules_per_inference;
+} ch_energy;
+
+typedef struct ch_nvml ch_nvml;
+/* nvml.c: NULL with why ("not readable: ...") where NVML cannot be used. */
+ch_nvml *ch_nvml_open(const char *pci_bus_id, int ordinal, char *why, size_t why_len);
+void ch_nvml_close(ch_nvml *n);
+/* Starts the energy reading and the sampler; end stops them and fills out (per inference). */
+void ch_nvml_begin(ch_nvml *n);
+void ch_nvml_end(ch_nvml *n, int64_t inferences, ch_energy *out);
 
 typedef struct ch_divergence {
     bool found;
@@ -216,6 +252,16 @@ typedef struct ch_cell {
     ch_run_to_run r2r;
     ch_build_to_build b2b;
     char output_digest[32];
+    /* GPU cells */
+    ch_energy energy;
+    int64_t device_bytes; /* device memory the engine took (cudaMemGetInfo before and after) */
+    char kernels_note[200]; /* why the profile has no kernel names ("" when it has) */
+    /* lucid cells: per-layer outputs on sample 0, and the first output of the first samples */
+    ch_layer_sig *sigs;
+    size_t n_sigs;
+    float *out_sample;
+    size_t out_sample_n;     /* samples kept */
+    size_t out_sample_count; /* values kept (samples x elements per sample) */
 } ch_cell;
 
 /* Hooks for tests: extra tactics the builds may choose (never present in normal builds) and
@@ -263,6 +309,13 @@ struct lucid_characterization {
     int cores, threads;
     double load_before[3], load_after[3];
     int64_t mem_total_kb;
+    /* the GPU of a --device cuda study, and the CPU's derived peaks */
+    bool has_gpu_info;
+    lucid_gpu_info gpu_info;
+    ch_nvml *nvml;
+    char nvml_why[200];
+    double cpu_peak_gflops, cpu_bandwidth_gbs;
+    char cpu_peak_source[256];
     ch_buf summary;
     ch_hooks hooks;
     size_t steps_done, steps_total;

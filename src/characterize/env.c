@@ -76,6 +76,58 @@ static void cpu_flags(char *out, size_t len)
     fclose(f);
 }
 
+/* One thread's memcpy bandwidth, counting bytes read and written: the best of 3 copies of
+ * 128 MiB (0 when the memory is not there). */
+static double copy_bandwidth_gbs(void)
+{
+    size_t n = (size_t)128 << 20;
+    char *a = malloc(n), *b = malloc(n);
+    double best = 0;
+    if (a && b) {
+        memset(a, 1, n);
+        memset(b, 2, n);
+        for (int r = 0; r < 3; r++) {
+            double t0 = lucid_time_now();
+            memcpy(b, a, n);
+            double t = lucid_time_now() - t0;
+            a[r] = b[n - 1 - (size_t)r]; /* keeps the copy */
+            if (t > 0 && 2.0 * (double)n / t / 1e9 > best) best = 2.0 * (double)n / t / 1e9;
+        }
+    }
+    free(a);
+    free(b);
+    return best;
+}
+
+/* The CPU's peak FP32 rate, an upper bound: cores x maximum clock x two FMA pipes of the
+ * widest vector the processor has (16 lanes with AVX-512, 8 with AVX2/FMA, 4 otherwise) x 2.
+ * Processors that split 512-bit operations into two halves (AMD Zen 4) reach half of it. */
+static void cpu_peaks(lucid_characterization_t *c, const lucid_cpu_features *cpu)
+{
+    char khz[64];
+    read_line("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", khz, sizeof khz);
+    double mhz = khz[0] ? atof(khz) / 1000.0 : 0;
+    const char *clock_from = "cpuinfo_max_freq";
+    if (mhz <= 0) {
+        FILE *f = fopen("/proc/cpuinfo", "r");
+        char line[256];
+        while (f && fgets(line, sizeof line, f))
+            if (strncmp(line, "cpu MHz", 7) == 0 && strchr(line, ':')) {
+                mhz = atof(strchr(line, ':') + 1);
+                break;
+            }
+        if (f) fclose(f);
+        clock_from = "/proc/cpuinfo's cpu MHz";
+    }
+    int lanes = cpu->native >= LUCID_CPU_ISA_AVX512 ? 16 : cpu->native >= LUCID_CPU_ISA_AVX2 ? 8 : 4;
+    c->cpu_peak_gflops = (double)cpu->cores * mhz / 1000.0 * 2 * lanes * 2;
+    c->cpu_bandwidth_gbs = copy_bandwidth_gbs();
+    snprintf(c->cpu_peak_source, sizeof c->cpu_peak_source,
+             "FP32 peak: %d cores x %.0f MHz (%s) x 2 FMA pipes x %d lanes x 2, an upper bound; "
+             "bandwidth: measured, one thread's memcpy of 128 MiB, bytes read and written",
+             cpu->cores, mhz, clock_from, lanes);
+}
+
 void ch_env_read(lucid_characterization_t *c)
 {
     lucid_cpu_features cpu;
@@ -83,6 +135,7 @@ void ch_env_read(lucid_characterization_t *c)
     snprintf(c->cpu_model, sizeof c->cpu_model, "%s", cpu.model);
     c->cores = cpu.cores;
     cpu_flags(c->cpu_flags, sizeof c->cpu_flags);
+    cpu_peaks(c, &cpu);
     struct utsname u;
     if (uname(&u) == 0)
         snprintf(c->kernel, sizeof c->kernel, "%s %s %s", u.sysname, u.release, u.machine);

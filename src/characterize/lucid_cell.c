@@ -18,8 +18,14 @@ typedef struct engine {
     lucid_plan_t *plan;
     lucid_context_t *ctx;
     int64_t batch;
-    double build_s; /* plan build or graph optimization wall time */
+    double build_s;       /* plan build or graph optimization wall time */
+    int64_t device_bytes; /* GPU plans: device memory taken by the plan and context; else -1 */
 } engine;
+
+static bool is_cuda(const lucid_characterization_t *c)
+{
+    return strcmp(c->opts.device, "cuda") == 0;
+}
 
 static void engine_free(engine *e)
 {
@@ -39,6 +45,9 @@ static lucid_status engine_make(const lucid_characterization_t *c, const ch_conf
 {
     memset(e, 0, sizeof *e);
     e->batch = batch;
+    bool cuda = is_cuda(c) && cfg->kind == CH_KIND_PLAN;
+    lucid_gpu_info before;
+    if (cuda && lucid_cuda_device_info(0, &before, NULL) != LUCID_STATUS_OK) before.free_bytes = -1;
     lucid_status st = ch_open_model(c, batch, &e->model, err);
     if (st) return st;
     double t0 = lucid_time_now();
@@ -58,14 +67,26 @@ static lucid_status engine_make(const lucid_characterization_t *c, const ch_conf
         bo.threads = c->opts.threads;
         bo.deterministic = cfg->deterministic;
         bo.time_ms = c->opts.tune_ms;
+        if (cuda) bo.device = LUCID_DEVICE_CUDA;
         if (cfg->configure) cfg->configure(&c->opts, &bo);
         if (c->hooks.build_options) c->hooks.build_options(c->hooks.user, cfg->name, build, &bo);
         st = lucid_plan_build_ex(e->model, &bo, c->hooks.extra_tactics, c->hooks.n_extra_tactics,
                                  &e->plan, err);
         e->build_s = lucid_time_now() - t0;
-        if (!st) st = lucid_context_create_plan(e->plan, NULL, &e->ctx, err);
+        lucid_context_options co = {.no_cuda_graph = cfg->no_cuda_graph};
+        if (!st) st = lucid_context_create_plan(e->plan, &co, &e->ctx, err);
     }
-    if (st) engine_free(e);
+    if (st) {
+        engine_free(e);
+        return st;
+    }
+    /* what the plan and its context hold on the GPU (weights, arena, workspace, library
+     * handles' memory), as the driver's free memory says */
+    e->device_bytes = -1;
+    lucid_gpu_info after;
+    if (cuda && before.free_bytes >= 0 &&
+        lucid_cuda_device_info(0, &after, NULL) == LUCID_STATUS_OK)
+        e->device_bytes = before.free_bytes - after.free_bytes;
     return st;
 }
 
@@ -290,6 +311,7 @@ static lucid_status measure_cost(const lucid_characterization_t *c, ch_cell *cel
         cell->workspace_bytes = (int64_t)pi.workspace_bytes;
         cell->weight_bytes = (int64_t)pi.weight_bytes;
         cell->threads = pi.threads;
+        cell->device_bytes = e->device_bytes;
         cell->layers_total = pi.num_layers;
         for (size_t i = 0; i < pi.num_layers; i++) {
             lucid_layer_info li;
@@ -416,7 +438,7 @@ static lucid_status run_samples(const lucid_characterization_t *c, engine *e, fl
 
 void ch_reference_outputs(lucid_characterization_t *c)
 {
-    const ch_config *ref = ch_config_find("reference");
+    const ch_config *ref = ch_config_find("reference", CH_DEV_CPU);
     engine e;
     lucid_error err;
     float *out = malloc(c->n_samples * c->out_elems * sizeof(float));
@@ -439,6 +461,25 @@ void ch_reference_outputs(lucid_characterization_t *c)
              "FP32 outputs of the reference executor on the model as loaded (no optimization)");
 }
 
+/* The first output of the first CH_OUTPUT_SAMPLES samples, kept for comparing devices
+ * (lucid compare): at most CH_OUTPUT_VALUES values. */
+#define CH_OUTPUT_SAMPLES 8
+#define CH_OUTPUT_VALUES 8192
+
+static void keep_outputs(const lucid_characterization_t *c, ch_cell *cell, const float *out)
+{
+    size_t k = c->n_samples < CH_OUTPUT_SAMPLES ? c->n_samples : CH_OUTPUT_SAMPLES;
+    while (k > 1 && k * c->out_elems > CH_OUTPUT_VALUES)
+        k--;
+    if (k * c->out_elems > CH_OUTPUT_VALUES) return;
+    free(cell->out_sample);
+    cell->out_sample = malloc(k * c->out_elems * sizeof(float));
+    if (!cell->out_sample) return;
+    memcpy(cell->out_sample, out, k * c->out_elems * sizeof(float));
+    cell->out_sample_n = k;
+    cell->out_sample_count = k * c->out_elems;
+}
+
 static lucid_status measure_accuracy(const lucid_characterization_t *c, ch_cell *cell, engine *e,
                                      lucid_error *err)
 {
@@ -446,12 +487,16 @@ static lucid_status measure_accuracy(const lucid_characterization_t *c, ch_cell 
         /* the ground truth is this config's own outputs (computed once) */
         ch_accuracy_of(c, c->ref_out, c->n_samples, &cell->acc);
         snprintf(cell->acc.note, sizeof cell->acc.note, "the reference outputs themselves");
+        keep_outputs(c, cell, c->ref_out);
         return LUCID_STATUS_OK;
     }
     float *out = malloc(c->n_samples * c->out_elems * sizeof(float));
     if (!out) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     lucid_status st = run_samples(c, e, out, err);
-    if (!st) ch_accuracy_of(c, out, c->n_samples, &cell->acc);
+    if (!st) {
+        ch_accuracy_of(c, out, c->n_samples, &cell->acc);
+        keep_outputs(c, cell, out);
+    }
     free(out);
     return st;
 }
@@ -502,6 +547,23 @@ static lucid_status measure_profile(const lucid_characterization_t *c, ch_cell *
             l->bytes = (double)(ni.read_bytes + ni.write_bytes + ni.param_bytes);
         }
         cell->profile_total_ms += l->mean_ms;
+        /* GPU layers: the kernels it launched, from CUPTI's traced runs */
+        size_t nk = lucid_context_layer_num_kernels(e->ctx, i);
+        size_t pos = 0;
+        for (size_t j = 0; j < nk && pos < sizeof l->kernels; j++) {
+            lucid_layer_kernel k;
+            if (lucid_context_layer_kernel(e->ctx, i, j, &k)) continue;
+            double per_run = k.runs ? (double)k.total_ns / 1e6 / (double)k.runs : 0;
+            int w = snprintf(l->kernels + pos, sizeof l->kernels - pos, "%s%s x%lld (%.4f ms)",
+                             pos ? "; " : "", k.name,
+                             (long long)(k.runs ? k.launches / k.runs : k.launches), per_run);
+            if (w > 0) pos += (size_t)w;
+            l->n_kernels++;
+        }
+    }
+    if (is_cuda(c) && e->plan) {
+        const char *why = lucid_context_kernels_unavailable(e->ctx);
+        if (why) snprintf(cell->kernels_note, sizeof cell->kernels_note, "%s", why);
     }
     lucid_context_set_profiling(e->ctx, 0);
     return LUCID_STATUS_OK;
@@ -525,8 +587,10 @@ static lucid_status measure_run_to_run(const lucid_characterization_t *c, ch_cel
         return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     }
     /* the input is set before every run: the memory plan may reuse the input's memory for
-     * later layers once it is read, so a second run without it would see other data */
-    lucid_context_set_observer(e->ctx, observe, &o);
+     * later layers once it is read, so a second run without it would see other data. GPU
+     * contexts have no layer observer: their outputs alone are compared. */
+    bool layers = !(is_cuda(c) && e->plan);
+    if (layers) lucid_context_set_observer(e->ctx, observe, &o);
     for (size_t r = 0; r < runs && !st; r++) {
         o.run = r;
         o.pos = 0;
@@ -534,11 +598,15 @@ static lucid_status measure_run_to_run(const lucid_characterization_t *c, ch_cel
         if (!st) st = lucid_context_run(e->ctx);
         if (!st) outs[r] = output_digest(e);
     }
-    lucid_context_set_observer(e->ctx, NULL, NULL);
+    if (layers) lucid_context_set_observer(e->ctx, NULL, NULL);
     if (st) {
         st = run_error(e, st, err);
     } else {
         ch_run_to_run *rr = &cell->r2r;
+        if (!layers)
+            snprintf(rr->note, sizeof rr->note,
+                     "outputs only: GPU contexts have no layer observer, so a divergence is not "
+                     "localized to a layer");
         rr->ok = true;
         rr->runs = (int)runs;
         for (size_t r = 0; r < runs; r++) {
@@ -646,9 +714,10 @@ static lucid_status measure_build_to_build(lucid_characterization_t *c, ch_cell 
             o.run = (size_t)k;
             o.pos = 0;
             st = engine_feed(c, e, 0, scratch);
-            lucid_context_set_observer(e->ctx, observe, &o);
+            bool layers = !is_cuda(c);
+            if (layers) lucid_context_set_observer(e->ctx, observe, &o);
             if (!st) st = lucid_context_run(e->ctx);
-            lucid_context_set_observer(e->ctx, NULL, NULL);
+            if (layers) lucid_context_set_observer(e->ctx, NULL, NULL);
             if (st) {
                 st = run_error(e, st, err);
             } else {
@@ -677,6 +746,10 @@ static lucid_status measure_build_to_build(lucid_characterization_t *c, ch_cell 
     if (!same_graph)
         snprintf(bb->note, sizeof bb->note,
                  "the builds' graphs differ (other layout reorders): layers were matched by name");
+    if (is_cuda(c))
+        snprintf(bb->note, sizeof bb->note,
+                 "outputs only: GPU contexts have no layer observer, so a divergence is not "
+                 "localized to a layer");
     if (bb->builds < builds)
         snprintf(bb->note, sizeof bb->note, "interrupted after %d of %d builds", bb->builds,
                  builds);
@@ -686,6 +759,87 @@ done:
     free(tactic0_buf);
     observer_free(&o);
     return st;
+}
+
+/* ---- per-layer signatures on sample 0 (CPU contexts) ---- */
+
+typedef struct sig_observer {
+    ch_layer_sig *sigs;
+    size_t n, cap;
+} sig_observer;
+
+static lucid_status observe_sig(void *user, size_t node, const char *name,
+                                const lucid_array *outs, size_t n_outs)
+{
+    (void)node;
+    sig_observer *o = user;
+    if (o->n >= o->cap) return LUCID_STATUS_OK;
+    ch_layer_sig *g = &o->sigs[o->n++];
+    snprintf(g->name, sizeof g->name, "%s", name ? name : "");
+    double ss = 0, mx = 0;
+    for (size_t k = 0; k < n_outs; k++) {
+        if (!outs[k].data) continue;
+        g->digest = lucid_hash_fnv1a(outs[k].data, outs[k].nbytes, g->digest);
+        if (outs[k].dtype != LUCID_DTYPE_FLOAT) continue;
+        const float *v = outs[k].data;
+        size_t n = outs[k].nbytes / sizeof(float);
+        for (size_t i = 0; i < n; i++) {
+            ss += (double)v[i] * v[i];
+            if (fabs(v[i]) > mx) mx = fabs(v[i]);
+        }
+        g->elements += (int64_t)n;
+    }
+    g->l2 = sqrt(ss);
+    g->max_abs = mx;
+    return LUCID_STATUS_OK;
+}
+
+static lucid_status measure_signatures(const lucid_characterization_t *c, ch_cell *cell,
+                                       engine *e, float *scratch, lucid_error *err)
+{
+    if (is_cuda(c) && e->plan) return LUCID_STATUS_OK; /* no layer observer on GPU contexts */
+    size_t cap = lucid_context_num_layers(e->ctx) + 1;
+    sig_observer o = {.sigs = calloc(cap, sizeof(ch_layer_sig)), .cap = cap};
+    if (!o.sigs) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
+    lucid_status st = engine_feed(c, e, 0, scratch);
+    lucid_context_set_observer(e->ctx, observe_sig, &o);
+    if (!st) st = lucid_context_run(e->ctx);
+    lucid_context_set_observer(e->ctx, NULL, NULL);
+    if (st) {
+        free(o.sigs);
+        return run_error(e, st, err);
+    }
+    free(cell->sigs);
+    cell->sigs = o.sigs;
+    cell->n_sigs = o.n;
+    return LUCID_STATUS_OK;
+}
+
+/* GPU contexts: trtexec's breakdown of host latency (H2D, compute, D2H, enqueue), means over
+ * up to 200 runs (at most about half a second more). */
+static lucid_status measure_breakdown(const lucid_characterization_t *c, engine *e,
+                                      ch_latency *lat, float *scratch, lucid_error *err)
+{
+    double sum[4] = {0}, t0 = lucid_time_now();
+    int n = 0;
+    lucid_status st = engine_feed(c, e, 0, scratch);
+    for (; !st && n < 200 && (n < 10 || lucid_time_now() - t0 < 0.5); n++) {
+        lucid_device_timing dt;
+        st = lucid_context_run(e->ctx);
+        if (!st) st = lucid_context_device_timing(e->ctx, &dt);
+        if (st) break;
+        sum[0] += dt.h2d_ms;
+        sum[1] += dt.compute_ms;
+        sum[2] += dt.d2h_ms;
+        sum[3] += dt.enqueue_ms;
+    }
+    if (st) return run_error(e, st, err);
+    lat->has_gpu = true;
+    lat->h2d_ms = sum[0] / n;
+    lat->compute_ms = sum[1] / n;
+    lat->d2h_ms = sum[2] / n;
+    lat->enqueue_ms = sum[3] / n;
+    return LUCID_STATUS_OK;
 }
 
 lucid_status ch_lucid_cell(lucid_characterization_t *c, ch_cell *cell, lucid_error *err)
@@ -706,7 +860,21 @@ lucid_status ch_lucid_cell(lucid_characterization_t *c, ch_cell *cell, lucid_err
     lucid_bench_options bo = {.warmup_ms = c->opts.warmup_ms,
                               .min_iterations = c->opts.min_iterations,
                               .min_duration_s = c->opts.min_duration_s};
-    if ((st = measure_latency(c, &e, &bo, &cell->lat, scratch, err))) goto done;
+    bool gpu = is_cuda(c) && e.plan;
+    if (gpu) ch_nvml_begin(c->nvml);
+    st = measure_latency(c, &e, &bo, &cell->lat, scratch, err);
+    if (gpu) {
+        ch_nvml_end(c->nvml, cell->lat.iterations + cell->lat.warmup_iterations, &cell->energy);
+        if (!c->nvml) snprintf(cell->energy.note, sizeof cell->energy.note, "%s", c->nvml_why);
+        if (!st) st = measure_breakdown(c, &e, &cell->lat, scratch, err);
+        if (strcmp(cfg->name, "pruned") == 0 || strcmp(cfg->name, "clustered") == 0)
+            snprintf(cell->note, sizeof cell->note,
+                     "speed: the GPU kernels run the %s weights densely (no kernel uses the "
+                     "sparsity or the shared values); accuracy and size are what this cell "
+                     "measures",
+                     cfg->name);
+    }
+    if (st) goto done;
     if (ch_cancelled(c)) goto done;
     ch_step(c, cell, "offline");
     if ((st = measure_offline(c, cell, err))) goto done;
@@ -719,6 +887,7 @@ lucid_status ch_lucid_cell(lucid_characterization_t *c, ch_cell *cell, lucid_err
     if (ch_cancelled(c)) goto done;
     ch_step(c, cell, "run-to-run");
     if ((st = measure_run_to_run(c, cell, &e, err))) goto done;
+    if ((st = measure_signatures(c, cell, &e, scratch, err))) goto done;
     if (ch_cancelled(c)) goto done;
     if (cfg->kind == CH_KIND_PLAN) {
         ch_step(c, cell, "build-to-build");

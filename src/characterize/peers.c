@@ -166,6 +166,22 @@ static const char *openvino_precision(const ch_cell *cell)
     return strcmp(cell->config, "cpu-default") == 0 ? "default" : "f32";
 }
 
+/* A PyTorch cell's mode and precision from its config: "eager-fp16" -> eager, fp16;
+ * "compile-fp32" -> compile-reduce-overhead (CUDA graphs); "max-autotune-fp16". */
+static const char *torch_mode(const ch_cell *cell)
+{
+    if (strncmp(cell->config, "compile-", 8) == 0) return "compile-reduce-overhead";
+    if (strncmp(cell->config, "max-autotune-", 13) == 0) return "compile-max-autotune";
+    return "eager";
+}
+
+static const char *config_precision(const ch_cell *cell)
+{
+    const char *dash = strrchr(cell->config, '-');
+    const char *p = dash ? dash + 1 : cell->config;
+    return strcmp(p, "fp16") == 0 || strcmp(p, "bf16") == 0 ? p : "fp32";
+}
+
 static const char *python_of(const lucid_characterization_t *c, const ch_cell *cell)
 {
     return strcmp(cell->engine, "pytorch") == 0 ? c->torch_python : c->python;
@@ -196,10 +212,21 @@ static ch_json *bench_driver(const lucid_characterization_t *c, ch_cell *cell, c
     if (strcmp(cell->engine, "pytorch") == 0) {
         arg(&a, "--device");
         arg(&a, c->opts.device);
+        arg(&a, "--mode");
+        arg(&a, torch_mode(cell));
+        arg(&a, "--precision");
+        arg(&a, config_precision(cell));
+        /* lucid's engine boundary takes float32: the peer's host copy does too */
+        arg(&a, "--host-input");
+        arg(&a, "float32");
+    }
+    if (strcmp(cell->engine, "onnxruntime") == 0 && strcmp(c->opts.device, "cuda") == 0) {
+        arg(&a, "--device");
+        arg(&a, "cuda");
     }
     if (strcmp(cell->engine, "tensorrt") == 0) {
         arg(&a, "--precision");
-        arg(&a, "fp32");
+        arg(&a, config_precision(cell));
     }
     if (strcmp(cell->engine, "openvino") == 0) {
         arg(&a, "--precision");
@@ -318,6 +345,12 @@ static void peer_accuracy(lucid_characterization_t *c, ch_cell *cell)
         arg(&a, "--precision");
         arg(&a, openvino_precision(cell));
     }
+    if (strcmp(cell->engine, "pytorch") == 0) {
+        /* compiled modes compute what eager does in the same precision: their outputs are
+         * those of eager in it */
+        arg(&a, "--torch-precision");
+        arg(&a, config_precision(cell));
+    }
     ch_buf out = {0};
     char said[400];
     int rc = run_capture(c, a.v, &out, said, sizeof said);
@@ -432,5 +465,20 @@ void ch_peer_cell(lucid_characterization_t *c, ch_cell *cell)
     }
     if (ch_cancelled(c)) return;
     ch_step(c, cell, "accuracy");
+    /* torch.compile computes what eager computes in the same precision: a compiled cell's
+     * accuracy is its eager cell's, measured once */
+    if (strcmp(cell->engine, "pytorch") == 0 && strcmp(torch_mode(cell), "eager") != 0) {
+        char eager[48];
+        snprintf(eager, sizeof eager, "eager-%s", config_precision(cell));
+        const ch_cell *e = ch_find_cell(c, "pytorch", eager);
+        if (e && e->acc.ok) {
+            cell->acc = e->acc;
+            snprintf(cell->acc.note, sizeof cell->acc.note,
+                     "the outputs of pytorch/%s (the module this cell compiles, in the same "
+                     "precision)",
+                     eager);
+            return;
+        }
+    }
     peer_accuracy(c, cell);
 }

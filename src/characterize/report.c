@@ -149,6 +149,8 @@ static void cell_json(ch_buf *b, const ch_cell *cell)
         kv_num(b, "naive_activation_bytes", (double)cell->naive_bytes, true);
         kv_num(b, "workspace_bytes", (double)cell->workspace_bytes, true);
         kv_num(b, "weight_bytes", (double)cell->weight_bytes, true);
+        kv_num(b, "device_bytes", cell->device_bytes > 0 ? (double)cell->device_bytes : NAN,
+               true);
         kv_num(b, "layers", (double)cell->layers_total, true);
         kv_num(b, "layers_run", (double)cell->layers_run, true);
         kv_str(b, "tactics", cell->tactics, false);
@@ -245,10 +247,13 @@ static void cell_json(ch_buf *b, const ch_cell *cell)
             kv_num(b, "flops", 2 * l->macs + l->flops, true);
             kv_num(b, "bytes", l->bytes, true);
             kv_num(b, "gflops_per_s", gflops_of(l), true);
-            kv_num(b, "gbytes_per_s", gbps_of(l), false);
+            kv_num(b, "gbytes_per_s", gbps_of(l), l->n_kernels > 0);
+            if (l->n_kernels) kv_str(b, "kernels", l->kernels, false);
             ch_puts(b, "}");
         }
-        ch_puts(b, "]}");
+        ch_puts(b, "],");
+        kv_str(b, "kernels_note", nz(cell->kernels_note), false);
+        ch_puts(b, "}");
     } else {
         ch_puts(b, "null");
     }
@@ -310,7 +315,58 @@ static void cell_json(ch_buf *b, const ch_cell *cell)
     } else {
         ch_puts(b, "null");
     }
-    ch_puts(b, "}}");
+    ch_puts(b, "},");
+    key(b, "energy");
+    const ch_energy *en = &cell->energy;
+    if (en->readable || en->note[0]) {
+        ch_puts(b, "{");
+        kv_bool(b, "readable", en->readable, true);
+        kv_str(b, "note", nz(en->note), true);
+        kv_num(b, "sm_clock_mhz", en->sm_clock_mhz, true);
+        kv_num(b, "power_w", en->power_w, true);
+        kv_num(b, "joules_per_inference", en->joules_per_inference, false);
+        ch_puts(b, "}");
+    } else {
+        ch_puts(b, "null");
+    }
+    ch_puts(b, ",");
+    key(b, "layer_outputs");
+    if (cell->n_sigs) {
+        ch_puts(b, "[");
+        for (size_t i = 0; i < cell->n_sigs; i++) {
+            const ch_layer_sig *g = &cell->sigs[i];
+            char d[32];
+            snprintf(d, sizeof d, "fnv1a64:%016llx", (unsigned long long)g->digest);
+            ch_puts(b, i ? ",{" : "{");
+            kv_str(b, "name", g->name, true);
+            kv_str(b, "digest", d, true);
+            kv_num(b, "elements", (double)g->elements, true);
+            kv_num(b, "l2", g->l2, true);
+            kv_num(b, "max_abs", g->max_abs, false);
+            ch_puts(b, "}");
+        }
+        ch_puts(b, "]");
+    } else {
+        ch_puts(b, "null");
+    }
+    ch_puts(b, ",");
+    key(b, "outputs_sample");
+    if (cell->out_sample_n) {
+        size_t per = cell->out_sample_count / cell->out_sample_n;
+        ch_puts(b, "{");
+        kv_num(b, "samples", (double)cell->out_sample_n, true);
+        kv_num(b, "elements_per_sample", (double)per, true);
+        key(b, "values");
+        ch_puts(b, "[");
+        for (size_t i = 0; i < cell->out_sample_count; i++) {
+            if (i) ch_puts(b, ",");
+            ch_printf(b, "%.9g", (double)cell->out_sample[i]);
+        }
+        ch_puts(b, "]}");
+    } else {
+        ch_puts(b, "null");
+    }
+    ch_puts(b, "}");
 }
 
 /* ---- attribution: each config's chain of single optimizations from the baseline ---- */
@@ -383,6 +439,35 @@ static void environment_json(ch_buf *b, const lucid_characterization_t *c)
     kv_str(b, "kernel", c->kernel, true);
     kv_str(b, "compiler", c->compiler, true);
     kv_str(b, "gpu", c->gpu, true);
+    key(b, "device");
+    ch_puts(b, "{");
+    if (c->has_gpu_info) {
+        const lucid_gpu_info *g = &c->gpu_info;
+        char src[300];
+        snprintf(src, sizeof src,
+                 "CUDA runtime: %d SMs, compute capability %d.%d, SM clock %.0f MHz, memory clock "
+                 "%.0f MHz x %d-bit bus; peaks at those clocks (lucid_gpu_info in lucid.h)",
+                 g->sm_count, g->cc_major, g->cc_minor, g->sm_clock_mhz, g->mem_clock_mhz,
+                 g->bus_width_bits);
+        kv_str(b, "kind", "cuda", true);
+        kv_str(b, "name", g->name, true);
+        kv_num(b, "memory_bytes", (double)g->total_bytes, true);
+        kv_num(b, "peak_gflops_fp32", g->peak_gflops_fp32, true);
+        kv_num(b, "peak_gflops_fp16", g->peak_gflops_fp16 > 0 ? g->peak_gflops_fp16 : NAN, true);
+        kv_num(b, "bandwidth_gbs", g->bandwidth_gbs, true);
+        kv_str(b, "nvml", c->nvml ? "readable" : nz(c->nvml_why), true);
+        kv_str(b, "source", src, false);
+    } else {
+        char name[300];
+        snprintf(name, sizeof name, "%s (%d cores)", c->cpu_model, c->cores);
+        kv_str(b, "kind", "cpu", true);
+        kv_str(b, "name", name, true);
+        kv_num(b, "peak_gflops_fp32", c->cpu_peak_gflops > 0 ? c->cpu_peak_gflops : NAN, true);
+        kv_num(b, "peak_gflops_fp16", NAN, true);
+        kv_num(b, "bandwidth_gbs", c->cpu_bandwidth_gbs > 0 ? c->cpu_bandwidth_gbs : NAN, true);
+        kv_str(b, "source", c->cpu_peak_source, false);
+    }
+    ch_puts(b, "},");
     kv_str(b, "lucid_version", lucid_version(), true);
     kv_str(b, "onednn_version", c->dnnl_version, true);
     kv_str(b, "openblas", c->blas_version, true);

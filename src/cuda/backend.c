@@ -239,6 +239,70 @@ static lucid_status cuda_open(int ordinal, bool deterministic, void **out, lucid
     return LUCID_STATUS_OK;
 }
 
+/* FP32 lanes and dense FP16 tensor-core FLOP per clock of one SM, by compute capability
+ * (NVIDIA's architecture white papers: Volta and Turing 64 lanes, 1024 FLOP; A100 64 lanes,
+ * 2048 FLOP; other Ampere, Ada and Orin 128 lanes, 1024 FLOP (FP32 accumulation on the
+ * professional parts); Hopper 128 lanes, 4096 FLOP). Returns false for an unknown one. */
+static bool sm_rates(int major, int minor, int *lanes, int *tensor_flop)
+{
+    if (major == 7) {
+        *lanes = 64;
+        *tensor_flop = 1024;
+    } else if (major == 8 && minor == 0) {
+        *lanes = 64;
+        *tensor_flop = 2048;
+    } else if (major == 8) {
+        *lanes = 128;
+        *tensor_flop = 1024;
+    } else if (major == 9) {
+        *lanes = 128;
+        *tensor_flop = 4096;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static lucid_status cuda_device_info(int ordinal, lucid_gpu_info *out, lucid_error *err)
+{
+    struct cudaDeviceProp prop;
+    int sm_khz = 0, mem_khz = 0, bus = 0;
+    size_t free_b = 0, total_b = 0;
+    lucid_status st = lucid_cuda_check(cudaSetDevice(ordinal), err, "cudaSetDevice");
+    if (!st) st = lucid_cuda_check(cudaGetDeviceProperties(&prop, ordinal), err,
+                                   "cudaGetDeviceProperties");
+    if (!st) st = lucid_cuda_check(cudaDeviceGetAttribute(&sm_khz, cudaDevAttrClockRate, ordinal),
+                                   err, "cudaDeviceGetAttribute(clock rate)");
+    if (!st) st = lucid_cuda_check(
+                 cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, ordinal), err,
+                 "cudaDeviceGetAttribute(memory clock rate)");
+    if (!st) st = lucid_cuda_check(
+                 cudaDeviceGetAttribute(&bus, cudaDevAttrGlobalMemoryBusWidth, ordinal), err,
+                 "cudaDeviceGetAttribute(memory bus width)");
+    if (!st) st = lucid_cuda_check(cudaMemGetInfo(&free_b, &total_b), err, "cudaMemGetInfo");
+    if (st) return st;
+    snprintf(out->name, sizeof out->name, "%s", prop.name);
+    if (cudaDeviceGetPCIBusId(out->pci_bus_id, sizeof out->pci_bus_id, ordinal) != cudaSuccess) {
+        cudaGetLastError();
+        out->pci_bus_id[0] = '\0';
+    }
+    out->cc_major = prop.major;
+    out->cc_minor = prop.minor;
+    out->sm_count = prop.multiProcessorCount;
+    out->sm_clock_mhz = sm_khz / 1000.0;
+    out->mem_clock_mhz = mem_khz / 1000.0;
+    out->bus_width_bits = bus;
+    out->total_bytes = (int64_t)total_b;
+    out->free_bytes = (int64_t)free_b;
+    int lanes = 0, tensor = 0;
+    if (sm_rates(prop.major, prop.minor, &lanes, &tensor)) {
+        out->peak_gflops_fp32 = (double)out->sm_count * lanes * 2 * out->sm_clock_mhz / 1000.0;
+        out->peak_gflops_fp16 = (double)out->sm_count * tensor * out->sm_clock_mhz / 1000.0;
+    }
+    out->bandwidth_gbs = 2.0 * out->mem_clock_mhz * 1e6 * bus / 8.0 / 1e9;
+    return LUCID_STATUS_OK;
+}
+
 static const char *cuda_describe(const void *p)
 {
     return ((const lucid_cuda_dev *)p)->desc;
@@ -506,6 +570,7 @@ static const lucid_device_backend cuda_backend = {
     .exec_host_buffer = lucid_cuda_exec_host_buffer,
     .exec_run = lucid_cuda_exec_run,
     .exec_timing = lucid_cuda_exec_timing,
+    .device_info = cuda_device_info,
 };
 
 const lucid_device_backend *lucid_cuda_backend(void)

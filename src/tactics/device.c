@@ -1,5 +1,8 @@
 /* device.c - names of devices, precisions and calibrators, and whether the CUDA backend can run here. */
 #include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
 
 #include "tactics/device.h"
 
@@ -51,4 +54,17 @@ int lucid_cuda_available(char *why, size_t why_len)
     char tmp[256];
     bool ok = b->probe(why && why_len ? why : tmp, why && why_len ? why_len : sizeof tmp);
     return ok ? 1 : 0;
+}
+
+lucid_status lucid_cuda_device_info(int ordinal, lucid_gpu_info *out, lucid_error *err)
+{
+    if (!out) return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "NULL argument");
+    memset(out, 0, sizeof *out);
+    const lucid_device_backend *b = lucid_cuda_backend();
+    if (!b)
+        return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
+                            "this lucid was built without LUCID_CUDA");
+    char why[256];
+    if (!b->probe(why, sizeof why)) return lucid_errorf(err, LUCID_STATUS_UNSUPPORTED, "%s", why);
+    return b->device_info(ordinal, out, err);
 }

@@ -55,6 +55,8 @@ typedef struct lucid_device_backend {
      * execution; a profiling run: no graph, an event pair per layer). */
     lucid_status (*exec_run)(void *exec, double *layer_ms, lucid_error *err);
     lucid_status (*exec_timing)(const void *exec, lucid_device_timing *out);
+    /* The GPU's facts and peaks (lucid_cuda_device_info). */
+    lucid_status (*device_info)(int ordinal, lucid_gpu_info *out, lucid_error *err);
 } lucid_device_backend;
 
 /* The CUDA backend, or NULL when lucid was built without it. */
