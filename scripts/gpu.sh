@@ -114,6 +114,13 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
     LUCID_SOURCE="$PWD" LUCID_ZOO_DIR="$zoo" timeout -s ABRT -k 20 "${TEST_TIMEOUT:-3000}" "$stage/bin/test_cuda" 2>&1 |
         tee "$out/test_cuda.log" | grep -v "^  " | tail -60
     echo "test_cuda: exit ${PIPESTATUS[0]}"
+    # the GPU study on a small model: every cell ok or unavailable with its reason
+    "$lucid" characterize "$PWD/models/fashion/lenet5/model.onnx" --device cuda --limit 200 \
+        --out /tmp/study-test --peers-dir "$src/bench/peers" --python python3 --quiet \
+        --tune-ms 2 --builds 2 --runs 3 --duration 0.2 --warmup 50 >"$out/study-test.log" 2>&1
+    echo "characterize --device cuda (lenet5): exit $?"
+    python3 tests/gpu_study_check.py /tmp/study-test
+    echo "gpu_study_check: exit $?"
     sanitize=${SANITIZE:-all}
     [ "$sanitize" = none ] || for m in lenet5 resnet; do
         compute-sanitizer --tool memcheck --error-exitcode 9 "$lucid" run "$PWD/models/fashion/$m/model.onnx" \
@@ -143,6 +150,7 @@ if [ "$what" = study ] || [ "$what" = all ]; then
             --out "$sdir/fashion-$m" --peers-dir "$src/bench/peers" --python python3 --quiet \
             ${STUDY_ARGS:-} >"$sdir/fashion-$m.log" 2>&1
         echo "study fashion-$m: exit $? in $(( $(date +%s) - t )) s"
+        python3 tests/gpu_study_check.py "$sdir/fashion-$m" | tail -4
     done
     for m in $(echo "${STUDY_ZOO-}" | tr , ' '); do
         t=$(date +%s)
@@ -150,6 +158,7 @@ if [ "$what" = study ] || [ "$what" = all ]; then
             --device cuda --out "$sdir/zoo-$m" --peers-dir "$src/bench/peers" --python python3 \
             --quiet ${STUDY_ARGS:-} ${STUDY_ZOO_ARGS:-} >"$sdir/zoo-$m.log" 2>&1
         echo "study zoo-$m: exit $? in $(( $(date +%s) - t )) s"
+        python3 tests/gpu_study_check.py "$sdir/zoo-$m" | tail -4
     done
     tar czf "$out/study.tgz" -C "$sdir" .
 fi

@@ -581,16 +581,19 @@ static lucid_status measure_run_to_run(const lucid_characterization_t *c, ch_cel
     observer o;
     lucid_status st = observer_init(&o, runs, cap, err);
     if (st) return st;
-    uint64_t *outs = calloc(runs, sizeof *outs);
+    /* GPU plans: as many CUDA-graph replays again, whose outputs join the count */
+    bool replays = is_cuda(c) && e->plan;
+    size_t total = replays ? 2 * runs : runs;
+    uint64_t *outs = calloc(total, sizeof *outs);
     if (!outs) {
         observer_free(&o);
         return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");
     }
     /* the input is set before every run: the memory plan may reuse the input's memory for
-     * later layers once it is read, so a second run without it would see other data. GPU
-     * contexts have no layer observer: their outputs alone are compared. */
-    bool layers = !(is_cuda(c) && e->plan);
-    if (layers) lucid_context_set_observer(e->ctx, observe, &o);
+     * later layers once it is read, so a second run without it would see other data. On a
+     * GPU context an observed run is eager, layer by layer (not the CUDA-graph replay the
+     * latency measures); its outputs are the replay's (the same kernels in the same order) */
+    lucid_context_set_observer(e->ctx, observe, &o);
     for (size_t r = 0; r < runs && !st; r++) {
         o.run = r;
         o.pos = 0;
@@ -598,18 +601,24 @@ static lucid_status measure_run_to_run(const lucid_characterization_t *c, ch_cel
         if (!st) st = lucid_context_run(e->ctx);
         if (!st) outs[r] = output_digest(e);
     }
-    if (layers) lucid_context_set_observer(e->ctx, NULL, NULL);
+    lucid_context_set_observer(e->ctx, NULL, NULL);
+    for (size_t r = runs; r < total && !st; r++) {
+        st = engine_feed(c, e, 0, NULL);
+        if (!st) st = lucid_context_run(e->ctx);
+        if (!st) outs[r] = output_digest(e);
+    }
     if (st) {
         st = run_error(e, st, err);
     } else {
         ch_run_to_run *rr = &cell->r2r;
-        if (!layers)
-            snprintf(rr->note, sizeof rr->note,
-                     "outputs only: GPU contexts have no layer observer, so a divergence is not "
-                     "localized to a layer");
         rr->ok = true;
-        rr->runs = (int)runs;
-        for (size_t r = 0; r < runs; r++) {
+        rr->runs = (int)total;
+        if (replays)
+            snprintf(rr->note, sizeof rr->note,
+                     "%zu eager layer-by-layer runs with every layer's output digested, then %zu "
+                     "runs as the cell runs (CUDA-graph replays where the config uses them)",
+                     runs, runs);
+        for (size_t r = 0; r < total; r++) {
             bool seen = false;
             for (size_t q = 0; q < r && !seen; q++)
                 seen = outs[q] == outs[r];
@@ -714,10 +723,9 @@ static lucid_status measure_build_to_build(lucid_characterization_t *c, ch_cell 
             o.run = (size_t)k;
             o.pos = 0;
             st = engine_feed(c, e, 0, scratch);
-            bool layers = !is_cuda(c);
-            if (layers) lucid_context_set_observer(e->ctx, observe, &o);
+            lucid_context_set_observer(e->ctx, observe, &o);
             if (!st) st = lucid_context_run(e->ctx);
-            if (layers) lucid_context_set_observer(e->ctx, NULL, NULL);
+            lucid_context_set_observer(e->ctx, NULL, NULL);
             if (st) {
                 st = run_error(e, st, err);
             } else {
@@ -746,10 +754,6 @@ static lucid_status measure_build_to_build(lucid_characterization_t *c, ch_cell 
     if (!same_graph)
         snprintf(bb->note, sizeof bb->note,
                  "the builds' graphs differ (other layout reorders): layers were matched by name");
-    if (is_cuda(c))
-        snprintf(bb->note, sizeof bb->note,
-                 "outputs only: GPU contexts have no layer observer, so a divergence is not "
-                 "localized to a layer");
     if (bb->builds < builds)
         snprintf(bb->note, sizeof bb->note, "interrupted after %d of %d builds", bb->builds,
                  builds);
@@ -761,7 +765,7 @@ done:
     return st;
 }
 
-/* ---- per-layer signatures on sample 0 (CPU contexts) ---- */
+/* ---- per-layer signatures on sample 0 ---- */
 
 typedef struct sig_observer {
     ch_layer_sig *sigs;
@@ -797,7 +801,6 @@ static lucid_status observe_sig(void *user, size_t node, const char *name,
 static lucid_status measure_signatures(const lucid_characterization_t *c, ch_cell *cell,
                                        engine *e, float *scratch, lucid_error *err)
 {
-    if (is_cuda(c) && e->plan) return LUCID_STATUS_OK; /* no layer observer on GPU contexts */
     size_t cap = lucid_context_num_layers(e->ctx) + 1;
     sig_observer o = {.sigs = calloc(cap, sizeof(ch_layer_sig)), .cap = cap};
     if (!o.sigs) return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY, "out of memory");

@@ -554,6 +554,8 @@ void lucid_cuda_exec_destroy(void *exec);
 void *lucid_cuda_exec_host_buffer(void *exec, int tensor);
 lucid_status lucid_cuda_exec_run(void *exec, double *layer_ms, lucid_error *err);
 lucid_status lucid_cuda_exec_timing(const void *exec, lucid_device_timing *out);
+lucid_status lucid_cuda_exec_run_observed(void *exec, lucid_layer_observer fn, void *user,
+                                          lucid_error *err);
 
 static const lucid_device_backend cuda_backend = {
     .name = "cuda",
@@ -569,6 +571,7 @@ static const lucid_device_backend cuda_backend = {
     .exec_destroy = lucid_cuda_exec_destroy,
     .exec_host_buffer = lucid_cuda_exec_host_buffer,
     .exec_run = lucid_cuda_exec_run,
+    .exec_run_observed = lucid_cuda_exec_run_observed,
     .exec_timing = lucid_cuda_exec_timing,
     .device_info = cuda_device_info,
 };

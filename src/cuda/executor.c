@@ -62,6 +62,12 @@ typedef struct cuda_exec {
     cudaEvent_t *lev;   /* per layer (profiling runs), n_order + 1 */
     lucid_cuda_kprof kprof; /* the kernels each layer launched in traced runs (CUPTI) */
     lucid_device_timing timing;
+    /* an observed run (lucid_cuda_exec_run_observed): the observer and host copies of the
+     * current layer's outputs */
+    lucid_layer_observer obs_fn;
+    void *obs_user;
+    void *obs_raw, *obs_host;
+    size_t obs_cap;
 } cuda_exec;
 
 static void exec_destroy_locked(void *p);
@@ -106,6 +112,8 @@ static void exec_destroy_locked(void *p)
     free(x->io);
     free(x->io_offset);
     free(x->order);
+    free(x->obs_raw);
+    free(x->obs_host);
     free(x);
 }
 
@@ -279,6 +287,118 @@ static lucid_status record(cuda_exec *x, cudaEvent_t ev, bool capturing, lucid_e
 /* Enqueues one whole run on the stream (also while it is being captured); a profiling run
  * records an event before each layer, a traced run (kernels) marks each layer's launches for
  * CUPTI. */
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else if (exp == 0) {
+        if (!man) {
+            bits = sign;
+        } else { /* subnormal: normalize */
+            int e = -1;
+            do {
+                man <<= 1;
+                e++;
+            } while (!(man & 0x400));
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
+        }
+    } else {
+        bits = sign | ((exp + 112) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static float bf16_to_float(uint16_t h)
+{
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* An observed run, after layer i: its outputs copied back and shown as the CPU shows them
+ * (float tensors as float32, every tensor in plain NCHW order), then the observer called. */
+static lucid_status observe_layer(cuda_exec *x, int i, lucid_error *err)
+{
+    const lucid_node *n = &x->g->nodes[i];
+    const lucid_cuda_dev *d = x->plan->dev;
+    enum { MAX_SHOWN = 16 }; /* outputs shown of one layer (Split into more shows the first) */
+    lucid_array shown[MAX_SHOWN];
+    int n_out = n->n_outputs < MAX_SHOWN ? n->n_outputs : MAX_SHOWN;
+    lucid_status st = lucid_cuda_check(cudaStreamSynchronize(x->s.stream), err, "the layer");
+    if (st) return st;
+    size_t need = 0;
+    for (int o = 0; o < n_out; o++) {
+        int t = n->outputs[o];
+        if (t < 0) continue;
+        const lucid_ir_tensor *tt = &x->g->tensors[t];
+        size_t numel = (size_t)lucid_tensor_numel(tt);
+        size_t shown_b = numel * (tt->dtype == LUCID_DTYPE_FLOAT ? sizeof(float)
+                                                                 : lucid_dtype_size(tt->dtype));
+        need += shown_b + 64;
+    }
+    if (need > x->obs_cap) {
+        void *raw = realloc(x->obs_raw, need), *host = raw ? realloc(x->obs_host, need) : NULL;
+        if (raw) x->obs_raw = raw;
+        if (host) x->obs_host = host;
+        if (!raw || !host)
+            return lucid_errorf(err, LUCID_STATUS_OUT_OF_MEMORY,
+                                "out of memory for the observer's %zu-byte buffer", need);
+        x->obs_cap = need;
+    }
+    size_t off = 0;
+    for (int o = 0; o < n_out && !st; o++) {
+        lucid_array *a = &shown[o];
+        memset(a, 0, sizeof *a);
+        int t = n->outputs[o];
+        if (t < 0 || !x->dptr[t]) continue;
+        const lucid_ir_tensor *tt = &x->g->tensors[t];
+        snprintf(a->name, sizeof a->name, "%s", tt->name);
+        a->dtype = tt->dtype;
+        a->rank = tt->rank;
+        memcpy(a->dims, tt->dims, sizeof(int64_t) * (size_t)tt->rank);
+        size_t numel = (size_t)lucid_tensor_numel(tt), es = storage_size(x, tt);
+        bool fl = tt->dtype == LUCID_DTYPE_FLOAT;
+        size_t out_es = fl ? sizeof(float) : es;
+        unsigned char *raw = (unsigned char *)x->obs_raw + off;
+        unsigned char *host = (unsigned char *)x->obs_host + off;
+        off += numel * out_es + 64;
+        st = lucid_cuda_check(cudaMemcpy(raw, x->dptr[t], numel * es, cudaMemcpyDeviceToHost),
+                              err, "observer copy");
+        if (st) break;
+        if (fl && x->ft != LC_F32) {
+            /* widened in place, back to front (4 bytes from 2) */
+            for (size_t k = numel; k-- > 0;) {
+                uint16_t h;
+                memcpy(&h, raw + 2 * k, 2);
+                float f = x->ft == LC_F16 ? half_to_float(h) : bf16_to_float(h);
+                memcpy(raw + 4 * k, &f, 4);
+            }
+        }
+        if (lucid_cuda_nhwc(d, tt)) {
+            int64_t N = tt->dims[0], C = tt->dims[1], HW = tt->dims[2] * tt->dims[3];
+            for (int64_t b = 0; b < N; b++)
+                for (int64_t c = 0; c < C; c++)
+                    for (int64_t p = 0; p < HW; p++)
+                        memcpy(host + ((size_t)((b * C + c) * HW + p)) * out_es,
+                               raw + ((size_t)((b * HW + p) * C + c)) * out_es, out_es);
+        } else {
+            memcpy(host, raw, numel * out_es);
+        }
+        if (fl) a->dtype = LUCID_DTYPE_FLOAT;
+        a->data = host;
+        a->nbytes = numel * out_es;
+    }
+    if (!st) {
+        st = x->obs_fn(x->obs_user, (size_t)i, n->name, shown, (size_t)n_out);
+        if (st) lucid_errorf(err, st, "stopped by the layer observer");
+    }
+    return st;
+}
+
 static lucid_status enqueue(cuda_exec *x, bool profiling, bool kernels, bool capturing,
                             lucid_error *err)
 {
@@ -316,6 +436,7 @@ static lucid_status enqueue(cuda_exec *x, bool profiling, bool kernels, bool cap
             st = l->tactic->run_device(l->state, a, n->n_inputs, a + n->n_inputs, n->n_outputs,
                                        x->workspace, &x->s, err);
             if (kernels) lucid_cuda_kprof_leave();
+            if (!st && x->obs_fn && !capturing) st = observe_layer(x, i, err);
         }
         if (st)
             lucid_error_prefix(err, "layer '%s' (%s, tactic %s): ", n->name, n->op_type,
@@ -447,6 +568,35 @@ lucid_status lucid_cuda_exec_run(void *p, double *layer_ms, lucid_error *err)
             layer_ms[k] = ms;
         }
     return st;
+}
+
+/* One eager layer-by-layer run that shows every layer's outputs to fn (observe_layer); the
+ * CUDA graph is not used and the run's timing is not kept. */
+lucid_status lucid_cuda_exec_run_observed(void *p, lucid_layer_observer fn, void *user,
+                                          lucid_error *err)
+{
+    cuda_exec *x = p;
+    lucid_status st = lucid_cuda_check(cudaSetDevice(((const lucid_cuda_dev *)x->plan->dev)->ordinal),
+                                       err, "cudaSetDevice");
+    if (st) return st;
+    if (!x->warmed) {
+        pthread_mutex_lock(&first_run_lock);
+        st = enqueue(x, false, false, false, err);
+        lucid_status sync = lucid_cuda_check(cudaStreamSynchronize(x->s.stream), err, "the run");
+        if (!st) st = sync;
+        if (!st) x->warmed = true;
+        pthread_mutex_unlock(&first_run_lock);
+        if (st) return st;
+    }
+    lucid_device_timing keep = x->timing;
+    x->obs_fn = fn;
+    x->obs_user = user;
+    st = enqueue(x, false, false, false, err);
+    x->obs_fn = NULL;
+    x->obs_user = NULL;
+    lucid_status sync = lucid_cuda_check(cudaStreamSynchronize(x->s.stream), err, "the run");
+    x->timing = keep;
+    return st ? st : sync;
 }
 
 lucid_status lucid_cuda_exec_timing(const void *p, lucid_device_timing *out)

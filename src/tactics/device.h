@@ -54,6 +54,9 @@ typedef struct lucid_device_backend {
     /* Runs once. layer_ms, when not NULL, receives each running layer's ms (in order of
      * execution; a profiling run: no graph, an event pair per layer). */
     lucid_status (*exec_run)(void *exec, double *layer_ms, lucid_error *err);
+    /* One eager run showing every layer's outputs to fn (float32, plain NCHW). */
+    lucid_status (*exec_run_observed)(void *exec, lucid_layer_observer fn, void *user,
+                                      lucid_error *err);
     lucid_status (*exec_timing)(const void *exec, lucid_device_timing *out);
     /* The GPU's facts and peaks (lucid_cuda_device_info). */
     lucid_status (*device_info)(int ordinal, lucid_gpu_info *out, lucid_error *err);
