@@ -2,8 +2,9 @@
  * the test models (inputs are the reference executor's own activations), as NCHW and as
  * channels-last (NHWC) tactics, whole models built for the GPU in each precision and layout
  * (the automatic choice, then forced ones), CUDA-graph and layer-by-layer runs bit-identical,
- * concurrent contexts on one plan bit-identical, GPU plan files round-tripping, and profiling runs
- * naming every layer's kernels (CUPTI) within its event-timed span. Without a GPU (or without
+ * concurrent contexts on one plan bit-identical, GPU plan files round-tripping, profiling runs
+ * naming every layer's kernels (CUPTI) within its event-timed span, and the layer observer
+ * (each layer's outputs copied back in an eager run that matches the graph run bit for bit). Without a GPU (or without
  * LUCID_CUDA) it prints why and exits 77, which ctest reports as skipped.
  *
  * Tolerances, as max |gpu - ref| / max |ref| over a tensor: fp32 (TF32 off) 1e-4 per layer
@@ -989,6 +990,106 @@ out:
     lucid_model_destroy(m);
 }
 
+/* The layer observer on a GPU context: called once per running layer in execution order, the
+ * observed (eager) run gives the CUDA-graph run's outputs bit for bit, and the last layer's
+ * output as the observer sees it (float32, NCHW, whatever the plan stores) is the graph
+ * output. */
+typedef struct obs_state {
+    size_t calls, last_node;
+    float *last;
+    size_t last_n;
+    bool order_ok;
+} obs_state;
+
+static lucid_status obs_count(void *user, size_t node, const char *name, const lucid_array *outs,
+                              size_t n_outs)
+{
+    (void)name;
+    obs_state *o = user;
+    if (o->calls && node <= o->last_node) o->order_ok = false;
+    o->calls++;
+    o->last_node = node;
+    if (n_outs && outs[0].data && outs[0].dtype == LUCID_DTYPE_FLOAT) {
+        float *c = realloc(o->last, outs[0].nbytes);
+        if (c) {
+            memcpy(c, outs[0].data, outs[0].nbytes);
+            o->last = c;
+            o->last_n = outs[0].nbytes / sizeof(float);
+        }
+    }
+    return LUCID_STATUS_OK;
+}
+
+static void test_observer(const char *path, lucid_precision prec)
+{
+    lucid_error err;
+    lucid_model_t *m = NULL;
+    lucid_plan_t *plan = NULL;
+    lucid_context_t *ctx = NULL;
+    float *x = NULL, *y = NULL;
+    obs_state o = {.order_ok = true};
+    char what[600];
+    snprintf(what, sizeof what, "%s %s observer", path, lucid_precision_name(prec));
+    if (lucid_model_load(path, &m, &err)) {
+        CHECK(0, "%s: %s", what, err.message);
+        return;
+    }
+    lucid_tensor_desc d;
+    lucid_model_input(m, 0, &d);
+    int64_t numel = 1;
+    for (int k = 0; k < d.rank; k++) {
+        if (d.dims[k] <= 0) d.dims[k] = 1;
+        numel *= d.dims[k];
+    }
+    lucid_model_set_input_shape(m, d.name, d.rank, d.dims, NULL);
+    lucid_build_options bo;
+    lucid_build_options_default(&bo);
+    bo.device = LUCID_DEVICE_CUDA;
+    bo.precision = prec;
+    bo.time_ms = 1;
+    lucid_status st = lucid_plan_build(m, &bo, &plan, &err);
+    if (!st) st = lucid_context_create_plan(plan, NULL, &ctx, &err);
+    if (st || !(x = malloc((size_t)numel * sizeof *x))) {
+        CHECK(0, "%s: build: %s", what, st ? err.message : "out of memory");
+        goto out;
+    }
+    fill_input(x, numel, 11);
+    lucid_array a;
+    st = lucid_context_set_input(ctx, d.name, LUCID_DTYPE_FLOAT, d.rank, d.dims, x);
+    if (!st) st = lucid_context_run(ctx);
+    if (!st) st = lucid_context_output(ctx, 0, &a);
+    if (st || !(y = malloc(a.nbytes))) {
+        CHECK(0, "%s: graph run: %s", what, lucid_context_error(ctx));
+        goto out;
+    }
+    memcpy(y, a.data, a.nbytes);
+    size_t ny = a.nbytes / sizeof(float);
+    st = lucid_context_set_observer(ctx, obs_count, &o);
+    if (!st) st = lucid_context_set_input(ctx, d.name, LUCID_DTYPE_FLOAT, d.rank, d.dims, x);
+    if (!st) st = lucid_context_run(ctx);
+    lucid_context_set_observer(ctx, NULL, NULL);
+    if (st) {
+        CHECK(0, "%s: observed run: %s", what, lucid_context_error(ctx));
+        goto out;
+    }
+    CHECK(o.calls == lucid_context_num_layers(ctx), "%s: %zu observer calls for %zu layers",
+          what, o.calls, lucid_context_num_layers(ctx));
+    CHECK(o.order_ok, "%s: layers not shown in execution order", what);
+    lucid_context_output(ctx, 0, &a);
+    CHECK(a.nbytes == ny * sizeof(float) && memcmp(a.data, y, a.nbytes) == 0,
+          "%s: the observed run's output differs from the CUDA-graph run's", what);
+    CHECK(o.last_n == ny && memcmp(o.last, y, ny * sizeof(float)) == 0,
+          "%s: the last layer's output as observed (%zu values) is not the graph output (%zu)",
+          what, o.last_n, ny);
+out:
+    free(o.last);
+    free(x);
+    free(y);
+    lucid_context_destroy(ctx);
+    lucid_plan_destroy(plan);
+    lucid_model_destroy(m);
+}
+
 /* Is name in the comma-separated list of environment variable var? dflt when var is unset. */
 static bool listed(const char *var, const char *name, bool dflt)
 {
@@ -1068,6 +1169,8 @@ int main(int argc, char **argv)
         printf("[%.0f s] %s: profiles\n", lucid_time_now() - t_start, p);
         test_profile(p, LUCID_PRECISION_FP32, i == 0);
         test_profile(p, LUCID_PRECISION_FP16, i == 0);
+        test_observer(p, LUCID_PRECISION_FP32);
+        test_observer(p, LUCID_PRECISION_FP16);
         if (listed("LUCID_TEST_INT8", fashion[i], true)) {
             printf("[%.0f s] %s: int8\n", lucid_time_now() - t_start, p);
             test_int8(p, pi, po);
