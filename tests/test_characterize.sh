@@ -157,6 +157,20 @@ for leaf in ("tuned", "deterministic"):
          leaf + " steps multiply to the total speedup")
     shares = [a["share_of_speedup"] for a in rows]
     need(None in shares or abs(sum(shares) - 1) < 1e-6, leaf + " shares sum to 1: %s" % shares)
+# what lucid compare reads: the machine's peaks, per-layer output signatures, sample outputs
+dev = r["environment"]["device"]
+need(dev["kind"] == "cpu" and dev["peak_gflops_fp32"] > 0 and dev["bandwidth_gbs"] > 0, "device peaks")
+for name in ("reference", "tuned", "fp16"):
+    c = cells["lucid/" + name]
+    sig = c["layer_outputs"]
+    need(sig and len(sig) >= 3 and all(s["digest"].startswith("fnv1a64:") for s in sig),
+         name + " layer output signatures")
+    o = c["outputs_sample"]
+    need(o and o["samples"] >= 1 and len(o["values"]) == o["samples"] * o["elements_per_sample"],
+         name + " outputs sample")
+# the same plan's outputs on the same input: the sample equals the reference's within FP32 noise
+ref_v, tun_v = cells["lucid/reference"]["outputs_sample"]["values"], cells["lucid/tuned"]["outputs_sample"]["values"]
+need(max(abs(a - b) for a, b in zip(ref_v, tun_v)) < 1e-3 * max(abs(a) for a in ref_v), "tuned sample near the reference")
 rows = list(csv.DictReader(open(out + "/cells.csv")))
 need(len(rows) == len(r["cells"]), "cells.csv rows")
 trace = json.load(open(out + "/profile.trace.json"))
@@ -239,8 +253,18 @@ for c in r["cells"]:
     assert c["status"] == "unavailable" or c["engine"] in ("pytorch", "tensorrt"), c["label"]
     assert c["status"] == "ok" or c["reason"], c["label"]
     assert c["status"] == "ok" or c["latency"] is None, c["label"]
-lucid = [c for c in r["cells"] if c["engine"] == "lucid"]
-assert all(c["status"] == "unavailable" for c in lucid), "characterize runs no lucid CUDA cells yet"
+lucid = {c["config"]: c for c in r["cells"] if c["engine"] == "lucid"}
+# the GPU's configs, none of the CPU-only ones; without a GPU each says why
+assert set(lucid) == {"unfused", "fusions", "tuned", "deterministic", "tf32", "fp16", "bf16",
+                      "int8", "pruned", "clustered"}, sorted(lucid)
+for c in lucid.values():
+    assert c["status"] == "unavailable", c["label"]
+    assert c["config"] == "int8" or "CUDA" in c["reason"] or "cuda" in c["reason"], c["reason"]
+gpu_base = {x["name"]: x["base"] for x in r["configs"]}
+assert gpu_base["tuned"] == "fusions" and gpu_base["fusions"] == "unfused", gpu_base
+torch = sorted(c["config"] for c in r["cells"] if c["engine"] == "pytorch")
+assert torch == ["compile-fp16", "compile-fp32", "eager-fp16", "eager-fp32"], torch
+assert [c["config"] for c in r["cells"] if c["engine"] == "tensorrt"] == ["fp32", "fp16"]
 EOF
 
   # an interrupted study leaves valid, partial results and exits 130
