@@ -59,14 +59,15 @@ def compile_model(ov, path, threads, precision, shapes=None, batch=None):
     model = core.read_model(path)
     shapes = dict(shapes or {})
     new_shapes, changed = {}, False
-    for port in model.inputs:
+    for index, port in enumerate(model.inputs):
         name = port.get_any_name()
         ps = port.get_partial_shape()
         if name in shapes:
             want = [int(d) for d in shapes[name]]
         elif ps.is_dynamic:
             want = [d.get_length() if d.is_static else 1 for d in ps]
-            if batch is not None and port is model.inputs[0] and len(want) and ps[0].is_dynamic:
+            # (model.inputs makes new port objects at every call: the first input is index 0)
+            if batch is not None and index == 0 and len(want) and ps[0].is_dynamic:
                 want[0] = int(batch)
         else:
             want = None
