@@ -810,6 +810,8 @@ lucid_status lucid_plan_build_ex(const lucid_model_t *model, const lucid_build_o
     if (opts->threads < 0 || opts->threads > 1024)
         return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
                             "threads must be 0 (all cores) to 1024, not %d", opts->threads);
+    lucid_status cst = lucid_cpu_cap_env_check(err);
+    if (cst) return cst;
     if (opts->margin < 0 || opts->margin > 10 || opts->time_ms < 0 || opts->time_ms > 60000)
         return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
                             "margin must be 0 to 10 and time_ms 0 to 60000");

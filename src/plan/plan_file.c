@@ -419,6 +419,8 @@ lucid_status lucid_plan_load(const char *path, lucid_plan_t **out, lucid_error *
     if (!path || !out)
         return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT, "plan_load: NULL argument");
     *out = NULL;
+    lucid_status cst = lucid_cpu_cap_env_check(err);
+    if (cst) return cst;
     FILE *f = fopen(path, "rb");
     if (!f) return lucid_errorf(err, LUCID_STATUS_IO_ERROR, "%s: cannot open: %s", path,
                                 strerror(errno));

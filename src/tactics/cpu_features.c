@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "tactics/tactic.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -146,16 +147,31 @@ static bool hide_above(lucid_cpu_features *f, lucid_cpu_isa level)
 
 /* The cap is process-wide, as the libraries' own controls are (oneDNN's maximum ISA is
  * fixed when it first dispatches): one atomic word, set from LUCID_CPU_ISA once. An
- * unreadable LUCID_CPU_ISA leaves no cap (the CLI refuses it with a message first). */
+ * unreadable LUCID_CPU_ISA sets no cap and is remembered: building or loading a plan then
+ * fails naming it (lucid_cpu_cap_env_check), so a typo never runs uncapped silently. */
 static atomic_int cap_value = LUCID_CPU_ISA_NATIVE;
 static pthread_once_t cap_once = PTHREAD_ONCE_INIT;
+static char cap_env_bad[64];
 
 static void cap_from_env(void)
 {
     lucid_cpu_isa isa;
     const char *env = getenv("LUCID_CPU_ISA");
-    if (env && env[0] && lucid_cpu_isa_parse(env, &isa) == LUCID_STATUS_OK)
+    if (!env || !env[0]) return;
+    if (lucid_cpu_isa_parse(env, &isa) == LUCID_STATUS_OK)
         atomic_store(&cap_value, (int)isa);
+    else
+        snprintf(cap_env_bad, sizeof cap_env_bad, "%s", env);
+}
+
+lucid_status lucid_cpu_cap_env_check(lucid_error *err)
+{
+    pthread_once(&cap_once, cap_from_env);
+    if (!cap_env_bad[0]) return LUCID_STATUS_OK;
+    return lucid_errorf(err, LUCID_STATUS_INVALID_ARGUMENT,
+                        "LUCID_CPU_ISA='%s' is not an instruction-set level (generic, avx2, "
+                        "avx512, avx512_vnni, avx512_bf16, amx or native)",
+                        cap_env_bad);
 }
 
 lucid_cpu_isa lucid_cpu_cap_get(void)

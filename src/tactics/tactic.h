@@ -27,6 +27,9 @@ typedef struct lucid_cpu_features {
 } lucid_cpu_features;
 
 void lucid_cpu_features_detect(lucid_cpu_features *out);
+/* INVALID_ARGUMENT, naming it, when LUCID_CPU_ISA is set to no level (plan builds and loads
+ * call it; the cap is then not applied). */
+lucid_status lucid_cpu_cap_env_check(lucid_error *err);
 
 /* The features the processor has, with no cap applied (for reporting). */
 void lucid_cpu_features_detect_native(lucid_cpu_features *out);
