@@ -294,6 +294,11 @@ lucid_cpu_isa lucid_cpu_cap_get(void);
 /* The highest level this processor offers completely. */
 lucid_cpu_isa lucid_cpu_isa_native(void);
 
+/* 1 when the cap in force hides an instruction set this processor has. That can hold at the
+ * native level too: a processor with AVX-VNNI but no AVX-512 is at avx2, and a cap at avx2
+ * hides its AVX-VNNI. */
+int lucid_cpu_cap_hides(void);
+
 /* "generic", "avx2", "avx512", "avx512_vnni", "avx512_bf16", "amx", "native"; NULL for a value
  * outside the enum. */
 const char *lucid_cpu_isa_name(lucid_cpu_isa isa);

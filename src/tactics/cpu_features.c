@@ -188,6 +188,13 @@ lucid_status lucid_cpu_cap(lucid_cpu_isa isa)
     return LUCID_STATUS_OK;
 }
 
+int lucid_cpu_cap_hides(void)
+{
+    lucid_cpu_features f;
+    lucid_cpu_features_detect(&f);
+    return f.capped ? 1 : 0;
+}
+
 lucid_cpu_isa lucid_cpu_isa_native(void)
 {
     lucid_cpu_features f;
