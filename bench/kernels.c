@@ -58,7 +58,7 @@ static double bench_shape(const lucid_gemm_kernel *kern, int64_t m, int64_t n, i
     memset(&ctx, 0, sizeof ctx);
     ctx.p.m = m, ctx.p.n = n, ctx.p.k = k, ctx.p.c = c, ctx.p.ldc = n;
     lucid_epilogue epi = {
-        .alpha = 1, .beta = 1, .addend = bias, .add_rs = 1, .add_cs = 0, .act = LUCID_ACT_RELU};
+        .alpha = 1, .beta = 1, .addend = bias, .add_rs = 1, .add_cs = 0, .act = {LUCID_ACT_RELU}};
     ctx.p.epi = epi;
     ctx.p.a = am;
     ctx.p.b = bm;

@@ -61,6 +61,8 @@ static double act_ref(lucid_act act, double v, double a, double b)
         return v / (1 + exp(-v));
     case LUCID_ACT_TANH:
         return tanh(v);
+    case LUCID_ACT_COUNT:
+        break;
     }
     return v;
 }
@@ -114,9 +116,11 @@ static void run_case(const lucid_gemm_kernel *kern, int64_t m, int64_t n, int64_
         e.residual = res;
         e.res_ld = n;
     }
-    e.act = (lucid_act)rand_int(0, 8);
-    e.act_alpha = e.act == LUCID_ACT_CLIP ? -0.5f : e.act == LUCID_ACT_HARD_SIGMOID ? 0.2f : 0.1f;
-    e.act_beta = e.act == LUCID_ACT_CLIP ? 0.7f : 0.5f;
+    e.act.kind = (lucid_act)rand_int(0, LUCID_ACT_COUNT - 1);
+    e.act.alpha = e.act.kind == LUCID_ACT_CLIP           ? -0.5f
+                  : e.act.kind == LUCID_ACT_HARD_SIGMOID ? 0.2f
+                                                         : 0.1f;
+    e.act.beta = e.act.kind == LUCID_ACT_CLIP ? 0.7f : 0.5f;
     case_ctx cx = {.p = {.m = m, .n = n, .k = k, .a = ao, .b = bo, .ldc = n, .epi = e},
                    .count = count,
                    .c_stride = m * n};
@@ -126,7 +130,7 @@ static void run_case(const lucid_gemm_kernel *kern, int64_t m, int64_t n, int64_
     char label[160];
     snprintf(label, sizeof label, "%s m%lld n%lld k%lld pre_a%d pre_b%d tA%d tB%d form%d act%d x%d",
              kern->isa, (long long)m, (long long)n, (long long)k, pre_a, pre_b, ta, tb, form,
-             (int)e.act, count);
+             (int)e.act.kind, count);
     for (int t = 0; t < 3 && ok; t++) {
         int threads = t + 1;
         size_t wsf = lucid_gemm_workspace_floats(kern, &blk, !pre_a, !pre_b);
@@ -148,7 +152,7 @@ static void run_case(const lucid_gemm_kernel *kern, int64_t m, int64_t n, int64_
                     double v = e.alpha * s;
                     if (e.addend) v += e.beta * (double)add[i * e.add_rs + j * e.add_cs];
                     if (e.residual) v += res[i * n + j];
-                    v = act_ref(e.act, v, e.act_alpha, e.act_beta);
+                    v = act_ref(e.act.kind, v, e.act.alpha, e.act.beta);
                     for (int q = 0; q < count; q++) {
                         double d = fabs((double)c[q * m * n + i * n + j] - v);
                         if (!(d <= worst)) worst = isnan(d) ? INFINITY : d;

@@ -144,7 +144,7 @@ static lucid_status blas_conv_run(const void *state, const lucid_array *in, int 
                         (blasint)plane, 1.0f, y + (nb * c->oc + gi * ocg) * plane,
                         (blasint)plane);
         }
-    lucid_blas_apply_act(c, y, ysize);
+    lucid_blas_apply_act(&c->act, y, ysize);
     return LUCID_STATUS_OK;
 }
 

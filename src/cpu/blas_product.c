@@ -1,8 +1,7 @@
 /* blas_product.c - Gemm/FusedGemm/MatMul nodes resolved as one product with constant B, and
- * the activation helpers the library tactics share (see blas_product.h). */
+ * the activation pass the library tactics share (see blas_product.h). */
 #include "cpu/blas_product.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,38 +10,6 @@
 static bool refuse(char *why, size_t why_len, const char *msg)
 {
     if (why && why_len) snprintf(why, why_len, "%s", msg);
-    return false;
-}
-
-bool lucid_blas_read_activation(const lucid_node *n, lucid_dconv *c, char *why, size_t why_len)
-{
-    static const struct {
-        const char *name;
-        lucid_dconv_act act;
-        float alpha, beta; /* defaults of the ONNX op the activation stands for */
-    } acts[] = {
-        {"", LUCID_DCONV_ACT_NONE, 0, 0},
-        {"Relu", LUCID_DCONV_ACT_RELU, 0, 0},
-        {"Clip", LUCID_DCONV_ACT_CLIP, -INFINITY, INFINITY},
-        {"LeakyRelu", LUCID_DCONV_ACT_LEAKY_RELU, 0.01f, 0},
-        {"Sigmoid", LUCID_DCONV_ACT_SIGMOID, 0, 0},
-        {"HardSigmoid", LUCID_DCONV_ACT_HARD_SIGMOID, 0.2f, 0.5f},
-        {"HardSwish", LUCID_DCONV_ACT_HARD_SWISH, 0, 0},
-        {"SiLU", LUCID_DCONV_ACT_SILU, 0, 0},
-        {"Tanh", LUCID_DCONV_ACT_TANH, 0, 0},
-    };
-    const char *name;
-    if (lucid_attr_string(n, "activation", "", &name, NULL))
-        return refuse(why, why_len, "unreadable activation attribute");
-    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
-        if (strcmp(acts[i].name, name) != 0) continue;
-        c->act = acts[i].act;
-        if (lucid_attr_float(n, "activation_alpha", acts[i].alpha, &c->alpha, NULL) ||
-            lucid_attr_float(n, "activation_beta", acts[i].beta, &c->beta, NULL))
-            return refuse(why, why_len, "unreadable activation_alpha/beta");
-        return true;
-    }
-    if (why && why_len) snprintf(why, why_len, "activation '%s' is not known here", name);
     return false;
 }
 
@@ -97,8 +64,11 @@ bool lucid_blas_product_resolve(const lucid_graph *g, const lucid_node *n, lucid
             p->c_rs = cm == 1 ? 0 : cn;
             p->c_cs = cn == 1 ? 0 : 1;
         }
-        if (n->op == LUCID_OP_FUSED_GEMM && !lucid_blas_read_activation(n, &p->act, why, why_len))
-            return false;
+        if (n->op == LUCID_OP_FUSED_GEMM) {
+            const lucid_activation *act = lucid_node_activation(n);
+            if (!act) return refuse(why, why_len, "activation not parsed");
+            p->act = *act;
+        }
     }
     if (p->m < 1 || p->n < 1 || p->k < 1) return refuse(why, why_len, "empty product");
     if (p->m > INT32_MAX || p->n > INT32_MAX || p->k > INT32_MAX)
@@ -114,16 +84,16 @@ void lucid_blas_product_fill_c(const lucid_blas_product *p, float *y)
             y[i * p->n + j] = p->beta * p->c[i * p->c_rs + j * p->c_cs];
 }
 
-void lucid_blas_apply_act(const lucid_dconv *c, float *y, int64_t count)
+void lucid_blas_apply_act(const lucid_activation *a, float *y, int64_t count)
 {
-    switch (c->act) {
-    case LUCID_DCONV_ACT_NONE: return;
-    case LUCID_DCONV_ACT_RELU:
+    switch (a->kind) {
+    case LUCID_ACT_NONE: return;
+    case LUCID_ACT_RELU:
         /* the common case gets a loop the compiler vectorizes */
         for (int64_t i = 0; i < count; i++) y[i] = y[i] < 0 ? 0.0f : y[i];
         return;
     default:
-        for (int64_t i = 0; i < count; i++) y[i] = lucid_dconv_act_apply(c, y[i]);
+        for (int64_t i = 0; i < count; i++) y[i] = lucid_activation_apply(a, y[i]);
         return;
     }
 }

@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cpu/conv_direct_common.h"
 #include "ir/graph.h"
+#include "ops/activation.h"
 
 typedef struct lucid_blas_product {
     /* A is m x k; a MatMul's leading (batch) dimensions of A are folded into m, which is
@@ -21,9 +21,7 @@ typedef struct lucid_blas_product {
     float alpha, beta;
     const float *c;   /* Gemm's constant C (NULL when absent) */
     int64_t c_rs, c_cs; /* C[i, j] = c[i * c_rs + j * c_cs]; 0 where C broadcasts */
-    /* FusedGemm's activation; the dconv enum and apply function are shared with the conv
-     * tactics so that every CPU tactic computes activations one way */
-    lucid_dconv act;
+    lucid_activation act; /* FusedGemm's */
 } lucid_blas_product;
 
 /* Resolves node n into p. False, with a reason in why, for anything else: other ops, non-
@@ -32,15 +30,11 @@ typedef struct lucid_blas_product {
 bool lucid_blas_product_resolve(const lucid_graph *g, const lucid_node *n, lucid_blas_product *p,
                                 char *why, size_t why_len);
 
-/* Reads a FusedConv/FusedGemm activation (activation, activation_alpha, activation_beta, with
- * the ONNX defaults of the op it stands for) into c->act, c->alpha, c->beta. */
-bool lucid_blas_read_activation(const lucid_node *n, lucid_dconv *c, char *why, size_t why_len);
-
 /* Y[i, j] = beta * C[i, j] for the m x n output (ldy n): the addend a BLAS call then
  * accumulates into with its own beta of 1. */
 void lucid_blas_product_fill_c(const lucid_blas_product *p, float *y);
 
 /* y[i] = act(y[i]) for count values, with the reference kernels' expressions. */
-void lucid_blas_apply_act(const lucid_dconv *c, float *y, int64_t count);
+void lucid_blas_apply_act(const lucid_activation *a, float *y, int64_t count);
 
 #endif

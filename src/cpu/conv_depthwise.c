@@ -151,7 +151,7 @@ static void dw_row_generic(const lucid_dw_state *s, const float *xp, const float
     for (int64_t o = 0; o < ow; o++) {
         float v = y[o];
         if (z) v += z[o];
-        y[o] = lucid_dconv_act_apply(c, v);
+        y[o] = lucid_activation_apply(&c->act, v);
     }
 }
 

@@ -46,7 +46,7 @@ dw_tile(const lucid_dconv *c, const __m512 *wv, const int64_t *off, int taps, __
                 ow - oo >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (ow - oo)) - 1);
             __m512 t = a[r][v];
             if (z) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, z + r * ow + oo));
-            _mm512_mask_storeu_ps(y + r * ow + oo, m, lucid_avx512_act(c, t));
+            _mm512_mask_storeu_ps(y + r * ow + oo, m, lucid_avx512_act(&c->act, t));
         }
     }
 }
@@ -307,7 +307,7 @@ dw_flat_block(const lucid_dw_state *s, const float *xb, const float *w, __m512 b
             total - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (total - i)) - 1);
         __m512 t = a[v];
         if (z) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, z + i));
-        _mm512_mask_storeu_ps(y + i, m, lucid_avx512_act(c, t));
+        _mm512_mask_storeu_ps(y + i, m, lucid_avx512_act(&c->act, t));
     }
 }
 

@@ -143,7 +143,7 @@ direct_block(const direct_task *t, const float *xp, int64_t nb, int64_t ocb, int
                 ow - oo >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (ow - oo)) - 1);
             __m512 r = a[j][v];
             if (t->z) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, t->z + base + oo));
-            _mm512_mask_storeu_ps(t->y + base + oo, m, lucid_avx512_act(c, r));
+            _mm512_mask_storeu_ps(t->y + base + oo, m, lucid_avx512_act(&c->act, r));
         }
     }
 }

@@ -2,7 +2,6 @@
  * conv tactics (see conv_direct_common.h). */
 #include "cpu/conv_direct_common.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,38 +29,6 @@ static bool read_pair(const lucid_node *n, const char *name, int64_t def, int64_
     return true;
 }
 
-static bool read_activation(const lucid_node *n, lucid_dconv *c, char *why, size_t why_len)
-{
-    static const struct {
-        const char *name;
-        lucid_dconv_act act;
-        float alpha, beta; /* defaults */
-    } acts[] = {
-        {"", LUCID_DCONV_ACT_NONE, 0, 0},
-        {"Relu", LUCID_DCONV_ACT_RELU, 0, 0},
-        {"Clip", LUCID_DCONV_ACT_CLIP, -INFINITY, INFINITY},
-        {"LeakyRelu", LUCID_DCONV_ACT_LEAKY_RELU, 0.01f, 0},
-        {"Sigmoid", LUCID_DCONV_ACT_SIGMOID, 0, 0},
-        {"HardSigmoid", LUCID_DCONV_ACT_HARD_SIGMOID, 0.2f, 0.5f},
-        {"HardSwish", LUCID_DCONV_ACT_HARD_SWISH, 0, 0},
-        {"SiLU", LUCID_DCONV_ACT_SILU, 0, 0},
-        {"Tanh", LUCID_DCONV_ACT_TANH, 0, 0},
-    };
-    const char *name;
-    if (lucid_attr_string(n, "activation", "", &name, NULL))
-        return refuse(why, why_len, "unreadable activation attribute");
-    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
-        if (strcmp(acts[i].name, name) != 0) continue;
-        c->act = acts[i].act;
-        if (lucid_attr_float(n, "activation_alpha", acts[i].alpha, &c->alpha, NULL) ||
-            lucid_attr_float(n, "activation_beta", acts[i].beta, &c->beta, NULL))
-            return refuse(why, why_len, "unreadable activation_alpha/beta");
-        return true;
-    }
-    if (why && why_len) snprintf(why, why_len, "activation '%s' has no fused epilogue here", name);
-    return false;
-}
-
 bool lucid_dconv_resolve(const lucid_graph *g, const lucid_node *n, lucid_dconv *c, char *why,
                          size_t why_len)
 {
@@ -85,7 +52,9 @@ bool lucid_dconv_resolve(const lucid_graph *g, const lucid_node *n, lucid_dconv 
         const lucid_ir_tensor *z = lucid_op_input(g, n, 3);
         if (z && (z->dtype != LUCID_DTYPE_FLOAT || lucid_tensor_numel(z) != lucid_tensor_numel(y)))
             return refuse(why, why_len, "residual is not float32 of the output's shape");
-        if (!read_activation(n, c, why, why_len)) return false;
+        const lucid_activation *act = lucid_node_activation(n);
+        if (!act) return refuse(why, why_len, "activation not parsed");
+        c->act = *act;
     }
     int64_t strides[2], dil[2], pads4[4];
     const char *auto_pad;
@@ -134,27 +103,6 @@ bool lucid_dconv_resolve(const lucid_graph *g, const lucid_node *n, lucid_dconv 
         c->oc % c->group || w->dims[1] * c->group != c->ic)
         return refuse(why, why_len, "inconsistent shapes");
     return true;
-}
-
-float lucid_dconv_act_apply(const lucid_dconv *c, float v)
-{
-    switch (c->act) {
-    case LUCID_DCONV_ACT_NONE: return v;
-    case LUCID_DCONV_ACT_RELU: return v < 0 ? 0.0f : v;
-    case LUCID_DCONV_ACT_CLIP: {
-        float t = v < c->alpha ? c->alpha : v;
-        return t > c->beta ? c->beta : t;
-    }
-    case LUCID_DCONV_ACT_LEAKY_RELU: return v < 0 ? c->alpha * v : v;
-    case LUCID_DCONV_ACT_SIGMOID:
-        return v >= 0 ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v));
-    case LUCID_DCONV_ACT_HARD_SIGMOID: return fmaxf(0.0f, fminf(1.0f, c->alpha * v + c->beta));
-    case LUCID_DCONV_ACT_HARD_SWISH: return v * fmaxf(0.0f, fminf(1.0f, v * (1.0f / 6) + 0.5f));
-    case LUCID_DCONV_ACT_SILU:
-        return v * (v >= 0 ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v)));
-    case LUCID_DCONV_ACT_TANH: return tanhf(v);
-    }
-    return v;
 }
 
 void lucid_dconv_plane_shape(const lucid_dconv *c, lucid_dconv_plane *p)

@@ -9,19 +9,7 @@
 #include <stdint.h>
 
 #include "ir/graph.h"
-
-/* The activation a FusedConv applies after bias and residual (NONE for plain Conv). */
-typedef enum lucid_dconv_act {
-    LUCID_DCONV_ACT_NONE,
-    LUCID_DCONV_ACT_RELU,
-    LUCID_DCONV_ACT_CLIP, /* min alpha, max beta: ReLU6 is Clip 0..6 */
-    LUCID_DCONV_ACT_LEAKY_RELU,
-    LUCID_DCONV_ACT_SIGMOID,
-    LUCID_DCONV_ACT_HARD_SIGMOID,
-    LUCID_DCONV_ACT_HARD_SWISH,
-    LUCID_DCONV_ACT_SILU,
-    LUCID_DCONV_ACT_TANH,
-} lucid_dconv_act;
+#include "ops/activation.h"
 
 /* A 2-D NCHW float32 convolution with every padding rule already applied. */
 typedef struct lucid_dconv {
@@ -29,8 +17,7 @@ typedef struct lucid_dconv {
     int64_t ih, iw, oh, ow, kh, kw;
     int64_t sh, sw, dh, dw;
     int64_t pt, pl; /* begin pads; end pads only matter through oh/ow */
-    lucid_dconv_act act;
-    float alpha, beta;
+    lucid_activation act; /* a FusedConv's, applied after bias and residual (none for Conv) */
     bool fused; /* a FusedConv: input 3, when present, is the residual */
 } lucid_dconv;
 
@@ -38,9 +25,6 @@ typedef struct lucid_dconv {
  * for anything that is not a 2-D float32 convolution these tactics can read. */
 bool lucid_dconv_resolve(const lucid_graph *g, const lucid_node *n, lucid_dconv *c, char *why,
                          size_t why_len);
-
-/* The activation on one value, as the reference FusedConv computes it (libm). */
-float lucid_dconv_act_apply(const lucid_dconv *c, float v);
 
 /* Input planes are read through a padded copy split into stride phases along the width:
  * padded column j lives in phase j % sw at index j / sw, so the input column of output

@@ -45,10 +45,7 @@ static bool conv_resolve(const lucid_graph *g, const lucid_node *n, bool pointwi
         return refuse(why, why_len, "not a 1x1, stride 1, unpadded convolution");
     memset(epi, 0, sizeof *epi);
     epi->alpha = epi->beta = 1.0f;
-    /* lucid_dconv's activations are the same list in the same order */
-    epi->act = (lucid_act)c->act;
-    epi->act_alpha = c->alpha;
-    epi->act_beta = c->beta;
+    epi->act = c->act;
     return true;
 }
 

@@ -158,7 +158,7 @@ pw_tile(const pw_state *s, const float *restrict x, const float *restrict w, con
             const __mmask16 m = v == nv - 1 ? last : (__mmask16)0xffff;
             __m512 t = acc[r][v];
             if (zr) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, zr + 16 * v));
-            _mm512_mask_storeu_ps(yr + 16 * v, m, lucid_avx512_act(&s->c, t));
+            _mm512_mask_storeu_ps(yr + 16 * v, m, lucid_avx512_act(&s->c.act, t));
         }
     }
 }

@@ -124,10 +124,7 @@ static lucid_status wino_prepare(int out, const lucid_graph *g, const lucid_node
     s->kern = &lucid_gemm_kernel_avx512;
     const int nr = s->kern->nr;
     s->epi.alpha = s->epi.beta = 1.0f;
-    /* lucid_dconv's activations are the epilogue's list in the same order */
-    s->epi.act = (lucid_act)c->act;
-    s->epi.act_alpha = c->alpha;
-    s->epi.act_beta = c->beta;
+    s->epi.act = c->act;
     s->tiles_h = (c->oh + out - 1) / out;
     s->tiles_w = (c->ow + out - 1) / out;
     s->tiles = s->tiles_h * s->tiles_w;
@@ -397,7 +394,7 @@ static inline __attribute__((always_inline)) void output_body(const int out, con
                     float *dst = r->y + base + (oy + i) * c->ow + ox;
                     for (int j = 0; j < cols; j++)
                         dst[j] = y[i][j % out][l + j / out];
-                    if (r->z || e.act != LUCID_ACT_NONE) {
+                    if (r->z || e.act.kind != LUCID_ACT_NONE) {
                         /* the residual is indexed like the output: row oc of image b */
                         e.residual = r->z ? r->z + b * c->oc * ohw : NULL;
                         e.res_ld = ohw;

@@ -17,39 +17,39 @@ int lucid_dnnl_threads_set(int threads)
     return old;
 }
 
-int lucid_dnnl_act_steps(const lucid_dconv *c, lucid_dnnl_eltwise steps[2])
+int lucid_dnnl_act_steps(const lucid_activation *a, lucid_dnnl_eltwise steps[2])
 {
-    switch (c->act) {
-    case LUCID_DCONV_ACT_NONE:
+    switch (a->kind) {
+    case LUCID_ACT_NONE:
         return 0;
-    case LUCID_DCONV_ACT_RELU:
+    case LUCID_ACT_RELU:
         steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_relu, 0, 0};
         return 1;
-    case LUCID_DCONV_ACT_LEAKY_RELU:
+    case LUCID_ACT_LEAKY_RELU:
         /* oneDNN's relu with a negative slope alpha is LeakyRelu */
-        steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_relu, c->alpha, 0};
+        steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_relu, a->alpha, 0};
         return 1;
-    case LUCID_DCONV_ACT_CLIP:
+    case LUCID_ACT_CLIP:
         /* clip with infinite bounds: oneDNN compares with them like Clip does */
-        steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_clip, c->alpha, c->beta};
+        steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_clip, a->alpha, a->beta};
         return 1;
-    case LUCID_DCONV_ACT_SIGMOID:
+    case LUCID_ACT_SIGMOID:
         steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_logistic, 0, 0};
         return 1;
-    case LUCID_DCONV_ACT_HARD_SIGMOID:
+    case LUCID_ACT_HARD_SIGMOID:
         /* oneDNN 2.6 has no hardsigmoid: linear alpha*x + beta, then clip to [0, 1] */
-        steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_linear, c->alpha, c->beta};
+        steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_linear, a->alpha, a->beta};
         steps[1] = (lucid_dnnl_eltwise){dnnl_eltwise_clip, 0.0f, 1.0f};
         return 2;
-    case LUCID_DCONV_ACT_HARD_SWISH:
+    case LUCID_ACT_HARD_SWISH:
         /* oneDNN 2.6's hardswish is x * relu6(x + 3) / 6, ONNX's HardSwish */
         steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_hardswish, 0, 0};
         return 1;
-    case LUCID_DCONV_ACT_SILU:
+    case LUCID_ACT_SILU:
         /* swish is x * sigmoid(alpha * x) */
         steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_swish, 1.0f, 0};
         return 1;
-    case LUCID_DCONV_ACT_TANH:
+    case LUCID_ACT_TANH:
         steps[0] = (lucid_dnnl_eltwise){dnnl_eltwise_tanh, 0, 0};
         return 1;
     default:
@@ -57,10 +57,11 @@ int lucid_dnnl_act_steps(const lucid_dconv *c, lucid_dnnl_eltwise steps[2])
     }
 }
 
-bool lucid_dnnl_append_act(dnnl_post_ops_t po, const lucid_dconv *c, char *why, size_t why_len)
+bool lucid_dnnl_append_act(dnnl_post_ops_t po, const lucid_activation *a, char *why,
+                           size_t why_len)
 {
     lucid_dnnl_eltwise steps[2];
-    const int n = lucid_dnnl_act_steps(c, steps);
+    const int n = lucid_dnnl_act_steps(a, steps);
     if (n < 0) {
         snprintf(why, why_len, "activation has no oneDNN eltwise post-op");
         return false;

@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "cpu/conv_direct_common.h"
+#include "ops/activation.h"
 #include "tactics/tactic.h"
 
 /* Workspace slices are cut at this alignment (oneDNN's blocked kernels like 64 bytes). */
@@ -38,13 +38,14 @@ typedef struct lucid_dnnl_eltwise {
     float alpha, beta;
 } lucid_dnnl_eltwise;
 
-/* c's activation as oneDNN eltwise operations applied in order: their count (0 for none, at
+/* a as oneDNN eltwise operations applied in order: their count (0 for none, at
  * most 2), or -1 if oneDNN cannot express it. */
-int lucid_dnnl_act_steps(const lucid_dconv *c, lucid_dnnl_eltwise steps[2]);
+int lucid_dnnl_act_steps(const lucid_activation *a, lucid_dnnl_eltwise steps[2]);
 
-/* Appends c's activation as eltwise post-ops. False, with a reason, if oneDNN cannot
+/* Appends activation a as eltwise post-ops. False, with a reason, if oneDNN cannot
  * express it. */
-bool lucid_dnnl_append_act(dnnl_post_ops_t po, const lucid_dconv *c, char *why, size_t why_len);
+bool lucid_dnnl_append_act(dnnl_post_ops_t po, const lucid_activation *a, char *why,
+                           size_t why_len);
 
 /* An attribute with the user scratchpad (lucid's workspace holds it) and, when po is not
  * NULL, those post-ops. NULL on failure. */

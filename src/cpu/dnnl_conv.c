@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "cpu/conv_direct_common.h"
 #include "cpu/dnnl_common.h"
 #include "cpu/half_convert.h"
 #include "ops/op.h"
@@ -194,7 +195,7 @@ static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, int varia
         if ((ds = dnnl_post_ops_create(&po))) goto fail;
         /* FusedConv is act(conv + b + z): the sum post-op adds what dst already holds (z) */
         if (s->has_z && (ds = dnnl_post_ops_append_sum(po, 1.0f))) goto fail;
-        if (act_post && !lucid_dnnl_append_act(po, c, why, why_len)) goto done;
+        if (act_post && !lucid_dnnl_append_act(po, &c->act, why, why_len)) goto done;
         if (!(attr = lucid_dnnl_attr_create(po))) {
             ds = dnnl_out_of_memory;
             goto fail;
@@ -211,8 +212,8 @@ static bool dnnl_conv_build(const lucid_graph *g, const lucid_node *n, int varia
         dnnl_primitive_attr_destroy(attr);
         dnnl_post_ops_destroy(po);
         attr = NULL, po = NULL;
-        if (ds == dnnl_unimplemented && wino && act_post && c->act != LUCID_DCONV_ACT_NONE) {
-            s->n_act = lucid_dnnl_act_steps(c, s->act_step);
+        if (ds == dnnl_unimplemented && wino && act_post && c->act.kind != LUCID_ACT_NONE) {
+            s->n_act = lucid_dnnl_act_steps(&c->act, s->act_step);
             if (s->n_act > 0) continue;
             s->n_act = 0;
         }

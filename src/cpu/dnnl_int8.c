@@ -22,7 +22,7 @@
 #include "core/error.h"
 #include "cpu/dnnl_common.h"
 #include "ops/conv.h"
-#include "ops/fused.h"
+#include "ops/activation.h"
 #include "ops/layout.h"
 #include "ops/op.h"
 #include "ops/qlayers.h"
@@ -112,13 +112,14 @@ static bool q_common_build(const lucid_graph *g, const lucid_node *n, int64_t m,
     c->m = m;
     c->quantized = lucid_op_input(g, n, ys_i) != NULL;
     c->y_scale = c->quantized ? scalar_f(g, n, ys_i) : 1.0f;
-    lucid_fused_act act;
-    if (lucid_fused_act_parse(n, &act, NULL)) return refuse(why, len, "unreadable activation");
+    const lucid_activation *pact = lucid_node_activation(n);
+    if (!pact) return refuse(why, len, "activation not parsed");
+    const lucid_activation act = *pact;
     /* A piecewise-linear activation (Relu, Clip) commutes with the output scale, so the
      * primitive works in the output's units from the start. Any other (SiLU, Sigmoid, ...)
      * must see real values: the primitive then works in real units, applies the activation,
      * and a final linear post-op divides by the output scale before the int8 store. */
-    const bool real = c->quantized && !lucid_fused_act_is_piecewise_linear(&act);
+    const bool real = c->quantized && !lucid_activation_is_piecewise_linear(&act);
     c->per_channel = wc != 1;
     c->oscale = malloc(sizeof(float) * (size_t)(m ? m : 1));
     c->bias = b ? malloc(sizeof(float) * (size_t)(m ? m : 1)) : NULL;
@@ -151,8 +152,8 @@ static bool q_common_build(const lucid_graph *g, const lucid_node *n, int64_t m,
         if (ds != dnnl_success) return refuse(why, len, "oneDNN refused the sum post-op");
     }
     /* the activation, on values in the output's units (or real ones, see above) */
-    lucid_dconv dc = {.act = (lucid_dconv_act)act.kind, .alpha = act.alpha, .beta = act.beta};
-    if (c->quantized && !real && dc.act == LUCID_DCONV_ACT_CLIP) {
+    lucid_activation dc = act;
+    if (c->quantized && !real && dc.kind == LUCID_ACT_CLIP) {
         dc.alpha /= c->y_scale;
         dc.beta /= c->y_scale;
     }

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu/blas_product.h"
 #include "cpu/eltwise_avx512.h"
+#include "ops/activation.h"
 #include "ops/layout.h"
 #include "ops/op.h"
 #include "tactics/tactic.h"
@@ -30,7 +30,7 @@ typedef struct ew_state {
     ew_kind kind;
     ew_bcast bcast;
     int64_t chan, pixels, sm_batch; /* per-channel forms: C, H*W, small's batch stride */
-    lucid_dconv act;        /* unary ops: the activation (and its alpha/beta) */
+    lucid_activation act;   /* unary ops: the activation (and its alpha/beta) */
     bool clip_inputs;       /* Clip from opset 11: bounds from inputs 1 and 2 at run time */
     int full, small;        /* binary: which input has the output's shape, which broadcasts */
     int64_t total, outer, mid, inner; /* small has mid values; out is outer x mid x inner */
@@ -53,32 +53,17 @@ static bool ew_resolve(const lucid_graph *g, const lucid_node *n, lucid_layout l
         return ew_refuse(why, why_len, "only float32 with static shapes");
     s->total = lucid_tensor_numel(y);
     switch (n->op) {
-    case LUCID_OP_RELU: s->act.act = LUCID_DCONV_ACT_RELU; break;
-    case LUCID_OP_SIGMOID: s->act.act = LUCID_DCONV_ACT_SIGMOID; break;
-    case LUCID_OP_HARD_SWISH: s->act.act = LUCID_DCONV_ACT_HARD_SWISH; break;
-    case LUCID_OP_TANH: s->act.act = LUCID_DCONV_ACT_TANH; break;
+    case LUCID_OP_RELU:
+    case LUCID_OP_SIGMOID:
+    case LUCID_OP_HARD_SWISH:
+    case LUCID_OP_TANH:
     case LUCID_OP_LEAKY_RELU:
-        s->act.act = LUCID_DCONV_ACT_LEAKY_RELU;
-        if (lucid_attr_float(n, "alpha", 0.01f, &s->act.alpha, NULL))
-            return ew_refuse(why, why_len, "unreadable alpha");
-        break;
     case LUCID_OP_HARD_SIGMOID:
-        s->act.act = LUCID_DCONV_ACT_HARD_SIGMOID;
-        if (lucid_attr_float(n, "alpha", 0.2f, &s->act.alpha, NULL) ||
-            lucid_attr_float(n, "beta", 0.5f, &s->act.beta, NULL))
-            return ew_refuse(why, why_len, "unreadable alpha/beta");
-        break;
     case LUCID_OP_CLIP:
-        s->act.act = LUCID_DCONV_ACT_CLIP;
-        s->act.alpha = -INFINITY;
-        s->act.beta = INFINITY;
-        if (n->opset < 11) {
-            if (lucid_attr_float(n, "min", -INFINITY, &s->act.alpha, NULL) ||
-                lucid_attr_float(n, "max", INFINITY, &s->act.beta, NULL))
-                return ew_refuse(why, why_len, "unreadable min/max");
-        } else {
-            s->clip_inputs = true;
-        }
+        if (!lucid_activation_of_op(g, n, &s->act, NULL))
+            return ew_refuse(why, why_len, "parameters not parsed");
+        /* Clip from opset 11: bounds from inputs 1 and 2, read at run time */
+        s->clip_inputs = n->op == LUCID_OP_CLIP && n->opset >= 11;
         break;
     case LUCID_OP_ADD: s->kind = EW_ADD; break;
     case LUCID_OP_SUB: s->kind = EW_SUB; break;
@@ -158,7 +143,7 @@ static inline __m512 ew_binary(ew_kind k, __m512 a, __m512 b)
 
 typedef struct ew_task {
     const ew_state *s;
-    lucid_dconv act;
+    lucid_activation act;
     const float *full, *small;
     float *y;
 } ew_task;
@@ -448,7 +433,7 @@ const lucid_tactic lucid_tactic_cpu_softmax_f32_avx512 = {
 typedef struct bn_state {
     int64_t rows, chan, inner; /* rows = N x C planes of inner values */
     bool blocked;              /* NCHW16C: rows = N x C/16 blocks of inner x 16 values */
-    lucid_dconv act;
+    lucid_activation act;
     float *mean, *a, *b; /* per channel, owned */
 } bn_state;
 
@@ -481,8 +466,11 @@ static bool bn_resolve(const lucid_graph *g, const lucid_node *n, bn_state *s, c
     s->chan = x->dims[1];
     s->rows = x->dims[0] * x->dims[1];
     s->inner = s->rows ? lucid_tensor_numel(x) / s->rows : 0;
-    if (n->op == LUCID_OP_FUSED_BATCH_NORM && !lucid_blas_read_activation(n, &s->act, why, why_len))
-        return false;
+    if (n->op == LUCID_OP_FUSED_BATCH_NORM) {
+        const lucid_activation *act = lucid_node_activation(n);
+        if (!act) return ew_refuse(why, why_len, "activation not parsed");
+        s->act = *act;
+    }
     return true;
 }
 

@@ -5,7 +5,8 @@
 
 #include <immintrin.h>
 
-#include "cpu/conv_direct_common.h"
+#include "cpu/epilogue.h"
+#include "ops/activation.h"
 
 /* exp(x): x = n ln2 + r with |r| <= ln2/2, a degree-6 polynomial for e^r (Cephes' expf
  * coefficients, about 1 ulp), and scalef for 2^n, which also gives 0 and inf at the ends
@@ -55,34 +56,40 @@ static inline __m512 lucid_avx512_tanh(__m512 x)
     return _mm512_mask_blend_ps(is_small, big, small);
 }
 
-/* The fused activation of c on v (branch outside the caller's loop is not worth it: the
- * switch is predicted perfectly within a layer). */
-static inline __m512 lucid_avx512_act(const lucid_dconv *c, __m512 v)
+/* Activation a on v (branch outside the caller's loop is not worth it: the switch is
+ * predicted perfectly within a layer). An activation without an AVX-512 form here runs the
+ * epilogue's loop (cpu/epilogue.h) on the 16 lanes. */
+static inline __m512 lucid_avx512_act(const lucid_activation *a, __m512 v)
 {
-    switch (c->act) {
-    case LUCID_DCONV_ACT_NONE: return v;
-    case LUCID_DCONV_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
-    case LUCID_DCONV_ACT_CLIP:
-        return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(c->alpha)), _mm512_set1_ps(c->beta));
-    case LUCID_DCONV_ACT_LEAKY_RELU: {
+    switch (a->kind) {
+    case LUCID_ACT_NONE: return v;
+    case LUCID_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case LUCID_ACT_CLIP:
+        return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(a->alpha)), _mm512_set1_ps(a->beta));
+    case LUCID_ACT_LEAKY_RELU: {
         __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-        return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(c->alpha));
+        return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(a->alpha));
     }
-    case LUCID_DCONV_ACT_SIGMOID: return lucid_avx512_sigmoid(v);
-    case LUCID_DCONV_ACT_HARD_SIGMOID:
+    case LUCID_ACT_SIGMOID: return lucid_avx512_sigmoid(v);
+    case LUCID_ACT_HARD_SIGMOID:
         return _mm512_max_ps(_mm512_setzero_ps(),
                              _mm512_min_ps(_mm512_set1_ps(1.0f),
-                                           _mm512_fmadd_ps(v, _mm512_set1_ps(c->alpha),
-                                                           _mm512_set1_ps(c->beta))));
-    case LUCID_DCONV_ACT_HARD_SWISH: {
+                                           _mm512_fmadd_ps(v, _mm512_set1_ps(a->alpha),
+                                                           _mm512_set1_ps(a->beta))));
+    case LUCID_ACT_HARD_SWISH: {
         __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6), _mm512_set1_ps(0.5f));
         t = _mm512_max_ps(_mm512_setzero_ps(), _mm512_min_ps(_mm512_set1_ps(1.0f), t));
         return _mm512_mul_ps(v, t);
     }
-    case LUCID_DCONV_ACT_SILU: return _mm512_mul_ps(v, lucid_avx512_sigmoid(v));
-    case LUCID_DCONV_ACT_TANH: return lucid_avx512_tanh(v);
+    case LUCID_ACT_SILU: return _mm512_mul_ps(v, lucid_avx512_sigmoid(v));
+    case LUCID_ACT_TANH: return lucid_avx512_tanh(v);
+    default: {
+        float t[16];
+        _mm512_storeu_ps(t, v);
+        lucid_act_row(a, t, 16);
+        return _mm512_loadu_ps(t);
     }
-    return v;
+    }
 }
 
 #endif

@@ -7,20 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ir/graph.h"
-
-/* The activations lucid's fused layers carry (FusedConv / FusedGemm "activation"). */
-typedef enum lucid_act {
-    LUCID_ACT_NONE = 0,
-    LUCID_ACT_RELU,
-    LUCID_ACT_CLIP,       /* min(max(x, alpha), beta) */
-    LUCID_ACT_LEAKY_RELU, /* x < 0 ? alpha * x : x */
-    LUCID_ACT_SIGMOID,
-    LUCID_ACT_HARD_SIGMOID, /* max(0, min(1, alpha * x + beta)) */
-    LUCID_ACT_HARD_SWISH,   /* x * max(0, min(1, x / 6 + 0.5)) */
-    LUCID_ACT_SILU,         /* x * sigmoid(x) */
-    LUCID_ACT_TANH,
-} lucid_act;
+#include "ops/activation.h"
 
 /* Y = act(alpha * acc + beta * addend + residual), element (i, j) of the product:
  * addend[i * add_rs + j * add_cs] (add_rs/add_cs 0 where broadcast: a per-column bias has
@@ -31,20 +18,14 @@ typedef struct lucid_epilogue {
     int64_t add_rs, add_cs;
     const float *residual;
     int64_t res_ld;
-    lucid_act act;
-    float act_alpha, act_beta;
+    lucid_activation act;
 } lucid_epilogue;
 
 /* True if the epilogue changes nothing (the kernels then skip it). */
 static inline bool lucid_epilogue_is_identity(const lucid_epilogue *e)
 {
-    return !e || (e->alpha == 1.0f && !e->addend && !e->residual && e->act == LUCID_ACT_NONE);
+    return !e || (e->alpha == 1.0f && !e->addend && !e->residual && e->act.kind == LUCID_ACT_NONE);
 }
-
-/* Reads a fused layer's activation attributes (activation, activation_alpha,
- * activation_beta; defaults those of the matching ONNX op) into e. False, with a reason in
- * why, if they are unreadable or name an activation the epilogue lacks. */
-bool lucid_epilogue_read_act(const lucid_node *n, lucid_epilogue *e, char *why, size_t why_len);
 
 /* exp for the activations, in plain float arithmetic so loops over it vectorize: 2^n by the
  * exponent bits times a degree-6 polynomial on [-ln2/2, ln2/2] (relative error ~2 ulp);
@@ -74,42 +55,13 @@ static inline float lucid_epilogue_exp(float x)
     return p * s;
 }
 
-/* Applies the epilogue to n consecutive results c[0..n) of row i, columns j0.., each pass a
- * simple loop the compiler vectorizes for the instruction set of the including file. */
-static inline void lucid_epilogue_row(const lucid_epilogue *e, float *restrict c, int64_t i,
-                                      int64_t j0, int n)
+/* c[j] = act(c[j]) for j < n, each activation a simple loop the compiler vectorizes for the
+ * instruction set of the including file. */
+static inline void lucid_act_row(const lucid_activation *a, float *restrict c, int n)
 {
-    if (e->alpha != 1.0f) {
-        const float a = e->alpha;
-        for (int j = 0; j < n; j++)
-            c[j] *= a;
-    }
-    if (e->addend) {
-        const float *restrict ad = e->addend + i * e->add_rs + j0 * e->add_cs;
-        const float b = e->beta;
-        if (e->add_cs == 0) {
-            const float v = b * ad[0];
-            for (int j = 0; j < n; j++)
-                c[j] += v;
-        } else if (e->add_cs == 1) {
-            if (b == 1.0f)
-                for (int j = 0; j < n; j++)
-                    c[j] += ad[j];
-            else
-                for (int j = 0; j < n; j++)
-                    c[j] += b * ad[j];
-        } else {
-            for (int j = 0; j < n; j++)
-                c[j] += b * ad[j * e->add_cs];
-        }
-    }
-    if (e->residual) {
-        const float *restrict r = e->residual + i * e->res_ld + j0;
-        for (int j = 0; j < n; j++)
-            c[j] += r[j];
-    }
-    const float aa = e->act_alpha, ab = e->act_beta;
-    switch (e->act) {
+    _Static_assert(LUCID_ACT_COUNT == 9, "lucid_act_row has a case for every activation");
+    const float aa = a->alpha, ab = a->beta;
+    switch (a->kind) {
     case LUCID_ACT_NONE:
         break;
     case LUCID_ACT_RELU:
@@ -154,7 +106,46 @@ static inline void lucid_epilogue_row(const lucid_epilogue *e, float *restrict c
         for (int j = 0; j < n; j++)
             c[j] = 1.0f - 2.0f / (lucid_epilogue_exp(2.0f * c[j]) + 1.0f);
         break;
+    case LUCID_ACT_COUNT:
+        break;
     }
+}
+
+/* Applies the epilogue to n consecutive results c[0..n) of row i, columns j0.., each pass a
+ * simple loop the compiler vectorizes for the instruction set of the including file. */
+static inline void lucid_epilogue_row(const lucid_epilogue *e, float *restrict c, int64_t i,
+                                      int64_t j0, int n)
+{
+    if (e->alpha != 1.0f) {
+        const float a = e->alpha;
+        for (int j = 0; j < n; j++)
+            c[j] *= a;
+    }
+    if (e->addend) {
+        const float *restrict ad = e->addend + i * e->add_rs + j0 * e->add_cs;
+        const float b = e->beta;
+        if (e->add_cs == 0) {
+            const float v = b * ad[0];
+            for (int j = 0; j < n; j++)
+                c[j] += v;
+        } else if (e->add_cs == 1) {
+            if (b == 1.0f)
+                for (int j = 0; j < n; j++)
+                    c[j] += ad[j];
+            else
+                for (int j = 0; j < n; j++)
+                    c[j] += b * ad[j];
+        } else {
+            for (int j = 0; j < n; j++)
+                c[j] += b * ad[j * e->add_cs];
+        }
+    }
+    if (e->residual) {
+        const float *restrict r = e->residual + i * e->res_ld + j0;
+        for (int j = 0; j < n; j++)
+            c[j] += r[j];
+    }
+    lucid_act_row(&e->act, c, n);
 }
 
 #endif

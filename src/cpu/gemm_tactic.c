@@ -84,8 +84,11 @@ static bool gemm_resolve(const lucid_graph *g, const lucid_node *n, gemm_desc *d
             d->c_sj = c1 == 1 ? 0 : 1;
             d->has_c = true;
         }
-        if (n->op == LUCID_OP_FUSED_GEMM && !lucid_epilogue_read_act(n, &d->epi, why, why_len))
-            return false;
+        if (n->op == LUCID_OP_FUSED_GEMM) {
+            const lucid_activation *act = lucid_node_activation(n);
+            if (!act) return refuse(why, why_len, "activation not parsed");
+            d->epi.act = *act;
+        }
     }
     d->b = b->data;
     return true;

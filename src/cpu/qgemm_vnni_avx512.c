@@ -28,7 +28,7 @@
 
 #include "core/error.h"
 #include "ops/conv.h"
-#include "ops/fused.h"
+#include "ops/activation.h"
 #include "ops/op.h"
 #include "ops/qlayers.h"
 #include "ops/quant_util.h"
@@ -66,7 +66,7 @@ typedef struct vq_state {
     float y_scale;
     int32_t y_zp, qmin, qmax;
     int act;
-    lucid_fused_act fact;
+    lucid_activation fact;
 } vq_state;
 
 static bool vq_refuse(char *why, size_t len, const char *msg)
@@ -175,11 +175,13 @@ static bool vq_resolve(const lucid_graph *g, const lucid_node *n, bool conv, vq_
     } else if (y->dtype != LUCID_DTYPE_FLOAT) {
         return vq_refuse(why, len, "output dtype");
     }
-    if (lucid_fused_act_parse(n, &s->fact, NULL)) return vq_refuse(why, len, "unreadable activation");
-    s->act = s->fact.kind == 0                              ? ACT_NONE
-             : !lucid_fused_act_is_piecewise_linear(&s->fact) ? ACT_OTHER
-             : lucid_fused_act_apply(&s->fact, -1.0f) == 0.0f &&
-                     lucid_fused_act_apply(&s->fact, 1e30f) == 1e30f
+    const lucid_activation *act = lucid_node_activation(n);
+    if (!act) return vq_refuse(why, len, "activation not parsed");
+    s->fact = *act;
+    s->act = s->fact.kind == LUCID_ACT_NONE                 ? ACT_NONE
+             : !lucid_activation_is_piecewise_linear(&s->fact) ? ACT_OTHER
+             : lucid_activation_apply(&s->fact, -1.0f) == 0.0f &&
+                     lucid_activation_apply(&s->fact, 1e30f) == 1e30f
                  ? ACT_RELU
                  : ACT_CLIP;
     /* the reference checks the scales at run time; a graph whose scales it would refuse is
@@ -379,7 +381,7 @@ epilogue16(const vq_state *s, __m512i acc, int64_t row, int64_t m0, const void *
     case ACT_OTHER: {
         float t[16];
         _mm512_storeu_ps(t, v);
-        for (int i = 0; i < 16; i++) t[i] = lucid_fused_act_apply(&s->fact, t[i]);
+        for (int i = 0; i < 16; i++) t[i] = lucid_activation_apply(&s->fact, t[i]);
         v = _mm512_loadu_ps(t);
         break;
     }

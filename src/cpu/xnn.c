@@ -59,13 +59,13 @@ typedef struct xnn_state {
 } xnn_state;
 
 /* Relu and Clip are XNNPACK's output clamp; none is the whole float range. */
-static bool clamp_of(const lucid_dconv *a, float *lo, float *hi, char *why, size_t why_len)
+static bool clamp_of(const lucid_activation *a, float *lo, float *hi, char *why, size_t why_len)
 {
     *lo = -INFINITY, *hi = INFINITY;
-    switch (a->act) {
-    case LUCID_DCONV_ACT_NONE: return true;
-    case LUCID_DCONV_ACT_RELU: *lo = 0; return true;
-    case LUCID_DCONV_ACT_CLIP:
+    switch (a->kind) {
+    case LUCID_ACT_NONE: return true;
+    case LUCID_ACT_RELU: *lo = 0; return true;
+    case LUCID_ACT_CLIP:
         *lo = a->alpha, *hi = a->beta;
         if (!(*lo <= *hi)) break;
         return true;
@@ -95,7 +95,7 @@ static bool conv_build(const lucid_graph *g, const lucid_node *n, bool full, xnn
         return false;
     }
     float lo, hi;
-    if (!clamp_of(c, &lo, &hi, why, why_len)) return false;
+    if (!clamp_of(&c->act, &lo, &hi, why, why_len)) return false;
     const lucid_ir_tensor *w = lucid_op_input(g, n, 1), *b = lucid_op_input(g, n, 2);
     if (!w || !w->data || (b && !b->data)) {
         snprintf(why, why_len, "weights and bias must be constants");

@@ -52,21 +52,23 @@ __device__ __forceinline__ float sigmoidf(float v)
     return v >= 0 ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v));
 }
 
+static_assert(LUCID_ACT_COUNT == 9, "act_apply has a case for every activation");
+
 __device__ __forceinline__ float act_apply(lc_act act, float v, float alpha, float beta)
 {
     switch (act) {
-    case LC_ACT_NONE: return v;
-    case LC_ACT_RELU: return v < 0 ? 0.0f : v;
-    case LC_ACT_CLIP: {
+    case LUCID_ACT_NONE: return v;
+    case LUCID_ACT_RELU: return v < 0 ? 0.0f : v;
+    case LUCID_ACT_CLIP: {
         float t = v < alpha ? alpha : v;
         return t > beta ? beta : t;
     }
-    case LC_ACT_LEAKY_RELU: return v < 0 ? alpha * v : v;
-    case LC_ACT_SIGMOID: return sigmoidf(v);
-    case LC_ACT_HARD_SIGMOID: return fmaxf(0.0f, fminf(1.0f, alpha * v + beta));
-    case LC_ACT_HARD_SWISH: return v * fmaxf(0.0f, fminf(1.0f, v * (1.0f / 6.0f) + 0.5f));
-    case LC_ACT_SILU: return v * sigmoidf(v);
-    case LC_ACT_TANH: return tanhf(v);
+    case LUCID_ACT_LEAKY_RELU: return v < 0 ? alpha * v : v;
+    case LUCID_ACT_SIGMOID: return sigmoidf(v);
+    case LUCID_ACT_HARD_SIGMOID: return fmaxf(0.0f, fminf(1.0f, alpha * v + beta));
+    case LUCID_ACT_HARD_SWISH: return v * fmaxf(0.0f, fminf(1.0f, v * (1.0f / 6.0f) + 0.5f));
+    case LUCID_ACT_SILU: return v * sigmoidf(v);
+    case LUCID_ACT_TANH: return tanhf(v);
     case LC_ACT_ELU: return v < 0 ? alpha * (expf(v) - 1.0f) : v;
     case LC_ACT_SELU: return v <= 0 ? beta * (alpha * expf(v) - alpha) : beta * v;
     case LC_ACT_SOFTPLUS: return v > 20.0f ? v : log1pf(expf(v));

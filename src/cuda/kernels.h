@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "lucid.h"
+#include "ops/activation.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -16,19 +17,11 @@ extern "C" {
 
 typedef enum lc_type { LC_F32 = 0, LC_F16 = 1, LC_BF16 = 2 } lc_type;
 
-/* the activations of lucid's fused layers (same numbering as lucid_act in cpu/epilogue.h),
- * then the standalone unary ops */
-typedef enum lc_act {
-    LC_ACT_NONE = 0,
-    LC_ACT_RELU,
-    LC_ACT_CLIP,
-    LC_ACT_LEAKY_RELU,
-    LC_ACT_SIGMOID,
-    LC_ACT_HARD_SIGMOID,
-    LC_ACT_HARD_SWISH,
-    LC_ACT_SILU,
-    LC_ACT_TANH,
-    LC_ACT_ELU,
+/* What the elementwise kernels apply: an activation of lucid's fused layers (lucid_act,
+ * ops/activation.h, with its values), or a standalone unary op numbered after those. */
+typedef int lc_act;
+enum {
+    LC_ACT_ELU = LUCID_ACT_COUNT,
     LC_ACT_SELU,
     LC_ACT_SOFTPLUS,
     LC_ACT_EXP,
@@ -40,7 +33,7 @@ typedef enum lc_act {
     LC_ACT_RECIPROCAL,
     LC_ACT_FLOOR,
     LC_ACT_CEIL,
-} lc_act;
+};
 
 #define LC_MAX_RANK 8
 

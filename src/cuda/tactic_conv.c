@@ -130,10 +130,10 @@ static lucid_status cudnn_conv_prepare(const lucid_tactic *t, const lucid_graph 
     lucid_status st = LUCID_STATUS_OK;
     if (s->cba) {
         /* cuDNN fuses ReLU, or no activation with the precomputed implicit GEMM only */
-        if (c->act != LUCID_DCONV_ACT_RELU && c->act != LUCID_DCONV_ACT_NONE) {
+        if (c->act.kind != LUCID_ACT_RELU && c->act.kind != LUCID_ACT_NONE) {
             st = lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
                               "cuDNN's fused form applies ReLU or nothing, not this activation");
-        } else if (c->act == LUCID_DCONV_ACT_NONE &&
+        } else if (c->act.kind == LUCID_ACT_NONE &&
                    s->algo != CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM) {
             st = lucid_errorf(err, LUCID_STATUS_UNSUPPORTED,
                               "cuDNN's fused form without activation needs implicit_precomp_gemm");
@@ -160,7 +160,7 @@ static lucid_status cudnn_conv_prepare(const lucid_tactic *t, const lucid_graph 
                            : (t->flags & LUCID_TACTIC_TF32) ? CUDNN_DEFAULT_MATH
                                                             : CUDNN_FMA_MATH;
     if (!st) st = lucid_cudnn_check(cudnnSetConvolutionMathType(s->cd, math), err, "math type");
-    if (!st) st = lucid_cudnn_check(cudnnSetActivationDescriptor(s->ad, c->act == LUCID_DCONV_ACT_RELU ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY, CUDNN_NOT_PROPAGATE_NAN, 0.0), err, "activation descriptor");
+    if (!st) st = lucid_cudnn_check(cudnnSetActivationDescriptor(s->ad, c->act.kind == LUCID_ACT_RELU ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY, CUDNN_NOT_PROPAGATE_NAN, 0.0), err, "activation descriptor");
     if (st) goto fail;
     int on, oc, oh, ow;
     st = lucid_cudnn_check(cudnnGetConvolution2dForwardOutputDim(s->cd, s->xd, s->wd, &on, &oc, &oh, &ow), err, "output dims");
@@ -225,13 +225,13 @@ static lucid_status cudnn_conv_run(const void *p, const lucid_array *in, int n_i
                                                    out[0].data),
                            err, "cudnnConvolutionForward");
     if (st) return st;
-    if (!s->has_bias && !z && s->c.act == LUCID_DCONV_ACT_NONE) return LUCID_STATUS_OK;
+    if (!s->has_bias && !z && s->c.act.kind == LUCID_ACT_NONE) return LUCID_STATUS_OK;
     const char *why = NULL;
     lc_epilogue_args a = {.t = s->t, .x = out[0].data, .y = out[0].data,
                           .bias = s->has_bias ? s->bias : NULL, .z = z,
                           .n = s->c.batch * s->c.oc * s->c.oh * s->c.ow, .channels = s->c.oc,
-                          .inner = s->nhwc ? 1 : s->c.oh * s->c.ow, .act = (lc_act)s->c.act,
-                          .alpha = s->c.alpha, .beta = s->c.beta};
+                          .inner = s->nhwc ? 1 : s->c.oh * s->c.ow, .act = s->c.act.kind,
+                          .alpha = s->c.act.alpha, .beta = s->c.act.beta};
     return lucid_kernel_check(lc_epilogue(&a, cs->stream, &why), why, err, "epilogue");
 }
 
@@ -315,7 +315,7 @@ static lucid_status dw_run(const void *p, const lucid_array *in, int n_in, lucid
                         .batch = c->batch, .ic = c->ic, .oc = c->oc, .ih = c->ih, .iw = c->iw,
                         .oh = c->oh, .ow = c->ow, .kh = c->kh, .kw = c->kw, .sh = c->sh,
                         .sw = c->sw, .dh = c->dh, .dw = c->dw, .pt = c->pt, .pl = c->pl,
-                        .act = (lc_act)c->act, .alpha = c->alpha, .beta = c->beta,
+                        .act = c->act.kind, .alpha = c->act.alpha, .beta = c->act.beta,
                         .group = c->group, .nhwc = s->nhwc};
     return lucid_kernel_check(lc_dwconv(&a, ((const lucid_cuda_stream *)stream)->stream, &why),
                               why, err, "direct conv");

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "cpu/conv_direct_common.h"
-#include "cpu/epilogue.h"
 #include "cuda/cuda_common.h"
+#include "ops/activation.h"
 #include "ops/gemm.h"
 #include "ops/op.h"
 
@@ -36,7 +36,7 @@ typedef struct gemm_shape {
     bool trans_a, trans_b;
     float alpha, beta;
     const lucid_ir_tensor *b, *c;
-    lucid_epilogue e;
+    lucid_activation act;
 } gemm_shape;
 
 static bool gemm_resolve(const lucid_graph *g, const lucid_node *n, gemm_shape *s, char *why,
@@ -92,9 +92,12 @@ static bool gemm_resolve(const lucid_graph *g, const lucid_node *n, gemm_shape *
         }
         s->c = c;
     }
-    s->e.act = LUCID_ACT_NONE;
-    if (n->op == LUCID_OP_FUSED_GEMM && !lucid_epilogue_read_act(n, &s->e, why, why_len))
+    const lucid_activation *act = lucid_node_activation(n);
+    if (!act) {
+        snprintf(why, why_len, "activation not parsed");
         return false;
+    }
+    s->act = *act;
     return true;
 }
 
@@ -152,9 +155,9 @@ static lucid_status gemm_prepare(const lucid_tactic *t, const lucid_graph *g, co
     s->n = sh.n;
     s->k = sh.k;
     s->alpha = sh.alpha;
-    s->act = (lc_act)sh.e.act;
-    s->act_alpha = sh.e.act_alpha;
-    s->act_beta = sh.e.act_beta;
+    s->act = sh.act.kind;
+    s->act_alpha = sh.act.alpha;
+    s->act_beta = sh.act.beta;
     cudaDataType_t dt = cuda_type(s->t);
     cublasComputeType_t ct = (t->flags & LUCID_TACTIC_TF32) ? CUBLAS_COMPUTE_32F_FAST_TF32
                                                             : CUBLAS_COMPUTE_32F;
@@ -181,16 +184,16 @@ static lucid_status gemm_prepare(const lucid_tactic *t, const lucid_graph *g, co
         st = lucid_cuda_upload_floats(bias, sh.n, s->t, &s->bias, err);
         free(bias);
         if (st) goto fail;
-        epi = s->act == LC_ACT_RELU ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+        epi = s->act == LUCID_ACT_RELU ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
         st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &s->bias, sizeof s->bias), err, "bias pointer");
         if (!st) {
             cudaDataType_t bt = cuda_type(s->t);
             st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt), err, "bias type");
         }
-    } else if (s->act == LC_ACT_RELU) {
+    } else if (s->act == LUCID_ACT_RELU) {
         epi = CUBLASLT_EPILOGUE_RELU;
     }
-    if (epi == CUBLASLT_EPILOGUE_RELU || epi == CUBLASLT_EPILOGUE_RELU_BIAS) s->act = LC_ACT_NONE;
+    if (epi == CUBLASLT_EPILOGUE_RELU || epi == CUBLASLT_EPILOGUE_RELU_BIAS) s->act = LUCID_ACT_NONE;
     if (!st) st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi), err, "epilogue");
     if (st) goto fail;
     cublasLtMatmulPreference_t pref = NULL;
@@ -229,7 +232,7 @@ static lucid_status gemm_run(const void *p, const lucid_array *in, int n_in, luc
                        out[0].data, s->ld, out[0].data, s->ld, &s->algo, work, s->ws,
                        cs->stream),
         err, "cublasLtMatmul");
-    if (st || s->act == LC_ACT_NONE) return st;
+    if (st || s->act == LUCID_ACT_NONE) return st;
     const char *why = NULL;
     lc_epilogue_args a = {.t = s->t, .x = out[0].data, .y = out[0].data,
                           .n = s->m * s->n,
@@ -325,20 +328,20 @@ static lucid_status conv1x1_nhwc_desc(conv1x1_state *cs, const lucid_graph *g,
     if (!st) st = col_layout(&s->ld, dt, c->oc, m, c->oc, 1, 0, err);
     if (!st) st = col_layout(&s->lc, dt, c->oc, m, c->oc, 1, 0, err);
     if (st) return st;
-    s->act = (lc_act)c->act;
-    s->act_alpha = c->alpha;
-    s->act_beta = c->beta;
+    s->act = c->act.kind;
+    s->act_alpha = c->act.alpha;
+    s->act_beta = c->act.beta;
     const lucid_ir_tensor *b = lucid_op_input(g, n, 2);
     cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
     if (b) {
         st = lucid_cuda_upload_floats(b->data, c->oc, s->t, &s->bias, err);
-        epi = s->act == LC_ACT_RELU ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+        epi = s->act == LUCID_ACT_RELU ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
         if (!st) st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &s->bias, sizeof s->bias), err, "bias pointer");
         if (!st) st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &dt, sizeof dt), err, "bias type");
-    } else if (s->act == LC_ACT_RELU) {
+    } else if (s->act == LUCID_ACT_RELU) {
         epi = CUBLASLT_EPILOGUE_RELU;
     }
-    if (epi == CUBLASLT_EPILOGUE_RELU || epi == CUBLASLT_EPILOGUE_RELU_BIAS) s->act = LC_ACT_NONE;
+    if (epi == CUBLASLT_EPILOGUE_RELU || epi == CUBLASLT_EPILOGUE_RELU_BIAS) s->act = LUCID_ACT_NONE;
     if (!st) st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(s->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi), err, "epilogue");
     return st;
 }
@@ -426,17 +429,17 @@ static lucid_status conv1x1_run(const void *p, const lucid_array *in, int n_in, 
     const char *why = NULL;
     const lucid_dconv *c = &cs->c;
     if (cs->nhwc) { /* bias and ReLU were cuBLASLt's; another activation is applied here */
-        if (st || s->act == LC_ACT_NONE) return st;
+        if (st || s->act == LUCID_ACT_NONE) return st;
         lc_epilogue_args e = {.t = s->t, .x = out[0].data, .y = out[0].data,
                               .n = c->batch * c->oc * c->oh * c->ow, .channels = 1, .inner = 1,
                               .act = s->act, .alpha = s->act_alpha, .beta = s->act_beta};
         return lucid_kernel_check(lc_epilogue(&e, st_->stream, &why), why, err, "activation");
     }
-    if (st || (!cs->bias && cs->c.act == LUCID_DCONV_ACT_NONE)) return st;
+    if (st || (!cs->bias && cs->c.act.kind == LUCID_ACT_NONE)) return st;
     lc_epilogue_args a = {.t = s->t, .x = out[0].data, .y = out[0].data, .bias = cs->bias,
                           .n = c->batch * c->oc * c->oh * c->ow, .channels = c->oc,
-                          .inner = c->oh * c->ow, .act = (lc_act)c->act, .alpha = c->alpha,
-                          .beta = c->beta};
+                          .inner = c->oh * c->ow, .act = c->act.kind, .alpha = c->act.alpha,
+                          .beta = c->act.beta};
     return lucid_kernel_check(lc_epilogue(&a, st_->stream, &why), why, err, "epilogue");
 }
 

@@ -29,7 +29,7 @@
 
 #include "cuda/cuda_common.h"
 #include "ops/conv.h"
-#include "ops/fused.h"
+#include "ops/activation.h"
 #include "ops/op.h"
 #include "ops/qlayers.h"
 
@@ -87,12 +87,6 @@ static bool const_zp(const lucid_graph *g, const lucid_node *n, int i, int32_t *
 
 /* ---- QConv and QGemm: what every int8 tactic reads from the node ---------------------- */
 
-/* QConv's parsed parameters, as src/ops/qconv.c lays them out: Conv's, then the activation */
-typedef struct q8_conv_params {
-    lucid_conv_params conv;
-    lucid_fused_act act;
-} q8_conv_params;
-
 typedef struct q8_layer {
     bool conv;
     lucid_conv_geom geo; /* QConv */
@@ -107,7 +101,7 @@ typedef struct q8_layer {
     int y_kind;
     float y_scale;
     int32_t y_zp;
-    lucid_fused_act act;
+    lucid_activation act;
 } q8_layer;
 
 static bool q8_resolve(const lucid_graph *g, const lucid_node *n, q8_layer *L, char *why,
@@ -140,13 +134,13 @@ static bool q8_resolve(const lucid_graph *g, const lucid_node *n, q8_layer *L, c
         return refuse(why, len, "needs a constant output scale and zero point");
     if (L->y_kind == 1 && y->dtype != LUCID_DTYPE_FLOAT)
         return refuse(why, len, "output is neither quantized nor float32");
-    const lucid_fused_act *act = n->params; /* QGemm's params are its activation */
+    const lucid_activation *act = lucid_node_activation(n);
+    if (!act) return refuse(why, len, "activation not parsed");
     if (L->conv) {
         const lucid_conv_params *p = n->params;
         if (x->rank != 4 || lucid_conv_resolve_geometry(n, p, x->rank, x->dims, L->w->rank,
                                                         L->w->dims, &L->geo, NULL))
             return refuse(why, len, "only 2-D convolutions");
-        act = &((const q8_conv_params *)n->params)->act;
         L->m = L->geo.out_c;
         L->k = L->geo.in_c / L->geo.group * L->geo.k[0] * L->geo.k[1];
         L->rows = L->geo.batch * L->geo.out[0] * L->geo.out[1];
@@ -299,16 +293,16 @@ static lucid_status q8_upload_scales(q8_state *s, lucid_error *err)
         mult[o] = q8_mult(L, o);
     st = lucid_cuda_upload(mult, bytes, (void **)&s->mult, err);
     if (!st && b) st = lucid_cuda_upload(b, bytes, (void **)&s->bias, err);
-    const int act = L->act.kind; /* 0 none, 1 Relu, 2 Clip (lc_act's numbering) */
-    if (st || L->y_kind == 1 || act > LC_ACT_CLIP) goto done;
+    const lucid_act act = L->act.kind;
+    if (st || L->y_kind == 1 || !lucid_activation_is_piecewise_linear(&L->act)) goto done;
     const float ys = L->y_scale;
     for (int64_t o = 0; o < L->m; o++) {
         fm[o] = mult[o] / ys;
         fb[o] = b ? b[o] / ys : 0.0f;
     }
     s->fz = L->z_kind == 1 ? 1.0f / ys : L->z_scale / ys;
-    s->flo = act == LC_ACT_RELU ? 0.0f : act == LC_ACT_CLIP ? L->act.alpha / ys : -INFINITY;
-    s->fhi = act == LC_ACT_CLIP ? L->act.beta / ys : INFINITY;
+    s->flo = act == LUCID_ACT_RELU ? 0.0f : act == LUCID_ACT_CLIP ? L->act.alpha / ys : -INFINITY;
+    s->fhi = act == LUCID_ACT_CLIP ? L->act.beta / ys : INFINITY;
     st = lucid_cuda_upload(fm, bytes, (void **)&s->fmult, err);
     if (!st && b) st = lucid_cuda_upload(fb, bytes, (void **)&s->fbias, err);
 done:
@@ -350,7 +344,7 @@ static bool lt_fused_supports(const lucid_graph *g, const lucid_node *n,
     if (!q8_supports_common(g, n, &L, why, len) || !lt_takes(&L, why, len)) return false;
     if (L.y_kind != 2 || L.y_zp != 0)
         return refuse(why, len, "cuBLASLt writes signed int8 with zero point 0 only");
-    if (L.act.kind != LC_ACT_NONE && L.act.kind != LC_ACT_RELU)
+    if (L.act.kind != LUCID_ACT_NONE && L.act.kind != LUCID_ACT_RELU)
         return refuse(why, len, "cuBLASLt's int8 epilogue applies Relu or nothing");
     if (L.z_kind && (L.z_kind != 2 || L.z_zp != 0))
         return refuse(why, len, "cuBLASLt adds a signed int8 residual with zero point 0 only");
@@ -464,7 +458,7 @@ static lucid_status lt_prepare(const lucid_tactic *t, const lucid_graph *g, cons
         cublasLtPointerMode_t pm = L->z_kind ? CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST
                                              : CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_ZERO;
         cublasLtEpilogue_t epi =
-            L->act.kind == LC_ACT_RELU ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+            L->act.kind == LUCID_ACT_RELU ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
         cudaDataType_t bt = CUDA_R_32F;
         st = lucid_cublas_check(cublasLtMatmulDescSetAttribute(
                                     s->desc, CUBLASLT_MATMUL_DESC_POINTER_MODE, &pm, sizeof pm),
@@ -564,7 +558,7 @@ static lc_q8_epilogue_args q8_epilogue_of(const q8_state *s, const lucid_array *
                              .z_kind = L->z_kind,
                              .z_scale = L->z_scale,
                              .z_zp = L->z_zp,
-                             .act = (lc_act)L->act.kind,
+                             .act = L->act.kind,
                              .alpha = L->act.alpha,
                              .beta = L->act.beta,
                              .y_kind = L->y_kind,

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu/epilogue.h"
 #include "cpu/pool.h"
 #include "cuda/cuda_common.h"
+#include "ops/activation.h"
 #include "ops/movement.h"
 #include "ops/op.h"
 
@@ -57,11 +57,16 @@ static bool unary_act(const lucid_graph *g, const lucid_node *n, lc_act *act, fl
 {
     *alpha = 0.0f;
     *beta = 0.0f;
+    lucid_activation a;
+    bool runtime_bounds;
+    if (lucid_activation_of_op(g, n, &a, &runtime_bounds)) {
+        if (runtime_bounds) return refuse(why, len, "Clip bounds must be constant float32 scalars");
+        *act = a.kind;
+        *alpha = a.alpha;
+        *beta = a.beta;
+        return true;
+    }
     switch (n->op) {
-    case LUCID_OP_RELU: *act = LC_ACT_RELU; return true;
-    case LUCID_OP_SIGMOID: *act = LC_ACT_SIGMOID; return true;
-    case LUCID_OP_TANH: *act = LC_ACT_TANH; return true;
-    case LUCID_OP_HARD_SWISH: *act = LC_ACT_HARD_SWISH; return true;
     case LUCID_OP_SOFTPLUS: *act = LC_ACT_SOFTPLUS; return true;
     case LUCID_OP_EXP: *act = LC_ACT_EXP; return true;
     case LUCID_OP_NEG: *act = LC_ACT_NEG; return true;
@@ -73,10 +78,7 @@ static bool unary_act(const lucid_graph *g, const lucid_node *n, lc_act *act, fl
     case LUCID_OP_FLOOR: *act = LC_ACT_FLOOR; return true;
     case LUCID_OP_CEIL: *act = LC_ACT_CEIL; return true;
     case LUCID_OP_IDENTITY:
-    case LUCID_OP_DROPOUT: *act = LC_ACT_NONE; return n->n_outputs == 1 || !lucid_op_output(g, n, 1) ? true : refuse(why, len, "Dropout's mask output");
-    case LUCID_OP_LEAKY_RELU:
-        *act = LC_ACT_LEAKY_RELU;
-        return !lucid_attr_float(n, "alpha", 0.01f, alpha, NULL) || refuse(why, len, "bad alpha");
+    case LUCID_OP_DROPOUT: *act = LUCID_ACT_NONE; return n->n_outputs == 1 || !lucid_op_output(g, n, 1) ? true : refuse(why, len, "Dropout's mask output");
     case LUCID_OP_ELU:
         *act = LC_ACT_ELU;
         return !lucid_attr_float(n, "alpha", 1.0f, alpha, NULL) || refuse(why, len, "bad alpha");
@@ -85,28 +87,6 @@ static bool unary_act(const lucid_graph *g, const lucid_node *n, lc_act *act, fl
         return (!lucid_attr_float(n, "alpha", 1.67326319217681884765625f, alpha, NULL) &&
                 !lucid_attr_float(n, "gamma", 1.05070102214813232421875f, beta, NULL)) ||
                refuse(why, len, "bad attributes");
-    case LUCID_OP_HARD_SIGMOID:
-        *act = LC_ACT_HARD_SIGMOID;
-        return (!lucid_attr_float(n, "alpha", 0.2f, alpha, NULL) &&
-                !lucid_attr_float(n, "beta", 0.5f, beta, NULL)) ||
-               refuse(why, len, "bad attributes");
-    case LUCID_OP_CLIP: {
-        *act = LC_ACT_CLIP;
-        *alpha = -INFINITY;
-        *beta = INFINITY;
-        if (n->opset < 11)
-            return (!lucid_attr_float(n, "min", -INFINITY, alpha, NULL) &&
-                    !lucid_attr_float(n, "max", INFINITY, beta, NULL)) ||
-                   refuse(why, len, "bad attributes");
-        for (int k = 1; k <= 2; k++) {
-            const lucid_ir_tensor *b = lucid_op_input(g, n, k);
-            if (!b) continue;
-            if (!b->data || b->dtype != LUCID_DTYPE_FLOAT || lucid_tensor_numel(b) != 1)
-                return refuse(why, len, "Clip bounds must be constant float32 scalars");
-            *(k == 1 ? alpha : beta) = *(const float *)b->data;
-        }
-        return true;
-    }
     default: return refuse(why, len, "not a unary op");
     }
 }
@@ -225,9 +205,7 @@ static bool bn_supports(const lucid_graph *g, const lucid_node *n, const lucid_c
     (void)cpu;
     if (n->op != LUCID_OP_BATCH_NORMALIZATION && n->op != LUCID_OP_FUSED_BATCH_NORM)
         return refuse(why, len, "not BatchNormalization");
-    lucid_epilogue e;
-    if (n->op == LUCID_OP_FUSED_BATCH_NORM && !lucid_epilogue_read_act(n, &e, why, len))
-        return false;
+    if (!lucid_node_activation(n)) return refuse(why, len, "activation not parsed");
     if (!lucid_cuda_all_float(g, n, why, len)) return false;
     const lucid_ir_tensor *x = lucid_op_input(g, n, 0);
     if (x->rank < 2) return refuse(why, len, "rank below 2");
@@ -560,17 +538,15 @@ static lucid_status misc_prepare(const lucid_tactic *t, const lucid_graph *g, co
         if (st) goto fail;
         s->channels = c;
         s->inner = lucid_cuda_nhwc(dev, x) ? 1 : lucid_tensor_numel(x) / (x->dims[0] * c);
-        s->act = LC_ACT_NONE;
-        if (n->op == LUCID_OP_FUSED_BATCH_NORM) { /* BatchNormalization + its activation */
-            lucid_epilogue e;
-            if (!lucid_epilogue_read_act(n, &e, why, sizeof why)) {
-                st = lucid_errorf(err, LUCID_STATUS_UNSUPPORTED, "%s", why);
-                goto fail;
-            }
-            s->act = (lc_act)e.act;
-            s->alpha = e.act_alpha;
-            s->beta = e.act_beta;
+        /* BatchNormalization, or FusedBatchNormalization with its activation */
+        const lucid_activation *a = lucid_node_activation(n);
+        if (!a) {
+            st = lucid_errorf(err, LUCID_STATUS_UNSUPPORTED, "activation not parsed");
+            goto fail;
         }
+        s->act = a->kind;
+        s->alpha = a->alpha;
+        s->beta = a->beta;
     } else { /* data movement */
         int64_t is[LC_MAX_RANK], os[LC_MAX_RANK];
         int nparts = n->op == LUCID_OP_CONCAT ? n->n_inputs : n->op == LUCID_OP_SPLIT ? n->n_outputs : 1;
@@ -693,7 +669,7 @@ static lucid_status misc_run(const void *p, const lucid_array *in, int n_in, luc
     case LUCID_OP_MAX:
     case LUCID_OP_MIN: {
         lc_binary_args a = {.t = s->t, .op = s->binop, .a = in[0].data, .b = in[1].data,
-                            .y = out[0].data, .rank = s->rank, .n = s->n, .act = LC_ACT_NONE};
+                            .y = out[0].data, .rank = s->rank, .n = s->n, .act = LUCID_ACT_NONE};
         memcpy(a.dims, s->dims, sizeof a.dims);
         memcpy(a.sa, s->sa, sizeof a.sa);
         memcpy(a.sb, s->sb, sizeof a.sb);

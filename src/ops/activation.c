@@ -1,9 +1,12 @@
-/* activation.c - activation functions (Relu, PRelu, Clip, Sigmoid, HardSwish, Elu, Selu, ...). */
+/* activation.c - activation functions: the ops (Relu, PRelu, Clip, Sigmoid, HardSwish, Elu,
+ * Selu, ...) and the activation descriptor of lucid's fused layers (activation.h). */
 #include <float.h>
+#include <stdio.h>
 #include <string.h>
 #include <tgmath.h>
 
 #include "core/util.h"
+#include "ops/activation.h"
 #include "ops/elementwise.h"
 
 /* Scalar attributes of the parametrized activations (unused ones stay 0). */
@@ -350,3 +353,142 @@ const lucid_op_def lucid_op_def_clip = {.name = "Clip",
                                         .infer = clip_infer,
                                         .cost = affine_cost,
                                         .run = clip_run};
+
+/* ---- the activation of fused layers (activation.h) ----------------------------------- */
+
+static const struct {
+    const char *name, *approximate;
+    int params;
+    float alpha, beta; /* defaults */
+    double flops;
+} act_table[] = {
+#define ACT_ROW(E, N, AP, NP, DA, DB, F, R) {N, AP, NP, DA, DB, F},
+    LUCID_ACT_LIST(ACT_ROW)
+#undef ACT_ROW
+};
+_Static_assert(sizeof act_table / sizeof act_table[0] == LUCID_ACT_COUNT, "one row per kind");
+
+const char *lucid_act_name(lucid_act kind)
+{
+    return kind >= 0 && kind < LUCID_ACT_COUNT ? act_table[kind].name : "?";
+}
+
+int lucid_act_param_count(lucid_act kind)
+{
+    return kind >= 0 && kind < LUCID_ACT_COUNT ? act_table[kind].params : 0;
+}
+
+lucid_status lucid_activation_parse(const lucid_node *n, lucid_activation *a, lucid_error *err)
+{
+    const char *name, *approximate = NULL;
+    lucid_status st = lucid_attr_string(n, "activation", "", &name, err);
+    if (st) return st;
+    int kind = -1;
+    for (int i = 0; i < LUCID_ACT_COUNT && kind < 0; i++) {
+        if (strcmp(name, act_table[i].name) != 0) continue;
+        if (act_table[i].approximate && !approximate &&
+            (st = lucid_attr_string(n, "activation_approximate", "none", &approximate, err)))
+            return st;
+        if (!act_table[i].approximate || strcmp(approximate, act_table[i].approximate) == 0)
+            kind = i;
+    }
+    if (kind < 0) {
+        char known[256];
+        size_t len = 0;
+        known[0] = '\0';
+        for (int i = 1; i < LUCID_ACT_COUNT && len < sizeof known; i++)
+            if (strcmp(act_table[i].name, act_table[i - 1].name) != 0)
+                len += (size_t)snprintf(known + len, sizeof known - len, "%s, ",
+                                        act_table[i].name);
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                 "activation '%s'%s%s%s is not one of %sor \"\" for none", name,
+                                 approximate ? " with activation_approximate '" : "",
+                                 approximate ? approximate : "", approximate ? "'" : "", known);
+    }
+    a->kind = (lucid_act)kind;
+    if ((st = lucid_attr_float(n, "activation_alpha", act_table[kind].alpha, &a->alpha, err)) ||
+        (st = lucid_attr_float(n, "activation_beta", act_table[kind].beta, &a->beta, err)))
+        return st;
+    const lucid_attr *fn = lucid_node_attr(n, "fused_nodes");
+    if (fn && fn->type != LUCID_ATTR_STRINGS)
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                 "attribute 'fused_nodes' must be a list of strings");
+    return LUCID_STATUS_OK;
+}
+
+float lucid_activation_apply(const lucid_activation *a, float v)
+{
+    const float alpha = a->alpha, beta = a->beta;
+    (void)alpha, (void)beta;
+    switch (a->kind) {
+#define ACT_CASE(E, N, AP, NP, DA, DB, F, R)                                                           \
+    case LUCID_ACT_##E:                                                                            \
+        return R;
+        LUCID_ACT_LIST(ACT_CASE)
+#undef ACT_CASE
+    case LUCID_ACT_COUNT:
+        break;
+    }
+    return v;
+}
+
+double lucid_activation_flops(const lucid_activation *a)
+{
+    return a->kind >= 0 && a->kind < LUCID_ACT_COUNT ? act_table[a->kind].flops : 0;
+}
+
+bool lucid_activation_is_piecewise_linear(const lucid_activation *a)
+{
+    return a->kind == LUCID_ACT_NONE || a->kind == LUCID_ACT_RELU || a->kind == LUCID_ACT_CLIP;
+}
+
+bool lucid_activation_of_op(const lucid_graph *g, const lucid_node *n, lucid_activation *a,
+                            bool *runtime_bounds)
+{
+    const act_params *p = n->params;
+    bool runtime = false;
+    *a = (lucid_activation){LUCID_ACT_NONE, 0.0f, 0.0f};
+    switch (n->op) {
+    case LUCID_OP_RELU: a->kind = LUCID_ACT_RELU; break;
+    case LUCID_OP_SIGMOID: a->kind = LUCID_ACT_SIGMOID; break;
+    case LUCID_OP_HARD_SWISH: a->kind = LUCID_ACT_HARD_SWISH; break;
+    case LUCID_OP_TANH: a->kind = LUCID_ACT_TANH; break;
+    case LUCID_OP_LEAKY_RELU:
+        if (!p) return false;
+        a->kind = LUCID_ACT_LEAKY_RELU;
+        a->alpha = p->alpha;
+        break;
+    case LUCID_OP_HARD_SIGMOID:
+        if (!p) return false;
+        a->kind = LUCID_ACT_HARD_SIGMOID;
+        a->alpha = p->alpha;
+        a->beta = p->beta;
+        break;
+    case LUCID_OP_CLIP: {
+        const clip_params *c = n->params;
+        if (!c) return false;
+        a->kind = LUCID_ACT_CLIP;
+        if (n->opset < 11) {
+            a->alpha = c->min;
+            a->beta = c->max;
+            break;
+        }
+        a->alpha = -INFINITY;
+        a->beta = INFINITY;
+        for (int k = 1; k <= 2; k++) {
+            const lucid_ir_tensor *b = lucid_op_input(g, n, k);
+            if (!b) continue;
+            if (!b->data || lucid_tensor_numel(b) != 1 ||
+                (b->dtype != LUCID_DTYPE_FLOAT && b->dtype != LUCID_DTYPE_DOUBLE)) {
+                runtime = true;
+                continue;
+            }
+            *(k == 1 ? &a->alpha : &a->beta) = (float)lucid_load_f64(b->dtype, b->data, 0);
+        }
+        break;
+    }
+    default: return false;
+    }
+    if (runtime_bounds) *runtime_bounds = runtime;
+    return true;
+}

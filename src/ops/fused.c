@@ -2,174 +2,56 @@
  * Gemm followed by an elementwise epilogue (residual add, activation) in one node, and
  * FusedBatchNormalization, an inference BatchNormalization that no Conv absorbed followed by
  * its activation (DenseNet's pre-activation BN + ReLU). */
-#include <math.h>
 #include <string.h>
 
 #include "core/util.h"
+#include "ops/activation.h"
 #include "ops/conv.h"
-#include "ops/fused.h"
 #include "ops/gemm.h"
-
-/* The activations an epilogue applies; attribute `activation` names them as the ONNX ops they
- * replace ("" for none; "SiLU" is x * Sigmoid(x)). */
-typedef enum fused_act_kind {
-    FUSED_ACT_NONE,
-    FUSED_ACT_RELU,
-    FUSED_ACT_CLIP,
-    FUSED_ACT_LEAKY_RELU,
-    FUSED_ACT_SIGMOID,
-    FUSED_ACT_HARD_SIGMOID,
-    FUSED_ACT_HARD_SWISH,
-    FUSED_ACT_SILU,
-    FUSED_ACT_TANH,
-} fused_act_kind;
-
-static const char *const fused_act_names[] = {
-    "", "Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "SiLU", "Tanh",
-};
-
-typedef struct fused_act {
-    fused_act_kind kind;
-    float alpha, beta; /* LeakyRelu alpha; HardSigmoid alpha, beta; Clip min, max */
-} fused_act;
+#include "ops/qlayers.h"
 
 /* Params begin with the wrapped op's, so conv.c's and gemm.c's callbacks read them as
  * their own (a pointer to a struct points to its first member). */
 typedef struct fused_conv_params {
     lucid_conv_params conv;
-    fused_act act;
+    lucid_activation act;
 } fused_conv_params;
 
 typedef struct fused_gemm_params {
     lucid_gemm_params gemm;
-    fused_act act;
+    lucid_activation act;
 } fused_gemm_params;
 
-static lucid_status fused_parse_act(const lucid_node *n, fused_act *a, lucid_error *err)
-{
-    const char *name;
-    lucid_status st = lucid_attr_string(n, "activation", "", &name, err);
-    if (st) return st;
-    int kind = -1;
-    for (int i = 0; i < (int)(sizeof fused_act_names / sizeof fused_act_names[0]); i++)
-        if (strcmp(name, fused_act_names[i]) == 0) kind = i;
-    if (kind < 0)
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "activation '%s' is not one of Relu, Clip, LeakyRelu, Sigmoid, "
-                                 "HardSigmoid, HardSwish, SiLU, Tanh (or \"\" for none)",
-                                 name);
-    a->kind = (fused_act_kind)kind;
-    /* defaults are those of the ONNX op the activation stands for */
-    float def_alpha = 0.0f, def_beta = 0.0f;
-    if (a->kind == FUSED_ACT_LEAKY_RELU) def_alpha = 0.01f;
-    if (a->kind == FUSED_ACT_HARD_SIGMOID) {
-        def_alpha = 0.2f;
-        def_beta = 0.5f;
-    }
-    if (a->kind == FUSED_ACT_CLIP) {
-        def_alpha = -INFINITY;
-        def_beta = INFINITY;
-    }
-    if ((st = lucid_attr_float(n, "activation_alpha", def_alpha, &a->alpha, err)) ||
-        (st = lucid_attr_float(n, "activation_beta", def_beta, &a->beta, err)))
-        return st;
-    const lucid_attr *fn = lucid_node_attr(n, "fused_nodes");
-    if (fn && fn->type != LUCID_ATTR_STRINGS)
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "attribute 'fused_nodes' must be a list of strings");
-    return LUCID_STATUS_OK;
-}
-
-/* The activation of one value, with the expressions (and float rounding) of the reference
- * kernels of the ops it replaces, so that fusing changes no result. */
-static inline float fused_act_apply(const fused_act *a, float v)
-{
-    switch (a->kind) {
-    case FUSED_ACT_NONE:
-        return v;
-    case FUSED_ACT_RELU:
-        return v < 0 ? 0.0f : v;
-    case FUSED_ACT_CLIP: {
-        float t = v < a->alpha ? a->alpha : v; /* NaN passes, as in Clip */
-        return t > a->beta ? a->beta : t;
-    }
-    case FUSED_ACT_LEAKY_RELU:
-        return v < 0 ? a->alpha * v : v;
-    case FUSED_ACT_SIGMOID:
-        return v >= 0 ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v));
-    case FUSED_ACT_HARD_SIGMOID:
-        return fmaxf(0.0f, fminf(1.0f, a->alpha * v + a->beta));
-    case FUSED_ACT_HARD_SWISH:
-        return v * fmaxf(0.0f, fminf(1.0f, v * (1.0f / 6.0f) + 0.5f));
-    case FUSED_ACT_SILU: {
-        const float s = v >= 0 ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v));
-        return v * s;
-    }
-    case FUSED_ACT_TANH:
-        return tanhf(v);
-    }
-    return v;
-}
+/* BatchNormalization's params come first so its callbacks read them (see fused_conv_params);
+ * their size is known only to norm.c, hence the reserved room. */
+typedef struct fused_bn_params {
+    unsigned char bn[64];
+    lucid_activation act;
+} fused_bn_params;
 
 /* y = act(y + z) elementwise, in index order; z may be NULL. */
-static void fused_epilogue(const fused_act *a, float *y, const float *z, int64_t count)
+static void fused_epilogue(const lucid_activation *a, float *y, const float *z, int64_t count)
 {
-    if (a->kind == FUSED_ACT_NONE && !z) return;
+    if (a->kind == LUCID_ACT_NONE && !z) return;
     for (int64_t i = 0; i < count; i++) {
         float v = y[i];
         if (z) v += z[i];
-        y[i] = fused_act_apply(a, v);
+        y[i] = lucid_activation_apply(a, v);
     }
 }
 
-/* Arithmetic per element of an activation, matching the standalone ops' cost callbacks. */
-static double fused_act_flops(const fused_act *a)
+const lucid_activation *lucid_node_activation(const lucid_node *n)
 {
-    switch (a->kind) {
-    case FUSED_ACT_NONE:
-        return 0;
-    case FUSED_ACT_SIGMOID:
-    case FUSED_ACT_TANH:
-        return 4;
-    case FUSED_ACT_SILU:
-        return 5;
-    case FUSED_ACT_HARD_SIGMOID:
-    case FUSED_ACT_HARD_SWISH:
-        return 3;
-    default:
-        return 1;
+    static const lucid_activation none = {LUCID_ACT_NONE, 0.0f, 0.0f};
+    const void *p = n->params;
+    switch (n->op) {
+    case LUCID_OP_FUSED_CONV: return p ? &((const fused_conv_params *)p)->act : NULL;
+    case LUCID_OP_FUSED_GEMM: return p ? &((const fused_gemm_params *)p)->act : NULL;
+    case LUCID_OP_FUSED_BATCH_NORM: return p ? &((const fused_bn_params *)p)->act : NULL;
+    case LUCID_OP_QCONV: return p ? &((const lucid_qconv_params *)p)->act : NULL;
+    case LUCID_OP_QGEMM: return p ? &((const lucid_qgemm_params *)p)->act : NULL;
+    default: return &none;
     }
-}
-
-/* ---- the shared epilogue (fused.h) ---- */
-
-_Static_assert(sizeof(lucid_fused_act) == sizeof(fused_act), "fused.h mirrors fused_act");
-
-lucid_status lucid_fused_act_parse(const lucid_node *n, lucid_fused_act *a, lucid_error *err)
-{
-    fused_act f = {0};
-    lucid_status st = fused_parse_act(n, &f, err);
-    a->kind = (int)f.kind;
-    a->alpha = f.alpha;
-    a->beta = f.beta;
-    return st;
-}
-
-float lucid_fused_act_apply(const lucid_fused_act *a, float v)
-{
-    fused_act f = {(fused_act_kind)a->kind, a->alpha, a->beta};
-    return fused_act_apply(&f, v);
-}
-
-double lucid_fused_act_flops(const lucid_fused_act *a)
-{
-    fused_act f = {(fused_act_kind)a->kind, a->alpha, a->beta};
-    return fused_act_flops(&f);
-}
-
-bool lucid_fused_act_is_piecewise_linear(const lucid_fused_act *a)
-{
-    return a->kind == FUSED_ACT_NONE || a->kind == FUSED_ACT_RELU || a->kind == FUSED_ACT_CLIP;
 }
 
 /* ---- FusedConv: y = act(conv(x, w) + b + z) --------------------------------------- */
@@ -179,7 +61,7 @@ static lucid_status fused_conv_parse(const lucid_graph *g, const lucid_node *n, 
 {
     fused_conv_params *p = params;
     lucid_status st = lucid_op_def_conv.parse(g, n, &p->conv, err);
-    if (!st) st = fused_parse_act(n, &p->act, err);
+    if (!st) st = lucid_activation_parse(n, &p->act, err);
     return st;
 }
 
@@ -210,7 +92,7 @@ static void fused_conv_cost(const lucid_graph *g, const lucid_node *n, double *m
     lucid_op_def_conv.cost(g, n, macs, flops);
     double count = (double)lucid_tensor_numel(lucid_op_output(g, n, 0));
     if (count < 0) return;
-    *flops += count * ((lucid_op_input(g, n, 3) ? 1 : 0) + fused_act_flops(&p->act));
+    *flops += count * ((lucid_op_input(g, n, 3) ? 1 : 0) + lucid_activation_flops(&p->act));
 }
 
 static lucid_status fused_conv_run(const lucid_node *n, const lucid_array *in, int n_in,
@@ -237,7 +119,7 @@ static lucid_status fused_gemm_parse(const lucid_graph *g, const lucid_node *n, 
 {
     fused_gemm_params *p = params;
     lucid_status st = lucid_op_def_gemm.parse(g, n, &p->gemm, err);
-    if (!st) st = fused_parse_act(n, &p->act, err);
+    if (!st) st = lucid_activation_parse(n, &p->act, err);
     return st;
 }
 
@@ -256,7 +138,7 @@ static void fused_gemm_cost(const lucid_graph *g, const lucid_node *n, double *m
     const fused_gemm_params *p = n->params;
     lucid_op_def_gemm.cost(g, n, macs, flops);
     double count = (double)lucid_tensor_numel(lucid_op_output(g, n, 0));
-    if (count > 0) *flops += count * fused_act_flops(&p->act);
+    if (count > 0) *flops += count * lucid_activation_flops(&p->act);
 }
 
 static lucid_status fused_gemm_run(const lucid_node *n, const lucid_array *in, int n_in,
@@ -275,13 +157,6 @@ static lucid_status fused_gemm_run(const lucid_node *n, const lucid_array *in, i
 
 /* ---- FusedBatchNormalization: y = act(BatchNormalization(x, scale, B, mean, var)) ----- */
 
-/* BatchNormalization's params come first so its callbacks read them (see fused_conv_params);
- * their size is known only to norm.c, hence the reserved room. */
-typedef struct fused_bn_params {
-    unsigned char bn[64];
-    fused_act act;
-} fused_bn_params;
-
 static lucid_status fused_bn_parse(const lucid_graph *g, const lucid_node *n, void *params,
                                    lucid_error *err)
 {
@@ -289,7 +164,7 @@ static lucid_status fused_bn_parse(const lucid_graph *g, const lucid_node *n, vo
     if (lucid_op_def_batch_normalization.params_size > sizeof p->bn)
         return lucid_node_errorf(n, err, LUCID_STATUS_INTERNAL, "BatchNormalization params grew");
     lucid_status st = lucid_op_def_batch_normalization.parse(g, n, p->bn, err);
-    if (!st) st = fused_parse_act(n, &p->act, err);
+    if (!st) st = lucid_activation_parse(n, &p->act, err);
     return st;
 }
 
@@ -307,7 +182,7 @@ static void fused_bn_cost(const lucid_graph *g, const lucid_node *n, double *mac
     const fused_bn_params *p = n->params;
     lucid_op_def_batch_normalization.cost(g, n, macs, flops);
     double count = (double)lucid_tensor_numel(lucid_op_output(g, n, 0));
-    if (count > 0) *flops += count * fused_act_flops(&p->act);
+    if (count > 0) *flops += count * lucid_activation_flops(&p->act);
 }
 
 static lucid_status fused_bn_run(const lucid_node *n, const lucid_array *in, int n_in,

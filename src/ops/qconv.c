@@ -30,18 +30,12 @@
 
 #include "core/util.h"
 #include "ops/conv.h"
-#include "ops/fused.h"
+#include "ops/activation.h"
 #include "ops/qlayers.h"
 #include "ops/quant_util.h"
 
-typedef struct qconv_params {
-    lucid_conv_params conv; /* first: Conv's helpers read it */
-    lucid_fused_act act;
-} qconv_params;
-
-typedef struct qgemm_params {
-    lucid_fused_act act;
-} qgemm_params;
+typedef lucid_qconv_params qconv_params;
+typedef lucid_qgemm_params qgemm_params;
 
 static bool is_q8(lucid_dtype t)
 {
@@ -151,7 +145,7 @@ static int32_t arr_zp(const lucid_array *in, int n_in, int i)
 
 /* The epilogue of one output element: scale, bias, residual, activation, requantization. */
 typedef struct q_epilogue {
-    const lucid_fused_act *act;
+    const lucid_activation *act;
     float x_scale;
     const float *w_scale;
     int64_t w_scale_count;
@@ -176,7 +170,7 @@ static void q_store(const q_epilogue *e, int64_t m, int64_t i, int64_t acc)
         else
             v += (float)(lucid_load_i64(e->z->dtype, e->z->data, i) - e->z_zp) * e->z_scale;
     }
-    v = lucid_fused_act_apply(e->act, v);
+    v = lucid_activation_apply(e->act, v);
     if (e->quantized)
         lucid_store_i64(e->y->dtype, e->y->data, i,
                         lucid_q_quantize(v, e->y_scale, e->y_zp, e->qmin, e->qmax));
@@ -184,7 +178,7 @@ static void q_store(const q_epilogue *e, int64_t m, int64_t i, int64_t acc)
         ((float *)e->y->data)[i] = v;
 }
 
-static lucid_status q_epilogue_init(const lucid_node *n, const lucid_fused_act *act,
+static lucid_status q_epilogue_init(const lucid_node *n, const lucid_activation *act,
                                     const lucid_array *in, int n_in, int wsi, int zi, int ysi,
                                     lucid_array *y, q_epilogue *e, lucid_error *err)
 {
@@ -235,7 +229,7 @@ static lucid_status qconv_parse(const lucid_graph *g, const lucid_node *n, void 
 {
     qconv_params *p = params;
     lucid_status st = lucid_op_def_conv.parse(g, n, &p->conv, err);
-    if (!st) st = lucid_fused_act_parse(n, &p->act, err);
+    if (!st) st = lucid_activation_parse(n, &p->act, err);
     return st;
 }
 
@@ -289,7 +283,7 @@ static void qconv_cost(const lucid_graph *g, const lucid_node *n, double *macs, 
         return;
     double count = (double)geo.batch * (double)geo.out_c * (double)geo.out_size;
     *macs = count * (double)(geo.in_c / geo.group) * (double)geo.k_size;
-    *flops = count * (3 + (lucid_op_input(g, n, 6) ? 1 : 0) + lucid_fused_act_flops(&p->act));
+    *flops = count * (3 + (lucid_op_input(g, n, 6) ? 1 : 0) + lucid_activation_flops(&p->act));
 }
 
 /* Splits a flat position into coordinates over dims (row-major). */
@@ -372,7 +366,7 @@ static lucid_status qgemm_parse(const lucid_graph *g, const lucid_node *n, void 
 {
     (void)g;
     qgemm_params *p = params;
-    return lucid_fused_act_parse(n, &p->act, err);
+    return lucid_activation_parse(n, &p->act, err);
 }
 
 static lucid_status qgemm_infer(lucid_graph *g, lucid_node *n, lucid_error *err)
@@ -404,7 +398,7 @@ static void qgemm_cost(const lucid_graph *g, const lucid_node *n, double *macs, 
     double count = (double)lucid_tensor_numel(y);
     if (!a || count < 0) return;
     *macs = count * (double)a->dims[a->rank - 1];
-    *flops = count * (3 + lucid_fused_act_flops(&p->act));
+    *flops = count * (3 + lucid_activation_flops(&p->act));
 }
 
 static lucid_status qgemm_run(const lucid_node *n, const lucid_array *in, int n_in,

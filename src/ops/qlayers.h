@@ -1,7 +1,11 @@
-/* qlayers.h - input positions of lucid's int8 layers QConv and QGemm (qconv.c documents their
- * semantics), shared by the ops, their tactics and the qdq_fusion pass that makes them. */
+/* qlayers.h - input positions and parsed params of lucid's int8 layers QConv and QGemm
+ * (qconv.c documents their semantics), shared by the ops, their tactics and the qdq_fusion
+ * pass that makes them. */
 #ifndef LUCID_OPS_QLAYERS_H
 #define LUCID_OPS_QLAYERS_H
+
+#include "ops/activation.h"
+#include "ops/conv.h"
 
 enum {
     LUCID_QIN_X = 0,        /* int8 | uint8 input */
@@ -22,5 +26,15 @@ enum {
     LUCID_QGEMM_Y_ZP = 7,
     LUCID_QGEMM_INPUTS = 8,
 };
+
+/* QConv's params: Conv's first (Conv's helpers read them), then the activation. */
+typedef struct lucid_qconv_params {
+    lucid_conv_params conv;
+    lucid_activation act;
+} lucid_qconv_params;
+
+typedef struct lucid_qgemm_params {
+    lucid_activation act;
+} lucid_qgemm_params;
 
 #endif

@@ -1,12 +1,11 @@
 /* vertical_fusion.c - Conv/Gemm/MatMul with the bias Add, residual Add and activation that
  * follow it merged into one FusedConv or FusedGemm engine layer; an inference
  * BatchNormalization with the activation after it into one FusedBatchNormalization. */
-#include <float.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/activation.h"
 #include "ops/op.h"
 #include "passes/node_edit.h"
 #include "passes/pass.h"
@@ -56,64 +55,19 @@ static bool per_channel_const(const lucid_ir_tensor *c, const lucid_ir_tensor *o
     return true;
 }
 
-static float vf_const_scalar(const lucid_graph *g, int t, float def, bool *ok)
-{
-    if (t < 0) return def;
-    const lucid_ir_tensor *x = &g->tensors[t];
-    if (!x->data || lucid_tensor_numel(x) != 1 ||
-        (x->dtype != LUCID_DTYPE_FLOAT && x->dtype != LUCID_DTYPE_DOUBLE)) {
-        *ok = false;
-        return def;
-    }
-    return (float)lucid_load_f64(x->dtype, x->data, 0);
-}
-
-/* If node c is an activation FusedConv/FusedGemm can apply, fills the chain's activation. */
+/* If node c is an activation FusedConv/FusedGemm can apply, fills the chain's activation (a
+ * Clip's bounds must be known now). */
 static bool take_activation(const lucid_graph *g, const lucid_node *c, vf_chain *ch)
 {
-    lucid_status st = LUCID_STATUS_OK;
-    ch->has_alpha = ch->has_beta = false;
-    switch (c->op) {
-    case LUCID_OP_RELU:
-        ch->act = "Relu";
-        return true;
-    case LUCID_OP_SIGMOID:
-        ch->act = "Sigmoid";
-        return true;
-    case LUCID_OP_TANH:
-        ch->act = "Tanh";
-        return true;
-    case LUCID_OP_HARD_SWISH:
-        ch->act = "HardSwish";
-        return true;
-    case LUCID_OP_LEAKY_RELU:
-        ch->act = "LeakyRelu";
-        ch->has_alpha = true;
-        st = lucid_attr_float(c, "alpha", 0.01f, &ch->alpha, NULL);
-        return !st;
-    case LUCID_OP_HARD_SIGMOID:
-        ch->act = "HardSigmoid";
-        ch->has_alpha = ch->has_beta = true;
-        st = lucid_attr_float(c, "alpha", 0.2f, &ch->alpha, NULL);
-        if (!st) st = lucid_attr_float(c, "beta", 0.5f, &ch->beta, NULL);
-        return !st;
-    case LUCID_OP_CLIP: {
-        ch->act = "Clip";
-        ch->has_alpha = ch->has_beta = true;
-        if (c->opset < 11) {
-            st = lucid_attr_float(c, "min", -FLT_MAX, &ch->alpha, NULL);
-            if (!st) st = lucid_attr_float(c, "max", FLT_MAX, &ch->beta, NULL);
-            return !st;
-        }
-        /* bounds are inputs from opset 11: they must be known now */
-        bool ok = true;
-        ch->alpha = vf_const_scalar(g, c->n_inputs > 1 ? c->inputs[1] : -1, -INFINITY, &ok);
-        ch->beta = vf_const_scalar(g, c->n_inputs > 2 ? c->inputs[2] : -1, INFINITY, &ok);
-        return ok;
-    }
-    default:
-        return false;
-    }
+    lucid_activation a;
+    bool runtime_bounds;
+    if (!lucid_activation_of_op(g, c, &a, &runtime_bounds) || runtime_bounds) return false;
+    ch->act = lucid_act_name(a.kind);
+    ch->alpha = a.alpha;
+    ch->beta = a.beta;
+    ch->has_alpha = lucid_act_param_count(a.kind) >= 1;
+    ch->has_beta = lucid_act_param_count(a.kind) >= 2;
+    return true;
 }
 
 /* Follows t's single-use chain from the anchor, filling ch; stops at the first node that
@@ -178,7 +132,7 @@ static void vf_collect(const lucid_graph *g, const lucid_node *anchor, bool has_
         if (!is_float_static(&g->tensors[m->outputs[0]]) ||
             !same_shape(&g->tensors[m->outputs[0]], y))
             return;
-        ch->act = "SiLU";
+        ch->act = lucid_act_name(LUCID_ACT_SILU);
         ch->has_alpha = ch->has_beta = false;
         ch->absorbed[ch->n_absorbed++] = si;
         ch->absorbed[ch->n_absorbed++] = mi;
@@ -352,9 +306,9 @@ static lucid_status vertical_fusion_run(lucid_pass_ctx *ctx, lucid_graph *g, luc
         switch (n->op) {
         case LUCID_OP_FUSED_CONV:
         case LUCID_OP_FUSED_GEMM: {
-            const char *act;
-            if (lucid_attr_string(n, "activation", "", &act, NULL)) continue;
-            has_act = act[0] != '\0';
+            const lucid_activation *act = lucid_node_activation(n);
+            if (!act) continue;
+            has_act = act->kind != LUCID_ACT_NONE;
             has_z = n->op == LUCID_OP_FUSED_CONV && n->n_inputs > 3 && n->inputs[3] >= 0;
             ch.kind = n->op == LUCID_OP_FUSED_CONV ? VF_CONV : VF_GEMM;
             break;
