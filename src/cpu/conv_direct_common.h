@@ -1,6 +1,6 @@
 /* conv_direct_common.h - what lucid's direct-family conv tactics (depthwise, direct, winograd)
- * share: a 2-D Conv/FusedConv node's geometry and fused activation, resolved once at prepare,
- * and the zero-padded, stride-phase-split input planes their inner loops read. */
+ * share: the zero-padded, stride-phase-split input planes their inner loops read, of a
+ * convolution resolved by ops/conv.h. */
 #ifndef LUCID_CPU_CONV_DIRECT_COMMON_H
 #define LUCID_CPU_CONV_DIRECT_COMMON_H
 
@@ -8,23 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ir/graph.h"
-#include "ops/activation.h"
-
-/* A 2-D NCHW float32 convolution with every padding rule already applied. */
-typedef struct lucid_dconv {
-    int64_t batch, ic, oc, group;
-    int64_t ih, iw, oh, ow, kh, kw;
-    int64_t sh, sw, dh, dw;
-    int64_t pt, pl; /* begin pads; end pads only matter through oh/ow */
-    lucid_activation act; /* a FusedConv's, applied after bias and residual (none for Conv) */
-    bool fused; /* a FusedConv: input 3, when present, is the residual */
-} lucid_dconv;
-
-/* Resolves node n (Conv or FusedConv, shapes inferred) into c. False, with a reason in why,
- * for anything that is not a 2-D float32 convolution these tactics can read. */
-bool lucid_dconv_resolve(const lucid_graph *g, const lucid_node *n, lucid_dconv *c, char *why,
-                         size_t why_len);
+#include "ops/conv.h"
 
 /* Input planes are read through a padded copy split into stride phases along the width:
  * padded column j lives in phase j % sw at index j / sw, so the input column of output

@@ -4,15 +4,12 @@
 #define LUCID_CPU_POOL_H
 
 #include "cpu/conv_direct_common.h"
+#include "ops/pool.h"
 #include "tactics/tactic.h"
 
 typedef struct lucid_pool_state {
-    bool is_max, global;
-    int64_t planes;      /* N x C */
-    int64_t plane_in;    /* elements of one input plane (global pools) */
-    lucid_dconv c;       /* the window geometry (channels and activation unused) */
+    lucid_pool2d w;      /* the layer: window geometry, divisors (freed with the state) */
     lucid_dconv_plane plane;
-    float *count;        /* average pools: elements each output divides by, oh x ow */
     /* tactics' own per-layer tables (freed with the state) */
     uint16_t *masks;
     int64_t mask_chunks;

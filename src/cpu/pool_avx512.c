@@ -35,7 +35,7 @@ pool_block(const lucid_pool_state *s, const float *const *xq, int taps, const fl
             a[v] = is_max ? _mm512_max_ps(a[v], x) : _mm512_add_ps(a[v], x);
         }
     }
-    const int64_t ow = s->c.ow;
+    const int64_t ow = s->w.c.ow;
     for (int v = 0; v < nv; v++) {
         const int64_t oo = o + 16 * v;
         if (oo >= ow) break;
@@ -53,7 +53,7 @@ static inline __attribute__((always_inline)) void
 pool_row_k(const lucid_pool_state *s, const float *xp, const float *count, float *y,
            const bool is_max)
 {
-    const lucid_dconv *c = &s->c;
+    const lucid_dconv *c = &s->w.c;
     const int64_t ow = c->ow, pw = s->plane.phase_w, rf = s->plane.row_floats;
     const float *xq[POOL_MAX_TAPS];
     const int taps = (int)(c->kh * c->kw);
@@ -91,7 +91,7 @@ static void pool_row_avg(const lucid_pool_state *s, const float *xp, const float
  * that every column block's loads (up to 32 floats from its first tap) stay inside. */
 static int64_t sep_row_floats(const lucid_pool_state *s)
 {
-    const lucid_dconv *c = &s->c;
+    const lucid_dconv *c = &s->w.c;
     const int64_t ow16 = (c->ow + 15) / 16 * 16;
     int64_t need = c->sw * ow16 + (c->kw - 1) * c->dw + 32;
     if (need < c->pl + c->iw) need = c->pl + c->iw;
@@ -100,7 +100,7 @@ static int64_t sep_row_floats(const lucid_pool_state *s)
 
 static bool sep_applies(const lucid_pool_state *s)
 {
-    return !s->global && s->c.sw <= 2;
+    return !s->w.global && s->w.c.sw <= 2;
 }
 
 static bool flat_applies(const lucid_pool_state *s);
@@ -183,8 +183,8 @@ sep_cols(const float *b, int64_t ow, const float *count, float *y, const int kw,
 
 static bool flat_applies(const lucid_pool_state *s)
 {
-    const lucid_dconv *c = &s->c;
-    return !s->global && c->sw == 1 && c->sh == 1 && c->ow == c->iw && c->oh * c->iw <= FLAT_MAX;
+    const lucid_dconv *c = &s->w.c;
+    return !s->w.global && c->sw == 1 && c->sh == 1 && c->ow == c->iw && c->oh * c->iw <= FLAT_MAX;
 }
 
 /* Floats before and after the rows-pass result so that every tap's load address stays
@@ -197,7 +197,7 @@ static int64_t flat_margin(const lucid_dconv *c)
 
 static int64_t flat_floats(const lucid_pool_state *s)
 {
-    const lucid_dconv *c = &s->c;
+    const lucid_dconv *c = &s->w.c;
     return 2 * flat_margin(c) + (c->oh * c->ow + 15) / 16 * 16;
 }
 
@@ -205,7 +205,7 @@ static int64_t flat_floats(const lucid_pool_state *s)
  * i = 16 ch + l exists and its tap kx reads a column inside the row. */
 static bool flat_masks(lucid_pool_state *s)
 {
-    const lucid_dconv *c = &s->c;
+    const lucid_dconv *c = &s->w.c;
     const int64_t total = c->oh * c->ow, chunks = (total + 15) / 16;
     s->masks = malloc(sizeof(uint16_t) * (size_t)(chunks * c->kw));
     if (!s->masks) return false;
@@ -252,7 +252,7 @@ static inline __attribute__((always_inline)) void
 flat_plane(const lucid_pool_state *s, const float *x, float *y, float *v, const int kw,
            const bool is_max)
 {
-    const lucid_dconv *c = &s->c;
+    const lucid_dconv *c = &s->w.c;
     const int64_t W = c->iw, oh = c->oh, dh = c->dh, dw = c->dw, pl = c->pl;
     const float fill = is_max ? -INFINITY : 0.0f;
     /* rows pass: output rows [oy, end) that see the same window rows form one span */
@@ -293,7 +293,7 @@ flat_plane(const lucid_pool_state *s, const float *x, float *y, float *v, const 
             a = is_max ? _mm512_max_ps(a, t) : _mm512_add_ps(a, t);
         }
         const __mmask16 m = tail_mask(total - i);
-        if (!is_max) a = _mm512_div_ps(a, _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, s->count + i));
+        if (!is_max) a = _mm512_div_ps(a, _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, s->w.count + i));
         _mm512_mask_storeu_ps(y + i, m, a);
     }
 }
@@ -309,7 +309,7 @@ static inline __attribute__((always_inline)) void
 sep_plane(const lucid_pool_state *s, const float *x, float *y, float *buf, const int kw,
           const int sw, const bool is_max)
 {
-    const lucid_dconv *c = &s->c;
+    const lucid_dconv *c = &s->w.c;
     const float fill = is_max ? -INFINITY : 0.0f;
     const float *xr[64];
     for (int64_t oy = 0; oy < c->oh; oy++) {
@@ -323,7 +323,7 @@ sep_plane(const lucid_pool_state *s, const float *x, float *y, float *buf, const
         else /* a window entirely in the pads (ceil_mode overhang): the reference's empty
               * reduction */
             for (int64_t j = 0; j < c->iw; j++) buf[c->pl + j] = fill;
-        sep_cols(buf, c->ow, s->count ? s->count + oy * c->ow : NULL, y + oy * c->ow, kw, c->dw,
+        sep_cols(buf, c->ow, s->w.count ? s->w.count + oy * c->ow : NULL, y + oy * c->ow, kw, c->dw,
                  sw, is_max);
     }
 }
@@ -332,17 +332,17 @@ static void sep_task_run(void *ctx, size_t begin, size_t end, int thread)
 {
     const sep_task *t = ctx;
     const lucid_pool_state *s = t->s;
-    const lucid_dconv *c = &s->c;
+    const lucid_dconv *c = &s->w.c;
     const int64_t len = sep_row_floats(s);
     float *buf = (float *)(t->work + sizeof(float) * (size_t)len * (size_t)thread);
-    const float fill = s->is_max ? -INFINITY : 0.0f;
+    const float fill = s->w.is_max ? -INFINITY : 0.0f;
     for (int64_t j = 0; j < len; j++) buf[j] = fill;
     const int64_t out_plane = c->oh * c->ow;
     const bool k3 = c->kw == 3;
     for (size_t pl = begin; pl < end; pl++) {
-        const float *x = t->x + (int64_t)pl * s->plane_in;
+        const float *x = t->x + (int64_t)pl * s->w.plane_in;
         float *y = t->y + (int64_t)pl * out_plane;
-        if (s->is_max) {
+        if (s->w.is_max) {
             if (k3 && c->sw == 1) sep_plane(s, x, y, buf, 3, 1, true);
             else if (k3) sep_plane(s, x, y, buf, 3, 2, true);
             else if (c->sw == 1) sep_plane(s, x, y, buf, (int)c->kw, 1, true);
@@ -360,14 +360,14 @@ static void flat_task_run(void *ctx, size_t begin, size_t end, int thread)
 {
     const sep_task *t = ctx;
     const lucid_pool_state *s = t->s;
-    const lucid_dconv *c = &s->c;
+    const lucid_dconv *c = &s->w.c;
     float *v = (float *)(t->work + sizeof(float) * (size_t)flat_floats(s) * (size_t)thread) +
                flat_margin(c);
     const int64_t out_plane = c->oh * c->ow;
     for (size_t pl = begin; pl < end; pl++) {
-        const float *x = t->x + (int64_t)pl * s->plane_in;
+        const float *x = t->x + (int64_t)pl * s->w.plane_in;
         float *y = t->y + (int64_t)pl * out_plane;
-        if (s->is_max) {
+        if (s->w.is_max) {
             if (c->kw == 3) flat_plane(s, x, y, v, 3, true);
             else flat_plane(s, x, y, v, (int)c->kw, true);
         } else {
@@ -461,11 +461,11 @@ static lucid_status pool_avx512_run(const void *state, const lucid_array *in, in
     const lucid_pool_state *s = state;
     if (sep_applies(s)) {
         sep_task t = {s, in[0].data, out[0].data, workspace};
-        lucid_threadpool_run(pool, (size_t)s->planes, lucid_pool_grain(s),
+        lucid_threadpool_run(pool, (size_t)s->w.planes, lucid_pool_grain(s),
                              flat_applies(s) ? flat_task_run : sep_task_run, &t);
         return LUCID_STATUS_OK;
     }
-    return lucid_pool_run(s, in, out, workspace, pool, s->is_max ? pool_row_max : pool_row_avg,
+    return lucid_pool_run(s, in, out, workspace, pool, s->w.is_max ? pool_row_max : pool_row_avg,
                           pool_global_avx512);
 }
 
@@ -506,10 +506,10 @@ static inline __attribute__((always_inline)) void pool16_rows(const pool16_task 
                                                               size_t end, const bool is_max)
 {
     const lucid_pool_state *s = t->s;
-    const lucid_dconv *c = &s->c;
+    const lucid_dconv *c = &s->w.c;
     const __m512 init = _mm512_set1_ps(is_max ? -INFINITY : 0.0f);
-    if (s->global) {
-        const int64_t hw = s->plane_in;
+    if (s->w.global) {
+        const int64_t hw = s->w.plane_in;
         for (size_t b = begin; b < end; b++) {
             const float *x = t->x + (int64_t)b * hw * 16;
             __m512 a0 = init, a1 = init;
@@ -554,7 +554,7 @@ static inline __attribute__((always_inline)) void pool16_rows(const pool16_task 
                     a = is_max ? _mm512_max_ps(a, v) : _mm512_add_ps(a, v);
                 }
             }
-            if (!is_max) a = _mm512_div_ps(a, _mm512_set1_ps(s->count[oy * ow + ox]));
+            if (!is_max) a = _mm512_div_ps(a, _mm512_set1_ps(s->w.count[oy * ow + ox]));
             _mm512_storeu_ps(y + ox * 16, a);
         }
     }
@@ -605,11 +605,11 @@ static lucid_status pool16_run(const void *state, const lucid_array *in, int n_i
     (void)err;
     const lucid_pool_state *s = state;
     pool16_task t = {s, in[0].data, out[0].data};
-    const int64_t blocks = s->planes / 16;
-    const int64_t tasks = s->global ? blocks : blocks * s->c.oh;
-    const int64_t per_task = s->global ? s->plane_in : s->c.ow * s->c.kh * s->c.kw;
+    const int64_t blocks = s->w.planes / 16;
+    const int64_t tasks = s->w.global ? blocks : blocks * s->w.c.oh;
+    const int64_t per_task = s->w.global ? s->w.plane_in : s->w.c.ow * s->w.c.kh * s->w.c.kw;
     lucid_threadpool_run(pool, (size_t)tasks, (size_t)(256 / (per_task + 1) + 1),
-                         s->is_max ? pool16_max_run : pool16_avg_run, &t);
+                         s->w.is_max ? pool16_max_run : pool16_avg_run, &t);
     return LUCID_STATUS_OK;
 }
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu/conv_direct_common.h"
 #include "cuda/cuda_common.h"
+#include "ops/conv.h"
 #include "ops/op.h"
 
 typedef struct conv_state {

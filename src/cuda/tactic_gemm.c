@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu/conv_direct_common.h"
 #include "cuda/cuda_common.h"
 #include "ops/activation.h"
+#include "ops/conv.h"
 #include "ops/gemm.h"
 #include "ops/op.h"
 

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu/pool.h"
 #include "cuda/cuda_common.h"
 #include "ops/activation.h"
 #include "ops/movement.h"
 #include "ops/op.h"
+#include "ops/pool.h"
 
 /* One state for all these tactics: what the kernel launch needs, resolved at prepare. */
 typedef struct misc_state {
@@ -175,8 +175,10 @@ static bool pool_supports_dev(const lucid_graph *g, const lucid_node *n,
     if (n->op != LUCID_OP_MAX_POOL && n->op != LUCID_OP_AVERAGE_POOL &&
         n->op != LUCID_OP_GLOBAL_AVERAGE_POOL && n->op != LUCID_OP_GLOBAL_MAX_POOL)
         return refuse(why, len, "not a pool");
-    return lucid_pool_supports(g, n, n->op == LUCID_OP_MAX_POOL || n->op == LUCID_OP_GLOBAL_MAX_POOL,
-                               why, len);
+    lucid_pool2d p;
+    const bool ok = lucid_pool2d_resolve(g, n, &p, why, len);
+    free(p.count);
+    return ok;
 }
 
 /* ---- softmax ---- */
@@ -494,10 +496,12 @@ static lucid_status misc_prepare(const lucid_tactic *t, const lucid_graph *g, co
             s->inner = lucid_tensor_numel(x) / (s->planes ? s->planes : 1);
             s->rows = -1; /* global */
         } else {
-            void *ps = NULL;
-            st = lucid_pool_prepare(g, n, 1, &ps, err);
-            if (st) goto fail;
-            const lucid_pool_state *p = ps;
+            lucid_pool2d pw, *p = &pw;
+            if (!lucid_pool2d_resolve(g, n, p, why, sizeof why)) {
+                free(p->count);
+                st = lucid_node_errorf(n, err, LUCID_STATUS_UNSUPPORTED, "pool tactic: %s", why);
+                goto fail;
+            }
             const lucid_dconv *c = &p->c;
             s->pool = (lc_pool_args){.t = s->t, .is_max = p->is_max, .planes = p->planes,
                                      .ih = c->ih, .iw = c->iw, .oh = c->oh, .ow = c->ow,
@@ -506,7 +510,7 @@ static lucid_status misc_prepare(const lucid_tactic *t, const lucid_graph *g, co
                                      .nhwc = lucid_cuda_nhwc(dev, x), .channels = x->dims[1]};
             if (!p->is_max)
                 st = lucid_cuda_upload_floats(p->count, c->oh * c->ow, LC_F32, (void **)&s->dev_a, err);
-            lucid_pool_release(ps);
+            free(p->count);
             if (st) goto fail;
             s->pool.count = s->dev_a;
         }

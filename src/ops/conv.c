@@ -1,4 +1,5 @@
 /* conv.c - Conv and ConvTranspose: attributes, output geometry, MAC counts, reference kernels. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/util.h"
@@ -549,3 +550,74 @@ const lucid_op_def lucid_op_def_conv_transpose = {
     .cost = conv_transpose_cost,
     .run = conv_transpose_run,
 };
+
+/* ---- the resolved 2-D convolution of the tactics (conv.h) ---------------------------- */
+
+static bool dconv_refuse(char *why, size_t why_len, const char *msg)
+{
+    if (why && why_len) snprintf(why, why_len, "%s", msg);
+    return false;
+}
+
+bool lucid_dconv_resolve(const lucid_graph *g, const lucid_node *n, lucid_dconv *c, char *why,
+                         size_t why_len)
+{
+    memset(c, 0, sizeof *c);
+    if (n->op != LUCID_OP_CONV && n->op != LUCID_OP_FUSED_CONV)
+        return false; /* another op: nothing to report */
+    c->fused = n->op == LUCID_OP_FUSED_CONV;
+    const lucid_ir_tensor *x = lucid_op_input(g, n, 0), *w = lucid_op_input(g, n, 1),
+                          *y = lucid_op_output(g, n, 0);
+    if (!x || !w || !y || x->rank != 4 || w->rank != 4 || y->rank != 4)
+        return dconv_refuse(why, why_len, "only 2-D (NCHW) convolutions");
+    if (x->dtype != LUCID_DTYPE_FLOAT || w->dtype != LUCID_DTYPE_FLOAT ||
+        y->dtype != LUCID_DTYPE_FLOAT)
+        return dconv_refuse(why, why_len, "only float32");
+    if (!lucid_tensor_shape_known(x) || !lucid_tensor_shape_known(y) || !w->data)
+        return dconv_refuse(why, why_len, "needs static shapes and constant weights");
+    const lucid_ir_tensor *b = lucid_op_input(g, n, 2);
+    if (b && (b->dtype != LUCID_DTYPE_FLOAT || lucid_tensor_numel(b) != w->dims[0]))
+        return dconv_refuse(why, why_len, "bias is not float32 of one value per output channel");
+    if (c->fused) {
+        const lucid_ir_tensor *z = lucid_op_input(g, n, 3);
+        if (z && (z->dtype != LUCID_DTYPE_FLOAT || lucid_tensor_numel(z) != lucid_tensor_numel(y)))
+            return dconv_refuse(why, why_len, "residual is not float32 of the output's shape");
+    }
+    const conv_params *p = n->params; /* FusedConv's begin with Conv's */
+    const lucid_activation *act = lucid_node_activation(n);
+    if (!p || !act) return dconv_refuse(why, why_len, "attributes not parsed");
+    c->act = *act;
+    c->group = p->group;
+    c->batch = x->dims[0];
+    c->ic = x->dims[1];
+    c->ih = x->dims[2];
+    c->iw = x->dims[3];
+    c->oc = w->dims[0];
+    c->kh = w->dims[2];
+    c->kw = w->dims[3];
+    c->oh = y->dims[2];
+    c->ow = y->dims[3];
+    c->sh = p->n_strides ? p->strides[0] : 1;
+    c->sw = p->n_strides ? p->strides[1] : 1;
+    c->dh = p->n_dilations ? p->dilations[0] : 1;
+    c->dw = p->n_dilations ? p->dilations[1] : 1;
+    if (c->ic > INT32_MAX || c->oc > INT32_MAX || c->ih > INT32_MAX || c->iw > INT32_MAX ||
+        c->kh > 64 || c->kw > 64 || c->sh > 64 || c->sw > 64 || c->dh > 64 || c->dw > 64)
+        return dconv_refuse(why, why_len, "sizes outside this tactic's range");
+    if (p->auto_pad == LUCID_CONV_PAD_SAME_UPPER || p->auto_pad == LUCID_CONV_PAD_SAME_LOWER) {
+        int64_t th = (c->oh - 1) * c->sh + (c->kh - 1) * c->dh + 1 - c->ih;
+        int64_t tw = (c->ow - 1) * c->sw + (c->kw - 1) * c->dw + 1 - c->iw;
+        if (th < 0) th = 0;
+        if (tw < 0) tw = 0;
+        bool upper = p->auto_pad == LUCID_CONV_PAD_SAME_UPPER;
+        c->pt = upper ? th / 2 : th - th / 2;
+        c->pl = upper ? tw / 2 : tw - tw / 2;
+    } else if (p->auto_pad == LUCID_CONV_PAD_NOTSET && p->n_pads) {
+        c->pt = p->pads[0];
+        c->pl = p->pads[1];
+    }
+    if (y->dims[0] != c->batch || y->dims[1] != c->oc || c->ic % c->group ||
+        c->oc % c->group || w->dims[1] * c->group != c->ic)
+        return dconv_refuse(why, why_len, "inconsistent shapes");
+    return true;
+}

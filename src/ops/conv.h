@@ -1,8 +1,10 @@
 /* conv.h - Conv's parsed attributes, shared with lucid's fused convolution (fused.c) and the
- * passes that rewrite convolutions. */
+ * passes that rewrite convolutions, and the resolved 2-D convolution the CPU and CUDA
+ * tactics read. */
 #ifndef LUCID_OPS_CONV_H
 #define LUCID_OPS_CONV_H
 
+#include "ops/activation.h"
 #include "ops/op.h"
 
 #define LUCID_CONV_MAX_SPATIAL (LUCID_MAX_RANK - 2)
@@ -45,5 +47,23 @@ typedef struct lucid_conv_geom {
 lucid_status lucid_conv_resolve_geometry(const lucid_node *n, const lucid_conv_params *p,
                                          int x_rank, const int64_t *xd, int w_rank,
                                          const int64_t *wd, lucid_conv_geom *g, lucid_error *err);
+
+/* A 2-D NCHW float32 Conv or FusedConv with every padding rule already applied, and its fused
+ * activation: what the convolution tactics of every backend read (the pooling ones read the
+ * window fields too, see pool.h). */
+typedef struct lucid_dconv {
+    int64_t batch, ic, oc, group;
+    int64_t ih, iw, oh, ow, kh, kw;
+    int64_t sh, sw, dh, dw;
+    int64_t pt, pl; /* begin pads; end pads only matter through oh/ow */
+    lucid_activation act; /* a FusedConv's, applied after bias and residual (none for Conv) */
+    bool fused; /* a FusedConv: input 3, when present, is the residual */
+} lucid_dconv;
+
+/* Resolves node n (Conv or FusedConv, params parsed and shapes inferred) into c. False, with a
+ * reason in why, for anything that is not a 2-D float32 convolution with constant weights
+ * whose sizes the tactics' index arithmetic takes; false with nothing in why for other ops. */
+bool lucid_dconv_resolve(const lucid_graph *g, const lucid_node *n, lucid_dconv *c, char *why,
+                         size_t why_len);
 
 #endif

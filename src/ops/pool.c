@@ -1,9 +1,12 @@
 /* pool.c - MaxPool (with Indices), AveragePool, GlobalAveragePool and GlobalMaxPool. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/util.h"
 #include "ops/op.h"
+#include "ops/pool.h"
 
 #define POOL_MAX_SPATIAL (LUCID_MAX_RANK - 2)
 /* Attribute values above this are refused so that window arithmetic stays far from int64
@@ -399,3 +402,102 @@ const lucid_op_def lucid_op_def_global_max_pool = {
     .cost = global_pool_cost,
     .run = global_max_pool_run,
 };
+
+/* ---- the resolved 2-D pool of the tactics (pool.h) ----------------------------------- */
+
+static bool pool2d_refuse(char *why, size_t why_len, const char *msg)
+{
+    if (why && why_len) snprintf(why, why_len, "%s", msg);
+    return false;
+}
+
+bool lucid_pool2d_resolve(const lucid_graph *g, const lucid_node *n, lucid_pool2d *s, char *why,
+                          size_t why_len)
+{
+    memset(s, 0, sizeof *s);
+    if (n->op != LUCID_OP_MAX_POOL && n->op != LUCID_OP_AVERAGE_POOL &&
+        n->op != LUCID_OP_GLOBAL_MAX_POOL && n->op != LUCID_OP_GLOBAL_AVERAGE_POOL)
+        return false; /* another op: nothing to report */
+    const lucid_ir_tensor *x = lucid_op_input(g, n, 0), *y = lucid_op_output(g, n, 0);
+    if (!x || !y || x->dtype != LUCID_DTYPE_FLOAT || !lucid_tensor_shape_known(x) ||
+        !lucid_tensor_shape_known(y))
+        return pool2d_refuse(why, why_len, "only float32 with static shapes");
+    if (x->rank != 4) return pool2d_refuse(why, why_len, "only 2-D (NCHW) pools");
+    s->planes = x->dims[0] * x->dims[1];
+    s->plane_in = x->dims[2] * x->dims[3];
+    if (n->op == LUCID_OP_GLOBAL_MAX_POOL || n->op == LUCID_OP_GLOBAL_AVERAGE_POOL) {
+        s->global = true;
+        s->is_max = n->op == LUCID_OP_GLOBAL_MAX_POOL;
+        return true;
+    }
+    s->is_max = n->op == LUCID_OP_MAX_POOL;
+    if (s->is_max && lucid_op_output(g, n, 1))
+        return pool2d_refuse(why, why_len, "MaxPool's Indices output is left to the reference");
+    const pool_params *p = n->params;
+    if (!p) return pool2d_refuse(why, why_len, "attributes not parsed");
+    lucid_dconv *c = &s->c;
+    c->batch = x->dims[0];
+    c->ic = c->oc = x->dims[1];
+    c->ih = x->dims[2];
+    c->iw = x->dims[3];
+    c->oh = y->dims[2];
+    c->ow = y->dims[3];
+    c->kh = p->kernel[0];
+    c->kw = p->kernel[1];
+    c->sh = p->n_strides ? p->strides[0] : 1;
+    c->sw = p->n_strides ? p->strides[1] : 1;
+    c->dh = p->n_dilations ? p->dilations[0] : 1;
+    c->dw = p->n_dilations ? p->dilations[1] : 1;
+    if (c->kh > 64 || c->kw > 64 || c->sh > 64 || c->sw > 64 || c->dh > 64 || c->dw > 64)
+        return pool2d_refuse(why, why_len, "window outside this tactic's range");
+    int64_t pe[2] = {p->n_pads ? p->pads[2] : 0, p->n_pads ? p->pads[3] : 0};
+    if (p->auto_pad == POOL_PAD_SAME_UPPER || p->auto_pad == POOL_PAD_SAME_LOWER) {
+        int64_t th = (c->oh - 1) * c->sh + (c->kh - 1) * c->dh + 1 - c->ih;
+        int64_t tw = (c->ow - 1) * c->sw + (c->kw - 1) * c->dw + 1 - c->iw;
+        th = th < 0 ? 0 : th;
+        tw = tw < 0 ? 0 : tw;
+        bool upper = p->auto_pad == POOL_PAD_SAME_UPPER;
+        c->pt = upper ? th / 2 : th - th / 2;
+        c->pl = upper ? tw / 2 : tw - tw / 2;
+        pe[0] = th - c->pt;
+        pe[1] = tw - c->pl;
+    } else if (p->auto_pad == POOL_PAD_VALID) {
+        pe[0] = pe[1] = 0;
+    } else if (p->n_pads) {
+        c->pt = p->pads[0];
+        c->pl = p->pads[1];
+    }
+    if (!s->is_max) {
+        /* the reference's divisor: window positions inside the input, or inside the input
+         * and its pads with count_include_pad (never the ceil_mode overhang) */
+        const bool cip = p->count_include_pad != 0;
+        s->count = malloc(sizeof(float) * (size_t)(c->oh * c->ow));
+        int64_t *cw = malloc(sizeof(int64_t) * (size_t)c->ow);
+        if (!s->count || !cw) {
+            free(cw);
+            free(s->count);
+            s->count = NULL;
+            return pool2d_refuse(why, why_len, "out of memory");
+        }
+        const int64_t lo_h = cip ? -c->pt : 0, hi_h = cip ? c->ih + pe[0] : c->ih;
+        const int64_t lo_w = cip ? -c->pl : 0, hi_w = cip ? c->iw + pe[1] : c->iw;
+        for (int64_t ox = 0; ox < c->ow; ox++) {
+            cw[ox] = 0;
+            for (int64_t kx = 0; kx < c->kw; kx++) {
+                int64_t ix = ox * c->sw - c->pl + kx * c->dw;
+                cw[ox] += ix >= lo_w && ix < hi_w;
+            }
+        }
+        for (int64_t oy = 0; oy < c->oh; oy++) {
+            int64_t ch = 0;
+            for (int64_t ky = 0; ky < c->kh; ky++) {
+                int64_t iy = oy * c->sh - c->pt + ky * c->dh;
+                ch += iy >= lo_h && iy < hi_h;
+            }
+            for (int64_t ox = 0; ox < c->ow; ox++)
+                s->count[oy * c->ow + ox] = (float)(ch * cw[ox]);
+        }
+        free(cw);
+    }
+    return true;
+}
