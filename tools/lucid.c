@@ -8,6 +8,8 @@
 #include "cli.h"
 #include "core/threadpool.h"
 
+int cli_cmd_compare(int argc, char **argv); /* cli_compare.c */
+
 static const char opt_flags[] =
     "  --opt-level N      graph optimization: 0 none, 1 basic, 2 fusions, 3 all (default %s)\n"
     "  --disable-pass NAME  skip one pass (repeatable)\n"
@@ -104,6 +106,9 @@ void cli_help_main(void)
            "  characterize  the study: engines x optimization configs, measuring latency,\n"
            "         scenarios, cost, per-layer profile, accuracy, determinism, attribution;\n"
            "         writes results.json, CSV tables and report.html\n"
+           "  compare  merge characterize results from several machines into one report:\n"
+           "         latency, speedups and layers per device, devices slower than weaker ones,\n"
+           "         cross-device determinism (lucid compare RESULTS_DIR... --out DIR)\n"
            "\n"
            "run, bench and eval take a plan file (recognized by its magic bytes) and run it; given\n"
            "an ONNX model they build a plan first (its build time is a note on stderr), or with\n"
@@ -264,6 +269,7 @@ static const char help_characterize[] =
     "                          [--duration S] [--runs R] [--builds K] [--batches 1,8,32]\n"
     "                          [--limit N] [--tune-ms MS] [--seed N] [--quiet]\n"
     "                          [--peers-dir DIR] [--python PY] [--torch-python PY] [--chartjs FILE]\n"
+    "                          [--max-autotune]\n"
     "\n"
     "Runs the model through a matrix of engines and lucid optimization configs and measures,\n"
     "per cell: latency (warm-up, then at least N runs and S seconds; min, mean, median, p90,\n"
@@ -279,7 +285,13 @@ static const char help_characterize[] =
     "profile.trace.json and report.html (self-contained), rewritten after every cell: Ctrl-C\n"
     "stops after the current step and leaves the partial results (exit 130).\n"
     "\n"
-    "  --device D         cpu (default) or cuda\n"
+    "  --device D         cpu (default) or cuda. On cuda lucid's configs are GPU plans\n"
+    "                     (unfused, fusions, tuned = CUDA-graph replay, deterministic, tf32,\n"
+    "                     fp16, bf16, int8, pruned, clustered), cells add the GPU breakdown\n"
+    "                     (H2D, compute, D2H, enqueue), device memory, CUPTI kernel names and\n"
+    "                     NVML clock/power/energy; PyTorch runs eager and torch.compile\n"
+    "                     (reduce-overhead) in fp32 and fp16, ONNX Runtime its CUDA provider\n"
+    "  --max-autotune     also torch.compile's max-autotune mode in fp16 (--device cuda)\n"
     "  --dataset SPEC     samples for accuracy (as 'lucid eval'); default: 16 seeded random\n"
     "                     inputs (accuracy then only against the reference outputs)\n"
     "  --calibration-data SPEC  int8 calibration images (default: fashion-mnist:train when\n"
@@ -310,6 +322,35 @@ static const char help_characterize[] =
     "  --chartjs FILE     Chart.js to inline (default Debian's libjs-chart.js, or\n"
     "                     $LUCID_CHARTJS)\n";
 
+static const char help_compare[] =
+    "Usage: lucid compare RESULTS_DIR... [--out DIR] [--margin F]\n"
+    "                     [--peak \"DEVICE NAME=GFLOPS_FP32,GBS[,GFLOPS_FP16]\" ...]\n"
+    "                     [--chartjs FILE] [--quiet]\n"
+    "\n"
+    "Merges the results of 'lucid characterize' runs - any models, any machines - into one\n"
+    "report. Each RESULTS_DIR is a folder holding results.json (or the file itself); a result\n"
+    "is keyed by its model (the model file's name, or its folder's for .../NAME/model.onnx)\n"
+    "and its device (the GPU's name for cuda results, 'CPU MODEL (N cores)' for cpu ones).\n"
+    "Per model and cell (engine/config): each device's latency, throughput, energy and\n"
+    "accuracy; each optimization's speedup per device; per-layer times matched by name.\n"
+    "Anomalies: a device A with more peak compute (FP32; FP16 for fp16/bf16/int8 configs when\n"
+    "both record it) and more bandwidth than device B, whose median is slower than B's by more\n"
+    "than the margin (A.median > B.median x (1 + F)) and beyond the noise (A.min > B.p90),\n"
+    "with the layers that account for the gap. Devices without peaks are not compared for\n"
+    "anomalies (the summary says so). Cross-device determinism: whether the same cell gives\n"
+    "the same outputs on two devices, and from which layer on they differ. DIR gets\n"
+    "compare.json (schema lucid-compare/1, docs/characterize.md), latency.csv, anomalies.csv,\n"
+    "layers.csv and compare.html (self-contained); the summary goes to stdout.\n"
+    "\n"
+    "  --out DIR          output folder (default ./compare)\n"
+    "  --margin F         anomalies: slower by more than this fraction (default 0.05)\n"
+    "  --peak \"NAME=F32,GBS[,F16]\"  a device's peak FP32 GFLOP/s, bandwidth in GB/s and\n"
+    "                     optionally peak FP16 GFLOP/s, replacing what its results recorded\n"
+    "                     (repeatable; NAME as the summary's device list prints it)\n"
+    "  --chartjs FILE     Chart.js to inline (default Debian's libjs-chart.js, or\n"
+    "                     $LUCID_CHARTJS)\n"
+    "  --quiet            print only the report's path\n";
+
 static const char *config_names(void)
 {
     static char list[512];
@@ -330,6 +371,11 @@ int cli_help_command(const char *command)
         printf("\n%s", exit_codes);
         return CLI_EXIT_OK;
     }
+    if (strcmp(command, "compare") == 0) {
+        fputs(help_compare, stdout);
+        printf("\n%s", exit_codes);
+        return CLI_EXIT_OK;
+    }
     const char *text = strcmp(command, "info") == 0    ? help_info
                        : strcmp(command, "run") == 0   ? help_run
                        : strcmp(command, "bench") == 0 ? help_bench
@@ -337,7 +383,7 @@ int cli_help_command(const char *command)
                        : strcmp(command, "build") == 0 ? help_build
                                                        : NULL;
     if (!text) {
-        cli_failf(command, "unknown command (commands: info, run, bench, eval, build, characterize)");
+        cli_failf(command, "unknown command (commands: info, run, bench, eval, build, characterize, compare)");
         return CLI_EXIT_USAGE;
     }
     fputs(text, stdout);
@@ -374,7 +420,8 @@ static void set_thread_env(char **argv)
 int main(int argc, char **argv)
 {
     set_thread_env(argv);
-    /* the library ignores a LUCID_CPU_ISA it cannot read; the CLI refuses it */
+    /* a LUCID_CPU_ISA that names no level: the library would fail every build and plan load;
+     * the CLI says so once, before any command */
     const char *isa_env = getenv("LUCID_CPU_ISA");
     lucid_cpu_isa isa;
     if (isa_env && isa_env[0] && lucid_cpu_isa_parse(isa_env, &isa) != LUCID_STATUS_OK) {
@@ -385,7 +432,7 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     if (argc < 2) {
-        cli_fail("lucid", "missing COMMAND (commands: info, run, bench, eval, build, characterize; try 'lucid --help')");
+        cli_fail("lucid", "missing COMMAND (commands: info, run, bench, eval, build, characterize, compare; try 'lucid --help')");
         return CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
@@ -396,7 +443,9 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "--version") == 0) {
         printf("lucid %s\n", lucid_version());
         lucid_cpu_isa cap = lucid_cpu_cap_get(), native = lucid_cpu_isa_native();
-        if (cap < native)
+        /* "capped" whenever the cap hides a feature here (the rule test_tactics and the capped
+         * zoo checks skip by), also at the native level */
+        if (lucid_cpu_cap_hides())
             printf("cpu instruction sets: %s (capped by LUCID_CPU_ISA; the processor offers %s)\n",
                    lucid_cpu_isa_name(cap), lucid_cpu_isa_name(native));
         else
@@ -420,9 +469,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "eval") == 0) return cli_cmd_eval(argc, argv);
     if (strcmp(cmd, "build") == 0) return cli_cmd_build(argc, argv);
     if (strcmp(cmd, "characterize") == 0) return cli_cmd_characterize(argc, argv);
+    if (strcmp(cmd, "compare") == 0) return cli_cmd_compare(argc, argv);
     if (cmd[0] == '-')
         cli_failf(cmd, "unknown flag (try 'lucid --help')");
     else
-        cli_failf(cmd, "unknown command (commands: info, run, bench, eval, build, characterize; try 'lucid --help')");
+        cli_failf(cmd, "unknown command (commands: info, run, bench, eval, build, characterize, compare; try 'lucid --help')");
     return CLI_EXIT_USAGE;
 }
