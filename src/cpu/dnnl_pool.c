@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "cpu/dnnl_common.h"
 #include "ops/op.h"
+#include "ops/pool.h"
 
 typedef struct dnnl_pool_state {
     dnnl_engine_t eng;
@@ -37,22 +38,6 @@ static bool refuse(char *why, size_t why_len, const char *msg)
 {
     snprintf(why, why_len, "%s", msg);
     return false;
-}
-
-/* Reads a two-value list attribute (absent: def). */
-static bool read_pair(const lucid_node *n, const char *name, int64_t def, int64_t out[2])
-{
-    const int64_t *v;
-    size_t count;
-    if (lucid_attr_ints(n, name, &v, &count, NULL)) return false;
-    if (count == 0) {
-        out[0] = out[1] = def;
-        return true;
-    }
-    if (count != 2) return false;
-    out[0] = v[0];
-    out[1] = v[1];
-    return true;
 }
 
 /* The pooling as oneDNN sees it: algorithm, window, strides, dilations (oneDNN counts
@@ -98,41 +83,28 @@ static bool pool_resolve(const lucid_graph *g, const lucid_node *n, bool int8, p
         }
         return true;
     }
-    int64_t ks[2], st[2], dl[2], ceil_mode = 0, cip = 0;
-    const char *auto_pad;
-    const int64_t *pv;
-    size_t pc;
-    if (!read_pair(n, "kernel_shape", 0, ks) || !read_pair(n, "strides", 1, st) ||
-        !read_pair(n, "dilations", 1, dl) ||
-        lucid_attr_string(n, "auto_pad", "NOTSET", &auto_pad, NULL) ||
-        lucid_attr_int(n, "ceil_mode", 0, &ceil_mode, NULL) ||
-        lucid_attr_int(n, "count_include_pad", 0, &cip, NULL) ||
-        lucid_attr_ints(n, "pads", &pv, &pc, NULL) || (pc != 0 && pc != 4))
+    /* the window as the reference sees it, every auto_pad rule applied */
+    const lucid_pool_params *pp = n->params;
+    lucid_pool_geom geo;
+    if (!pp || pp->n_kernel != 2 || lucid_pool_resolve_geometry(n, pp, 4, x->dims, &geo, NULL))
         return refuse(why, why_len, "unreadable attributes");
+    const bool cip = pp->count_include_pad != 0;
     pd->alg = is_max ? dnnl_pooling_max
               : cip  ? dnnl_pooling_avg_include_padding
                      : dnnl_pooling_avg_exclude_padding;
     for (int i = 0; i < 2; i++) {
-        int64_t in = x->dims[2 + i], out = y->dims[2 + i], dk = (ks[i] - 1) * dl[i] + 1;
-        int64_t pb = pc ? pv[i] : 0, pe = pc ? pv[2 + i] : 0;
-        if (strcmp(auto_pad, "SAME_UPPER") == 0 || strcmp(auto_pad, "SAME_LOWER") == 0) {
-            int64_t total = (out - 1) * st[i] + dk - in;
-            if (total < 0) total = 0;
-            pb = auto_pad[5] == 'U' ? total / 2 : total - total / 2;
-            pe = total - pb;
-        } else if (strcmp(auto_pad, "VALID") == 0) {
-            pb = pe = 0;
-        }
+        int64_t in = x->dims[2 + i], out = y->dims[2 + i], dk = (geo.k[i] - 1) * geo.d[i] + 1;
+        int64_t pb = geo.pb[i], pe = geo.pe[i];
         /* the end pad oneDNN needs for this output size; ceil_mode makes it larger than the
          * model's */
-        int64_t need = (out - 1) * st[i] + dk - in - pb;
+        int64_t need = (out - 1) * geo.s[i] + dk - in - pb;
         if (need > pe && cip && !is_max)
             return refuse(why, why_len,
                           "ceil_mode windows past the end padding change the divisor of "
                           "count_include_pad, which oneDNN does not model");
-        pd->k[i] = ks[i];
-        pd->s[i] = st[i];
-        pd->d[i] = dl[i] - 1;
+        pd->k[i] = geo.k[i];
+        pd->s[i] = geo.s[i];
+        pd->d[i] = geo.d[i] - 1;
         pd->pl[i] = pb;
         pd->pr[i] = need;
     }

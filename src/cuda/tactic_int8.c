@@ -31,6 +31,7 @@
 #include "ops/conv.h"
 #include "ops/activation.h"
 #include "ops/op.h"
+#include "ops/pool.h"
 #include "ops/qlayers.h"
 
 #define Q8_ALIGN 256
@@ -675,22 +676,10 @@ static bool qpool_resolve(const lucid_graph *g, const lucid_node *n, lucid_cuda_
         return refuse(why, len, "2-D max pooling of int8 or uint8 only");
     if (n->n_outputs > 1 && lucid_op_output(g, n, 1))
         return refuse(why, len, "MaxPool's Indices output");
-    const char *auto_pad;
-    const int64_t *k = NULL, *st = NULL, *pads = NULL, *dil = NULL;
-    size_t nk = 0, nst = 0, np = 0, nd = 0;
-    if (lucid_attr_string(n, "auto_pad", "NOTSET", &auto_pad, NULL) ||
-        strcmp(auto_pad, "NOTSET") != 0)
-        return refuse(why, len, "auto_pad is not NOTSET");
-    if (lucid_attr_ints(n, "kernel_shape", &k, &nk, NULL) || nk != 2)
-        return refuse(why, len, "needs a 2-D kernel_shape");
-    if (lucid_node_attr(n, "strides") &&
-        (lucid_attr_ints(n, "strides", &st, &nst, NULL) || nst != 2))
-        return refuse(why, len, "unreadable strides");
-    if (lucid_node_attr(n, "pads") && (lucid_attr_ints(n, "pads", &pads, &np, NULL) || np != 4))
-        return refuse(why, len, "unreadable pads");
-    if (lucid_node_attr(n, "dilations") &&
-        (lucid_attr_ints(n, "dilations", &dil, &nd, NULL) || nd != 2))
-        return refuse(why, len, "unreadable dilations");
+    const lucid_pool_params *p = n->params;
+    if (n->op != LUCID_OP_MAX_POOL || !p) return refuse(why, len, "not a parsed MaxPool");
+    if (p->auto_pad != LUCID_AUTO_PAD_NOTSET) return refuse(why, len, "auto_pad is not NOTSET");
+    if (p->n_kernel != 2) return refuse(why, len, "needs a 2-D kernel_shape");
     s->q = x->dtype == LUCID_DTYPE_UINT8 ? LC_Q_U8 : LC_Q_S8;
     s->pool = (lc_pool_args){.is_max = 1,
                              .planes = x->dims[0] * x->dims[1],
@@ -698,14 +687,14 @@ static bool qpool_resolve(const lucid_graph *g, const lucid_node *n, lucid_cuda_
                              .iw = x->dims[3],
                              .oh = y->dims[2],
                              .ow = y->dims[3],
-                             .kh = k[0],
-                             .kw = k[1],
-                             .sh = st ? st[0] : 1,
-                             .sw = st ? st[1] : 1,
-                             .dh = dil ? dil[0] : 1,
-                             .dw = dil ? dil[1] : 1,
-                             .pt = pads ? pads[0] : 0,
-                             .pl = pads ? pads[1] : 0,
+                             .kh = p->kernel[0],
+                             .kw = p->kernel[1],
+                             .sh = p->n_strides ? p->strides[0] : 1,
+                             .sw = p->n_strides ? p->strides[1] : 1,
+                             .dh = p->n_dilations ? p->dilations[0] : 1,
+                             .dw = p->n_dilations ? p->dilations[1] : 1,
+                             .pt = p->n_pads ? p->pads[0] : 0,
+                             .pl = p->n_pads ? p->pads[1] : 0,
                              .nhwc = dev ? lucid_cuda_nhwc(dev, x) : 0,
                              .channels = x->dims[1]};
     return true;

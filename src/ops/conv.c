@@ -17,22 +17,8 @@ typedef lucid_conv_geom conv_geom;
 static lucid_status conv_parse_common(const lucid_node *n, conv_params *p, bool transpose,
                                       lucid_error *err)
 {
-    const char *ap;
-    lucid_status st = lucid_attr_string(n, "auto_pad", "NOTSET", &ap, err);
+    lucid_status st = lucid_op_auto_pad(n, &p->auto_pad, err);
     if (st) return st;
-    if (strcmp(ap, "NOTSET") == 0 || ap[0] == '\0')
-        p->auto_pad = LUCID_CONV_PAD_NOTSET;
-    else if (strcmp(ap, "SAME_UPPER") == 0)
-        p->auto_pad = LUCID_CONV_PAD_SAME_UPPER;
-    else if (strcmp(ap, "SAME_LOWER") == 0)
-        p->auto_pad = LUCID_CONV_PAD_SAME_LOWER;
-    else if (strcmp(ap, "VALID") == 0)
-        p->auto_pad = LUCID_CONV_PAD_VALID;
-    else
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "auto_pad '%s' is not one of NOTSET, SAME_UPPER, SAME_LOWER, "
-                                 "VALID",
-                                 ap);
     if ((st = lucid_attr_int(n, "group", 1, &p->group, err))) return st;
     if (p->group < 1 || p->group > CONV_MAX_ATTR)
         return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL, "group %lld must be positive",
@@ -163,15 +149,11 @@ static lucid_status conv_geometry(const lucid_node *n, const conv_params *p, boo
         int64_t pb = p->n_pads ? p->pads[i] : 0, pe = p->n_pads ? p->pads[nsp + i] : 0;
         int64_t out;
         if (!transpose) {
-            if (p->auto_pad == LUCID_CONV_PAD_SAME_UPPER ||
-                p->auto_pad == LUCID_CONV_PAD_SAME_LOWER) {
+            if (lucid_auto_pad_is_same(p->auto_pad)) {
                 out = lucid_ceil_div(in, s);
-                int64_t total = (out - 1) * s + dk - in;
-                if (total < 0) total = 0;
-                pb = p->auto_pad == LUCID_CONV_PAD_SAME_UPPER ? total / 2 : total - total / 2;
-                pe = total - pb;
+                lucid_auto_pad_split(p->auto_pad, (out - 1) * s + dk - in, &pb, &pe);
             } else {
-                if (p->auto_pad == LUCID_CONV_PAD_VALID) pb = pe = 0;
+                if (p->auto_pad == LUCID_AUTO_PAD_VALID) pb = pe = 0;
                 int64_t span = in + pb + pe - dk;
                 if (span < 0)
                     return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
@@ -187,14 +169,13 @@ static lucid_status conv_geometry(const lucid_node *n, const conv_params *p, boo
                 return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
                                          "input X %s has an empty spatial dimension",
                                          lucid_shape_str(x_rank, xd, sx, sizeof sx));
-            if (p->n_out_shape || p->auto_pad == LUCID_CONV_PAD_SAME_UPPER ||
-                p->auto_pad == LUCID_CONV_PAD_SAME_LOWER) {
+            if (p->n_out_shape || lucid_auto_pad_is_same(p->auto_pad)) {
                 out = p->n_out_shape ? p->out_shape[p->n_out_shape - un + (size_t)i] : in * s;
                 int64_t total = full - out;
                 /* the split ONNX specifies, with floor division: total is negative when the
                  * requested output is larger, and the extra positions then go to the end */
                 int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
-                if (p->auto_pad == LUCID_CONV_PAD_SAME_UPPER) {
+                if (p->auto_pad == LUCID_AUTO_PAD_SAME_UPPER) {
                     pb = half;
                     pe = total - half;
                 } else {
@@ -202,7 +183,7 @@ static lucid_status conv_geometry(const lucid_node *n, const conv_params *p, boo
                     pe = half;
                 }
             } else {
-                if (p->auto_pad == LUCID_CONV_PAD_VALID) pb = pe = 0;
+                if (p->auto_pad == LUCID_AUTO_PAD_VALID) pb = pe = 0;
                 out = full - pb - pe;
             }
             if (out < 1)
@@ -604,18 +585,11 @@ bool lucid_dconv_resolve(const lucid_graph *g, const lucid_node *n, lucid_dconv 
     if (c->ic > INT32_MAX || c->oc > INT32_MAX || c->ih > INT32_MAX || c->iw > INT32_MAX ||
         c->kh > 64 || c->kw > 64 || c->sh > 64 || c->sw > 64 || c->dh > 64 || c->dw > 64)
         return dconv_refuse(why, why_len, "sizes outside this tactic's range");
-    if (p->auto_pad == LUCID_CONV_PAD_SAME_UPPER || p->auto_pad == LUCID_CONV_PAD_SAME_LOWER) {
-        int64_t th = (c->oh - 1) * c->sh + (c->kh - 1) * c->dh + 1 - c->ih;
-        int64_t tw = (c->ow - 1) * c->sw + (c->kw - 1) * c->dw + 1 - c->iw;
-        if (th < 0) th = 0;
-        if (tw < 0) tw = 0;
-        bool upper = p->auto_pad == LUCID_CONV_PAD_SAME_UPPER;
-        c->pt = upper ? th / 2 : th - th / 2;
-        c->pl = upper ? tw / 2 : tw - tw / 2;
-    } else if (p->auto_pad == LUCID_CONV_PAD_NOTSET && p->n_pads) {
-        c->pt = p->pads[0];
-        c->pl = p->pads[1];
-    }
+    conv_geom geo;
+    if (conv_geometry(n, p, false, x->rank, x->dims, w->rank, w->dims, -1, NULL, &geo, NULL))
+        return dconv_refuse(why, why_len, "inconsistent shapes");
+    c->pt = geo.pb[0];
+    c->pl = geo.pb[1];
     if (y->dims[0] != c->batch || y->dims[1] != c->oc || c->ic % c->group ||
         c->oc % c->group || w->dims[1] * c->group != c->ic)
         return dconv_refuse(why, why_len, "inconsistent shapes");

@@ -103,6 +103,29 @@ void lucid_store_i64(lucid_dtype dtype, void *data, int64_t i, int64_t v);
 lucid_status lucid_op_geometry_ints(const lucid_node *n, const char *name, int64_t *dst,
                                     size_t max, size_t *count, int64_t min_value,
                                     lucid_error *err);
+/* ONNX auto_pad of Conv, ConvTranspose and the windowed pools. */
+typedef enum lucid_auto_pad {
+    LUCID_AUTO_PAD_NOTSET,
+    LUCID_AUTO_PAD_SAME_UPPER,
+    LUCID_AUTO_PAD_SAME_LOWER,
+    LUCID_AUTO_PAD_VALID,
+} lucid_auto_pad;
+/* Reads n's auto_pad attribute (absent or "" is NOTSET); INVALID_MODEL for another value. */
+lucid_status lucid_op_auto_pad(const lucid_node *n, lucid_auto_pad *out, lucid_error *err);
+static inline bool lucid_auto_pad_is_same(lucid_auto_pad a)
+{
+    return a == LUCID_AUTO_PAD_SAME_UPPER || a == LUCID_AUTO_PAD_SAME_LOWER;
+}
+/* The pads of a SAME_* window whose padded extent exceeds the input by total (none when
+ * negative): half each side, the odd one at the end for SAME_UPPER, at the begin for
+ * SAME_LOWER. */
+static inline void lucid_auto_pad_split(lucid_auto_pad a, int64_t total, int64_t *begin,
+                                        int64_t *end)
+{
+    if (total < 0) total = 0;
+    *begin = a == LUCID_AUTO_PAD_SAME_UPPER ? total / 2 : total - total / 2;
+    *end = total - *begin;
+}
 /* ceil(a / b) for b > 0 and any sign of a. */
 static inline int64_t lucid_ceil_div(int64_t a, int64_t b)
 {

@@ -260,6 +260,24 @@ void lucid_strides(int rank, const int64_t *dims, int64_t *strides)
     }
 }
 
+lucid_status lucid_op_auto_pad(const lucid_node *n, lucid_auto_pad *out, lucid_error *err)
+{
+    static const char *const names[] = {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"};
+    const char *ap;
+    lucid_status st = lucid_attr_string(n, "auto_pad", "NOTSET", &ap, err);
+    if (st) return st;
+    *out = LUCID_AUTO_PAD_NOTSET;
+    if (ap[0] == '\0') return LUCID_STATUS_OK;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(ap, names[i]) == 0) {
+            *out = (lucid_auto_pad)i;
+            return LUCID_STATUS_OK;
+        }
+    return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                             "auto_pad '%s' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID",
+                             ap);
+}
+
 lucid_status lucid_op_geometry_ints(const lucid_node *n, const char *name, int64_t *dst,
                                     size_t max, size_t *count, int64_t min_value,
                                     lucid_error *err)

@@ -8,36 +8,13 @@
 #include "ops/op.h"
 #include "ops/pool.h"
 
-#define POOL_MAX_SPATIAL (LUCID_MAX_RANK - 2)
+#define POOL_MAX_SPATIAL LUCID_POOL_MAX_SPATIAL
 /* Attribute values above this are refused so that window arithmetic stays far from int64
  * overflow. */
 #define POOL_MAX_ATTR LUCID_OP_MAX_GEOMETRY
 
-typedef enum pool_auto_pad {
-    POOL_PAD_NOTSET,
-    POOL_PAD_SAME_UPPER,
-    POOL_PAD_SAME_LOWER,
-    POOL_PAD_VALID,
-} pool_auto_pad;
-
-typedef struct pool_params {
-    pool_auto_pad auto_pad;
-    int64_t ceil_mode, count_include_pad, storage_order;
-    size_t n_kernel, n_strides, n_dilations, n_pads;
-    int64_t kernel[POOL_MAX_SPATIAL];
-    int64_t strides[POOL_MAX_SPATIAL];
-    int64_t dilations[POOL_MAX_SPATIAL];
-    int64_t pads[2 * POOL_MAX_SPATIAL];
-} pool_params;
-
-typedef struct pool_geom {
-    int nsp;
-    int64_t planes; /* N * C */
-    int64_t in[POOL_MAX_SPATIAL], out[POOL_MAX_SPATIAL], k[POOL_MAX_SPATIAL];
-    int64_t s[POOL_MAX_SPATIAL], d[POOL_MAX_SPATIAL];
-    int64_t pb[POOL_MAX_SPATIAL], pe[POOL_MAX_SPATIAL];
-    int64_t in_size, out_size, k_size;
-} pool_geom;
+typedef lucid_pool_params pool_params;
+typedef lucid_pool_geom pool_geom;
 
 static const lucid_dtype pool_float_types[] = {LUCID_DTYPE_FLOAT, LUCID_DTYPE_DOUBLE,
                                                LUCID_DTYPE_FLOAT16, LUCID_DTYPE_BFLOAT16,
@@ -74,22 +51,8 @@ static lucid_status pool_parse(const lucid_graph *g, const lucid_node *n, void *
                                lucid_error *err)
 {
     pool_params *p = params;
-    const char *ap;
-    lucid_status st = lucid_attr_string(n, "auto_pad", "NOTSET", &ap, err);
+    lucid_status st = lucid_op_auto_pad(n, &p->auto_pad, err);
     if (st) return st;
-    if (strcmp(ap, "NOTSET") == 0 || ap[0] == '\0')
-        p->auto_pad = POOL_PAD_NOTSET;
-    else if (strcmp(ap, "SAME_UPPER") == 0)
-        p->auto_pad = POOL_PAD_SAME_UPPER;
-    else if (strcmp(ap, "SAME_LOWER") == 0)
-        p->auto_pad = POOL_PAD_SAME_LOWER;
-    else if (strcmp(ap, "VALID") == 0)
-        p->auto_pad = POOL_PAD_VALID;
-    else
-        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                 "auto_pad '%s' is not one of NOTSET, SAME_UPPER, SAME_LOWER, "
-                                 "VALID",
-                                 ap);
     if ((st = pool_flag(n, "ceil_mode", &p->ceil_mode, err)) ||
         (st = pool_flag(n, "count_include_pad", &p->count_include_pad, err)) ||
         (st = pool_flag(n, "storage_order", &p->storage_order, err)) ||
@@ -113,8 +76,9 @@ static lucid_status pool_parse(const lucid_graph *g, const lucid_node *n, void *
     return LUCID_STATUS_OK;
 }
 
-static lucid_status pool_geometry(const lucid_node *n, const pool_params *p, int xr,
-                                  const int64_t *xd, pool_geom *g, lucid_error *err)
+lucid_status lucid_pool_resolve_geometry(const lucid_node *n, const lucid_pool_params *p,
+                                         int xr, const int64_t *xd, lucid_pool_geom *g,
+                                         lucid_error *err)
 {
     char sx[128];
     memset(g, 0, sizeof *g);
@@ -134,14 +98,11 @@ static lucid_status pool_geometry(const lucid_node *n, const pool_params *p, int
         if (in > POOL_MAX_ATTR)
             return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED, "spatial size too large");
         int64_t dk = (k - 1) * d + 1, out;
-        if (p->auto_pad == POOL_PAD_SAME_UPPER || p->auto_pad == POOL_PAD_SAME_LOWER) {
+        if (lucid_auto_pad_is_same(p->auto_pad)) {
             out = lucid_ceil_div(in, s);
-            int64_t total = (out - 1) * s + dk - in;
-            if (total < 0) total = 0;
-            pb = p->auto_pad == POOL_PAD_SAME_UPPER ? total / 2 : total - total / 2;
-            pe = total - pb;
+            lucid_auto_pad_split(p->auto_pad, (out - 1) * s + dk - in, &pb, &pe);
         } else {
-            if (p->auto_pad == POOL_PAD_VALID) pb = pe = 0;
+            if (p->auto_pad == LUCID_AUTO_PAD_VALID) pb = pe = 0;
             int64_t span = in + pb + pe - dk;
             if (span < 0)
                 return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
@@ -180,7 +141,7 @@ static lucid_status pool_infer_common(lucid_graph *gr, lucid_node *n, const luci
     lucid_status st = lucid_op_check_dtype(gr, n, 0, types, err);
     if (st) return st;
     pool_geom g;
-    if ((st = pool_geometry(n, n->params, x->rank, x->dims, &g, err))) return st;
+    if ((st = lucid_pool_resolve_geometry(n, n->params, x->rank, x->dims, &g, err))) return st;
     int64_t dims[LUCID_MAX_RANK] = {x->dims[0], x->dims[1]};
     for (int i = 0; i < g.nsp; i++)
         dims[2 + i] = g.out[i];
@@ -202,7 +163,7 @@ static void pool_cost(const lucid_graph *gr, const lucid_node *n, double *macs, 
 {
     const lucid_ir_tensor *x = lucid_op_input(gr, n, 0);
     pool_geom g;
-    if (pool_geometry(n, n->params, x->rank, x->dims, &g, NULL)) return;
+    if (lucid_pool_resolve_geometry(n, n->params, x->rank, x->dims, &g, NULL)) return;
     /* one comparison or addition per window element */
     *flops = (double)g.planes * (double)g.out_size * (double)g.k_size;
 }
@@ -214,7 +175,7 @@ static lucid_status pool_run(const lucid_node *n, bool is_max, const lucid_array
 {
     const pool_params *p = n->params;
     pool_geom g;
-    lucid_status st = pool_geometry(n, p, in[0].rank, in[0].dims, &g, err);
+    lucid_status st = lucid_pool_resolve_geometry(n, p, in[0].rank, in[0].dims, &g, err);
     if (st) return st;
     const lucid_dtype t = in[0].dtype;
     const void *x = in[0].data;
@@ -435,6 +396,10 @@ bool lucid_pool2d_resolve(const lucid_graph *g, const lucid_node *n, lucid_pool2
         return pool2d_refuse(why, why_len, "MaxPool's Indices output is left to the reference");
     const pool_params *p = n->params;
     if (!p) return pool2d_refuse(why, why_len, "attributes not parsed");
+    pool_geom geo;
+    if (x->rank != (int)p->n_kernel + 2 ||
+        lucid_pool_resolve_geometry(n, p, x->rank, x->dims, &geo, NULL))
+        return pool2d_refuse(why, why_len, "inconsistent shapes");
     lucid_dconv *c = &s->c;
     c->batch = x->dims[0];
     c->ic = c->oc = x->dims[1];
@@ -442,31 +407,17 @@ bool lucid_pool2d_resolve(const lucid_graph *g, const lucid_node *n, lucid_pool2
     c->iw = x->dims[3];
     c->oh = y->dims[2];
     c->ow = y->dims[3];
-    c->kh = p->kernel[0];
-    c->kw = p->kernel[1];
-    c->sh = p->n_strides ? p->strides[0] : 1;
-    c->sw = p->n_strides ? p->strides[1] : 1;
-    c->dh = p->n_dilations ? p->dilations[0] : 1;
-    c->dw = p->n_dilations ? p->dilations[1] : 1;
+    c->kh = geo.k[0];
+    c->kw = geo.k[1];
+    c->sh = geo.s[0];
+    c->sw = geo.s[1];
+    c->dh = geo.d[0];
+    c->dw = geo.d[1];
+    c->pt = geo.pb[0];
+    c->pl = geo.pb[1];
+    const int64_t pe[2] = {geo.pe[0], geo.pe[1]};
     if (c->kh > 64 || c->kw > 64 || c->sh > 64 || c->sw > 64 || c->dh > 64 || c->dw > 64)
         return pool2d_refuse(why, why_len, "window outside this tactic's range");
-    int64_t pe[2] = {p->n_pads ? p->pads[2] : 0, p->n_pads ? p->pads[3] : 0};
-    if (p->auto_pad == POOL_PAD_SAME_UPPER || p->auto_pad == POOL_PAD_SAME_LOWER) {
-        int64_t th = (c->oh - 1) * c->sh + (c->kh - 1) * c->dh + 1 - c->ih;
-        int64_t tw = (c->ow - 1) * c->sw + (c->kw - 1) * c->dw + 1 - c->iw;
-        th = th < 0 ? 0 : th;
-        tw = tw < 0 ? 0 : tw;
-        bool upper = p->auto_pad == POOL_PAD_SAME_UPPER;
-        c->pt = upper ? th / 2 : th - th / 2;
-        c->pl = upper ? tw / 2 : tw - tw / 2;
-        pe[0] = th - c->pt;
-        pe[1] = tw - c->pl;
-    } else if (p->auto_pad == POOL_PAD_VALID) {
-        pe[0] = pe[1] = 0;
-    } else if (p->n_pads) {
-        c->pt = p->pads[0];
-        c->pl = p->pads[1];
-    }
     if (!s->is_max) {
         /* the reference's divisor: window positions inside the input, or inside the input
          * and its pads with count_include_pad (never the ceil_mode overhang) */

@@ -274,10 +274,10 @@ static const char *conv_after_refusal(const lucid_graph *g, const lucid_node *c,
 {
     const lucid_conv_params *cp = c->params;
     if (cp->group != 1) return "the following Conv is grouped (group != 1)";
-    if (cp->auto_pad == LUCID_CONV_PAD_SAME_UPPER || cp->auto_pad == LUCID_CONV_PAD_SAME_LOWER)
+    if (lucid_auto_pad_is_same(cp->auto_pad))
         return "the following Conv pads its input (auto_pad SAME): at the borders it would "
                "read zeros where the normalized input has the shift, so folding is not exact";
-    if (cp->auto_pad == LUCID_CONV_PAD_NOTSET)
+    if (cp->auto_pad == LUCID_AUTO_PAD_NOTSET)
         for (size_t i = 0; i < cp->n_pads; i++)
             if (cp->pads[i] != 0)
                 return "the following Conv pads its input: at the borders it would read zeros "

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "ops/conv.h"
 #include "ops/op.h"
 #include "passes/node_edit.h"
 #include "passes/pass.h"
@@ -101,23 +102,10 @@ static bool hz_same_activation(const lucid_graph *g, int a, int b)
 /* Conv geometry with ONNX defaults filled in, so that an absent attribute equals its default. */
 typedef struct hz_conv_geom {
     int nsp;
-    char auto_pad[16];
+    lucid_auto_pad auto_pad;
     int64_t kernel[LUCID_MAX_RANK], strides[LUCID_MAX_RANK], dilations[LUCID_MAX_RANK];
     int64_t pads[2 * LUCID_MAX_RANK];
 } hz_conv_geom;
-
-static bool hz_read_ints(const lucid_node *n, const char *name, int64_t *dst, size_t want,
-                         int64_t def)
-{
-    const lucid_attr *a = lucid_node_attr(n, name);
-    if (!a) {
-        for (size_t i = 0; i < want; i++) dst[i] = def;
-        return true;
-    }
-    if (a->type != LUCID_ATTR_INTS || a->count != want) return false;
-    memcpy(dst, a->ints, want * sizeof *dst);
-    return true;
-}
 
 /* Fills the geometry of Conv n (weights w); false for forms this pass leaves alone: grouped
  * convolutions and attributes it does not know (which could change what the node computes). */
@@ -132,23 +120,22 @@ static bool hz_conv_geometry(const lucid_graph *g, const lucid_node *n, const lu
             ok = ok || strcmp(n->attrs[i].name, known[k]) == 0;
         if (!ok) return false;
     }
-    const lucid_attr *group = lucid_node_attr(n, "group");
-    if (group && (group->type != LUCID_ATTR_INT || group->i != 1)) return false;
-    if (w->rank < 3) return false;
+    const lucid_conv_params *p = n->params;
+    if (!p || p->group != 1 || w->rank < 3) return false;
+    (void)g;
     memset(geo, 0, sizeof *geo);
     geo->nsp = w->rank - 2;
-    size_t nsp = (size_t)geo->nsp;
-    const lucid_attr *ap = lucid_node_attr(n, "auto_pad");
-    if (ap && ap->type != LUCID_ATTR_STRING) return false;
-    snprintf(geo->auto_pad, sizeof geo->auto_pad, "%s", ap && ap->s[0] ? ap->s : "NOTSET");
-    (void)g;
-    /* an absent kernel_shape is the weights' spatial shape */
-    memcpy(geo->kernel, w->dims + 2, nsp * sizeof *geo->kernel);
-    return hz_read_ints(n, "strides", geo->strides, nsp, 1) &&
-           hz_read_ints(n, "dilations", geo->dilations, nsp, 1) &&
-           hz_read_ints(n, "pads", geo->pads, 2 * nsp, 0) &&
-           (!lucid_node_attr(n, "kernel_shape") ||
-            hz_read_ints(n, "kernel_shape", geo->kernel, nsp, 0));
+    const int nsp = geo->nsp;
+    geo->auto_pad = p->auto_pad;
+    /* shape inference checked kernel_shape, when present, against the weights */
+    for (int i = 0; i < nsp; i++) {
+        geo->kernel[i] = w->dims[2 + i];
+        geo->strides[i] = p->n_strides ? p->strides[i] : 1;
+        geo->dilations[i] = p->n_dilations ? p->dilations[i] : 1;
+        geo->pads[i] = p->n_pads ? p->pads[i] : 0;
+        geo->pads[nsp + i] = p->n_pads ? p->pads[nsp + i] : 0;
+    }
+    return true;
 }
 
 /* The tensor a sibling hands on to its consumers: its activation's output when one is merged

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ops/conv.h"
 #include "ops/movement.h"
 #include "ops/op.h"
+#include "ops/pool.h"
 #include "passes/bypass.h"
 #include "passes/node_edit.h"
 #include "passes/pass.h"
@@ -35,41 +37,37 @@ static bool pad_value(const lucid_graph *g, const lucid_node *n, double *value)
  * it has none) into pads[2 * nsp]. */
 static bool consumer_takes(const lucid_node *c, int nsp, int64_t *pads, const char **why)
 {
-    lucid_error err;
-    const char *auto_pad;
-    if (lucid_attr_string(c, "auto_pad", "NOTSET", &auto_pad, &err)) {
-        *why = "its consumer's auto_pad cannot be read";
+    /* Conv's and AveragePool's parsed params (pool params begin likewise with auto_pad, but
+     * are their own struct: read each as what it is) */
+    const lucid_conv_params *cp = c->op == LUCID_OP_CONV ? c->params : NULL;
+    const lucid_pool_params *pp = c->op == LUCID_OP_AVERAGE_POOL ? c->params : NULL;
+    if (!cp && !pp) {
+        *why = "its consumer's attributes were not parsed";
         return false;
     }
-    if (strcmp(auto_pad, "NOTSET") != 0 && strcmp(auto_pad, "VALID") != 0) {
+    const lucid_auto_pad auto_pad = cp ? cp->auto_pad : pp->auto_pad;
+    const size_t count = cp ? cp->n_pads : pp->n_pads;
+    const int64_t *cur = cp ? cp->pads : pp->pads;
+    if (lucid_auto_pad_is_same(auto_pad)) {
         *why = "its consumer pads itself (auto_pad SAME_*)";
         return false;
     }
-    const int64_t *cur;
-    size_t count;
-    if (lucid_attr_ints(c, "pads", &cur, &count, &err) ||
-        (strcmp(auto_pad, "NOTSET") == 0 && count != 0 && count != (size_t)(2 * nsp))) {
+    if (auto_pad == LUCID_AUTO_PAD_NOTSET && count != 0 && count != (size_t)(2 * nsp)) {
         *why = "its consumer's pads cannot be read";
         return false;
     }
     for (int i = 0; i < 2 * nsp; i++)
-        pads[i] = strcmp(auto_pad, "NOTSET") == 0 && count ? cur[i] : 0;
-    if (c->op == LUCID_OP_AVERAGE_POOL) {
-        int64_t include, ceil_mode;
-        if (lucid_attr_int(c, "count_include_pad", 0, &include, &err) ||
-            lucid_attr_int(c, "ceil_mode", 0, &ceil_mode, &err)) {
-            *why = "its consumer's attributes cannot be read";
-            return false;
-        }
+        pads[i] = auto_pad == LUCID_AUTO_PAD_NOTSET && count ? cur[i] : 0;
+    if (pp) {
         bool had_pads = false;
         for (int i = 0; i < 2 * nsp; i++)
             had_pads |= pads[i] != 0;
-        if (had_pads && !include) {
+        if (had_pads && !pp->count_include_pad) {
             /* its own padding is excluded from the count while the Pad's zeros are counted */
             *why = "its consumer is an AveragePool that excludes its own padding from the count";
             return false;
         }
-        if (ceil_mode) {
+        if (pp->ceil_mode) {
             *why = "its consumer is an AveragePool with ceil_mode (windows past the padding)";
             return false;
         }
