@@ -268,6 +268,36 @@ static void test_images(void)
         free(x);
         lucid_dataset_destroy(ds);
     }
+    {
+        /* a decompression bomb: 241 bytes of progressive arithmetic-coded JPEG announcing
+         * 4372x15106 pixels (found by fuzz_images; it took 2.3 s and 630 MB) is refused
+         * before any pixel is decoded */
+        const char *bomb = LUCID_SOURCE_DIR "/tests/fuzz/corpus/images/regress-jpeg-bomb-66mp";
+        FILE *in = fopen(bomb, "rb");
+        char buf[512];
+        size_t n = in ? fread(buf, 1, sizeof buf, in) : 0;
+        if (in) fclose(in);
+        CHECK(n == 241, "%s: %zu bytes", bomb, n);
+        snprintf(dir, sizeof dir, "%s/bomb", tmpdir);
+        mkdir(dir, 0755);
+        snprintf(path, sizeof path, "%s/bomb.jpg", dir);
+        f = fopen(path, "wb");
+        fwrite(buf, 1, n, f);
+        fclose(f);
+        snprintf(spec, sizeof spec, "images:%s", dir);
+        lucid_dataset_options ob = o;
+        ob.height = ob.width = 16;
+        if (lucid_dataset_open(spec, &ob, &ds, &err) == 0) {
+            float x[3 * 16 * 16];
+            double t0 = lucid_time_now();
+            lucid_status st4 = lucid_dataset_load(ds, 0, x, NULL, &err);
+            CHECK(st4 == LUCID_STATUS_INVALID_MODEL && strstr(err.message, "decompression bomb"),
+                  "JPEG bomb refused: %s", err.message);
+            CHECK(lucid_time_now() - t0 < 0.5, "JPEG bomb refused in %.2f s",
+                  lucid_time_now() - t0);
+            lucid_dataset_destroy(ds);
+        }
+    }
     const char *dog = "/usr/share/darknet/data/dog.jpg";
     if (access(dog, R_OK) == 0) {
         /* a truncated JPEG is refused, not padded with gray */
