@@ -11,10 +11,11 @@
 # CORPUS_DIR: one folder per target (start from tests/fuzz/corpus; later rounds pass the
 #             folder the previous round grew)
 # OUT_DIR:    logs, one summary line per target (OUT_DIR/summary.txt) and any crash inputs
+# CAMPAIGN_TARGETS="a b" runs only these targets (e.g. one again after its fix)
 set -u
 BUILD=$1 CORPUS=$2 OUT=$3 SECS=$4 WORKERS=${5:-2}
 . "$(dirname "$0")/limits.sh"
-TARGETS=$TARGETS_ALL
+TARGETS=${CAMPAIGN_TARGETS:-$TARGETS_ALL}
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH="$BUILD/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
