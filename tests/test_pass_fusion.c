@@ -11,6 +11,7 @@
 #include "core/util.h"
 #include "ir/graph.h"
 #include "ir/model.h"
+#include "ops/activation.h"
 #include "ops/op.h"
 
 /* ---- graph building ----------------------------------------------------------------- */
@@ -415,6 +416,155 @@ static void test_activations(void)
     }
 }
 
+/* y = c * Sigmoid(c), c = conv(x): the SiLU pattern, with the Mul's operands in either order */
+static bool silu_swapped;
+
+static void g_conv_silu(lucid_graph *g)
+{
+    const int64_t d[4] = {1, 16, 12, 12}; /* enough channels and tiles for Winograd */
+    input(g, "x", 4, d);
+    conv(g, "conv", "x", "c", 16, 16, 3, 1, 1, true);
+    node(g, "sig", "Sigmoid", 13, "c", "s");
+    node(g, "mul", "Mul", 13, silu_swapped ? "s,c" : "c,s", "y");
+    output(g, "y");
+}
+
+/* The fused SiLU as CPU plans run it: built with each family of conv tactics in turn, run,
+ * and compared with the reference executor on the unoptimized graph. */
+static void test_silu_plans(void)
+{
+    static const char *const families[] = {"cpu.conv.f32.direct",   "cpu.conv.f32.im2col_gemm",
+                                           "cpu.conv.f32.winograd", "dnnl.conv.f32",
+                                           "blas.conv",             "xnn."};
+    int tested = 0;
+    for (int swapped = 0; swapped < 2; swapped++) {
+        silu_swapped = swapped;
+        lucid_model_t *m = make(g_conv_silu);
+        if (!m) {
+            CHECK(false, "conv+silu: graph builds");
+            continue;
+        }
+        lucid_array ref[1];
+        int nref = run_model(m, 99, ref, 1);
+        CHECK(nref == 1, "conv+silu: the reference executor runs it");
+        for (size_t f = 0; f < sizeof families / sizeof families[0] && nref == 1; f++) {
+            lucid_build_options bo;
+            lucid_build_options_default(&bo);
+            bo.threads = 1;
+            bo.tactics = &families[f];
+            bo.n_tactics = 1;
+            bo.time_ms = 1;
+            bo.no_layout_check = 1;
+            bo.no_tactic_check = 1;
+            lucid_plan_t *plan = NULL;
+            lucid_error err;
+            if (lucid_plan_build(m, &bo, &plan, &err)) {
+                CHECK(false, "conv+silu with %s: plan builds: %s", families[f], err.message);
+                continue;
+            }
+            /* one FusedConv layer with activation SiLU, and which tactic runs it */
+            const lucid_graph *pg = lucid_plan_model(plan)->graph;
+            const char *tactic = "", *act = "";
+            int convs = 0, others = 0;
+            for (int i = 0; i < pg->n_nodes; i++) {
+                lucid_layer_info li;
+                if (lucid_plan_layer(plan, (size_t)i, &li) || !li.runs) continue;
+                if (strcmp(li.op_type, "FusedConv") == 0) {
+                    convs++;
+                    tactic = li.tactic;
+                    lucid_attr_string(&pg->nodes[i], "activation", "", &act, NULL);
+                } else if (strcmp(li.op_type, "Reorder") != 0) {
+                    others++;
+                }
+            }
+            CHECK(convs == 1 && others == 0 && strcmp(act, "SiLU") == 0,
+                  "conv+silu with %s: one FusedConv with SiLU (%d fused, %d other layers, '%s')",
+                  families[f], convs, others, act);
+            if (strncmp(tactic, families[f], strlen(families[f])) != 0) {
+                printf("note: conv+silu: no %s tactic here (ran %s)\n", families[f], tactic);
+                lucid_plan_destroy(plan);
+                continue;
+            }
+            lucid_context_t *ctx = NULL;
+            lucid_array got;
+            bool ran = false;
+            if (!lucid_context_create_plan(plan, NULL, &ctx, &err)) {
+                rng_state = 99;
+                const lucid_ir_tensor *t = &m->graph->tensors[m->graph->inputs[0]];
+                int64_t n = lucid_tensor_numel(t);
+                float *v = malloc(sizeof(float) * (size_t)n);
+                for (int64_t k = 0; k < n; k++)
+                    v[k] = 2.0f * rnd();
+                ran = !lucid_context_set_input(ctx, t->name, LUCID_DTYPE_FLOAT, t->rank, t->dims,
+                                               v) &&
+                      !lucid_context_run(ctx) && !lucid_context_output(ctx, 0, &got);
+                free(v);
+            }
+            CHECK(ran, "conv+silu with %s: the plan runs", tactic);
+            if (ran) {
+                const double r = max_ratio(&ref[0], &got);
+                CHECK(r <= 1e-4, "conv+silu (%s) with %s equals the reference within 1e-4 "
+                                 "relative (ratio %.3g)",
+                      swapped ? "s * c" : "c * s", tactic, r);
+                tested++;
+            }
+            lucid_context_destroy(ctx);
+            lucid_plan_destroy(plan);
+        }
+        if (nref == 1) free(ref[0].data);
+        lucid_model_destroy(m);
+    }
+    CHECK(tested > 0, "conv+silu: at least one tactic family ran it (%d runs)", tested);
+}
+
+/* Gelu's two forms are told apart by activation_approximate; another value is refused when
+ * the graph is loaded, naming it */
+static void test_gelu_attribute(void)
+{
+    static const struct {
+        const char *approximate;
+        bool ok;
+    } cases[] = {{NULL, true}, {"none", true}, {"tanh", true}, {"fast", false}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rng_state = 5;
+        lucid_graph *g = lucid_graph_create();
+        const int64_t xd[4] = {1, 2, 4, 4}, wd[4] = {2, 2, 1, 1};
+        input(g, "x", 4, xd);
+        init_range(g, "w", 4, wd, -0.5f, 0.5f);
+        int in[2] = {lucid_graph_tensor(g, "x", NULL), lucid_graph_tensor(g, "w", NULL)};
+        int y = lucid_graph_tensor(g, "y", NULL);
+        const int ni = lucid_graph_add_node(g, "conv", "FusedConv", LUCID_DOMAIN, 1, in, 2, &y, 1,
+                                            NULL);
+        lucid_node *n = &g->nodes[ni];
+        lucid_attr a = {.name = lucid_strdup("activation"), .type = LUCID_ATTR_STRING,
+                        .s = lucid_strdup("Gelu")};
+        lucid_node_add_attr(n, &a, NULL);
+        if (cases[i].approximate) {
+            lucid_attr b = {.name = lucid_strdup("activation_approximate"),
+                            .type = LUCID_ATTR_STRING, .s = lucid_strdup(cases[i].approximate)};
+            lucid_node_add_attr(n, &b, NULL);
+        }
+        output(g, "y");
+        lucid_error err;
+        const bool ok = lucid_graph_finalize(g, &err) == LUCID_STATUS_OK;
+        const char *approximate = cases[i].approximate ? cases[i].approximate : "(absent)";
+        CHECK(ok == cases[i].ok, "Gelu with activation_approximate %s %s", approximate,
+              cases[i].ok ? "loads" : "is refused");
+        if (!ok && !cases[i].ok)
+            CHECK(strstr(err.message, "activation_approximate 'fast'") != NULL,
+                  "the refusal names the value (%s)", err.message);
+        if (ok) {
+            const lucid_activation *act = lucid_node_activation(&g->nodes[0]);
+            const lucid_act want = cases[i].approximate && strcmp(cases[i].approximate, "tanh") == 0
+                                       ? LUCID_ACT_GELU_TANH
+                                       : LUCID_ACT_GELU;
+            CHECK(act && act->kind == want, "Gelu with activation_approximate %s is kind %d",
+                  approximate, (int)want);
+        }
+        lucid_graph_destroy(g);
+    }
+}
+
 /* y = relu(conv_a(x) + conv_b(x)): a residual Add of two branches */
 static void g_residual(lucid_graph *g)
 {
@@ -796,6 +946,8 @@ int main(void)
 {
     test_conv_bn_relu();
     test_activations();
+    test_silu_plans();
+    test_gelu_attribute();
     test_residual();
     test_residual_cases();
     test_must_not_fire();

@@ -140,6 +140,20 @@ static void attr_string(lucid_node *n, const char *name, const char *v)
     lucid_node_add_attr(n, &a, NULL);
 }
 
+/* A fused layer's activation attribute; "Gelu tanh" is Gelu with activation_approximate. */
+static void attr_activation(lucid_node *n, const char *act)
+{
+    const char *space = strchr(act, ' ');
+    if (!space) {
+        attr_string(n, "activation", act);
+        return;
+    }
+    char name[32];
+    snprintf(name, sizeof name, "%.*s", (int)(space - act), act);
+    attr_string(n, "activation", name);
+    attr_string(n, "activation_approximate", space + 1);
+}
+
 /* ---- running every tactic on a finished case ---- */
 
 static void fill_array(const lucid_ir_tensor *t, void *data, lucid_array *a)
@@ -355,8 +369,10 @@ done:
 
 /* ---- the cases ---- */
 
-static const char *const activations[] = {"", "Relu", "Clip", "LeakyRelu", "Sigmoid",
-                                          "HardSigmoid", "HardSwish", "SiLU", "Tanh"};
+static const char *const activations[] = {"",        "Relu",        "Clip",      "LeakyRelu",
+                                          "Sigmoid", "HardSigmoid", "HardSwish", "SiLU",
+                                          "Tanh",    "Gelu",        "Gelu tanh"};
+#define N_ACTIVATIONS ((int)(sizeof activations / sizeof activations[0]))
 
 /* Channel counts in whole blocks of 16 (and an occasional 3-channel input), so that the
  * NCHW16C tactics take the cases. */
@@ -388,7 +404,7 @@ static void conv_cases(const lucid_cpu_features *cpu, int count, bool fused)
         if ((h + pads[0] + pads[2] - dil * (k - 1) - 1) < 0 ||
             (w + pads[1] + pads[3] - dil * (k - 1) - 1) < 0)
             h = w = dil * (k - 1) + 1 + 2;
-        const char *act = fused ? activations[rand_int(0, 8)] : "";
+        const char *act = fused ? activations[rand_int(0, N_ACTIVATIONS - 1)] : "";
         bool bias = rand_int(0, 3) != 0, residual = fused && rand_int(0, 1);
         case_builder cb;
         cb_init(&cb, "%s n%lld ic%lld oc%lld g%lld k%lld s%lld d%lld %lldx%lld pads %lld,%lld,%lld,%lld%s%s%s%s",
@@ -419,7 +435,7 @@ static void conv_cases(const lucid_cpu_features *cpu, int count, bool fused)
         attr_ints(nd, "pads", 4, pads);
         attr_int(nd, "group", groups);
         if (fused) {
-            attr_string(nd, "activation", act);
+            attr_activation(nd, act);
             if (strcmp(act, "Clip") == 0) {
                 attr_float(nd, "activation_alpha", 0.0f);
                 attr_float(nd, "activation_beta", 6.0f);
@@ -440,7 +456,7 @@ static void gemm_cases(const lucid_cpu_features *cpu, int count, bool fused)
         int64_t m = rand_int(1, 70), k = rand_int(1, 300), nn = rand_int(1, 90);
         int ta = rand_int(0, 1), tb = rand_int(0, 1), bias = rand_int(0, 2);
         float alpha = rand_int(0, 1) ? 1.0f : 0.5f, beta = rand_int(0, 1) ? 1.0f : 2.0f;
-        const char *act = fused ? activations[rand_int(0, 8)] : "";
+        const char *act = fused ? activations[rand_int(0, N_ACTIVATIONS - 1)] : "";
         case_builder cb;
         cb_init(&cb, "%s m%lld k%lld n%lld tA%d tB%d bias%d alpha%.1f beta%.1f %s",
                 fused ? "FusedGemm" : "Gemm", (long long)m, (long long)k, (long long)nn, ta, tb,
@@ -461,7 +477,7 @@ static void gemm_cases(const lucid_cpu_features *cpu, int count, bool fused)
         attr_int(nd, "transB", tb);
         attr_float(nd, "alpha", alpha);
         attr_float(nd, "beta", beta);
-        if (fused) attr_string(nd, "activation", act);
+        if (fused) attr_activation(nd, act);
         check_case(&cb, cpu);
     }
     for (int c = 0; c < count; c++) {
@@ -704,7 +720,7 @@ static void batchnorm_cases(const lucid_cpu_features *cpu, int count)
                         rand_int(1, 3)};
         if (blocked_channels) d[1] = 16 * rand_int(1, 4);
         bool fused = c % 2 == 1;
-        const char *act = fused ? activations[rand_int(0, 8)] : "";
+        const char *act = fused ? activations[rand_int(0, N_ACTIVATIONS - 1)] : "";
         case_builder cb;
         cb_init(&cb, "%s rank %d %lldx%lldx%lldx%lld %s", fused ? "FusedBatchNormalization"
                                                                : "BatchNormalization",
@@ -719,7 +735,7 @@ static void batchnorm_cases(const lucid_cpu_features *cpu, int count)
                                                                  : "BatchNormalization",
                                  fused ? 1 : 15);
         attr_float(nd, "epsilon", rand_int(0, 1) ? 1e-5f : 1e-3f);
-        if (act[0]) attr_string(nd, "activation", act);
+        if (act[0]) attr_activation(nd, act);
         if (strcmp(act, "LeakyRelu") == 0) attr_float(nd, "activation_alpha", 0.1f);
         if (strcmp(act, "Clip") == 0) {
             attr_float(nd, "activation_alpha", -0.5f);
@@ -734,7 +750,7 @@ static void batchnorm_cases(const lucid_cpu_features *cpu, int count)
 
 static void direct_kernel_cases(const lucid_cpu_features *cpu, int count)
 {
-    static const char *const dw_acts[] = {"Clip", "SiLU", "HardSwish", "Relu", ""};
+    static const char *const dw_acts[] = {"Clip", "SiLU", "HardSwish", "Relu", "", "Gelu tanh"};
     bool fused_ok = lucid_op_get(LUCID_OP_FUSED_CONV)->run != NULL;
     for (int c = 0; c < count; c++) {
         /* depthwise (MobileNetV2 / EfficientNet) or a 3-channel stem (ResNet 7x7/2, 3x3/2) */
@@ -742,7 +758,7 @@ static void direct_kernel_cases(const lucid_cpu_features *cpu, int count)
         int64_t n = rand_int(1, 2), ch = dw ? rand_int(16, 64) : 3, oc = dw ? ch : rand_int(8, 40);
         int64_t k = dw ? (rand_int(0, 1) ? 3 : 5) : (rand_int(0, 1) ? 7 : 3);
         int64_t s = rand_int(1, 2), hw = rand_int(20, 70), p = k / 2;
-        const char *act = fused ? dw_acts[rand_int(0, 4)] : "";
+        const char *act = fused ? dw_acts[rand_int(0, 5)] : "";
         bool residual = fused && s == 1 && rand_int(0, 1);
         case_builder cb;
         cb_init(&cb, "%s %s n%lld c%lld->%lld k%lld s%lld %lldx%lld%s %s",
@@ -765,7 +781,7 @@ static void direct_kernel_cases(const lucid_cpu_features *cpu, int count)
         attr_ints(nd, "pads", 4, pads);
         attr_int(nd, "group", dw ? ch : 1);
         if (fused) {
-            attr_string(nd, "activation", act);
+            attr_activation(nd, act);
             if (strcmp(act, "Clip") == 0) {
                 attr_float(nd, "activation_alpha", 0.0f);
                 attr_float(nd, "activation_beta", 6.0f);
@@ -899,7 +915,7 @@ static void depthwise_cases(const lucid_cpu_features *cpu, int count)
         int64_t ow = (w + pads[1] + pads[3] - reach - 1) / s + 1;
         bool fused = fused_ok && rand_int(0, 3) != 0, bias = rand_int(0, 3) != 0;
         bool residual = fused && rand_int(0, 1);
-        const char *act = fused ? activations[rand_int(0, 8)] : "";
+        const char *act = fused ? activations[rand_int(0, N_ACTIVATIONS - 1)] : "";
         case_builder cb;
         cb_init(&cb, "%s depthwise n1 c%lld x%lld k%lld s%lld d%lld %lldx%lld pads %lld,%lld,%lld,%lld%s%s %s",
                 fused ? "FusedConv" : "Conv", (long long)ch, (long long)mult, (long long)k,
@@ -926,7 +942,7 @@ static void depthwise_cases(const lucid_cpu_features *cpu, int count)
         attr_ints(nd, "pads", 4, pads);
         attr_int(nd, "group", ch);
         if (fused) {
-            attr_string(nd, "activation", act);
+            attr_activation(nd, act);
             if (strcmp(act, "Clip") == 0) {
                 attr_float(nd, "activation_alpha", 0.0f);
                 attr_float(nd, "activation_beta", 6.0f);
@@ -980,7 +996,7 @@ static void winograd_cases(const lucid_cpu_features *cpu)
         attr_ints(nd, "kernel_shape", 2, ks);
         attr_ints(nd, "pads", 4, pads);
         if (fused) {
-            attr_string(nd, "activation", act);
+            attr_activation(nd, act);
             if (strcmp(act, "LeakyRelu") == 0) {
                 attr_float(nd, "activation_alpha", 0.1f);
             } else if (strcmp(act, "HardSigmoid") == 0) {
@@ -1129,7 +1145,7 @@ static void pointwise_cases(const lucid_cpu_features *cpu, int count)
         int64_t n = rand_int(1, 2), ic = ks[rand_int(0, 9)], oc = rand_int(1, 50);
         int64_t h = rand_int(1, 30), w = rand_int(1, 30);
         bool fused = fused_ok && rand_int(0, 2) != 0;
-        const char *act = fused ? activations[rand_int(0, 8)] : "";
+        const char *act = fused ? activations[rand_int(0, N_ACTIVATIONS - 1)] : "";
         bool bias = rand_int(0, 3) != 0, residual = fused && rand_int(0, 1);
         case_builder cb;
         cb_init(&cb, "%s pointwise n%lld ic%lld oc%lld %lldx%lld%s%s%s%s",
@@ -1152,7 +1168,7 @@ static void pointwise_cases(const lucid_cpu_features *cpu, int count)
         int64_t kk[2] = {1, 1};
         attr_ints(nd, "kernel_shape", 2, kk);
         if (fused) {
-            attr_string(nd, "activation", act);
+            attr_activation(nd, act);
             if (strcmp(act, "Clip") == 0) {
                 attr_float(nd, "activation_alpha", 0.0f);
                 attr_float(nd, "activation_beta", 6.0f);
@@ -1201,8 +1217,8 @@ static bool pointwise_qconv;
 
 static void qconv_cases(const lucid_cpu_features *cpu, int count)
 {
-    /* Relu and Clip commute with the output scale; SiLU and Sigmoid need real values */
-    static const char *const qacts[] = {"", "Relu", "Clip", "SiLU", "Sigmoid"};
+    /* Relu and Clip commute with the output scale; SiLU, Sigmoid and Gelu need real values */
+    static const char *const qacts[] = {"", "Relu", "Clip", "SiLU", "Sigmoid", "Gelu"};
     for (int c = 0; c < count; c++) {
         int group = rand_int(0, 4) == 0 ? rand_int(2, 4) : 1;
         if (rand_int(0, 5) == 0) group = -1; /* depthwise */
@@ -1223,7 +1239,7 @@ static void qconv_cases(const lucid_cpu_features *cpu, int count)
         const int zmode = rand_int(0, 3); /* 0 none, 1 int8, 2 uint8, 3 float */
         const bool qout = rand_int(0, 3) != 0, bias = rand_int(0, 3) != 0;
         const bool per_channel = rand_int(0, 3) != 0;
-        const char *act = qacts[rand_int(0, 4)];
+        const char *act = qacts[rand_int(0, 5)];
         const lucid_dtype yt = rand_int(0, 1) ? LUCID_DTYPE_UINT8 : LUCID_DTYPE_INT8;
         case_builder cb;
         cb_init(&cb,
@@ -1264,7 +1280,7 @@ static void qconv_cases(const lucid_cpu_features *cpu, int count)
         attr_ints(nd, "pads", 4, pads);
         attr_ints(nd, "strides", 2, st);
         attr_int(nd, "group", group);
-        attr_string(nd, "activation", act);
+        attr_activation(nd, act);
         if (act[0] == 'C') {
             attr_float(nd, "activation_alpha", 0.0f);
             attr_float(nd, "activation_beta", 2.0f);

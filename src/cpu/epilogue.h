@@ -59,7 +59,7 @@ static inline float lucid_epilogue_exp(float x)
  * instruction set of the including file. */
 static inline void lucid_act_row(const lucid_activation *a, float *restrict c, int n)
 {
-    _Static_assert(LUCID_ACT_COUNT == 9, "lucid_act_row has a case for every activation");
+    _Static_assert(LUCID_ACT_COUNT == 11, "lucid_act_row has a case for every activation");
     const float aa = a->alpha, ab = a->beta;
     switch (a->kind) {
     case LUCID_ACT_NONE:
@@ -105,6 +105,34 @@ static inline void lucid_act_row(const lucid_activation *a, float *restrict c, i
         /* tanh(x) = 1 - 2 / (exp(2x) + 1); near 0 the absolute error stays ~1e-7 */
         for (int j = 0; j < n; j++)
             c[j] = 1.0f - 2.0f / (lucid_epilogue_exp(2.0f * c[j]) + 1.0f);
+        break;
+    case LUCID_ACT_GELU:
+        /* x * Phi(x) = x/2 * erfc(-x / sqrt 2), erfc(z) for z >= 0 as t * exp(-z^2 + P(t)),
+         * t = 1 / (1 + z/2) (Numerical Recipes' erfcc, relative error below 1.2e-7), and
+         * erfc(-z) = 2 - erfc(z) */
+        for (int j = 0; j < n; j++) {
+            const float x = c[j], z = (x < 0.0f ? -x : x) * 0.70710678f;
+            const float t = 1.0f / (1.0f + 0.5f * z);
+            float p = 0.17087277f;
+            p = p * t - 0.82215223f;
+            p = p * t + 1.48851587f;
+            p = p * t - 1.13520398f;
+            p = p * t + 0.27886807f;
+            p = p * t - 0.18628806f;
+            p = p * t + 0.09678418f;
+            p = p * t + 0.37409196f;
+            p = p * t + 1.00002368f;
+            p = p * t - 1.26551223f;
+            const float e = t * lucid_epilogue_exp(p - z * z);
+            c[j] = 0.5f * x * (x < 0.0f ? e : 2.0f - e);
+        }
+        break;
+    case LUCID_ACT_GELU_TANH:
+        /* x/2 * (1 + tanh(u)) = x / (1 + exp(-2u)), u = sqrt(2/pi) * (x + 0.044715 x^3) */
+        for (int j = 0; j < n; j++) {
+            const float x = c[j], u = 0.79788456f * (x + 0.044715f * x * x * x);
+            c[j] = x / (1.0f + lucid_epilogue_exp(-2.0f * u));
+        }
         break;
     case LUCID_ACT_COUNT:
         break;

@@ -52,7 +52,7 @@ __device__ __forceinline__ float sigmoidf(float v)
     return v >= 0 ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v));
 }
 
-static_assert(LUCID_ACT_COUNT == 9, "act_apply has a case for every activation");
+static_assert(LUCID_ACT_COUNT == 11, "act_apply has a case for every activation");
 
 __device__ __forceinline__ float act_apply(lc_act act, float v, float alpha, float beta)
 {
@@ -69,6 +69,9 @@ __device__ __forceinline__ float act_apply(lc_act act, float v, float alpha, flo
     case LUCID_ACT_HARD_SWISH: return v * fmaxf(0.0f, fminf(1.0f, v * (1.0f / 6.0f) + 0.5f));
     case LUCID_ACT_SILU: return v * sigmoidf(v);
     case LUCID_ACT_TANH: return tanhf(v);
+    case LUCID_ACT_GELU: return 0.5f * v * (1.0f + erff(v * 0.70710678f));
+    case LUCID_ACT_GELU_TANH:
+        return 0.5f * v * (1.0f + tanhf(0.79788456f * (v + 0.044715f * v * v * v)));
     case LC_ACT_ELU: return v < 0 ? alpha * (expf(v) - 1.0f) : v;
     case LC_ACT_SELU: return v <= 0 ? beta * (alpha * expf(v) - alpha) : beta * v;
     case LC_ACT_SOFTPLUS: return v > 20.0f ? v : log1pf(expf(v));

@@ -55,7 +55,10 @@ static inline float lucid_act_ref_clip(float v, float lo, float hi)
     X(HARD_SWISH, "HardSwish", 0, 0, 0.0f, 0.0f, 3,                                            \
       v * fmaxf(0.0f, fminf(1.0f, v * (1.0f / 6.0f) + 0.5f)))                                  \
     X(SILU, "SiLU", 0, 0, 0.0f, 0.0f, 5, v * lucid_act_ref_sigmoid(v))                         \
-    X(TANH, "Tanh", 0, 0, 0.0f, 0.0f, 4, tanhf(v))
+    X(TANH, "Tanh", 0, 0, 0.0f, 0.0f, 4, tanhf(v))                                            \
+    X(GELU, "Gelu", "none", 0, 0.0f, 0.0f, 8, 0.5f * v * (1.0f + erff(v * 0.70710678f)))       \
+    X(GELU_TANH, "Gelu", "tanh", 0, 0.0f, 0.0f, 11,                                            \
+      0.5f * v * (1.0f + tanhf(0.79788456f * (v + 0.044715f * v * v * v))))
 
 typedef enum lucid_act {
 #define LUCID_ACT_ENUM(E, N, AP, NP, DA, DB, F, R) LUCID_ACT_##E,
