@@ -1,5 +1,4 @@
 /* conv.c - Conv and ConvTranspose: attributes, output geometry, MAC counts, reference kernels. */
-#include <stdio.h>
 #include <string.h>
 
 #include "core/util.h"
@@ -534,12 +533,6 @@ const lucid_op_def lucid_op_def_conv_transpose = {
 
 /* ---- the resolved 2-D convolution of the tactics (conv.h) ---------------------------- */
 
-static bool dconv_refuse(char *why, size_t why_len, const char *msg)
-{
-    if (why && why_len) snprintf(why, why_len, "%s", msg);
-    return false;
-}
-
 bool lucid_dconv_resolve(const lucid_graph *g, const lucid_node *n, lucid_dconv *c, char *why,
                          size_t why_len)
 {
@@ -550,23 +543,23 @@ bool lucid_dconv_resolve(const lucid_graph *g, const lucid_node *n, lucid_dconv 
     const lucid_ir_tensor *x = lucid_op_input(g, n, 0), *w = lucid_op_input(g, n, 1),
                           *y = lucid_op_output(g, n, 0);
     if (!x || !w || !y || x->rank != 4 || w->rank != 4 || y->rank != 4)
-        return dconv_refuse(why, why_len, "only 2-D (NCHW) convolutions");
+        return lucid_op_refuse(why, why_len, "only 2-D (NCHW) convolutions");
     if (x->dtype != LUCID_DTYPE_FLOAT || w->dtype != LUCID_DTYPE_FLOAT ||
         y->dtype != LUCID_DTYPE_FLOAT)
-        return dconv_refuse(why, why_len, "only float32");
+        return lucid_op_refuse(why, why_len, "only float32");
     if (!lucid_tensor_shape_known(x) || !lucid_tensor_shape_known(y) || !w->data)
-        return dconv_refuse(why, why_len, "needs static shapes and constant weights");
+        return lucid_op_refuse(why, why_len, "needs static shapes and constant weights");
     const lucid_ir_tensor *b = lucid_op_input(g, n, 2);
     if (b && (b->dtype != LUCID_DTYPE_FLOAT || lucid_tensor_numel(b) != w->dims[0]))
-        return dconv_refuse(why, why_len, "bias is not float32 of one value per output channel");
+        return lucid_op_refuse(why, why_len, "bias is not float32 of one value per output channel");
     if (c->fused) {
         const lucid_ir_tensor *z = lucid_op_input(g, n, 3);
         if (z && (z->dtype != LUCID_DTYPE_FLOAT || lucid_tensor_numel(z) != lucid_tensor_numel(y)))
-            return dconv_refuse(why, why_len, "residual is not float32 of the output's shape");
+            return lucid_op_refuse(why, why_len, "residual is not float32 of the output's shape");
     }
     const conv_params *p = n->params; /* FusedConv's begin with Conv's */
     const lucid_activation *act = lucid_node_activation(n);
-    if (!p || !act) return dconv_refuse(why, why_len, "attributes not parsed");
+    if (!p || !act) return lucid_op_refuse(why, why_len, "attributes not parsed");
     c->act = *act;
     c->group = p->group;
     c->batch = x->dims[0];
@@ -584,14 +577,14 @@ bool lucid_dconv_resolve(const lucid_graph *g, const lucid_node *n, lucid_dconv 
     c->dw = p->n_dilations ? p->dilations[1] : 1;
     if (c->ic > INT32_MAX || c->oc > INT32_MAX || c->ih > INT32_MAX || c->iw > INT32_MAX ||
         c->kh > 64 || c->kw > 64 || c->sh > 64 || c->sw > 64 || c->dh > 64 || c->dw > 64)
-        return dconv_refuse(why, why_len, "sizes outside this tactic's range");
+        return lucid_op_refuse(why, why_len, "sizes outside this tactic's range");
     conv_geom geo;
     if (conv_geometry(n, p, false, x->rank, x->dims, w->rank, w->dims, -1, NULL, &geo, NULL))
-        return dconv_refuse(why, why_len, "inconsistent shapes");
+        return lucid_op_refuse(why, why_len, "inconsistent shapes");
     c->pt = geo.pb[0];
     c->pl = geo.pb[1];
     if (y->dims[0] != c->batch || y->dims[1] != c->oc || c->ic % c->group ||
         c->oc % c->group || w->dims[1] * c->group != c->ic)
-        return dconv_refuse(why, why_len, "inconsistent shapes");
+        return lucid_op_refuse(why, why_len, "inconsistent shapes");
     return true;
 }

@@ -103,6 +103,9 @@ void lucid_store_i64(lucid_dtype dtype, void *data, int64_t i, int64_t v);
 lucid_status lucid_op_geometry_ints(const lucid_node *n, const char *name, int64_t *dst,
                                     size_t max, size_t *count, int64_t min_value,
                                     lucid_error *err);
+/* Writes msg into why (when why_len > 0) and returns false: how the resolvers that tactics
+ * call (lucid_dconv_resolve, lucid_pool2d_resolve) say why they do not take a node. */
+bool lucid_op_refuse(char *why, size_t why_len, const char *msg);
 /* ONNX auto_pad of Conv, ConvTranspose and the windowed pools. */
 typedef enum lucid_auto_pad {
     LUCID_AUTO_PAD_NOTSET,

@@ -1,5 +1,6 @@
 /* op_util.c - shared helpers for op definitions: tensors, broadcasting, axes, dtypes. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/util.h"
@@ -258,6 +259,12 @@ void lucid_strides(int rank, const int64_t *dims, int64_t *strides)
         strides[i] = s;
         s *= dims[i];
     }
+}
+
+bool lucid_op_refuse(char *why, size_t why_len, const char *msg)
+{
+    if (why && why_len) snprintf(why, why_len, "%s", msg);
+    return false;
 }
 
 lucid_status lucid_op_auto_pad(const lucid_node *n, lucid_auto_pad *out, lucid_error *err)

@@ -1,6 +1,5 @@
 /* pool.c - MaxPool (with Indices), AveragePool, GlobalAveragePool and GlobalMaxPool. */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -366,12 +365,6 @@ const lucid_op_def lucid_op_def_global_max_pool = {
 
 /* ---- the resolved 2-D pool of the tactics (pool.h) ----------------------------------- */
 
-static bool pool2d_refuse(char *why, size_t why_len, const char *msg)
-{
-    if (why && why_len) snprintf(why, why_len, "%s", msg);
-    return false;
-}
-
 bool lucid_pool2d_resolve(const lucid_graph *g, const lucid_node *n, lucid_pool2d *s, char *why,
                           size_t why_len)
 {
@@ -382,8 +375,8 @@ bool lucid_pool2d_resolve(const lucid_graph *g, const lucid_node *n, lucid_pool2
     const lucid_ir_tensor *x = lucid_op_input(g, n, 0), *y = lucid_op_output(g, n, 0);
     if (!x || !y || x->dtype != LUCID_DTYPE_FLOAT || !lucid_tensor_shape_known(x) ||
         !lucid_tensor_shape_known(y))
-        return pool2d_refuse(why, why_len, "only float32 with static shapes");
-    if (x->rank != 4) return pool2d_refuse(why, why_len, "only 2-D (NCHW) pools");
+        return lucid_op_refuse(why, why_len, "only float32 with static shapes");
+    if (x->rank != 4) return lucid_op_refuse(why, why_len, "only 2-D (NCHW) pools");
     s->planes = x->dims[0] * x->dims[1];
     s->plane_in = x->dims[2] * x->dims[3];
     if (n->op == LUCID_OP_GLOBAL_MAX_POOL || n->op == LUCID_OP_GLOBAL_AVERAGE_POOL) {
@@ -393,13 +386,13 @@ bool lucid_pool2d_resolve(const lucid_graph *g, const lucid_node *n, lucid_pool2
     }
     s->is_max = n->op == LUCID_OP_MAX_POOL;
     if (s->is_max && lucid_op_output(g, n, 1))
-        return pool2d_refuse(why, why_len, "MaxPool's Indices output is left to the reference");
+        return lucid_op_refuse(why, why_len, "MaxPool's Indices output is left to the reference");
     const pool_params *p = n->params;
-    if (!p) return pool2d_refuse(why, why_len, "attributes not parsed");
+    if (!p) return lucid_op_refuse(why, why_len, "attributes not parsed");
     pool_geom geo;
     if (x->rank != (int)p->n_kernel + 2 ||
         lucid_pool_resolve_geometry(n, p, x->rank, x->dims, &geo, NULL))
-        return pool2d_refuse(why, why_len, "inconsistent shapes");
+        return lucid_op_refuse(why, why_len, "inconsistent shapes");
     lucid_dconv *c = &s->c;
     c->batch = x->dims[0];
     c->ic = c->oc = x->dims[1];
@@ -417,7 +410,7 @@ bool lucid_pool2d_resolve(const lucid_graph *g, const lucid_node *n, lucid_pool2
     c->pl = geo.pb[1];
     const int64_t pe[2] = {geo.pe[0], geo.pe[1]};
     if (c->kh > 64 || c->kw > 64 || c->sh > 64 || c->sw > 64 || c->dh > 64 || c->dw > 64)
-        return pool2d_refuse(why, why_len, "window outside this tactic's range");
+        return lucid_op_refuse(why, why_len, "window outside this tactic's range");
     if (!s->is_max) {
         /* the reference's divisor: window positions inside the input, or inside the input
          * and its pads with count_include_pad (never the ceil_mode overhang) */
@@ -428,7 +421,7 @@ bool lucid_pool2d_resolve(const lucid_graph *g, const lucid_node *n, lucid_pool2
             free(cw);
             free(s->count);
             s->count = NULL;
-            return pool2d_refuse(why, why_len, "out of memory");
+            return lucid_op_refuse(why, why_len, "out of memory");
         }
         const int64_t lo_h = cip ? -c->pt : 0, hi_h = cip ? c->ih + pe[0] : c->ih;
         const int64_t lo_w = cip ? -c->pl : 0, hi_w = cip ? c->iw + pe[1] : c->iw;
