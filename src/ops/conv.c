@@ -148,19 +148,8 @@ static lucid_status conv_geometry(const lucid_node *n, const conv_params *p, boo
         int64_t pb = p->n_pads ? p->pads[i] : 0, pe = p->n_pads ? p->pads[nsp + i] : 0;
         int64_t out;
         if (!transpose) {
-            if (lucid_auto_pad_is_same(p->auto_pad)) {
-                out = lucid_ceil_div(in, s);
-                lucid_auto_pad_split(p->auto_pad, (out - 1) * s + dk - in, &pb, &pe);
-            } else {
-                if (p->auto_pad == LUCID_AUTO_PAD_VALID) pb = pe = 0;
-                int64_t span = in + pb + pe - dk;
-                if (span < 0)
-                    return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                             "the kernel (extent %lld with dilation) is larger "
-                                             "than the padded input (%lld) in spatial dim %d",
-                                             (long long)dk, (long long)(in + pb + pe), i);
-                out = span / s + 1;
-            }
+            if ((st = lucid_op_window(n, p->auto_pad, i, in, dk, s, false, &pb, &pe, &out, err)))
+                return st;
         } else {
             int64_t op = p->n_out_pad ? p->out_pad[i] : 0;
             int64_t full = s * (in - 1) + op + dk; /* output size before padding */

@@ -129,6 +129,13 @@ static inline void lucid_auto_pad_split(lucid_auto_pad a, int64_t total, int64_t
     *begin = a == LUCID_AUTO_PAD_SAME_UPPER ? total / 2 : total - total / 2;
     *end = total - *begin;
 }
+/* One spatial dimension of a forward window (Conv, MaxPool, AveragePool): its output size
+ * *out and pads *pb, *pe (in: those of the pads attribute, replaced under SAME_* and VALID)
+ * from the input size, the dilated kernel extent dk, stride s and ceil_mode (pools; false for
+ * Conv). INVALID_MODEL naming spatial dim `dim` when the kernel exceeds the padded input. */
+lucid_status lucid_op_window(const lucid_node *n, lucid_auto_pad auto_pad, int dim, int64_t in,
+                             int64_t dk, int64_t s, bool ceil_mode, int64_t *pb, int64_t *pe,
+                             int64_t *out, lucid_error *err);
 /* ceil(a / b) for b > 0 and any sign of a. */
 static inline int64_t lucid_ceil_div(int64_t a, int64_t b)
 {

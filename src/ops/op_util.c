@@ -285,6 +285,33 @@ lucid_status lucid_op_auto_pad(const lucid_node *n, lucid_auto_pad *out, lucid_e
                              ap);
 }
 
+lucid_status lucid_op_window(const lucid_node *n, lucid_auto_pad auto_pad, int dim, int64_t in,
+                             int64_t dk, int64_t s, bool ceil_mode, int64_t *pb, int64_t *pe,
+                             int64_t *out, lucid_error *err)
+{
+    if (lucid_auto_pad_is_same(auto_pad)) {
+        *out = lucid_ceil_div(in, s);
+        lucid_auto_pad_split(auto_pad, (*out - 1) * s + dk - in, pb, pe);
+        return LUCID_STATUS_OK;
+    }
+    if (auto_pad == LUCID_AUTO_PAD_VALID) *pb = *pe = 0;
+    const int64_t span = in + *pb + *pe - dk;
+    if (span < 0)
+        return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
+                                 "the kernel (extent %lld with dilation) is larger than the "
+                                 "padded input (%lld) in spatial dim %d",
+                                 (long long)dk, (long long)(in + *pb + *pe), dim);
+    if (!ceil_mode) {
+        *out = span / s + 1;
+        return LUCID_STATUS_OK;
+    }
+    *out = lucid_ceil_div(span, s) + 1;
+    /* as PyTorch and the ONNX reference: the last window must start inside the input or its
+     * begin padding, not wholly in the end padding */
+    if ((*out - 1) * s >= in + *pb) (*out)--;
+    return LUCID_STATUS_OK;
+}
+
 lucid_status lucid_op_geometry_ints(const lucid_node *n, const char *name, int64_t *dst,
                                     size_t max, size_t *count, int64_t min_value,
                                     lucid_error *err)

@@ -97,26 +97,9 @@ lucid_status lucid_pool_resolve_geometry(const lucid_node *n, const lucid_pool_p
         if (in > POOL_MAX_ATTR)
             return lucid_node_errorf(n, err, LUCID_STATUS_LIMIT_EXCEEDED, "spatial size too large");
         int64_t dk = (k - 1) * d + 1, out;
-        if (lucid_auto_pad_is_same(p->auto_pad)) {
-            out = lucid_ceil_div(in, s);
-            lucid_auto_pad_split(p->auto_pad, (out - 1) * s + dk - in, &pb, &pe);
-        } else {
-            if (p->auto_pad == LUCID_AUTO_PAD_VALID) pb = pe = 0;
-            int64_t span = in + pb + pe - dk;
-            if (span < 0)
-                return lucid_node_errorf(n, err, LUCID_STATUS_INVALID_MODEL,
-                                         "the kernel (extent %lld with dilation) is larger "
-                                         "than the padded input (%lld) in spatial dim %d",
-                                         (long long)dk, (long long)(in + pb + pe), i);
-            if (p->ceil_mode) {
-                out = lucid_ceil_div(span, s) + 1;
-                /* as PyTorch and the ONNX reference: the last window must start inside the
-                 * input or its begin padding, not wholly in the end padding */
-                if ((out - 1) * s >= in + pb) out--;
-            } else {
-                out = span / s + 1;
-            }
-        }
+        lucid_status st = lucid_op_window(n, p->auto_pad, i, in, dk, s, p->ceil_mode != 0, &pb,
+                                          &pe, &out, err);
+        if (st) return st;
         g->in[i] = in;
         g->out[i] = out;
         g->k[i] = k;
